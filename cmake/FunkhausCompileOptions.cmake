@@ -1,0 +1,29 @@
+# Warning and sanitizer flags shared by every funkhaus target (funkhaus_target_defaults).
+
+if(FUNKHAUS_ENABLE_TSAN AND (FUNKHAUS_ENABLE_ASAN OR FUNKHAUS_ENABLE_UBSAN))
+  message(FATAL_ERROR "FUNKHAUS_ENABLE_TSAN cannot be combined with ASan or UBSan")
+endif()
+
+set(FUNKHAUS_SANITIZER_FLAGS "")
+if(FUNKHAUS_ENABLE_ASAN)
+  list(APPEND FUNKHAUS_SANITIZER_FLAGS -fsanitize=address)
+endif()
+if(FUNKHAUS_ENABLE_UBSAN)
+  list(APPEND FUNKHAUS_SANITIZER_FLAGS -fsanitize=undefined -fno-sanitize-recover=undefined)
+endif()
+if(FUNKHAUS_ENABLE_TSAN)
+  list(APPEND FUNKHAUS_SANITIZER_FLAGS -fsanitize=thread)
+endif()
+if(FUNKHAUS_SANITIZER_FLAGS)
+  list(APPEND FUNKHAUS_SANITIZER_FLAGS -fno-omit-frame-pointer)
+  add_compile_options(${FUNKHAUS_SANITIZER_FLAGS})
+  add_link_options(${FUNKHAUS_SANITIZER_FLAGS})
+endif()
+
+function(funkhaus_target_defaults target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wshadow -Wnon-virtual-dtor
+                                           -Wold-style-cast -Wcast-align -Wunused)
+  if(FUNKHAUS_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+endfunction()

@@ -1,0 +1,50 @@
+// Messages on the SOCK_SEQPACKET channel between funkhausd and each worker.
+// The sender is named on every message type; the receiver validates header and body.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "funkhaus/abi/abi.h"
+
+namespace funkhaus::abi {
+
+inline constexpr uint32_t kMessageMagic = 0x534D4846;  // "FHMS" as little-endian bytes
+inline constexpr uint32_t kMaxMessageSize = 4096;      // one seqpacket datagram, header included
+
+enum class MessageType : uint16_t {
+  kHello = 1,    // worker -> funkhausd, first message: HelloBody (its ABI version)
+  kReady = 2,    // worker -> funkhausd: attached to its rings, producing or consuming
+  kRingFds = 3,  // funkhausd -> worker: ring memfds in SCM_RIGHTS, RingFdsBody
+  kCommand = 4,  // funkhausd -> worker: CommandBody (keyframe now, set bitrate, stop)
+  kEvent = 5,    // worker -> funkhausd: EventBody (keyframe request, mode change, error)
+};
+
+struct MessageHeader {
+  uint32_t magic;        // kMessageMagic
+  uint16_t abi_version;  // kAbiVersion of the sender (refused on mismatch)
+  uint16_t type;         // MessageType
+  uint32_t length;       // bytes in the whole message, header included, <= kMaxMessageSize
+  uint32_t reserved;     // zero
+};
+
+static_assert(sizeof(MessageHeader) == 16, "message header size is part of the ABI");
+static_assert(offsetof(MessageHeader, type) == 6, "layout drift");
+static_assert(offsetof(MessageHeader, length) == 8, "layout drift");
+static_assert(std::is_standard_layout_v<MessageHeader> &&
+                  std::is_trivially_copyable_v<MessageHeader>,
+              "messages are memcpy'd out of the received datagram");
+
+struct HelloBody {
+  uint32_t abi_version;  // kAbiVersion the worker was built with
+  uint32_t kind;         // WorkerKind
+  uint32_t pid;          // the worker's pid as it sees it (checked against SO_PEERCRED)
+  uint32_t reserved;
+};
+
+static_assert(sizeof(HelloBody) == 16, "hello body size is part of the ABI");
+static_assert(std::is_standard_layout_v<HelloBody> && std::is_trivially_copyable_v<HelloBody>,
+              "messages are memcpy'd out of the received datagram");
+
+}  // namespace funkhaus::abi

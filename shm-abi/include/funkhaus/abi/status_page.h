@@ -1,0 +1,63 @@
+// Layout of a worker status page: one small sealed memfd per worker, created by funkhausd.
+// Written by the worker (heartbeat, state, counters), read by funkhausd, which trusts none of it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "funkhaus/abi/abi.h"
+
+namespace funkhaus::abi {
+
+inline constexpr uint32_t kStatusPageMagic = 0x53574846;  // "FHWS" as little-endian bytes
+
+enum class WorkerKind : uint32_t {
+  kUnknown = 0,
+  kCapture = 1,
+  kEncode = 2,
+  kNet = 3,
+  kVdisplay = 4,
+};
+
+enum class WorkerState : uint32_t {
+  kStarting = 0,  // spawned, not yet attached to its rings
+  kReady = 1,     // attached; waiting for input
+  kRunning = 2,   // moving frames
+  kStopping = 3,  // asked to stop, draining
+  kFailed = 4,    // gave up; its exit code says why
+};
+
+struct WorkerStatusPage {
+  // --- cache line 0: written once by funkhausd before the worker starts ---
+  uint32_t magic;        // kStatusPageMagic
+  uint32_t abi_version;  // kAbiVersion
+  uint32_t header_size;  // sizeof(WorkerStatusPage)
+  uint32_t kind;         // WorkerKind
+  uint64_t reserved0[6];
+
+  // --- cache lines 1-3: written by the worker ---
+  uint64_t heartbeat;       // (atomic) bumped at least every 100 ms by the worker's main loop
+  uint32_t state;           // (atomic) WorkerState
+  uint32_t pid;             // (atomic) the worker's own pid, as it sees it
+  uint64_t frames_in;       // (atomic) frames or records taken from the input ring
+  uint64_t frames_out;      // (atomic) frames, records or packets produced
+  uint64_t drops;           // (atomic) frames dropped by this worker
+  uint64_t errors;          // (atomic) recoverable errors
+  uint64_t bytes_out;       // (atomic)
+  uint64_t latency_p50_ns;  // (atomic) this stage's latency over the last seconds
+  uint64_t latency_p99_ns;  // (atomic)
+  uint64_t reserved1[15];
+};
+
+static_assert(sizeof(WorkerStatusPage) == 4 * kCacheLine, "status page size is part of the ABI");
+static_assert(offsetof(WorkerStatusPage, magic) == 0, "magic first, so it is checked first");
+static_assert(offsetof(WorkerStatusPage, heartbeat) == kCacheLine,
+              "worker-written fields start their own cache line");
+static_assert(offsetof(WorkerStatusPage, state) == 72, "futex-able words must be 4-aligned");
+static_assert(offsetof(WorkerStatusPage, latency_p99_ns) == 128, "layout drift");
+static_assert(std::is_standard_layout_v<WorkerStatusPage>, "offsetof must be meaningful");
+static_assert(std::is_trivially_copyable_v<WorkerStatusPage>,
+              "no constructor runs in shared memory: the bytes are the object");
+
+}  // namespace funkhaus::abi

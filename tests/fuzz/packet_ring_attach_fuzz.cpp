@@ -1,0 +1,38 @@
+// Fuzz target: a packet ring whose header and records come from an untrusted peer. Attach must
+// refuse or succeed; the consumer must return records inside the mapping or clear errors.
+#include <cstddef>
+#include <cstdint>
+
+#include "funkhaus/common/packet_ring.h"
+#include "fuzz_memfd.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace funkhaus;
+  auto shm = fuzz::memfdFrom(data, size);
+  if (!shm) return 0;
+  auto layout = validatePacketRing(shm->data(), shm->size());
+  if (!layout) return 0;
+  auto* h = reinterpret_cast<abi::PacketRingHeader*>(shm->data());
+  h->producer_pid = 0;
+  h->consumer_pid = 0;
+  auto consumer = PacketConsumer::attach(*SharedMemory::attachDup(shm->fd()));
+  if (!consumer) return 0;
+  for (int i = 0; i < 64; ++i) {
+    auto rec = consumer->peek();
+    if (!rec || !rec->has_value()) break;
+    volatile std::byte sink{};
+    for (std::byte b : (*rec)->payload) sink = b;
+    (void)sink;
+    consumer->pop();
+  }
+  auto producer = PacketProducer::attach(*SharedMemory::attachDup(shm->fd()));
+  if (!producer) return 0;
+  const std::byte payload[100] = {};
+  for (int i = 0; i < 8; ++i) producer->push(PacketMeta{}, payload);
+  for (int i = 0; i < 16; ++i) {
+    auto rec = consumer->peek();
+    if (!rec || !rec->has_value()) break;
+    consumer->pop();
+  }
+  return 0;
+}
