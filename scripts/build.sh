@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Configures and builds funkhaus into a build directory.
+#   scripts/build.sh [BUILD_DIR] [extra cmake args...]
+# BUILD_DIR defaults to build/. Uses Ninja and a Release-with-debug-info build.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build_dir=${1:-$root/build}
+shift || true
+cmake -S "$root" -B "$build_dir" -G Ninja -DFUNKHAUS_WERROR=ON "$@"
+# Two cores: one compile job per core, and never two builds at once.
+cmake --build "$build_dir" -j "$(nproc)"

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The test command on a fresh Debian 12 machine: installs what is missing, builds, and runs
+# every test (ctest labels unit and multiprocess; fuzz smoke runs are in unit).
+#   scripts/test.sh                 normal build in build/
+#   scripts/test.sh --sanitize      ASan+UBSan build in build-asan/ (unit + multiprocess)
+#   scripts/test.sh --tsan          TSan build in build-tsan/ (unit + multiprocess)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/scripts/install-deps.sh"
+
+mode=${1:-}
+case "$mode" in
+  "")
+    build_dir=$root/build
+    cmake_args=()
+    ;;
+  --sanitize)
+    build_dir=$root/build-asan
+    cmake_args=(-DFUNKHAUS_ENABLE_ASAN=ON -DFUNKHAUS_ENABLE_UBSAN=ON -DFUNKHAUS_BUILD_BENCH=OFF)
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
+    export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    ;;
+  --tsan)
+    build_dir=$root/build-tsan
+    cmake_args=(-DFUNKHAUS_ENABLE_TSAN=ON -DFUNKHAUS_BUILD_BENCH=OFF)
+    export TSAN_OPTIONS=halt_on_error=1
+    ;;
+  *)
+    echo "usage: $0 [--sanitize|--tsan]" >&2
+    exit 64
+    ;;
+esac
+
+"$root/scripts/build.sh" "$build_dir" "${cmake_args[@]}"
+cd "$build_dir"
+ctest -L 'unit|multiprocess' --output-on-failure --timeout 900
