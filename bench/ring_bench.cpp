@@ -221,6 +221,8 @@ BENCHMARK(BM_FrameHandoffUnixSocket)->DenseRange(0, 2)->Repetitions(3)->MinTime(
 // Records the median real time of each benchmark to print socket/ring ratios at the end.
 class RatioReporter : public benchmark::ConsoleReporter {
  public:
+  RatioReporter() : ConsoleReporter(OO_Tabular) {}  // no colour codes: output goes to logs
+
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const Run& run : runs)
       if (run.run_type == Run::RT_Aggregate && run.aggregate_name == "median")

@@ -13,6 +13,7 @@
 #include "funkhaus/abi/token.h"
 #include "funkhaus/common/clock.h"
 #include "funkhaus/common/futex.h"
+#include "funkhaus/common/peer.h"
 
 namespace funkhaus {
 
@@ -241,11 +242,9 @@ Result<FrameProducer> FrameProducer::attach(SharedMemory shm) {
   if (!layout) return layout.error();
   const uint32_t self = selfPid();
   auto* h = reinterpret_cast<FrameRingHeader*>(shm.data());
-  uint32_t existing = atomicLoad(h->producer_pid);
-  if (existing != 0 && existing != self && !processGone(existing))
-    return makeError("frame ring already has a live producer (pid {})", existing);
+  if (auto claimed = claimRole(h->producer_pid, self, "frame ring producer"); !claimed)
+    return claimed.error();
   FrameProducer p(std::move(shm), *layout, self);
-  atomicRef(p.header().producer_pid).store(self, std::memory_order_release);
   p.attached_ = true;
   p.recoverAbandonedSlots();
   FrameRingHeader& hdr = p.header();
@@ -273,8 +272,7 @@ FrameProducer::FrameProducer(FrameProducer&& o) noexcept
 FrameProducer::~FrameProducer() {
   if (!attached_) return;
   if (writing_) (void)mutex(*writing_).release(abi::kKeyEmpty);
-  uint32_t self = self_pid_;
-  atomicRef(header().producer_pid).compare_exchange_strong(self, 0);
+  releaseRole(header().producer_pid, self_pid_);
 }
 
 std::optional<uint32_t> FrameProducer::takeSlot() {
@@ -426,11 +424,9 @@ Result<FrameConsumer> FrameConsumer::attach(SharedMemory shm, WaitMode mode) {
   if (!layout) return layout.error();
   const uint32_t self = selfPid();
   auto* h = reinterpret_cast<FrameRingHeader*>(shm.data());
-  uint32_t existing = atomicLoad(h->consumer_pid);
-  if (existing != 0 && existing != self && !processGone(existing))
-    return makeError("frame ring already has a live consumer (pid {})", existing);
+  if (auto claimed = claimRole(h->consumer_pid, self, "frame ring consumer"); !claimed)
+    return claimed.error();
   FrameConsumer c(std::move(shm), *layout, self, mode);
-  atomicRef(c.header().consumer_pid).store(self, std::memory_order_release);
   c.attached_ = true;
   c.recoverAbandonedSlots();
   storeHeartbeat(c.header().consumer_heartbeat_ns);
@@ -451,8 +447,7 @@ FrameConsumer::FrameConsumer(FrameConsumer&& o) noexcept
 FrameConsumer::~FrameConsumer() {
   if (!attached_) return;
   if (holding_) (void)mutex(*holding_).release(abi::kKeyEmpty);
-  uint32_t self = self_pid_;
-  atomicRef(header().consumer_pid).compare_exchange_strong(self, 0);
+  releaseRole(header().consumer_pid, self_pid_);
 }
 
 bool FrameConsumer::isNewer(uint64_t token, uint32_t generation) const {

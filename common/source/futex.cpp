@@ -1,8 +1,7 @@
-// futex(2) wrappers (process-shared: no FUTEX_PRIVATE_FLAG) and pidfd liveness.
+// futex(2) wrappers (process-shared: no FUTEX_PRIVATE_FLAG).
 #include "funkhaus/common/futex.h"
 
 #include <linux/futex.h>
-#include <poll.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -29,17 +28,6 @@ FutexWaitResult futexWait(uint32_t* word, uint32_t expected, int64_t timeout_ns)
 
 void futexWake(uint32_t* word, int count) {
   syscall(SYS_futex, word, FUTEX_WAKE, count, nullptr, nullptr, 0);
-}
-
-bool processGone(uint32_t pid) {
-  if (pid == 0 || pid > static_cast<uint32_t>(INT_MAX)) return true;
-  int fd = static_cast<int>(syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0));
-  if (fd < 0) return errno == ESRCH || errno == EINVAL;
-  pollfd p{fd, POLLIN, 0};
-  int n = poll(&p, 1, 0);
-  close(fd);
-  // A pidfd becomes readable when its process exits (zombies included).
-  return n > 0 && (p.revents & POLLIN) != 0;
 }
 
 }  // namespace funkhaus

@@ -9,6 +9,7 @@
 #include "funkhaus/abi/keyed_mutex_word.h"
 #include "funkhaus/common/clock.h"
 #include "funkhaus/common/futex.h"
+#include "funkhaus/common/peer.h"
 
 namespace funkhaus {
 

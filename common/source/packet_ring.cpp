@@ -10,6 +10,7 @@
 #include "funkhaus/common/clock.h"
 #include "funkhaus/common/futex.h"
 #include "funkhaus/common/keyed_mutex.h"
+#include "funkhaus/common/peer.h"
 
 namespace funkhaus {
 
@@ -107,15 +108,14 @@ Result<PacketProducer> PacketProducer::attach(SharedMemory shm) {
   if (!layout) return layout.error();
   const auto self = static_cast<uint32_t>(getpid());
   auto* h = reinterpret_cast<PacketRingHeader*>(shm.data());
-  uint32_t existing = atomicLoad(h->producer_pid);
-  if (existing != 0 && existing != self && !processGone(existing))
-    return makeError("packet ring already has a live producer (pid {})", existing);
+  const uint64_t head = atomicLoad(h->head);
+  if (head % kRecordAlign != 0)
+    return makeError("packet ring: head {} is not a multiple of {}", head, kRecordAlign);
+  if (auto claimed = claimRole(h->producer_pid, self, "packet ring producer"); !claimed)
+    return claimed.error();
   PacketProducer p(std::move(shm), *layout, self);
   PacketRingHeader& hdr = p.header();
-  atomicRef(hdr.producer_pid).store(self, std::memory_order_release);
-  p.head_ = atomicLoad(hdr.head);
-  if (p.head_ % kRecordAlign != 0)
-    return makeError("packet ring: head {} is not a multiple of {}", p.head_, kRecordAlign);
+  p.head_ = head;
   p.attached_ = true;
   atomicRef(hdr.producer_heartbeat_ns).store(monotonicNs(), std::memory_order_relaxed);
   return p;
@@ -129,8 +129,7 @@ PacketProducer::PacketProducer(PacketProducer&& o) noexcept
 
 PacketProducer::~PacketProducer() {
   if (!attached_) return;
-  uint32_t self = self_pid_;
-  atomicRef(header().producer_pid).compare_exchange_strong(self, 0);
+  releaseRole(header().producer_pid, self_pid_);
 }
 
 void PacketProducer::dropRecord(size_t size) {
@@ -204,12 +203,10 @@ Result<PacketConsumer> PacketConsumer::attach(SharedMemory shm, WaitMode mode) {
   if (!layout) return layout.error();
   const auto self = static_cast<uint32_t>(getpid());
   auto* h = reinterpret_cast<PacketRingHeader*>(shm.data());
-  uint32_t existing = atomicLoad(h->consumer_pid);
-  if (existing != 0 && existing != self && !processGone(existing))
-    return makeError("packet ring already has a live consumer (pid {})", existing);
+  if (auto claimed = claimRole(h->consumer_pid, self, "packet ring consumer"); !claimed)
+    return claimed.error();
   PacketConsumer c(std::move(shm), *layout, self, mode);
   PacketRingHeader& hdr = c.header();
-  atomicRef(hdr.consumer_pid).store(self, std::memory_order_release);
   c.attached_ = true;
   c.tail_ = atomicLoad(hdr.tail);
   const uint64_t head = atomicLoad(hdr.head);
@@ -233,8 +230,7 @@ PacketConsumer::PacketConsumer(PacketConsumer&& o) noexcept
 
 PacketConsumer::~PacketConsumer() {
   if (!attached_) return;
-  uint32_t self = self_pid_;
-  atomicRef(header().consumer_pid).compare_exchange_strong(self, 0);
+  releaseRole(header().consumer_pid, self_pid_);
 }
 
 Error PacketConsumer::resync(uint64_t head, std::string why) {

@@ -190,7 +190,8 @@ TEST(FrameRing, SecondLiveProducerIsRefused) {
   pid = static_cast<uint32_t>(getppid());  // pretend another live process produces
   auto second = FrameProducer::attach(*SharedMemory::attachDup(r.owner->fd()));
   ASSERT_FALSE(second.ok());
-  EXPECT_NE(second.error().message.find("live producer"), std::string::npos);
+  EXPECT_NE(second.error().message.find("producer is already attached"), std::string::npos)
+      << second.error().message;
   pid = test::deadPid();  // a dead one is replaced
   EXPECT_TRUE(FrameProducer::attach(*SharedMemory::attachDup(r.owner->fd())).ok());
 }
