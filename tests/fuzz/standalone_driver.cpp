@@ -1,6 +1,7 @@
 // Standalone fuzz driver for builds without libFuzzer: mutates valid ring images
 // deterministically (bit flips, header-field overwrites, truncation) and feeds each to
-// LLVMFuzzerTestOneInput. Also replays files given on the command line.
+// LLVMFuzzerTestOneInput. Also replays files given on the command line, and writes the valid
+// images as a libFuzzer seed corpus with --write-seeds DIR.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -59,6 +60,17 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--iterations") == 0 && i + 1 < argc) {
       iterations = std::strtol(argv[++i], nullptr, 10);
+    } else if (std::strcmp(argv[i], "--write-seeds") == 0 && i + 1 < argc) {
+      // Seed corpus for a libFuzzer build (FUNKHAUS_LIBFUZZER=ON): one file per valid image.
+      const std::string dir = argv[++i];
+      int n = 0;
+      for (const auto& seed : seeds()) {
+        std::ofstream out(dir + "/seed-" + std::to_string(n++), std::ios::binary);
+        out.write(reinterpret_cast<const char*>(seed.data()),
+                  static_cast<std::streamsize>(seed.size()));
+      }
+      std::printf("wrote %d seeds to %s\n", n, dir.c_str());
+      return 0;
     } else {
       files.emplace_back(argv[i]);
     }
