@@ -2,6 +2,7 @@
 // or succeed; after a successful attach, both sides must survive whatever the slots contain.
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "funkhaus/common/frame_ring.h"
 #include "fuzz_memfd.h"
@@ -46,4 +47,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FrameConsumer::Frame f;
   if (consumer->acquireLatest(0, &f) == FrameConsumer::Status::kFrame) consumer->release(f);
   return 0;
+}
+
+// A valid ring with one published frame, so mutations reach the paths past attach.
+std::vector<std::vector<uint8_t>> fuzzSeeds() {
+  using namespace funkhaus;
+  FrameRingConfig config;
+  config.slot_count = 3;
+  config.mode = *makeGeometry(abi::PixelFormat::kBgra, 16, 8);
+  auto ring = createFrameRing(config);
+  {
+    auto producer = FrameProducer::attach(*SharedMemory::attachDup(ring->fd()));
+    auto slot = producer->beginFrame();
+    producer->publish(*slot, FrameMeta{});
+  }
+  auto* p = reinterpret_cast<const uint8_t*>(ring->data());
+  return {std::vector<uint8_t>(p, p + ring->size())};
 }

@@ -2,6 +2,7 @@
 // refuse or succeed; the consumer must return records inside the mapping or clear errors.
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "funkhaus/common/packet_ring.h"
 #include "fuzz_memfd.h"
@@ -35,4 +36,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     consumer->pop();
   }
   return 0;
+}
+
+// A valid ring holding committed records that wrap, so mutations reach the record parser.
+std::vector<std::vector<uint8_t>> fuzzSeeds() {
+  using namespace funkhaus;
+  PacketRingConfig config;
+  config.capacity = 1024;
+  config.max_record_size = 256;
+  auto ring = createPacketRing(config);
+  {
+    auto producer = PacketProducer::attach(*SharedMemory::attachDup(ring->fd()));
+    auto consumer = PacketConsumer::attach(*SharedMemory::attachDup(ring->fd()));
+    const std::byte payload[200] = {};
+    for (int i = 0; i < 4; ++i) producer->push(PacketMeta{}, payload);
+    for (int i = 0; i < 3; ++i) {
+      (void)consumer->peek();
+      consumer->pop();
+    }
+    for (int i = 0; i < 3; ++i) producer->push(PacketMeta{}, payload);
+  }
+  auto* p = reinterpret_cast<const uint8_t*>(ring->data());
+  return {std::vector<uint8_t>(p, p + ring->size())};
 }

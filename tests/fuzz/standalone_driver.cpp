@@ -1,7 +1,7 @@
-// Standalone fuzz driver for builds without libFuzzer: mutates valid ring images
-// deterministically (bit flips, header-field overwrites, truncation) and feeds each to
+// Standalone fuzz driver for builds without libFuzzer: mutates the target's valid seeds
+// deterministically (bit flips, field overwrites, truncation) and feeds each to
 // LLVMFuzzerTestOneInput. Also replays files given on the command line, and writes the valid
-// images as a libFuzzer seed corpus with --write-seeds DIR.
+// seeds as a libFuzzer seed corpus with --write-seeds DIR.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -12,47 +12,12 @@
 #include <string>
 #include <vector>
 
-#include "funkhaus/common/frame_ring.h"
-#include "funkhaus/common/packet_ring.h"
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
-namespace {
+// Valid inputs to mutate, defined by each fuzz target next to LLVMFuzzerTestOneInput.
+std::vector<std::vector<uint8_t>> fuzzSeeds();
 
-std::vector<uint8_t> image(const funkhaus::SharedMemory& shm) {
-  auto* p = reinterpret_cast<const uint8_t*>(shm.data());
-  return {p, p + shm.size()};
-}
-
-// Valid images of both ring kinds, with a published frame / committed records in them, so
-// mutations explore the paths past attach.
-std::vector<std::vector<uint8_t>> seeds() {
-  using namespace funkhaus;
-  std::vector<std::vector<uint8_t>> out;
-  FrameRingConfig fc;
-  fc.slot_count = 3;
-  fc.mode = *makeGeometry(abi::PixelFormat::kBgra, 16, 8);
-  auto frame_ring = createFrameRing(fc);
-  {
-    auto producer = FrameProducer::attach(*SharedMemory::attachDup(frame_ring->fd()));
-    auto slot = producer->beginFrame();
-    producer->publish(*slot, FrameMeta{});
-  }
-  out.push_back(image(*frame_ring));
-  PacketRingConfig pc;
-  pc.capacity = 1024;
-  pc.max_record_size = 256;
-  auto packet_ring = createPacketRing(pc);
-  {
-    auto producer = PacketProducer::attach(*SharedMemory::attachDup(packet_ring->fd()));
-    const std::byte payload[200] = {};
-    for (int i = 0; i < 6; ++i) producer->push(PacketMeta{}, payload);
-  }
-  out.push_back(image(*packet_ring));
-  return out;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 int main(int argc, char** argv) {
   long iterations = 10000;
@@ -61,10 +26,10 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--iterations") == 0 && i + 1 < argc) {
       iterations = std::strtol(argv[++i], nullptr, 10);
     } else if (std::strcmp(argv[i], "--write-seeds") == 0 && i + 1 < argc) {
-      // Seed corpus for a libFuzzer build (FUNKHAUS_LIBFUZZER=ON): one file per valid image.
+      // Seed corpus for a libFuzzer build (FUNKHAUS_LIBFUZZER=ON): one file per seed.
       const std::string dir = argv[++i];
       int n = 0;
-      for (const auto& seed : seeds()) {
+      for (const auto& seed : fuzzSeeds()) {
         std::ofstream out(dir + "/seed-" + std::to_string(n++), std::ios::binary);
         out.write(reinterpret_cast<const char*>(seed.data()),
                   static_cast<std::streamsize>(seed.size()));
@@ -80,7 +45,7 @@ int main(int argc, char** argv) {
     std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
     LLVMFuzzerTestOneInput(bytes.data(), bytes.size());
   }
-  const auto base = seeds();
+  const auto base = fuzzSeeds();
   std::mt19937_64 rng(0xF00D);
   static const uint64_t kInteresting[] = {
       0,    1,          2,          31,           32,

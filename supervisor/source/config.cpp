@@ -1,0 +1,250 @@
+// Config parsing with toml++; every key is checked against what is known.
+#include "funkhaus/supervisor/config.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+namespace funkhaus::supervisor {
+namespace {
+
+const std::set<std::string, std::less<>> kKnownWorkers = {"vdisplay", "capture", "encode", "net"};
+
+// Walks one table: typed getters that record errors, and a final check for unknown keys.
+class TableReader {
+ public:
+  TableReader(const toml::table& table, std::string prefix, std::string_view source,
+              std::vector<std::string>& errors)
+      : table_(table), prefix_(std::move(prefix)), source_(source), errors_(errors) {}
+
+  template <class Fn>
+  void string(const char* key, Fn&& apply) {
+    const toml::node* n = find(key);
+    if (n == nullptr) return;
+    if (const auto* s = n->as_string()) {
+      if (auto err = apply(s->get()); !err.empty()) fail(*n, key, err);
+    } else {
+      fail(*n, key, "must be a string");
+    }
+  }
+
+  void integer(const char* key, int64_t min, int64_t max, auto&& apply) {
+    const toml::node* n = find(key);
+    if (n == nullptr) return;
+    const auto* i = n->as_integer();
+    if (i == nullptr || i->get() < min || i->get() > max) {
+      fail(*n, key,
+           "must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
+      return;
+    }
+    apply(i->get());
+  }
+
+  const toml::table* table(const char* key) {
+    const toml::node* n = find(key);
+    if (n == nullptr) return nullptr;
+    if (const auto* t = n->as_table()) return t;
+    fail(*n, key, "must be a table");
+    return nullptr;
+  }
+
+  const toml::array* array(const char* key) {
+    const toml::node* n = find(key);
+    if (n == nullptr) return nullptr;
+    if (const auto* a = n->as_array()) return a;
+    fail(*n, key, "must be an array");
+    return nullptr;
+  }
+
+  // Every key not asked for is an error: a typo must not silently fall back to a default.
+  void rejectUnknown() {
+    for (const auto& [key, node] : table_)
+      if (!seen_.contains(std::string(key.str())))
+        fail(node, std::string(key.str()).c_str(), "unknown key");
+  }
+
+  void fail(const toml::node& node, const std::string& key, const std::string& what) {
+    std::ostringstream out;
+    out << source_ << ":" << node.source().begin.line << ": " << prefix_ << key << ": " << what;
+    errors_.push_back(out.str());
+  }
+
+ private:
+  const toml::node* find(const char* key) {
+    seen_.insert(key);
+    return table_.get(key);
+  }
+
+  const toml::table& table_;
+  std::string prefix_;
+  std::string_view source_;
+  std::vector<std::string>& errors_;
+  std::set<std::string, std::less<>> seen_;
+};
+
+std::chrono::milliseconds ms(int64_t v) { return std::chrono::milliseconds(v); }
+
+bool validEnvName(std::string_view name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+  });
+}
+
+void readSession(TableReader& top, Config& config, std::string_view source,
+                 std::vector<std::string>& errors) {
+  const toml::table* t = top.table("session");
+  if (t == nullptr) return;
+  TableReader r(*t, "session.", source, errors);
+  r.string("source", [&](const std::string& v) -> std::string {
+    if (v == "logind")
+      config.session.source = SessionSourceKind::kLogind;
+    else if (v == "fixed")
+      config.session.source = SessionSourceKind::kFixed;
+    else
+      return "must be \"logind\" or \"fixed\", not \"" + v + "\"";
+    return {};
+  });
+  r.string("user", [&](const std::string& v) -> std::string {
+    if (v.empty()) return "must not be empty";
+    config.session.user = v;
+    return {};
+  });
+  if (const toml::table* env = r.table("environment")) {
+    for (const auto& [key, node] : *env) {
+      const std::string name(key.str());
+      if (!validEnvName(name)) {
+        r.fail(node, "environment." + name, "is not a valid environment variable name");
+      } else if (const auto* s = node.as_string()) {
+        if (s->get().find('\0') != std::string::npos)
+          r.fail(node, "environment." + name, "must not contain a NUL byte");
+        else
+          config.session.environment[name] = s->get();
+      } else {
+        r.fail(node, "environment." + name, "must be a string");
+      }
+    }
+  }
+  r.rejectUnknown();
+}
+
+void readRestart(TableReader& top, Config& config, std::string_view source,
+                 std::vector<std::string>& errors) {
+  const toml::table* t = top.table("restart");
+  if (t == nullptr) return;
+  TableReader r(*t, "restart.", source, errors);
+  RestartPolicyConfig& c = config.restart;
+  r.integer("initial_backoff_ms", 1, 60'000, [&](int64_t v) { c.initial_backoff = ms(v); });
+  r.integer("max_backoff_ms", 1, 3'600'000, [&](int64_t v) { c.max_backoff = ms(v); });
+  r.integer("stable_after_ms", 0, 3'600'000, [&](int64_t v) { c.stable_after = ms(v); });
+  r.integer("max_restarts", 1, 1000, [&](int64_t v) { c.max_restarts = static_cast<int>(v); });
+  r.integer("window_s", 1, 3600, [&](int64_t v) { c.window = std::chrono::seconds(v); });
+  r.integer("max_session_restarts", 0, 100,
+            [&](int64_t v) { c.max_session_restarts = static_cast<int>(v); });
+  r.rejectUnknown();
+  if (c.max_backoff < c.initial_backoff)
+    r.fail(*t, "max_backoff_ms", "must not be smaller than restart.initial_backoff_ms");
+}
+
+void readWorkers(TableReader& top, Config& config, std::string_view source,
+                 std::vector<std::string>& errors) {
+  const toml::table* t = top.table("workers");
+  if (t == nullptr) return;
+  TableReader r(*t, "workers.", source, errors);
+  r.integer("heartbeat_timeout_ms", 100, 60'000,
+            [&](int64_t v) { config.heartbeat_timeout = ms(v); });
+  r.integer("stop_grace_ms", 0, 60'000, [&](int64_t v) { config.stop_grace = ms(v); });
+  if (const toml::array* a = r.array("start")) {
+    std::vector<std::string> names;
+    for (const toml::node& n : *a) {
+      const auto* s = n.as_string();
+      if (s == nullptr || !kKnownWorkers.contains(s->get())) {
+        r.fail(n, "start", "entries must be \"vdisplay\", \"capture\", \"encode\" or \"net\"");
+      } else if (std::find(names.begin(), names.end(), s->get()) != names.end()) {
+        r.fail(n, "start", "names \"" + s->get() + "\" twice");
+      } else {
+        names.push_back(s->get());
+      }
+    }
+    config.workers = std::move(names);
+  }
+  r.rejectUnknown();
+}
+
+void readControl(TableReader& top, Config& config, std::string_view source,
+                 std::vector<std::string>& errors) {
+  const toml::table* t = top.table("control");
+  if (t == nullptr) return;
+  TableReader r(*t, "control.", source, errors);
+  r.string("socket", [&](const std::string& v) -> std::string {
+    if (v.empty() || v[0] != '/') return "must be an absolute path";
+    if (v.size() >= 108) return "is longer than a unix socket path may be (107 bytes)";
+    config.control_socket = v;
+    return {};
+  });
+  r.string("group", [&](const std::string& v) -> std::string {
+    if (v.empty()) return "must not be empty";
+    config.control_group = v;
+    return {};
+  });
+  r.rejectUnknown();
+}
+
+}  // namespace
+
+const char* toString(RunMode mode) { return mode == RunMode::kSystem ? "system" : "user"; }
+
+const char* toString(SessionSourceKind kind) {
+  return kind == SessionSourceKind::kLogind ? "logind" : "fixed";
+}
+
+Result<Config> parseConfig(std::string_view text, std::string_view source_name) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source_name);
+  } catch (const toml::parse_error& e) {
+    return makeError("{}:{}: {}", source_name, e.source().begin.line, e.description());
+  }
+  Config config;
+  std::vector<std::string> errors;
+  TableReader top(root, "", source_name, errors);
+  top.string("mode", [&](const std::string& v) -> std::string {
+    if (v == "system")
+      config.mode = RunMode::kSystem;
+    else if (v == "user")
+      config.mode = RunMode::kUser;
+    else
+      return "must be \"system\" or \"user\", not \"" + v + "\"";
+    return {};
+  });
+  readSession(top, config, source_name, errors);
+  readRestart(top, config, source_name, errors);
+  readWorkers(top, config, source_name, errors);
+  readControl(top, config, source_name, errors);
+  top.rejectUnknown();
+  if (!errors.empty()) {
+    std::string all = errors.front();
+    for (size_t i = 1; i < errors.size(); ++i) all += "\n" + errors[i];
+    return Error{all};
+  }
+  return config;
+}
+
+Result<Config> loadConfig(const std::filesystem::path& path, bool required) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    if (errno == ENOENT && !required) return Config{};
+    return makeError("cannot read config {}: {}", path.string(), std::strerror(errno));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parseConfig(text.str(), path.string());
+}
+
+}  // namespace funkhaus::supervisor

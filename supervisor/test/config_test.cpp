@@ -1,0 +1,140 @@
+// Config parsing: defaults with no file, every section read, and errors that name the file,
+// the line and the key.
+#include "funkhaus/supervisor/config.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace funkhaus::supervisor {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string errorOf(std::string_view text) {
+  auto config = parseConfig(text, "funkhaus.toml");
+  EXPECT_FALSE(config.ok()) << text;
+  return config.ok() ? std::string() : config.error().message;
+}
+
+TEST(Config, EmptyTextGivesDefaults) {
+  auto c = parseConfig("", "funkhaus.toml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_FALSE(c->mode.has_value());
+  EXPECT_FALSE(c->session.source.has_value());
+  EXPECT_EQ(c->restart.initial_backoff, 100ms);
+  EXPECT_EQ(c->heartbeat_timeout, 1s);
+  EXPECT_EQ(c->workers, (std::vector<std::string>{"capture", "encode", "net"}));
+  EXPECT_EQ(c->control_group, "funkhaus");
+}
+
+TEST(Config, MissingFileGivesDefaultsUnlessRequired) {
+  const auto path = std::filesystem::temp_directory_path() / "funkhaus-no-such-config.toml";
+  std::filesystem::remove(path);
+  auto optional = loadConfig(path, false);
+  ASSERT_TRUE(optional.ok());
+  EXPECT_EQ(optional->restart.max_restarts, RestartPolicyConfig{}.max_restarts);
+  auto required = loadConfig(path, true);
+  ASSERT_FALSE(required.ok());
+  EXPECT_NE(required.error().message.find("cannot read config"), std::string::npos);
+  EXPECT_NE(required.error().message.find("No such file"), std::string::npos);
+}
+
+TEST(Config, EverySectionIsRead) {
+  auto c = parseConfig(R"(mode = "system"
+[session]
+source = "fixed"
+user = "alice"
+[session.environment]
+DISPLAY = ":1"
+[restart]
+initial_backoff_ms = 50
+max_backoff_ms = 800
+stable_after_ms = 2000
+max_restarts = 3
+window_s = 10
+max_session_restarts = 1
+[workers]
+start = ["vdisplay", "capture", "encode", "net"]
+heartbeat_timeout_ms = 500
+stop_grace_ms = 250
+[control]
+socket = "/tmp/f.sock"
+group = "video"
+)",
+                       "funkhaus.toml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->mode, RunMode::kSystem);
+  EXPECT_EQ(c->session.source, SessionSourceKind::kFixed);
+  EXPECT_EQ(c->session.user, "alice");
+  EXPECT_EQ(c->session.environment.at("DISPLAY"), ":1");
+  EXPECT_EQ(c->restart.initial_backoff, 50ms);
+  EXPECT_EQ(c->restart.max_backoff, 800ms);
+  EXPECT_EQ(c->restart.stable_after, 2s);
+  EXPECT_EQ(c->restart.max_restarts, 3);
+  EXPECT_EQ(c->restart.window, 10s);
+  EXPECT_EQ(c->restart.max_session_restarts, 1);
+  EXPECT_EQ(c->workers.front(), "vdisplay");
+  EXPECT_EQ(c->heartbeat_timeout, 500ms);
+  EXPECT_EQ(c->stop_grace, 250ms);
+  EXPECT_EQ(c->control_socket, "/tmp/f.sock");
+  EXPECT_EQ(c->control_group, "video");
+}
+
+TEST(Config, UnknownKeysAreNamedWithTheirLine) {
+  EXPECT_EQ(errorOf("mode = \"user\"\nmodee = 1\n"), "funkhaus.toml:2: modee: unknown key");
+  EXPECT_EQ(errorOf("[restart]\n\nmax_restart = 4\n"),
+            "funkhaus.toml:3: restart.max_restart: unknown key");
+  EXPECT_EQ(errorOf("[sesion]\nuser = \"a\"\n"), "funkhaus.toml:1: sesion: unknown key");
+}
+
+TEST(Config, BadValuesAreNamedWithTheirLine) {
+  EXPECT_EQ(errorOf("mode = \"root\"\n"),
+            "funkhaus.toml:1: mode: must be \"system\" or \"user\", not \"root\"");
+  EXPECT_EQ(errorOf("[restart]\nmax_restarts = \"five\"\n"),
+            "funkhaus.toml:2: restart.max_restarts: must be an integer from 1 to 1000");
+  EXPECT_EQ(errorOf("[restart]\nmax_restarts = 0\n"),
+            "funkhaus.toml:2: restart.max_restarts: must be an integer from 1 to 1000");
+  EXPECT_NE(errorOf("[restart]\ninitial_backoff_ms = 500\nmax_backoff_ms = 100\n")
+                .find("restart.max_backoff_ms: must not be smaller"),
+            std::string::npos);
+  EXPECT_EQ(errorOf("[session]\nsource = \"ldap\"\n"),
+            "funkhaus.toml:2: session.source: must be \"logind\" or \"fixed\", not \"ldap\"");
+  EXPECT_EQ(errorOf("[session.environment]\n1BAD = \"x\"\n"),
+            "funkhaus.toml:2: session.environment.1BAD: is not a valid environment variable name");
+  EXPECT_EQ(errorOf("[workers]\nstart = [\"capture\", \"gpu\"]\n"),
+            "funkhaus.toml:2: workers.start: entries must be \"vdisplay\", \"capture\", "
+            "\"encode\" or \"net\"");
+  EXPECT_EQ(errorOf("[workers]\nstart = [\"net\", \"net\"]\n"),
+            "funkhaus.toml:2: workers.start: names \"net\" twice");
+  EXPECT_EQ(errorOf("[control]\nsocket = \"relative.sock\"\n"),
+            "funkhaus.toml:2: control.socket: must be an absolute path");
+  EXPECT_EQ(errorOf("session = 3\n"), "funkhaus.toml:1: session: must be a table");
+}
+
+TEST(Config, EveryErrorIsReportedNotJustTheFirst) {
+  const std::string e = errorOf("bogus = 1\n[restart]\nwindow_s = -1\n");
+  EXPECT_NE(e.find("funkhaus.toml:1: bogus: unknown key"), std::string::npos) << e;
+  EXPECT_NE(e.find("funkhaus.toml:3: restart.window_s"), std::string::npos) << e;
+}
+
+TEST(Config, SyntaxErrorsNameTheLine) {
+  const std::string e = errorOf("mode = \"user\"\n[restart\n");
+  EXPECT_EQ(e.rfind("funkhaus.toml:2: ", 0), 0u) << e;
+}
+
+TEST(Config, LoadsAFile) {
+  const auto path = std::filesystem::temp_directory_path() / "funkhaus-config-test.toml";
+  {
+    std::ofstream out(path);
+    out << "[workers]\nheartbeat_timeout_ms = 2000\n";
+  }
+  auto c = loadConfig(path, true);
+  std::filesystem::remove(path);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->heartbeat_timeout, 2s);
+}
+
+}  // namespace
+}  // namespace funkhaus::supervisor
