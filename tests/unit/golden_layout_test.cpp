@@ -239,6 +239,17 @@ TEST(GoldenLayout, MessagesV1) {
       {W(abi_version), W(kind), W(pid), W(reserved)});
 }
 
+TEST(GoldenLayout, MessageBodiesV1) {
+  checkLayout<RingFdsBody>("RingFdsBody", 40,
+                           {{"count", 0, 4}, {"roles", 4, 32}, {"reserved", 36, 4}},
+                           {W(count), W(roles), W(reserved)});
+  checkLayout<CommandBody>("CommandBody", 16,
+                           {{"command", 0, 4}, {"reserved", 4, 4}, {"arg", 8, 8}},
+                           {W(command), W(reserved), W(arg)});
+  checkLayout<EventBody>("EventBody", 16, {{"event", 0, 4}, {"reserved", 4, 4}, {"arg", 8, 8}},
+                         {W(event), W(reserved), W(arg)});
+}
+
 TEST(GoldenLayout, MagicsAndEnumValuesV1) {
   EXPECT_EQ(kFrameRingMagic, 0x52464846u);
   EXPECT_EQ(kPacketRingMagic, 0x52504846u);
@@ -249,6 +260,9 @@ TEST(GoldenLayout, MagicsAndEnumValuesV1) {
   EXPECT_EQ(static_cast<uint16_t>(MessageType::kEvent), 5u);
   EXPECT_EQ(kRecordFlagDiscontinuity, 2u);
   EXPECT_EQ(kSlotFlagAbandoned, 2u);
+  EXPECT_EQ(static_cast<uint32_t>(FdRole::kPacketRingOut), 5u);
+  EXPECT_EQ(static_cast<uint32_t>(Command::kSetBitrate), 3u);
+  EXPECT_EQ(static_cast<uint32_t>(Event::kError), 3u);
 }
 
 }  // namespace

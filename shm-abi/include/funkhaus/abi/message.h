@@ -47,4 +47,53 @@ static_assert(sizeof(HelloBody) == 16, "hello body size is part of the ABI");
 static_assert(std::is_standard_layout_v<HelloBody> && std::is_trivially_copyable_v<HelloBody>,
               "messages are memcpy'd out of the received datagram");
 
+// What each fd of a kRingFds message is, in order.
+enum class FdRole : uint32_t {
+  kStatusPage = 1,    // the worker's WorkerStatusPage
+  kFrameRingIn = 2,   // frame ring the worker consumes
+  kFrameRingOut = 3,  // frame ring the worker produces into
+  kPacketRingIn = 4,
+  kPacketRingOut = 5,
+};
+
+inline constexpr uint32_t kMaxMessageFds = 8;
+
+struct RingFdsBody {
+  uint32_t count;                  // fds attached to this message, 1..kMaxMessageFds
+  uint32_t roles[kMaxMessageFds];  // FdRole of each fd; unused entries zero
+  uint32_t reserved;
+};
+
+static_assert(sizeof(RingFdsBody) == 40, "ring-fds body size is part of the ABI");
+static_assert(std::is_standard_layout_v<RingFdsBody> && std::is_trivially_copyable_v<RingFdsBody>,
+              "messages are memcpy'd out of the received datagram");
+
+enum class Command : uint32_t {
+  kStop = 1,        // finish and exit with kExitStopped
+  kKeyframe = 2,    // encode: next frame is an IDR
+  kSetBitrate = 3,  // encode: arg = bits per second
+};
+
+struct CommandBody {
+  uint32_t command;  // Command
+  uint32_t reserved;
+  uint64_t arg;
+};
+
+static_assert(sizeof(CommandBody) == 16, "command body size is part of the ABI");
+
+enum class Event : uint32_t {
+  kKeyframeRequest = 1,  // net: a viewer needs an IDR
+  kModeChanged = 2,      // capture/driver: arg = width << 32 | height
+  kError = 3,            // a recoverable error; arg = worker-defined code
+};
+
+struct EventBody {
+  uint32_t event;  // Event
+  uint32_t reserved;
+  uint64_t arg;
+};
+
+static_assert(sizeof(EventBody) == 16, "event body size is part of the ABI");
+
 }  // namespace funkhaus::abi

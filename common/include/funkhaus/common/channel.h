@@ -1,0 +1,51 @@
+// The supervisor <-> worker channel: one SOCK_SEQPACKET socket per worker carrying the
+// messages of abi/message.h, with fds in SCM_RIGHTS. funkhausd holds one end (and validates
+// everything it receives: the worker is untrusted), the worker holds the other as fd 3.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <variant>
+#include <vector>
+
+#include "funkhaus/abi/message.h"
+#include "funkhaus/common/result.h"
+#include "funkhaus/common/unique_fd.h"
+
+namespace funkhaus {
+
+struct HelloMessage {
+  abi::HelloBody body;
+};
+struct ReadyMessage {};
+struct RingFdsMessage {
+  std::vector<abi::FdRole> roles;
+  std::vector<UniqueFd> fds;
+};
+struct CommandMessage {
+  abi::CommandBody body;
+};
+struct EventMessage {
+  abi::EventBody body;
+};
+
+using Message =
+    std::variant<HelloMessage, ReadyMessage, RingFdsMessage, CommandMessage, EventMessage>;
+
+// Checks one received datagram and the fds that came with it: magic, ABI version, length,
+// type, exact body size, known enum values, zero reserved fields, and fds only where the
+// type carries them (as many as it says). Takes ownership of `fds` (closed on error).
+Result<Message> parseMessage(std::span<const std::byte> datagram, std::vector<UniqueFd> fds);
+
+// Encodes a message (without fds) into a datagram.
+std::vector<std::byte> encodeMessage(const Message& message);
+
+// Sends one message; RingFdsMessage's fds go along as SCM_RIGHTS (and stay open here).
+Result<void> sendMessage(int socket, const Message& message);
+
+// Receives one datagram (blocking unless the socket is non-blocking). nullopt: orderly EOF or
+// EAGAIN. Oversized or truncated datagrams and truncated control data are errors.
+Result<std::optional<Message>> receiveMessage(int socket);
+
+}  // namespace funkhaus

@@ -1,0 +1,206 @@
+// Channel messages: encode, validate, send and receive over SOCK_SEQPACKET with SCM_RIGHTS.
+#include "funkhaus/common/channel.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "funkhaus/abi/status_page.h"
+
+namespace funkhaus {
+namespace {
+
+using abi::MessageHeader;
+using abi::MessageType;
+
+template <class Body>
+Result<Body> bodyOf(std::span<const std::byte> payload, const char* what) {
+  if (payload.size() != sizeof(Body))
+    return makeError("{} message body is {} bytes, expected {}", what, payload.size(),
+                     sizeof(Body));
+  Body body;
+  std::memcpy(&body, payload.data(), sizeof body);
+  if (body.reserved != 0) return makeError("{} message has non-zero reserved field", what);
+  return body;
+}
+
+MessageType typeOf(const Message& m) {
+  struct Visitor {
+    MessageType operator()(const HelloMessage&) const { return MessageType::kHello; }
+    MessageType operator()(const ReadyMessage&) const { return MessageType::kReady; }
+    MessageType operator()(const RingFdsMessage&) const { return MessageType::kRingFds; }
+    MessageType operator()(const CommandMessage&) const { return MessageType::kCommand; }
+    MessageType operator()(const EventMessage&) const { return MessageType::kEvent; }
+  };
+  return std::visit(Visitor{}, m);
+}
+
+template <class Body>
+void append(std::vector<std::byte>& out, const Body& body) {
+  const auto* p = reinterpret_cast<const std::byte*>(&body);
+  out.insert(out.end(), p, p + sizeof body);
+}
+
+}  // namespace
+
+Result<Message> parseMessage(std::span<const std::byte> datagram, std::vector<UniqueFd> fds) {
+  if (datagram.size() < sizeof(MessageHeader))
+    return makeError("message of {} bytes is shorter than its header", datagram.size());
+  if (datagram.size() > abi::kMaxMessageSize)
+    return makeError("message of {} bytes exceeds {}", datagram.size(), abi::kMaxMessageSize);
+  MessageHeader h;
+  std::memcpy(&h, datagram.data(), sizeof h);
+  if (h.magic != abi::kMessageMagic) return makeError("message has bad magic 0x{:08x}", h.magic);
+  if (h.abi_version != abi::kAbiVersion)
+    return makeError("message speaks ABI version {}, this build speaks {}", h.abi_version,
+                     abi::kAbiVersion);
+  if (h.length != datagram.size())
+    return makeError("message header says {} bytes, datagram has {}", h.length, datagram.size());
+  if (h.reserved != 0) return makeError("message header has non-zero reserved field");
+  const auto payload = datagram.subspan(sizeof h);
+  const auto type = static_cast<MessageType>(h.type);
+  if (type != MessageType::kRingFds && !fds.empty())
+    return makeError("message type {} must not carry fds ({} came)", h.type, fds.size());
+  switch (type) {
+    case MessageType::kHello: {
+      auto body = bodyOf<abi::HelloBody>(payload, "hello");
+      if (!body) return body.error();
+      if (body->kind == 0 || body->kind > static_cast<uint32_t>(abi::WorkerKind::kVdisplay))
+        return makeError("hello names unknown worker kind {}", body->kind);
+      return Message{HelloMessage{*body}};
+    }
+    case MessageType::kReady:
+      if (!payload.empty()) return makeError("ready message has a {}-byte body", payload.size());
+      return Message{ReadyMessage{}};
+    case MessageType::kRingFds: {
+      auto body = bodyOf<abi::RingFdsBody>(payload, "ring-fds");
+      if (!body) return body.error();
+      if (body->count == 0 || body->count > abi::kMaxMessageFds || body->count != fds.size())
+        return makeError("ring-fds message says {} fds, {} came", body->count, fds.size());
+      RingFdsMessage m;
+      for (uint32_t i = 0; i < abi::kMaxMessageFds; ++i) {
+        const uint32_t role = body->roles[i];
+        if (i >= body->count) {
+          if (role != 0) return makeError("ring-fds role {} set past the fd count", i);
+          continue;
+        }
+        if (role == 0 || role > static_cast<uint32_t>(abi::FdRole::kPacketRingOut))
+          return makeError("ring-fds names unknown fd role {}", role);
+        m.roles.push_back(static_cast<abi::FdRole>(role));
+      }
+      m.fds = std::move(fds);
+      return Message{std::move(m)};
+    }
+    case MessageType::kCommand: {
+      auto body = bodyOf<abi::CommandBody>(payload, "command");
+      if (!body) return body.error();
+      if (body->command == 0 || body->command > static_cast<uint32_t>(abi::Command::kSetBitrate))
+        return makeError("unknown command {}", body->command);
+      return Message{CommandMessage{*body}};
+    }
+    case MessageType::kEvent: {
+      auto body = bodyOf<abi::EventBody>(payload, "event");
+      if (!body) return body.error();
+      if (body->event == 0 || body->event > static_cast<uint32_t>(abi::Event::kError))
+        return makeError("unknown event {}", body->event);
+      return Message{EventMessage{*body}};
+    }
+  }
+  return makeError("unknown message type {}", h.type);
+}
+
+std::vector<std::byte> encodeMessage(const Message& message) {
+  std::vector<std::byte> out(sizeof(MessageHeader));
+  std::visit(
+      [&](const auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, HelloMessage> || std::is_same_v<T, CommandMessage> ||
+                      std::is_same_v<T, EventMessage>) {
+          append(out, m.body);
+        } else if constexpr (std::is_same_v<T, RingFdsMessage>) {
+          abi::RingFdsBody body{};
+          body.count = static_cast<uint32_t>(m.roles.size());
+          for (size_t i = 0; i < m.roles.size() && i < abi::kMaxMessageFds; ++i)
+            body.roles[i] = static_cast<uint32_t>(m.roles[i]);
+          append(out, body);
+        }
+      },
+      message);
+  MessageHeader h{};
+  h.magic = abi::kMessageMagic;
+  h.abi_version = static_cast<uint16_t>(abi::kAbiVersion);
+  h.type = static_cast<uint16_t>(typeOf(message));
+  h.length = static_cast<uint32_t>(out.size());
+  std::memcpy(out.data(), &h, sizeof h);
+  return out;
+}
+
+Result<void> sendMessage(int socket, const Message& message) {
+  const auto bytes = encodeMessage(message);
+  iovec iov{const_cast<std::byte*>(bytes.data()), bytes.size()};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * abi::kMaxMessageFds)] = {};
+  if (const auto* m = std::get_if<RingFdsMessage>(&message)) {
+    if (m->fds.empty() || m->fds.size() > abi::kMaxMessageFds || m->fds.size() != m->roles.size())
+      return makeError("ring-fds message with {} fds and {} roles", m->fds.size(), m->roles.size());
+    msg.msg_control = control;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * m->fds.size());
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * m->fds.size());
+    for (size_t i = 0; i < m->fds.size(); ++i) {
+      const int fd = m->fds[i].get();
+      std::memcpy(CMSG_DATA(c) + i * sizeof(int), &fd, sizeof fd);
+    }
+  }
+  ssize_t n;
+  do {
+    n = sendmsg(socket, &msg, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return makeError("sending on channel: {}", std::strerror(errno));
+  return {};
+}
+
+Result<std::optional<Message>> receiveMessage(int socket) {
+  std::byte buffer[abi::kMaxMessageSize + 1];
+  iovec iov{buffer, sizeof buffer};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * abi::kMaxMessageFds)];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  do {
+    n = recvmsg(socket, &msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return std::optional<Message>();
+    return makeError("receiving on channel: {}", std::strerror(errno));
+  }
+  std::vector<UniqueFd> fds;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; ++i) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      fds.emplace_back(fd);
+    }
+  }
+  if (n == 0 && fds.empty()) return std::optional<Message>();  // peer closed
+  if (msg.msg_flags & MSG_CTRUNC) return makeError("channel message carried too many fds");
+  if (msg.msg_flags & MSG_TRUNC || static_cast<size_t>(n) > abi::kMaxMessageSize)
+    return makeError("channel message larger than {} bytes", abi::kMaxMessageSize);
+  auto parsed =
+      parseMessage(std::span<const std::byte>(buffer, static_cast<size_t>(n)), std::move(fds));
+  if (!parsed) return parsed.error();
+  return std::optional<Message>(std::move(*parsed));
+}
+
+}  // namespace funkhaus

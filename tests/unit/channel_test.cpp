@@ -1,0 +1,137 @@
+// Channel messages: round trips over a real seqpacket socketpair (fds included) and refusal of
+// every malformed datagram a worker could send.
+#include "funkhaus/common/channel.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "funkhaus/abi/status_page.h"
+#include "funkhaus/common/shared_memory.h"
+
+namespace funkhaus {
+namespace {
+
+struct Pair {
+  Pair() {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) std::abort();
+    a.reset(sv[0]);
+    b.reset(sv[1]);
+  }
+  UniqueFd a, b;
+};
+
+TEST(Channel, HelloRoundTrips) {
+  Pair p;
+  abi::HelloBody hello{abi::kAbiVersion, static_cast<uint32_t>(abi::WorkerKind::kEncode), 42, 0};
+  ASSERT_TRUE(sendMessage(p.a.get(), HelloMessage{hello}).ok());
+  auto m = receiveMessage(p.b.get());
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  ASSERT_TRUE(m->has_value());
+  auto* h = std::get_if<HelloMessage>(&**m);
+  ASSERT_NE(h, nullptr);
+  EXPECT_EQ(h->body.pid, 42u);
+  EXPECT_EQ(h->body.kind, static_cast<uint32_t>(abi::WorkerKind::kEncode));
+}
+
+TEST(Channel, RingFdsCarryWorkingMemfds) {
+  Pair p;
+  auto shm = SharedMemory::create("chan", 4096);
+  ASSERT_TRUE(shm.ok());
+  shm->data()[7] = std::byte{99};
+  RingFdsMessage out;
+  out.roles = {abi::FdRole::kStatusPage};
+  out.fds.emplace_back(dup(shm->fd()));
+  ASSERT_TRUE(sendMessage(p.a.get(), Message(std::move(out))).ok());
+  auto m = receiveMessage(p.b.get());
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  auto* r = std::get_if<RingFdsMessage>(&**m);
+  ASSERT_NE(r, nullptr);
+  ASSERT_EQ(r->fds.size(), 1u);
+  EXPECT_EQ(r->roles[0], abi::FdRole::kStatusPage);
+  auto peer = SharedMemory::attach(std::move(r->fds[0]));
+  ASSERT_TRUE(peer.ok()) << peer.error().message;
+  EXPECT_EQ(peer->data()[7], std::byte{99});
+}
+
+TEST(Channel, EofIsNotAnError) {
+  Pair p;
+  p.a.reset();
+  auto m = receiveMessage(p.b.get());
+  ASSERT_TRUE(m.ok());
+  EXPECT_FALSE(m->has_value());
+}
+
+std::vector<std::byte> valid(const Message& m) { return encodeMessage(m); }
+
+std::string refusal(std::vector<std::byte> bytes, size_t fd_count = 0) {
+  std::vector<UniqueFd> fds;
+  for (size_t i = 0; i < fd_count; ++i) fds.emplace_back(dup(0));
+  auto m = parseMessage(bytes, std::move(fds));
+  EXPECT_FALSE(m.ok());
+  return m.ok() ? "" : m.error().message;
+}
+
+void poke32(std::vector<std::byte>& b, size_t offset, uint32_t v) {
+  std::memcpy(b.data() + offset, &v, sizeof v);
+}
+
+TEST(Channel, MalformedMessagesAreRefusedWithAReason) {
+  const abi::HelloBody hello{abi::kAbiVersion, 1, 1, 0};
+  auto b = valid(HelloMessage{hello});
+  EXPECT_NE(refusal({b.begin(), b.begin() + 10}).find("shorter than its header"),
+            std::string::npos);
+  auto bad_magic = b;
+  poke32(bad_magic, 0, 0x12345678);
+  EXPECT_NE(refusal(bad_magic).find("bad magic"), std::string::npos);
+  auto bad_version = b;
+  bad_version[4] = std::byte{9};
+  EXPECT_NE(refusal(bad_version).find("ABI version 9"), std::string::npos);
+  auto bad_length = b;
+  poke32(bad_length, 8, 999);
+  EXPECT_NE(refusal(bad_length).find("says 999 bytes"), std::string::npos);
+  auto bad_type = b;
+  bad_type[6] = std::byte{77};
+  EXPECT_NE(refusal(bad_type).find("unknown message type 77"), std::string::npos);
+  auto bad_kind = b;
+  poke32(bad_kind, 16 + 4, 99);
+  EXPECT_NE(refusal(bad_kind).find("unknown worker kind"), std::string::npos);
+  auto reserved = b;
+  poke32(reserved, 16 + 12, 1);
+  EXPECT_NE(refusal(reserved).find("reserved"), std::string::npos);
+  EXPECT_NE(refusal(b, 1).find("must not carry fds"), std::string::npos);
+  auto ready = valid(ReadyMessage{});
+  ready.push_back(std::byte{0});
+  poke32(ready, 8, static_cast<uint32_t>(ready.size()));
+  EXPECT_NE(refusal(ready).find("ready message has a 1-byte body"), std::string::npos);
+}
+
+TEST(Channel, RingFdsCountMustMatchTheFdsThatCame) {
+  RingFdsMessage m;
+  m.roles = {abi::FdRole::kStatusPage, abi::FdRole::kFrameRingIn};
+  auto b = valid(Message(std::move(m)));
+  EXPECT_NE(refusal(b, 1).find("says 2 fds, 1 came"), std::string::npos);
+  auto bad_role = b;
+  poke32(bad_role, 16 + 4, 42);
+  EXPECT_NE(refusal(bad_role, 2).find("unknown fd role 42"), std::string::npos);
+  std::vector<UniqueFd> fds;
+  fds.emplace_back(dup(0));
+  fds.emplace_back(dup(0));
+  EXPECT_TRUE(parseMessage(b, std::move(fds)).ok());
+}
+
+TEST(Channel, OversizedDatagramIsRefused) {
+  Pair p;
+  std::vector<std::byte> big(abi::kMaxMessageSize + 100);
+  ASSERT_EQ(send(p.a.get(), big.data(), big.size(), 0), static_cast<ssize_t>(big.size()));
+  auto m = receiveMessage(p.b.get());
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.error().message.find("larger than"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace funkhaus
