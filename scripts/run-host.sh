@@ -8,4 +8,4 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"
 "$root/scripts/build.sh" "$root/build" >/dev/null
-exec "$root/build/common/demo/funkhaus-ring-demo" "$@"
+exec "$root/build/bin/funkhaus-ring-demo" "$@"

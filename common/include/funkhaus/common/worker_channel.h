@@ -1,0 +1,50 @@
+// The worker side of the supervisor channel: hello, receiving the status page and ring fds,
+// ready, heartbeats and commands. Used by every worker process on its main thread.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "funkhaus/abi/status_page.h"
+#include "funkhaus/common/channel.h"
+#include "funkhaus/common/shared_memory.h"
+
+namespace funkhaus {
+
+// The channel is fd 3 in every worker funkhausd starts.
+inline constexpr int kWorkerChannelFd = 3;
+
+class WorkerChannel {
+ public:
+  // Sends hello, waits up to timeout_ms for the ring-fds message and attaches the status page
+  // (checked: magic, version, size). Ring fds other than the status page are kept for the
+  // worker to take with takeFd().
+  static Result<WorkerChannel> connect(int fd, abi::WorkerKind kind, int timeout_ms = 5000);
+
+  abi::WorkerStatusPage& status() const {
+    return *reinterpret_cast<abi::WorkerStatusPage*>(status_page_.data());
+  }
+  void heartbeat();
+  void setState(abi::WorkerState state);
+  Result<void> sendReady();
+  Result<void> sendEvent(abi::Event event, uint64_t arg);
+
+  // The fd of a role funkhausd sent, or an invalid fd.
+  UniqueFd takeFd(abi::FdRole role);
+
+  // Waits up to timeout_ms for a command. nullopt: none yet. Error: the channel broke or
+  // funkhausd sent something malformed; the worker should exit.
+  Result<std::optional<abi::CommandBody>> waitCommand(int timeout_ms);
+
+  int fd() const { return fd_.get(); }
+
+ private:
+  WorkerChannel(UniqueFd fd, SharedMemory status_page)
+      : fd_(std::move(fd)), status_page_(std::move(status_page)) {}
+
+  UniqueFd fd_;
+  SharedMemory status_page_;
+  std::vector<std::pair<abi::FdRole, UniqueFd>> fds_;
+};
+
+}  // namespace funkhaus

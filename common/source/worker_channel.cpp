@@ -1,0 +1,79 @@
+// Worker side of the channel.
+#include "funkhaus/common/worker_channel.h"
+
+#include <poll.h>
+#include <unistd.h>
+
+namespace funkhaus {
+
+Result<WorkerChannel> WorkerChannel::connect(int fd, abi::WorkerKind kind, int timeout_ms) {
+  UniqueFd channel(fd);
+  abi::HelloBody hello{abi::kAbiVersion, static_cast<uint32_t>(kind),
+                       static_cast<uint32_t>(getpid()), 0};
+  if (auto sent = sendMessage(channel.get(), HelloMessage{hello}); !sent) return sent.error();
+  pollfd p{channel.get(), POLLIN, 0};
+  if (poll(&p, 1, timeout_ms) <= 0)
+    return makeError("no ring fds from funkhausd within {} ms", timeout_ms);
+  auto received = receiveMessage(channel.get());
+  if (!received) return received.error();
+  if (!received->has_value()) return makeError("funkhausd closed the channel before ring fds");
+  auto* rings = std::get_if<RingFdsMessage>(&**received);
+  if (rings == nullptr) return makeError("funkhausd sent another message before ring fds");
+  std::vector<std::pair<abi::FdRole, UniqueFd>> fds;
+  std::optional<SharedMemory> status;
+  for (size_t i = 0; i < rings->fds.size(); ++i) {
+    if (rings->roles[i] == abi::FdRole::kStatusPage && !status) {
+      auto page = SharedMemory::attach(std::move(rings->fds[i]), sizeof(abi::WorkerStatusPage));
+      if (!page) return makeError("status page: {}", page.error().message);
+      const auto* s = reinterpret_cast<const abi::WorkerStatusPage*>(page->data());
+      if (s->magic != abi::kStatusPageMagic || s->abi_version != abi::kAbiVersion ||
+          s->header_size != sizeof(abi::WorkerStatusPage))
+        return makeError("status page has a bad magic, version or size");
+      status.emplace(std::move(*page));
+    } else {
+      fds.emplace_back(rings->roles[i], std::move(rings->fds[i]));
+    }
+  }
+  if (!status) return makeError("funkhausd sent no status page");
+  WorkerChannel c(std::move(channel), std::move(*status));
+  c.fds_ = std::move(fds);
+  abi::atomicRef(c.status().pid).store(static_cast<uint32_t>(getpid()), std::memory_order_relaxed);
+  c.heartbeat();
+  return c;
+}
+
+void WorkerChannel::heartbeat() {
+  abi::atomicRef(status().heartbeat).fetch_add(1, std::memory_order_release);
+}
+
+void WorkerChannel::setState(abi::WorkerState state) {
+  abi::atomicRef(status().state).store(static_cast<uint32_t>(state), std::memory_order_release);
+}
+
+Result<void> WorkerChannel::sendReady() {
+  setState(abi::WorkerState::kReady);
+  return sendMessage(fd_.get(), ReadyMessage{});
+}
+
+Result<void> WorkerChannel::sendEvent(abi::Event event, uint64_t arg) {
+  return sendMessage(fd_.get(), EventMessage{{static_cast<uint32_t>(event), 0, arg}});
+}
+
+UniqueFd WorkerChannel::takeFd(abi::FdRole role) {
+  for (auto& [r, fd] : fds_)
+    if (r == role && fd.valid()) return std::move(fd);
+  return UniqueFd();
+}
+
+Result<std::optional<abi::CommandBody>> WorkerChannel::waitCommand(int timeout_ms) {
+  pollfd p{fd_.get(), POLLIN, 0};
+  if (poll(&p, 1, timeout_ms) <= 0) return std::optional<abi::CommandBody>();
+  auto received = receiveMessage(fd_.get());
+  if (!received) return received.error();
+  if (!received->has_value()) return makeError("funkhausd closed the channel");
+  auto* command = std::get_if<CommandMessage>(&**received);
+  if (command == nullptr) return makeError("funkhausd sent a message that is not a command");
+  return std::optional<abi::CommandBody>(command->body);
+}
+
+}  // namespace funkhaus

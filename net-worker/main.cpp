@@ -1,0 +1,5 @@
+// funkhaus-net: for now the minimal worker (channel, heartbeat, stop); the real net stage
+// replaces it in the pipeline issue.
+#include "funkhaus/common/minimal_worker.h"
+
+int main() { return funkhaus::runMinimalWorker(funkhaus::abi::WorkerKind::kNet, "net"); }

@@ -1,0 +1,146 @@
+// funkhausctl: shows funkhausd's sessions and workers and restarts, stops or starts one.
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+#include "funkhaus/common/unique_fd.h"
+#include "funkhaus/supervisor/control_protocol.h"
+#include "funkhaus/supervisor/supervisor.h"
+
+namespace {
+
+using namespace funkhaus;
+using namespace funkhaus::supervisor;
+
+// Sends one request and returns the reply line.
+Result<std::string> call(const std::string& path, const ControlRequest& request) {
+  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) return makeError("socket path too long: {}", path);
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    return makeError("cannot reach funkhausd at {}: {} (is it running?)", path,
+                     std::strerror(errno));
+  const std::string line = encodeControlRequest(request) + "\n";
+  if (write(fd.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()))
+    return makeError("writing to {}: {}", path, std::strerror(errno));
+  std::string reply;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = read(fd.get(), buf, sizeof buf);
+    if (n < 0) return makeError("reading from {}: {}", path, std::strerror(errno));
+    if (n == 0) break;
+    reply.append(buf, static_cast<size_t>(n));
+  }
+  if (reply.empty()) return makeError("funkhausd closed the connection without a reply");
+  return reply;
+}
+
+std::string cell(const nlohmann::json& j) {
+  if (j.is_null()) return "-";
+  if (j.is_string()) return j.get<std::string>();
+  if (j.is_number_float()) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.1f", j.get<double>());
+    return b;
+  }
+  return j.dump();
+}
+
+void printTable(const nlohmann::json& status) {
+  std::printf("funkhausd pid %s, %s mode\n", cell(status.value("pid", nlohmann::json())).c_str(),
+              cell(status.value("mode", nlohmann::json())).c_str());
+  for (const auto& s : status.value("sessions", nlohmann::json::array())) {
+    std::printf("\nsession %s (%s) user %s uid %s\n", cell(s["id"]).c_str(),
+                cell(s["type"]).c_str(), cell(s["user"]).c_str(), cell(s["uid"]).c_str());
+    std::printf("  %-9s %-8s %-9s %9s %8s %-22s %9s %9s %9s %6s\n", "WORKER", "PID", "STATE",
+                "UPTIME_S", "RESTARTS", "LAST_EXIT", "HB_AGE_MS", "FRAMES_IN", "FRAMES_OUT",
+                "DROPS");
+    for (const auto& w : s["workers"]) {
+      const auto counters = w.value("counters", nlohmann::json::object());
+      std::printf("  %-9s %-8s %-9s %9s %8s %-22s %9s %9s %9s %6s\n", cell(w["name"]).c_str(),
+                  cell(w["pid"]).c_str(), cell(w["state"]).c_str(), cell(w["uptime_s"]).c_str(),
+                  cell(w["restarts"]).c_str(), cell(w["last_exit"]).c_str(),
+                  cell(w["heartbeat_age_ms"]).c_str(),
+                  cell(counters.value("frames_in", nlohmann::json())).c_str(),
+                  cell(counters.value("frames_out", nlohmann::json())).c_str(),
+                  cell(counters.value("drops", nlohmann::json())).c_str());
+      if (w.contains("failure")) std::printf("      failed: %s\n", cell(w["failure"]).c_str());
+    }
+  }
+}
+
+// Runs one request; prints the result. Returns the exit code.
+int run(const std::string& socket_path, const ControlRequest& request, bool json) {
+  auto reply = call(socket_path, request);
+  if (!reply) {
+    std::fprintf(stderr, "funkhausctl: %s\n", reply.error().message.c_str());
+    return 2;
+  }
+  const auto j = nlohmann::json::parse(*reply, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    std::fprintf(stderr, "funkhausctl: funkhausd sent an unreadable reply\n");
+    return 2;
+  }
+  if (!j.value("ok", false)) {
+    std::fprintf(stderr, "funkhausctl: %s\n", j.value("error", std::string("refused")).c_str());
+    return 1;
+  }
+  if (request.kind == ControlRequest::Kind::kStatus) {
+    if (json)
+      std::printf("%s\n", j.dump().c_str());
+    else
+      printTable(j);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"funkhausctl: show and steer funkhausd's workers"};
+  app.require_subcommand(1);
+  std::string socket_path;
+  app.add_option("--socket", socket_path,
+                 "Control socket (default: the system socket as root, "
+                 "the user socket otherwise)");
+  bool json = false;
+  auto* status = app.add_subcommand("status", "Sessions and workers");
+  status->add_flag("--json", json, "One JSON object instead of a table");
+  auto* watch = app.add_subcommand("watch", "Refresh the status table every second");
+  std::string worker;
+  const std::vector<std::string> names = {"capture", "encode", "net", "vdisplay"};
+  auto* restart = app.add_subcommand("restart", "Restart one worker live");
+  restart->add_option("worker", worker)->required()->check(CLI::IsMember(names));
+  auto* stop = app.add_subcommand("stop", "Stop one worker (it stays stopped)");
+  stop->add_option("worker", worker)->required()->check(CLI::IsMember(names));
+  auto* start = app.add_subcommand("start", "Start a stopped or failed worker");
+  start->add_option("worker", worker)->required()->check(CLI::IsMember(names));
+  CLI11_PARSE(app, argc, argv);
+
+  if (socket_path.empty())
+    socket_path = defaultControlSocket(geteuid() == 0 ? RunMode::kSystem : RunMode::kUser);
+  ControlRequest request;
+  request.worker = worker;
+  if (*restart) request.kind = ControlRequest::Kind::kRestart;
+  if (*stop) request.kind = ControlRequest::Kind::kStop;
+  if (*start) request.kind = ControlRequest::Kind::kStart;
+  if (*watch) {
+    for (;;) {
+      std::printf("\033[H\033[2J");
+      const int rc = run(socket_path, request, false);
+      std::fflush(stdout);
+      if (rc != 0) return rc;
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+  }
+  return run(socket_path, request, json);
+}

@@ -1,0 +1,30 @@
+// The control socket protocol between funkhausctl (client) and funkhausd (server): one JSON
+// object per line each way. funkhausd validates every request; clients are untrusted.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "funkhaus/common/result.h"
+
+namespace funkhaus::supervisor {
+
+inline constexpr size_t kMaxControlRequest = 4096;
+
+struct ControlRequest {
+  enum class Kind { kStatus, kRestart, kStop, kStart };
+  Kind kind = Kind::kStatus;
+  std::string worker;  // restart/stop/start: capture, encode, net or vdisplay
+};
+
+// {"cmd":"status"} or {"cmd":"restart"|"stop"|"start","worker":"NAME"}. Errors say what is
+// wrong; unknown fields are refused.
+Result<ControlRequest> parseControlRequest(std::string_view line);
+
+// Requests that change something need root, funkhausd's own user or the control group.
+inline bool isMutating(ControlRequest::Kind kind) { return kind != ControlRequest::Kind::kStatus; }
+
+// The request as one line of JSON (without the newline).
+std::string encodeControlRequest(const ControlRequest& request);
+
+}  // namespace funkhaus::supervisor

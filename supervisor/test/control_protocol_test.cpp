@@ -1,0 +1,51 @@
+// Control requests: what parses, and what is refused with which reason.
+#include "funkhaus/supervisor/control_protocol.h"
+
+#include <gtest/gtest.h>
+
+namespace funkhaus::supervisor {
+namespace {
+
+std::string refusal(std::string_view line) {
+  auto r = parseControlRequest(line);
+  EXPECT_FALSE(r.ok()) << line;
+  return r.ok() ? "" : r.error().message;
+}
+
+TEST(ControlProtocol, ParsesEveryCommand) {
+  auto status = parseControlRequest(R"({"cmd":"status"})");
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->kind, ControlRequest::Kind::kStatus);
+  auto restart = parseControlRequest(R"({"cmd":"restart","worker":"encode"})");
+  ASSERT_TRUE(restart.ok());
+  EXPECT_EQ(restart->kind, ControlRequest::Kind::kRestart);
+  EXPECT_EQ(restart->worker, "encode");
+  EXPECT_TRUE(isMutating(restart->kind));
+  EXPECT_FALSE(isMutating(status->kind));
+  for (const char* cmd : {"stop", "start"}) {
+    ControlRequest r;
+    r.kind =
+        std::string(cmd) == "stop" ? ControlRequest::Kind::kStop : ControlRequest::Kind::kStart;
+    r.worker = "net";
+    auto parsed = parseControlRequest(encodeControlRequest(r));
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(parsed->kind, r.kind);
+    EXPECT_EQ(parsed->worker, "net");
+  }
+}
+
+TEST(ControlProtocol, RefusesMalformedRequests) {
+  EXPECT_EQ(refusal("not json"), "request is not valid JSON");
+  EXPECT_EQ(refusal("[1,2]"), "request must be a JSON object");
+  EXPECT_EQ(refusal(R"({"worker":"net"})"), "request needs a string \"cmd\"");
+  EXPECT_EQ(refusal(R"({"cmd":"reboot"})"), "unknown command \"reboot\"");
+  EXPECT_EQ(refusal(R"({"cmd":"restart"})"), "restart needs a \"worker\"");
+  EXPECT_EQ(refusal(R"({"cmd":"restart","worker":"gpu"})"),
+            "unknown worker \"gpu\" (capture, encode, net, vdisplay)");
+  EXPECT_EQ(refusal(R"({"cmd":"status","extra":1})"), "unknown request field \"extra\"");
+  EXPECT_EQ(refusal(R"({"cmd":"status","worker":"net"})"), "status takes no worker");
+  EXPECT_NE(refusal(std::string(5000, ' ')).find("exceeds"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace funkhaus::supervisor

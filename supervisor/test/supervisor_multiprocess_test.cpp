@@ -1,0 +1,388 @@
+// funkhausd as a real process in user mode with real workers: kill -9, SIGSTOP, permanent
+// exits, live restarts, 1000 restart cycles (zombies, fds), and funkhausd's own death.
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "funkhaus/common/unique_fd.h"
+
+extern char** environ;
+
+namespace funkhaus {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+// A funkhausd started for one test, with its own config, socket and worker directory.
+class Funkhausd {
+ public:
+  explicit Funkhausd(const std::string& extra_config = "", bool permanent_encode = false) {
+    dir_ = fs::temp_directory_path() /
+           ("funkhausd-test-" + std::to_string(getpid()) + "-" + std::to_string(counter_++));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "bin");
+    const fs::path bin = FUNKHAUS_BIN_DIR;
+    for (const char* w : {"capture", "encode", "net"}) {
+      const fs::path target = (permanent_encode && std::string(w) == "encode")
+                                  ? fs::path(FUNKHAUS_EXIT_WORKER)
+                                  : bin / (std::string("funkhaus-") + w);
+      fs::create_symlink(target, dir_ / "bin" / (std::string("funkhaus-") + w));
+    }
+    socket_ = (dir_ / "control.sock").string();
+    std::ofstream(dir_ / "funkhaus.toml")
+        << "[control]\nsocket = \"" << socket_ << "\"\n[workers]\nheartbeat_timeout_ms = 500\n"
+        << extra_config;
+    const std::string config = (dir_ / "funkhaus.toml").string();
+    const std::string workers = (dir_ / "bin").string();
+    std::vector<std::string> args = {(bin / "funkhausd").string(),
+                                     "--mode",
+                                     "user",
+                                     "--config",
+                                     config,
+                                     "--worker-dir",
+                                     workers};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    const std::string log = (dir_ / "funkhausd.log").string();
+    posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) != 0) std::abort();
+    posix_spawn_file_actions_destroy(&actions);
+  }
+
+  ~Funkhausd() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      waitpid(pid_, nullptr, 0);
+    }
+    fs::remove_all(dir_);
+  }
+
+  pid_t pid() const { return pid_; }
+  const std::string& socket() const { return socket_; }
+  std::string log() const {
+    std::ifstream in(dir_ / "funkhausd.log");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  // Stops funkhausd with `signal` and reaps it; returns the wait status.
+  int stop(int signal) {
+    kill(pid_, signal);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return status;
+  }
+
+  // One control request; the reply parsed (or a null json when unreachable).
+  json call(const std::string& line) const {
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", socket_.c_str());
+    if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return json();
+    const std::string request = line + "\n";
+    if (write(fd.get(), request.data(), request.size()) < 0) return json();
+    std::string reply;
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd.get(), buf, sizeof buf)) > 0) reply.append(buf, static_cast<size_t>(n));
+    return json::parse(reply, nullptr, false);
+  }
+
+  json status() const { return call(R"({"cmd":"status"})"); }
+
+  json worker(const std::string& name) const {
+    json s = status();
+    if (!s.is_object() || !s.contains("sessions") || s["sessions"].empty()) return json();
+    for (const auto& w : s["sessions"][0]["workers"])
+      if (w["name"] == name) return w;
+    return json();
+  }
+
+  // Waits until every worker is running; returns false after `timeout`.
+  bool waitAllRunning(std::chrono::milliseconds timeout = 10s) const {
+    return waitFor(timeout, [&] {
+      json s = status();
+      if (!s.is_object() || s["sessions"].empty()) return false;
+      for (const auto& w : s["sessions"][0]["workers"])
+        if (w["state"] != "running") return false;
+      return true;
+    });
+  }
+
+  template <class Pred>
+  static bool waitFor(std::chrono::milliseconds timeout, Pred pred) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (pred()) return true;
+      std::this_thread::sleep_for(10ms);
+    }
+    return pred();
+  }
+
+ private:
+  static inline int counter_ = 0;
+  fs::path dir_;
+  std::string socket_;
+  pid_t pid_ = -1;
+};
+
+bool alive(pid_t pid) { return kill(pid, 0) == 0; }
+
+size_t countFds(pid_t pid) {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& e :
+       fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd"))
+    ++n;
+  return n;
+}
+
+// Children of `pid` in state Z (zombies).
+size_t countZombieChildren(pid_t pid) {
+  size_t zombies = 0;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    const std::string name = e.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(e.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    const auto close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    char state = 0;
+    int ppid = 0;
+    if (std::sscanf(line.c_str() + close + 1, " %c %d", &state, &ppid) == 2 && ppid == pid &&
+        state == 'Z')
+      ++zombies;
+  }
+  return zombies;
+}
+
+TEST(Funkhausd, KillMinusNineOfEachWorkerIsRepairedWithANewPid) {
+  Funkhausd d;
+  ASSERT_TRUE(d.waitAllRunning()) << d.log();
+  for (const char* name : {"capture", "encode", "net"}) {
+    const json before = d.worker(name);
+    const pid_t old_pid = before["pid"].get<pid_t>();
+    const auto killed_at = std::chrono::steady_clock::now();
+    kill(old_pid, SIGKILL);
+    json after;
+    ASSERT_TRUE(Funkhausd::waitFor(3s,
+                                   [&] {
+                                     after = d.worker(name);
+                                     return after["state"] == "running" &&
+                                            after["pid"].is_number() &&
+                                            after["pid"].get<pid_t>() != old_pid;
+                                   }))
+        << name << "\n"
+        << d.log();
+    const auto took =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - killed_at)
+            .count();
+    std::printf("[figures] %s: kill -9 -> new pid running in %.0f ms\n", name, took);
+    EXPECT_EQ(after["restarts"].get<int>(), before["restarts"].get<int>() + 1);
+    EXPECT_EQ(after["last_exit"], "killed by SIGKILL");
+  }
+}
+
+TEST(Funkhausd, StoppedWorkerIsKilledAndReplaced) {
+  Funkhausd d;
+  ASSERT_TRUE(d.waitAllRunning()) << d.log();
+  const pid_t old_pid = d.worker("net")["pid"].get<pid_t>();
+  const auto stopped_at = std::chrono::steady_clock::now();
+  kill(old_pid, SIGSTOP);
+  ASSERT_TRUE(Funkhausd::waitFor(5s, [&] {
+    json w = d.worker("net");
+    return w["state"] == "running" && w["pid"].is_number() && w["pid"].get<pid_t>() != old_pid;
+  })) << d.log();
+  std::printf(
+      "[figures] SIGSTOP -> replaced in %.0f ms (heartbeat timeout 500 ms)\n",
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - stopped_at)
+          .count());
+  EXPECT_NE(d.log().find("heartbeat stopped"), std::string::npos);
+}
+
+TEST(Funkhausd, PermanentExitIsNotRestartedAndShowsFailed) {
+  Funkhausd d("", /*permanent_encode=*/true);
+  ASSERT_TRUE(Funkhausd::waitFor(5s, [&] { return d.worker("encode")["state"] == "failed"; }))
+      << d.log();
+  std::this_thread::sleep_for(1s);
+  const json w = d.worker("encode");
+  EXPECT_EQ(w["state"], "failed");
+  EXPECT_TRUE(w["pid"].is_null());
+  EXPECT_EQ(w["restarts"], 0);
+  EXPECT_EQ(w["last_exit"], "exit code 64");
+  EXPECT_EQ(d.worker("capture")["state"], "running") << "the others are untouched";
+}
+
+TEST(Funkhausd, RestartEncodeGivesANewPidAndLeavesTheOthersAlone) {
+  Funkhausd d;
+  ASSERT_TRUE(d.waitAllRunning()) << d.log();
+  const pid_t capture = d.worker("capture")["pid"].get<pid_t>();
+  const pid_t encode = d.worker("encode")["pid"].get<pid_t>();
+  const pid_t net = d.worker("net")["pid"].get<pid_t>();
+  EXPECT_EQ(d.call(R"({"cmd":"restart","worker":"encode"})")["ok"], true);
+  ASSERT_TRUE(Funkhausd::waitFor(3s, [&] {
+    json w = d.worker("encode");
+    return w["state"] == "running" && w["pid"].get<pid_t>() != encode;
+  })) << d.log();
+  EXPECT_EQ(d.worker("capture")["pid"].get<pid_t>(), capture);
+  EXPECT_EQ(d.worker("net")["pid"].get<pid_t>(), net);
+  EXPECT_EQ(d.worker("encode")["restarts"], 1);
+}
+
+TEST(Funkhausd, StopAndStartOneWorker) {
+  Funkhausd d;
+  ASSERT_TRUE(d.waitAllRunning()) << d.log();
+  EXPECT_EQ(d.call(R"({"cmd":"stop","worker":"net"})")["ok"], true);
+  ASSERT_TRUE(Funkhausd::waitFor(3s, [&] { return d.worker("net")["state"] == "stopped"; }));
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(d.worker("net")["state"], "stopped") << "a stopped worker is not restarted";
+  EXPECT_EQ(d.call(R"({"cmd":"start","worker":"net"})")["ok"], true);
+  EXPECT_TRUE(d.waitAllRunning()) << d.log();
+}
+
+TEST(Funkhausd, MalformedControlRequestsGetErrorsNotACrash) {
+  Funkhausd d;
+  ASSERT_TRUE(d.waitAllRunning()) << d.log();
+  for (const char* bad :
+       {"garbage", "{}", R"({"cmd":"restart","worker":"gpu"})", R"({"cmd":"status","x":1})"}) {
+    const json reply = d.call(bad);
+    ASSERT_TRUE(reply.is_object()) << bad;
+    EXPECT_EQ(reply["ok"], false) << bad;
+    EXPECT_TRUE(reply["error"].is_string()) << bad;
+  }
+  const json huge = d.call(std::string(10000, 'x'));
+  EXPECT_EQ(huge["ok"], false);
+  // A client that connects and sends nothing is dropped; others are still served.
+  UniqueFd idle(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", d.socket().c_str());
+  ASSERT_EQ(connect(idle.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  EXPECT_EQ(d.status()["ok"], true);
+  EXPECT_TRUE(alive(d.pid()));
+}
+
+TEST(Funkhausd, ThousandRestartsLeaveNoZombieAndNoFdGrowth) {
+  // A policy that restarts at once and never escalates, so the cycles measure leaks only.
+  Funkhausd d(
+      "[restart]\ninitial_backoff_ms = 1\nmax_backoff_ms = 5\nmax_restarts = 1000\n"
+      "window_s = 1\n");
+  ASSERT_TRUE(d.waitAllRunning()) << d.log();
+  const size_t fds_before = countFds(d.pid());
+  constexpr int kCycles = 1000;
+  const char* names[] = {"capture", "encode", "net"};
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < kCycles; ++i) {
+    const char* name = names[i % 3];
+    const pid_t old_pid = d.worker(name)["pid"].get<pid_t>();
+    if (i % 2 == 0) {
+      kill(old_pid, SIGKILL);  // a crash: the policy restarts it
+    } else {
+      ASSERT_EQ(d.call(std::string(R"({"cmd":"restart","worker":")") + name + "\"}")["ok"], true);
+    }
+    ASSERT_TRUE(Funkhausd::waitFor(15s,
+                                   [&] {
+                                     json w = d.worker(name);
+                                     return w["state"] == "running" && w["pid"].is_number() &&
+                                            w["pid"].get<pid_t>() != old_pid;
+                                   }))
+        << "cycle " << i << "\n"
+        << d.log().substr(0, 4000);
+  }
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::this_thread::sleep_for(200ms);
+  const size_t fds_after = countFds(d.pid());
+  std::printf("[figures] %d kill/restart cycles in %.1f s; funkhausd fds %zu -> %zu\n", kCycles,
+              secs, fds_before, fds_after);
+  EXPECT_EQ(fds_after, fds_before);
+  EXPECT_EQ(countZombieChildren(d.pid()), 0u);
+}
+
+TEST(Funkhausd, KillingFunkhausdTakesEveryWorkerWithIt) {
+  Funkhausd d;
+  ASSERT_TRUE(d.waitAllRunning()) << d.log();
+  std::vector<pid_t> workers;
+  for (const auto& w : d.status()["sessions"][0]["workers"])
+    workers.push_back(w["pid"].get<pid_t>());
+  const int status = d.stop(SIGKILL);
+  EXPECT_TRUE(WIFSIGNALED(status));
+  const bool gone = Funkhausd::waitFor(1s, [&] {
+    for (pid_t p : workers) {
+      // Orphans are reparented to init (or a subreaper), which reaps them.
+      std::ifstream stat("/proc/" + std::to_string(p) + "/stat");
+      std::string line;
+      if (std::getline(stat, line) && line.find(") Z") == std::string::npos) return false;
+    }
+    return true;
+  });
+  EXPECT_TRUE(gone) << "a worker outlived funkhausd by more than 1 s";
+}
+
+TEST(Funkhausd, SigtermStopsEveryWorkerAndExitsZero) {
+  Funkhausd d;
+  ASSERT_TRUE(d.waitAllRunning()) << d.log();
+  std::vector<pid_t> workers;
+  for (const auto& w : d.status()["sessions"][0]["workers"])
+    workers.push_back(w["pid"].get<pid_t>());
+  const int status = d.stop(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  for (pid_t p : workers) EXPECT_FALSE(alive(p)) << p;
+}
+
+TEST(Funkhausctl, ReportsWhenFunkhausdIsNotRunning) {
+  const std::string cmd = std::string(FUNKHAUS_BIN_DIR) +
+                          "/funkhausctl --socket /nonexistent/funkhaus.sock status 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  char buf[512] = {};
+  const size_t n = fread(buf, 1, sizeof buf - 1, p);
+  const int status = pclose(p);
+  EXPECT_NE(std::string(buf, n).find("cannot reach funkhausd"), std::string::npos) << buf;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2);
+}
+
+TEST(Funkhausctl, StatusJsonAndRestartThroughTheCli) {
+  Funkhausd d;
+  ASSERT_TRUE(d.waitAllRunning()) << d.log();
+  const std::string ctl = std::string(FUNKHAUS_BIN_DIR) + "/funkhausctl --socket " + d.socket();
+  FILE* p = popen((ctl + " status --json").c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  EXPECT_EQ(pclose(p), 0);
+  const json j = json::parse(out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << out;
+  ASSERT_EQ(j["sessions"].size(), 1u);
+  EXPECT_EQ(j["sessions"][0]["workers"].size(), 3u);
+  for (const auto& w : j["sessions"][0]["workers"])
+    for (const char* key : {"name", "pid", "state", "restarts", "uptime_s", "last_exit"})
+      EXPECT_TRUE(w.contains(key)) << key;
+  EXPECT_EQ(system((ctl + " restart encode > /dev/null").c_str()), 0);
+  EXPECT_NE(system((ctl + " restart nonsense 2> /dev/null").c_str()), 0);
+}
+
+}  // namespace
+}  // namespace funkhaus
