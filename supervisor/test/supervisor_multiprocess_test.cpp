@@ -21,131 +21,15 @@
 #include <vector>
 
 #include "funkhaus/common/unique_fd.h"
-
-extern char** environ;
+#include "funkhausd_process.h"
 
 namespace funkhaus {
 namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
+using test::Funkhausd;
 using namespace std::chrono_literals;
-
-// A funkhausd started for one test, with its own config, socket and worker directory.
-class Funkhausd {
- public:
-  explicit Funkhausd(const std::string& extra_config = "", bool permanent_encode = false) {
-    dir_ = fs::temp_directory_path() /
-           ("funkhausd-test-" + std::to_string(getpid()) + "-" + std::to_string(counter_++));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_ / "bin");
-    const fs::path bin = FUNKHAUS_BIN_DIR;
-    for (const char* w : {"capture", "encode", "net"}) {
-      const fs::path target = (permanent_encode && std::string(w) == "encode")
-                                  ? fs::path(FUNKHAUS_EXIT_WORKER)
-                                  : bin / (std::string("funkhaus-") + w);
-      fs::create_symlink(target, dir_ / "bin" / (std::string("funkhaus-") + w));
-    }
-    socket_ = (dir_ / "control.sock").string();
-    std::ofstream(dir_ / "funkhaus.toml")
-        << "[control]\nsocket = \"" << socket_ << "\"\n[workers]\nheartbeat_timeout_ms = 500\n"
-        << extra_config;
-    const std::string config = (dir_ / "funkhaus.toml").string();
-    const std::string workers = (dir_ / "bin").string();
-    std::vector<std::string> args = {(bin / "funkhausd").string(),
-                                     "--mode",
-                                     "user",
-                                     "--config",
-                                     config,
-                                     "--worker-dir",
-                                     workers};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    const std::string log = (dir_ / "funkhausd.log").string();
-    posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) != 0) std::abort();
-    posix_spawn_file_actions_destroy(&actions);
-  }
-
-  ~Funkhausd() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      waitpid(pid_, nullptr, 0);
-    }
-    fs::remove_all(dir_);
-  }
-
-  pid_t pid() const { return pid_; }
-  const std::string& socket() const { return socket_; }
-  std::string log() const {
-    std::ifstream in(dir_ / "funkhausd.log");
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  }
-  // Stops funkhausd with `signal` and reaps it; returns the wait status.
-  int stop(int signal) {
-    kill(pid_, signal);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return status;
-  }
-
-  // One control request; the reply parsed (or a null json when unreachable).
-  json call(const std::string& line) const {
-    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", socket_.c_str());
-    if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return json();
-    const std::string request = line + "\n";
-    if (write(fd.get(), request.data(), request.size()) < 0) return json();
-    std::string reply;
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(fd.get(), buf, sizeof buf)) > 0) reply.append(buf, static_cast<size_t>(n));
-    return json::parse(reply, nullptr, false);
-  }
-
-  json status() const { return call(R"({"cmd":"status"})"); }
-
-  json worker(const std::string& name) const {
-    json s = status();
-    if (!s.is_object() || !s.contains("sessions") || s["sessions"].empty()) return json();
-    for (const auto& w : s["sessions"][0]["workers"])
-      if (w["name"] == name) return w;
-    return json();
-  }
-
-  // Waits until every worker is running; returns false after `timeout`.
-  bool waitAllRunning(std::chrono::milliseconds timeout = 10s) const {
-    return waitFor(timeout, [&] {
-      json s = status();
-      if (!s.is_object() || s["sessions"].empty()) return false;
-      for (const auto& w : s["sessions"][0]["workers"])
-        if (w["state"] != "running") return false;
-      return true;
-    });
-  }
-
-  template <class Pred>
-  static bool waitFor(std::chrono::milliseconds timeout, Pred pred) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (pred()) return true;
-      std::this_thread::sleep_for(10ms);
-    }
-    return pred();
-  }
-
- private:
-  static inline int counter_ = 0;
-  fs::path dir_;
-  std::string socket_;
-  pid_t pid_ = -1;
-};
 
 bool alive(pid_t pid) { return kill(pid, 0) == 0; }
 
@@ -289,6 +173,7 @@ TEST(Funkhausd, ThousandRestartsLeaveNoZombieAndNoFdGrowth) {
       "[restart]\ninitial_backoff_ms = 1\nmax_backoff_ms = 5\nmax_restarts = 1000\n"
       "window_s = 1\n");
   ASSERT_TRUE(d.waitAllRunning()) << d.log();
+  std::this_thread::sleep_for(200ms);  // let the last control connection close
   const size_t fds_before = countFds(d.pid());
   constexpr int kCycles = 1000;
   const char* names[] = {"capture", "encode", "net"};
@@ -316,7 +201,7 @@ TEST(Funkhausd, ThousandRestartsLeaveNoZombieAndNoFdGrowth) {
   const size_t fds_after = countFds(d.pid());
   std::printf("[figures] %d kill/restart cycles in %.1f s; funkhausd fds %zu -> %zu\n", kCycles,
               secs, fds_before, fds_after);
-  EXPECT_EQ(fds_after, fds_before);
+  EXPECT_LE(fds_after, fds_before) << "funkhausd's fd count grew";
   EXPECT_EQ(countZombieChildren(d.pid()), 0u);
 }
 

@@ -1,0 +1,161 @@
+// funkhausd in system mode as root with the `fixed` session source and users created by the
+// test: workers run as the session user with no privileges, a SIGHUP that names another user
+// moves every worker, and a user outside the control group is refused. Skips unless root.
+#include <grp.h>
+#include <pwd.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <map>
+#include <string>
+
+#include "funkhausd_process.h"
+
+namespace funkhaus {
+namespace {
+
+using test::Funkhausd;
+using test::json;
+using namespace std::chrono_literals;
+
+// A system user created for the test and removed afterwards.
+class TestUser {
+ public:
+  explicit TestUser(const std::string& tag)
+      : name_("fhtest-" + tag + "-" + std::to_string(getpid() % 100000)) {
+    const std::string cmd =
+        "useradd --system --no-create-home --shell /usr/sbin/nologin " + name_ + " 2>&1";
+    ok_ = std::system(cmd.c_str()) == 0;
+    if (const passwd* pw = getpwnam(name_.c_str())) {
+      uid_ = pw->pw_uid;
+      gid_ = pw->pw_gid;
+    } else {
+      ok_ = false;
+    }
+  }
+  ~TestUser() {
+    if (ok_) (void)std::system(("userdel " + name_ + " 2>/dev/null").c_str());
+  }
+  bool ok() const { return ok_; }
+  const std::string& name() const { return name_; }
+  uid_t uid() const { return uid_; }
+  gid_t gid() const { return gid_; }
+
+ private:
+  std::string name_;
+  uid_t uid_ = 0;
+  gid_t gid_ = 0;
+  bool ok_ = false;
+};
+
+// Fields of /proc/PID/status.
+std::map<std::string, std::string> procStatus(pid_t pid) {
+  std::map<std::string, std::string> out;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string value = line.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(" \t"));
+    out[line.substr(0, colon)] = value;
+  }
+  return out;
+}
+
+std::string firstField(const std::string& s) { return s.substr(0, s.find_first_of(" \t")); }
+
+class AsRoot : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root (creates users, runs funkhausd --mode system)";
+    if (std::system("command -v useradd > /dev/null") != 0) GTEST_SKIP() << "useradd missing";
+  }
+};
+
+std::string fixedUser(const std::string& user) {
+  return "[session]\nsource = \"fixed\"\nuser = \"" + user + "\"\n";
+}
+
+TEST_F(AsRoot, WorkersRunAsTheSessionUserWithoutPrivileges) {
+  TestUser user("a");
+  ASSERT_TRUE(user.ok());
+  Funkhausd d(fixedUser(user.name()), false, "system");
+  ASSERT_TRUE(d.waitAllRunning()) << d.log();
+  for (const auto& w : d.status()["sessions"][0]["workers"]) {
+    const auto st = procStatus(w["pid"].get<pid_t>());
+    EXPECT_EQ(firstField(st.at("Uid")), std::to_string(user.uid())) << w["name"];
+    EXPECT_EQ(firstField(st.at("Gid")), std::to_string(user.gid())) << w["name"];
+    EXPECT_EQ(st.at("NoNewPrivs"), "1") << w["name"];
+    EXPECT_EQ(st.at("CapEff"), "0000000000000000") << w["name"];
+    EXPECT_EQ(st.at("CapPrm"), "0000000000000000") << w["name"];
+  }
+  EXPECT_EQ(d.status()["sessions"][0]["user"], user.name());
+}
+
+TEST_F(AsRoot, ReloadNamingAnotherUserMovesEveryWorker) {
+  TestUser first("b"), second("c");
+  ASSERT_TRUE(first.ok() && second.ok());
+  Funkhausd d(fixedUser(first.name()), false, "system");
+  ASSERT_TRUE(d.waitAllRunning()) << d.log();
+  d.rewriteConfig(fixedUser(second.name()));
+  const auto sent = std::chrono::steady_clock::now();
+  kill(d.pid(), SIGHUP);
+  ASSERT_TRUE(Funkhausd::waitFor(5s, [&] {
+    const json s = d.status();
+    if (!s.is_object() || s["sessions"].empty() || s["sessions"][0]["user"] != second.name())
+      return false;
+    for (const auto& w : s["sessions"][0]["workers"]) {
+      if (w["state"] != "running") return false;
+      if (firstField(procStatus(w["pid"].get<pid_t>())["Uid"]) != std::to_string(second.uid()))
+        return false;
+    }
+    return true;
+  })) << d.log();
+  std::printf(
+      "[figures] session user change -> every worker running as the new user in %.0f ms\n",
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - sent).count());
+}
+
+TEST_F(AsRoot, UserOutsideTheControlGroupIsRefused) {
+  TestUser session("d"), outsider("e");
+  ASSERT_TRUE(session.ok() && outsider.ok());
+  Funkhausd d(fixedUser(session.name()), false, "system");
+  ASSERT_TRUE(d.waitAllRunning()) << d.log();
+  // The outsider talks to the socket from a child process running as that user.
+  auto asOutsider = [&](const std::string& request) {
+    int pipefd[2];
+    if (pipe(pipefd) != 0) std::abort();
+    const pid_t child = fork();
+    if (child == 0) {
+      close(pipefd[0]);
+      if (setgroups(0, nullptr) != 0 || setgid(outsider.gid()) != 0 || setuid(outsider.uid()) != 0)
+        _exit(90);
+      const json reply = d.call(request);
+      const std::string text = reply.dump();
+      (void)!write(pipefd[1], text.data(), text.size());
+      _exit(0);
+    }
+    close(pipefd[1]);
+    std::string out;
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(pipefd[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+    close(pipefd[0]);
+    waitpid(child, nullptr, 0);
+    return json::parse(out, nullptr, false);
+  };
+  const json status = asOutsider(R"({"cmd":"status"})");
+  EXPECT_EQ(status["ok"], true) << "anyone may read the status: " << status.dump();
+  const pid_t encode = d.worker("encode")["pid"].get<pid_t>();
+  const json refused = asOutsider(R"({"cmd":"restart","worker":"encode"})");
+  EXPECT_EQ(refused["ok"], false) << refused.dump();
+  EXPECT_NE(refused.value("error", std::string()).find("permission denied"), std::string::npos)
+      << refused.dump();
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(d.worker("encode")["pid"].get<pid_t>(), encode) << "nothing was restarted";
+}
+
+}  // namespace
+}  // namespace funkhaus
