@@ -4,7 +4,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -51,22 +51,25 @@ class Funkhausd {
         << extra_config;
     const std::string config = (dir_ / "funkhaus.toml").string();
     const std::string workers = (dir_ / "bin").string();
-    std::vector<std::string> args = {(bin / "funkhausd").string(),
-                                     "--mode",
-                                     mode,
-                                     "--config",
-                                     config,
-                                     "--worker-dir",
-                                     workers};
+    std::vector<std::string> args = {
+        (bin / "funkhausd").string(), "--mode", mode, "--config", config, "--worker-dir", workers};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
     const std::string log = (dir_ / "funkhausd.log").string();
-    posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) != 0) std::abort();
-    posix_spawn_file_actions_destroy(&actions);
+    // fork + exec rather than posix_spawn: funkhausd gets PR_SET_PDEATHSIG, so a test that
+    // crashes takes its funkhausd (and through theirs, the workers) with it instead of leaving
+    // an orphan that holds ctest's output pipe open.
+    const pid_t parent = getpid();
+    pid_ = fork();
+    if (pid_ < 0) std::abort();
+    if (pid_ == 0) {
+      const int out = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      if (out < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) _exit(127);
+      if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(127);
+      execve(argv[0], argv.data(), environ);
+      _exit(127);
+    }
   }
 
   ~Funkhausd() {

@@ -209,7 +209,8 @@ TEST(Funkhausd, KillingFunkhausdTakesEveryWorkerWithIt) {
   Funkhausd d;
   ASSERT_TRUE(d.waitAllRunning()) << d.log();
   std::vector<pid_t> workers;
-  for (const auto& w : d.status()["sessions"][0]["workers"])
+  const json status_before = d.status();  // the loop must not range over a temporary
+  for (const auto& w : status_before["sessions"][0]["workers"])
     workers.push_back(w["pid"].get<pid_t>());
   const int status = d.stop(SIGKILL);
   EXPECT_TRUE(WIFSIGNALED(status));
@@ -229,7 +230,8 @@ TEST(Funkhausd, SigtermStopsEveryWorkerAndExitsZero) {
   Funkhausd d;
   ASSERT_TRUE(d.waitAllRunning()) << d.log();
   std::vector<pid_t> workers;
-  for (const auto& w : d.status()["sessions"][0]["workers"])
+  const json status_before = d.status();  // the loop must not range over a temporary
+  for (const auto& w : status_before["sessions"][0]["workers"])
     workers.push_back(w["pid"].get<pid_t>());
   const int status = d.stop(SIGTERM);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;

@@ -83,7 +83,8 @@ TEST_F(AsRoot, WorkersRunAsTheSessionUserWithoutPrivileges) {
   ASSERT_TRUE(user.ok());
   Funkhausd d(fixedUser(user.name()), false, "system");
   ASSERT_TRUE(d.waitAllRunning()) << d.log();
-  for (const auto& w : d.status()["sessions"][0]["workers"]) {
+  const nlohmann::json status_before = d.status();  // the loop must not range over a temporary
+  for (const auto& w : status_before["sessions"][0]["workers"]) {
     const auto st = procStatus(w["pid"].get<pid_t>());
     EXPECT_EQ(firstField(st.at("Uid")), std::to_string(user.uid())) << w["name"];
     EXPECT_EQ(firstField(st.at("Gid")), std::to_string(user.gid())) << w["name"];
