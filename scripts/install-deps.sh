@@ -4,11 +4,22 @@
 set -euo pipefail
 
 packages=(
+  # build
   build-essential cmake ninja-build pkg-config git
   clang clang-format libclang-rt-14-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev
   libboost-dev libsystemd-dev libcap-dev
+  # capture and encode: libavcodec (libx264, libx265), libswscale, X11 capture over xcb
+  libavcodec-dev libavutil-dev libswscale-dev
+  libxcb1-dev libxcb-shm0-dev libxcb-damage0-dev libxcb-xfixes0-dev libxcb-randr0-dev
+  # tests: real X servers and clients, real viewers, an EDID parser nobody here wrote
+  xvfb x11-apps x11-utils xterm
+  ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad gstreamer1.0-libav
+  edid-decode
+  # packaging: the .deb and its checks under a real systemd
+  dpkg-dev fakeroot systemd dbus libpam-systemd
 )
 
 missing=()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command on a fresh Debian 12 machine: installs what is missing, builds, and runs
-# every test (ctest labels unit and multiprocess; fuzz smoke runs are in unit).
+# every test (ctest labels unit, multiprocess, client and system; fuzz smoke runs are in unit).
+# Tests that need root or a real systemd say why they skip when they cannot run.
 #   scripts/test.sh                 normal build in build/
 #   scripts/test.sh --sanitize      ASan+UBSan build in build-asan/ (unit + multiprocess)
 #   scripts/test.sh --tsan          TSan build in build-tsan/ (unit + multiprocess)
@@ -33,4 +34,4 @@ esac
 
 "$root/scripts/build.sh" "$build_dir" "${cmake_args[@]}"
 cd "$build_dir"
-ctest -L 'unit|multiprocess' --output-on-failure --timeout 900
+ctest -L 'unit|multiprocess|client|system' --output-on-failure --timeout 900

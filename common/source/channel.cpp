@@ -23,6 +23,9 @@ Result<Body> bodyOf(std::span<const std::byte> payload, const char* what) {
   Body body;
   std::memcpy(&body, payload.data(), sizeof body);
   if (body.reserved != 0) return makeError("{} message has non-zero reserved field", what);
+  if constexpr (requires { body.reserved2; }) {
+    if (body.reserved2 != 0) return makeError("{} message has non-zero reserved field", what);
+  }
   return body;
 }
 
@@ -33,6 +36,12 @@ MessageType typeOf(const Message& m) {
     MessageType operator()(const RingFdsMessage&) const { return MessageType::kRingFds; }
     MessageType operator()(const CommandMessage&) const { return MessageType::kCommand; }
     MessageType operator()(const EventMessage&) const { return MessageType::kEvent; }
+    MessageType operator()(const SocketDepositMessage&) const {
+      return MessageType::kSocketDeposit;
+    }
+    MessageType operator()(const SocketReleaseMessage&) const {
+      return MessageType::kSocketRelease;
+    }
   };
   return std::visit(Visitor{}, m);
 }
@@ -61,7 +70,7 @@ Result<Message> parseMessage(std::span<const std::byte> datagram, std::vector<Un
   if (h.reserved != 0) return makeError("message header has non-zero reserved field");
   const auto payload = datagram.subspan(sizeof h);
   const auto type = static_cast<MessageType>(h.type);
-  if (type != MessageType::kRingFds && !fds.empty())
+  if (type != MessageType::kRingFds && type != MessageType::kSocketDeposit && !fds.empty())
     return makeError("message type {} must not carry fds ({} came)", h.type, fds.size());
   switch (type) {
     case MessageType::kHello: {
@@ -79,19 +88,46 @@ Result<Message> parseMessage(std::span<const std::byte> datagram, std::vector<Un
       if (!body) return body.error();
       if (body->count == 0 || body->count > abi::kMaxMessageFds || body->count != fds.size())
         return makeError("ring-fds message says {} fds, {} came", body->count, fds.size());
+      if ((body->flags & ~abi::kRingFdsLast) != 0)
+        return makeError("ring-fds message has unknown flags 0x{:x}", body->flags);
       RingFdsMessage m;
+      m.last = (body->flags & abi::kRingFdsLast) != 0;
       for (uint32_t i = 0; i < abi::kMaxMessageFds; ++i) {
         const uint32_t role = body->roles[i];
+        const uint32_t tag = body->tags[i];
         if (i >= body->count) {
-          if (role != 0) return makeError("ring-fds role {} set past the fd count", i);
+          if (role != 0 || tag != 0)
+            return makeError("ring-fds role or tag {} set past the fd count", i);
           continue;
         }
-        if (role == 0 || role > static_cast<uint32_t>(abi::FdRole::kPacketRingOut))
+        if (role == 0 || role > abi::kMaxFdRole)
           return makeError("ring-fds names unknown fd role {}", role);
+        if (role == static_cast<uint32_t>(abi::FdRole::kViewerSocket) ? tag >= abi::kMaxViewers
+                                                                      : tag != 0)
+          return makeError("ring-fds fd {} (role {}) has invalid tag {}", i, role, tag);
         m.roles.push_back(static_cast<abi::FdRole>(role));
+        m.tags.push_back(tag);
       }
       m.fds = std::move(fds);
       return Message{std::move(m)};
+    }
+    case MessageType::kSocketDeposit: {
+      auto body = bodyOf<abi::SocketBody>(payload, "socket-deposit");
+      if (!body) return body.error();
+      if (fds.size() != 1)
+        return makeError("socket-deposit message must carry exactly 1 fd, {} came", fds.size());
+      if (body->slot >= abi::kMaxViewers)
+        return makeError("socket-deposit slot {} is out of range (0..{})", body->slot,
+                         abi::kMaxViewers - 1);
+      return Message{SocketDepositMessage{body->slot, std::move(fds[0])}};
+    }
+    case MessageType::kSocketRelease: {
+      auto body = bodyOf<abi::SocketBody>(payload, "socket-release");
+      if (!body) return body.error();
+      if (body->slot >= abi::kMaxViewers)
+        return makeError("socket-release slot {} is out of range (0..{})", body->slot,
+                         abi::kMaxViewers - 1);
+      return Message{SocketReleaseMessage{body->slot}};
     }
     case MessageType::kCommand: {
       auto body = bodyOf<abi::CommandBody>(payload, "command");
@@ -122,9 +158,15 @@ std::vector<std::byte> encodeMessage(const Message& message) {
         } else if constexpr (std::is_same_v<T, RingFdsMessage>) {
           abi::RingFdsBody body{};
           body.count = static_cast<uint32_t>(m.roles.size());
-          for (size_t i = 0; i < m.roles.size() && i < abi::kMaxMessageFds; ++i)
+          body.flags = m.last ? abi::kRingFdsLast : 0;
+          for (size_t i = 0; i < m.roles.size() && i < abi::kMaxMessageFds; ++i) {
             body.roles[i] = static_cast<uint32_t>(m.roles[i]);
+            body.tags[i] = i < m.tags.size() ? m.tags[i] : 0;
+          }
           append(out, body);
+        } else if constexpr (std::is_same_v<T, SocketDepositMessage> ||
+                             std::is_same_v<T, SocketReleaseMessage>) {
+          append(out, abi::SocketBody{m.slot, 0});
         }
       },
       message);
@@ -144,19 +186,25 @@ Result<void> sendMessage(int socket, const Message& message) {
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * abi::kMaxMessageFds)] = {};
+  std::vector<int> fds;
   if (const auto* m = std::get_if<RingFdsMessage>(&message)) {
-    if (m->fds.empty() || m->fds.size() > abi::kMaxMessageFds || m->fds.size() != m->roles.size())
-      return makeError("ring-fds message with {} fds and {} roles", m->fds.size(), m->roles.size());
+    if (m->fds.empty() || m->fds.size() > abi::kMaxMessageFds || m->fds.size() != m->roles.size() ||
+        (!m->tags.empty() && m->tags.size() != m->roles.size()))
+      return makeError("ring-fds message with {} fds, {} roles and {} tags", m->fds.size(),
+                       m->roles.size(), m->tags.size());
+    for (const auto& fd : m->fds) fds.push_back(fd.get());
+  } else if (const auto* d = std::get_if<SocketDepositMessage>(&message)) {
+    if (!d->fd.valid()) return makeError("socket-deposit message without an fd");
+    fds.push_back(d->fd.get());
+  }
+  if (!fds.empty()) {
     msg.msg_control = control;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * m->fds.size());
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
     cmsghdr* c = CMSG_FIRSTHDR(&msg);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * m->fds.size());
-    for (size_t i = 0; i < m->fds.size(); ++i) {
-      const int fd = m->fds[i].get();
-      std::memcpy(CMSG_DATA(c) + i * sizeof(int), &fd, sizeof fd);
-    }
+    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+    std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
   }
   ssize_t n;
   do {

@@ -438,15 +438,17 @@ FrameConsumer::FrameConsumer(FrameConsumer&& o) noexcept
       wait_mode_(o.wait_mode_),
       last_generation_(o.last_generation_),
       last_sequence_(o.last_sequence_),
-      holding_(std::exchange(o.holding_, std::nullopt)),
+      held_count_(std::exchange(o.held_count_, 0)),
       reported_dead_producer_(o.reported_dead_producer_),
       next_peer_check_ns_(o.next_peer_check_ns_),
       rejected_token_(o.rejected_token_),
-      attached_(std::exchange(o.attached_, false)) {}
+      attached_(std::exchange(o.attached_, false)) {
+  std::copy(std::begin(o.held_), std::end(o.held_), std::begin(held_));
+}
 
 FrameConsumer::~FrameConsumer() {
   if (!attached_) return;
-  if (holding_) (void)mutex(*holding_).release(abi::kKeyEmpty);
+  for (uint32_t i = 0; i < held_count_; ++i) (void)mutex(held_[i]).release(abi::kKeyEmpty);
   releaseRole(header().consumer_pid, self_pid_);
 }
 
@@ -491,7 +493,7 @@ bool FrameConsumer::takeSlot(uint64_t token, uint32_t generation, Frame* out) {
   out->capture_time_ns = capture_time;
   out->geometry = geometry;
   out->payload = std::span<const std::byte>(payload(index), size);
-  holding_ = index;
+  held_[held_count_++] = index;
   last_generation_ = generation;
   last_sequence_ = abi::tokenSequence(held_token);
   bump(h.consumed);
@@ -507,7 +509,7 @@ bool FrameConsumer::producerGone() {
 }
 
 FrameConsumer::Status FrameConsumer::acquireLatest(int64_t timeout_ns, Frame* out) {
-  if (holding_) std::abort();  // release() the previous frame first
+  if (held_count_ == kMaxHeld) std::abort();  // release() an earlier frame first
   FrameRingHeader& h = header();
   uint64_t now = monotonicNs();
   const uint64_t deadline = now + static_cast<uint64_t>(std::max<int64_t>(timeout_ns, 0));
@@ -538,8 +540,10 @@ FrameConsumer::Status FrameConsumer::acquireLatest(int64_t timeout_ns, Frame* ou
 }
 
 void FrameConsumer::release(const Frame& frame) {
-  if (!holding_ || *holding_ != frame.slot) std::abort();  // not the frame we hold
-  holding_.reset();
+  uint32_t i = 0;
+  while (i < held_count_ && held_[i] != frame.slot) ++i;
+  if (i == held_count_) std::abort();  // not a frame we hold
+  held_[i] = held_[--held_count_];
   (void)mutex(frame.slot).release(abi::kKeyEmpty);  // fails only if a peer stole it: ring goes on
 }
 

@@ -1,8 +1,14 @@
 // Worker side of the channel.
 #include "funkhaus/common/worker_channel.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "funkhaus/common/clock.h"
 
 namespace funkhaus {
 
@@ -11,27 +17,34 @@ Result<WorkerChannel> WorkerChannel::connect(int fd, abi::WorkerKind kind, int t
   abi::HelloBody hello{abi::kAbiVersion, static_cast<uint32_t>(kind),
                        static_cast<uint32_t>(getpid()), 0};
   if (auto sent = sendMessage(channel.get(), HelloMessage{hello}); !sent) return sent.error();
-  pollfd p{channel.get(), POLLIN, 0};
-  if (poll(&p, 1, timeout_ms) <= 0)
-    return makeError("no ring fds from funkhausd within {} ms", timeout_ms);
-  auto received = receiveMessage(channel.get());
-  if (!received) return received.error();
-  if (!received->has_value()) return makeError("funkhausd closed the channel before ring fds");
-  auto* rings = std::get_if<RingFdsMessage>(&**received);
-  if (rings == nullptr) return makeError("funkhausd sent another message before ring fds");
-  std::vector<std::pair<abi::FdRole, UniqueFd>> fds;
+  std::vector<Received> fds;
   std::optional<SharedMemory> status;
-  for (size_t i = 0; i < rings->fds.size(); ++i) {
-    if (rings->roles[i] == abi::FdRole::kStatusPage && !status) {
-      auto page = SharedMemory::attach(std::move(rings->fds[i]), sizeof(abi::WorkerStatusPage));
-      if (!page) return makeError("status page: {}", page.error().message);
-      const auto* s = reinterpret_cast<const abi::WorkerStatusPage*>(page->data());
-      if (s->magic != abi::kStatusPageMagic || s->abi_version != abi::kAbiVersion ||
-          s->header_size != sizeof(abi::WorkerStatusPage))
-        return makeError("status page has a bad magic, version or size");
-      status.emplace(std::move(*page));
-    } else {
-      fds.emplace_back(rings->roles[i], std::move(rings->fds[i]));
+  const uint64_t deadline = monotonicNs() + static_cast<uint64_t>(timeout_ms) * 1'000'000u;
+  for (bool last = false; !last;) {
+    const uint64_t now = monotonicNs();
+    pollfd p{channel.get(), POLLIN, 0};
+    if (now >= deadline ||
+        poll(&p, 1, static_cast<int>((deadline - now + 999'999) / 1'000'000)) <= 0)
+      return makeError("no ring fds from funkhausd within {} ms", timeout_ms);
+    auto received = receiveMessage(channel.get());
+    if (!received) return received.error();
+    if (!received->has_value()) return makeError("funkhausd closed the channel before ring fds");
+    auto* rings = std::get_if<RingFdsMessage>(&**received);
+    if (rings == nullptr) return makeError("funkhausd sent another message before ring fds");
+    last = rings->last;
+    for (size_t i = 0; i < rings->fds.size(); ++i) {
+      const uint32_t tag = i < rings->tags.size() ? rings->tags[i] : 0;
+      if (rings->roles[i] == abi::FdRole::kStatusPage && !status) {
+        auto page = SharedMemory::attach(std::move(rings->fds[i]), sizeof(abi::WorkerStatusPage));
+        if (!page) return makeError("status page: {}", page.error().message);
+        const auto* s = reinterpret_cast<const abi::WorkerStatusPage*>(page->data());
+        if (s->magic != abi::kStatusPageMagic || s->abi_version != abi::kAbiVersion ||
+            s->header_size != sizeof(abi::WorkerStatusPage))
+          return makeError("status page has a bad magic, version or size");
+        status.emplace(std::move(*page));
+      } else {
+        fds.push_back({rings->roles[i], tag, std::move(rings->fds[i])});
+      }
     }
   }
   if (!status) return makeError("funkhausd sent no status page");
@@ -60,9 +73,28 @@ Result<void> WorkerChannel::sendEvent(abi::Event event, uint64_t arg) {
 }
 
 UniqueFd WorkerChannel::takeFd(abi::FdRole role) {
-  for (auto& [r, fd] : fds_)
-    if (r == role && fd.valid()) return std::move(fd);
+  for (auto& r : fds_)
+    if (r.role == role && r.fd.valid()) return std::move(r.fd);
   return UniqueFd();
+}
+
+std::vector<std::pair<uint32_t, UniqueFd>> WorkerChannel::takeTaggedFds(abi::FdRole role) {
+  std::vector<std::pair<uint32_t, UniqueFd>> out;
+  for (auto& r : fds_)
+    if (r.role == role && r.fd.valid()) out.emplace_back(r.tag, std::move(r.fd));
+  return out;
+}
+
+Result<void> WorkerChannel::depositSocket(uint32_t slot, int fd) {
+  SocketDepositMessage m;
+  m.slot = slot;
+  m.fd = UniqueFd(fcntl(fd, F_DUPFD_CLOEXEC, 0));
+  if (!m.fd.valid()) return makeError("dup of viewer socket: {}", std::strerror(errno));
+  return sendMessage(fd_.get(), Message(std::move(m)));
+}
+
+Result<void> WorkerChannel::releaseSocket(uint32_t slot) {
+  return sendMessage(fd_.get(), SocketReleaseMessage{slot});
 }
 
 Result<std::optional<abi::CommandBody>> WorkerChannel::waitCommand(int timeout_ms) {

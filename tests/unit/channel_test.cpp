@@ -116,12 +116,64 @@ TEST(Channel, RingFdsCountMustMatchTheFdsThatCame) {
   auto b = valid(Message(std::move(m)));
   EXPECT_NE(refusal(b, 1).find("says 2 fds, 1 came"), std::string::npos);
   auto bad_role = b;
-  poke32(bad_role, 16 + 4, 42);
+  poke32(bad_role, 16 + 8 + 4, 42);  // header, count and flags, then roles[1]
   EXPECT_NE(refusal(bad_role, 2).find("unknown fd role 42"), std::string::npos);
+  auto bad_tag = b;
+  poke32(bad_tag, 16 + 40, 3);  // tags[0]: only viewer sockets carry a tag
+  EXPECT_NE(refusal(bad_tag, 2).find("invalid tag 3"), std::string::npos);
+  auto bad_flags = b;
+  poke32(bad_flags, 16 + 4, 0x80);
+  EXPECT_NE(refusal(bad_flags, 2).find("unknown flags 0x80"), std::string::npos);
   std::vector<UniqueFd> fds;
   fds.emplace_back(dup(0));
   fds.emplace_back(dup(0));
   EXPECT_TRUE(parseMessage(b, std::move(fds)).ok());
+}
+
+TEST(Channel, SocketDepositCarriesExactlyOneSocketForAValidSlot) {
+  Pair p;
+  Pair viewer;  // stands in for an accepted connection
+  ASSERT_TRUE(
+      sendMessage(p.a.get(), Message(SocketDepositMessage{5, UniqueFd(dup(viewer.a.get()))})).ok());
+  auto m = receiveMessage(p.b.get());
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  auto* d = std::get_if<SocketDepositMessage>(&**m);
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->slot, 5u);
+  ASSERT_TRUE(d->fd.valid());
+  ASSERT_EQ(write(d->fd.get(), "x", 1), 1);  // the same connection, through the received fd
+  char c = 0;
+  EXPECT_EQ(read(viewer.b.get(), &c, 1), 1);
+  EXPECT_EQ(c, 'x');
+
+  auto b = valid(Message(SocketReleaseMessage{3}));
+  EXPECT_TRUE(parseMessage(b, {}).ok());
+  EXPECT_NE(refusal(b, 1).find("must not carry fds"), std::string::npos);
+  poke32(b, 16, abi::kMaxViewers);
+  EXPECT_NE(refusal(b).find("slot 16 is out of range"), std::string::npos);
+  auto deposit = valid(Message(SocketDepositMessage{1, UniqueFd(dup(0))}));
+  EXPECT_NE(refusal(deposit).find("exactly 1 fd, 0 came"), std::string::npos);
+  EXPECT_NE(refusal(deposit, 2).find("exactly 1 fd, 2 came"), std::string::npos);
+}
+
+TEST(Channel, RingFdsTagsAndLastFlagRoundTrip) {
+  Pair p;
+  Pair viewer;
+  RingFdsMessage out;
+  out.roles = {abi::FdRole::kViewerSocket, abi::FdRole::kRtspListen};
+  out.tags = {7, 0};
+  out.fds.emplace_back(dup(viewer.a.get()));
+  out.fds.emplace_back(dup(viewer.b.get()));
+  out.last = false;
+  ASSERT_TRUE(sendMessage(p.a.get(), Message(std::move(out))).ok());
+  auto m = receiveMessage(p.b.get());
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  auto* r = std::get_if<RingFdsMessage>(&**m);
+  ASSERT_NE(r, nullptr);
+  EXPECT_FALSE(r->last);
+  ASSERT_EQ(r->tags.size(), 2u);
+  EXPECT_EQ(r->tags[0], 7u);
+  EXPECT_EQ(r->roles[1], abi::FdRole::kRtspListen);
 }
 
 TEST(Channel, OversizedDatagramIsRefused) {

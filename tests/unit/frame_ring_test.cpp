@@ -64,6 +64,30 @@ TEST(FrameRing, PublishedFrameReachesConsumerIntact) {
   EXPECT_EQ(atomicLoad(r.header().consumed), 1u);
 }
 
+TEST(FrameRing, ConsumerKeepsTheLastFrameWhileTakingTheNext) {
+  // An encoder holds its last frame (to repeat it if capture restarts) until the next arrives.
+  Ring r(4);
+  r.publish(0x11, 1);
+  FrameConsumer::Frame last;
+  ASSERT_EQ(r.consumer->acquireLatest(0, &last), Status::kFrame);
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_NE(r.publish(static_cast<uint8_t>(0x20 + i), 2 + i), 0u)
+        << "the producer still finds slots while one frame is kept";
+    FrameConsumer::Frame next;
+    ASSERT_EQ(r.consumer->acquireLatest(0, &next), Status::kFrame);
+    EXPECT_EQ(r.consumer->heldCount(), 2u);
+    EXPECT_NE(next.slot, last.slot);
+    EXPECT_EQ(next.payload[0], std::byte(0x20 + i));
+    for (std::byte b : last.payload) ASSERT_EQ(b, std::byte(i == 0 ? 0x11 : 0x20 + i - 1));
+    r.consumer->release(last);
+    last = next;
+  }
+  EXPECT_EQ(r.consumer->heldCount(), 1u);
+  r.consumer->release(last);
+  EXPECT_EQ(r.consumer->heldCount(), 0u);
+  EXPECT_EQ(atomicLoad(r.header().dropped), 0u);
+}
+
 TEST(FrameRing, TimeoutIsReportedAsTimeoutNotAFrame) {
   Ring r(3);
   FrameConsumer::Frame f;

@@ -1,11 +1,6 @@
 // Golden layout of every shared-memory and channel struct. If this fails you changed the ABI:
 // bump abi::kAbiVersion and record the new layout as a new golden table below.
-#include <gtest/gtest.h>
-
-#include <cstring>
-#include <functional>
-#include <string>
-#include <vector>
+#include "golden_layout.h"
 
 #include "funkhaus/abi/abi.h"
 #include "funkhaus/abi/frame_ring.h"
@@ -16,42 +11,7 @@
 namespace funkhaus::abi {
 namespace {
 
-struct Field {
-  const char* name;
-  size_t offset;
-  size_t size;
-};
-
-// Writes a distinct byte pattern through each field (by name, via the struct), then reads the
-// raw bytes at the golden offset: proves the compiler put every field where the ABI says.
-template <class T>
-void checkLayout(const char* type, size_t golden_size, const std::vector<Field>& golden,
-                 const std::vector<std::function<void(T&, uint8_t)>>& writers) {
-  ASSERT_EQ(kAbiVersion, 1u) << "new ABI version: add its golden tables";
-  EXPECT_EQ(sizeof(T), golden_size) << type;
-  ASSERT_EQ(golden.size(), writers.size()) << type;
-  size_t covered = 0;
-  for (size_t i = 0; i < golden.size(); ++i) {
-    alignas(T) unsigned char raw[sizeof(T)];
-    std::memset(raw, 0, sizeof raw);
-    T* obj = reinterpret_cast<T*>(raw);
-    const uint8_t pattern = static_cast<uint8_t>(0xA0 + i);
-    writers[i](*obj, pattern);
-    const Field& f = golden[i];
-    for (size_t b = 0; b < sizeof(T); ++b) {
-      const bool inside = b >= f.offset && b < f.offset + f.size;
-      EXPECT_EQ(raw[b], inside ? pattern : 0)
-          << type << "." << f.name << ": byte " << b << " (golden offset " << f.offset << ", size "
-          << f.size << ")";
-    }
-    covered += f.size;
-  }
-  EXPECT_LE(covered, sizeof(T)) << type;
-}
-
-#define W(field) [](auto& o, uint8_t p) { std::memset(&o.field, p, sizeof o.field); }
-
-TEST(GoldenLayout, FrameGeometryV1) {
+TEST(GoldenLayout, FrameGeometryV2) {
   checkLayout<FrameGeometry>(
       "FrameGeometry", 48,
       {{"format", 0, 4},
@@ -63,7 +23,7 @@ TEST(GoldenLayout, FrameGeometryV1) {
       {W(format), W(width), W(height), W(plane_count), W(stride), W(plane_offset)});
 }
 
-TEST(GoldenLayout, FrameSlotHeaderV1) {
+TEST(GoldenLayout, FrameSlotHeaderV2) {
   checkLayout<FrameSlotHeader>("FrameSlotHeader", 128,
                                {{"mutex", 0, 4},
                                 {"flags", 4, 4},
@@ -76,7 +36,7 @@ TEST(GoldenLayout, FrameSlotHeaderV1) {
                                 W(geometry), W(reserved)});
 }
 
-TEST(GoldenLayout, FrameRingHeaderV1) {
+TEST(GoldenLayout, FrameRingHeaderV2) {
   checkLayout<FrameRingHeader>("FrameRingHeader", 256,
                                {{"magic", 0, 4},
                                 {"abi_version", 4, 4},
@@ -140,7 +100,7 @@ TEST(GoldenLayout, FrameRingHeaderV1) {
                                 W(reserved3)});
 }
 
-TEST(GoldenLayout, PacketRecordHeaderV1) {
+TEST(GoldenLayout, PacketRecordHeaderV2) {
   checkLayout<PacketRecordHeader>(
       "PacketRecordHeader", 32,
       {{"size", 0, 4},
@@ -152,7 +112,7 @@ TEST(GoldenLayout, PacketRecordHeaderV1) {
       {W(size), W(flags), W(frame_number), W(capture_time_ns), W(codec), W(reserved)});
 }
 
-TEST(GoldenLayout, PacketRingHeaderV1) {
+TEST(GoldenLayout, PacketRingHeaderV2) {
   checkLayout<PacketRingHeader>("PacketRingHeader", 192,
                                 {{"magic", 0, 4},
                                  {"abi_version", 4, 4},
@@ -202,7 +162,7 @@ TEST(GoldenLayout, PacketRingHeaderV1) {
                                  W(reserved2)});
 }
 
-TEST(GoldenLayout, WorkerStatusPageV1) {
+TEST(GoldenLayout, WorkerStatusPageV2) {
   checkLayout<WorkerStatusPage>(
       "WorkerStatusPage", 256,
       {{"magic", 0, 4},
@@ -220,13 +180,16 @@ TEST(GoldenLayout, WorkerStatusPageV1) {
        {"bytes_out", 112, 8},
        {"latency_p50_ns", 120, 8},
        {"latency_p99_ns", 128, 8},
-       {"reserved1", 136, 120}},
+       {"fps_milli", 136, 8},
+       {"viewers", 144, 8},
+       {"keyframes", 152, 8},
+       {"reserved1", 160, 96}},
       {W(magic), W(abi_version), W(header_size), W(kind), W(reserved0), W(heartbeat), W(state),
        W(pid), W(frames_in), W(frames_out), W(drops), W(errors), W(bytes_out), W(latency_p50_ns),
-       W(latency_p99_ns), W(reserved1)});
+       W(latency_p99_ns), W(fps_milli), W(viewers), W(keyframes), W(reserved1)});
 }
 
-TEST(GoldenLayout, MessagesV1) {
+TEST(GoldenLayout, MessagesV2) {
   checkLayout<MessageHeader>("MessageHeader", 16,
                              {{"magic", 0, 4},
                               {"abi_version", 4, 2},
@@ -239,10 +202,17 @@ TEST(GoldenLayout, MessagesV1) {
       {W(abi_version), W(kind), W(pid), W(reserved)});
 }
 
-TEST(GoldenLayout, MessageBodiesV1) {
-  checkLayout<RingFdsBody>("RingFdsBody", 40,
-                           {{"count", 0, 4}, {"roles", 4, 32}, {"reserved", 36, 4}},
-                           {W(count), W(roles), W(reserved)});
+TEST(GoldenLayout, MessageBodiesV2) {
+  checkLayout<RingFdsBody>("RingFdsBody", 80,
+                           {{"count", 0, 4},
+                            {"flags", 4, 4},
+                            {"roles", 8, 32},
+                            {"tags", 40, 32},
+                            {"reserved", 72, 4},
+                            {"reserved2", 76, 4}},
+                           {W(count), W(flags), W(roles), W(tags), W(reserved), W(reserved2)});
+  checkLayout<SocketBody>("SocketBody", 8, {{"slot", 0, 4}, {"reserved", 4, 4}},
+                          {W(slot), W(reserved)});
   checkLayout<CommandBody>("CommandBody", 16,
                            {{"command", 0, 4}, {"reserved", 4, 4}, {"arg", 8, 8}},
                            {W(command), W(reserved), W(arg)});
@@ -250,7 +220,7 @@ TEST(GoldenLayout, MessageBodiesV1) {
                          {W(event), W(reserved), W(arg)});
 }
 
-TEST(GoldenLayout, MagicsAndEnumValuesV1) {
+TEST(GoldenLayout, MagicsAndEnumValuesV2) {
   EXPECT_EQ(kFrameRingMagic, 0x52464846u);
   EXPECT_EQ(kPacketRingMagic, 0x52504846u);
   EXPECT_EQ(kStatusPageMagic, 0x53574846u);
@@ -258,6 +228,11 @@ TEST(GoldenLayout, MagicsAndEnumValuesV1) {
   EXPECT_EQ(static_cast<uint32_t>(PixelFormat::kNv12), 2u);
   EXPECT_EQ(static_cast<uint32_t>(WorkerState::kFailed), 4u);
   EXPECT_EQ(static_cast<uint16_t>(MessageType::kEvent), 5u);
+  EXPECT_EQ(static_cast<uint16_t>(MessageType::kSocketRelease), 7u);
+  EXPECT_EQ(static_cast<uint32_t>(FdRole::kViewerSocket), 10u);
+  EXPECT_EQ(static_cast<uint32_t>(FdRole::kControl), 11u);
+  EXPECT_EQ(kRingFdsLast, 1u);
+  EXPECT_EQ(kMaxViewers, 16u);
   EXPECT_EQ(kRecordFlagDiscontinuity, 2u);
   EXPECT_EQ(kSlotFlagAbandoned, 2u);
   EXPECT_EQ(static_cast<uint32_t>(FdRole::kPacketRingOut), 5u);

@@ -21,7 +21,9 @@ struct HelloMessage {
 struct ReadyMessage {};
 struct RingFdsMessage {
   std::vector<abi::FdRole> roles;
+  std::vector<uint32_t> tags;  // per fd; empty means all zero
   std::vector<UniqueFd> fds;
+  bool last = true;  // the last ring-fds message of the hand-over
 };
 struct CommandMessage {
   abi::CommandBody body;
@@ -30,8 +32,16 @@ struct EventMessage {
   abi::EventBody body;
 };
 
-using Message =
-    std::variant<HelloMessage, ReadyMessage, RingFdsMessage, CommandMessage, EventMessage>;
+struct SocketDepositMessage {
+  uint32_t slot = 0;
+  UniqueFd fd;
+};
+struct SocketReleaseMessage {
+  uint32_t slot = 0;
+};
+
+using Message = std::variant<HelloMessage, ReadyMessage, RingFdsMessage, CommandMessage,
+                             EventMessage, SocketDepositMessage, SocketReleaseMessage>;
 
 // Checks one received datagram and the fds that came with it: magic, ABI version, length,
 // type, exact body size, known enum values, zero reserved fields, and fds only where the
@@ -41,7 +51,8 @@ Result<Message> parseMessage(std::span<const std::byte> datagram, std::vector<Un
 // Encodes a message (without fds) into a datagram.
 std::vector<std::byte> encodeMessage(const Message& message);
 
-// Sends one message; RingFdsMessage's fds go along as SCM_RIGHTS (and stay open here).
+// Sends one message; the fds of RingFdsMessage and SocketDepositMessage go along as SCM_RIGHTS
+// (and stay open here).
 Result<void> sendMessage(int socket, const Message& message);
 
 // Receives one datagram (blocking unless the socket is non-blocking). nullopt: orderly EOF or

@@ -165,10 +165,16 @@ class FrameConsumer : public FrameRingView {
   FrameConsumer& operator=(FrameConsumer&&) = delete;
   ~FrameConsumer();
 
+  // At most this many frames held at once: an encoder keeps the last frame (to repeat it while
+  // its producer restarts) until the next one is in hand.
+  static constexpr uint32_t kMaxHeld = 2;
+
   // Waits up to timeout_ns for a frame newer than the last one returned and takes the latest.
+  // The caller may still hold one earlier frame (kMaxHeld).
   Status acquireLatest(int64_t timeout_ns, Frame* out);
   // Returns the slot empty to the producer.
   void release(const Frame& frame);
+  uint32_t heldCount() const { return held_count_; }
 
  private:
   FrameConsumer(SharedMemory shm, FrameRingLayout layout, uint32_t self_pid, WaitMode mode)
@@ -180,7 +186,8 @@ class FrameConsumer : public FrameRingView {
   WaitMode wait_mode_;
   uint32_t last_generation_ = 0;
   uint32_t last_sequence_ = 0;
-  std::optional<uint32_t> holding_;
+  uint32_t held_[kMaxHeld] = {};
+  uint32_t held_count_ = 0;
   uint32_t reported_dead_producer_ = 0;
   uint64_t next_peer_check_ns_ = 0;
   uint64_t rejected_token_ = 0;  // a latest token already refused: don't retry or recount it

@@ -16,9 +16,9 @@ inline constexpr int kWorkerChannelFd = 3;
 
 class WorkerChannel {
  public:
-  // Sends hello, waits up to timeout_ms for the ring-fds message and attaches the status page
-  // (checked: magic, version, size). Ring fds other than the status page are kept for the
-  // worker to take with takeFd().
+  // Sends hello, waits up to timeout_ms for the ring-fds messages (until one is marked last)
+  // and attaches the status page (checked: magic, version, size). Fds other than the status
+  // page are kept for the worker to take with takeFd() / takeTaggedFds().
   static Result<WorkerChannel> connect(int fd, abi::WorkerKind kind, int timeout_ms = 5000);
 
   abi::WorkerStatusPage& status() const {
@@ -31,6 +31,13 @@ class WorkerChannel {
 
   // The fd of a role funkhausd sent, or an invalid fd.
   UniqueFd takeFd(abi::FdRole role);
+  // Every fd of a role with its tag (e.g. the viewer sockets and their slots).
+  std::vector<std::pair<uint32_t, UniqueFd>> takeTaggedFds(abi::FdRole role);
+
+  // net: hands funkhausd a duplicate of a viewer connection to keep for the next net, and
+  // tells it when that viewer is gone.
+  Result<void> depositSocket(uint32_t slot, int fd);
+  Result<void> releaseSocket(uint32_t slot);
 
   // Waits up to timeout_ms for a command. nullopt: none yet. Error: the channel broke or
   // funkhausd sent something malformed; the worker should exit.
@@ -44,7 +51,12 @@ class WorkerChannel {
 
   UniqueFd fd_;
   SharedMemory status_page_;
-  std::vector<std::pair<abi::FdRole, UniqueFd>> fds_;
+  struct Received {
+    abi::FdRole role;
+    uint32_t tag;
+    UniqueFd fd;
+  };
+  std::vector<Received> fds_;
 };
 
 }  // namespace funkhaus

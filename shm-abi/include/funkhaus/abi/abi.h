@@ -9,8 +9,10 @@
 namespace funkhaus::abi {
 
 // One version for the whole ABI. Bump it whenever any struct in shm-abi/ changes size, field
-// order, field meaning or an enum value; tests/abi/golden_layout_test.cpp fails until you do.
-inline constexpr uint32_t kAbiVersion = 1;
+// order, field meaning or an enum value; tests/unit/golden_layout_test.cpp fails until you do.
+// v2: ring-fds carry tags and a last-batch flag; socket deposit/release messages; net roles;
+//     status page fps, viewers and keyframe counters.
+inline constexpr uint32_t kAbiVersion = 2;
 
 // Separate cache lines for fields written by different processes (no false sharing).
 inline constexpr uint32_t kCacheLine = 64;

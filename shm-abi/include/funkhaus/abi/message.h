@@ -19,6 +19,11 @@ enum class MessageType : uint16_t {
   kRingFds = 3,  // funkhausd -> worker: ring memfds in SCM_RIGHTS, RingFdsBody
   kCommand = 4,  // funkhausd -> worker: CommandBody (keyframe now, set bitrate, stop)
   kEvent = 5,    // worker -> funkhausd: EventBody (keyframe request, mode change, error)
+  // net -> funkhausd: SocketBody plus exactly one fd in SCM_RIGHTS, an accepted viewer
+  // connection for funkhausd to keep, so that a restarted net gets it back (role kViewerSocket,
+  // tag = slot). funkhausd checks that it is a stream socket and that the slot is in range.
+  kSocketDeposit = 6,
+  kSocketRelease = 7,  // net -> funkhausd: SocketBody; the viewer of `slot` is gone, close it
 };
 
 struct MessageHeader {
@@ -54,17 +59,32 @@ enum class FdRole : uint32_t {
   kFrameRingOut = 3,  // frame ring the worker produces into
   kPacketRingIn = 4,
   kPacketRingOut = 5,
+  kNetState = 6,       // net: its NetStatePage (viewer state that survives a net restart)
+  kRtspListen = 7,     // net: the listening RTSP TCP socket funkhausd keeps
+  kRtpSocket = 8,      // net: the bound UDP socket RTP goes out of (server_port even)
+  kRtcpSocket = 9,     // net: the bound UDP socket for RTCP (server_port odd)
+  kViewerSocket = 10,  // net: a viewer connection it deposited earlier; tag = its slot
+  kControl = 11,       // vdisplay: the driver's control socket
 };
+inline constexpr uint32_t kMaxFdRole = static_cast<uint32_t>(FdRole::kControl);
 
 inline constexpr uint32_t kMaxMessageFds = 8;
 
+// Flags in RingFdsBody::flags.
+inline constexpr uint32_t kRingFdsLast = 1u << 0;  // the last ring-fds message of the hand-over
+
+// funkhausd may send several of these right after hello (more than 8 fds); the worker reads
+// them until one carries kRingFdsLast.
 struct RingFdsBody {
   uint32_t count;                  // fds attached to this message, 1..kMaxMessageFds
+  uint32_t flags;                  // kRingFds*
   uint32_t roles[kMaxMessageFds];  // FdRole of each fd; unused entries zero
+  uint32_t tags[kMaxMessageFds];   // per-fd tag (kViewerSocket: the viewer slot), else zero
   uint32_t reserved;
+  uint32_t reserved2;
 };
 
-static_assert(sizeof(RingFdsBody) == 40, "ring-fds body size is part of the ABI");
+static_assert(sizeof(RingFdsBody) == 80, "ring-fds body size is part of the ABI");
 static_assert(std::is_standard_layout_v<RingFdsBody> && std::is_trivially_copyable_v<RingFdsBody>,
               "messages are memcpy'd out of the received datagram");
 
@@ -81,6 +101,18 @@ struct CommandBody {
 };
 
 static_assert(sizeof(CommandBody) == 16, "command body size is part of the ABI");
+
+// Viewer slots in the net state page; funkhausd keeps at most this many viewer sockets.
+inline constexpr uint32_t kMaxViewers = 16;
+
+struct SocketBody {
+  uint32_t slot;  // viewer slot, < kMaxViewers
+  uint32_t reserved;
+};
+
+static_assert(sizeof(SocketBody) == 8, "socket body size is part of the ABI");
+static_assert(std::is_standard_layout_v<SocketBody> && std::is_trivially_copyable_v<SocketBody>,
+              "messages are memcpy'd out of the received datagram");
 
 enum class Event : uint32_t {
   kKeyframeRequest = 1,  // net: a viewer needs an IDR

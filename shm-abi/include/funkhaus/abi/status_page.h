@@ -45,9 +45,12 @@ struct WorkerStatusPage {
   uint64_t drops;           // (atomic) frames dropped by this worker
   uint64_t errors;          // (atomic) recoverable errors
   uint64_t bytes_out;       // (atomic)
-  uint64_t latency_p50_ns;  // (atomic) this stage's latency over the last seconds
+  uint64_t latency_p50_ns;  // (atomic) capture -> this stage's output, over the last seconds
   uint64_t latency_p99_ns;  // (atomic)
-  uint64_t reserved1[15];
+  uint64_t fps_milli;       // (atomic) frames out per second x 1000, over the last second
+  uint64_t viewers;         // (atomic) net: viewers playing
+  uint64_t keyframes;       // (atomic) encode: IDRs produced; net: keyframe requests received
+  uint64_t reserved1[12];
 };
 
 static_assert(sizeof(WorkerStatusPage) == 4 * kCacheLine, "status page size is part of the ABI");
@@ -56,6 +59,7 @@ static_assert(offsetof(WorkerStatusPage, heartbeat) == kCacheLine,
               "worker-written fields start their own cache line");
 static_assert(offsetof(WorkerStatusPage, state) == 72, "futex-able words must be 4-aligned");
 static_assert(offsetof(WorkerStatusPage, latency_p99_ns) == 128, "layout drift");
+static_assert(offsetof(WorkerStatusPage, keyframes) == 152, "layout drift");
 static_assert(std::is_standard_layout_v<WorkerStatusPage>, "offsetof must be meaningful");
 static_assert(std::is_trivially_copyable_v<WorkerStatusPage>,
               "no constructor runs in shared memory: the bytes are the object");

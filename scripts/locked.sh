@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# Runs a command while holding the machine-wide build lock: two cores, so builds (and the test
+# runs that measure time) never overlap, whichever checkout or worktree they come from.
+#   scripts/locked.sh cmake --build build
+exec flock /tmp/funkhaus-build.lock "$@"
