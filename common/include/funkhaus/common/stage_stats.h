@@ -1,0 +1,47 @@
+// StageStats: frames per second and capture -> output latency percentiles of one pipeline
+// stage, published into the worker's status page. Used on each worker's main thread.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "funkhaus/abi/status_page.h"
+
+namespace funkhaus {
+
+class StageStats {
+ public:
+  // Latency percentiles cover the last `window_ns`; fps covers the last second.
+  explicit StageStats(uint64_t window_ns = 5'000'000'000);
+
+  // One frame left this stage at `done_ns`; it was captured at `capture_ns` (both
+  // CLOCK_MONOTONIC). A capture time of 0 or in the future counts for fps only.
+  void onFrame(uint64_t capture_ns, uint64_t done_ns);
+
+  struct Snapshot {
+    uint64_t fps_milli = 0;
+    uint64_t p50_ns = 0;
+    uint64_t p99_ns = 0;
+    uint64_t samples = 0;
+  };
+  Snapshot snapshot(uint64_t now_ns);
+
+  // Writes fps_milli, latency_p50_ns and latency_p99_ns of `page` (at most every 250 ms of
+  // `now_ns`, so it can be called per frame).
+  void publish(abi::WorkerStatusPage& page, uint64_t now_ns);
+
+ private:
+  struct Sample {
+    uint64_t done_ns;
+    uint64_t latency_ns;  // UINT64_MAX: fps only
+  };
+  void expire(uint64_t now_ns);
+
+  uint64_t window_ns_;
+  std::vector<Sample> samples_;  // in done_ns order
+  size_t head_ = 0;              // first live sample
+  uint64_t next_publish_ns_ = 0;
+  std::vector<uint64_t> scratch_;
+};
+
+}  // namespace funkhaus

@@ -1,0 +1,66 @@
+// StageStats: a time-ordered window of samples; percentiles by nth_element on a copy.
+#include "funkhaus/common/stage_stats.h"
+
+#include <algorithm>
+#include <climits>
+
+namespace funkhaus {
+
+namespace {
+constexpr uint64_t kSecond = 1'000'000'000;
+constexpr uint64_t kFpsOnly = UINT64_MAX;
+constexpr uint64_t kPublishEveryNs = 250'000'000;
+}  // namespace
+
+StageStats::StageStats(uint64_t window_ns) : window_ns_(std::max(window_ns, kSecond)) {}
+
+void StageStats::onFrame(uint64_t capture_ns, uint64_t done_ns) {
+  const uint64_t latency =
+      capture_ns != 0 && capture_ns <= done_ns ? done_ns - capture_ns : kFpsOnly;
+  samples_.push_back({done_ns, latency});
+  expire(done_ns);
+}
+
+void StageStats::expire(uint64_t now_ns) {
+  while (head_ < samples_.size() && samples_[head_].done_ns + window_ns_ < now_ns) ++head_;
+  // Compact once the dead prefix dominates, so memory stays bounded by the window.
+  if (head_ > 1024 && head_ * 2 > samples_.size()) {
+    samples_.erase(samples_.begin(), samples_.begin() + static_cast<std::ptrdiff_t>(head_));
+    head_ = 0;
+  }
+}
+
+StageStats::Snapshot StageStats::snapshot(uint64_t now_ns) {
+  expire(now_ns);
+  Snapshot s;
+  scratch_.clear();
+  uint64_t in_last_second = 0;
+  for (size_t i = head_; i < samples_.size(); ++i) {
+    if (samples_[i].done_ns + kSecond >= now_ns) ++in_last_second;
+    if (samples_[i].latency_ns != kFpsOnly) scratch_.push_back(samples_[i].latency_ns);
+  }
+  s.fps_milli = in_last_second * 1000;
+  s.samples = scratch_.size();
+  if (!scratch_.empty()) {
+    auto at = [&](double q) {
+      const size_t k = std::min(scratch_.size() - 1, static_cast<size_t>(q * scratch_.size()));
+      std::nth_element(scratch_.begin(), scratch_.begin() + static_cast<std::ptrdiff_t>(k),
+                       scratch_.end());
+      return scratch_[k];
+    };
+    s.p50_ns = at(0.50);
+    s.p99_ns = at(0.99);
+  }
+  return s;
+}
+
+void StageStats::publish(abi::WorkerStatusPage& page, uint64_t now_ns) {
+  if (now_ns < next_publish_ns_) return;
+  next_publish_ns_ = now_ns + kPublishEveryNs;
+  const Snapshot s = snapshot(now_ns);
+  abi::atomicRef(page.fps_milli).store(s.fps_milli, std::memory_order_relaxed);
+  abi::atomicRef(page.latency_p50_ns).store(s.p50_ns, std::memory_order_relaxed);
+  abi::atomicRef(page.latency_p99_ns).store(s.p99_ns, std::memory_order_relaxed);
+}
+
+}  // namespace funkhaus
