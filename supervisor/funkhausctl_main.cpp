@@ -55,25 +55,52 @@ std::string cell(const nlohmann::json& j) {
   return j.dump();
 }
 
+nlohmann::json at(const nlohmann::json& j, const char* key) {
+  return j.is_object() && j.contains(key) ? j[key] : nlohmann::json();
+}
+
 void printTable(const nlohmann::json& status) {
-  std::printf("funkhausd pid %s, %s mode\n", cell(status.value("pid", nlohmann::json())).c_str(),
-              cell(status.value("mode", nlohmann::json())).c_str());
-  for (const auto& s : status.value("sessions", nlohmann::json::array())) {
-    std::printf("\nsession %s (%s) user %s uid %s\n", cell(s["id"]).c_str(),
-                cell(s["type"]).c_str(), cell(s["user"]).c_str(), cell(s["uid"]).c_str());
-    std::printf("  %-9s %-8s %-9s %9s %8s %-22s %9s %9s %9s %6s\n", "WORKER", "PID", "STATE",
-                "UPTIME_S", "RESTARTS", "LAST_EXIT", "HB_AGE_MS", "FRAMES_IN", "FRAMES_OUT",
-                "DROPS");
+  std::printf("funkhausd pid %s, %s mode\n", cell(at(status, "pid")).c_str(),
+              cell(at(status, "mode")).c_str());
+  if (const auto net = at(status, "net"); net.is_object())
+    std::printf("viewers: rtsp://HOST:%s%s (RTP/RTCP on UDP %s)\n",
+                cell(at(net, "rtsp_port")).c_str(), cell(at(net, "path")).c_str(),
+                cell(at(net, "rtp_port")).c_str());
+  const auto sessions = status.value("sessions", nlohmann::json::array());
+  if (sessions.empty()) std::printf("\nno active session: no workers running\n");
+  for (const auto& s : sessions) {
+    std::printf("\nsession %s (%s, %s) user %s uid %s\n", cell(at(s, "id")).c_str(),
+                cell(at(s, "type")).c_str(), cell(at(s, "class")).c_str(),
+                cell(at(s, "user")).c_str(), cell(at(s, "uid")).c_str());
+    std::printf("  %-8s %-8s %-8s %8s %8s %-20s %6s %6s %7s %7s %9s %6s %s\n", "WORKER", "PID",
+                "STATE", "UPTIME_S", "RESTARTS", "LAST_EXIT", "HB_MS", "FPS", "P50_MS", "P99_MS",
+                "FRAMES", "DROPS", "");
     for (const auto& w : s["workers"]) {
-      const auto counters = w.value("counters", nlohmann::json::object());
-      std::printf("  %-9s %-8s %-9s %9s %8s %-22s %9s %9s %9s %6s\n", cell(w["name"]).c_str(),
-                  cell(w["pid"]).c_str(), cell(w["state"]).c_str(), cell(w["uptime_s"]).c_str(),
-                  cell(w["restarts"]).c_str(), cell(w["last_exit"]).c_str(),
-                  cell(w["heartbeat_age_ms"]).c_str(),
-                  cell(counters.value("frames_in", nlohmann::json())).c_str(),
-                  cell(counters.value("frames_out", nlohmann::json())).c_str(),
-                  cell(counters.value("drops", nlohmann::json())).c_str());
+      const auto counters = at(w, "counters");
+      std::string extra;
+      if (w.contains("viewers")) extra = "viewers " + cell(w["viewers"]);
+      std::printf("  %-8s %-8s %-8s %8s %8s %-20s %6s %6s %7s %7s %9s %6s %s\n",
+                  cell(at(w, "name")).c_str(), cell(at(w, "pid")).c_str(),
+                  cell(at(w, "state")).c_str(), cell(at(w, "uptime_s")).c_str(),
+                  cell(at(w, "restarts")).c_str(), cell(at(w, "last_exit")).c_str(),
+                  cell(at(w, "heartbeat_age_ms")).c_str(), cell(at(w, "fps")).c_str(),
+                  cell(at(w, "latency_p50_ms")).c_str(), cell(at(w, "latency_p99_ms")).c_str(),
+                  cell(at(counters, "frames_out")).c_str(), cell(at(counters, "drops")).c_str(),
+                  extra.c_str());
       if (w.contains("failure")) std::printf("      failed: %s\n", cell(w["failure"]).c_str());
+    }
+    if (const auto rings = at(s, "rings"); rings.is_object()) {
+      const auto f = at(rings, "frames"), p = at(rings, "packets");
+      std::printf(
+          "  frame ring: %s slots, generation %s, published %s, consumed %s, dropped %s, "
+          "repeated %s, abandoned %s\n",
+          cell(at(f, "slots")).c_str(), cell(at(f, "generation")).c_str(),
+          cell(at(f, "published")).c_str(), cell(at(f, "consumed")).c_str(),
+          cell(at(f, "dropped")).c_str(), cell(at(f, "repeated")).c_str(),
+          cell(at(f, "abandoned")).c_str());
+      std::printf("  packet ring: %s of %s bytes in use, %s records, %s dropped\n",
+                  cell(at(p, "used_bytes")).c_str(), cell(at(p, "capacity_bytes")).c_str(),
+                  cell(at(p, "records")).c_str(), cell(at(p, "dropped_records")).c_str());
     }
   }
 }
@@ -110,8 +137,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   std::string socket_path;
   app.add_option("--socket", socket_path,
-                 "Control socket (default: the system socket as root, "
-                 "the user socket otherwise)");
+                 "Control socket (default: /run/funkhaus/control.sock if it exists, else "
+                 "$XDG_RUNTIME_DIR/funkhaus/control.sock of a user-mode funkhausd)");
   bool json = false;
   auto* status = app.add_subcommand("status", "Sessions and workers");
   status->add_flag("--json", json, "One JSON object instead of a table");
@@ -126,8 +153,14 @@ int main(int argc, char** argv) {
   start->add_option("worker", worker)->required()->check(CLI::IsMember(names));
   CLI11_PARSE(app, argc, argv);
 
-  if (socket_path.empty())
-    socket_path = defaultControlSocket(geteuid() == 0 ? RunMode::kSystem : RunMode::kUser);
+  if (socket_path.empty()) {
+    // The system funkhausd's socket if there is one, else this user's funkhausd.
+    const std::string system_socket = defaultControlSocket(RunMode::kSystem);
+    const std::string user_socket = defaultControlSocket(RunMode::kUser);
+    socket_path = access(system_socket.c_str(), F_OK) == 0 || access(user_socket.c_str(), F_OK) != 0
+                      ? system_socket
+                      : user_socket;
+  }
   ControlRequest request;
   request.worker = worker;
   if (*restart) request.kind = ControlRequest::Kind::kRestart;

@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "funkhaus/supervisor/config.h"
+#include "funkhaus/supervisor/session_source.h"
 #include "funkhaus/supervisor/supervisor.h"
 
 namespace {
@@ -80,15 +81,7 @@ int main(int argc, char** argv) {
     spdlog::critical("--mode system needs root (workers are started as the session's user)");
     return 65;
   }
-  const SessionSourceKind source_kind = config->session.source.value_or(
-      mode == RunMode::kSystem ? SessionSourceKind::kLogind : SessionSourceKind::kFixed);
-  if (source_kind == SessionSourceKind::kLogind) {
-    spdlog::critical(
-        "session.source = \"logind\" is not available in this build yet; set "
-        "[session] source = \"fixed\" and user = \"NAME\"");
-    return 66;
-  }
-  auto sessions = SessionSource::createFixed(config->session);
+  auto sessions = makeSessionSource(*config, mode);
   if (!sessions) {
     spdlog::critical("{}", sessions.error().message);
     return 65;

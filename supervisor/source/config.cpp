@@ -9,7 +9,11 @@
 #include <set>
 #include <sstream>
 
+#include <arpa/inet.h>
+
 #include <toml++/toml.h>
+
+#include "funkhaus/abi/message.h"
 
 namespace funkhaus::supervisor {
 namespace {
@@ -196,6 +200,106 @@ void readControl(TableReader& top, Config& config, std::string_view source,
   r.rejectUnknown();
 }
 
+void readCapture(TableReader& top, Config& config, std::string_view source,
+                 std::vector<std::string>& errors) {
+  const toml::table* t = top.table("capture");
+  if (t == nullptr) return;
+  TableReader r(*t, "capture.", source, errors);
+  CaptureConfig& c = config.capture;
+  r.string("source", [&](const std::string& v) -> std::string {
+    if (v != "synthetic" && v != "x11" && v != "vdisplay")
+      return "must be \"synthetic\", \"x11\" or \"vdisplay\", not \"" + v + "\"";
+    c.source = v;
+    return {};
+  });
+  r.integer("width", 16, 8192, [&](int64_t v) { c.width = static_cast<uint32_t>(v); });
+  r.integer("height", 16, 8192, [&](int64_t v) { c.height = static_cast<uint32_t>(v); });
+  r.integer("fps", 1, 240, [&](int64_t v) { c.fps = static_cast<uint32_t>(v); });
+  r.rejectUnknown();
+  if (c.width % 2 != 0) r.fail(*t, "width", "must be even (4:2:0 chroma)");
+  if (c.height % 2 != 0) r.fail(*t, "height", "must be even (4:2:0 chroma)");
+}
+
+void readEncode(TableReader& top, Config& config, std::string_view source,
+                std::vector<std::string>& errors) {
+  const toml::table* t = top.table("encode");
+  if (t == nullptr) return;
+  TableReader r(*t, "encode.", source, errors);
+  EncodeConfig& c = config.encode;
+  static const std::set<std::string, std::less<>> kEncoders = {
+      "libx264", "libx265", "h264_nvenc", "hevc_nvenc", "h264_vaapi", "h264_qsv"};
+  r.string("encoder", [&](const std::string& v) -> std::string {
+    if (!kEncoders.contains(v))
+      return "must be one of libx264, libx265, h264_nvenc, hevc_nvenc, h264_vaapi, h264_qsv, "
+             "not \"" +
+             v + "\"";
+    c.encoder = v;
+    return {};
+  });
+  r.integer("bitrate_kbps", 100, 500'000,
+            [&](int64_t v) { c.bitrate_kbps = static_cast<uint32_t>(v); });
+  r.string("preset", [&](const std::string& v) -> std::string {
+    if (v.empty() || v.size() > 32 || !std::all_of(v.begin(), v.end(), [](char ch) {
+          return std::isalnum(static_cast<unsigned char>(ch));
+        }))
+      return "must be an encoder preset name such as \"superfast\"";
+    c.preset = v;
+    return {};
+  });
+  r.rejectUnknown();
+}
+
+void readNet(TableReader& top, Config& config, std::string_view source,
+             std::vector<std::string>& errors) {
+  const toml::table* t = top.table("net");
+  if (t == nullptr) return;
+  TableReader r(*t, "net.", source, errors);
+  NetConfig& c = config.net;
+  r.string("bind", [&](const std::string& v) -> std::string {
+    in6_addr a6{};
+    in_addr a4{};
+    if (inet_pton(AF_INET, v.c_str(), &a4) != 1 && inet_pton(AF_INET6, v.c_str(), &a6) != 1)
+      return "must be an IPv4 or IPv6 address such as \"0.0.0.0\" or \"::\", not \"" + v + "\"";
+    c.bind = v;
+    return {};
+  });
+  // 0: any free port (tests); funkhausctl status shows the one taken.
+  r.integer("port", 0, 65535, [&](int64_t v) { c.port = static_cast<uint16_t>(v); });
+  r.integer("rtp_port", 0, 65534, [&](int64_t v) { c.rtp_port = static_cast<uint16_t>(v); });
+  r.string("path", [&](const std::string& v) -> std::string {
+    if (v.size() < 2 || v[0] != '/' || v.size() > 64 ||
+        !std::all_of(v.begin() + 1, v.end(), [](char ch) {
+          return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' ||
+                 ch == '/' || ch == '.';
+        }))
+      return "must look like \"/live\" (letters, digits, - _ . /; at most 64 bytes)";
+    c.path = v;
+    return {};
+  });
+  r.integer("max_viewers", 1, abi::kMaxViewers,
+            [&](int64_t v) { c.max_viewers = static_cast<uint32_t>(v); });
+  r.integer("mtu", 576, 9000, [&](int64_t v) { c.mtu = static_cast<uint32_t>(v); });
+  r.integer("session_timeout_s", 5, 3600,
+            [&](int64_t v) { c.session_timeout_s = static_cast<uint32_t>(v); });
+  r.rejectUnknown();
+  if (c.rtp_port % 2 != 0)
+    r.fail(*t, "rtp_port", "must be even (RTCP takes the odd port above it)");
+}
+
+void readRings(TableReader& top, Config& config, std::string_view source,
+               std::vector<std::string>& errors) {
+  const toml::table* t = top.table("rings");
+  if (t == nullptr) return;
+  TableReader r(*t, "rings.", source, errors);
+  RingsConfig& c = config.rings;
+  r.integer("frame_slots", 3, 16, [&](int64_t v) { c.frame_slots = static_cast<uint32_t>(v); });
+  r.integer("max_width", 16, 8192, [&](int64_t v) { c.max_width = static_cast<uint32_t>(v); });
+  r.integer("max_height", 16, 8192, [&](int64_t v) { c.max_height = static_cast<uint32_t>(v); });
+  r.integer("packet_ring_kib", 256, 262'144,
+            [&](int64_t v) { c.packet_ring_kib = static_cast<uint32_t>(v); });
+  r.rejectUnknown();
+}
+
 }  // namespace
 
 const char* toString(RunMode mode) { return mode == RunMode::kSystem ? "system" : "user"; }
@@ -227,6 +331,10 @@ Result<Config> parseConfig(std::string_view text, std::string_view source_name) 
   readRestart(top, config, source_name, errors);
   readWorkers(top, config, source_name, errors);
   readControl(top, config, source_name, errors);
+  readCapture(top, config, source_name, errors);
+  readEncode(top, config, source_name, errors);
+  readNet(top, config, source_name, errors);
+  readRings(top, config, source_name, errors);
   top.rejectUnknown();
   if (!errors.empty()) {
     std::string all = errors.front();

@@ -1,24 +1,21 @@
-// Fixed session source and user lookup.
+// Session sources: `fixed` from the config, `logind` from sd-login; user lookup.
 #include "funkhaus/supervisor/session_source.h"
 
 #include <grp.h>
 #include <pwd.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-login.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
 namespace funkhaus::supervisor {
+namespace {
 
-Result<SessionInfo> lookupUser(const std::string& user) {
-  std::vector<char> buffer(16384);
-  passwd pw{};
-  passwd* found = nullptr;
-  int rc = getpwnam_r(user.c_str(), &pw, buffer.data(), buffer.size(), &found);
-  if (found == nullptr)
-    return makeError("user '{}' does not exist{}", user,
-                     rc != 0 ? std::string(": ") + std::strerror(rc) : "");
+Result<SessionInfo> fromPasswd(const passwd& pw) {
   SessionInfo s;
   s.user = pw.pw_name;
   s.uid = pw.pw_uid;
@@ -27,21 +24,32 @@ Result<SessionInfo> lookupUser(const std::string& user) {
   std::vector<gid_t> groups(static_cast<size_t>(count));
   if (getgrouplist(pw.pw_name, pw.pw_gid, groups.data(), &count) < 0) {
     groups.resize(static_cast<size_t>(count));
-    getgrouplist(pw.pw_name, pw.pw_gid, groups.data(), &count);
+    if (getgrouplist(pw.pw_name, pw.pw_gid, groups.data(), &count) < 0)
+      return makeError("user '{}': cannot list its groups", s.user);
   }
   groups.resize(static_cast<size_t>(count));
   s.groups = groups;
-  s.environment["HOME"] = pw.pw_dir;
+  s.environment["HOME"] = pw.pw_dir != nullptr ? pw.pw_dir : "/";
   s.environment["USER"] = pw.pw_name;
   s.environment["LOGNAME"] = pw.pw_name;
-  s.environment["SHELL"] = pw.pw_shell != nullptr ? pw.pw_shell : "/bin/sh";
+  s.environment["SHELL"] = pw.pw_shell != nullptr && *pw.pw_shell ? pw.pw_shell : "/bin/sh";
   const std::string runtime = "/run/user/" + std::to_string(pw.pw_uid);
   std::error_code ec;
   if (std::filesystem::is_directory(runtime, ec)) s.environment["XDG_RUNTIME_DIR"] = runtime;
   return s;
 }
 
-namespace {
+bool pathExists(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::exists(path, ec);
+}
+
+// sd-login returns malloc'ed strings; an absent value is "".
+std::string take(char* s) {
+  std::string out = s != nullptr ? s : "";
+  free(s);
+  return out;
+}
 
 class FixedSessionSource : public SessionSource {
  public:
@@ -56,21 +64,128 @@ class FixedSessionSource : public SessionSource {
   SessionInfo session_;
 };
 
+class LogindSessionSource : public SessionSource {
+ public:
+  LogindSessionSource(std::string seat, sd_login_monitor* monitor)
+      : seat_(std::move(seat)), monitor_(monitor) {}
+  ~LogindSessionSource() override { sd_login_monitor_unref(monitor_); }
+
+  Result<std::optional<SessionInfo>> current() override {
+    char* session = nullptr;
+    uid_t uid = 0;
+    int r = sd_seat_get_active(seat_.c_str(), &session, &uid);
+    if (r == -ENODATA || r == -ENXIO || r == -ENOENT) return std::optional<SessionInfo>();
+    if (r < 0) return makeError("logind: active session of {}: {}", seat_, std::strerror(-r));
+    LogindSession facts;
+    facts.id = take(session);
+    facts.seat = seat_;
+    facts.uid = uid;
+    char* value = nullptr;
+    if (sd_session_get_state(facts.id.c_str(), &value) >= 0) facts.state = take(value);
+    // A session on its way out is nobody's session any more; the next one follows.
+    if (facts.state == "closing") return std::optional<SessionInfo>();
+    value = nullptr;
+    if (sd_session_get_type(facts.id.c_str(), &value) >= 0) facts.type = take(value);
+    value = nullptr;
+    if (sd_session_get_class(facts.id.c_str(), &value) >= 0) facts.klass = take(value);
+    value = nullptr;
+    if (sd_session_get_display(facts.id.c_str(), &value) >= 0) facts.display = take(value);
+    auto info = sessionFromLogind(facts);
+    if (!info) return info.error();
+    return std::optional<SessionInfo>(std::move(*info));
+  }
+
+  int wakeFd() const override { return sd_login_monitor_get_fd(monitor_); }
+  void acknowledgeWake() override { sd_login_monitor_flush(monitor_); }
+
+ private:
+  std::string seat_;
+  sd_login_monitor* monitor_;
+};
+
 }  // namespace
+
+Result<SessionInfo> lookupUser(const std::string& user) {
+  std::vector<char> buffer(16384);
+  passwd pw{};
+  passwd* found = nullptr;
+  int rc = getpwnam_r(user.c_str(), &pw, buffer.data(), buffer.size(), &found);
+  if (found == nullptr)
+    return makeError("user '{}' does not exist{}", user,
+                     rc != 0 ? std::string(": ") + std::strerror(rc) : "");
+  return fromPasswd(pw);
+}
+
+Result<SessionInfo> lookupUid(uid_t uid) {
+  std::vector<char> buffer(16384);
+  passwd pw{};
+  passwd* found = nullptr;
+  int rc = getpwuid_r(uid, &pw, buffer.data(), buffer.size(), &found);
+  if (found == nullptr)
+    return makeError("uid {} has no passwd entry{}", uid,
+                     rc != 0 ? std::string(": ") + std::strerror(rc) : "");
+  return fromPasswd(pw);
+}
+
+Result<SessionInfo> sessionFromLogind(const LogindSession& facts,
+                                      const std::function<bool(const std::string&)>& exists_fn) {
+  const auto exists = [&](const std::string& p) {
+    return exists_fn ? exists_fn(p) : pathExists(p);
+  };
+  auto s = lookupUid(facts.uid);
+  if (!s) return makeError("logind session {}: {}", facts.id, s.error().message);
+  s->id = facts.id;
+  s->type = facts.type.empty() ? "unspecified" : facts.type;
+  s->klass = facts.klass.empty() ? "user" : facts.klass;
+  auto& env = s->environment;
+  const std::string runtime = "/run/user/" + std::to_string(facts.uid);
+  if (exists(runtime)) env["XDG_RUNTIME_DIR"] = runtime;
+  env["XDG_SESSION_ID"] = facts.id;
+  env["XDG_SESSION_TYPE"] = s->type;
+  env["XDG_SESSION_CLASS"] = s->klass;
+  if (!facts.seat.empty()) env["XDG_SEAT"] = facts.seat;
+  if (!facts.display.empty()) {
+    env["DISPLAY"] = facts.display;
+    // Where display managers keep the X cookie: GDM in the runtime dir, others in HOME.
+    for (const std::string& xauth : {runtime + "/gdm/Xauthority", env["HOME"] + "/.Xauthority"}) {
+      if (exists(xauth)) {
+        env["XAUTHORITY"] = xauth;
+        break;
+      }
+    }
+  }
+  if (s->type == "wayland" && exists(runtime + "/wayland-0")) env["WAYLAND_DISPLAY"] = "wayland-0";
+  if (exists(runtime + "/bus")) env["DBUS_SESSION_BUS_ADDRESS"] = "unix:path=" + runtime + "/bus";
+  return s;
+}
+
+Result<std::unique_ptr<SessionSource>> makeSessionSource(const Config& config, RunMode mode) {
+  const SessionSourceKind kind = config.session.source.value_or(
+      mode == RunMode::kSystem ? SessionSourceKind::kLogind : SessionSourceKind::kFixed);
+  if (kind == SessionSourceKind::kLogind) return SessionSource::createLogind("seat0");
+  return SessionSource::createFixed(config.session);
+}
 
 Result<std::unique_ptr<SessionSource>> SessionSource::createFixed(const SessionConfig& config) {
   std::string user = config.user;
-  if (user.empty()) {
-    passwd* pw = getpwuid(geteuid());
-    if (pw == nullptr) return makeError("funkhausd's own uid {} has no passwd entry", geteuid());
-    user = pw->pw_name;
-  }
-  auto session = lookupUser(user);
+  auto session = user.empty() ? lookupUid(geteuid()) : lookupUser(user);
   if (!session) return makeError("session.user: {}", session.error().message);
   session->id = "fixed";
   session->type = "headless";
+  session->klass = "user";
   for (const auto& [k, v] : config.environment) session->environment[k] = v;
   return std::unique_ptr<SessionSource>(std::make_unique<FixedSessionSource>(std::move(*session)));
+}
+
+Result<std::unique_ptr<SessionSource>> SessionSource::createLogind(const std::string& seat) {
+  if (sd_booted() <= 0)
+    return makeError(
+        "session.source = \"logind\" needs a system booted with systemd (systemd-logind); "
+        "use [session] source = \"fixed\" on this machine");
+  sd_login_monitor* monitor = nullptr;
+  if (int r = sd_login_monitor_new(nullptr, &monitor); r < 0)
+    return makeError("logind: cannot watch sessions: {}", std::strerror(-r));
+  return std::unique_ptr<SessionSource>(std::make_unique<LogindSessionSource>(seat, monitor));
 }
 
 }  // namespace funkhaus::supervisor

@@ -51,12 +51,22 @@ Result<SpawnedProcess> spawnWorker(const SpawnSpec& spec) {
   cap_t no_caps = cap_init();  // all sets empty
   if (no_caps == nullptr) return makeError("cap_init: {}", std::strerror(errno));
 
+  // Signals stay blocked across fork: a SIGTERM aimed at the new worker before it execs must
+  // not run funkhausd's own handler in the child (and be lost); it waits, then acts with the
+  // default disposition once the child unblocks it.
+  sigset_t all, saved;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &saved);
   const pid_t pid = fork();
+  if (pid != 0) pthread_sigmask(SIG_SETMASK, &saved, nullptr);
   if (pid < 0) {
     cap_free(no_caps);
     return makeError("fork: {}", std::strerror(errno));
   }
   if (pid == 0) {
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &dfl, nullptr);  // KILL/STOP: EINVAL
     // Move the fds we keep above 3 first so that dup2 targets cannot clobber them.
     const int channel = fcntl(spec.channel_fd, F_DUPFD, 10);
     const int output = fcntl(spec.output_fd, F_DUPFD, 10);
@@ -66,9 +76,9 @@ Result<SpawnedProcess> spawnWorker(const SpawnSpec& spec) {
       childFail("dup2");
     if (syscall(SYS_close_range, kWorkerChannelFd + 1, ~0U, 0) != 0) childFail("close_range");
     setpgid(0, 0);  // its own process group: a terminal's Ctrl-C goes to funkhausd only
-    sigset_t all;
-    sigemptyset(&all);
-    sigprocmask(SIG_SETMASK, &all, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
     if (spec.credentials) {
       const Credentials& c = *spec.credentials;
       if (setgroups(c.groups.size(), c.groups.data()) != 0) childFail("setgroups");

@@ -19,11 +19,15 @@
 #include <vector>
 
 #include "funkhaus/abi/exit_codes.h"
+#include "funkhaus/abi/frame_ring.h"
+#include "funkhaus/abi/packet_ring.h"
 #include "funkhaus/abi/status_page.h"
 #include "funkhaus/common/channel.h"
 #include "funkhaus/common/shared_memory.h"
 #include "funkhaus/supervisor/control_protocol.h"
+#include "funkhaus/supervisor/net_endpoints.h"
 #include "funkhaus/supervisor/restart_policy.h"
+#include "funkhaus/supervisor/session_plan.h"
 #include "funkhaus/supervisor/spawn.h"
 
 namespace funkhaus::supervisor {
@@ -43,6 +47,11 @@ namespace {
 
 constexpr auto kTick = 50ms;
 constexpr auto kHelloTimeout = 5s;
+// Keyframe requests net forwards (one per viewer PLAY, PLI or FIR) reach encode at most this
+// often: a misbehaving net or viewer cannot make every frame an IDR.
+constexpr auto kKeyframeForwardInterval = 100ms;
+// How long a burst of session-change notifications may take before funkhausd acts on it.
+constexpr auto kSessionSettle = 100ms;
 
 enum class WorkerState { kStarting, kRunning, kBackoff, kStopping, kStopped, kFailed };
 
@@ -108,6 +117,7 @@ class Supervisor::Impl {
         clock_(Clock::createSteady()),
         signals_(io_, SIGTERM, SIGINT, SIGHUP),
         tick_(io_),
+        session_settle_(io_),
         acceptor_(io_),
         escalation_(options_.config.restart) {}
 
@@ -116,12 +126,30 @@ class Supervisor::Impl {
       spdlog::critical("control socket: {}", listening.error().message);
       return 1;
     }
+    if (wants("net")) {
+      auto endpoints = NetEndpoints::open(options_.config.net);
+      if (!endpoints) {
+        spdlog::critical("{}", endpoints.error().message);
+        return 1;
+      }
+      net_.emplace(std::move(*endpoints));
+      spdlog::info("viewers: rtsp://{}:{}{} (RTP/RTCP on UDP {}-{})",
+                   options_.config.net.bind == "0.0.0.0" ? "HOST" : options_.config.net.bind,
+                   net_->rtspPort(), options_.config.net.path, net_->rtpPort(),
+                   net_->rtpPort() + 1);
+    }
     auto session = sessions_->current();
     if (!session) {
       spdlog::critical("session: {}", session.error().message);
       return 1;
     }
-    if (*session) startSession(**session);
+    if (*session) {
+      startSession(**session);
+    } else {
+      spdlog::info("no active session yet: waiting for one");
+      updateStatus();
+    }
+    watchSessions();
     waitSignals();
     scheduleTick();
     io_.run();
@@ -133,6 +161,11 @@ class Supervisor::Impl {
  private:
   // ---- session and workers ----------------------------------------------------------------
 
+  bool wants(const std::string& worker) const {
+    const auto& all = options_.config.workers;
+    return std::find(all.begin(), all.end(), worker) != all.end();
+  }
+
   void startSession(const SessionInfo& session) {
     session_ = session;
     if (options_.mode == RunMode::kSystem && session.uid != geteuid())
@@ -142,8 +175,16 @@ class Supervisor::Impl {
     workers_.clear();
     for (const auto& name : options_.config.workers)
       workers_.push_back(std::make_unique<Worker>(name, options_.config.restart));
-    spdlog::info("session {} ({}) of user {} (uid {}): starting {} workers", session.id,
-                 session.type, session.user, session.uid, workers_.size());
+    // Fresh rings for every session: no frame of the previous user reaches the next one.
+    plan_.reset();
+    auto plan = SessionPlan::create(options_.config);
+    if (!plan) {
+      for (auto& w : workers_) fail(*w, "session rings: " + plan.error().message);
+      return;
+    }
+    plan_.emplace(std::move(*plan));
+    spdlog::info("session {} ({}, {}) of user {} (uid {}): starting {} workers", session.id,
+                 session.type, session.klass, session.user, session.uid, workers_.size());
     for (auto& w : workers_) spawn(*w);
   }
 
@@ -181,6 +222,7 @@ class Supervisor::Impl {
     }
     SpawnSpec spec;
     spec.path = options_.worker_dir + "/funkhaus-" + w.name;
+    spec.args = workerArgs(w.name, options_.config);
     spec.environment = session_.environment;
     spec.credentials = credentials_;
     spec.channel_fd = theirs.get();
@@ -301,7 +343,8 @@ class Supervisor::Impl {
   // SIGTERM now, SIGKILL after the grace period (in tick()).
   void terminate(Worker& w, TimePoint now) {
     if (w.pid <= 0) return;
-    if (w.channel)
+    // The stop command only once the worker has its fds: before that it expects ring fds.
+    if (w.channel && w.ready)
       (void)sendMessage(w.channel->native_handle(),
                         CommandMessage{{static_cast<uint32_t>(abi::Command::kStop), 0, 0}});
     kill(w.pid, SIGTERM);
@@ -363,23 +406,76 @@ class Supervisor::Impl {
         if (hello->body.kind != static_cast<uint32_t>(w.kind))
           return killNow(w, "hello names another worker kind"), false;
         w.hello = true;
-        RingFdsMessage fds;
-        fds.roles = {abi::FdRole::kStatusPage};
-        fds.fds.emplace_back(dup(w.status_page->fd()));
-        if (auto sent = sendMessage(w.channel->native_handle(), Message(std::move(fds))); !sent)
-          return killNow(w, sent.error().message.c_str()), false;
+        if (auto sent = handOver(w); !sent) return killNow(w, sent.error().message.c_str()), false;
       } else if (std::holds_alternative<ReadyMessage>(m)) {
         if (!w.hello || w.ready) return killNow(w, "ready out of order"), false;
         w.ready = true;
+        if (w.state == WorkerState::kStopping) continue;  // too late: it is being stopped
         w.state = WorkerState::kRunning;
         spdlog::info("{}: ready", w.name);
         updateStatus();
       } else if (auto* event = std::get_if<EventMessage>(&m)) {
         if (!w.ready) return killNow(w, "event before ready"), false;
-        spdlog::info("{}: event {} arg {}", w.name, event->body.event, event->body.arg);
+        onEvent(w, event->body);
+      } else if (auto* deposit = std::get_if<SocketDepositMessage>(&m)) {
+        if (w.kind != abi::WorkerKind::kNet || !net_ || !w.hello)
+          return killNow(w, "deposited a socket but is not net"), false;
+        if (auto kept = net_->deposit(deposit->slot, std::move(deposit->fd)); !kept)
+          return killNow(w, kept.error().message.c_str()), false;
+      } else if (auto* release = std::get_if<SocketReleaseMessage>(&m)) {
+        if (w.kind != abi::WorkerKind::kNet || !net_ || !w.hello)
+          return killNow(w, "released a socket but is not net"), false;
+        net_->release(release->slot);
       } else {
         return killNow(w, "sent a supervisor-only message"), false;
       }
+    }
+  }
+
+  // After hello: the status page, the session's rings and (net) the kept sockets, at most
+  // kMaxMessageFds per message, the last one flagged.
+  Result<void> handOver(Worker& w) {
+    std::vector<HandedFd> fds = {{abi::FdRole::kStatusPage, 0, w.status_page->fd()}};
+    if (plan_)
+      for (const auto& f : plan_->ringFds(w.name)) fds.push_back(f);
+    if (w.kind == abi::WorkerKind::kNet && net_)
+      for (const auto& f : net_->handedFds()) fds.push_back(f);
+    for (size_t first = 0; first < fds.size(); first += abi::kMaxMessageFds) {
+      RingFdsMessage m;
+      const size_t end = std::min(fds.size(), first + abi::kMaxMessageFds);
+      for (size_t i = first; i < end; ++i) {
+        UniqueFd copy(fcntl(fds[i].fd, F_DUPFD_CLOEXEC, 0));
+        if (!copy.valid()) return makeError("dup for hand-over: {}", std::strerror(errno));
+        m.roles.push_back(fds[i].role);
+        m.tags.push_back(fds[i].tag);
+        m.fds.push_back(std::move(copy));
+      }
+      m.last = end == fds.size();
+      if (auto sent = sendMessage(w.channel->native_handle(), Message(std::move(m))); !sent)
+        return sent;
+    }
+    return {};
+  }
+
+  void onEvent(Worker& w, const abi::EventBody& event) {
+    switch (static_cast<abi::Event>(event.event)) {
+      case abi::Event::kKeyframeRequest: {
+        if (w.kind != abi::WorkerKind::kNet) break;
+        const TimePoint now = clock_->now();
+        if (now - last_keyframe_forward_ < kKeyframeForwardInterval) break;
+        Worker* encode = find("encode");
+        if (encode == nullptr || encode->pid <= 0 || !encode->ready || !encode->channel) break;
+        last_keyframe_forward_ = now;
+        (void)sendMessage(encode->channel->native_handle(),
+                          CommandMessage{{static_cast<uint32_t>(abi::Command::kKeyframe), 0, 0}});
+        break;
+      }
+      case abi::Event::kModeChanged:
+        spdlog::info("{}: mode changed to {}x{}", w.name, event.arg >> 32, event.arg & 0xffffffffu);
+        break;
+      case abi::Event::kError:
+        spdlog::warn("{}: reported error {}", w.name, event.arg);
+        break;
     }
   }
 
@@ -462,26 +558,73 @@ class Supervisor::Impl {
       spdlog::error("SIGHUP: config not reloaded: {}", config.error().message);
       return;
     }
-    auto sessions = SessionSource::createFixed(config->session);
+    auto sessions = makeSessionSource(*config, options_.mode);
     if (!sessions) {
       spdlog::error("SIGHUP: config not reloaded: {}", sessions.error().message);
       return;
     }
+    // Sockets and session watch stay; the rest of the config applies from the next spawn.
+    config->net = options_.config.net;
     options_.config = std::move(*config);
     sessions_ = std::move(*sessions);
-    auto session = sessions_->current();
-    if (session && *session && !(**session == session_)) {
-      spdlog::info("SIGHUP: the session changed: moving the workers");
-      switchSession(**session);
-    }
+    watchSessions();
+    checkSession("SIGHUP");
   }
 
-  // Stops the old set in reverse start order, then starts the new one.
-  void switchSession(const SessionInfo& next) {
+  // ---- sessions ---------------------------------------------------------------------------
+
+  void watchSessions() {
+    session_watch_.reset();
+    const int fd = sessions_->wakeFd();
+    if (fd < 0) return;
+    session_watch_ = std::make_unique<asio::posix::stream_descriptor>(io_, dup(fd));
+    armSessionWatch();
+  }
+
+  void armSessionWatch() {
+    session_watch_->async_wait(
+        asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
+          if (ec || !session_watch_) return;
+          sessions_->acknowledgeWake();
+          // logind fills in a new session's fields over a few
+          // milliseconds: settle before moving the workers once.
+          session_settle_.expires_after(kSessionSettle);
+          session_settle_.async_wait([this](const boost::system::error_code& settle_ec) {
+            if (!settle_ec) checkSession("session change");
+          });
+          if (session_watch_) armSessionWatch();
+        });
+  }
+
+  // Re-reads the session source; moves the workers if the session is another one now.
+  void checkSession(const char* why) {
+    if (stopping_all_) return;
+    auto next = sessions_->current();
+    if (!next) {
+      spdlog::error("{}: {} (keeping the current session)", why, next.error().message);
+      return;
+    }
+    const std::optional<SessionInfo> current =
+        switching_ ? pending_session_
+                   : (session_.id.empty() ? std::nullopt : std::optional<SessionInfo>(session_));
+    if (*next == current) return;
+    if (*next)
+      spdlog::info("{}: now session {} of user {} ({}): moving the workers", why, (*next)->id,
+                   (*next)->user, (*next)->klass);
+    else
+      spdlog::info("{}: no active session: stopping the workers", why);
+    switchSession(*next);
+  }
+
+  // Stops the old set in reverse start order, then starts the new one (if any).
+  void switchSession(const std::optional<SessionInfo>& next) {
     const TimePoint now = clock_->now();
     pending_session_ = next;
+    if (switching_) return;  // the running switch picks up the newest target
+    switching_ = true;
     for (auto it = workers_.rbegin(); it != workers_.rend(); ++it) {
       (*it)->after_exit = AfterExit::kStayStopped;
+      if ((*it)->state == WorkerState::kBackoff) (*it)->state = WorkerState::kStopped;
       terminate(**it, now);
     }
     awaitSwitch();
@@ -493,16 +636,36 @@ class Supervisor::Impl {
       timer->async_wait([this, timer](const boost::system::error_code&) { awaitSwitch(); });
       return;
     }
-    if (pending_session_) {
-      auto next = std::move(*pending_session_);
-      pending_session_.reset();
-      startSession(next);
+    switching_ = false;
+    if (stopping_all_) return;
+    auto next = std::move(pending_session_);
+    pending_session_.reset();
+    if (next) {
+      startSession(*next);
+    } else {
+      workers_.clear();
+      plan_.reset();
+      session_ = SessionInfo{};
+      updateStatus();
     }
   }
 
   // ---- systemd ----------------------------------------------------------------------------
 
   void updateStatus() {
+    if (session_.id.empty() && !switching_) {
+      // Nothing to wait for: funkhausd is up and watching for a session.
+      if (!notified_ready_) {
+        notified_ready_ = true;
+        sd_notify(0, "READY=1");
+      }
+      const std::string status = "waiting for a session";
+      if (status != last_status_) {
+        last_status_ = status;
+        sd_notifyf(0, "STATUS=%s", status.c_str());
+      }
+      return;
+    }
     std::string degraded;
     bool all_ready = !workers_.empty();
     for (const auto& w : workers_) {
@@ -679,24 +842,61 @@ class Supervisor::Impl {
           w.pid > 0 ? std::chrono::duration<double, std::milli>(now - w.heartbeat_seen).count()
                     : 0.0;
       if (w.status_page) {
+        // Written by the worker: numbers only, shown as they are (they cannot steer us).
         const abi::WorkerStatusPage& s = status(w);
+        j["fps"] = static_cast<double>(abi::atomicLoad(s.fps_milli)) / 1000.0;
+        j["latency_p50_ms"] = static_cast<double>(abi::atomicLoad(s.latency_p50_ns)) / 1e6;
+        j["latency_p99_ms"] = static_cast<double>(abi::atomicLoad(s.latency_p99_ns)) / 1e6;
         j["counters"] = {{"frames_in", abi::atomicLoad(s.frames_in)},
                          {"frames_out", abi::atomicLoad(s.frames_out)},
                          {"drops", abi::atomicLoad(s.drops)},
-                         {"errors", abi::atomicLoad(s.errors)}};
+                         {"errors", abi::atomicLoad(s.errors)},
+                         {"bytes_out", abi::atomicLoad(s.bytes_out)},
+                         {"keyframes", abi::atomicLoad(s.keyframes)}};
+        if (w.kind == abi::WorkerKind::kNet) j["viewers"] = abi::atomicLoad(s.viewers);
       }
       workers.push_back(j);
     }
-    nlohmann::json session = {{"id", session_.id},
-                              {"user", session_.user},
-                              {"uid", session_.uid},
-                              {"type", session_.type},
-                              {"workers", workers}};
-    return {{"ok", true},
-            {"mode", toString(options_.mode)},
-            {"pid", getpid()},
-            {"sessions",
-             session_.id.empty() ? nlohmann::json::array() : nlohmann::json::array({session})}};
+    nlohmann::json session = {{"id", session_.id},       {"user", session_.user},
+                              {"uid", session_.uid},     {"type", session_.type},
+                              {"class", session_.klass}, {"workers", workers}};
+    if (plan_) session["rings"] = ringsJson();
+    nlohmann::json out = {{"ok", true},
+                          {"mode", toString(options_.mode)},
+                          {"pid", getpid()},
+                          {"sessions", session_.id.empty() ? nlohmann::json::array()
+                                                           : nlohmann::json::array({session})}};
+    if (net_)
+      out["net"] = {{"rtsp_port", net_->rtspPort()},
+                    {"rtp_port", net_->rtpPort()},
+                    {"path", options_.config.net.path},
+                    {"kept_viewer_sockets", net_->keptViewers()}};
+    return out;
+  }
+
+  // Ring counters as the peers wrote them (untrusted numbers, displayed only).
+  nlohmann::json ringsJson() const {
+    const auto& f = *reinterpret_cast<const abi::FrameRingHeader*>(plan_->frameRing().data());
+    const auto& p = *reinterpret_cast<const abi::PacketRingHeader*>(plan_->packetRing().data());
+    const uint64_t head = abi::atomicLoad(p.head), tail = abi::atomicLoad(p.tail);
+    const uint64_t capacity = p.capacity;  // written by funkhausd, never by a peer
+    const uint64_t used = head >= tail ? std::min(head - tail, capacity) : 0;
+    return {{"frames",
+             {{"slots", f.slot_count},
+              {"published", abi::atomicLoad(f.published)},
+              {"consumed", abi::atomicLoad(f.consumed)},
+              {"dropped", abi::atomicLoad(f.dropped)},
+              {"repeated", abi::atomicLoad(f.repeated)},
+              {"overwritten", abi::atomicLoad(f.overwritten)},
+              {"stale_rejected", abi::atomicLoad(f.stale_rejected)},
+              {"abandoned", abi::atomicLoad(f.abandoned)},
+              {"generation", abi::atomicLoad(f.generation)}}},
+            {"packets",
+             {{"capacity_bytes", capacity},
+              {"used_bytes", used},
+              {"occupancy", capacity != 0 ? static_cast<double>(used) / capacity : 0.0},
+              {"records", abi::atomicLoad(p.records)},
+              {"dropped_records", abi::atomicLoad(p.dropped_records)}}}};
   }
 
   SupervisorOptions options_;
@@ -705,10 +905,16 @@ class Supervisor::Impl {
   asio::io_context io_;
   asio::signal_set signals_;
   asio::steady_timer tick_;
+  asio::steady_timer session_settle_;
   stream_protocol::acceptor acceptor_;
   SessionEscalation escalation_;
   SessionInfo session_;
   std::optional<SessionInfo> pending_session_;
+  bool switching_ = false;
+  std::unique_ptr<asio::posix::stream_descriptor> session_watch_;
+  std::optional<SessionPlan> plan_;
+  std::optional<NetEndpoints> net_;
+  TimePoint last_keyframe_forward_{};
   std::optional<Credentials> credentials_;
   std::vector<std::unique_ptr<Worker>> workers_;
   bool stopping_all_ = false;

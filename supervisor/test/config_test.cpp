@@ -138,3 +138,83 @@ TEST(Config, LoadsAFile) {
 
 }  // namespace
 }  // namespace funkhaus::supervisor
+
+namespace funkhaus::supervisor {
+namespace {
+
+TEST(Config, PipelineSectionsAreRead) {
+  auto c = parseConfig(R"([capture]
+source = "x11"
+width = 1280
+height = 720
+fps = 30
+[encode]
+encoder = "h264_vaapi"
+bitrate_kbps = 4000
+preset = "ultrafast"
+[net]
+bind = "::"
+port = 0
+rtp_port = 50000
+path = "/desk"
+max_viewers = 4
+mtu = 1200
+session_timeout_s = 30
+[rings]
+frame_slots = 5
+max_width = 1920
+max_height = 1080
+packet_ring_kib = 4096
+)",
+                       "funkhaus.toml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->capture.source, "x11");
+  EXPECT_EQ(c->capture.width, 1280u);
+  EXPECT_EQ(c->capture.fps, 30u);
+  EXPECT_EQ(c->encode.encoder, "h264_vaapi");
+  EXPECT_EQ(c->encode.bitrate_kbps, 4000u);
+  EXPECT_EQ(c->encode.preset, "ultrafast");
+  EXPECT_EQ(c->net.bind, "::");
+  EXPECT_EQ(c->net.port, 0);
+  EXPECT_EQ(c->net.rtp_port, 50000);
+  EXPECT_EQ(c->net.path, "/desk");
+  EXPECT_EQ(c->net.max_viewers, 4u);
+  EXPECT_EQ(c->rings.frame_slots, 5u);
+  EXPECT_EQ(c->rings.packet_ring_kib, 4096u);
+}
+
+TEST(Config, PipelineDefaultsServeRtspOn8554At1080p60) {
+  auto c = parseConfig("", "funkhaus.toml");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->capture.source, "synthetic");
+  EXPECT_EQ(c->capture.width, 1920u);
+  EXPECT_EQ(c->capture.height, 1080u);
+  EXPECT_EQ(c->capture.fps, 60u);
+  EXPECT_EQ(c->encode.encoder, "libx264");
+  EXPECT_EQ(c->net.port, 8554);
+  EXPECT_EQ(c->net.path, "/live");
+}
+
+TEST(Config, BadPipelineValuesNameTheKeyAndLine) {
+  EXPECT_EQ(errorOf("[capture]\nwidth = 1281\n"),
+            "funkhaus.toml:1: capture.width: must be even "
+            "(4:2:0 chroma)");
+  EXPECT_NE(errorOf("[capture]\nsource = \"webcam\"\n").find("funkhaus.toml:2: capture.source"),
+            std::string::npos);
+  EXPECT_NE(errorOf("[encode]\nencoder = \"h264_amf\"\n").find("funkhaus.toml:2: encode.encoder"),
+            std::string::npos);
+  EXPECT_NE(errorOf("[net]\nbind = \"localhost\"\n").find("funkhaus.toml:2: net.bind: must be"),
+            std::string::npos);
+  EXPECT_NE(errorOf("[net]\npath = \"live\"\n").find("net.path"), std::string::npos);
+  EXPECT_NE(errorOf("[net]\nrtp_port = 5001\n").find("net.rtp_port: must be even"),
+            std::string::npos);
+  EXPECT_NE(
+      errorOf("[net]\nmax_viewers = 17\n").find("net.max_viewers: must be an integer from 1 to 16"),
+      std::string::npos);
+  EXPECT_NE(errorOf("[rings]\nframe_slots = 2\n").find("rings.frame_slots"), std::string::npos);
+  EXPECT_NE(errorOf("[encode]\npreset = \"fast; rm\"\n").find("encode.preset"), std::string::npos);
+  EXPECT_NE(errorOf("[net]\nprot = 1\n").find("net.prot: unknown key"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace funkhaus::supervisor

@@ -46,9 +46,7 @@ class Funkhausd {
       fs::create_symlink(target, dir_ / "bin" / (std::string("funkhaus-") + w));
     }
     socket_ = (dir_ / "control.sock").string();
-    std::ofstream(dir_ / "funkhaus.toml")
-        << "[control]\nsocket = \"" << socket_ << "\"\n[workers]\nheartbeat_timeout_ms = 500\n"
-        << extra_config;
+    std::ofstream(dir_ / "funkhaus.toml") << baseConfig() << extra_config;
     const std::string config = (dir_ / "funkhaus.toml").string();
     const std::string workers = (dir_ / "bin").string();
     std::vector<std::string> args = {
@@ -81,12 +79,18 @@ class Funkhausd {
   }
 
   pid_t pid() const { return pid_; }
+  // Every test funkhausd: its own control socket, a free RTSP port and small rings, so tests
+  // can run beside each other and beside a real funkhaus.
+  std::string baseConfig() const {
+    return "[control]\nsocket = \"" + socket_ +
+           "\"\n[workers]\nheartbeat_timeout_ms = 500\n[net]\nport = 0\n"
+           "[rings]\nmax_width = 320\nmax_height = 180\n"
+           "[capture]\nwidth = 320\nheight = 180\nfps = 30\n";
+  }
   std::filesystem::path configPath() const { return dir_ / "funkhaus.toml"; }
   // Rewrites the config (control socket kept) with `extra_config` after the base lines.
   void rewriteConfig(const std::string& extra_config) const {
-    std::ofstream(dir_ / "funkhaus.toml")
-        << "[control]\nsocket = \"" << socket_ << "\"\n[workers]\nheartbeat_timeout_ms = 500\n"
-        << extra_config;
+    std::ofstream(dir_ / "funkhaus.toml") << baseConfig() << extra_config;
   }
   const std::string& socket() const { return socket_; }
   std::string log() const {

@@ -11,43 +11,15 @@
 #include <string>
 
 #include "funkhausd_process.h"
+#include "test_user.h"
 
 namespace funkhaus {
 namespace {
 
 using test::Funkhausd;
 using test::json;
+using test::TestUser;
 using namespace std::chrono_literals;
-
-// A system user created for the test and removed afterwards.
-class TestUser {
- public:
-  explicit TestUser(const std::string& tag)
-      : name_("fhtest-" + tag + "-" + std::to_string(getpid() % 100000)) {
-    const std::string cmd =
-        "useradd --system --no-create-home --shell /usr/sbin/nologin " + name_ + " 2>&1";
-    ok_ = std::system(cmd.c_str()) == 0;
-    if (const passwd* pw = getpwnam(name_.c_str())) {
-      uid_ = pw->pw_uid;
-      gid_ = pw->pw_gid;
-    } else {
-      ok_ = false;
-    }
-  }
-  ~TestUser() {
-    if (ok_) (void)std::system(("userdel " + name_ + " 2>/dev/null").c_str());
-  }
-  bool ok() const { return ok_; }
-  const std::string& name() const { return name_; }
-  uid_t uid() const { return uid_; }
-  gid_t gid() const { return gid_; }
-
- private:
-  std::string name_;
-  uid_t uid_ = 0;
-  gid_t gid_ = 0;
-  bool ok_ = false;
-};
 
 // Fields of /proc/PID/status.
 std::map<std::string, std::string> procStatus(pid_t pid) {

@@ -2,6 +2,7 @@
 // Used by funkhausd's main thread at start and on reload (SIGHUP).
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -33,9 +34,49 @@ struct SessionConfig {
   std::map<std::string, std::string> environment;  // fixed source: extra environment
 };
 
+// [capture]: what funkhaus-capture captures and at which mode.
+struct CaptureConfig {
+  std::string source = "synthetic";  // synthetic, x11
+  uint32_t width = 1920;
+  uint32_t height = 1080;
+  uint32_t fps = 60;
+};
+
+// [encode]: funkhaus-encode's encoder and rate control.
+struct EncodeConfig {
+  std::string encoder = "libx264";  // libx264, libx265, h264_nvenc, hevc_nvenc, h264_vaapi,
+                                    // h264_qsv (hardware falls back to software if absent)
+  uint32_t bitrate_kbps = 8000;
+  std::string preset = "superfast";
+};
+
+// [net]: where funkhaus-net serves viewers. funkhausd owns these sockets (they survive a net
+// restart and a session change).
+struct NetConfig {
+  std::string bind = "0.0.0.0";  // IPv4 or IPv6 literal
+  uint16_t port = 8554;          // RTSP over TCP; 0: any free port
+  uint16_t rtp_port = 0;         // RTP (even) and RTCP (+1) over UDP; 0: pick a free pair
+  std::string path = "/live";
+  uint32_t max_viewers = 16;
+  uint32_t mtu = 1400;
+  uint32_t session_timeout_s = 60;
+};
+
+// [rings]: the shared memory between the workers, created per session by funkhausd.
+struct RingsConfig {
+  uint32_t frame_slots = 4;
+  uint32_t max_width = 3840;  // frame slots hold an I420 frame of at least this size
+  uint32_t max_height = 2160;
+  uint32_t packet_ring_kib = 8192;
+};
+
 struct Config {
   std::optional<RunMode> mode;  // unset: system when started as root, user otherwise
   SessionConfig session;
+  CaptureConfig capture;
+  EncodeConfig encode;
+  NetConfig net;
+  RingsConfig rings;
   RestartPolicyConfig restart;
   Duration heartbeat_timeout = std::chrono::seconds(1);  // no heartbeat this long: replaced
   Duration stop_grace = std::chrono::seconds(1);         // SIGTERM -> SIGKILL
