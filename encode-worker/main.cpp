@@ -1,5 +1,18 @@
-// funkhaus-encode: for now the minimal worker (channel, heartbeat, stop); the real encode stage
-// replaces it in the pipeline issue.
-#include "funkhaus/common/minimal_worker.h"
+// funkhaus-encode: thin main; the worker lives in the funkhaus_encode library.
+#include <cstdio>
 
-int main() { return funkhaus::runMinimalWorker(funkhaus::abi::WorkerKind::kEncode, "encode"); }
+#include "funkhaus/abi/exit_codes.h"
+#include "funkhaus/encode/encode_worker.h"
+
+int main(int argc, char** argv) {
+  auto args = funkhaus::encode::parseArguments(argc, argv);
+  if (!args) {
+    std::fprintf(stderr, "funkhaus-encode: %s\n", args.error().message.c_str());
+    return funkhaus::abi::kExitBadConfig;
+  }
+  if (args->help) {
+    std::fputs(args->help_text.c_str(), stdout);
+    return funkhaus::abi::kExitStopped;
+  }
+  return funkhaus::encode::runEncodeWorker(args->config);
+}

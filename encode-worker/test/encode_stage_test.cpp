@@ -1,0 +1,234 @@
+// EncodeStage tests over real rings in one process: frames from a real frame ring, access units
+// read back from a real packet ring and decoded like a viewer would; repeats; new producers.
+#include "funkhaus/encode/encode_stage.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "funkhaus/abi/token.h"
+#include "funkhaus/common/clock.h"
+#include "test_support.h"
+
+namespace funkhaus::encode {
+namespace {
+
+using test::Decoder;
+using Turn = EncodeStage::Turn;
+
+EncoderConfig configFor(const std::string& name, uint32_t fps = 30) {
+  EncoderConfig c;
+  c.encoder = name;
+  c.fps = fps;
+  return c;
+}
+
+Turn stepUntilEncoded(EncodeStage& stage) {
+  for (int i = 0; i < 200; ++i) {
+    const Turn t = stage.step(50'000'000);
+    if (t == Turn::kEncoded || t == Turn::kError) return t;
+  }
+  return Turn::kIdle;
+}
+
+class StageCodecTest : public ::testing::TestWithParam<const char*> {};
+
+// N synthetic I420 frames through frame ring -> stage -> packet ring -> decoder.
+TEST_P(StageCodecTest, FramesFromTheRingDecodeFromThePacketRing) {
+  const auto g = *makeGeometry(abi::PixelFormat::kI420, 640, 360);
+  auto rings = test::makeRings(g);
+  auto encoder = Encoder::create(configFor(GetParam()));
+  ASSERT_TRUE(encoder) << encoder.error().message;
+  const Codec codec = encoder->codec();
+  EncodeStage stage(std::move(*encoder), *rings.consumer, *rings.packets);
+  Decoder decoder(codec);
+  constexpr uint32_t kFrames = 40;
+  std::vector<uint64_t> captures;
+  for (uint32_t i = 0; i < kFrames; ++i) {
+    const uint64_t capture = monotonicNs();
+    captures.push_back(capture);
+    ASSERT_NE(test::publishPicture(*rings.producer, g, i, capture), 0u);
+    ASSERT_EQ(stepUntilEncoded(stage), Turn::kEncoded) << "frame " << i;
+    EXPECT_LE(rings.consumer->heldCount(), 1u) << "only the kept frame stays held";
+    auto records = test::drainRecords(*rings.reader);
+    ASSERT_EQ(records.size(), 1u) << "frame " << i;
+    const auto& r = records[0];
+    EXPECT_EQ(r.header.codec, static_cast<uint32_t>(codec));
+    EXPECT_EQ(r.header.frame_number, i);
+    EXPECT_EQ(r.header.capture_time_ns, capture);
+    EXPECT_EQ((r.header.flags & abi::kRecordFlagKeyframe) != 0, i == 0) << "frame " << i;
+    EXPECT_EQ((r.header.flags & abi::kRecordFlagDiscontinuity) != 0, i == 0)
+        << "a fresh producer flags its first record";
+    auto info = parseAccessUnit(codec, r.payload);
+    ASSERT_TRUE(info) << info.error().message;
+    if (i == 0) {
+      EXPECT_TRUE(info->decodableAlone(codec)) << "IDR with in-band parameter sets";
+    }
+    auto decoded = decoder.decode(r.payload, static_cast<int64_t>(r.header.frame_number));
+    ASSERT_TRUE(decoded) << decoded.error().message;
+    ASSERT_EQ(decoded->size(), 1u) << "frame " << i << " not decoded at once";
+    EXPECT_EQ((*decoded)[0].pts, static_cast<int64_t>(i)) << "presentation order = decode order";
+    EXPECT_EQ((*decoded)[0].width, 640);
+    EXPECT_EQ((*decoded)[0].height, 360);
+    // Compare with the picture as published: draw it again (the slot went back to the ring).
+    std::vector<std::byte> again(*framePayloadSize(g));
+    test::drawPicture(g, again, i);
+    EXPECT_LT(test::meanAbsDiff((*decoded)[0].luma, test::expectedLuma(g, again)), 8.0);
+  }
+  const auto& c = stage.counters();
+  EXPECT_EQ(c.frames_in, kFrames);
+  EXPECT_EQ(c.frames_out, kFrames);
+  EXPECT_EQ(c.keyframes, 1u);
+  EXPECT_EQ(c.errors, 0u);
+  EXPECT_EQ(c.repeats, 0u);
+  EXPECT_GT(c.bytes_out, 0u);
+  abi::WorkerStatusPage page{};
+  stage.publish(page, monotonicNs());
+  EXPECT_EQ(page.frames_in, kFrames);
+  EXPECT_EQ(page.frames_out, kFrames);
+  EXPECT_EQ(page.keyframes, 1u);
+  EXPECT_EQ(page.bytes_out, c.bytes_out);
+  EXPECT_GT(page.latency_p50_ns, 0u) << "capture -> encoded latency is published";
+}
+
+// Keyframe request through the stage: the next record carries the keyframe flag and an IDR.
+TEST_P(StageCodecTest, KeyframeRequestFlagsTheNextRecord) {
+  const auto g = *makeGeometry(abi::PixelFormat::kI420, 320, 240);
+  auto rings = test::makeRings(g);
+  auto encoder = Encoder::create(configFor(GetParam()));
+  ASSERT_TRUE(encoder) << encoder.error().message;
+  const Codec codec = encoder->codec();
+  EncodeStage stage(std::move(*encoder), *rings.consumer, *rings.packets);
+  for (uint32_t i = 0; i < 10; ++i) {
+    if (i == 6) stage.requestKeyframe();
+    ASSERT_NE(test::publishPicture(*rings.producer, g, i, monotonicNs()), 0u);
+    ASSERT_EQ(stepUntilEncoded(stage), Turn::kEncoded);
+  }
+  auto records = test::drainRecords(*rings.reader);
+  ASSERT_EQ(records.size(), 10u);
+  for (size_t i = 0; i < records.size(); ++i) {
+    const bool key = (records[i].header.flags & abi::kRecordFlagKeyframe) != 0;
+    EXPECT_EQ(key, i == 0 || i == 6) << "record " << i;
+    auto info = parseAccessUnit(codec, records[i].payload);
+    ASSERT_TRUE(info);
+    EXPECT_EQ(info->idr, key) << "the flag says what the bitstream holds";
+    EXPECT_EQ(info->decodableAlone(codec), key);
+  }
+  EXPECT_EQ(stage.counters().keyframes, 2u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Software, StageCodecTest, ::testing::Values("libx264", "libx265"));
+
+// No new frame for two intervals: the last one is encoded again once per interval, with fresh
+// capture times and frame numbers; the repeats decode to the same picture; a new frame stops
+// them and its slot replaces the kept one.
+TEST(StageTest, RepeatsTheLastFrameWhileNoNewOneComes) {
+  constexpr uint32_t kFps = 60;
+  const auto g = *makeGeometry(abi::PixelFormat::kI420, 320, 240);
+  auto rings = test::makeRings(g);
+  auto encoder = Encoder::create(configFor("libx264", kFps));
+  ASSERT_TRUE(encoder);
+  EncodeStage stage(std::move(*encoder), *rings.consumer, *rings.packets);
+  Decoder decoder(Codec::kH264);
+  for (uint32_t i = 0; i < 3; ++i) {
+    ASSERT_NE(test::publishPicture(*rings.producer, g, i, monotonicNs()), 0u);
+    ASSERT_EQ(stepUntilEncoded(stage), Turn::kEncoded);
+  }
+  const uint64_t last_fresh = monotonicNs();
+  // Nothing published for a while: the stage repeats.
+  uint64_t first_repeat_ns = 0;
+  int repeats = 0;
+  const uint64_t until = monotonicNs() + 500'000'000;
+  while (monotonicNs() < until) {
+    const Turn t = stage.step(20'000'000);
+    ASSERT_NE(t, Turn::kEncoded);
+    ASSERT_NE(t, Turn::kError);
+    if (t == Turn::kRepeated) {
+      if (repeats++ == 0) first_repeat_ns = monotonicNs();
+    }
+  }
+  ASSERT_GT(repeats, 0) << "no repeats while the producer was silent";
+  EXPECT_EQ(rings.consumer->heldCount(), 1u) << "the repeated frame stays held";
+  test::figure(fmt::format(
+      "stage repeats at {} fps: first repeat {:.1f} ms after the last new frame (2 intervals = "
+      "{:.1f} ms), {} repeats in 500 ms ({:.1f}/s)",
+      kFps, double(first_repeat_ns - last_fresh) / 1e6, 2000.0 / kFps, repeats, repeats / 0.5));
+
+  std::vector<std::byte> last(*framePayloadSize(g));
+  test::drawPicture(g, last, 2);
+  const auto expected = test::expectedLuma(g, last);
+  auto records = test::drainRecords(*rings.reader);
+  ASSERT_EQ(records.size(), 3u + static_cast<size_t>(repeats));
+  for (size_t i = 0; i < records.size(); ++i) {
+    EXPECT_EQ(records[i].header.frame_number, i);
+    if (i > 0) {
+      EXPECT_GT(records[i].header.capture_time_ns, records[i - 1].header.capture_time_ns);
+    }
+    auto decoded = decoder.decode(records[i].payload, static_cast<int64_t>(i));
+    ASSERT_TRUE(decoded) << decoded.error().message;
+    ASSERT_EQ(decoded->size(), 1u);
+    if (i >= 3) {
+      EXPECT_LT(test::meanAbsDiff((*decoded)[0].luma, expected), 8.0) << "repeat " << i;
+    }
+  }
+
+  // A new frame ends the repeats.
+  const uint64_t capture = monotonicNs();
+  ASSERT_NE(test::publishPicture(*rings.producer, g, 3, capture), 0u);
+  ASSERT_EQ(stepUntilEncoded(stage), Turn::kEncoded);
+  records = test::drainRecords(*rings.reader);
+  ASSERT_FALSE(records.empty());
+  EXPECT_EQ(records.back().header.capture_time_ns, capture);
+  EXPECT_EQ(rings.consumer->heldCount(), 1u) << "the old frame went back";
+  EXPECT_EQ(stage.counters().repeats, static_cast<uint64_t>(repeats));
+}
+
+// A new producer (capture restarted) starts a new generation; the stage takes its frames and
+// keeps one decodable stream.
+TEST(StageTest, FollowsARestartedProducer) {
+  const auto g = *makeGeometry(abi::PixelFormat::kI420, 320, 240);
+  auto rings = test::makeRings(g);
+  auto encoder = Encoder::create(configFor("libx264"));
+  ASSERT_TRUE(encoder);
+  EncodeStage stage(std::move(*encoder), *rings.consumer, *rings.packets);
+  Decoder decoder(Codec::kH264);
+  for (uint32_t i = 0; i < 3; ++i) {
+    ASSERT_NE(test::publishPicture(*rings.producer, g, i, monotonicNs()), 0u);
+    ASSERT_EQ(stepUntilEncoded(stage), Turn::kEncoded);
+  }
+  const uint32_t old_generation = rings.producer->generation();
+  rings.producer.reset();
+  auto again = FrameProducer::attach(*SharedMemory::attachDup(rings.frame_ring.fd()));
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_NE(again->generation(), old_generation);
+  for (uint32_t i = 3; i < 6; ++i) {
+    ASSERT_NE(test::publishPicture(*again, g, i, monotonicNs()), 0u);
+    ASSERT_EQ(stepUntilEncoded(stage), Turn::kEncoded) << "frame " << i;
+  }
+  int64_t pts = 0;
+  for (const auto& r : test::drainRecords(*rings.reader)) {
+    auto decoded = decoder.decode(r.payload, pts++);
+    ASSERT_TRUE(decoded) << decoded.error().message;
+    EXPECT_EQ(decoded->size(), 1u);
+  }
+  EXPECT_EQ(stage.counters().frames_in, 6u);
+}
+
+// The stage gives every slot back when it goes away.
+TEST(StageTest, DestructionReleasesHeldSlots) {
+  const auto g = *makeGeometry(abi::PixelFormat::kI420, 320, 240);
+  auto rings = test::makeRings(g);
+  {
+    auto encoder = Encoder::create(configFor("libx264"));
+    ASSERT_TRUE(encoder);
+    EncodeStage stage(std::move(*encoder), *rings.consumer, *rings.packets);
+    ASSERT_NE(test::publishPicture(*rings.producer, g, 0, monotonicNs()), 0u);
+    ASSERT_EQ(stepUntilEncoded(stage), Turn::kEncoded);
+    EXPECT_EQ(rings.consumer->heldCount(), 1u);
+  }
+  EXPECT_EQ(rings.consumer->heldCount(), 0u);
+}
+
+}  // namespace
+}  // namespace funkhaus::encode

@@ -1,0 +1,447 @@
+// Multi-process tests of the real funkhaus-encode binary: the test plays funkhausd (status
+// page, frame ring, packet ring, SOCK_SEQPACKET channel at fd 3), feeds frames, reads and
+// decodes packets, sends commands, SIGKILLs the worker and starts another on the same rings.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "funkhaus/abi/exit_codes.h"
+#include "funkhaus/abi/status_page.h"
+#include "funkhaus/common/channel.h"
+#include "funkhaus/common/clock.h"
+#include "funkhaus/common/frame_ring.h"
+#include "funkhaus/common/packet_ring.h"
+#include "funkhaus/common/shared_memory.h"
+#include "test_support.h"
+
+namespace funkhaus::encode {
+namespace {
+
+using namespace std::chrono_literals;
+using test::Decoder;
+using test::Pattern;
+using test::Record;
+
+SharedMemory makeStatusPage() {
+  auto page = SharedMemory::create("encode-status", sizeof(abi::WorkerStatusPage));
+  if (!page) std::abort();
+  auto* s = reinterpret_cast<abi::WorkerStatusPage*>(page->data());
+  s->magic = abi::kStatusPageMagic;
+  s->abi_version = abi::kAbiVersion;
+  s->header_size = sizeof(abi::WorkerStatusPage);
+  s->kind = static_cast<uint32_t>(abi::WorkerKind::kEncode);
+  return std::move(*page);
+}
+
+// The real funkhaus-encode, started the way funkhausd starts it: channel at fd 3.
+class EncodeWorker {
+ public:
+  explicit EncodeWorker(const std::vector<std::string>& args) {
+    static int counter = 0;
+    log_path_ = "/tmp/funkhaus-encode-test-" + std::to_string(getpid()) + "-" +
+                std::to_string(counter++) + ".log";
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) std::abort();
+    channel_ = UniqueFd(sv[0]);
+    UniqueFd child_end(sv[1]);
+    std::vector<std::string> all = {FUNKHAUS_ENCODE_BIN};
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : all) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const pid_t parent = getpid();
+    pid_ = fork();
+    if (pid_ < 0) std::abort();
+    if (pid_ == 0) {
+      const int out = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      if (out < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) _exit(127);
+      if (child_end.get() == 3) {
+        if (fcntl(3, F_SETFD, 0) != 0) _exit(127);
+      } else if (dup2(child_end.get(), 3) < 0) {
+        _exit(127);
+      }
+      if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(127);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+  }
+  ~EncodeWorker() {
+    if (!reaped_) {
+      ::kill(pid_, SIGKILL);
+      waitExit(10'000);
+    }
+    std::remove(log_path_.c_str());
+  }
+
+  pid_t pid() const { return pid_; }
+  int channel() const { return channel_.get(); }
+  std::string log() const {
+    std::ifstream in(log_path_);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+  std::optional<Message> receive(int timeout_ms) {
+    pollfd p{channel_.get(), POLLIN, 0};
+    if (poll(&p, 1, timeout_ms) <= 0) return std::nullopt;
+    auto m = receiveMessage(channel_.get());
+    if (!m || !m->has_value()) return std::nullopt;
+    return std::move(**m);
+  }
+
+  // Hello -> ring fds -> ready, as funkhausd does it.
+  ::testing::AssertionResult handshake(const SharedMemory& status, const SharedMemory* frames,
+                                       const SharedMemory* packets) {
+    auto hello = receive(5000);
+    if (!hello || !std::holds_alternative<HelloMessage>(*hello))
+      return ::testing::AssertionFailure() << "no hello\n" << log();
+    const auto& body = std::get<HelloMessage>(*hello).body;
+    if (body.kind != static_cast<uint32_t>(abi::WorkerKind::kEncode) ||
+        body.abi_version != abi::kAbiVersion)
+      return ::testing::AssertionFailure() << "hello of another kind or version";
+    RingFdsMessage rings;
+    rings.roles.push_back(abi::FdRole::kStatusPage);
+    rings.fds.emplace_back(dup(status.fd()));
+    if (frames != nullptr) {
+      rings.roles.push_back(abi::FdRole::kFrameRingIn);
+      rings.fds.emplace_back(dup(frames->fd()));
+    }
+    if (packets != nullptr) {
+      rings.roles.push_back(abi::FdRole::kPacketRingOut);
+      rings.fds.emplace_back(dup(packets->fd()));
+    }
+    rings.last = true;
+    if (auto sent = sendMessage(channel_.get(), Message(std::move(rings))); !sent)
+      return ::testing::AssertionFailure() << sent.error().message;
+    if (frames == nullptr || packets == nullptr) return ::testing::AssertionSuccess();
+    auto ready = receive(10000);
+    if (!ready || !std::holds_alternative<ReadyMessage>(*ready))
+      return ::testing::AssertionFailure() << "no ready\n" << log();
+    return ::testing::AssertionSuccess();
+  }
+
+  void command(abi::Command command, uint64_t arg = 0) {
+    auto sent =
+        sendMessage(channel_.get(), CommandMessage{{static_cast<uint32_t>(command), 0, arg}});
+    ASSERT_TRUE(sent) << sent.error().message;
+  }
+
+  void kill(int signal) { ::kill(pid_, signal); }
+
+  // The raw wait status, or nullopt if still running after timeout_ms.
+  std::optional<int> waitExit(int timeout_ms) {
+    const uint64_t deadline = monotonicNs() + uint64_t(timeout_ms) * 1'000'000;
+    for (;;) {
+      int status = 0;
+      const pid_t r = waitpid(pid_, &status, WNOHANG);
+      if (r == pid_) {
+        reaped_ = true;
+        return status;
+      }
+      if (monotonicNs() > deadline) return std::nullopt;
+      std::this_thread::sleep_for(5ms);
+    }
+  }
+
+ private:
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+  UniqueFd channel_;
+  std::string log_path_;
+};
+
+const abi::WorkerStatusPage& page(const SharedMemory& status) {
+  return *reinterpret_cast<const abi::WorkerStatusPage*>(status.data());
+}
+
+// funkhausd's side of one session: the rings, the producer (capture) and the consumer (net).
+struct Session {
+  abi::FrameGeometry geometry;
+  SharedMemory status = makeStatusPage();
+  SharedMemory frame_ring;
+  SharedMemory packet_ring = test::makePacketRing();
+  std::optional<FrameProducer> producer;
+  std::optional<PacketConsumer> reader;
+  std::vector<uint64_t> published_captures;
+  uint32_t next_index = 0;
+
+  explicit Session(const abi::FrameGeometry& g) : geometry(g), frame_ring(test::makeFrameRing(g)) {
+    auto p = FrameProducer::attach(*SharedMemory::attachDup(frame_ring.fd()));
+    auto r = PacketConsumer::attach(*SharedMemory::attachDup(packet_ring.fd()));
+    if (!p || !r) std::abort();
+    producer.emplace(std::move(*p));
+    reader.emplace(std::move(*r));
+  }
+
+  // Publishes `n` frames at `fps`, collecting the records that come meanwhile.
+  void feed(int n, uint32_t fps, std::vector<Record>& records, Pattern pattern = Pattern::kMoving) {
+    auto next = std::chrono::steady_clock::now();
+    for (int i = 0; i < n; ++i) {
+      const uint64_t capture = monotonicNs();
+      if (test::publishPicture(*producer, geometry, next_index++, capture, pattern) != 0)
+        published_captures.push_back(capture);
+      next += std::chrono::nanoseconds(1'000'000'000 / fps);
+      std::this_thread::sleep_until(next);
+      collect(records);
+    }
+  }
+  void collect(std::vector<Record>& records) {
+    for (auto& r : test::drainRecords(*reader)) records.push_back(std::move(r));
+  }
+  // Waits up to timeout_ms for at least `count` more records.
+  bool waitRecords(std::vector<Record>& records, size_t count, int timeout_ms) {
+    const size_t want = records.size() + count;
+    const uint64_t deadline = monotonicNs() + uint64_t(timeout_ms) * 1'000'000;
+    while (records.size() < want) {
+      if (monotonicNs() > deadline) return false;
+      reader->wait(10'000'000);
+      collect(records);
+    }
+    return true;
+  }
+  bool isPublished(uint64_t capture) const {
+    return std::find(published_captures.begin(), published_captures.end(), capture) !=
+           published_captures.end();
+  }
+};
+
+// Decodes every record on `decoder`; returns how many decoded (each must give one picture).
+void decodeAll(Decoder& decoder, const std::vector<Record>& records, size_t from, int64_t& pts) {
+  for (size_t i = from; i < records.size(); ++i) {
+    auto decoded = decoder.decode(records[i].payload, pts++);
+    ASSERT_TRUE(decoded) << "record " << i << ": " << decoded.error().message;
+    ASSERT_EQ(decoded->size(), 1u) << "record " << i;
+  }
+}
+
+TEST(EncodeWorkerProcess, StreamSurvivesSigkillOfTheEncoder) {
+  constexpr uint32_t kFps = 60;
+  Session s(*makeGeometry(abi::PixelFormat::kI420, 640, 360));
+  Decoder viewer(Codec::kH264);
+  int64_t pts = 0;  // one per record decoded so far
+  std::vector<Record> records;
+
+  auto first = std::make_unique<EncodeWorker>(std::vector<std::string>{"--fps", "60"});
+  ASSERT_TRUE(first->handshake(s.status, &s.frame_ring, &s.packet_ring));
+  s.feed(60, kFps, records);
+  s.collect(records);
+  ASSERT_GE(records.size(), 30u) << first->log();
+  EXPECT_TRUE(records[0].header.flags & abi::kRecordFlagKeyframe);
+  EXPECT_TRUE(records[0].header.flags & abi::kRecordFlagDiscontinuity);
+  auto info = parseAccessUnit(Codec::kH264, records[0].payload);
+  ASSERT_TRUE(info);
+  EXPECT_TRUE(info->decodableAlone(Codec::kH264));
+  decodeAll(viewer, records, 0, pts);
+  const uint64_t frames_out = abi::atomicLoad(page(s.status).frames_out);
+  s.collect(records);
+  EXPECT_GT(frames_out, 0u);
+  EXPECT_GE(records.size(), frames_out) << "the status page counts committed records";
+  EXPECT_EQ(abi::atomicLoad(page(s.status).state),
+            static_cast<uint32_t>(abi::WorkerState::kRunning));
+
+  // SIGKILL mid-stream; capture goes on; a new encoder attaches to the same rings.
+  first->kill(SIGKILL);
+  auto status = first->waitExit(5000);
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL);
+  s.feed(10, kFps, records);
+  s.collect(records);
+  decodeAll(viewer, records, static_cast<size_t>(pts), pts);  // what it committed before dying
+  const size_t before = records.size();
+
+  const uint64_t spawned_at = monotonicNs();
+  auto second = std::make_unique<EncodeWorker>(std::vector<std::string>{"--fps", "60"});
+  ASSERT_TRUE(second->handshake(s.status, &s.frame_ring, &s.packet_ring));
+  // Its first unit comes from the latest frame already in the ring, before any new one.
+  ASSERT_TRUE(s.waitRecords(records, 1, 5000)) << second->log();
+  const double restart_ms = double(monotonicNs() - spawned_at) / 1e6;
+  s.feed(60, kFps, records);
+  ASSERT_GT(records.size(), before + 10) << second->log();
+  const Record& restart = records[before];
+  EXPECT_TRUE(restart.header.flags & abi::kRecordFlagKeyframe);
+  EXPECT_TRUE(restart.header.flags & abi::kRecordFlagDiscontinuity);
+  EXPECT_EQ(restart.header.frame_number, 0u) << "frame numbers count this encoder's units";
+  info = parseAccessUnit(Codec::kH264, restart.payload);
+  ASSERT_TRUE(info);
+  EXPECT_TRUE(info->decodableAlone(Codec::kH264)) << "a restarted encoder starts with SPS/PPS+IDR";
+  // The viewer that decoded the first encoder's stream decodes the new one at once.
+  decodeAll(viewer, records, before, pts);
+  test::figure(
+      fmt::format("new funkhaus-encode spawned -> its first access unit read from the "
+                  "packet ring: {:.0f} ms (exec, encoder probe, attach, encode); "
+                  "{} records from the killed encoder, {} from the new one",
+                  restart_ms, before, records.size() - before));
+  second->command(abi::Command::kStop);
+  status = second->waitExit(5000);
+  ASSERT_TRUE(status) << second->log();
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == abi::kExitStopped);
+}
+
+TEST(EncodeWorkerProcess, RepeatsTheLastFrameWhileCaptureIsGone) {
+  constexpr uint32_t kFps = 30;
+  Session s(*makeGeometry(abi::PixelFormat::kI420, 320, 240));
+  EncodeWorker worker({"--fps", std::to_string(kFps)});
+  ASSERT_TRUE(worker.handshake(s.status, &s.frame_ring, &s.packet_ring));
+  std::vector<Record> records;
+  s.feed(15, kFps, records);
+  s.collect(records);
+  // Capture "dies": nothing published for a second, then a new producer (new generation).
+  s.producer.reset();
+  const size_t before = records.size();
+  const uint64_t silent_from = monotonicNs();
+  std::this_thread::sleep_for(1s);
+  s.collect(records);
+  const uint64_t silent_ns = monotonicNs() - silent_from;
+  size_t repeats = 0;
+  for (size_t i = before; i < records.size(); ++i)
+    repeats += s.isPublished(records[i].header.capture_time_ns) ? 0 : 1;
+  auto p = FrameProducer::attach(*SharedMemory::attachDup(s.frame_ring.fd()));
+  ASSERT_TRUE(p) << p.error().message;
+  s.producer.emplace(std::move(*p));
+  s.feed(15, kFps, records);
+  s.collect(records);
+  test::figure(
+      fmt::format("capture silent for {:.0f} ms: {} repeated units ({:.1f}/s, "
+                  "configured {} fps)",
+                  double(silent_ns) / 1e6, repeats, repeats * 1e9 / double(silent_ns), kFps));
+  EXPECT_GT(repeats, 0u) << "the encoder did not repeat while capture was gone\n" << worker.log();
+  // After the new producer's frames come, records are new frames again.
+  ASSERT_FALSE(records.empty());
+  EXPECT_TRUE(s.isPublished(records.back().header.capture_time_ns))
+      << "repeats did not stop when new frames came";
+  // Capture times never go backwards; frame numbers are consecutive.
+  Decoder viewer(Codec::kH264);
+  int64_t pts = 0;
+  decodeAll(viewer, records, 0, pts);
+  for (size_t i = 1; i < records.size(); ++i) {
+    EXPECT_GT(records[i].header.capture_time_ns, records[i - 1].header.capture_time_ns);
+    EXPECT_EQ(records[i].header.frame_number, records[i - 1].header.frame_number + 1);
+  }
+  worker.kill(SIGTERM);
+  auto status = worker.waitExit(5000);
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == abi::kExitStopped) << worker.log();
+}
+
+TEST(EncodeWorkerProcess, CommandsKeyframeAndBitrate) {
+  constexpr uint32_t kFps = 30;
+  Session s(*makeGeometry(abi::PixelFormat::kI420, 640, 360));
+  EncodeWorker worker({"--fps", std::to_string(kFps), "--bitrate", "6000000"});
+  ASSERT_TRUE(worker.handshake(s.status, &s.frame_ring, &s.packet_ring));
+  std::vector<Record> records;
+  s.feed(20, kFps, records);
+  const uint64_t keyframes_before = abi::atomicLoad(page(s.status).keyframes);
+  EXPECT_EQ(keyframes_before, 1u);
+  const size_t before = records.size();
+  worker.command(abi::Command::kKeyframe);
+  s.feed(10, kFps, records);
+  size_t keyframes = 0;
+  for (size_t i = before; i < records.size(); ++i) {
+    const bool flagged = records[i].header.flags & abi::kRecordFlagKeyframe;
+    auto info = parseAccessUnit(Codec::kH264, records[i].payload);
+    ASSERT_TRUE(info);
+    EXPECT_EQ(flagged, info->decodableAlone(Codec::kH264));
+    keyframes += flagged ? 1 : 0;
+  }
+  EXPECT_EQ(keyframes, 1u) << "one keyframe command, one IDR";
+  EXPECT_EQ(abi::atomicLoad(page(s.status).keyframes), keyframes_before + 1);
+
+  // Bitrate: noise keeps the encoder at its cap.
+  auto rate = [&](int frames) {
+    std::vector<Record> r;
+    s.feed(frames, kFps, r, Pattern::kNoise);
+    s.collect(r);
+    uint64_t bytes = 0;
+    for (size_t i = r.size() / 4; i < r.size(); ++i) bytes += r[i].payload.size();
+    const size_t counted = r.size() - r.size() / 4;
+    return counted == 0 ? 0.0 : double(bytes) * 8 * kFps / double(counted);
+  };
+  const double high = rate(45);
+  worker.command(abi::Command::kSetBitrate, 1'000'000);
+  const double low = rate(45);
+  test::figure(
+      fmt::format("funkhaus-encode 640x360 noise: --bitrate 6 Mbit/s -> {:.2f} Mbit/s; "
+                  "after kSetBitrate 1 Mbit/s -> {:.2f} Mbit/s",
+                  high / 1e6, low / 1e6));
+  EXPECT_LT(low, high * 0.5) << worker.log();
+  worker.command(abi::Command::kStop);
+  auto status = worker.waitExit(5000);
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == abi::kExitStopped);
+}
+
+TEST(EncodeWorkerProcess, HeartbeatsWithoutFrames) {
+  Session s(*makeGeometry(abi::PixelFormat::kI420, 320, 240));
+  EncodeWorker worker({});
+  ASSERT_TRUE(worker.handshake(s.status, &s.frame_ring, &s.packet_ring));
+  const uint64_t start = abi::atomicLoad(page(s.status).heartbeat);
+  std::this_thread::sleep_for(500ms);
+  const uint64_t beats = abi::atomicLoad(page(s.status).heartbeat) - start;
+  test::figure(fmt::format("heartbeats in 500 ms without frames: {}", beats));
+  EXPECT_GT(beats, 0u);
+  EXPECT_EQ(abi::atomicLoad(page(s.status).state), static_cast<uint32_t>(abi::WorkerState::kReady));
+  EXPECT_EQ(abi::atomicLoad(page(s.status).pid), static_cast<uint32_t>(worker.pid()));
+}
+
+TEST(EncodeWorkerProcess, BadArgumentsExit65) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"--fps", "0"}, {"--encoder", "nope"}, {"--bitrate", "x"}, {"--preset", "warp"}}) {
+    EncodeWorker worker(args);
+    auto status = worker.waitExit(5000);
+    ASSERT_TRUE(status);
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == abi::kExitBadConfig)
+        << args[0] << " " << args[1] << "\n"
+        << worker.log();
+    EXPECT_NE(worker.log().find("funkhaus-encode:"), std::string::npos);
+  }
+}
+
+TEST(EncodeWorkerProcess, MissingRingsExit65WithAClearMessage) {
+  SharedMemory status = makeStatusPage();
+  EncodeWorker worker({});
+  ASSERT_TRUE(worker.handshake(status, nullptr, nullptr));
+  auto exit = worker.waitExit(10000);
+  ASSERT_TRUE(exit);
+  EXPECT_TRUE(WIFEXITED(*exit) && WEXITSTATUS(*exit) == abi::kExitBadConfig) << worker.log();
+  EXPECT_NE(worker.log().find("kFrameRingIn"), std::string::npos) << worker.log();
+}
+
+TEST(EncodeWorkerProcess, HardwareEncoderFallsBackAndStreams) {
+  Session s(*makeGeometry(abi::PixelFormat::kI420, 320, 240));
+  EncodeWorker worker({"--encoder", "h264_vaapi", "--fps", "30"});
+  ASSERT_TRUE(worker.handshake(s.status, &s.frame_ring, &s.packet_ring));
+  std::vector<Record> records;
+  s.feed(10, 30, records);
+  s.waitRecords(records, 1, 5000);
+  const std::string log = worker.log();
+  if (log.find("using libx264 instead") == std::string::npos)
+    GTEST_SKIP() << "h264_vaapi works on this machine: no fallback to see";
+  EXPECT_NE(log.find("h264_vaapi"), std::string::npos);
+  ASSERT_FALSE(records.empty()) << log;
+  Decoder viewer(Codec::kH264);
+  int64_t pts = 0;
+  decodeAll(viewer, records, 0, pts);
+  test::figure(fmt::format("h264_vaapi fallback log: {}",
+                           log.substr(0, log.find('\n', log.find("unavailable")))));
+}
+
+}  // namespace
+}  // namespace funkhaus::encode
