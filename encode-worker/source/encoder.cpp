@@ -386,6 +386,7 @@ struct Encoder::Impl {
         av_dict_set(&opts, "async_depth", "1", 0);
         av_dict_set(&opts, "idr_interval", "0", 0);
         if (auto hw = ensureHwFrames(width, height); !hw) {
+          av_dict_free(&opts);
           avcodec_free_context(&c);
           return hw.error();
         }
@@ -612,6 +613,21 @@ Result<void> Encoder::encode(Picture picture, const AccessUnitSink& sink) {
     m.sw_format = m.direct_format != AV_PIX_FMT_NONE ? m.direct_format : m.conversionTarget();
     const bool from_rgb = slot_format == abi::PixelFormat::kBgra;
     m.shape = {};
+    sws_freeContext(m.sws);
+    m.sws = nullptr;
+    if (m.direct_format == AV_PIX_FMT_NONE) {
+      const AVPixelFormat from = directFormats(slot_format).front();
+      m.sws = sws_getContext(shape.width, shape.height, from, shape.width, shape.height,
+                             m.sw_format, SWS_BILINEAR, nullptr, nullptr, nullptr);
+      if (m.sws == nullptr)
+        return makeError("swscale cannot convert {} to {}", av_get_pix_fmt_name(from),
+                         av_get_pix_fmt_name(m.sw_format));
+      if (from_rgb) {
+        const int* bt709 = sws_getCoefficients(SWS_CS_ITU709);
+        sws_setColorspaceDetails(m.sws, bt709, /*src full range*/ 1, bt709,
+                                 /*dst limited range*/ 0, 0, 1 << 16, 1 << 16);
+      }
+    }
     if (auto opened = m.open(shape.width, shape.height, m.sw_format, from_rgb); !opened)
       return opened.error();
     m.shape = shape;
@@ -626,17 +642,6 @@ Result<void> Encoder::encode(Picture picture, const AccessUnitSink& sink) {
   } else {
     src->format = directFormats(slot_format).front();
     AVFrame* dst = m.scratchFrame(shape.width, shape.height, m.sw_format);
-    m.sws = sws_getCachedContext(m.sws, shape.width, shape.height,
-                                 static_cast<AVPixelFormat>(src->format), shape.width, shape.height,
-                                 m.sw_format, SWS_BILINEAR, nullptr, nullptr, nullptr);
-    if (m.sws == nullptr)
-      return makeError("swscale cannot convert {} to {}",
-                       av_get_pix_fmt_name(static_cast<AVPixelFormat>(src->format)),
-                       av_get_pix_fmt_name(m.sw_format));
-    if (slot_format == abi::PixelFormat::kBgra) {
-      const int* bt709 = sws_getCoefficients(SWS_CS_ITU709);
-      sws_setColorspaceDetails(m.sws, bt709, 1, bt709, 0, 0, 1 << 16, 1 << 16);
-    }
     sws_scale(m.sws, src->data, src->linesize, 0, shape.height, dst->data, dst->linesize);
     src.reset();  // converted: the slot can go back now
     input = allocFrame();

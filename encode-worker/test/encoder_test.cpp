@@ -68,12 +68,12 @@ class EncoderCodecTest : public ::testing::TestWithParam<const char*> {};
 // pts == dts and consecutive (no B-frames), no IDR after the first one (infinite GOP), every
 // unit decodes at once on a real decoder, to the right size and close to the input.
 TEST_P(EncoderCodecTest, EncodesAndDecodesWithoutReordering) {
+  OwnedPicture pic(abi::PixelFormat::kI420, 640, 360);
   auto encoder = Encoder::create(configFor(GetParam()));
   ASSERT_TRUE(encoder) << encoder.error().message;
   EXPECT_EQ(encoder->name(), GetParam());
   EXPECT_TRUE(encoder->fallbackReason().empty());
   Decoder decoder(encoder->codec());
-  OwnedPicture pic(abi::PixelFormat::kI420, 640, 360);
   constexpr int kFrames = 30;
   double worst_diff = 0;
   for (int i = 0; i < kFrames; ++i) {
@@ -112,10 +112,10 @@ TEST_P(EncoderCodecTest, EncodesAndDecodesWithoutReordering) {
 
 // Keyframe request: the next unit is an IDR with parameter sets, the one after is not.
 TEST_P(EncoderCodecTest, KeyframeRequestMakesTheNextUnitAnIdr) {
+  OwnedPicture pic(abi::PixelFormat::kI420, 320, 240);
   auto encoder = Encoder::create(configFor(GetParam()));
   ASSERT_TRUE(encoder) << encoder.error().message;
   Decoder decoder(encoder->codec());
-  OwnedPicture pic(abi::PixelFormat::kI420, 320, 240);
   std::vector<Collected> units;
   for (uint32_t i = 0; i < 8; ++i) ASSERT_TRUE(encoder->encode(pic.picture(i), collectInto(units)));
   encoder->requestKeyframe();
@@ -139,9 +139,9 @@ TEST_P(EncoderCodecTest, KeyframeRequestMakesTheNextUnitAnIdr) {
 // libx264 applies it in place (no reopen, no IDR); libx265 reopens (one IDR).
 TEST_P(EncoderCodecTest, BitrateChangeChangesTheOutputRate) {
   constexpr uint32_t kFps = 30;
+  OwnedPicture pic(abi::PixelFormat::kI420, 640, 360);
   auto encoder = Encoder::create(configFor(GetParam(), kFps));
   ASSERT_TRUE(encoder) << encoder.error().message;
-  OwnedPicture pic(abi::PixelFormat::kI420, 640, 360);
   uint32_t index = 0;
   auto rate = [&](int frames, int skip) {
     uint64_t bytes = 0;
@@ -184,10 +184,10 @@ INSTANTIATE_TEST_SUITE_P(Software, EncoderCodecTest, ::testing::Values("libx264"
 // call: the picture is released during the next encode(), when the encoder drops its own copy
 // of the reference, not later.
 TEST(EncoderTest, InputIsReadInPlaceAndReleasedAsSoonAsLibavcodecLetsGo) {
-  auto encoder = Encoder::create(configFor("libx264"));
-  ASSERT_TRUE(encoder) << encoder.error().message;
   const auto g = *makeGeometry(abi::PixelFormat::kI420, 640, 360);
   auto ring = test::makeRings(g);
+  auto encoder = Encoder::create(configFor("libx264"));
+  ASSERT_TRUE(encoder) << encoder.error().message;
   std::vector<Collected> units;
   int releases[3] = {};
   std::vector<FrameConsumer::Frame> frames;
@@ -227,10 +227,10 @@ TEST(EncoderTest, InputIsReadInPlaceAndReleasedAsSoonAsLibavcodecLetsGo) {
 // Repeats: the kept picture is encoded again with a new pts and capture time; it decodes to
 // the same image.
 TEST(EncoderTest, RepeatEncodesTheKeptPictureAgain) {
+  OwnedPicture pic(abi::PixelFormat::kI420, 320, 240);
   auto encoder = Encoder::create(configFor("libx264"));
   ASSERT_TRUE(encoder) << encoder.error().message;
   Decoder decoder(Codec::kH264);
-  OwnedPicture pic(abi::PixelFormat::kI420, 320, 240);
   std::vector<Collected> units;
   EXPECT_FALSE(encoder->repeatLast(1, collectInto(units))) << "nothing to repeat yet";
   ASSERT_TRUE(encoder->encode(pic.picture(5), collectInto(units)));
@@ -257,6 +257,7 @@ TEST(EncoderTest, RepeatEncodesTheKeptPictureAgain) {
 // Geometry changes reopen the encoder; the first unit after each is an IDR with parameter sets,
 // and one decoder (a viewer that stays) follows through every size and pixel format.
 TEST(EncoderTest, ModeChangesReopenAndKeepDecoding) {
+  std::vector<std::unique_ptr<OwnedPicture>> pictures;  // outlive the encoder that refers to them
   auto encoder = Encoder::create(configFor("libx264"));
   ASSERT_TRUE(encoder) << encoder.error().message;
   Decoder decoder(Codec::kH264);
@@ -271,7 +272,6 @@ TEST(EncoderTest, ModeChangesReopenAndKeepDecoding) {
                         {abi::PixelFormat::kI420, 321, 241, false}};  // odd: cropped to even
   int64_t pts = 0;
   uint64_t converted_before = 0;
-  std::vector<std::unique_ptr<OwnedPicture>> pictures;  // the encoder may still refer to them
   for (const Mode& mode : modes) {
     pictures.push_back(std::make_unique<OwnedPicture>(mode.format, mode.w, mode.h));
     OwnedPicture& pic = *pictures.back();
@@ -303,6 +303,8 @@ TEST(EncoderTest, ModeChangesReopenAndKeepDecoding) {
     // its own converted copy and every slot went back right after its conversion.
     EXPECT_EQ(pic.releases, mode.converted ? 5 : 4);
   }
+  encoder->dropLast();
+  EXPECT_EQ(pictures.back()->releases, 5);
   EXPECT_EQ(encoder->stats().opens, std::size(modes));
 }
 
@@ -315,6 +317,7 @@ TEST_P(FallbackTest, AbsentHardwareFallsBackToSoftwareWithOneLogLine) {
   const auto [asked, expected] = GetParam();
   routeLibavLogToSpdlog();
   test::SpdlogCapture log;
+  OwnedPicture pic(abi::PixelFormat::kI420, 320, 240);
   auto encoder = Encoder::create(configFor(asked));
   ASSERT_TRUE(encoder) << encoder.error().message;
   if (encoder->name() == asked) GTEST_SKIP() << asked << " works on this machine: no fallback";
@@ -330,7 +333,6 @@ TEST_P(FallbackTest, AbsentHardwareFallsBackToSoftwareWithOneLogLine) {
       fmt::format("fallback line for {}: {}", asked, log.lines().empty() ? "" : log.lines()[0]));
 
   Decoder decoder(encoder->codec());
-  OwnedPicture pic(abi::PixelFormat::kI420, 320, 240);
   for (uint32_t i = 0; i < 3; ++i) {
     std::vector<Collected> units;
     ASSERT_TRUE(encoder->encode(pic.picture(i), collectInto(units)));
@@ -362,15 +364,15 @@ TEST(EncoderTest, BadConfigurationIsRefusedWithAClearError) {
 }
 
 TEST(EncoderTest, TinyOrUnknownPicturesAreErrorsAndStillReleased) {
+  OwnedPicture tiny(abi::PixelFormat::kI420, 1, 1);
+  OwnedPicture unknown(abi::PixelFormat::kI420, 64, 64);
   auto encoder = Encoder::create(configFor("libx264"));
   ASSERT_TRUE(encoder);
-  OwnedPicture tiny(abi::PixelFormat::kI420, 1, 1);
   std::vector<Collected> units;
   auto r = encoder->encode(tiny.picture(0), collectInto(units));
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message.find("too small"), std::string::npos);
   EXPECT_EQ(tiny.releases, 1);
-  OwnedPicture unknown(abi::PixelFormat::kI420, 64, 64);
   Picture p = unknown.picture(0);
   p.geometry.format = 77;
   r = encoder->encode(std::move(p), collectInto(units));
@@ -390,9 +392,9 @@ TEST(EncoderFigures, EncodeTimePerFrame) {
       {"libx264", 1920, 1080, 120}, {"libx264", 640, 360, 300}, {"libx265", 640, 360, 120}};
   for (const Case& c : cases) {
     EncoderConfig config = configFor(c.encoder, 60);
+    OwnedPicture pic(abi::PixelFormat::kI420, c.w, c.h);
     auto encoder = Encoder::create(config);
     ASSERT_TRUE(encoder) << encoder.error().message;
-    OwnedPicture pic(abi::PixelFormat::kI420, c.w, c.h);
     std::vector<uint64_t> times;
     uint64_t bytes = 0;
     for (int i = 0; i < c.frames; ++i) {
