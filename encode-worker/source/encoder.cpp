@@ -530,6 +530,8 @@ Result<Encoder> Encoder::create(const EncoderConfig& config) {
   if (!chosen && impl->hardware()) {
     const KnownEncoder* fallback = findKnown(softwareEncoderFor(known->codec));
     impl->fallback_reason = chosen.error().message;
+    av_buffer_unref(&impl->hw_frames);  // a VAAPI device may have opened before the encoder failed
+    av_buffer_unref(&impl->hw_device);
     spdlog::warn("encoder {} was asked for but is unavailable: {}; using {} instead",
                  config.encoder, impl->fallback_reason, fallback->name);
     chosen = use(*fallback);
