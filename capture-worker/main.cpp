@@ -1,5 +1,4 @@
-// funkhaus-capture: for now the minimal worker (channel, heartbeat, stop); the real capture stage
-// replaces it in the pipeline issue.
-#include "funkhaus/common/minimal_worker.h"
+// funkhaus-capture: the capture worker process (see capture_worker.h).
+#include "funkhaus/capture/capture_worker.h"
 
-int main() { return funkhaus::runMinimalWorker(funkhaus::abi::WorkerKind::kCapture, "capture"); }
+int main(int argc, char** argv) { return funkhaus::capture::runCaptureWorker(argc, argv); }

@@ -1,0 +1,83 @@
+// CaptureSource: where the capture worker's frames come from (a synthetic test pattern or the
+// X11 root window), written straight into a frame-ring slot. Used on the worker's main thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "funkhaus/abi/frame_ring.h"
+#include "funkhaus/common/frame_ring.h"
+#include "funkhaus/common/result.h"
+
+namespace funkhaus::capture {
+
+enum class SourceKind { kSynthetic, kX11 };
+
+struct SourceConfig {
+  SourceKind kind = SourceKind::kSynthetic;
+  // synthetic: the mode. x11: when `fit_to_size`, the root window is scaled down (aspect kept)
+  // to fit inside width x height; otherwise it is captured at its own size.
+  uint32_t width = 1920;
+  uint32_t height = 1080;
+  bool fit_to_size = false;
+  // x11: stamp the barcode over the top-left corner (synthetic frames always carry it).
+  bool stamp_barcode = false;
+  // x11: draw the XFixes cursor image into the frame.
+  bool compose_cursor = true;
+  // x11: the display to open; empty means $DISPLAY.
+  std::string display;
+};
+
+struct CaptureOutcome {
+  enum class Kind {
+    kPublished,  // a new frame is in the ring
+    kRepeated,   // nothing changed: the last frame was re-published (repeatLast)
+    kDropped,    // no free slot (or nothing to repeat yet): no frame this time
+    kError,      // a recoverable failure: no frame this time, see `error`
+  };
+  Kind kind = Kind::kDropped;
+  uint64_t bytes = 0;                          // payload bytes put into the ring
+  std::optional<abi::FrameGeometry> new_mode;  // the frame ring's mode changed to this
+  std::string error;
+};
+
+// Why a source could not be opened; decides the worker's exit code.
+enum class SourceFailure {
+  kUnsupported,  // no X server / no MIT-SHM / unusable visual: kExitUnsupported
+  kBadConfig,    // the configured mode cannot work (e.g. larger than the ring slots)
+  kTransient,    // anything a restart may fix
+};
+
+class CaptureSource {
+ public:
+  virtual ~CaptureSource() = default;
+
+  // Captures the frame numbered `frame_number`, due at `capture_ns` (CLOCK_MONOTONIC), into
+  // `producer` without blocking. Frames carry their own geometry; a mode change also goes
+  // through producer.setMode(). An Error means the source is lost for good (the X connection
+  // broke); the worker exits and funkhausd restarts it.
+  virtual Result<CaptureOutcome> capture(FrameProducer& producer, uint64_t frame_number,
+                                         uint64_t capture_ns) = 0;
+
+  virtual const char* name() const = 0;
+
+  // Opens the source for a ring whose slots hold `payload_capacity` bytes. On error,
+  // `*failure` (if given) says which kind of failure it was.
+  static Result<std::unique_ptr<CaptureSource>> create(const SourceConfig& config,
+                                                       uint64_t payload_capacity,
+                                                       SourceFailure* failure = nullptr);
+};
+
+// Largest even size with the aspect of src_width x src_height that fits inside
+// max_width x max_height and whose I420 frame fits `payload_capacity` bytes; the source size
+// itself (rounded down to even) when it already fits. Error when nothing fits.
+Result<abi::FrameGeometry> fitI420(uint32_t src_width, uint32_t src_height, uint32_t max_width,
+                                   uint32_t max_height, uint64_t payload_capacity);
+
+// Sets the producer's mode to `geometry` if it differs (a new ring generation); returns
+// whether it changed. Error if it does not fit the slots.
+Result<bool> ensureMode(FrameProducer& producer, const abi::FrameGeometry& geometry);
+
+}  // namespace funkhaus::capture
