@@ -3,12 +3,11 @@
 #pragma once
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <xcb/xcb.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -38,26 +37,18 @@ class XvfbServer {
     return "";
   }
 
-  // Starts Xvfb with one width x height x 24 screen on a display number nobody uses and waits
-  // until it accepts connections. nullptr (and *why) if that fails.
+  // Starts Xvfb with one width x height x 24 screen on a display number Xvfb picks itself
+  // (-displayfd: no race with other servers starting at the same time) and waits until it
+  // accepts connections. nullptr (and *why) if that fails.
   static std::unique_ptr<XvfbServer> start(uint32_t width, uint32_t height, std::string* why) {
     const std::string xvfb = binary();
     if (xvfb.empty()) {
       *why = "Xvfb is not installed";
       return nullptr;
     }
-    const int first = 100 + static_cast<int>(getpid() % 300);
-    for (int attempt = 0; attempt < 40; ++attempt) {
-      const int n = first + attempt;
-      const std::string socket = "/tmp/.X11-unix/X" + std::to_string(n);
-      const std::string lock = "/tmp/.X" + std::to_string(n) + "-lock";
-      struct stat st {};
-      if (stat(socket.c_str(), &st) == 0 || stat(lock.c_str(), &st) == 0) continue;
-      auto server = std::unique_ptr<XvfbServer>(new XvfbServer(n));
-      if (server->launch(xvfb, width, height)) return server;
-    }
-    *why = "could not start Xvfb on any free display number";
-    return nullptr;
+    auto server = std::unique_ptr<XvfbServer>(new XvfbServer());
+    if (!server->launch(xvfb, width, height, why)) return nullptr;
+    return server;
   }
 
   XvfbServer(const XvfbServer&) = delete;
@@ -68,17 +59,18 @@ class XvfbServer {
   pid_t pid() const { return pid_; }
 
  private:
-  explicit XvfbServer(int number) : display_(":" + std::to_string(number)) {}
+  XvfbServer() = default;
 
-  bool launch(const std::string& xvfb, uint32_t width, uint32_t height) {
-    std::vector<std::string> args = {xvfb,
-                                     display_,
-                                     "-screen",
-                                     "0",
-                                     std::to_string(width) + "x" + std::to_string(height) + "x24",
-                                     "-nolisten",
-                                     "tcp",
-                                     "-noreset"};
+  bool launch(const std::string& xvfb, uint32_t width, uint32_t height, std::string* why) {
+    int ready[2];
+    if (pipe2(ready, O_CLOEXEC) != 0) {
+      *why = "pipe failed";
+      return false;
+    }
+    std::vector<std::string> args = {
+        xvfb,        "-displayfd", "3",
+        "-screen",   "0",          std::to_string(width) + "x" + std::to_string(height) + "x24",
+        "-nolisten", "tcp",        "-noreset"};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -86,27 +78,39 @@ class XvfbServer {
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, ready[1], 3);
     const int spawned = posix_spawn(&pid_, xvfb.c_str(), &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
+    close(ready[1]);
     if (spawned != 0) {
+      close(ready[0]);
       pid_ = -1;
+      *why = "could not start " + xvfb;
       return false;
     }
+    // Xvfb writes its display number once it accepts connections; EOF if it died.
+    std::string number;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-    while (std::chrono::steady_clock::now() < deadline) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {  // display taken meanwhile, or broken
-        pid_ = -1;
-        return false;
-      }
-      xcb_connection_t* c = xcb_connect(display_.c_str(), nullptr);
-      const bool up = xcb_connection_has_error(c) == 0;
-      xcb_disconnect(c);
-      if (up) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    while (number.find('\n') == std::string::npos) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            deadline - std::chrono::steady_clock::now())
+                            .count();
+      pollfd p{ready[0], POLLIN, 0};
+      char buf[16];
+      ssize_t n = 0;
+      if (left <= 0 || poll(&p, 1, static_cast<int>(left)) <= 0 ||
+          (n = read(ready[0], buf, sizeof buf)) <= 0)
+        break;
+      number.append(buf, static_cast<size_t>(n));
     }
-    stop();
-    return false;
+    close(ready[0]);
+    if (number.find('\n') == std::string::npos) {
+      stop();
+      *why = "Xvfb did not come up";
+      return false;
+    }
+    display_ = ":" + number.substr(0, number.find('\n'));
+    return true;
   }
 
   void stop() {
