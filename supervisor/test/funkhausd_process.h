@@ -32,8 +32,10 @@ using namespace std::chrono_literals;
 // A funkhausd started for one test, with its own config, socket and worker directory.
 class Funkhausd {
  public:
+  // `pipeline`: the test's extra config sets [capture] and [rings] itself (real streaming).
   explicit Funkhausd(const std::string& extra_config = "", bool permanent_encode = false,
-                     const std::string& mode = "user") {
+                     const std::string& mode = "user", bool pipeline = false)
+      : pipeline_(pipeline) {
     dir_ = fs::temp_directory_path() /
            ("funkhausd-test-" + std::to_string(getpid()) + "-" + std::to_string(counter_++));
     fs::remove_all(dir_);
@@ -82,11 +84,16 @@ class Funkhausd {
   // Every test funkhausd: its own control socket, a free RTSP port and small rings, so tests
   // can run beside each other and beside a real funkhaus.
   std::string baseConfig() const {
-    return "[control]\nsocket = \"" + socket_ +
-           "\"\n[workers]\nheartbeat_timeout_ms = 500\n[net]\nport = 0\n"
-           "[rings]\nmax_width = 320\nmax_height = 180\n"
-           "[capture]\nwidth = 320\nheight = 180\nfps = 30\n";
+    std::string base = "[control]\nsocket = \"" + socket_ +
+                       "\"\n[workers]\nheartbeat_timeout_ms = " +
+                       (pipeline_ ? "1000" : "500") + "\n[net]\nport = 0\n";
+    if (!pipeline_)
+      base +=
+          "[rings]\nmax_width = 320\nmax_height = 180\n"
+          "[capture]\nwidth = 320\nheight = 180\nfps = 30\n";
+    return base;
   }
+  const std::filesystem::path& dir() const { return dir_; }
   std::filesystem::path configPath() const { return dir_ / "funkhaus.toml"; }
   // Rewrites the config (control socket kept) with `extra_config` after the base lines.
   void rewriteConfig(const std::string& extra_config) const {
@@ -155,6 +162,7 @@ class Funkhausd {
 
  private:
   static inline int counter_ = 0;
+  bool pipeline_ = false;
   fs::path dir_;
   std::string socket_;
   pid_t pid_ = -1;
