@@ -14,7 +14,7 @@ packages=(
   libavcodec-dev libavutil-dev libswscale-dev
   libxcb1-dev libxcb-shm0-dev libxcb-damage0-dev libxcb-xfixes0-dev libxcb-randr0-dev
   # tests: real X servers and clients, real viewers, an EDID parser nobody here wrote
-  xvfb x11-apps x11-utils xterm
+  xvfb x11-apps x11-utils xterm x11-xserver-utils
   ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-libav
   edid-decode
