@@ -1,0 +1,32 @@
+// runVdisplay(): the funkhaus-vdisplay process — event loop over the host connections, the
+// funkhausd channel, the monitors' X connections and signals. Runs on the main thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace funkhaus::vdisplay {
+
+struct VdisplayOptions {
+  std::string listen_path;  // standalone: accept hosts on this SOCK_SEQPACKET socket
+  uint32_t max_monitors = 8;
+  uint32_t watchdog_ms = 3000;
+  std::string xvfb_binary = "Xvfb";
+  std::optional<uint32_t> serial_seed;  // default: derived from pid and start time
+};
+
+inline constexpr uint32_t kMinWatchdogMs = 100;
+inline constexpr uint32_t kMaxWatchdogMs = 600'000;
+inline constexpr uint32_t kMaxHosts = 64;
+
+// Checks the options (ranges, socket path length). The error names the option.
+bool validateOptions(const VdisplayOptions& options, std::string* error);
+
+// Supervised when fd 3 is a SOCK_SEQPACKET socket (funkhausd's channel): hello, status page,
+// the control socket (FdRole::kControl) as a host connection, ready, heartbeats, stop. With
+// --listen (supervised or not) hosts also connect there. Runs until SIGTERM/SIGINT or a stop
+// command; every monitor is removed (X servers stopped) before it returns an exit code.
+int runVdisplay(const VdisplayOptions& options);
+
+}  // namespace funkhaus::vdisplay

@@ -1,0 +1,768 @@
+// The real funkhaus-vdisplay binary, real Xvfb servers and real X clients (xsetroot, xclock,
+// xwd, xrandr): frames in the host's ring, add/remove cycles without leaks, killed hosts, bad
+// messages, mode changes, supervision by a fake funkhausd, shutdown.
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <regex>
+
+#include "funkhaus/abi/exit_codes.h"
+#include "funkhaus/abi/status_page.h"
+#include "funkhaus/abi/token.h"
+#include "funkhaus/common/channel.h"
+#include "funkhaus/vdisplay/client.h"
+#include "vdisplay_process.h"
+
+namespace funkhaus::vdisplay {
+namespace {
+
+using namespace funkhaus::vdisplay::test;
+
+abi::VdisplayAddMonitorRequest addBody(uint32_t w, uint32_t h, uint32_t mhz = 60000,
+                                       uint32_t flags = 0, uint32_t fb_w = 0, uint32_t fb_h = 0) {
+  return abi::VdisplayAddMonitorRequest{w, h, mhz, flags, fb_w, fb_h, {}};
+}
+
+std::string displayEnv(uint32_t display) { return "DISPLAY=:" + std::to_string(display); }
+
+double msSince(uint64_t start_ns) { return static_cast<double>(monotonicNs() - start_ns) / 1e6; }
+
+// Takes the latest frame satisfying `pred` within the timeout (the frame is released again).
+template <class Pred>
+bool waitForFrame(FrameConsumer& consumer, Pred pred, std::chrono::milliseconds timeout,
+                  FrameConsumer::Frame* seen = nullptr) {
+  const uint64_t deadline = monotonicNs() + static_cast<uint64_t>(timeout.count()) * 1'000'000u;
+  while (monotonicNs() < deadline) {
+    FrameConsumer::Frame f;
+    if (consumer.acquireLatest(50'000'000, &f) != FrameConsumer::Status::kFrame) continue;
+    const bool ok = pred(f);
+    if (ok && seen != nullptr) *seen = f;
+    consumer.release(f);
+    if (ok) return true;
+  }
+  return false;
+}
+
+class VdisplayProcessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!haveProgram("Xvfb")) GTEST_SKIP() << "Xvfb is not installed";
+  }
+};
+
+// --- frames of a real X client ------------------------------------------------------------
+
+TEST_F(VdisplayProcessTest, FramesCarryWhatXClientsDraw) {
+  for (const char* tool : {"xsetroot", "xclock", "xwd", "xrandr"})
+    if (!haveProgram(tool))
+      GTEST_SKIP() << tool << " is not installed (x11-apps, x11-xserver-utils)";
+  DriverProcess driver;
+  ASSERT_TRUE(driver.ready()) << driver.log();
+  auto client = VdisplayClient::connect(driver.socket());
+  ASSERT_TRUE(client.ok()) << client.error().message;
+  EXPECT_EQ(client->info().abi_version, abi::kAbiVersion);
+  EXPECT_STREQ(client->info().backend, "xvfb");
+
+  auto ring = hostRing(1024, 768);
+  const uint64_t t0 = monotonicNs();
+  auto added = client->addMonitor(addBody(1024, 768, 60000), ring.fd());
+  ASSERT_TRUE(added.ok()) << added.error().message << "\n" << driver.log();
+  auto consumer = FrameConsumer::attach(*SharedMemory::attachDup(ring.fd()));
+  ASSERT_TRUE(consumer.ok()) << consumer.error().message;
+  FrameConsumer::Frame first;
+  ASSERT_TRUE(waitForFrame(
+      *consumer, [](const auto&) { return true; }, 5s, &first));
+  std::printf("[figures] add-monitor 1024x768 until its first frame is in the ring: %.1f ms\n",
+              msSince(t0));
+  EXPECT_EQ(first.geometry.format, static_cast<uint32_t>(abi::PixelFormat::kBgra));
+  EXPECT_EQ(first.geometry.width, 1024u);
+  EXPECT_EQ(first.geometry.height, 768u);
+  EXPECT_EQ(first.geometry.stride[0], 4096u);
+  EXPECT_EQ(abi::tokenGeneration(first.token), added->generation);
+  EXPECT_GT(first.capture_time_ns, t0);
+  ASSERT_EQ(xvfbChildren(driver.pid()).size(), 1u);
+  EXPECT_EQ(std::string(added->display_name), ":" + std::to_string(added->display_number));
+  const std::string display = displayEnv(added->display_number);
+
+  // A solid root colour set by xsetroot shows up in the ring.
+  ASSERT_EQ(runToEnd({"xsetroot", "-solid", "#336699"}, {display}), 0);
+  ASSERT_TRUE(waitForFrame(
+      *consumer,
+      [](const auto& f) { return pixel(f, 5, 5) == 0x336699 && pixel(f, 1000, 700) == 0x336699; },
+      5s))
+      << "root colour never reached the ring";
+
+  // xclock draws a window; once it is in the ring, the ring equals xwd's dump pixel for pixel.
+  const pid_t clock =
+      spawn({"xclock", "-geometry", "300x300+200+100", "-bg", "#ff8000"}, {display}, "");
+  ASSERT_TRUE(waitForFrame(
+      *consumer, [](const auto& f) { return pixel(f, 205, 105) == 0xff8000; }, 10s))
+      << "xclock's window never reached the ring";
+  bool identical = false;
+  std::string mismatch;
+  for (int attempt = 0; attempt < 5 && !identical; ++attempt) {
+    const std::string dump = uniquePath("xwd") + ".xwd";
+    ASSERT_EQ(runToEnd({"xwd", "-root", "-silent", "-out", dump}, {display}), 0);
+    auto img = parseXwd(readFile(dump));
+    std::remove(dump.c_str());
+    ASSERT_TRUE(img.has_value()) << "xwd wrote a format this test does not decode";
+    ASSERT_EQ(img->width, 1024u);
+    ASSERT_EQ(img->height, 768u);
+    std::this_thread::sleep_for(100ms);  // a few frame periods: any damage is grabbed by now
+    FrameConsumer::Frame f;
+    ASSERT_EQ(consumer->acquireLatest(1'000'000'000, &f), FrameConsumer::Status::kFrame);
+    size_t differ = 0;
+    for (uint32_t y = 0; y < 768; ++y)
+      for (uint32_t x = 0; x < 1024; ++x)
+        if (pixel(f, x, y) != img->rgb[size_t{y} * 1024 + x]) ++differ;
+    consumer->release(f);
+    identical = differ == 0;
+    mismatch = std::to_string(differ) + " pixels differ";
+  }
+  EXPECT_TRUE(identical) << mismatch << " between the ring and xwd (xclock redrew each time?)";
+
+  // RandR: the mode carries the CVT timing and the output the EDID the driver returned.
+  const std::string randr_log = uniquePath("xrandr") + ".txt";
+  ASSERT_EQ(runToEnd({"xrandr", "--verbose"}, {display}, randr_log), 0);
+  const std::string randr = readFile(randr_log);
+  std::remove(randr_log.c_str());
+  std::string edid_hex;
+  for (uint32_t i = 0; i < added->edid_size; ++i) edid_hex += fmt::format("{:02x}", added->edid[i]);
+  std::string randr_hex;
+  const size_t edid_at = randr.find("EDID:");
+  ASSERT_NE(edid_at, std::string::npos) << randr;
+  for (size_t i = edid_at + 5; i < randr.size() && randr_hex.size() < edid_hex.size(); ++i)
+    if (std::isxdigit(static_cast<unsigned char>(randr[i]))) randr_hex += randr[i];
+  EXPECT_EQ(randr_hex, edid_hex);
+  EXPECT_NE(randr.find("1024x768_60.00"), std::string::npos) << randr;
+  EXPECT_NE(randr.find("current 1024 x 768"), std::string::npos) << randr;
+  // The CVT-RB clock of 1024x768@60 is 56 MHz (59.87 Hz).
+  EXPECT_TRUE(std::regex_search(
+      randr, std::regex(R"(1024x768_60.00 \(0x[0-9a-f]+\) +56.000MHz.*\*current)")))
+      << randr;
+
+  ASSERT_TRUE(client->removeMonitor(added->monitor_id).ok());
+  EXPECT_TRUE(xvfbChildren(driver.pid()).empty()) << "REMOVE returned before its Xvfb was gone";
+  const std::string log = driver.log();
+  EXPECT_EQ(log.find("vdisplay warning:"), std::string::npos) << log;
+  EXPECT_EQ(log.find("vdisplay error:"), std::string::npos) << log;
+  EXPECT_EQ(zombieChildren(driver.pid()), 0);
+  // xclock loses its server and exits.
+  int status = 0;
+  EXPECT_TRUE(waitUntil([&] { return waitpid(clock, &status, WNOHANG) == clock; }, 10s));
+  kill(clock, SIGKILL);
+  waitpid(clock, nullptr, WNOHANG);
+}
+
+// --- add/remove cycles ---------------------------------------------------------------------
+
+TEST_F(VdisplayProcessTest, ThousandAddRemoveCyclesLeakNothing) {
+  DriverProcess driver({"--max-monitors", "2"});
+  ASSERT_TRUE(driver.ready()) << driver.log();
+  auto client = VdisplayClient::connect(driver.socket());
+  ASSERT_TRUE(client.ok()) << client.error().message;
+  const FdCounts baseline = fdCounts(driver.pid());
+  ASSERT_GT(baseline.total, 0);
+  std::map<uint32_t, int> displays;
+  const int kCycles = 1000;
+  const uint64_t t0 = monotonicNs();
+  for (int cycle = 0; cycle < kCycles; ++cycle) {
+    auto ring = hostRing(640, 480, 2);  // a fresh memfd every time: a leak would pile up
+    auto added = client->addMonitor(addBody(640, 480, 60000), ring.fd());
+    ASSERT_TRUE(added.ok()) << "cycle " << cycle << ": " << added.error().message << "\n"
+                            << driver.log();
+    ASSERT_EQ(added->monitor_id, 0u) << "cycle " << cycle;
+    ++displays[added->display_number];
+    ASSERT_TRUE(client->removeMonitor(0).ok()) << "cycle " << cycle;
+    if (cycle % 100 == 99) {
+      ASSERT_TRUE(xvfbChildren(driver.pid()).empty()) << "cycle " << cycle;
+      ASSERT_EQ(zombieChildren(driver.pid()), 0) << "cycle " << cycle;
+      const FdCounts now = fdCounts(driver.pid());
+      ASSERT_EQ(now.total, baseline.total) << "fds leaked by cycle " << cycle;
+      ASSERT_EQ(now.memfds, baseline.memfds) << "memfds leaked by cycle " << cycle;
+    }
+  }
+  const double total_ms = msSince(t0);
+  std::printf(
+      "[figures] %d add/remove cycles (640x480, Xvfb start + first frame + stop): %.1f s, "
+      "%.1f ms per cycle\n",
+      kCycles, total_ms / 1000, total_ms / kCycles);
+  std::printf("[figures] display numbers used: %zu distinct (", displays.size());
+  for (const auto& [d, n] : displays) std::printf(" :%u x%d", d, n);
+  std::printf(" )\n");
+  // Xvfb picks the lowest free display; ours is freed on every removal.
+  EXPECT_LE(displays.size(), 3u);
+  auto ping = client->ping(1);
+  ASSERT_TRUE(ping.ok());
+  EXPECT_EQ(ping->monitors, 0u);
+}
+
+// --- hosts that die ----------------------------------------------------------------------
+
+// A host in a child process: adds one monitor, reports its display on `report`, then waits to be
+// killed. With `leak_socket` it first starts a grandchild that inherits the connection (as an
+// app it launched would), so that its death does not close the socket: only the watchdog helps.
+pid_t startHost(const std::string& socket, int report, bool leak_socket, pid_t* grandchild) {
+  int gc[2];
+  if (pipe2(gc, O_CLOEXEC) != 0) std::abort();
+  const pid_t pid = fork();
+  if (pid < 0) std::abort();
+  if (pid == 0) {
+    auto client = VdisplayClient::connect(socket);
+    if (!client) _exit(10);
+    auto ring = hostRing(640, 480);
+    auto added = client->addMonitor(addBody(640, 480, 30000), ring.fd());
+    if (!added) _exit(11);
+    pid_t child = 0;
+    if (leak_socket) {
+      child = fork();
+      if (child == 0) {
+        fcntl(client->fd(), F_SETFD, 0);  // no close-on-exec: the sleeper holds the connection
+        execlp("sleep", "sleep", "600", nullptr);
+        _exit(12);
+      }
+    }
+    (void)!write(gc[1], &child, sizeof child);
+    (void)!write(report, &added->display_number, sizeof added->display_number);
+    for (;;) pause();
+  }
+  close(gc[1]);
+  *grandchild = 0;
+  (void)!read(gc[0], grandchild, sizeof *grandchild);
+  close(gc[0]);
+  return pid;
+}
+
+void killedHostTest(bool leak_socket) {
+  const uint32_t kWatchdogMs = 1000;
+  DriverProcess driver({"--watchdog-ms", std::to_string(kWatchdogMs)});
+  ASSERT_TRUE(driver.ready()) << driver.log();
+  int report[2];
+  ASSERT_EQ(pipe2(report, O_CLOEXEC), 0);
+  pid_t grandchild = 0;
+  const pid_t host = startHost(driver.socket(), report[1], leak_socket, &grandchild);
+  uint32_t display = 0;
+  pollfd p{report[0], POLLIN, 0};
+  ASSERT_EQ(poll(&p, 1, 20000), 1) << driver.log();
+  ASSERT_EQ(read(report[0], &display, sizeof display), static_cast<ssize_t>(sizeof display));
+  close(report[0]);
+  close(report[1]);
+  const auto servers = xvfbChildren(driver.pid());
+  ASSERT_EQ(servers.size(), 1u);
+
+  const uint64_t t0 = monotonicNs();
+  kill(host, SIGKILL);
+  waitpid(host, nullptr, 0);
+  const bool gone = waitUntil([&] { return xvfbChildren(driver.pid()).empty(); }, 15s);
+  const double ms = msSince(t0);
+  if (grandchild > 0) {
+    kill(grandchild, SIGKILL);
+    waitpid(grandchild, nullptr, 0);
+  }
+  ASSERT_TRUE(gone) << driver.log();
+  EXPECT_FALSE(processExists(servers[0]));
+  EXPECT_EQ(zombieChildren(driver.pid()), 0);
+  std::printf(
+      "[figures] host SIGKILLed (%s): its monitor's Xvfb gone after %.0f ms "
+      "(watchdog %u ms)\n",
+      leak_socket ? "connection kept open by its child: watchdog" : "connection closed", ms,
+      kWatchdogMs);
+  const std::string log = driver.log();
+  if (leak_socket) {
+    EXPECT_NE(log.find("watchdog removed its 1 monitor"), std::string::npos) << log;
+  } else {
+    EXPECT_NE(log.find("disconnected: removed its 1 monitor"), std::string::npos) << log;
+  }
+  // The driver goes on serving other hosts.
+  auto client = VdisplayClient::connect(driver.socket());
+  ASSERT_TRUE(client.ok()) << client.error().message;
+  EXPECT_TRUE(client->ping().ok());
+}
+
+TEST_F(VdisplayProcessTest, KilledHostLosesItsMonitorsAtOnce) { killedHostTest(false); }
+
+TEST_F(VdisplayProcessTest, KilledHostWhoseSocketLivesOnLosesItsMonitorsByWatchdog) {
+  killedHostTest(true);
+}
+
+// The driver is single-threaded: while it starts an X server for one host, another host's
+// pings wait in its socket. They must count: the watchdog reads them before it judges.
+TEST_F(VdisplayProcessTest, PingsQueuedWhileTheDriverWasBusyKeepTheirHostAlive) {
+  const std::string slow = uniquePath("slow-xvfb") + ".sh";
+  {
+    std::ofstream script(slow);
+    script << "#!/bin/sh\nsleep 2\nexec Xvfb \"$@\"\n";
+  }
+  ASSERT_EQ(chmod(slow.c_str(), 0755), 0);
+  DriverProcess driver({"--watchdog-ms", "1000", "--xvfb", slow});
+  ASSERT_TRUE(driver.ready()) << driver.log();
+  int up[2];
+  ASSERT_EQ(pipe2(up, O_CLOEXEC), 0);
+  const pid_t pinger = fork();
+  ASSERT_GE(pinger, 0);
+  if (pinger == 0) {
+    auto client = VdisplayClient::connect(driver.socket());
+    if (!client) _exit(10);
+    auto ring = hostRing(640, 480);
+    auto added = client->addMonitor(addBody(640, 480), ring.fd());
+    if (!added) _exit(11);
+    (void)!write(up[1], "x", 1);
+    for (int i = 0; i < 30; ++i) {  // 6 s of pings every 200 ms
+      if (!client->ping()) _exit(12);
+      std::this_thread::sleep_for(200ms);
+    }
+    _exit(client->getMonitor(added->monitor_id) ? 0 : 13);
+  }
+  close(up[1]);
+  char c;
+  pollfd p{up[0], POLLIN, 0};
+  ASSERT_EQ(poll(&p, 1, 20000), 1);
+  ASSERT_EQ(read(up[0], &c, 1), 1);
+  close(up[0]);
+  // Now keep the driver busy for 2 s, twice the watchdog timeout.
+  auto client = VdisplayClient::connect(driver.socket());
+  ASSERT_TRUE(client.ok());
+  auto ring = hostRing(640, 480);
+  ASSERT_TRUE(client->addMonitor(addBody(640, 480), ring.fd()).ok());
+  int status = 0;
+  ASSERT_EQ(waitpid(pinger, &status, 0), pinger);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "the pinging host lost its monitor (status " << status << ")\n"
+      << driver.log();
+  std::remove(slow.c_str());
+}
+
+TEST_F(VdisplayProcessTest, MissingXvfbIsABackendFailureThatCreatesNothing) {
+  DriverProcess driver({"--xvfb", "/nonexistent/Xvfb"});
+  ASSERT_TRUE(driver.ready()) << driver.log();
+  auto client = VdisplayClient::connect(driver.socket());
+  ASSERT_TRUE(client.ok());
+  const FdCounts baseline = fdCounts(driver.pid());
+  auto ring = hostRing(640, 480);
+  Request r;
+  r.type = VdisplayMessageType::kAddMonitor;
+  r.body = addBody(640, 480);
+  r.ring = UniqueFd(fcntl(ring.fd(), F_DUPFD_CLOEXEC, 0));
+  auto reply = client->call(std::move(r));
+  ASSERT_TRUE(reply.ok()) << reply.error().message;
+  EXPECT_EQ(reply->code, VdisplayStatusCode::kBackendFailed);
+  EXPECT_NE(reply->message.find("/nonexistent/Xvfb could not be executed"), std::string::npos)
+      << reply->message;
+  EXPECT_EQ(zombieChildren(driver.pid()), 0);
+  const FdCounts after = fdCounts(driver.pid());
+  EXPECT_EQ(after.total, baseline.total);
+  EXPECT_EQ(after.memfds, baseline.memfds);
+  EXPECT_EQ(abi::atomicLoad(reinterpret_cast<abi::FrameRingHeader*>(ring.data())->producer_pid), 0u)
+      << "the driver stayed attached to the ring of a monitor it could not create";
+}
+
+// --- refusals ------------------------------------------------------------------------------
+
+TEST_F(VdisplayProcessTest, BadMessagesAndModesAreRefusedCreatingNothing) {
+  DriverProcess driver({"--max-monitors", "1"});
+  ASSERT_TRUE(driver.ready()) << driver.log();
+  auto client = VdisplayClient::connect(driver.socket());
+  ASSERT_TRUE(client.ok()) << client.error().message;
+  const FdCounts baseline = fdCounts(driver.pid());
+  auto ring = hostRing(1280, 720);
+
+  struct Case {
+    const char* what;
+    std::vector<std::byte> bytes;
+    std::vector<int> fds;
+    VdisplayStatusCode code;
+    const char* words;
+  };
+  auto request = [](VdisplayMessageType type, auto body) {
+    Request r;
+    r.type = type;
+    r.request_id = 500;
+    r.body = body;
+    return encodeRequest(r);
+  };
+  auto add = [&](uint32_t w, uint32_t h, uint32_t mhz) {
+    return request(VdisplayMessageType::kAddMonitor, addBody(w, h, mhz));
+  };
+  int p[2];
+  ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
+  UniqueFd pipe_read(p[0]), pipe_write(p[1]);
+  UniqueFd unsealed(memfd_create("unsealed", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  ASSERT_EQ(ftruncate(unsealed.get(), 16 << 20), 0);
+  auto small = hostRing(640, 480);
+  // A ring another live process (this test) produces into.
+  auto taken = hostRing(1280, 720);
+  auto producer = FrameProducer::attach(*SharedMemory::attachDup(taken.fd()));
+  ASSERT_TRUE(producer.ok());
+  auto bad_magic = add(1280, 720, 60000);
+  bad_magic[0] = std::byte{0x58};
+  auto old_abi = add(1280, 720, 60000);
+  old_abi[4] = std::byte{1};
+  auto unknown = request(VdisplayMessageType::kPing, abi::VdisplayPingRequest{1});
+  unknown[8] = std::byte{42};
+
+  const int r = ring.fd();
+  const std::vector<Case> cases = {
+      {"garbage",
+       {std::byte{1}, std::byte{2}, std::byte{3}},
+       {},
+       VdisplayStatusCode::kBadMessage,
+       "shorter than its 24-byte header"},
+      {"bad magic", bad_magic, {r}, VdisplayStatusCode::kBadMessage, "bad magic"},
+      {"old ABI", old_abi, {r}, VdisplayStatusCode::kVersionMismatch, "host speaks ABI 1"},
+      {"unknown type", unknown, {}, VdisplayStatusCode::kBadMessage, "unknown message type 42"},
+      {"add without fd",
+       add(1280, 720, 60000),
+       {},
+       VdisplayStatusCode::kBadMessage,
+       "must carry 1 fd"},
+      {"add with 2 fds", add(1280, 720, 60000), {r, r}, VdisplayStatusCode::kBadMessage, "2 came"},
+      {"ping with fd",
+       request(VdisplayMessageType::kPing, abi::VdisplayPingRequest{1}),
+       {r},
+       VdisplayStatusCode::kBadMessage,
+       "PING must carry 0 fds"},
+      {"pipe as ring",
+       add(1280, 720, 60000),
+       {pipe_write.get()},
+       VdisplayStatusCode::kBadRing,
+       "not a sealable memfd"},
+      {"unsealed memfd",
+       add(1280, 720, 60000),
+       {unsealed.get()},
+       VdisplayStatusCode::kBadRing,
+       "not sealed"},
+      {"ring too small",
+       add(1280, 720, 60000),
+       {small.fd()},
+       VdisplayStatusCode::kRingTooSmall,
+       "1280x720 BGRA needs 3686400"},
+      {"ring with a live producer",
+       add(1280, 720, 60000),
+       {taken.fd()},
+       VdisplayStatusCode::kBadRing,
+       "producer is already attached"},
+      {"zero width", add(0, 720, 60000), {r}, VdisplayStatusCode::kBadMode, "width 0"},
+      {"zero height", add(1280, 0, 60000), {r}, VdisplayStatusCode::kBadMode, "height 0"},
+      {"odd height", add(1280, 719, 60000), {r}, VdisplayStatusCode::kBadMode, "odd"},
+      {"width not a cell multiple",
+       add(1276, 720, 60000),
+       {r},
+       VdisplayStatusCode::kBadMode,
+       "multiple of 8"},
+      {"absurd size",
+       add(100000, 100000, 60000),
+       {r},
+       VdisplayStatusCode::kBadMode,
+       "width 100000 is out of range"},
+      {"zero refresh", add(1280, 720, 0), {r}, VdisplayStatusCode::kBadMode, "refresh 0 mHz"},
+      {"refresh too high",
+       add(1280, 720, 500000),
+       {r},
+       VdisplayStatusCode::kBadMode,
+       "refresh 500000 mHz"},
+      {"pixel clock beyond EDID",
+       add(3840, 2160, 120000),
+       {r},
+       VdisplayStatusCode::kBadMode,
+       "pixel clock"},
+      {"remove unknown",
+       request(VdisplayMessageType::kRemoveMonitor, abi::VdisplayMonitorRequest{3, 0}),
+       {},
+       VdisplayStatusCode::kUnknownMonitor,
+       "no monitor 3"},
+      {"set mode unknown",
+       request(VdisplayMessageType::kSetMode, abi::VdisplaySetModeRequest{0, 800, 600, 60000}),
+       {},
+       VdisplayStatusCode::kUnknownMonitor,
+       "no monitor 0"},
+  };
+  for (const auto& c : cases) {
+    auto reply = client->callRaw(c.bytes, c.fds, c.bytes.size() >= 24 ? 500 : 0);
+    ASSERT_TRUE(reply.ok()) << c.what << ": " << reply.error().message;
+    EXPECT_EQ(reply->code, c.code) << c.what << ": " << reply->message;
+    EXPECT_NE(reply->message.find(c.words), std::string::npos) << c.what << ": " << reply->message;
+    EXPECT_TRUE(xvfbChildren(driver.pid()).empty()) << c.what << " created an X server";
+  }
+  const FdCounts after = fdCounts(driver.pid());
+  EXPECT_EQ(after.total, baseline.total) << "refusals leaked fds";
+  EXPECT_EQ(after.memfds, baseline.memfds) << "refusals leaked memfds";
+  EXPECT_EQ(reinterpret_cast<abi::FrameRingHeader*>(small.data())->producer_pid, 0u)
+      << "a refused ring stayed attached";
+
+  // The connection survives all of it; one monitor fits, the second is refused.
+  auto added = client->addMonitor(addBody(1280, 720), ring.fd());
+  ASSERT_TRUE(added.ok()) << added.error().message;
+  auto ring2 = hostRing(1280, 720);
+  Request second;
+  second.type = VdisplayMessageType::kAddMonitor;
+  second.body = addBody(1280, 720);
+  second.ring = UniqueFd(fcntl(ring2.fd(), F_DUPFD_CLOEXEC, 0));
+  auto refused = client->call(std::move(second));
+  ASSERT_TRUE(refused.ok());
+  EXPECT_EQ(refused->code, VdisplayStatusCode::kTooManyMonitors) << refused->message;
+  EXPECT_EQ(xvfbChildren(driver.pid()).size(), 1u);
+  // Another host cannot touch it.
+  auto other = VdisplayClient::connect(driver.socket());
+  ASSERT_TRUE(other.ok());
+  Request steal;
+  steal.type = VdisplayMessageType::kRemoveMonitor;
+  steal.body = abi::VdisplayMonitorRequest{added->monitor_id, 0};
+  auto stolen = other->call(std::move(steal));
+  ASSERT_TRUE(stolen.ok());
+  EXPECT_EQ(stolen->code, VdisplayStatusCode::kNotOwner) << stolen->message;
+  EXPECT_EQ(xvfbChildren(driver.pid()).size(), 1u);
+}
+
+// --- mode changes --------------------------------------------------------------------------
+
+TEST_F(VdisplayProcessTest, ModeChangeInPlaceKeepsAppsRestartBeyondTheFramebuffer) {
+  if (!haveProgram("xclock")) GTEST_SKIP() << "xclock is not installed (x11-apps)";
+  DriverProcess driver;
+  ASSERT_TRUE(driver.ready()) << driver.log();
+  auto client = VdisplayClient::connect(driver.socket());
+  ASSERT_TRUE(client.ok()) << client.error().message;
+  auto ring = hostRing(2560, 1440);  // room for every mode below
+  auto added = client->addMonitor(addBody(1280, 720, 60000, 0, 1920, 1080), ring.fd());
+  ASSERT_TRUE(added.ok()) << added.error().message << "\n" << driver.log();
+  EXPECT_EQ(added->fb_width, 1920u);
+  EXPECT_EQ(added->fb_height, 1080u);
+  const std::string display = displayEnv(added->display_number);
+  auto consumer = FrameConsumer::attach(*SharedMemory::attachDup(ring.fd()));
+  ASSERT_TRUE(consumer.ok());
+  const pid_t clock =
+      spawn({"xclock", "-geometry", "200x200+10+10", "-bg", "#00ff00"}, {display}, "");
+  ASSERT_TRUE(waitForFrame(
+      *consumer, [](const auto& f) { return pixel(f, 15, 15) == 0x00ff00; }, 10s));
+
+  // Within the framebuffer: RandR resizes the running server; xclock lives on.
+  uint64_t t0 = monotonicNs();
+  auto bigger = client->setMode(added->monitor_id, {1920, 1080, 50000});
+  ASSERT_TRUE(bigger.ok()) << bigger.error().message << "\n" << driver.log();
+  std::printf("[figures] SET_MODE 1280x720 -> 1920x1080 in place: %.1f ms\n", msSince(t0));
+  EXPECT_EQ(bigger->mode_change, abi::kVdisplayModeInPlace);
+  EXPECT_NE(bigger->generation, added->generation);
+  EXPECT_EQ(bigger->display_number, added->display_number);
+  FrameConsumer::Frame f;
+  ASSERT_TRUE(waitForFrame(
+      *consumer,
+      [&](const auto& fr) { return abi::tokenGeneration(fr.token) == bigger->generation; }, 5s,
+      &f));
+  EXPECT_EQ(f.geometry.width, 1920u);
+  EXPECT_EQ(f.geometry.height, 1080u);
+  EXPECT_EQ(f.geometry.stride[0], 1920u * 4);
+  EXPECT_EQ(waitpid(clock, nullptr, WNOHANG), 0) << "xclock died in an in-place mode change";
+  ASSERT_TRUE(waitForFrame(
+      *consumer, [](const auto& fr) { return pixel(fr, 15, 15) == 0x00ff00; }, 5s))
+      << "xclock's window is not in the resized screen";
+  // No frame of the old generation is handed out any more.
+  EXPECT_FALSE(waitForFrame(
+      *consumer,
+      [&](const auto& fr) { return abi::tokenGeneration(fr.token) != bigger->generation; }, 300ms));
+
+  // Past what the host's ring holds: refused, nothing changes.
+  auto small_ring = hostRing(1280, 720);
+  auto small_added = client->addMonitor(addBody(1280, 720), small_ring.fd());
+  ASSERT_TRUE(small_added.ok()) << small_added.error().message;
+  auto too_big = client->setMode(small_added->monitor_id, {1920, 1080, 60000});
+  ASSERT_FALSE(too_big.ok());
+  EXPECT_NE(too_big.error().message.find("ring-too-small"), std::string::npos)
+      << too_big.error().message;
+  ASSERT_TRUE(client->removeMonitor(small_added->monitor_id).ok());
+
+  // Past the framebuffer: the X server restarts at the new size; its apps are gone.
+  t0 = monotonicNs();
+  auto restarted = client->setMode(added->monitor_id, {2560, 1440, 60000});
+  ASSERT_TRUE(restarted.ok()) << restarted.error().message << "\n" << driver.log();
+  std::printf("[figures] SET_MODE 1920x1080 -> 2560x1440 with an X server restart: %.1f ms\n",
+              msSince(t0));
+  EXPECT_EQ(restarted->mode_change, abi::kVdisplayModeRestarted);
+  EXPECT_NE(restarted->generation, bigger->generation);
+  EXPECT_EQ(restarted->fb_width, 2560u);
+  ASSERT_TRUE(waitForFrame(
+      *consumer,
+      [&](const auto& fr) { return abi::tokenGeneration(fr.token) == restarted->generation; }, 5s,
+      &f));
+  EXPECT_EQ(f.geometry.width, 2560u);
+  EXPECT_EQ(f.geometry.height, 1440u);
+  int status = 0;
+  EXPECT_TRUE(waitUntil([&] { return waitpid(clock, &status, WNOHANG) == clock; }, 10s))
+      << "xclock outlived its X server";
+  kill(clock, SIGKILL);
+  waitpid(clock, nullptr, WNOHANG);
+  EXPECT_EQ(xvfbChildren(driver.pid()).size(), 1u);
+  EXPECT_EQ(zombieChildren(driver.pid()), 0);
+}
+
+// --- a crashed X server comes back ---------------------------------------------------------
+
+TEST_F(VdisplayProcessTest, CrashedXServerIsRestartedAndFramesGoOn) {
+  if (!haveProgram("xsetroot")) GTEST_SKIP() << "xsetroot is not installed (x11-xserver-utils)";
+  DriverProcess driver;
+  ASSERT_TRUE(driver.ready()) << driver.log();
+  auto client = VdisplayClient::connect(driver.socket());
+  ASSERT_TRUE(client.ok());
+  auto ring = hostRing(800, 600);
+  auto added = client->addMonitor(addBody(800, 600, 30000), ring.fd());
+  ASSERT_TRUE(added.ok()) << added.error().message;
+  auto consumer = FrameConsumer::attach(*SharedMemory::attachDup(ring.fd()));
+  ASSERT_TRUE(consumer.ok());
+  const auto servers = xvfbChildren(driver.pid());
+  ASSERT_EQ(servers.size(), 1u);
+  kill(servers[0], SIGKILL);
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        auto now = xvfbChildren(driver.pid());
+        return now.size() == 1 && now[0] != servers[0];
+      },
+      15s))
+      << driver.log();
+  EXPECT_EQ(zombieChildren(driver.pid()), 0);
+  auto info = client->getMonitor(added->monitor_id);
+  ASSERT_TRUE(info.ok()) << info.error().message;
+  ASSERT_EQ(runToEnd({"xsetroot", "-solid", "#abcdef"}, {displayEnv(info->display_number)}), 0);
+  EXPECT_TRUE(waitForFrame(
+      *consumer, [](const auto& f) { return pixel(f, 1, 1) == 0xabcdef; }, 5s))
+      << driver.log();
+  EXPECT_NE(driver.log().find("restarting its X server"), std::string::npos);
+}
+
+// --- under funkhausd -------------------------------------------------------------------------
+
+TEST_F(VdisplayProcessTest, SupervisedByFunkhausdOverTheChannel) {
+  // This test plays funkhausd: channel at fd 3, status page and control socket in ring-fds.
+  int channel_pair[2], control_pair[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, channel_pair), 0);
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, control_pair), 0);
+  UniqueFd channel(channel_pair[0]), theirs(channel_pair[1]);
+  UniqueFd control(control_pair[0]), driver_control(control_pair[1]);
+  auto page = SharedMemory::create("status-vdisplay", sizeof(abi::WorkerStatusPage));
+  ASSERT_TRUE(page.ok());
+  auto* status = reinterpret_cast<abi::WorkerStatusPage*>(page->data());
+  status->magic = abi::kStatusPageMagic;
+  status->abi_version = abi::kAbiVersion;
+  status->header_size = sizeof(abi::WorkerStatusPage);
+  status->kind = static_cast<uint32_t>(abi::WorkerKind::kVdisplay);
+  const std::string log = uniquePath("vdisplay-supervised") + ".log";
+  const pid_t pid = spawn({FUNKHAUS_VDISPLAY_BIN}, {}, log, {theirs.get()});
+  theirs.reset();
+
+  auto receive = [&](int timeout_ms) -> std::optional<Message> {
+    pollfd p{channel.get(), POLLIN, 0};
+    if (poll(&p, 1, timeout_ms) != 1) return std::nullopt;
+    auto m = receiveMessage(channel.get());
+    if (!m || !*m) return std::nullopt;
+    return std::move(**m);
+  };
+  auto hello = receive(10000);
+  ASSERT_TRUE(hello.has_value()) << readFile(log);
+  ASSERT_TRUE(std::holds_alternative<HelloMessage>(*hello));
+  EXPECT_EQ(std::get<HelloMessage>(*hello).body.kind,
+            static_cast<uint32_t>(abi::WorkerKind::kVdisplay));
+  RingFdsMessage fds;
+  fds.roles = {abi::FdRole::kStatusPage, abi::FdRole::kControl};
+  fds.fds.emplace_back(fcntl(page->fd(), F_DUPFD_CLOEXEC, 0));
+  fds.fds.push_back(std::move(driver_control));
+  ASSERT_TRUE(sendMessage(channel.get(), Message(std::move(fds))).ok());
+  auto ready = receive(10000);
+  ASSERT_TRUE(ready.has_value() && std::holds_alternative<ReadyMessage>(*ready)) << readFile(log);
+
+  auto client = VdisplayClient::adopt(std::move(control));
+  ASSERT_TRUE(client.ok()) << client.error().message;
+  auto ring = hostRing(1280, 720);
+  auto added = client->addMonitor(addBody(1280, 720, 60000), ring.fd());
+  ASSERT_TRUE(added.ok()) << added.error().message << "\n" << readFile(log);
+  const uint64_t beat = abi::atomicLoad(status->heartbeat);
+  EXPECT_TRUE(waitUntil(
+      [&] {
+        return abi::atomicLoad(status->heartbeat) > beat + 5 &&
+               abi::atomicLoad(status->frames_out) > 30 && abi::atomicLoad(status->fps_milli) > 0;
+      },
+      5s));
+  EXPECT_EQ(abi::atomicLoad(status->state), static_cast<uint32_t>(abi::WorkerState::kRunning));
+  std::printf(
+      "[figures] supervised driver, one idle 1280x720@60 monitor: status page fps %.1f, "
+      "frames_out %llu, drops %llu, errors %llu\n",
+      static_cast<double>(abi::atomicLoad(status->fps_milli)) / 1000.0,
+      static_cast<unsigned long long>(abi::atomicLoad(status->frames_out)),
+      static_cast<unsigned long long>(abi::atomicLoad(status->drops)),
+      static_cast<unsigned long long>(abi::atomicLoad(status->errors)));
+
+  // A mode change is reported to funkhausd as an event.
+  auto changed = client->setMode(added->monitor_id, {1024, 768, 60000});
+  ASSERT_TRUE(changed.ok()) << changed.error().message;
+  auto event = receive(5000);
+  ASSERT_TRUE(event.has_value() && std::holds_alternative<EventMessage>(*event));
+  EXPECT_EQ(std::get<EventMessage>(*event).body.event,
+            static_cast<uint32_t>(abi::Event::kModeChanged));
+  EXPECT_EQ(std::get<EventMessage>(*event).body.arg, (uint64_t{1024} << 32) | 768);
+
+  // Stop: the worker removes its monitors and exits 0.
+  const auto servers = xvfbChildren(pid);
+  ASSERT_EQ(servers.size(), 1u);
+  ASSERT_TRUE(
+      sendMessage(channel.get(), CommandMessage{{static_cast<uint32_t>(abi::Command::kStop), 0, 0}})
+          .ok());
+  int wstatus = 0;
+  ASSERT_TRUE(waitUntil([&] { return waitpid(pid, &wstatus, WNOHANG) == pid; }, 20s));
+  EXPECT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == abi::kExitStopped) << readFile(log);
+  EXPECT_FALSE(processExists(servers[0]));
+  std::remove(log.c_str());
+}
+
+// --- shutdown ------------------------------------------------------------------------------
+
+TEST_F(VdisplayProcessTest, SigtermStopsEveryXServerSigkillTakesThemAlong) {
+  {
+    DriverProcess driver;
+    ASSERT_TRUE(driver.ready()) << driver.log();
+    auto client = VdisplayClient::connect(driver.socket());
+    ASSERT_TRUE(client.ok());
+    auto a = hostRing(640, 480), b = hostRing(800, 600);
+    ASSERT_TRUE(client->addMonitor(addBody(640, 480), a.fd()).ok());
+    ASSERT_TRUE(
+        client->addMonitor(addBody(800, 600, 30000, abi::kVdisplayMonitorHdr), b.fd()).ok());
+    const auto servers = xvfbChildren(driver.pid());
+    ASSERT_EQ(servers.size(), 2u);
+    const int status = driver.stop(SIGTERM);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << "\n" << driver.log();
+    for (pid_t s : servers) EXPECT_FALSE(processExists(s)) << "Xvfb " << s << " outlived SIGTERM";
+    EXPECT_NE(access(driver.socket().c_str(), F_OK), 0) << "socket file left behind";
+  }
+  {
+    DriverProcess driver;
+    ASSERT_TRUE(driver.ready()) << driver.log();
+    auto client = VdisplayClient::connect(driver.socket());
+    ASSERT_TRUE(client.ok());
+    auto a = hostRing(640, 480);
+    ASSERT_TRUE(client->addMonitor(addBody(640, 480), a.fd()).ok());
+    const auto servers = xvfbChildren(driver.pid());
+    ASSERT_EQ(servers.size(), 1u);
+    driver.stop(SIGKILL);
+    EXPECT_TRUE(waitUntil([&] { return !processExists(servers[0]); }, 10s))
+        << "Xvfb outlived its SIGKILLed driver (PR_SET_PDEATHSIG)";
+  }
+}
+
+TEST_F(VdisplayProcessTest, BadCommandLinesExitWithBadConfig) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{FUNKHAUS_VDISPLAY_BIN},
+        std::vector<std::string>{FUNKHAUS_VDISPLAY_BIN, "--listen", uniquePath("x"),
+                                 "--watchdog-ms", "5"},
+        std::vector<std::string>{FUNKHAUS_VDISPLAY_BIN, "--listen", uniquePath("x"),
+                                 "--max-monitors", "0"},
+        std::vector<std::string>{FUNKHAUS_VDISPLAY_BIN, "--listen", uniquePath("x"),
+                                 "--max-monitors", "17"},
+        std::vector<std::string>{FUNKHAUS_VDISPLAY_BIN, "--bogus"},
+        std::vector<std::string>{FUNKHAUS_VDISPLAY_BIN, "--listen", "/nonexistent-dir/x.sock"}}) {
+    const int status = runToEnd(args, {});
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == abi::kExitBadConfig)
+        << args.back() << ": status " << status;
+  }
+}
+
+}  // namespace
+}  // namespace funkhaus::vdisplay
