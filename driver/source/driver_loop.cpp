@@ -30,6 +30,7 @@ namespace funkhaus::vdisplay {
 namespace {
 
 constexpr int kTickMs = 50;  // heartbeat and status-page cadence
+constexpr int kMaxRequestsPerTurn = 16;
 
 bool isSeqpacketSocket(int fd) {
   int type = 0;
@@ -210,9 +211,10 @@ class Loop {
     return true;
   }
 
-  // Reads every pending datagram of a host. False: the connection is done.
+  // Reads the pending datagrams of a host, at most kMaxRequestsPerTurn (a flooding host must
+  // not starve the monitors; poll reports the rest next turn). False: the connection is done.
   bool serviceHost(Host& h) {
-    for (;;) {
+    for (int turn = 0; turn < kMaxRequestsPerTurn; ++turn) {
       std::byte buffer[abi::kVdisplayMaxMessageSize + 1];
       iovec iov{buffer, sizeof buffer};
       alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * abi::kMaxMessageFds)];
@@ -271,6 +273,7 @@ class Loop {
         (void)channel_->sendEvent(abi::Event::kModeChanged, (uint64_t{m.width} << 32) | m.height);
       }
     }
+    return true;
   }
 
   int loop() {

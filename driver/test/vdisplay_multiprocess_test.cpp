@@ -678,8 +678,9 @@ TEST_F(VdisplayProcessTest, SupervisedByFunkhausdOverTheChannel) {
   const uint64_t beat = abi::atomicLoad(status->heartbeat);
   EXPECT_TRUE(waitUntil(
       [&] {
+        // 1.5 s of frames, so that the fps figure covers a full second.
         return abi::atomicLoad(status->heartbeat) > beat + 5 &&
-               abi::atomicLoad(status->frames_out) > 30 && abi::atomicLoad(status->fps_milli) > 0;
+               abi::atomicLoad(status->frames_out) > 90 && abi::atomicLoad(status->fps_milli) > 0;
       },
       5s));
   EXPECT_EQ(abi::atomicLoad(status->state), static_cast<uint32_t>(abi::WorkerState::kRunning));
