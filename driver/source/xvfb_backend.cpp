@@ -131,7 +131,11 @@ class XvfbMonitor final : public Monitor {
       }
       change = abi::kVdisplayModeRestarted;
     }
-    if (auto first = firstFrame(); !first) return first.error();
+    // The mode has changed whatever happens to its first frame; a failed grab restarts the
+    // server on its own (recover), so report the change.
+    if (auto first = firstFrame(); !first)
+      spdlog::warn("monitor {}: first frame after the mode change: {}", spec_.id,
+                   first.error().message);
     return change;
   }
 
@@ -191,13 +195,19 @@ class XvfbMonitor final : public Monitor {
 
   // Publishes a frame of the current mode before returning (ADD_MONITOR and SET_MODE reply
   // only once the host can read the monitor's picture).
+  // A ring whose consumer holds every slot just delays that frame to the next tick; an X
+  // server that does not deliver is an error.
   Result<void> firstFrame() {
     damaged_ = true;
     const uint64_t now = monotonicNs();
-    startGrab(now);
-    if (!grab_) return makeError("frame ring has no free slot for the first frame");
-    if (!finishGrabBlocking()) return makeError("X server :{} did not deliver a frame", display_);
     next_frame_ns_ = now + period_ns_;
+    startGrab(now);
+    if (!grab_) {
+      spdlog::warn("monitor {}: no free ring slot for its first frame; it follows", spec_.id);
+      next_frame_ns_ = now;
+      return {};
+    }
+    if (!finishGrabBlocking()) return makeError("X server :{} did not deliver a frame", display_);
     return {};
   }
 

@@ -597,6 +597,39 @@ TEST_F(VdisplayProcessTest, ModeChangeInPlaceKeepsAppsRestartBeyondTheFramebuffe
   EXPECT_EQ(zombieChildren(driver.pid()), 0);
 }
 
+// A consumer that holds every slot of the ring (frames of an earlier producer) delays the first
+// frame; it does not fail the monitor.
+TEST_F(VdisplayProcessTest, FirstFrameWaitsForAConsumerThatHoldsEverySlot) {
+  DriverProcess driver;
+  ASSERT_TRUE(driver.ready()) << driver.log();
+  auto client = VdisplayClient::connect(driver.socket());
+  ASSERT_TRUE(client.ok());
+  auto ring = hostRing(640, 480, 2);
+  auto consumer = FrameConsumer::attach(*SharedMemory::attachDup(ring.fd()));
+  ASSERT_TRUE(consumer.ok());
+  FrameConsumer::Frame held[2];
+  {
+    auto earlier = FrameProducer::attach(*SharedMemory::attachDup(ring.fd()));
+    ASSERT_TRUE(earlier.ok());
+    for (auto& f : held) {
+      auto ws = earlier->beginFrame();
+      ASSERT_TRUE(ws.has_value());
+      earlier->publish(*ws, FrameMeta{});
+      ASSERT_EQ(consumer->acquireLatest(0, &f), FrameConsumer::Status::kFrame);
+    }
+  }  // the earlier producer detaches; the consumer still holds both slots
+  auto added = client->addMonitor(addBody(640, 480), ring.fd());
+  ASSERT_TRUE(added.ok()) << added.error().message << "\n" << driver.log();
+  for (auto& f : held) consumer->release(f);
+  FrameConsumer::Frame f;
+  EXPECT_TRUE(waitForFrame(
+      *consumer,
+      [&](const auto& fr) { return abi::tokenGeneration(fr.token) == added->generation; }, 5s, &f))
+      << driver.log();
+  EXPECT_EQ(f.geometry.width, 640u);
+  EXPECT_NE(driver.log().find("no free ring slot for its first frame"), std::string::npos);
+}
+
 // --- a crashed X server comes back ---------------------------------------------------------
 
 TEST_F(VdisplayProcessTest, CrashedXServerIsRestartedAndFramesGoOn) {
