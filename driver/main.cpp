@@ -19,6 +19,9 @@ int main(int argc, char** argv) {
   app.add_option("--max-monitors", options.max_monitors, "monitors at once (1..16)")
       ->capture_default_str();
   app.add_option("--xvfb", options.xvfb_binary, "the Xvfb program")->capture_default_str();
+  app.add_option("--runtime-dir", options.runtime_dir,
+                 "where the private directory with the Xauthority files goes "
+                 "(default $XDG_RUNTIME_DIR, else /tmp)");
   auto* seed = app.add_option("--serial-seed", serial_seed,
                               "instance part of the EDID serial numbers (24 bits)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")

@@ -199,6 +199,7 @@ abi::VdisplayMonitorReply Driver::describe(uint32_t id, const Entry& e,
   m.fb_height = e.monitor->fbHeight();
   m.edid_size = static_cast<uint32_t>(e.spec.edid.size());
   copyText(m.display_name, ":" + std::to_string(m.display_number));
+  copyText(m.xauthority, e.monitor->xauthority());
   std::memcpy(m.edid, e.spec.edid.data(), std::min(e.spec.edid.size(), sizeof m.edid));
   return m;
 }

@@ -24,6 +24,7 @@
 #include "funkhaus/common/stage_stats.h"
 #include "funkhaus/common/worker_channel.h"
 #include "funkhaus/vdisplay/driver.h"
+#include "funkhaus/vdisplay/xauth.h"
 #include "funkhaus/vdisplay/xvfb_backend.h"
 
 namespace funkhaus::vdisplay {
@@ -101,6 +102,23 @@ class Loop {
       return abi::kExitBadConfig;
     }
 
+    std::string runtime = options_.runtime_dir;
+    if (runtime.empty()) {
+      const char* xdg = getenv("XDG_RUNTIME_DIR");
+      runtime = xdg != nullptr && *xdg != '\0' ? xdg : "/tmp";
+    }
+    auto private_dir = PrivateDir::create(runtime, "funkhaus-vdisplay-");
+    if (!private_dir) {
+      spdlog::error("{}", private_dir.error().message);
+      return abi::kExitBadConfig;
+    }
+    if (private_dir->path().size() + 32 >= abi::kVdisplayPathSize) {
+      spdlog::error("runtime directory {} is too long for the Xauthority paths",
+                    private_dir->path());
+      return abi::kExitBadConfig;
+    }
+    private_dir_.emplace(std::move(*private_dir));
+
     DriverOptions driver_options;
     driver_options.max_monitors = options_.max_monitors;
     driver_options.watchdog = std::chrono::milliseconds(options_.watchdog_ms);
@@ -109,6 +127,7 @@ class Loop {
         0xFFFFFF;
     XvfbBackendOptions backend;
     backend.xvfb_binary = options_.xvfb_binary;
+    backend.auth_dir = private_dir_->path();
     backend.on_frame = [this](uint64_t capture_ns, uint64_t publish_ns) {
       stats_.onFrame(capture_ns, publish_ns);
     };
@@ -409,6 +428,7 @@ class Loop {
   std::vector<Host> hosts_;
   StageStats stats_;
   std::unique_ptr<Clock> clock_;
+  std::optional<PrivateDir> private_dir_;  // declared before driver_: outlives the monitors
   std::unique_ptr<Driver> driver_;
   uint64_t next_heartbeat_ns_ = 0;
 };

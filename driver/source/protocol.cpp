@@ -257,6 +257,8 @@ Result<Reply> parseReply(std::span<const std::byte> datagram, size_t fd_count) {
       std::memcpy(&b, body.data(), sizeof b);
       if (!validText(b.display_name, sizeof b.display_name))
         return makeError("driver monitor reply has no terminated display name");
+      if (!validText(b.xauthority, sizeof b.xauthority))
+        return makeError("driver monitor reply has no terminated Xauthority path");
       if (r.ok() && b.edid_size != 128 && b.edid_size != 256)
         return makeError("driver monitor reply has EDID size {}", b.edid_size);
       r.body = b;

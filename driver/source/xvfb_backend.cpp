@@ -21,6 +21,7 @@
 
 #include "funkhaus/abi/token.h"
 #include "funkhaus/common/clock.h"
+#include "funkhaus/vdisplay/xauth.h"
 #include "funkhaus/vdisplay/xvfb_process.h"
 
 namespace funkhaus::vdisplay {
@@ -47,7 +48,10 @@ class XvfbMonitor final : public Monitor {
       : options_(options), spec_(spec), producer_(std::move(producer)) {
     setPeriod();
   }
-  ~XvfbMonitor() override { shutDown(); }
+  ~XvfbMonitor() override {
+    shutDown();
+    if (!auth_file_.empty()) unlink(auth_file_.c_str());
+  }
 
   // Starts the X server and publishes the first frame.
   Result<void> start() {
@@ -59,11 +63,20 @@ class XvfbMonitor final : public Monitor {
                        l.total_size);
     if (auto mode = producer_.setMode(bgraGeometry(spec_.mode.width, spec_.mode.height)); !mode)
       return mode.error();
+    if (!options_.auth_dir.empty()) {
+      auto cookie = newCookie();
+      if (!cookie) return cookie.error();
+      cookie_ = *cookie;
+      const std::string path = fmt::format("{}/monitor-{}.xauth", options_.auth_dir, spec_.id);
+      if (auto written = writeXauthority(path, cookie_); !written) return written.error();
+      auth_file_ = path;
+    }
     if (auto up = bringUp(std::nullopt); !up) return up.error();
     return firstFrame();
   }
 
   uint32_t displayNumber() const override { return display_; }
+  std::string xauthority() const override { return auth_file_; }
   uint32_t generation() const override { return producer_.generation(); }
   uint32_t fbWidth() const override { return fb_width_; }
   uint32_t fbHeight() const override { return fb_height_; }
@@ -169,6 +182,7 @@ class XvfbMonitor final : public Monitor {
     config.width = fb_width_;
     config.height = fb_height_;
     config.display = display;
+    config.auth_file = auth_file_;
     config.start_timeout = options_.start_timeout;
     config.keepalive = options_.keepalive;
     auto server = XvfbProcess::start(config);
@@ -276,7 +290,16 @@ class XvfbMonitor final : public Monitor {
   Result<void> connect() {
     int screen_number = 0;
     const std::string name = ":" + std::to_string(display_);
-    conn_ = xcb_connect(name.c_str(), &screen_number);
+    if (auth_file_.empty()) {
+      conn_ = xcb_connect(name.c_str(), &screen_number);
+    } else {
+      xcb_auth_info_t auth{};
+      auth.namelen = static_cast<int>(sizeof kCookieName - 1);
+      auth.name = const_cast<char*>(kCookieName);
+      auth.datalen = static_cast<int>(cookie_.data.size());
+      auth.data = reinterpret_cast<char*>(cookie_.data.data());
+      conn_ = xcb_connect_to_display_with_auth_info(name.c_str(), &auth, &screen_number);
+    }
     if (xcb_connection_has_error(conn_) != 0) return makeError("cannot connect to {}", name);
     const xcb_setup_t* setup = xcb_get_setup(conn_);
     auto it = xcb_setup_roots_iterator(setup);
@@ -549,6 +572,8 @@ class XvfbMonitor final : public Monitor {
   XvfbBackendOptions options_;
   MonitorSpec spec_;
   FrameProducer producer_;
+  std::string auth_file_;  // the Xauthority file of this monitor's servers ("" if none)
+  XCookie cookie_;
   std::optional<XvfbProcess> server_;
   xcb_connection_t* conn_ = nullptr;
   uint32_t display_ = 0;
@@ -574,7 +599,8 @@ class XvfbBackend final : public MonitorBackend {
   explicit XvfbBackend(const XvfbBackendOptions& options) : options_(options) {}
   const char* name() const override { return "xvfb"; }
   uint32_t capabilities() const override {
-    return abi::kVdisplayCapHdrEdid | abi::kVdisplayCapResizeInPlace | abi::kVdisplayCapRandrEdid;
+    return abi::kVdisplayCapHdrEdid | abi::kVdisplayCapResizeInPlace | abi::kVdisplayCapRandrEdid |
+           (options_.auth_dir.empty() ? 0 : abi::kVdisplayCapXauth);
   }
   Result<std::unique_ptr<Monitor>> create(const MonitorSpec& spec,
                                           FrameProducer producer) override {

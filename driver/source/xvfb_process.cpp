@@ -56,6 +56,10 @@ Result<XvfbProcess> XvfbProcess::start(const XvfbConfig& config) {
     return makeError("Xvfb: screen size {}x{} is empty", config.width, config.height);
   std::vector<std::string> args = {config.binary};
   if (config.display) args.push_back(":" + std::to_string(*config.display));
+  if (!config.auth_file.empty()) {
+    args.emplace_back("-auth");
+    args.push_back(config.auth_file);
+  }
   for (const char* a :
        {"-displayfd", "3", "-nolisten", "tcp", "-noreset", "-br", "-dpi", "96", "-screen", "0"})
     args.emplace_back(a);

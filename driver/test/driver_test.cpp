@@ -113,6 +113,7 @@ TEST_F(DriverTest, AddPublishesIntoTheRingAndDescribesTheMonitor) {
   EXPECT_EQ(m.monitor_id, 0u);
   EXPECT_EQ(m.display_number, 100u);
   EXPECT_STREQ(m.display_name, ":100");
+  EXPECT_STREQ(m.xauthority, "/fake/xauth-0");
   EXPECT_EQ(m.width, 1920u);
   EXPECT_EQ(m.flags, abi::kVdisplayMonitorHdr);
   EXPECT_EQ(m.edid_size, 256u);  // HDR: base block + CTA-861

@@ -49,6 +49,7 @@ class FakeMonitor final : public Monitor {
   }
 
   uint32_t displayNumber() const override { return 100 + spec_.id; }
+  std::string xauthority() const override { return "/fake/xauth-" + std::to_string(spec_.id); }
   uint32_t generation() const override { return producer_.generation(); }
   uint32_t fbWidth() const override { return std::max(spec_.fb_width, spec_.mode.width); }
   uint32_t fbHeight() const override { return std::max(spec_.fb_height, spec_.mode.height); }

@@ -22,6 +22,7 @@ TEST(VdisplayGoldenLayout, ProtocolVersion) {
   EXPECT_EQ(kVdisplayMonitorHdr, 1u);
   EXPECT_EQ(kVdisplayModeInPlace, 1u);
   EXPECT_EQ(kVdisplayModeRestarted, 2u);
+  EXPECT_EQ(kVdisplayCapXauth, 8u);
 }
 
 TEST(VdisplayGoldenLayout, HeaderV1) {
@@ -87,7 +88,7 @@ TEST(VdisplayGoldenLayout, RequestsV1) {
 
 TEST(VdisplayGoldenLayout, RepliesV1) {
   checkLayout<VdisplayMonitorReply>(
-      "VdisplayMonitorReply", 320,
+      "VdisplayMonitorReply", 448,
       {{"monitor_id", 0, 4},
        {"display_number", 4, 4},
        {"generation", 8, 4},
@@ -101,10 +102,11 @@ TEST(VdisplayGoldenLayout, RepliesV1) {
        {"edid_size", 40, 4},
        {"reserved", 44, 4},
        {"display_name", 48, 16},
-       {"edid", 64, 256}},
+       {"edid", 64, 256},
+       {"xauthority", 320, 128}},
       {W(monitor_id), W(display_number), W(generation), W(width), W(height), W(refresh_millihz),
        W(flags), W(mode_change), W(fb_width), W(fb_height), W(edid_size), W(reserved),
-       W(display_name), W(edid)});
+       W(display_name), W(edid), W(xauthority)});
   checkLayout<VdisplayPingReply>("VdisplayPingReply", 16,
                                  {{"nonce", 0, 8}, {"monitors", 8, 4}, {"watchdog_ms", 12, 4}},
                                  {W(nonce), W(monitors), W(watchdog_ms)});

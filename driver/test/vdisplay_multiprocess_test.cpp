@@ -27,7 +27,11 @@ abi::VdisplayAddMonitorRequest addBody(uint32_t w, uint32_t h, uint32_t mhz = 60
   return abi::VdisplayAddMonitorRequest{w, h, mhz, flags, fb_w, fb_h, {}};
 }
 
-std::string displayEnv(uint32_t display) { return "DISPLAY=:" + std::to_string(display); }
+// The environment an X client of the monitor needs: its display and its Xauthority file.
+std::vector<std::string> xenv(const abi::VdisplayMonitorReply& m) {
+  return {"DISPLAY=:" + std::to_string(m.display_number),
+          std::string("XAUTHORITY=") + m.xauthority};
+}
 
 double msSince(uint64_t start_ns) { return static_cast<double>(monotonicNs() - start_ns) / 1e6; }
 
@@ -86,10 +90,21 @@ TEST_F(VdisplayProcessTest, FramesCarryWhatXClientsDraw) {
   EXPECT_GT(first.capture_time_ns, t0);
   ASSERT_EQ(xvfbChildren(driver.pid()).size(), 1u);
   EXPECT_EQ(std::string(added->display_name), ":" + std::to_string(added->display_number));
-  const std::string display = displayEnv(added->display_number);
+  const auto display = xenv(*added);
+
+  // The display takes only clients with its cookie.
+  EXPECT_EQ(client->info().capabilities & abi::kVdisplayCapXauth, abi::kVdisplayCapXauth);
+  ASSERT_NE(added->xauthority[0], '\0');
+  const int refused =
+      runToEnd({"xsetroot", "-solid", "#ff0000"}, {display[0], "XAUTHORITY=/nonexistent"});
+  EXPECT_FALSE(WIFEXITED(refused) && WEXITSTATUS(refused) == 0)
+      << "a client without the cookie got in";
+  struct stat auth_stat {};
+  ASSERT_EQ(stat(added->xauthority, &auth_stat), 0);
+  EXPECT_EQ(auth_stat.st_mode & 0777, 0600u);
 
   // A solid root colour set by xsetroot shows up in the ring.
-  ASSERT_EQ(runToEnd({"xsetroot", "-solid", "#336699"}, {display}), 0);
+  ASSERT_EQ(runToEnd({"xsetroot", "-solid", "#336699"}, display), 0);
   ASSERT_TRUE(waitForFrame(
       *consumer,
       [](const auto& f) { return pixel(f, 5, 5) == 0x336699 && pixel(f, 1000, 700) == 0x336699; },
@@ -98,7 +113,7 @@ TEST_F(VdisplayProcessTest, FramesCarryWhatXClientsDraw) {
 
   // xclock draws a window; once it is in the ring, the ring equals xwd's dump pixel for pixel.
   const pid_t clock =
-      spawn({"xclock", "-geometry", "300x300+200+100", "-bg", "#ff8000"}, {display}, "");
+      spawn({"xclock", "-geometry", "300x300+200+100", "-bg", "#ff8000"}, display, "");
   ASSERT_TRUE(waitForFrame(
       *consumer, [](const auto& f) { return pixel(f, 205, 105) == 0xff8000; }, 10s))
       << "xclock's window never reached the ring";
@@ -106,7 +121,7 @@ TEST_F(VdisplayProcessTest, FramesCarryWhatXClientsDraw) {
   std::string mismatch;
   for (int attempt = 0; attempt < 5 && !identical; ++attempt) {
     const std::string dump = uniquePath("xwd") + ".xwd";
-    ASSERT_EQ(runToEnd({"xwd", "-root", "-silent", "-out", dump}, {display}), 0);
+    ASSERT_EQ(runToEnd({"xwd", "-root", "-silent", "-out", dump}, display), 0);
     auto img = parseXwd(readFile(dump));
     std::remove(dump.c_str());
     ASSERT_TRUE(img.has_value()) << "xwd wrote a format this test does not decode";
@@ -127,7 +142,7 @@ TEST_F(VdisplayProcessTest, FramesCarryWhatXClientsDraw) {
 
   // RandR: the mode carries the CVT timing and the output the EDID the driver returned.
   const std::string randr_log = uniquePath("xrandr") + ".txt";
-  ASSERT_EQ(runToEnd({"xrandr", "--verbose"}, {display}, randr_log), 0);
+  ASSERT_EQ(runToEnd({"xrandr", "--verbose"}, display, randr_log), 0);
   const std::string randr = readFile(randr_log);
   std::remove(randr_log.c_str());
   std::string edid_hex;
@@ -196,6 +211,11 @@ TEST_F(VdisplayProcessTest, ThousandAddRemoveCyclesLeakNothing) {
   std::printf(" )\n");
   // Xvfb picks the lowest free display; ours is freed on every removal.
   EXPECT_LE(displays.size(), 3u);
+  // Each monitor's Xauthority file went with it.
+  size_t files = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(driver.runtimeDir()))
+    if (entry.is_regular_file()) ++files;
+  EXPECT_EQ(files, 0u);
   auto ping = client->ping(1);
   ASSERT_TRUE(ping.ok());
   EXPECT_EQ(ping->monitors, 0u);
@@ -530,11 +550,11 @@ TEST_F(VdisplayProcessTest, ModeChangeInPlaceKeepsAppsRestartBeyondTheFramebuffe
   ASSERT_TRUE(added.ok()) << added.error().message << "\n" << driver.log();
   EXPECT_EQ(added->fb_width, 1920u);
   EXPECT_EQ(added->fb_height, 1080u);
-  const std::string display = displayEnv(added->display_number);
+  const auto display = xenv(*added);
   auto consumer = FrameConsumer::attach(*SharedMemory::attachDup(ring.fd()));
   ASSERT_TRUE(consumer.ok());
   const pid_t clock =
-      spawn({"xclock", "-geometry", "200x200+10+10", "-bg", "#00ff00"}, {display}, "");
+      spawn({"xclock", "-geometry", "200x200+10+10", "-bg", "#00ff00"}, display, "");
   ASSERT_TRUE(waitForFrame(
       *consumer, [](const auto& f) { return pixel(f, 15, 15) == 0x00ff00; }, 10s));
 
@@ -656,7 +676,7 @@ TEST_F(VdisplayProcessTest, CrashedXServerIsRestartedAndFramesGoOn) {
   EXPECT_EQ(zombieChildren(driver.pid()), 0);
   auto info = client->getMonitor(added->monitor_id);
   ASSERT_TRUE(info.ok()) << info.error().message;
-  ASSERT_EQ(runToEnd({"xsetroot", "-solid", "#abcdef"}, {displayEnv(info->display_number)}), 0);
+  ASSERT_EQ(runToEnd({"xsetroot", "-solid", "#abcdef"}, xenv(*info)), 0);
   EXPECT_TRUE(waitForFrame(
       *consumer, [](const auto& f) { return pixel(f, 1, 1) == 0xabcdef; }, 5s))
       << driver.log();
@@ -765,6 +785,8 @@ TEST_F(VdisplayProcessTest, SigtermStopsEveryXServerSigkillTakesThemAlong) {
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << "\n" << driver.log();
     for (pid_t s : servers) EXPECT_FALSE(processExists(s)) << "Xvfb " << s << " outlived SIGTERM";
     EXPECT_NE(access(driver.socket().c_str(), F_OK), 0) << "socket file left behind";
+    EXPECT_TRUE(std::filesystem::is_empty(driver.runtimeDir()))
+        << "the private directory with the Xauthority files was left behind";
   }
   {
     DriverProcess driver;

@@ -10,12 +10,14 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -201,7 +203,10 @@ class DriverProcess {
   explicit DriverProcess(std::vector<std::string> extra_args = {}) {
     socket_ = uniquePath("vdisplay") + ".sock";
     log_ = uniquePath("vdisplay") + ".log";
-    std::vector<std::string> args = {FUNKHAUS_VDISPLAY_BIN, "--listen", socket_};
+    runtime_ = uniquePath("vdisplay-run");
+    mkdir(runtime_.c_str(), 0700);
+    std::vector<std::string> args = {FUNKHAUS_VDISPLAY_BIN, "--listen", socket_, "--runtime-dir",
+                                     runtime_};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     pid_ = spawn(args, {}, log_);
     ready_ =
@@ -226,11 +231,14 @@ class DriverProcess {
     }
     unlink(socket_.c_str());
     unlink(log_.c_str());
+    std::error_code ignored;
+    std::filesystem::remove_all(runtime_, ignored);
   }
 
   bool ready() const { return ready_; }
   pid_t pid() const { return pid_; }
   const std::string& socket() const { return socket_; }
+  const std::string& runtimeDir() const { return runtime_; }
   std::string log() const { return readFile(log_); }
 
   // Signals the driver and waits for it; returns the wait status (or -1 after 30 s).
@@ -249,6 +257,7 @@ class DriverProcess {
   bool ready_ = false;
   std::string socket_;
   std::string log_;
+  std::string runtime_;
 };
 
 // A frame ring as the host creates it: BGRA, the mode's (64-byte aligned) geometry.

@@ -14,6 +14,9 @@ struct VdisplayOptions {
   uint32_t watchdog_ms = 3000;
   std::string xvfb_binary = "Xvfb";
   std::optional<uint32_t> serial_seed;  // default: derived from pid and start time
+  // Parent of the driver's private directory (Xauthority files); default $XDG_RUNTIME_DIR,
+  // else /tmp.
+  std::string runtime_dir;
 };
 
 inline constexpr uint32_t kMinWatchdogMs = 100;

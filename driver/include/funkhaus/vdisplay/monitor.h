@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "funkhaus/common/frame_ring.h"
@@ -51,6 +52,8 @@ class Monitor {
   virtual ~Monitor() = default;
 
   virtual uint32_t displayNumber() const = 0;
+  // The Xauthority file clients need to connect to the display ("" if none is needed).
+  virtual std::string xauthority() const = 0;
   virtual uint32_t generation() const = 0;  // the ring generation of the frames published now
   virtual uint32_t fbWidth() const = 0;
   virtual uint32_t fbHeight() const = 0;

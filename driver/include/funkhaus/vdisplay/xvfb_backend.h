@@ -17,6 +17,9 @@ struct XvfbBackendOptions {
   std::chrono::milliseconds start_timeout{10'000};
   // A grab or X request unanswered this long means the server hangs: it is killed and restarted.
   std::chrono::milliseconds reply_timeout{2'000};
+  // Where each monitor's Xvfb gets its Xauthority file (-auth; clients set XAUTHORITY to it).
+  // Empty: no X authorization, any local user may connect to the displays.
+  std::string auth_dir;
   FrameObserver on_frame;           // every published frame
   std::function<void()> keepalive;  // called while waiting on an X server (worker heartbeat)
 };

@@ -20,6 +20,7 @@ struct XvfbConfig {
   uint32_t width = 0;
   uint32_t height = 0;
   std::optional<uint32_t> display;  // a fixed ":N"; default: the server picks a free one
+  std::string auth_file;            // -auth FILE (Xauthority with the cookie); empty: none
   std::chrono::milliseconds start_timeout{10'000};
   // Called about every 50 ms while waiting for the server (the worker's heartbeat).
   std::function<void()> keepalive;
@@ -27,7 +28,8 @@ struct XvfbConfig {
 
 class XvfbProcess {
  public:
-  // Starts `Xvfb [:N] -displayfd FD -nolisten tcp -noreset -br -dpi 96 -screen 0 WxHx24` in
+  // Starts `Xvfb [:N] -displayfd FD [-auth FILE] -nolisten tcp -noreset -br -dpi 96 -screen 0
+  // WxHx24` in
   // its own process group with PR_SET_PDEATHSIG (SIGTERM), no inherited fds but its log, and
   // waits until it reports its display number. On failure the error quotes its log.
   static Result<XvfbProcess> start(const XvfbConfig& config);

@@ -68,6 +68,7 @@ inline constexpr uint32_t kVdisplayMaxRefreshMilliHz = 240'000;
 inline constexpr uint64_t kVdisplayMaxPixelClockHz = 655'350'000;  // DTD: 16 bits x 10 kHz
 inline constexpr uint32_t kVdisplayMaxMonitors = 16;   // hard cap of --max-monitors (ids 0..15)
 inline constexpr uint32_t kVdisplayMaxEdidSize = 256;  // base block + one extension
+inline constexpr uint32_t kVdisplayPathSize = 128;     // file paths in replies, NUL included
 
 // Flags in VdisplayAddMonitorRequest::flags (and VdisplayMonitorReply::flags).
 inline constexpr uint32_t kVdisplayMonitorHdr = 1u << 0;  // EDID advertises HDR (CTA-861 HDR
@@ -83,6 +84,8 @@ inline constexpr uint32_t kVdisplayCapHdrEdid = 1u << 0;        // HDR flag hono
 inline constexpr uint32_t kVdisplayCapResizeInPlace = 1u << 1;  // SET_MODE within fb size keeps
                                                                 // the X server (see fb_width)
 inline constexpr uint32_t kVdisplayCapRandrEdid = 1u << 2;      // EDID set as RandR property
+inline constexpr uint32_t kVdisplayCapXauth = 1u << 3;          // X servers need the cookie in the
+                                                                // reply's xauthority file
 
 enum class VdisplayStatusCode : uint32_t {
   kOk = 0,
@@ -187,11 +190,15 @@ struct VdisplayMonitorReply {
   uint32_t reserved;
   char display_name[16];  // NUL-terminated ":N"
   uint8_t edid[kVdisplayMaxEdidSize];
+  // NUL-terminated path of the Xauthority file the session's clients need (XAUTHORITY=path)
+  // to connect to the display; empty if the X server takes anyone (no kVdisplayCapXauth).
+  char xauthority[kVdisplayPathSize];
 };
 
-static_assert(sizeof(VdisplayMonitorReply) == 320, "reply size is part of the protocol");
+static_assert(sizeof(VdisplayMonitorReply) == 448, "reply size is part of the protocol");
 static_assert(offsetof(VdisplayMonitorReply, display_name) == 48, "layout drift");
 static_assert(offsetof(VdisplayMonitorReply, edid) == 64, "layout drift");
+static_assert(offsetof(VdisplayMonitorReply, xauthority) == 320, "layout drift");
 
 struct VdisplayPingReply {
   uint64_t nonce;        // the request's
