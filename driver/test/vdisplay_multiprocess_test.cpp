@@ -180,7 +180,7 @@ TEST_F(VdisplayProcessTest, ThousandAddRemoveCyclesLeakNothing) {
   ASSERT_TRUE(driver.ready()) << driver.log();
   auto client = VdisplayClient::connect(driver.socket());
   ASSERT_TRUE(client.ok()) << client.error().message;
-  const FdCounts baseline = fdCounts(driver.pid());
+  const FdCounts baseline = stableFdCounts(driver.pid());
   ASSERT_GT(baseline.total, 0);
   std::map<uint32_t, int> displays;
   const int kCycles = 1000;
@@ -196,7 +196,7 @@ TEST_F(VdisplayProcessTest, ThousandAddRemoveCyclesLeakNothing) {
     if (cycle % 100 == 99) {
       ASSERT_TRUE(xvfbChildren(driver.pid()).empty()) << "cycle " << cycle;
       ASSERT_EQ(zombieChildren(driver.pid()), 0) << "cycle " << cycle;
-      const FdCounts now = fdCounts(driver.pid());
+      const FdCounts now = stableFdCounts(driver.pid());
       ASSERT_EQ(now.total, baseline.total) << "fds leaked by cycle " << cycle;
       ASSERT_EQ(now.memfds, baseline.memfds) << "memfds leaked by cycle " << cycle;
     }
@@ -361,7 +361,7 @@ TEST_F(VdisplayProcessTest, MissingXvfbIsABackendFailureThatCreatesNothing) {
   ASSERT_TRUE(driver.ready()) << driver.log();
   auto client = VdisplayClient::connect(driver.socket());
   ASSERT_TRUE(client.ok());
-  const FdCounts baseline = fdCounts(driver.pid());
+  const FdCounts baseline = stableFdCounts(driver.pid());
   auto ring = hostRing(640, 480);
   Request r;
   r.type = VdisplayMessageType::kAddMonitor;
@@ -373,7 +373,7 @@ TEST_F(VdisplayProcessTest, MissingXvfbIsABackendFailureThatCreatesNothing) {
   EXPECT_NE(reply->message.find("/nonexistent/Xvfb could not be executed"), std::string::npos)
       << reply->message;
   EXPECT_EQ(zombieChildren(driver.pid()), 0);
-  const FdCounts after = fdCounts(driver.pid());
+  const FdCounts after = stableFdCounts(driver.pid());
   EXPECT_EQ(after.total, baseline.total);
   EXPECT_EQ(after.memfds, baseline.memfds);
   EXPECT_EQ(abi::atomicLoad(reinterpret_cast<abi::FrameRingHeader*>(ring.data())->producer_pid), 0u)
@@ -387,7 +387,7 @@ TEST_F(VdisplayProcessTest, BadMessagesAndModesAreRefusedCreatingNothing) {
   ASSERT_TRUE(driver.ready()) << driver.log();
   auto client = VdisplayClient::connect(driver.socket());
   ASSERT_TRUE(client.ok()) << client.error().message;
-  const FdCounts baseline = fdCounts(driver.pid());
+  const FdCounts baseline = stableFdCounts(driver.pid());
   auto ring = hostRing(1280, 720);
 
   struct Case {
@@ -507,7 +507,7 @@ TEST_F(VdisplayProcessTest, BadMessagesAndModesAreRefusedCreatingNothing) {
     EXPECT_NE(reply->message.find(c.words), std::string::npos) << c.what << ": " << reply->message;
     EXPECT_TRUE(xvfbChildren(driver.pid()).empty()) << c.what << " created an X server";
   }
-  const FdCounts after = fdCounts(driver.pid());
+  const FdCounts after = stableFdCounts(driver.pid());
   EXPECT_EQ(after.total, baseline.total) << "refusals leaked fds";
   EXPECT_EQ(after.memfds, baseline.memfds) << "refusals leaked memfds";
   EXPECT_EQ(reinterpret_cast<abi::FrameRingHeader*>(small.data())->producer_pid, 0u)

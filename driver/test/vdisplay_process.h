@@ -187,6 +187,20 @@ inline FdCounts fdCounts(pid_t pid) {
   return c;
 }
 
+// fd counts that held still over three samples 20 ms apart (sanitizer runtimes open files for
+// a moment now and then), or the last sample after 2 s.
+inline FdCounts stableFdCounts(pid_t pid) {
+  FdCounts last = fdCounts(pid);
+  int same = 0;
+  for (int i = 0; i < 100 && same < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const FdCounts now = fdCounts(pid);
+    same = now.total == last.total && now.memfds == last.memfds ? same + 1 : 0;
+    last = now;
+  }
+  return last;
+}
+
 template <class Pred>
 bool waitUntil(Pred pred, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
