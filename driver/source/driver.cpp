@@ -319,8 +319,13 @@ Reply Driver::setMode(uint64_t host, const Request& r) {
   auto spec =
       makeSpec(b.monitor_id, mode, e->spec.flags, e->monitor->fbWidth(), e->monitor->fbHeight());
   if (!spec) return refuse(r, VdisplayStatusCode::kBadMode, spec.error().message);
+  const uint32_t generation = e->monitor->generation();
   auto changed = e->monitor->setMode(*spec);
-  if (!changed) return refuse(r, VdisplayStatusCode::kBackendFailed, changed.error().message);
+  if (!changed) {
+    // A monitor that started the new generation is in the new mode, even if broken for now.
+    if (e->monitor->generation() != generation) e->spec = std::move(*spec);
+    return refuse(r, VdisplayStatusCode::kBackendFailed, changed.error().message);
+  }
   e->spec = std::move(*spec);
   spdlog::info("monitor {} now {}x{} @ {} mHz ({})", b.monitor_id, mode.width, mode.height,
                mode.refresh_millihz,

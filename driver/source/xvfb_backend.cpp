@@ -130,7 +130,6 @@ class XvfbMonitor final : public Monitor {
     if (auto geometry = producer_.setMode(bgraGeometry(next.mode.width, next.mode.height));
         !geometry)
       return geometry.error();
-    const MonitorSpec previous = spec_;
     spec_ = next;
     setPeriod();
     if (change == 0) {
@@ -139,8 +138,10 @@ class XvfbMonitor final : public Monitor {
       if (auto up = bringUp(display_); !up) {
         ++counters_.errors;
         retry_at_ns_ = monotonicNs() + kRetryNs;
-        return makeError("X server restart for {}x{} failed: {}", next.mode.width, next.mode.height,
-                         up.error().message);
+        return makeError(
+            "X server restart for {}x{} failed: {}; the monitor keeps trying in the "
+            "new mode",
+            next.mode.width, next.mode.height, up.error().message);
       }
       change = abi::kVdisplayModeRestarted;
     }

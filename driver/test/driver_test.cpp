@@ -309,6 +309,15 @@ TEST_F(DriverTest, SetModeChecksBoundsAndRingAndStartsAGeneration) {
   EXPECT_EQ(r.code, VdisplayStatusCode::kBackendFailed);
   EXPECT_NE(r.message.find("RandR said no"), std::string::npos);
   EXPECT_EQ(monitor(simple(host, VdisplayMessageType::kGetMonitor, 0)).width, 1920u);
+
+  // A monitor that switched and then lost its screen reports the new mode from then on.
+  const uint32_t before = monitor(simple(host, VdisplayMessageType::kGetMonitor, 0)).generation;
+  state_.fail_next_mode_switched = "X server restart failed";
+  r = setMode(host, 0, 1280, 720);
+  EXPECT_EQ(r.code, VdisplayStatusCode::kBackendFailed);
+  const Reply now = simple(host, VdisplayMessageType::kGetMonitor, 0);
+  EXPECT_EQ(monitor(now).width, 1280u);
+  EXPECT_NE(monitor(now).generation, before);
 }
 
 TEST_F(DriverTest, DestroyingTheDriverRemovesEveryMonitor) {

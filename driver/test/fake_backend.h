@@ -17,8 +17,9 @@ struct FakeBackendState {
   int destroyed = 0;  // monitors destroyed
   int mode_changes = 0;
   std::set<uint32_t> live_ids;
-  std::string fail_next_create;  // non-empty: the next create fails with this message
-  std::string fail_next_mode;
+  std::string fail_next_create;         // non-empty: the next create fails with this message
+  std::string fail_next_mode;           // the next mode change fails, nothing changes
+  std::string fail_next_mode_switched;  // the next mode change switches, then fails
 };
 
 class FakeMonitor final : public Monitor {
@@ -56,6 +57,13 @@ class FakeMonitor final : public Monitor {
   Result<uint32_t> setMode(const MonitorSpec& next) override {
     if (!state_.fail_next_mode.empty()) {
       auto message = std::exchange(state_.fail_next_mode, "");
+      return makeError("{}", message);
+    }
+    if (!state_.fail_next_mode_switched.empty()) {
+      auto message = std::exchange(state_.fail_next_mode_switched, "");
+      spec_ = next;
+      if (auto m = producer_.setMode(bgraGeometry(next.mode.width, next.mode.height)); !m)
+        return m.error();
       return makeError("{}", message);
     }
     const bool in_place = next.mode.width <= fbWidth() && next.mode.height <= fbHeight();

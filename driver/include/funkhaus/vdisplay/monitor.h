@@ -59,7 +59,9 @@ class Monitor {
   virtual uint32_t fbHeight() const = 0;
   // Switches to next.mode (the driver checked bounds and ring capacity). Returns
   // abi::kVdisplayModeInPlace or kVdisplayModeRestarted; frames after it carry the new
-  // geometry and a new generation. On error the monitor keeps trying to recover on its own.
+  // geometry and a new generation. An error with the generation unchanged: nothing changed.
+  // An error with a new generation: the monitor is in the new mode but its screen is down for
+  // now; it keeps trying to bring it back on its own.
   virtual Result<uint32_t> setMode(const MonitorSpec& next) = 0;
 
   // Event-loop hooks: an fd to poll for input (-1: none), the CLOCK_MONOTONIC time by which
