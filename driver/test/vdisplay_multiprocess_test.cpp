@@ -111,6 +111,23 @@ TEST_F(VdisplayProcessTest, FramesCarryWhatXClientsDraw) {
       5s))
       << "root colour never reached the ring";
 
+  // Nothing changes now: the ring keeps its rate with repeats of the last grab, no new grabs.
+  std::this_thread::sleep_for(200ms);
+  int repeats = 0, grabs = 0;
+  const uint64_t window_start = monotonicNs();
+  while (monotonicNs() - window_start < 500'000'000) {
+    FrameConsumer::Frame f;
+    if (consumer->acquireLatest(100'000'000, &f) != FrameConsumer::Status::kFrame) continue;
+    ((f.flags & abi::kSlotFlagRepeat) != 0 ? repeats : grabs)++;
+    consumer->release(f);
+  }
+  std::printf(
+      "[figures] static 1024x768@60 screen, 500 ms: %d repeats, %d grabs reached the "
+      "consumer\n",
+      repeats, grabs);
+  EXPECT_EQ(grabs, 0) << "grabbed although XDamage reported nothing";
+  EXPECT_GT(repeats, 10) << "repeatLast did not keep the monitor's rate";
+
   // xclock draws a window; once it is in the ring, the ring equals xwd's dump pixel for pixel.
   const pid_t clock =
       spawn({"xclock", "-geometry", "300x300+200+100", "-bg", "#ff8000"}, display, "");
