@@ -1,5 +1,23 @@
-// funkhaus-net: for now the minimal worker (channel, heartbeat, stop); the real net stage
-// replaces it in the pipeline issue.
-#include "funkhaus/common/minimal_worker.h"
+// funkhaus-net: RTSP/RTP server of the packet ring; started by funkhausd with the channel at
+// fd 3 (see net-worker/README.md for its arguments and the fds it expects).
+#include <spdlog/cfg/env.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
 
-int main() { return funkhaus::runMinimalWorker(funkhaus::abi::WorkerKind::kNet, "net"); }
+#include "funkhaus/abi/exit_codes.h"
+#include "funkhaus/net/net_worker.h"
+
+int main(int argc, char** argv) {
+  auto logger = spdlog::stderr_logger_st("net");
+  logger->set_pattern("%l: %v");
+  spdlog::set_default_logger(logger);
+  spdlog::flush_on(spdlog::level::info);
+  spdlog::cfg::load_env_levels();  // SPDLOG_LEVEL=debug shows every request and PLI/FIR
+  auto options = funkhaus::net::parseNetOptions(argc, argv);
+  if (!options) {
+    spdlog::critical("{}", options.error().message);
+    return funkhaus::abi::kExitBadConfig;
+  }
+  if (!options->has_value()) return funkhaus::abi::kExitStopped;
+  return funkhaus::net::runNetWorker(**options);
+}

@@ -1,0 +1,751 @@
+// NetServer in-process on loopback: the RTSP state machine, hostile input, viewer limits,
+// deferred DESCRIBE, RTP/RTCP on both transports, slow viewers, and adoption of viewers a
+// previous net left in the page (sequence numbers continue and wrap).
+#include "funkhaus/net/net_server.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <future>
+#include <map>
+#include <thread>
+
+#include "funkhaus/common/clock.h"
+#include "funkhaus/net/rtcp.h"
+#include "funkhaus/net/rtp_packetizer.h"
+#include "funkhaus/net/rtsp_transport.h"
+#include "net_harness.h"
+
+namespace funkhaus::net {
+namespace {
+
+namespace asio = boost::asio;
+
+UniqueFd udpSocket(uint16_t port) {
+  UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return UniqueFd();
+  return fd;
+}
+
+uint16_t portOf(int fd) {
+  sockaddr_in a{};
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  return ntohs(a.sin_port);
+}
+
+struct Response {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+};
+
+struct Frame {
+  uint8_t channel;
+  std::vector<uint8_t> data;
+};
+
+// A raw RTSP client: writes requests, reads responses and interleaved frames.
+class Client {
+ public:
+  explicit Client(uint16_t port, int rcvbuf = 0)
+      : fd_(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    if (rcvbuf > 0) setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(connect(fd_.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  }
+  int fd() const { return fd_.get(); }
+  void send(const std::string& text) {
+    ASSERT_EQ(::send(fd_.get(), text.data(), text.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(text.size()));
+  }
+  // Reads until `n` more bytes are buffered; false on EOF or timeout.
+  bool fill(size_t n, int timeout_ms) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (buffer_.size() < n) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            deadline - std::chrono::steady_clock::now())
+                            .count();
+      if (left <= 0) return false;
+      pollfd p{fd_.get(), POLLIN, 0};
+      if (poll(&p, 1, static_cast<int>(left)) <= 0) continue;
+      char buf[65536];
+      const ssize_t got = recv(fd_.get(), buf, sizeof buf, 0);
+      if (got <= 0) {
+        eof_ = true;
+        return false;
+      }
+      buffer_.append(buf, static_cast<size_t>(got));
+    }
+    return true;
+  }
+  // The next response; interleaved frames before it go to frames().
+  std::optional<Response> response(int timeout_ms = 3000) {
+    for (;;) {
+      if (!fill(1, timeout_ms)) return std::nullopt;
+      if (buffer_[0] == '$') {
+        if (!readFrame(timeout_ms)) return std::nullopt;
+        continue;
+      }
+      size_t end;
+      while ((end = buffer_.find("\r\n\r\n")) == std::string::npos)
+        if (!fill(buffer_.size() + 1, timeout_ms)) return std::nullopt;
+      Response r;
+      const std::string head = buffer_.substr(0, end);
+      buffer_.erase(0, end + 4);
+      size_t line_end = head.find("\r\n");
+      const std::string status_line = head.substr(0, line_end);
+      if (status_line.rfind("RTSP/1.0 ", 0) != 0) return std::nullopt;
+      r.status = std::stoi(status_line.substr(9, 3));
+      while (line_end != std::string::npos) {
+        const size_t start = line_end + 2;
+        line_end = head.find("\r\n", start);
+        const std::string line = head.substr(start, line_end - start);
+        const size_t colon = line.find(':');
+        if (colon == std::string::npos) continue;
+        std::string name = line.substr(0, colon);
+        for (char& c : name) c = static_cast<char>(std::tolower(c));
+        r.headers[name] = line.substr(line.find_first_not_of(' ', colon + 1));
+      }
+      if (r.headers.count("content-length")) {
+        const size_t n = std::stoul(r.headers["content-length"]);
+        if (!fill(n, timeout_ms)) return std::nullopt;
+        r.body = buffer_.substr(0, n);
+        buffer_.erase(0, n);
+      }
+      return r;
+    }
+  }
+  std::optional<Response> request(const std::string& method, const std::string& uri,
+                                  const std::string& headers = "") {
+    send(method + " " + uri + " RTSP/1.0\r\nCSeq: " + std::to_string(++cseq_) + "\r\n" + headers +
+         "\r\n");
+    return response();
+  }
+  bool readFrame(int timeout_ms) {
+    if (!fill(4, timeout_ms)) return false;
+    const size_t len = (static_cast<uint8_t>(buffer_[2]) << 8) | static_cast<uint8_t>(buffer_[3]);
+    if (!fill(4 + len, timeout_ms)) return false;
+    Frame f{
+        static_cast<uint8_t>(buffer_[1]),
+        std::vector<uint8_t>(buffer_.begin() + 4, buffer_.begin() + 4 + static_cast<long>(len))};
+    buffer_.erase(0, 4 + len);
+    frames_.push_back(std::move(f));
+    return true;
+  }
+  // Interleaved frames until a marker packet on `channel` (one access unit).
+  std::vector<Frame> accessUnit(uint8_t channel, int timeout_ms = 3000) {
+    std::vector<Frame> out;
+    for (;;) {
+      while (frames_.empty())
+        if (!readFrame(timeout_ms)) return out;
+      Frame f = std::move(frames_.front());
+      frames_.erase(frames_.begin());
+      if (f.channel != channel) continue;
+      out.push_back(std::move(f));
+      if (out.back().data.size() >= 2 && (out.back().data[1] & 0x80)) return out;
+    }
+  }
+  // True if the server closed the connection within the timeout.
+  bool closedWithin(int timeout_ms) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (!eof_ && std::chrono::steady_clock::now() < deadline) {
+      buffer_.clear();
+      fill(1, 50);
+    }
+    return eof_;
+  }
+  std::vector<Frame>& frames() { return frames_; }
+
+ private:
+  UniqueFd fd_;
+  std::string buffer_;
+  std::vector<Frame> frames_;
+  uint32_t cseq_ = 0;
+  bool eof_ = false;
+};
+
+uint16_t seqOf(const std::vector<uint8_t>& rtp) {
+  return static_cast<uint16_t>(rtp[2] << 8 | rtp[3]);
+}
+uint32_t tsOf(const std::vector<uint8_t>& rtp) {
+  return uint32_t{rtp[4]} << 24 | uint32_t{rtp[5]} << 16 | uint32_t{rtp[6]} << 8 | rtp[7];
+}
+uint32_t ssrcOf(const std::vector<uint8_t>& rtp) {
+  return uint32_t{rtp[8]} << 24 | uint32_t{rtp[9]} << 16 | uint32_t{rtp[10]} << 8 | rtp[11];
+}
+
+class NetServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    frames_ = test::encodeH264Frames(320, 240, 6);
+    ASSERT_GE(frames_.size(), 6u) << "libx264 missing";
+    auto page = SharedMemory::create("net-state-test", sizeof(abi::NetStatePage));
+    ASSERT_TRUE(page.ok());
+    auto* p = reinterpret_cast<abi::NetStatePage*>(page->data());
+    p->magic = abi::kNetStateMagic;
+    p->abi_version = abi::kAbiVersion;
+    p->header_size = sizeof(abi::NetStatePage);
+    p->max_viewers = abi::kMaxViewers;
+    page_.emplace(std::move(*page));
+    listen_ = UniqueFd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(bind(listen_.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    ASSERT_EQ(listen(listen_.get(), 16), 0);
+    port_ = portOf(listen_.get());
+    for (uint16_t port = static_cast<uint16_t>(30000 + (getpid() % 8000) * 2); !rtcp_.valid();
+         port = static_cast<uint16_t>(port + 2)) {
+      rtp_ = udpSocket(port);
+      if (rtp_.valid()) rtcp_ = udpSocket(static_cast<uint16_t>(port + 1));
+    }
+  }
+
+  void TearDown() override { stopServer(); }
+
+  abi::NetStatePage& page() { return *reinterpret_cast<abi::NetStatePage*>(page_->data()); }
+
+  void startServer(ServerOptions options = {},
+                   std::vector<std::pair<uint32_t, UniqueFd>> kept = {}) {
+    auto state = NetState::attach(*SharedMemory::attachDup(page_->fd()));
+    ASSERT_TRUE(state.ok()) << state.error().message;
+    state_.emplace(std::move(*state));
+    io_ = std::make_unique<asio::io_context>();
+    SupervisorLink link;
+    link.deposit = [this](uint32_t slot, int fd) {
+      ++deposits_;
+      kept_[slot] = UniqueFd(fcntl(fd, F_DUPFD_CLOEXEC, 0));
+    };
+    link.release = [this](uint32_t slot) {
+      ++releases_;
+      kept_.erase(slot);
+    };
+    link.requestKeyframe = [this] { ++keyframe_requests_; };
+    ServerSockets sockets;
+    sockets.listen = UniqueFd(fcntl(listen_.get(), F_DUPFD_CLOEXEC, 0));
+    sockets.rtp = UniqueFd(fcntl(rtp_.get(), F_DUPFD_CLOEXEC, 0));
+    sockets.rtcp = UniqueFd(fcntl(rtcp_.get(), F_DUPFD_CLOEXEC, 0));
+    sockets.viewers = std::move(kept);
+    auto server = NetServer::create(*io_, *state_, std::move(sockets), options, link);
+    ASSERT_TRUE(server.ok()) << server.error().message;
+    server_ = std::move(*server);
+    thread_ = std::thread([this] { io_->run(); });
+  }
+
+  void stopServer() {
+    if (!io_) return;
+    io_->stop();
+    thread_.join();
+    server_.reset();
+    io_.reset();
+    state_.reset();
+  }
+
+  template <class F>
+  auto onLoop(F&& f) {
+    std::promise<decltype(f())> done;
+    asio::post(*io_, [&] { done.set_value(f()); });
+    return done.get_future().get();
+  }
+
+  // Feeds access unit `i` of frames_ (0 is the IDR with SPS/PPS), captured now.
+  uint64_t feed(size_t i, uint64_t capture_ns = 0) {
+    AccessUnit au;
+    au.frame_number = i;
+    au.capture_time_ns = capture_ns != 0 ? capture_ns : monotonicNs();
+    au.codec = 1;
+    au.flags = i == 0 ? abi::kRecordFlagKeyframe : 0;
+    au.data = frames_[i];
+    onLoop([&] { return server_->onAccessUnit(au); });
+    return au.capture_time_ns;
+  }
+
+  ServerCounters counters() {
+    return onLoop([&] { return server_->counters(); });
+  }
+
+  std::string url(const std::string& path = "/live") {
+    return "rtsp://127.0.0.1:" + std::to_string(port_) + path;
+  }
+
+  // DESCRIBE + SETUP (TCP interleaved 0-1) + PLAY; returns the session id and the PLAY reply.
+  std::pair<std::string, Response> playTcp(Client& c) {
+    auto setup = c.request("SETUP", url("/live/track0"),
+                           "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n");
+    EXPECT_TRUE(setup && setup->status == 200);
+    if (!setup) return {};
+    const std::string session = setup->headers["session"].substr(0, 16);
+    auto play = c.request("PLAY", url("/live/"), "Session: " + session + "\r\n");
+    EXPECT_TRUE(play && play->status == 200);
+    return {session, play ? *play : Response{}};
+  }
+
+  std::vector<std::vector<uint8_t>> frames_;
+  std::optional<SharedMemory> page_;
+  std::optional<NetState> state_;
+  UniqueFd listen_, rtp_, rtcp_;
+  uint16_t port_ = 0;
+  std::unique_ptr<asio::io_context> io_;
+  std::unique_ptr<NetServer> server_;
+  std::thread thread_;
+  std::atomic<int> deposits_{0}, releases_{0}, keyframe_requests_{0};
+  std::map<uint32_t, UniqueFd> kept_;  // touched on the io thread only while it runs
+};
+
+TEST_F(NetServerTest, TcpSessionFromOptionsToTeardown) {
+  startServer();
+  feed(0);  // parameter sets known
+  Client c(port_);
+  auto options = c.request("OPTIONS", url());
+  ASSERT_TRUE(options);
+  EXPECT_EQ(options->status, 200);
+  EXPECT_NE(options->headers["public"].find("DESCRIBE"), std::string::npos);
+  auto describe = c.request("DESCRIBE", url(), "Accept: application/sdp\r\n");
+  ASSERT_TRUE(describe);
+  EXPECT_EQ(describe->status, 200);
+  EXPECT_EQ(describe->headers["content-type"], "application/sdp");
+  EXPECT_EQ(describe->headers["content-base"], url() + "/");
+  EXPECT_NE(describe->body.find("sprop-parameter-sets="), std::string::npos) << describe->body;
+  EXPECT_NE(describe->body.find("a=control:track0"), std::string::npos);
+
+  auto setup =
+      c.request("SETUP", url("/live/track0"), "Transport: RTP/AVP/TCP;unicast;interleaved=2-3\r\n");
+  ASSERT_TRUE(setup);
+  ASSERT_EQ(setup->status, 200);
+  EXPECT_NE(setup->headers["transport"].find("RTP/AVP/TCP;unicast;interleaved=2-3"),
+            std::string::npos);
+  EXPECT_NE(setup->headers["session"].find(";timeout=60"), std::string::npos);
+  const std::string session = setup->headers["session"].substr(0, 16);
+  EXPECT_EQ(deposits_.load(), 1) << "funkhausd keeps a viewer's connection";
+  EXPECT_EQ(page().viewers[0].state, static_cast<uint32_t>(abi::ViewerState::kReady));
+
+  const int requests_before = keyframe_requests_.load();
+  auto play = c.request("PLAY", url("/live/"), "Session: " + session + "\r\n");
+  ASSERT_TRUE(play);
+  ASSERT_EQ(play->status, 200);
+  EXPECT_GT(keyframe_requests_.load(), requests_before) << "PLAY asks for an IDR";
+  const std::string info = play->headers["rtp-info"];
+  EXPECT_EQ(info.rfind("url=" + url("/live/track0") + ";seq=", 0), 0u) << info;
+  const auto seq = static_cast<uint16_t>(std::stoul(info.substr(info.find("seq=") + 4)));
+  const auto rtptime = static_cast<uint32_t>(std::stoul(info.substr(info.find("rtptime=") + 8)));
+
+  // A P-frame first: the viewer waits for the keyframe.
+  feed(1);
+  const uint64_t idr_capture = feed(0);
+  auto au = c.accessUnit(2);
+  ASSERT_FALSE(au.empty());
+  EXPECT_EQ(au.front().data[12] & 0x1F, 7) << "the first packet is the SPS of the keyframe";
+  EXPECT_EQ(seqOf(au.front().data), seq) << "RTP-Info names the first packet's sequence";
+  for (size_t i = 0; i < au.size(); ++i) {
+    EXPECT_EQ(seqOf(au[i].data), static_cast<uint16_t>(seq + i));
+    EXPECT_EQ((au[i].data[1] & 0x80) != 0, i + 1 == au.size()) << "marker on the last";
+    EXPECT_EQ(au[i].data[1] & 0x7F, 96);
+    EXPECT_EQ(tsOf(au[i].data), tsOf(au[0].data)) << "one timestamp per access unit";
+  }
+  const uint32_t offset = page().viewers[0].rtp_timestamp_offset;
+  EXPECT_EQ(tsOf(au[0].data), rtpTimestamp(idr_capture, offset));
+  EXPECT_GE(static_cast<int32_t>(tsOf(au[0].data) - rtptime), 0)
+      << "the first packet is not older than RTP-Info says";
+  EXPECT_EQ(ssrcOf(au[0].data), page().viewers[0].ssrc);
+
+  auto keepalive = c.request("GET_PARAMETER", url("/live/"), "Session: " + session + "\r\n");
+  ASSERT_TRUE(keepalive);
+  EXPECT_EQ(keepalive->status, 200);
+  auto teardown = c.request("TEARDOWN", url("/live/"), "Session: " + session + "\r\n");
+  ASSERT_TRUE(teardown);
+  EXPECT_EQ(teardown->status, 200);
+  EXPECT_EQ(releases_.load(), 1);
+  EXPECT_EQ(page().viewers[0].state, static_cast<uint32_t>(abi::ViewerState::kFree));
+}
+
+TEST_F(NetServerTest, DescribeWaitsForParameterSets) {
+  ServerOptions o;
+  o.describe_wait_ms = 300;
+  startServer(o);
+  Client c(port_);
+  c.send("DESCRIBE " + url() + " RTSP/1.0\r\nCSeq: 1\r\n\r\n");
+  EXPECT_FALSE(c.response(200)) << "no parameter sets yet: the answer waits";
+  EXPECT_GE(keyframe_requests_.load(), 1);
+  feed(0);
+  auto r = c.response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_NE(r->body.find("sprop-parameter-sets"), std::string::npos);
+}
+
+TEST_F(NetServerTest, DescribeGivesUpWith503) {
+  ServerOptions o;
+  o.describe_wait_ms = 300;
+  startServer(o);
+  Client c(port_);
+  auto r = c.request("DESCRIBE", url());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503);
+  auto next = c.request("OPTIONS", url());  // the connection goes on
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->status, 200);
+}
+
+TEST_F(NetServerTest, PipelinedRequestsAnsweredInOrder) {
+  startServer();
+  feed(0);
+  Client c(port_);
+  std::string all;
+  for (int i = 1; i <= 3; ++i)
+    all += "OPTIONS " + url() + " RTSP/1.0\r\nCSeq: " + std::to_string(i) + "\r\n\r\n";
+  all += "DESCRIBE " + url() + " RTSP/1.0\r\nCSeq: 4\r\n\r\n";
+  c.send(all);
+  for (int i = 1; i <= 4; ++i) {
+    auto r = c.response();
+    ASSERT_TRUE(r) << i;
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->headers["cseq"], std::to_string(i));
+  }
+}
+
+TEST_F(NetServerTest, HostileInputGetsAnErrorOrAClose) {
+  ServerOptions o;
+  o.header_timeout_ms = 300;
+  startServer(o);
+  feed(0);
+  {
+    Client c(port_);
+    auto r = c.request("FROBNICATE", url());
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 501);
+    auto still = c.request("OPTIONS", url());
+    ASSERT_TRUE(still) << "an unknown method does not end the connection";
+  }
+  {
+    Client c(port_);
+    c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    auto r = c.response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400);
+    EXPECT_TRUE(c.closedWithin(2000));
+  }
+  {
+    Client c(port_);
+    std::string junk(3000, '\0');
+    for (size_t i = 0; i < junk.size(); ++i) junk[i] = static_cast<char>((i * 131) & 0xFF);
+    junk[0] = 0x16;
+    c.send(junk);
+    EXPECT_TRUE(c.closedWithin(2000));
+  }
+  {
+    Client c(port_);
+    std::string big = "OPTIONS " + url() + " RTSP/1.0\r\nCSeq: 1\r\n";
+    while (big.size() < 20000) big += "X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+    c.send(big);
+    auto r = c.response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400);
+    EXPECT_TRUE(c.closedWithin(2000));
+  }
+  {
+    Client c(port_);  // slowloris: a request that never ends
+    c.send("OPTIONS " + url() + " RTSP/1.0\r\nCSeq: 1\r\nX-Slow: ");
+    EXPECT_TRUE(c.closedWithin(3000));
+  }
+  {
+    Client c(port_);
+    c.send("OPTIONS " + url() + " RTSP/1.0\r\n\r\n");
+    auto r = c.response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << "no CSeq";
+    EXPECT_TRUE(c.closedWithin(2000));
+  }
+  {
+    Client c(port_);
+    auto r = c.request("DESCRIBE", url("/elsewhere"));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 404);
+    auto req = c.request("OPTIONS", url(), "Require: funky-feature\r\n");
+    ASSERT_TRUE(req);
+    EXPECT_EQ(req->status, 551);
+    auto v2 = c.request("OPTIONS", url());
+    ASSERT_TRUE(v2);
+  }
+  {
+    Client c(port_);  // interleaved junk before any session is skipped, then RTSP goes on
+    std::string frame = "$\x07";
+    frame += '\0';
+    frame += '\x05';
+    frame += "junk!";
+    c.send(frame);
+    auto r = c.request("OPTIONS", url());
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+  }
+  const ServerCounters after = counters();
+  EXPECT_GT(after.errors, 0u);
+}
+
+TEST_F(NetServerTest, SessionRules) {
+  ServerOptions o;
+  o.max_viewers = 1;
+  startServer(o);
+  feed(0);
+  Client a(port_);
+  auto play_no_session = a.request("PLAY", url());
+  ASSERT_TRUE(play_no_session);
+  EXPECT_EQ(play_no_session->status, 454);
+  auto bad_transport = a.request("SETUP", url("/live/track0"), "Transport: RAW/RAW/UDP\r\n");
+  ASSERT_TRUE(bad_transport);
+  EXPECT_EQ(bad_transport->status, 461);
+  auto [session, play] = playTcp(a);
+  auto again =
+      a.request("SETUP", url("/live/track0"), "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 455);
+  auto wrong = a.request("PLAY", url(), "Session: 0123456789abcdef\r\n");
+  ASSERT_TRUE(wrong);
+  EXPECT_EQ(wrong->status, 454);
+  Client b(port_);
+  auto full =
+      b.request("SETUP", url("/live/track0"), "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n");
+  ASSERT_TRUE(full);
+  EXPECT_EQ(full->status, 453) << "max viewers reached";
+  auto pause = a.request("PAUSE", url(), "Session: " + session + "\r\n");
+  ASSERT_TRUE(pause);
+  EXPECT_EQ(pause->status, 200);
+  EXPECT_EQ(page().viewers[0].state, static_cast<uint32_t>(abi::ViewerState::kReady));
+}
+
+TEST_F(NetServerTest, UdpViewerGetsRtpAndSenderReportsAndItsPliCounts) {
+  startServer();
+  feed(0);
+  UniqueFd client_rtp, client_rtcp;
+  for (uint16_t port = static_cast<uint16_t>(40000 + (getpid() % 5000) * 2); !client_rtcp.valid();
+       port = static_cast<uint16_t>(port + 2)) {
+    client_rtp = udpSocket(port);
+    if (client_rtp.valid()) client_rtcp = udpSocket(static_cast<uint16_t>(port + 1));
+  }
+  const uint16_t cport = portOf(client_rtp.get());
+  Client c(port_);
+  auto setup = c.request("SETUP", url("/live/track0"),
+                         "Transport: RTP/AVP/UDP;unicast;client_port=" + std::to_string(cport) +
+                             "-" + std::to_string(cport + 1) + "\r\n");
+  ASSERT_TRUE(setup);
+  ASSERT_EQ(setup->status, 200);
+  const std::string transport = setup->headers["transport"];
+  EXPECT_NE(transport.find("server_port=" + std::to_string(portOf(rtp_.get())) + "-" +
+                           std::to_string(portOf(rtcp_.get()))),
+            std::string::npos)
+      << transport;
+  const std::string session = setup->headers["session"].substr(0, 16);
+  auto play = c.request("PLAY", url(), "Session: " + session + "\r\n");
+  ASSERT_TRUE(play);
+  feed(0);
+  uint8_t buf[2048];
+  pollfd p{client_rtp.get(), POLLIN, 0};
+  ASSERT_GT(poll(&p, 1, 3000), 0) << "no RTP";
+  const ssize_t n = recv(client_rtp.get(), buf, sizeof buf, 0);
+  ASSERT_GT(n, 12);
+  const uint32_t ssrc = ssrcOf(std::vector<uint8_t>(buf, buf + 12));
+  EXPECT_NE(transport.find(fmt::format("ssrc={:08X}", ssrc)), std::string::npos);
+
+  // A sender report comes about every second.
+  pollfd q{client_rtcp.get(), POLLIN, 0};
+  ASSERT_GT(poll(&q, 1, 3000), 0) << "no sender report";
+  const ssize_t m = recv(client_rtcp.get(), buf, sizeof buf, 0);
+  ASSERT_GT(m, 28);
+  EXPECT_EQ(buf[1], 200);
+  const uint32_t sr_ssrc =
+      uint32_t{buf[4]} << 24 | uint32_t{buf[5]} << 16 | uint32_t{buf[6]} << 8 | buf[7];
+  EXPECT_EQ(sr_ssrc, ssrc) << "the SR is about the viewer's stream";
+
+  // The viewer reports and asks for a keyframe from its RTCP port.
+  std::vector<uint8_t> pli = {0x81, 206, 0, 2, 0, 0, 0, 9};
+  for (int i = 3; i >= 0; --i) pli.push_back(static_cast<uint8_t>(ssrc >> (8 * i)));
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(portOf(rtcp_.get()));
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(sendto(client_rtcp.get(), pli.data(), pli.size(), 0, reinterpret_cast<sockaddr*>(&to),
+                   sizeof to),
+            static_cast<ssize_t>(pli.size()));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (counters().keyframes_received == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(counters().keyframes_received, 1u);
+  EXPECT_EQ(page().viewers[0].keyframe_requests, 1u);
+  // The same PLI from a stranger's address is ignored.
+  UniqueFd stranger = udpSocket(0);
+  sendto(stranger.get(), pli.data(), pli.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(counters().keyframes_received, 1u);
+}
+
+TEST_F(NetServerTest, SlowTcpViewerLosesWholeFramesOthersDoNot) {
+  startServer();
+  feed(0);
+  Client slow(port_, 2048);  // never reads after PLAY
+  auto [slow_session, slow_play] = playTcp(slow);
+  Client fast(port_);
+  auto [fast_session, fast_play] = playTcp(fast);
+  // Large keyframes (one 400 KB IDR slice) fill the slow viewer's path in a few rounds: the
+  // kernel's send buffer on loopback grows to megabytes.
+  std::vector<uint8_t> big(400'004, 0x5A);
+  big[0] = big[1] = big[2] = 0;
+  big[3] = 1;
+  big[4] = 0x65;
+  frames_.push_back(big);
+  const size_t kBig = frames_.size() - 1;
+  size_t fast_units = 0;
+  constexpr int kRounds = 40;
+  for (int round = 0; round < kRounds; ++round) {
+    AccessUnit au;
+    au.capture_time_ns = monotonicNs();
+    au.codec = 1;
+    au.flags = abi::kRecordFlagKeyframe;
+    au.data = frames_[kBig];
+    onLoop([&] { return server_->onAccessUnit(au); });
+    auto got = fast.accessUnit(0, 2000);
+    if (!got.empty()) ++fast_units;
+  }
+  const ServerCounters c = counters();
+  EXPECT_GT(c.drops, 0u) << "the slow viewer lost frames";
+  EXPECT_GT(page().viewers[0].frames_dropped, 0u) << "slot 0 is the slow viewer";
+  EXPECT_EQ(page().viewers[1].frames_dropped, 0u) << "slot 1 reads";
+  EXPECT_EQ(fast_units, static_cast<size_t>(kRounds)) << "the reading viewer got every frame";
+  std::printf("[figures] slow TCP viewer: %llu of %d frames dropped; reading viewer: %zu of %d\n",
+              static_cast<unsigned long long>(page().viewers[0].frames_dropped), kRounds,
+              fast_units, kRounds);
+}
+
+// A previous net left a playing TCP viewer in slot 2 (its sequence about to wrap); the new
+// server continues it on the kept socket without a new SETUP.
+TEST_F(NetServerTest, AdoptsAViewerAndItsSequenceWraps) {
+  // The viewer's connection, as funkhausd kept it.
+  Client viewer(port_);
+  UniqueFd server_side(accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  ASSERT_TRUE(server_side.valid());
+  abi::NetViewerSlot& s = page().viewers[2];
+  s.transport = static_cast<uint32_t>(abi::ViewerTransport::kTcpInterleaved);
+  s.session_id = 0xFEEDFACE12345678ull;
+  s.codec = abi::kCodecH264;
+  s.ssrc = 0x01020304;
+  s.rtp_timestamp_offset = 0xFFFFFF00;
+  s.next_sequence = 65534;
+  s.rtp_channel = 4;
+  s.rtcp_channel = 5;
+  s.last_activity_ns = monotonicNs();
+  s.state = static_cast<uint32_t>(abi::ViewerState::kPlaying);
+  // Leftovers that must be cleaned up: a socket for a free slot, a playing slot with no socket.
+  Client orphan(port_);
+  UniqueFd orphan_side(accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  page().viewers[7] = s;
+  page().viewers[7].session_id = 99;
+  std::vector<std::pair<uint32_t, UniqueFd>> kept;
+  kept.emplace_back(2, std::move(server_side));
+  kept.emplace_back(9, std::move(orphan_side));
+  ServerOptions o;
+  o.mtu = 200;  // many packets per access unit
+  startServer(o, std::move(kept));
+  EXPECT_GE(keyframe_requests_.load(), 1) << "a continued viewer needs a keyframe";
+  EXPECT_EQ(deposits_.load(), 0) << "nothing funkhausd keeps already is deposited again";
+  EXPECT_EQ(releases_.load(), 1) << "the socket for free slot 9 is released";
+  EXPECT_EQ(page().viewers[7].state, 0u) << "a playing slot without a socket is dropped";
+  EXPECT_TRUE(orphan.closedWithin(2000));
+
+  feed(1);  // not a keyframe: skipped
+  const uint64_t capture = feed(0);
+  auto au = viewer.accessUnit(4);
+  ASSERT_GE(au.size(), 4u);
+  for (size_t i = 0; i < au.size(); ++i)
+    EXPECT_EQ(seqOf(au[i].data), static_cast<uint16_t>(65534 + i)) << "continues and wraps";
+  EXPECT_EQ(seqOf(au[2].data), 0);
+  EXPECT_EQ(ssrcOf(au[0].data), 0x01020304u);
+  EXPECT_EQ(tsOf(au[0].data), rtpTimestamp(capture, 0xFFFFFF00));
+  EXPECT_EQ(page().viewers[2].next_sequence, (65534 + au.size()) & 0xFFFF);
+  // The session is still the old one.
+  viewer.send("GET_PARAMETER " + url() +
+              " RTSP/1.0\r\nCSeq: 50\r\nSession: feedface12345678\r\n\r\n");
+  auto r = viewer.response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->headers["cseq"], "50");
+}
+
+TEST_F(NetServerTest, AdoptionFinishesTheUnitTheLastNetLeftUnwritten) {
+  Client viewer(port_);
+  UniqueFd server_side(accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  abi::NetViewerSlot& s = page().viewers[0];
+  s.transport = static_cast<uint32_t>(abi::ViewerTransport::kTcpInterleaved);
+  s.session_id = 5;
+  s.codec = abi::kCodecH264;
+  s.state = static_cast<uint32_t>(abi::ViewerState::kReady);
+  s.last_activity_ns = monotonicNs();
+  // A whole '$' frame was in the page and none of it written (the kernel saw 0 bytes).
+  const uint8_t unit[] = {'$', 1, 0, 4, 0x81, 201, 0, 0};
+  std::memcpy(s.out_data, unit, sizeof unit);
+  s.out_unit = sizeof unit;  // offset 0, size 8
+  std::vector<std::pair<uint32_t, UniqueFd>> kept;
+  kept.emplace_back(0, std::move(server_side));
+  startServer({}, std::move(kept));
+  ASSERT_TRUE(viewer.readFrame(2000));
+  ASSERT_EQ(viewer.frames().size(), 1u);
+  EXPECT_EQ(viewer.frames()[0].channel, 1);
+  EXPECT_EQ(viewer.frames()[0].data, std::vector<uint8_t>(unit + 4, unit + 8));
+}
+
+TEST_F(NetServerTest, ViewerWithoutActivityIsReaped) {
+  ServerOptions o;
+  o.session_timeout_s = 1;
+  startServer(o);
+  feed(0);
+  Client c(port_);
+  playTcp(c);
+  EXPECT_TRUE(c.closedWithin(4000));
+  EXPECT_EQ(releases_.load(), 1);
+  EXPECT_EQ(page().viewers[0].state, 0u);
+}
+
+TEST(NetServerCreate, RefusesBadSocketsAndOptions) {
+  asio::io_context io;
+  auto page = SharedMemory::create("net-state-test", sizeof(abi::NetStatePage));
+  auto* p = reinterpret_cast<abi::NetStatePage*>(page->data());
+  p->magic = abi::kNetStateMagic;
+  p->abi_version = abi::kAbiVersion;
+  p->header_size = sizeof(abi::NetStatePage);
+  p->max_viewers = abi::kMaxViewers;
+  auto state = NetState::attach(std::move(*page));
+  ASSERT_TRUE(state.ok());
+  {
+    ServerSockets s;  // nothing
+    EXPECT_FALSE(NetServer::create(io, *state, std::move(s), {}, {}).ok());
+  }
+  {
+    ServerSockets s;
+    s.listen = UniqueFd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));  // not listening
+    s.rtp = udpSocket(0);
+    s.rtcp = udpSocket(0);
+    auto r = NetServer::create(io, *state, std::move(s), {}, {});
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().message.find("listening"), std::string::npos);
+  }
+  ServerOptions bad;
+  bad.max_viewers = 17;
+  EXPECT_FALSE(NetServer::create(io, *state, {}, bad, {}).ok());
+  bad = {};
+  bad.mtu = 10;
+  EXPECT_FALSE(NetServer::create(io, *state, {}, bad, {}).ok());
+}
+
+}  // namespace
+}  // namespace funkhaus::net
