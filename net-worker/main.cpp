@@ -8,7 +8,7 @@
 #include "funkhaus/net/net_worker.h"
 
 int main(int argc, char** argv) {
-  auto logger = spdlog::stderr_logger_st("net");
+  auto logger = spdlog::stderr_logger_mt("net");  // the ring reader thread logs too
   logger->set_pattern("%l: %v");
   spdlog::set_default_logger(logger);
   spdlog::flush_on(spdlog::level::info);

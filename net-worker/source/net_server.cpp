@@ -17,6 +17,7 @@
 
 #include <spdlog/spdlog.h>
 #include <array>
+#include <atomic>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -967,10 +968,11 @@ bool NetServer::Impl::sendUdp(const std::shared_ptr<Connection>& c, abi::NetView
   std::array<mmsghdr, kMaxBatch> msgs;
   for (size_t at = 0; at < fragments.size(); at += kMaxBatch) {
     const size_t count = std::min(kMaxBatch, fragments.size() - at);
+    const uint32_t first = s.next_sequence;
     for (size_t i = 0; i < count; ++i) {
       RtpFragment& f = fragments[at + i];
-      writeRtpHeader(headers[i].data(), f.marker, kRtpPayloadType,
-                     static_cast<uint16_t>(s.next_sequence + i), ts, s.ssrc);
+      writeRtpHeader(headers[i].data(), f.marker, kRtpPayloadType, static_cast<uint16_t>(first + i),
+                     ts, s.ssrc);
       iov[i * 3] = {headers[i].data(), kRtpHeaderSize};
       iov[i * 3 + 1] = {f.prefix.data(), f.prefix_size};
       iov[i * 3 + 2] = {const_cast<uint8_t*>(f.data.data()), f.data.size()};
@@ -980,6 +982,11 @@ bool NetServer::Impl::sendUdp(const std::shared_ptr<Connection>& c, abi::NetView
       msgs[i].msg_hdr.msg_iov = &iov[i * 3];
       msgs[i].msg_hdr.msg_iovlen = 3;
     }
+    // The numbers are taken in the page before the packets leave: a net killed inside
+    // sendmmsg leaves its successor a gap (a loss the viewer can see), never a reuse (which a
+    // jitter buffer would drop as duplicates, keyframe included).
+    s.next_sequence = (first + static_cast<uint32_t>(count)) & 0xFFFF;
+    std::atomic_signal_fence(std::memory_order_seq_cst);
     int sent =
         sendmmsg(rtp.native_handle(), msgs.data(), static_cast<unsigned>(count), MSG_DONTWAIT);
     if (sent < 0) sent = 0;
@@ -989,7 +996,6 @@ bool NetServer::Impl::sendUdp(const std::shared_ptr<Connection>& c, abi::NetView
       counters.bytes_out += kRtpHeaderSize + payload;
     }
     s.packets_sent += static_cast<uint64_t>(sent);
-    s.next_sequence = (s.next_sequence + static_cast<uint32_t>(sent)) & 0xFFFF;
     if (static_cast<size_t>(sent) < count) {
       dropFrame(c, s);
       return false;

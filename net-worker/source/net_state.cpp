@@ -120,7 +120,7 @@ void NetState::storeParameterSets(const ParameterSets& sets) {
   auto put = [](abi::NetParameterSet& ps, const std::vector<uint8_t>& nal) {
     if (nal.size() > abi::kMaxParameterSetSize) return false;
     ps.size = static_cast<uint32_t>(nal.size());
-    std::memcpy(ps.data, nal.data(), nal.size());
+    if (!nal.empty()) std::memcpy(ps.data, nal.data(), nal.size());
     return true;
   };
   p.codec = static_cast<uint32_t>(sets.codec);

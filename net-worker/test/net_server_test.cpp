@@ -368,8 +368,13 @@ TEST_F(NetServerTest, TcpSessionFromOptionsToTeardown) {
   auto teardown = c.request("TEARDOWN", url("/live/"), "Session: " + session + "\r\n");
   ASSERT_TRUE(teardown);
   EXPECT_EQ(teardown->status, 200);
+  // The slot is freed just after the reply went out (on the server's thread).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (releases_.load() == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_EQ(releases_.load(), 1);
-  EXPECT_EQ(page().viewers[0].state, static_cast<uint32_t>(abi::ViewerState::kFree));
+  EXPECT_EQ(onLoop([&] { return page().viewers[0].state; }),
+            static_cast<uint32_t>(abi::ViewerState::kFree));
 }
 
 TEST_F(NetServerTest, DescribeWaitsForParameterSets) {
