@@ -10,6 +10,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"
 
 mode=${1:-}
+labels='unit|multiprocess|client|system'
 case "$mode" in
   "")
     build_dir=$root/build
@@ -20,11 +21,13 @@ case "$mode" in
     cmake_args=(-DFUNKHAUS_ENABLE_ASAN=ON -DFUNKHAUS_ENABLE_UBSAN=ON -DFUNKHAUS_BUILD_BENCH=OFF)
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    labels='unit|multiprocess'  # the client and system tests run in the plain build
     ;;
   --tsan)
     build_dir=$root/build-tsan
     cmake_args=(-DFUNKHAUS_ENABLE_TSAN=ON -DFUNKHAUS_BUILD_BENCH=OFF)
     export TSAN_OPTIONS=halt_on_error=1
+    labels='unit|multiprocess'
     ;;
   *)
     echo "usage: $0 [--sanitize|--tsan]" >&2
@@ -34,4 +37,4 @@ esac
 
 "$root/scripts/build.sh" "$build_dir" "${cmake_args[@]}"
 cd "$build_dir"
-ctest -L 'unit|multiprocess|client|system' --output-on-failure --timeout 900
+ctest -L "$labels" --output-on-failure --timeout 900

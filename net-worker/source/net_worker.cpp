@@ -134,7 +134,14 @@ int runNetWorker(const ServerOptions& options) {
       spdlog::error("releasing the socket of slot {}: {}", slot, ok.error().message);
     }
   };
+  // funkhausd takes events only after ready: a request made while adopting the viewers of the
+  // previous net waits until then.
+  bool ready_sent = false, keyframe_pending = false;
   link.requestKeyframe = [&] {
+    if (!ready_sent) {
+      keyframe_pending = true;
+      return;
+    }
     if (auto ok = channel->sendEvent(abi::Event::kKeyframeRequest, 0); !ok) {
       ++channel_errors;
       spdlog::error("keyframe request: {}", ok.error().message);
@@ -214,6 +221,8 @@ int runNetWorker(const ServerOptions& options) {
     spdlog::critical("channel: {}", ready.error().message);
     return abi::kExitPeerLost;
   }
+  ready_sent = true;
+  if (keyframe_pending) link.requestKeyframe();
   channel->setState(abi::WorkerState::kRunning);
   reader.start([&](std::shared_ptr<AccessUnit> unit) {
     asio::post(io, [&, unit] {

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "funkhaus/abi/message.h"
+#include "funkhaus/abi/net_state.h"
 
 namespace funkhaus::supervisor {
 namespace {
@@ -68,7 +69,14 @@ Result<UniqueFd> bound(const Address& address, int type, uint16_t port) {
 Result<NetEndpoints> NetEndpoints::open(const NetConfig& config) {
   auto address = parseAddress(config.bind, config.port);
   if (!address) return address.error();
-  NetEndpoints e;
+  auto state = SharedMemory::create("funkhaus-net-state", sizeof(abi::NetStatePage));
+  if (!state) return makeError("net state page: {}", state.error().message);
+  auto* page = reinterpret_cast<abi::NetStatePage*>(state->data());
+  page->magic = abi::kNetStateMagic;
+  page->abi_version = abi::kAbiVersion;
+  page->header_size = sizeof(abi::NetStatePage);
+  page->max_viewers = abi::kMaxViewers;
+  NetEndpoints e(std::move(*state));
   e.max_viewers_ = config.max_viewers;
   auto listening = bound(*address, SOCK_STREAM, config.port);
   if (!listening)
@@ -137,7 +145,8 @@ Result<void> NetEndpoints::deposit(uint32_t slot, UniqueFd fd) {
 void NetEndpoints::release(uint32_t slot) { viewers_.erase(slot); }
 
 std::vector<HandedFd> NetEndpoints::handedFds() const {
-  std::vector<HandedFd> out = {{abi::FdRole::kRtspListen, 0, listen_.get()},
+  std::vector<HandedFd> out = {{abi::FdRole::kNetState, 0, state_.fd()},
+                               {abi::FdRole::kRtspListen, 0, listen_.get()},
                                {abi::FdRole::kRtpSocket, 0, rtp_.get()},
                                {abi::FdRole::kRtcpSocket, 0, rtcp_.get()}};
   for (const auto& [slot, fd] : viewers_)

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "funkhaus/common/result.h"
+#include "funkhaus/common/shared_memory.h"
 #include "funkhaus/common/unique_fd.h"
 #include "funkhaus/supervisor/config.h"
 #include "funkhaus/supervisor/session_plan.h"
@@ -20,6 +21,7 @@ class NetEndpoints {
  public:
   // Binds and listens on [net] bind:port (TCP) and binds the UDP pair (rtp_port, +1; a free
   // even pair when rtp_port is 0). Errors name the address and port.
+  // Also creates the net state page (the viewer state a restarted net continues from).
   static Result<NetEndpoints> open(const NetConfig& config);
 
   uint16_t rtspPort() const { return rtsp_port_; }
@@ -32,11 +34,13 @@ class NetEndpoints {
   void release(uint32_t slot);
   size_t keptViewers() const { return viewers_.size(); }
 
-  // What net is handed after hello: listening socket, RTP and RTCP sockets, kept viewers.
+  // What net is handed after hello: state page, listening socket, RTP and RTCP sockets, kept
+  // viewers.
   std::vector<HandedFd> handedFds() const;
 
  private:
-  NetEndpoints() = default;
+  explicit NetEndpoints(SharedMemory state) : state_(std::move(state)) {}
+  SharedMemory state_;
   UniqueFd listen_, rtp_, rtcp_;
   uint16_t rtsp_port_ = 0, rtp_port_ = 0;
   uint32_t max_viewers_ = 0;

@@ -1,0 +1,251 @@
+// Viewer: fork/exec of ffmpeg or gst-launch-1.0 with stdout on a pipe, and a reader thread.
+#include "viewer.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <fstream>
+#include <iterator>
+
+#include "funkhaus/capture/barcode.h"
+
+namespace funkhaus::test {
+
+uint64_t monotonicNowNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+namespace {
+
+std::vector<std::string> commandFor(Viewer::Kind kind, const std::string& url) {
+  switch (kind) {
+    case Viewer::Kind::kFfmpegUdp:
+    case Viewer::Kind::kFfmpegTcp:
+      // The flags that keep ffmpeg from buffering (honest latency).
+      return {"ffmpeg",
+              "-hide_banner",
+              "-loglevel",
+              "warning",
+              "-fflags",
+              "nobuffer",
+              "-flags",
+              "low_delay",
+              "-rtsp_transport",
+              kind == Viewer::Kind::kFfmpegUdp ? "udp" : "tcp",
+              "-i",
+              url,
+              "-fps_mode",
+              "passthrough",
+              "-an",
+              "-f",
+              "rawvideo",
+              "-pix_fmt",
+              "gray",
+              "pipe:1"};
+    case Viewer::Kind::kGstreamerUdp:
+    case Viewer::Kind::kGstreamerTcp:
+      return {"gst-launch-1.0",
+              "-q",
+              "rtspsrc",
+              "location=" + url,
+              "latency=0",
+              std::string("protocols=") + (kind == Viewer::Kind::kGstreamerUdp ? "udp" : "tcp"),
+              "!",
+              "rtph264depay",
+              "request-keyframe=true",
+              "!",
+              "avdec_h264",
+              "!",
+              "videoconvert",
+              "!",
+              "video/x-raw,format=GRAY8",
+              "!",
+              "fdsink",
+              "fd=1",
+              "sync=false"};
+  }
+  return {};
+}
+
+}  // namespace
+
+bool Viewer::available(Kind kind) {
+  const char* tool = kind == Kind::kFfmpegUdp || kind == Kind::kFfmpegTcp
+                         ? "command -v ffmpeg > /dev/null"
+                         : "command -v gst-launch-1.0 > /dev/null && gst-inspect-1.0 rtspsrc "
+                           "> /dev/null 2>&1 && gst-inspect-1.0 avdec_h264 > /dev/null 2>&1";
+  return std::system(tool) == 0;
+}
+
+const char* Viewer::name() const {
+  switch (kind_) {
+    case Kind::kFfmpegUdp:
+      return "ffmpeg/udp";
+    case Kind::kFfmpegTcp:
+      return "ffmpeg/tcp";
+    case Kind::kGstreamerUdp:
+      return "gstreamer/udp";
+    case Kind::kGstreamerTcp:
+      return "gstreamer/tcp";
+  }
+  return "?";
+}
+
+Viewer::Viewer(Kind kind, const std::string& url, uint32_t width, uint32_t height,
+               const std::string& log_path)
+    : kind_(kind), width_(width), height_(height), log_path_(log_path) {
+  const auto args = commandFor(kind, url);
+  std::vector<char*> argv;
+  std::vector<std::string> storage = args;
+  for (auto& a : storage) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int out[2];
+  if (pipe2(out, O_CLOEXEC) != 0) std::abort();
+  const pid_t parent = getpid();
+  pid_ = fork();
+  if (pid_ < 0) std::abort();
+  if (pid_ == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // a crashed test takes its viewers with it
+    if (getppid() != parent) _exit(127);
+    const int log = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    const int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (log < 0 || null < 0 || dup2(null, 0) < 0 || dup2(out[1], 1) < 0 || dup2(log, 2) < 0)
+      _exit(127);
+    setpgid(0, 0);
+    execvp(argv[0], argv.data());
+    _exit(127);
+  }
+  close(out[1]);
+  reader_ = std::thread([this, fd = out[0]] { readLoop(fd); });
+}
+
+Viewer::~Viewer() {
+  stop_ = true;
+  if (pid_ > 0) {
+    kill(-pid_, SIGKILL);
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  if (reader_.joinable()) reader_.join();
+}
+
+bool Viewer::running() {
+  if (pid_ <= 0) return false;
+  if (exit_status_ != -1) return false;
+  int status = 0;
+  if (waitpid(pid_, &status, WNOHANG) == pid_) {
+    exit_status_ = status;
+    return false;
+  }
+  return true;
+}
+
+void Viewer::readLoop(int fd) {
+  // GStreamer pads GRAY8 rows to 4 bytes; widths here are multiples of 4, so rows are packed.
+  const size_t frame_bytes = size_t{width_} * height_;
+  std::vector<uint8_t> frame(frame_bytes);
+  size_t filled = 0;
+  while (!stop_) {
+    const ssize_t n = read(fd, frame.data() + filled, frame_bytes - filled);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    filled += static_cast<size_t>(n);
+    if (filled < frame_bytes) continue;
+    filled = 0;
+    DecodedFrame f;
+    f.arrival_ns = monotonicNowNs();
+    auto code = capture::readBarcode(frame.data(), width_, width_, height_);
+    if (code) {
+      f.readable = true;
+      f.frame_number = code->frame_number;
+      f.capture_ns = code->capture_ns;
+    }
+    std::lock_guard lock(mutex_);
+    frames_.push_back(f);
+  }
+  close(fd);
+}
+
+std::vector<DecodedFrame> Viewer::frames() const {
+  std::lock_guard lock(mutex_);
+  return frames_;
+}
+
+size_t Viewer::frameCount() const {
+  std::lock_guard lock(mutex_);
+  return frames_.size();
+}
+
+std::vector<DecodedFrame> Viewer::framesSince(uint64_t since_ns) const {
+  std::lock_guard lock(mutex_);
+  std::vector<DecodedFrame> out;
+  for (const auto& f : frames_)
+    if (f.arrival_ns >= since_ns) out.push_back(f);
+  return out;
+}
+
+bool Viewer::waitFrames(size_t count, int timeout_ms) const {
+  const size_t target = frameCount() + count;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (frameCount() >= target) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return frameCount() >= target;
+}
+
+std::string Viewer::log() const {
+  std::ifstream in(log_path_);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+LatencyFigures latencyOf(const std::vector<DecodedFrame>& frames) {
+  std::vector<double> ms;
+  for (const auto& f : frames)
+    if (f.readable && f.arrival_ns >= f.capture_ns)
+      ms.push_back(static_cast<double>(f.arrival_ns - f.capture_ns) / 1e6);
+  LatencyFigures out;
+  out.samples = ms.size();
+  if (ms.empty()) return out;
+  std::sort(ms.begin(), ms.end());
+  out.p50_ms = ms[ms.size() / 2];
+  out.p99_ms = ms[std::min(ms.size() - 1, ms.size() * 99 / 100)];
+  return out;
+}
+
+Continuity continuityOf(const std::vector<DecodedFrame>& frames) {
+  Continuity c;
+  bool have_previous = false;
+  uint64_t previous = 0;
+  for (const auto& f : frames) {
+    if (!f.readable) {
+      ++c.unreadable;
+      continue;
+    }
+    ++c.readable;
+    if (have_previous) {
+      if (f.frame_number == previous) {
+        ++c.repeats;
+      } else if (f.frame_number < previous) {
+        ++c.decreases;
+      } else if (f.frame_number > previous + 1) {
+        ++c.gaps;
+        c.frames_missing += f.frame_number - previous - 1;
+      }
+    }
+    previous = f.frame_number;
+    have_previous = true;
+  }
+  return c;
+}
+
+}  // namespace funkhaus::test
