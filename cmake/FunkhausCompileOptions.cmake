@@ -30,5 +30,9 @@ function(funkhaus_target_defaults target)
       # once ASan instruments them; the plain build keeps the warning as an error.
       target_compile_options(${target} PRIVATE -Wno-error=maybe-uninitialized)
     endif()
+    if(FUNKHAUS_ENABLE_TSAN AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+      # GCC 12 warns that TSan does not model atomic_thread_fence, which Boost.Asio uses.
+      target_compile_options(${target} PRIVATE -Wno-error=tsan)
+    endif()
   endif()
 endfunction()
