@@ -96,6 +96,7 @@ int main(int argc, char** argv) {
       !worker_dir.empty()
           ? worker_dir
           : std::filesystem::read_symlink("/proc/self/exe", ec).parent_path().string();
+  resolveDefaults(options.config, options.worker_dir);
   options.control_socket =
       config->control_socket.empty() ? defaultControlSocket(mode) : config->control_socket;
   spdlog::info("funkhausd {} mode, config {}{}, workers from {}", toString(mode), config_path,

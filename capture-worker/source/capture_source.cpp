@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <ctime>
 
 #include "sources.h"
 
@@ -19,9 +20,20 @@ Result<std::unique_ptr<CaptureSource>> CaptureSource::create(const SourceConfig&
       return createSyntheticSource(config, payload_capacity, failure);
     case SourceKind::kX11:
       return createX11Source(config, payload_capacity, failure);
+    case SourceKind::kVdisplay:
+      return createVdisplaySource(config, payload_capacity, failure);
   }
   *failure = SourceFailure::kBadConfig;
   return makeError("unknown capture source {}", static_cast<int>(config.kind));
+}
+
+bool CaptureSource::waitForFrame(uint64_t until_ns) {
+  timespec ts{};
+  ts.tv_sec = static_cast<time_t>(until_ns / 1'000'000'000);
+  ts.tv_nsec = static_cast<long>(until_ns % 1'000'000'000);
+  // Absolute deadline: no drift. EINTR (SIGTERM) just returns early.
+  clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
+  return false;
 }
 
 Result<abi::FrameGeometry> fitI420(uint32_t src_width, uint32_t src_height, uint32_t max_width,

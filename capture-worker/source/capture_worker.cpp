@@ -32,14 +32,6 @@ constexpr uint64_t kIdleSliceNs = 50'000'000;
 // Recoverable errors are logged at most this often (they are counted every time).
 constexpr uint64_t kErrorLogIntervalNs = 1'000'000'000;
 
-void sleepUntil(uint64_t ns) {
-  timespec ts{};
-  ts.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
-  ts.tv_nsec = static_cast<long>(ns % 1'000'000'000);
-  // Absolute deadline: no drift. EINTR (SIGTERM) just returns early.
-  clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
-}
-
 void setupLogging() {
   auto logger = spdlog::stderr_logger_mt("funkhaus-capture");
   logger->set_pattern("%l: %v");
@@ -74,8 +66,10 @@ Result<CaptureOptions> parseCaptureOptions(int argc, const char* const* argv, bo
   std::string source = "synthetic";
   bool barcode = false;
   bool no_cursor = false;
-  app.add_option("--source", source, "synthetic (default) or x11 (the root window of $DISPLAY)")
-      ->check(CLI::IsMember({"synthetic", "x11"}));
+  app.add_option("--source", source,
+                 "synthetic (default), x11 (the root window of $DISPLAY) or vdisplay (the driver "
+                 "ring funkhausd hands over; x11 or synthetic fill in while it gives nothing)")
+      ->check(CLI::IsMember({"synthetic", "x11", "vdisplay"}));
   auto* width = app.add_option("--width", options.source.width,
                                "synthetic: frame width (default 1920); x11: scale the root "
                                "down to fit this width")
@@ -102,7 +96,9 @@ Result<CaptureOptions> parseCaptureOptions(int argc, const char* const* argv, bo
         "--width and --height must be even (I420 chroma is subsampled 2x2), got "
         "{}x{}",
         options.source.width, options.source.height);
-  options.source.kind = source == "x11" ? SourceKind::kX11 : SourceKind::kSynthetic;
+  options.source.kind = source == "x11"        ? SourceKind::kX11
+                        : source == "vdisplay" ? SourceKind::kVdisplay
+                                               : SourceKind::kSynthetic;
   options.source.fit_to_size = width->count() > 0 || height->count() > 0;
   options.source.stamp_barcode = barcode;
   options.source.compose_cursor = !no_cursor;
@@ -147,6 +143,11 @@ int runCaptureWorker(int argc, const char* const* argv) {
     spdlog::error("frame ring: {}", producer.error().message);
     return fail(abi::kExitAttachFailed);
   }
+  UniqueFd input_ring;
+  if (options->source.kind == SourceKind::kVdisplay) {
+    input_ring = channel->takeFd(abi::FdRole::kFrameRingIn);
+    options->source.input_ring_fd = input_ring.get();
+  }
   SourceFailure failure = SourceFailure::kTransient;
   auto source =
       CaptureSource::create(options->source, producer->layout().payload_capacity, &failure);
@@ -171,7 +172,10 @@ int runCaptureWorker(int argc, const char* const* argv) {
   while (!g_terminate.load()) {
     const uint64_t deadline = clock.startOf(next);
     uint64_t now = monotonicNs();
-    if (now < deadline) sleepUntil(std::min(deadline, now + kIdleSliceNs));
+    // A source that is told when a frame is ready (vdisplay) captures it at once; the others
+    // (and vdisplay while nothing comes) keep the frame grid.
+    bool ready = false;
+    if (now < deadline) ready = (*source)->waitForFrame(std::min(deadline, now + kIdleSliceNs));
     channel->heartbeat();
     auto command = channel->waitCommand(0);
     if (!command) {
@@ -184,13 +188,13 @@ int runCaptureWorker(int argc, const char* const* argv) {
     }
     if (g_terminate.load()) break;
     now = monotonicNs();
-    if (now < deadline) {
+    if (!ready && now < deadline) {
       stats.publish(page, now);
       continue;
     }
     // Late by whole frames (starved CPU): those frames are lost, the grid keeps its phase.
     const uint64_t number = clock.frameAt(now);
-    if (number > next) missed += number - next;
+    if (!ready && number > next) missed += number - next;
     next = number + 1;
 
     auto outcome = (*source)->capture(*producer, number, now);
@@ -204,7 +208,7 @@ int runCaptureWorker(int argc, const char* const* argv) {
       case CaptureOutcome::Kind::kRepeated:
         ++frames_out;
         bytes_out += outcome->bytes;
-        stats.onFrame(now, done);
+        stats.onFrame(outcome->capture_ns != 0 ? outcome->capture_ns : now, done);
         break;
       case CaptureOutcome::Kind::kDropped:
         ++drops;

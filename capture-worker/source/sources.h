@@ -9,6 +9,9 @@ namespace funkhaus::capture {
 Result<std::unique_ptr<CaptureSource>> createSyntheticSource(const SourceConfig& config,
                                                              uint64_t payload_capacity,
                                                              SourceFailure* failure);
+Result<std::unique_ptr<CaptureSource>> createVdisplaySource(const SourceConfig& config,
+                                                            uint64_t payload_capacity,
+                                                            SourceFailure* failure);
 Result<std::unique_ptr<CaptureSource>> createX11Source(const SourceConfig& config,
                                                        uint64_t payload_capacity,
                                                        SourceFailure* failure);

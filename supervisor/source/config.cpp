@@ -9,6 +9,8 @@
 #include <set>
 #include <sstream>
 
+#include <unistd.h>
+
 #include <arpa/inet.h>
 
 #include <toml++/toml.h>
@@ -49,6 +51,8 @@ class TableReader {
     }
     apply(i->get());
   }
+
+  void seen(const char* key) { seen_.insert(key); }
 
   const toml::table* table(const char* key) {
     const toml::node* n = find(key);
@@ -177,6 +181,7 @@ void readWorkers(TableReader& top, Config& config, std::string_view source,
       }
     }
     config.workers = std::move(names);
+    config.workers_set = true;
   }
   r.rejectUnknown();
 }
@@ -207,8 +212,8 @@ void readCapture(TableReader& top, Config& config, std::string_view source,
   TableReader r(*t, "capture.", source, errors);
   CaptureConfig& c = config.capture;
   r.string("source", [&](const std::string& v) -> std::string {
-    if (v != "synthetic" && v != "x11" && v != "vdisplay")
-      return "must be \"synthetic\", \"x11\" or \"vdisplay\", not \"" + v + "\"";
+    if (v != "auto" && v != "synthetic" && v != "x11" && v != "vdisplay")
+      return "must be \"auto\", \"synthetic\", \"x11\" or \"vdisplay\", not \"" + v + "\"";
     c.source = v;
     return {};
   });
@@ -286,6 +291,30 @@ void readNet(TableReader& top, Config& config, std::string_view source,
     r.fail(*t, "rtp_port", "must be even (RTCP takes the odd port above it)");
 }
 
+void readVdisplay(TableReader& top, Config& config, std::string_view source,
+                  std::vector<std::string>& errors) {
+  const toml::table* t = top.table("vdisplay");
+  if (t == nullptr) return;
+  TableReader r(*t, "vdisplay.", source, errors);
+  VdisplayConfig& c = config.vdisplay;
+  // The driver checks the exact bounds (CVT, EDID); these catch what can never work.
+  r.integer("width", 320, 4088, [&](int64_t v) { c.width = static_cast<uint32_t>(v); });
+  r.integer("height", 320, 4094, [&](int64_t v) { c.height = static_cast<uint32_t>(v); });
+  r.integer("refresh_hz", 24, 240, [&](int64_t v) { c.refresh_hz = static_cast<uint32_t>(v); });
+  r.integer("fb_width", 320, 4088, [&](int64_t v) { c.fb_width = static_cast<uint32_t>(v); });
+  r.integer("fb_height", 320, 4094, [&](int64_t v) { c.fb_height = static_cast<uint32_t>(v); });
+  if (const toml::node* n = t->get("hdr")) {
+    if (const auto* b = n->as_boolean())
+      c.hdr = b->get();
+    else
+      r.fail(*n, "hdr", "must be true or false");
+  }
+  r.seen("hdr");
+  r.rejectUnknown();
+  if (c.width % 8 != 0) r.fail(*t, "width", "must be a multiple of 8 (the CVT character cell)");
+  if (c.height % 2 != 0) r.fail(*t, "height", "must be even");
+}
+
 void readRings(TableReader& top, Config& config, std::string_view source,
                std::vector<std::string>& errors) {
   const toml::table* t = top.table("rings");
@@ -301,6 +330,31 @@ void readRings(TableReader& top, Config& config, std::string_view source,
 }
 
 }  // namespace
+
+void resolveDefaults(Config& config, const std::string& worker_dir) {
+  if (!config.workers_set) {
+    auto has = [](const std::string& path) { return access(path.c_str(), X_OK) == 0; };
+    bool xvfb = false;
+    if (const char* path = getenv("PATH")) {
+      std::string_view rest = path;
+      while (!xvfb && !rest.empty()) {
+        const auto colon = rest.find(':');
+        xvfb = has(std::string(rest.substr(0, colon)) + "/Xvfb");
+        rest = colon == std::string_view::npos ? "" : rest.substr(colon + 1);
+      }
+    }
+    xvfb = xvfb || has("/usr/bin/Xvfb");
+    const bool driver = has(worker_dir + "/funkhaus-vdisplay");
+    if (driver && xvfb &&
+        std::find(config.workers.begin(), config.workers.end(), "vdisplay") == config.workers.end())
+      config.workers.insert(config.workers.begin(), "vdisplay");
+  }
+  if (config.capture.source == "auto") {
+    const bool vdisplay =
+        std::find(config.workers.begin(), config.workers.end(), "vdisplay") != config.workers.end();
+    config.capture.source = vdisplay ? "vdisplay" : "synthetic";
+  }
+}
 
 const char* toString(RunMode mode) { return mode == RunMode::kSystem ? "system" : "user"; }
 
@@ -334,6 +388,7 @@ Result<Config> parseConfig(std::string_view text, std::string_view source_name) 
   readCapture(top, config, source_name, errors);
   readEncode(top, config, source_name, errors);
   readNet(top, config, source_name, errors);
+  readVdisplay(top, config, source_name, errors);
   readRings(top, config, source_name, errors);
   top.rejectUnknown();
   if (!errors.empty()) {

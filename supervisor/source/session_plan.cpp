@@ -31,11 +31,31 @@ Result<SessionPlan> SessionPlan::create(const Config& config) {
   packets.max_record_size = static_cast<uint32_t>(packets.capacity / 4);  // an IDR of 4K
   auto packet_ring = createPacketRing(packets);
   if (!packet_ring) return packet_ring.error();
-  return SessionPlan(std::move(*frame_ring), std::move(*packet_ring));
+  std::optional<SharedMemory> driver_ring;
+  if (config.capture.source == "vdisplay") {
+    const VdisplayConfig& v = config.vdisplay;
+    auto monitor_mode = makeGeometry(abi::PixelFormat::kBgra, v.width, v.height);
+    if (!monitor_mode) return makeError("driver ring: {}", monitor_mode.error().message);
+    FrameRingConfig driver;
+    driver.name = "funkhaus-display";
+    driver.slot_count = 3;
+    driver.mode = *monitor_mode;
+    // BGRA frames (stride width * 4) of any mode up to the framebuffer reserved in place.
+    driver.payload_capacity =
+        uint64_t{std::max(v.fb_width, v.width)} * std::max(v.fb_height, v.height) * 4;
+    auto ring = createFrameRing(driver);
+    if (!ring) return ring.error();
+    driver_ring.emplace(std::move(*ring));
+  }
+  return SessionPlan(std::move(*frame_ring), std::move(*packet_ring), std::move(driver_ring));
 }
 
 std::vector<HandedFd> SessionPlan::ringFds(const std::string& worker) const {
-  if (worker == "capture") return {{abi::FdRole::kFrameRingOut, 0, frame_ring_.fd()}};
+  if (worker == "capture") {
+    std::vector<HandedFd> fds = {{abi::FdRole::kFrameRingOut, 0, frame_ring_.fd()}};
+    if (driver_ring_) fds.push_back({abi::FdRole::kFrameRingIn, 0, driver_ring_->fd()});
+    return fds;
+  }
   if (worker == "encode")
     return {{abi::FdRole::kFrameRingIn, 0, frame_ring_.fd()},
             {abi::FdRole::kPacketRingOut, 0, packet_ring_.fd()}};
@@ -44,6 +64,9 @@ std::vector<HandedFd> SessionPlan::ringFds(const std::string& worker) const {
 }
 
 std::vector<std::string> workerArgs(const std::string& worker, const Config& config) {
+  if (worker == "capture" && config.capture.source == "vdisplay")
+    // The monitor's own size; the ring's capacity bounds it.
+    return {"--source", "vdisplay", "--fps", std::to_string(config.capture.fps)};
   if (worker == "capture")
     return {"--source", config.capture.source,
             "--width",  std::to_string(config.capture.width),

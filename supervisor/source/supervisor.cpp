@@ -25,6 +25,7 @@
 #include "funkhaus/common/channel.h"
 #include "funkhaus/common/shared_memory.h"
 #include "funkhaus/supervisor/control_protocol.h"
+#include "funkhaus/supervisor/display_leases.h"
 #include "funkhaus/supervisor/net_endpoints.h"
 #include "funkhaus/supervisor/restart_policy.h"
 #include "funkhaus/supervisor/session_plan.h"
@@ -94,6 +95,7 @@ struct Worker {
   uint64_t incarnation = 0;  // bumps per spawn: async callbacks of an old process are ignored
   int spawns = 0;            // restarts = spawns - 1, whether by policy or by request
   std::unique_ptr<asio::posix::stream_descriptor> pidfd, channel, output;
+  UniqueFd control_peer;  // vdisplay: the driver's end of its control socket, until handed over
   std::optional<SharedMemory> status_page;
   RestartPolicy policy;
   TimePoint started_at{}, restart_at{}, kill_at{};
@@ -119,6 +121,7 @@ class Supervisor::Impl {
         tick_(io_),
         session_settle_(io_),
         acceptor_(io_),
+        leases_(io_),
         escalation_(options_.config.restart) {}
 
   int run() {
@@ -220,6 +223,16 @@ class Supervisor::Impl {
       s->kind = static_cast<uint32_t>(w.kind);
       w.status_page.emplace(std::move(*page));
     }
+    if (w.kind == abi::WorkerKind::kVdisplay) {
+      // The control plane: funkhausd keeps one end, the driver gets the other after hello.
+      int control[2];
+      if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, control) != 0) {
+        fail(w, fmt::format("socketpair: {}", std::strerror(errno)));
+        return;
+      }
+      leases_.attach(UniqueFd(control[0]));
+      w.control_peer.reset(control[1]);
+    }
     SpawnSpec spec;
     spec.path = options_.worker_dir + "/funkhaus-" + w.name;
     spec.args = workerArgs(w.name, options_.config);
@@ -279,6 +292,10 @@ class Supervisor::Impl {
     }
     ExitStatus exit{info.si_code != CLD_EXITED, info.si_status};
     w.last_exit = exit;
+    if (w.kind == abi::WorkerKind::kVdisplay) {
+      leases_.detach();  // its monitors are gone with it; the next driver gets a new lease
+      w.control_peer.reset();
+    }
     w.pid = -1;
     w.pidfd.reset();
     w.channel.reset();
@@ -366,6 +383,7 @@ class Supervisor::Impl {
 
   void stopAll() {
     stopping_all_ = true;
+    leases_.release();
     const TimePoint now = clock_->now();
     for (auto it = workers_.rbegin(); it != workers_.rend(); ++it) {
       (*it)->after_exit = AfterExit::kStayStopped;
@@ -413,6 +431,7 @@ class Supervisor::Impl {
         if (w.state == WorkerState::kStopping) continue;  // too late: it is being stopped
         w.state = WorkerState::kRunning;
         spdlog::info("{}: ready", w.name);
+        if (w.kind == abi::WorkerKind::kVdisplay) leaseMonitor();
         updateStatus();
       } else if (auto* event = std::get_if<EventMessage>(&m)) {
         if (!w.ready) return killNow(w, "event before ready"), false;
@@ -440,6 +459,8 @@ class Supervisor::Impl {
       for (const auto& f : plan_->ringFds(w.name)) fds.push_back(f);
     if (w.kind == abi::WorkerKind::kNet && net_)
       for (const auto& f : net_->handedFds()) fds.push_back(f);
+    if (w.kind == abi::WorkerKind::kVdisplay && w.control_peer.valid())
+      fds.push_back({abi::FdRole::kControl, 0, w.control_peer.get()});
     for (size_t first = 0; first < fds.size(); first += abi::kMaxMessageFds) {
       RingFdsMessage m;
       const size_t end = std::min(fds.size(), first + abi::kMaxMessageFds);
@@ -454,7 +475,31 @@ class Supervisor::Impl {
       if (auto sent = sendMessage(w.channel->native_handle(), Message(std::move(m))); !sent)
         return sent;
     }
+    w.control_peer.reset();  // the driver has its copy
     return {};
+  }
+
+  // ---- the session's virtual monitor --------------------------------------------------------
+
+  void leaseMonitor() {
+    if (!plan_ || !plan_->driverRing() || !leases_.attached()) return;
+    const VdisplayConfig& v = options_.config.vdisplay;
+    MonitorSpec spec;
+    spec.mode = {v.width, v.height, v.refresh_hz * 1000};
+    spec.fb_width = std::max(v.fb_width, v.width);
+    spec.fb_height = std::max(v.fb_height, v.height);
+    spec.hdr = v.hdr;
+    const std::string session = session_.id;
+    leases_.lease(spec, plan_->driverRing()->fd(), [this, session](Result<LeasedMonitor> m) {
+      if (!m) {
+        spdlog::warn("virtual monitor for session {}: {}", session, m.error().message);
+        return;
+      }
+      spdlog::info("session {}: virtual monitor {} is X display {} ({}x{} at {} Hz{}{})", session,
+                   m->id, m->display, m->mode.width, m->mode.height, m->mode.refresh_millihz / 1000,
+                   m->xauthority.empty() ? "" : ", XAUTHORITY=", m->xauthority);
+      updateStatus();
+    });
   }
 
   void onEvent(Worker& w, const abi::EventBody& event) {
@@ -565,6 +610,7 @@ class Supervisor::Impl {
     }
     // Sockets and session watch stay; the rest of the config applies from the next spawn.
     config->net = options_.config.net;
+    resolveDefaults(*config, options_.worker_dir);
     options_.config = std::move(*config);
     sessions_ = std::move(*sessions);
     watchSessions();
@@ -619,6 +665,7 @@ class Supervisor::Impl {
   // Stops the old set in reverse start order, then starts the new one (if any).
   void switchSession(const std::optional<SessionInfo>& next) {
     const TimePoint now = clock_->now();
+    leases_.release();  // the old session's monitor goes before its workers
     pending_session_ = next;
     if (switching_) return;  // the running switch picks up the newest target
     switching_ = true;
@@ -732,23 +779,22 @@ class Supervisor::Impl {
         *socket, conn->buffer, '\n',
         [this, socket, conn](const boost::system::error_code& ec, size_t n) {
           conn->timer.cancel();
-          std::string reply;
+          auto respond = [socket](const std::string& reply) {
+            auto out = std::make_shared<std::string>(reply + "\n");
+            asio::async_write(*socket, asio::buffer(*out),
+                              [socket, out](const boost::system::error_code&, size_t) {
+                                boost::system::error_code ignored;
+                                socket->shutdown(stream_protocol::socket::shutdown_both, ignored);
+                              });
+          };
           if (ec) {
             if (ec == asio::error::not_found)
-              reply = errorReply(fmt::format("request longer than {} bytes", kMaxControlRequest));
-            else
-              return;
-          } else {
-            std::string line(asio::buffers_begin(conn->buffer.data()),
-                             asio::buffers_begin(conn->buffer.data()) + static_cast<long>(n) - 1);
-            reply = handle(*socket, line);
+              respond(errorReply(fmt::format("request longer than {} bytes", kMaxControlRequest)));
+            return;
           }
-          auto out = std::make_shared<std::string>(reply + "\n");
-          asio::async_write(*socket, asio::buffer(*out),
-                            [socket, out](const boost::system::error_code&, size_t) {
-                              boost::system::error_code ignored;
-                              socket->shutdown(stream_protocol::socket::shutdown_both, ignored);
-                            });
+          std::string line(asio::buffers_begin(conn->buffer.data()),
+                           asio::buffers_begin(conn->buffer.data()) + static_cast<long>(n) - 1);
+          if (auto reply = handle(*socket, line, respond)) respond(*reply);
         });
   }
 
@@ -776,7 +822,10 @@ class Supervisor::Impl {
     return std::find(groups.begin(), groups.end(), g->gr_gid) != groups.end();
   }
 
-  std::string handle(stream_protocol::socket& socket, const std::string& line) {
+  // The reply, or nullopt when it comes later through `respond` (a mode change waits for the
+  // driver).
+  std::optional<std::string> handle(stream_protocol::socket& socket, const std::string& line,
+                                    const std::function<void(const std::string&)>& respond) {
     auto request = parseControlRequest(line);
     if (!request) return errorReply(request.error().message);
     if (request->kind == ControlRequest::Kind::kStatus) return dumpJson(statusJson());
@@ -787,6 +836,25 @@ class Supervisor::Impl {
       return errorReply(fmt::format(
           "permission denied: only root, uid {} and members of group '{}' may change workers",
           geteuid(), options_.config.control_group));
+    if (request->kind == ControlRequest::Kind::kMode) {
+      if (!leases_.current())
+        return errorReply("this session has no virtual monitor (is vdisplay running?)");
+      const uint32_t refresh = request->refresh_hz != 0
+                                   ? request->refresh_hz
+                                   : leases_.current()->mode.refresh_millihz / 1000;
+      spdlog::info("virtual monitor: mode {}x{} at {} Hz requested by uid {}", request->width,
+                   request->height, refresh, peer.uid);
+      leases_.setMode({request->width, request->height, refresh * 1000},
+                      [this, respond](Result<LeasedMonitor> m) {
+                        if (!m) return respond(errorReply(m.error().message));
+                        updateStatus();
+                        respond(dumpJson({{"ok", true},
+                                          {"width", m->mode.width},
+                                          {"height", m->mode.height},
+                                          {"display", m->display}}));
+                      });
+      return std::nullopt;
+    }
     Worker* w = find(request->worker);
     if (w == nullptr)
       return errorReply(fmt::format("no worker '{}' in this session", request->worker));
@@ -818,6 +886,7 @@ class Supervisor::Impl {
         spawn(*w);
         break;
       case ControlRequest::Kind::kStatus:
+      case ControlRequest::Kind::kMode:
         break;
     }
     updateStatus();
@@ -861,6 +930,18 @@ class Supervisor::Impl {
                               {"uid", session_.uid},     {"type", session_.type},
                               {"class", session_.klass}, {"workers", workers}};
     if (plan_) session["rings"] = ringsJson();
+    if (const auto& m = leases_.current())
+      session["monitors"] =
+          nlohmann::json::array({{{"id", m->id},
+                                  {"display", m->display},
+                                  {"xauthority", m->xauthority},
+                                  {"width", m->mode.width},
+                                  {"height", m->mode.height},
+                                  {"refresh_hz", m->mode.refresh_millihz / 1000.0},
+                                  {"generation", m->generation}}});
+    else if (plan_ && plan_->driverRing())
+      session["monitors"] = nlohmann::json::array();
+    if (!leases_.lastError().empty()) session["vdisplay_error"] = leases_.lastError();
     nlohmann::json out = {{"ok", true},
                           {"mode", toString(options_.mode)},
                           {"pid", getpid()},
@@ -907,6 +988,7 @@ class Supervisor::Impl {
   asio::steady_timer tick_;
   asio::steady_timer session_settle_;
   stream_protocol::acceptor acceptor_;
+  DisplayLeases leases_;
   SessionEscalation escalation_;
   SessionInfo session_;
   std::optional<SessionInfo> pending_session_;

@@ -49,3 +49,29 @@ TEST(ControlProtocol, RefusesMalformedRequests) {
 
 }  // namespace
 }  // namespace funkhaus::supervisor
+
+namespace funkhaus::supervisor {
+namespace {
+
+TEST(ControlProtocol, ModeRequestRoundTripsAndIsChecked) {
+  auto r = parseControlRequest(R"({"cmd":"mode","width":1280,"height":720,"refresh_hz":30})");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->kind, ControlRequest::Kind::kMode);
+  EXPECT_EQ(r->width, 1280u);
+  EXPECT_EQ(r->height, 720u);
+  EXPECT_EQ(r->refresh_hz, 30u);
+  auto again = parseControlRequest(encodeControlRequest(*r));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->width, 1280u);
+  EXPECT_TRUE(isMutating(ControlRequest::Kind::kMode));
+  for (const char* bad :
+       {R"({"cmd":"mode","width":1280})", R"({"cmd":"mode","width":-1,"height":720})",
+        R"({"cmd":"mode","width":"1280","height":720})",
+        R"({"cmd":"mode","width":1280,"height":720,"worker":"capture"})",
+        R"({"cmd":"restart","worker":"capture","width":1280})",
+        R"({"cmd":"mode","width":99999,"height":720})"})
+    EXPECT_FALSE(parseControlRequest(bad).ok()) << bad;
+}
+
+}  // namespace
+}  // namespace funkhaus::supervisor

@@ -12,7 +12,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto r = parseControlRequest(line);
   if (r) {
     auto again = parseControlRequest(encodeControlRequest(*r));
-    if (!again || again->kind != r->kind || again->worker != r->worker) __builtin_trap();
+    if (!again || again->kind != r->kind || again->worker != r->worker ||
+        again->width != r->width || again->height != r->height ||
+        again->refresh_hz != r->refresh_hz)
+      __builtin_trap();
   }
   return 0;
 }
@@ -20,7 +23,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 std::vector<std::vector<uint8_t>> fuzzSeeds() {
   std::vector<std::vector<uint8_t>> out;
   for (std::string s : {R"({"cmd":"status"})", R"({"cmd":"restart","worker":"encode"})",
-                        R"({"cmd":"stop","worker":"net"})"})
+                        R"({"cmd":"stop","worker":"net"})",
+                        R"({"cmd":"mode","width":1280,"height":720,"refresh_hz":60})"})
     out.emplace_back(s.begin(), s.end());
   return out;
 }

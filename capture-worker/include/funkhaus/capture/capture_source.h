@@ -1,5 +1,6 @@
-// CaptureSource: where the capture worker's frames come from (a synthetic test pattern or the
-// X11 root window), written straight into a frame-ring slot. Used on the worker's main thread.
+// CaptureSource: where the capture worker's frames come from (funkhaus-vdisplay's driver ring,
+// the X11 root window or a synthetic test pattern), written straight into a frame-ring slot.
+// Used on the worker's main thread.
 #pragma once
 
 #include <cstdint>
@@ -13,7 +14,7 @@
 
 namespace funkhaus::capture {
 
-enum class SourceKind { kSynthetic, kX11 };
+enum class SourceKind { kSynthetic, kX11, kVdisplay };
 
 struct SourceConfig {
   SourceKind kind = SourceKind::kSynthetic;
@@ -28,6 +29,8 @@ struct SourceConfig {
   bool compose_cursor = true;
   // x11: the display to open; empty means $DISPLAY.
   std::string display;
+  // vdisplay: the driver ring (borrowed; the source keeps its own duplicate).
+  int input_ring_fd = -1;
 };
 
 struct CaptureOutcome {
@@ -41,6 +44,7 @@ struct CaptureOutcome {
   uint64_t bytes = 0;                          // payload bytes put into the ring
   std::optional<abi::FrameGeometry> new_mode;  // the frame ring's mode changed to this
   std::string error;
+  uint64_t capture_ns = 0;  // when the frame was really captured, if not at the deadline
 };
 
 // Why a source could not be opened; decides the worker's exit code.
@@ -62,6 +66,11 @@ class CaptureSource {
                                          uint64_t capture_ns) = 0;
 
   virtual const char* name() const = 0;
+
+  // Waits until `until_ns` (CLOCK_MONOTONIC) for the next frame; true if one is ready now
+  // (capture() at once), false at the deadline. Paced sources just sleep (the default); the
+  // vdisplay source wakes when the driver publishes. A signal may cut the wait short.
+  virtual bool waitForFrame(uint64_t until_ns);
 
   // Opens the source for a ring whose slots hold `payload_capacity` bytes. On error,
   // `*failure` (if given) says which kind of failure it was.

@@ -36,7 +36,8 @@ struct SessionConfig {
 
 // [capture]: what funkhaus-capture captures and at which mode.
 struct CaptureConfig {
-  std::string source = "synthetic";  // synthetic, x11
+  // auto: vdisplay when funkhaus-vdisplay runs, else synthetic; or synthetic, x11, vdisplay.
+  std::string source = "auto";
   uint32_t width = 1920;
   uint32_t height = 1080;
   uint32_t fps = 60;
@@ -62,6 +63,17 @@ struct NetConfig {
   uint32_t session_timeout_s = 60;
 };
 
+// [vdisplay]: the virtual monitor funkhausd leases from funkhaus-vdisplay for each session.
+struct VdisplayConfig {
+  uint32_t width = 1920;
+  uint32_t height = 1080;
+  uint32_t refresh_hz = 60;
+  bool hdr = false;
+  // Framebuffer reserved so that mode changes up to this size happen in place (apps survive).
+  uint32_t fb_width = 2560;
+  uint32_t fb_height = 1600;
+};
+
 // [rings]: the shared memory between the workers, created per session by funkhausd.
 struct RingsConfig {
   uint32_t frame_slots = 4;
@@ -76,12 +88,14 @@ struct Config {
   CaptureConfig capture;
   EncodeConfig encode;
   NetConfig net;
+  VdisplayConfig vdisplay;
   RingsConfig rings;
   RestartPolicyConfig restart;
   Duration heartbeat_timeout = std::chrono::seconds(1);  // no heartbeat this long: replaced
   Duration stop_grace = std::chrono::seconds(1);         // SIGTERM -> SIGKILL
   std::vector<std::string> workers = {"capture", "encode", "net"};  // start order
-  std::string control_socket;              // empty: the mode's default path
+  bool workers_set = false;    // [workers] start given; else resolveDefaults() may add vdisplay
+  std::string control_socket;  // empty: the mode's default path
   std::string control_group = "funkhaus";  // members may change things
 };
 
@@ -92,6 +106,11 @@ Result<Config> parseConfig(std::string_view text, std::string_view source_name);
 // Reads and parses `path`. A missing file is not an error when `required` is false: the
 // defaults then apply (funkhausd runs with no config file at all).
 Result<Config> loadConfig(const std::filesystem::path& path, bool required);
+
+// Settles what the config leaves to funkhausd: without [workers] start, vdisplay joins when
+// `worker_dir` has funkhaus-vdisplay and Xvfb is installed; capture.source "auto" becomes
+// vdisplay when it runs, else synthetic.
+void resolveDefaults(Config& config, const std::string& worker_dir);
 
 const char* toString(RunMode mode);
 const char* toString(SessionSourceKind kind);

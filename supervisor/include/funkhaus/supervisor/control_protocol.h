@@ -2,6 +2,7 @@
 // object per line each way. funkhausd validates every request; clients are untrusted.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -12,13 +13,16 @@ namespace funkhaus::supervisor {
 inline constexpr size_t kMaxControlRequest = 4096;
 
 struct ControlRequest {
-  enum class Kind { kStatus, kRestart, kStop, kStart };
+  enum class Kind { kStatus, kRestart, kStop, kStart, kMode };
   Kind kind = Kind::kStatus;
   std::string worker;  // restart/stop/start: capture, encode, net or vdisplay
+  // mode: the session's virtual monitor's new mode.
+  uint32_t width = 0, height = 0, refresh_hz = 0;
 };
 
-// {"cmd":"status"} or {"cmd":"restart"|"stop"|"start","worker":"NAME"}. Errors say what is
-// wrong; unknown fields are refused.
+// {"cmd":"status"}, {"cmd":"restart"|"stop"|"start","worker":"NAME"} or
+// {"cmd":"mode","width":W,"height":H,"refresh_hz":R}. Errors say what is wrong; unknown fields
+// are refused.
 Result<ControlRequest> parseControlRequest(std::string_view line);
 
 // Requests that change something need root, funkhausd's own user or the control group.

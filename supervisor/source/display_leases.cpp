@@ -1,0 +1,256 @@
+// DisplayLeases: request/reply over the driver's SOCK_SEQPACKET control socket on Boost.Asio.
+#include "funkhaus/supervisor/display_leases.h"
+
+#include <sys/socket.h>
+
+#include <spdlog/spdlog.h>
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+namespace funkhaus::supervisor {
+
+namespace asio = boost::asio;
+using vdisplay::Reply;
+using vdisplay::Request;
+using vdisplay::VdisplayMessageType;
+
+DisplayLeases::DisplayLeases(asio::io_context& io) : io_(io), ping_timer_(io) {}
+
+DisplayLeases::~DisplayLeases() = default;
+
+void DisplayLeases::attach(UniqueFd socket) {
+  detach();
+  socket_ = std::make_unique<asio::posix::stream_descriptor>(io_, socket.release());
+  last_error_.clear();
+  read();
+  Request info;
+  info.type = VdisplayMessageType::kGetInfo;
+  send(std::move(info), {VdisplayMessageType::kGetInfo, 0, nullptr});
+  schedulePing();
+}
+
+void DisplayLeases::detach() {
+  ++epoch_;
+  ping_timer_.cancel();
+  socket_.reset();
+  current_.reset();
+  wanted_lease_ = 0;
+  auto pending = std::move(pending_);
+  pending_.clear();
+  for (auto& [id, p] : pending)
+    if (p.done) p.done(makeError("the virtual display driver went away"));
+}
+
+void DisplayLeases::fail(const std::string& why) {
+  last_error_ = why;
+  spdlog::error("vdisplay: {}", why);
+}
+
+void DisplayLeases::send(Request request, Pending pending, int fd) {
+  if (!socket_) {
+    if (pending.done) pending.done(makeError("no virtual display driver is running"));
+    return;
+  }
+  request.request_id = next_request_++;
+  if (next_request_ == 0) next_request_ = 1;
+  const auto bytes = vdisplay::encodeRequest(request);
+  iovec iov{const_cast<std::byte*>(bytes.data()), bytes.size()};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  if (fd >= 0) {
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  }
+  if (sendmsg(socket_->native_handle(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+    const std::string why =
+        fmt::format("sending {}: {}", vdisplay::toString(request.type), std::strerror(errno));
+    fail(why);
+    if (pending.done) pending.done(Error{why});
+    return;
+  }
+  pending_.emplace(request.request_id, std::move(pending));
+}
+
+void DisplayLeases::read() {
+  const uint64_t epoch = epoch_;
+  socket_->async_wait(asio::posix::stream_descriptor::wait_read,
+                      [this, epoch](const boost::system::error_code& ec) {
+                        if (ec || epoch != epoch_ || !socket_) return;
+                        for (;;) {
+                          std::byte buffer[abi::kVdisplayMaxMessageSize + 1];
+                          alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
+                          iovec iov{buffer, sizeof buffer};
+                          msghdr msg{};
+                          msg.msg_iov = &iov;
+                          msg.msg_iovlen = 1;
+                          msg.msg_control = control;
+                          msg.msg_controllen = sizeof control;
+                          const ssize_t n = recvmsg(socket_->native_handle(), &msg,
+                                                    MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+                          if (n < 0 && (errno == EAGAIN || errno == EINTR)) break;
+                          if (n <= 0) {
+                            fail("the driver closed its control socket");
+                            return;
+                          }
+                          // Replies carry no fds; close any the driver sent anyway.
+                          size_t fds = 0;
+                          for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+                            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+                            const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                            for (size_t i = 0; i < count; ++i) {
+                              int fd;
+                              std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+                              UniqueFd close_it(fd);
+                              ++fds;
+                            }
+                          }
+                          if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+                            fail("the driver sent an oversized reply");
+                            continue;
+                          }
+                          auto reply = vdisplay::parseReply(
+                              std::span<const std::byte>(buffer, static_cast<size_t>(n)), fds);
+                          if (!reply) {
+                            fail("malformed reply: " + reply.error().message);
+                            continue;
+                          }
+                          onReply(std::move(*reply));
+                          if (epoch != epoch_ || !socket_) return;
+                        }
+                        read();
+                      });
+}
+
+LeasedMonitor DisplayLeases::monitorOf(const abi::VdisplayMonitorReply& r, uint64_t lease) const {
+  LeasedMonitor m;
+  m.lease = lease;
+  m.id = r.monitor_id;
+  // parseReply checked that these text fields are NUL-terminated.
+  m.display = r.display_name;
+  m.xauthority = r.xauthority;
+  m.mode = {r.width, r.height, r.refresh_millihz};
+  m.generation = r.generation;
+  return m;
+}
+
+void DisplayLeases::onReply(Reply reply) {
+  auto it = pending_.find(reply.request_id);
+  if (it == pending_.end()) {
+    fail(fmt::format("a reply to request {} nobody asked", reply.request_id));
+    return;
+  }
+  Pending p = std::move(it->second);
+  pending_.erase(it);
+  if (!reply.ok()) {
+    const std::string why = fmt::format("{} refused: {}: {}", vdisplay::toString(p.type),
+                                        vdisplay::toString(reply.code), reply.message);
+    if (p.type != VdisplayMessageType::kRemoveMonitor) fail(why);
+    if (p.done) p.done(Error{why});
+    return;
+  }
+  switch (p.type) {
+    case VdisplayMessageType::kGetInfo: {
+      const auto* info = std::get_if<abi::VdisplayInfoReply>(&reply.body);
+      if (info == nullptr) return fail("GET_INFO reply without its body");
+      if (info->abi_version != abi::kAbiVersion ||
+          info->protocol_version != abi::kVdisplayProtocolVersion) {
+        fail(fmt::format("driver speaks ABI {} protocol {}, funkhausd ABI {} protocol {}",
+                         info->abi_version, info->protocol_version, abi::kAbiVersion,
+                         abi::kVdisplayProtocolVersion));
+        socket_.reset();
+        return;
+      }
+      ping_interval_ms_ = std::clamp<uint32_t>(info->watchdog_ms / 3, 30, 10'000);
+      return;
+    }
+    case VdisplayMessageType::kAddMonitor:
+    case VdisplayMessageType::kSetMode: {
+      const auto* r = std::get_if<abi::VdisplayMonitorReply>(&reply.body);
+      if (r == nullptr) {
+        if (p.done) p.done(makeError("{} reply without its body", vdisplay::toString(p.type)));
+        return;
+      }
+      if (p.type == VdisplayMessageType::kAddMonitor && p.lease != wanted_lease_) {
+        // Given back (or replaced) while it was being added: remove it now, it is ours.
+        Request remove;
+        remove.type = VdisplayMessageType::kRemoveMonitor;
+        remove.body = abi::VdisplayMonitorRequest{r->monitor_id, 0};
+        send(std::move(remove), {VdisplayMessageType::kRemoveMonitor, 0, nullptr});
+        if (p.done) p.done(makeError("lease given back before the monitor was added"));
+        return;
+      }
+      if (p.type == VdisplayMessageType::kSetMode &&
+          (!current_ || current_->lease != p.lease || r->monitor_id != current_->id)) {
+        if (p.done) p.done(makeError("the monitor changed while its mode was being set"));
+        return;
+      }
+      current_ = monitorOf(*r, p.lease);
+      if (p.done) p.done(*current_);
+      return;
+    }
+    default:
+      if (p.done) p.done(current_ ? Result<LeasedMonitor>(*current_) : makeError("done"));
+      return;
+  }
+}
+
+void DisplayLeases::schedulePing() {
+  const uint64_t epoch = epoch_;
+  ping_timer_.expires_after(std::chrono::milliseconds(ping_interval_ms_));
+  ping_timer_.async_wait([this, epoch](const boost::system::error_code& ec) {
+    if (ec || epoch != epoch_ || !socket_) return;
+    Request ping;
+    ping.type = VdisplayMessageType::kPing;
+    ping.body = abi::VdisplayPingRequest{};
+    send(std::move(ping), {VdisplayMessageType::kPing, 0, nullptr});
+    schedulePing();
+  });
+}
+
+void DisplayLeases::lease(const MonitorSpec& spec, int ring_fd, Done done) {
+  release();
+  wanted_lease_ = next_lease_++;
+  abi::VdisplayAddMonitorRequest body{};
+  body.width = spec.mode.width;
+  body.height = spec.mode.height;
+  body.refresh_millihz = spec.mode.refresh_millihz;
+  body.flags = spec.hdr ? abi::kVdisplayMonitorHdr : 0;
+  body.fb_width = spec.fb_width;
+  body.fb_height = spec.fb_height;
+  Request add;
+  add.type = VdisplayMessageType::kAddMonitor;
+  add.body = body;
+  send(std::move(add), {VdisplayMessageType::kAddMonitor, wanted_lease_, std::move(done)}, ring_fd);
+}
+
+void DisplayLeases::setMode(const vdisplay::Mode& mode, Done done) {
+  if (!current_) {
+    if (done) done(makeError("no virtual monitor is leased"));
+    return;
+  }
+  Request set;
+  set.type = VdisplayMessageType::kSetMode;
+  set.body =
+      abi::VdisplaySetModeRequest{current_->id, mode.width, mode.height, mode.refresh_millihz};
+  send(std::move(set), {VdisplayMessageType::kSetMode, current_->lease, std::move(done)});
+}
+
+void DisplayLeases::release() {
+  wanted_lease_ = 0;  // a monitor still being added is removed when its reply comes
+  if (!current_) return;
+  Request remove;
+  remove.type = VdisplayMessageType::kRemoveMonitor;
+  remove.body = abi::VdisplayMonitorRequest{current_->id, 0};
+  current_.reset();
+  send(std::move(remove), {VdisplayMessageType::kRemoveMonitor, 0, nullptr});
+}
+
+}  // namespace funkhaus::supervisor
