@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -186,7 +188,10 @@ packet_ring_kib = 4096
 TEST(Config, PipelineDefaultsServeRtspOn8554At1080p60) {
   auto c = parseConfig("", "funkhaus.toml");
   ASSERT_TRUE(c.ok());
-  EXPECT_EQ(c->capture.source, "synthetic");
+  EXPECT_EQ(c->capture.source, "auto");
+  EXPECT_FALSE(c->workers_set);
+  EXPECT_EQ(c->vdisplay.width, 1920u);
+  EXPECT_EQ(c->vdisplay.refresh_hz, 60u);
   EXPECT_EQ(c->capture.width, 1920u);
   EXPECT_EQ(c->capture.height, 1080u);
   EXPECT_EQ(c->capture.fps, 60u);
@@ -214,6 +219,47 @@ TEST(Config, BadPipelineValuesNameTheKeyAndLine) {
   EXPECT_NE(errorOf("[rings]\nframe_slots = 2\n").find("rings.frame_slots"), std::string::npos);
   EXPECT_NE(errorOf("[encode]\npreset = \"fast; rm\"\n").find("encode.preset"), std::string::npos);
   EXPECT_NE(errorOf("[net]\nprot = 1\n").find("net.prot: unknown key"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace funkhaus::supervisor
+
+namespace funkhaus::supervisor {
+namespace {
+
+TEST(Config, AutoSourceIsVdisplayWhenTheDriverRunsElseSynthetic) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("funkhaus-resolve-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  auto c = parseConfig("", "funkhaus.toml");
+  ASSERT_TRUE(c.ok());
+  Config without = *c;
+  resolveDefaults(without, dir.string());  // no driver binary there
+  EXPECT_EQ(without.capture.source, "synthetic");
+  EXPECT_EQ(without.workers, (std::vector<std::string>{"capture", "encode", "net"}));
+  auto explicit_start = parseConfig("[workers]\nstart = [\"vdisplay\", \"capture\"]\n", "f.toml");
+  ASSERT_TRUE(explicit_start.ok());
+  resolveDefaults(*explicit_start, dir.string());
+  EXPECT_EQ(explicit_start->capture.source, "vdisplay");
+  auto fixed = parseConfig("[capture]\nsource = \"x11\"\n", "f.toml");
+  ASSERT_TRUE(fixed.ok());
+  resolveDefaults(*fixed, dir.string());
+  EXPECT_EQ(fixed->capture.source, "x11") << "an explicit source stays";
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Config, VdisplaySectionIsReadAndChecked) {
+  auto c = parseConfig("[vdisplay]\nwidth = 1280\nheight = 720\nrefresh_hz = 30\nhdr = true\n",
+                       "f.toml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->vdisplay.width, 1280u);
+  EXPECT_EQ(c->vdisplay.refresh_hz, 30u);
+  EXPECT_TRUE(c->vdisplay.hdr);
+  EXPECT_NE(errorOf("[vdisplay]\nwidth = 1281\n").find("vdisplay.width: must be a multiple of 8"),
+            std::string::npos);
+  EXPECT_NE(errorOf("[vdisplay]\nhdr = 1\n").find("f"), std::string::npos);
+  EXPECT_NE(errorOf("[vdisplay]\nrefresh_hz = 500\n").find("vdisplay.refresh_hz"),
+            std::string::npos);
 }
 
 }  // namespace
