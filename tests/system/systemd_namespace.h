@@ -61,13 +61,41 @@ class SystemdNamespace {
     return "";
   }
 
+  // How the namespace's file system relates to the host's.
+  struct Options {
+    std::chrono::seconds timeout = std::chrono::seconds(90);
+    // Empty: the namespace shares the host's root file system (only /tmp, /var/tmp, /run and the
+    // journal are private), so what runs in it can change the host. Set: the root is an overlay
+    // of the host's root whose upper layer is a tmpfs mounted on this directory (which must
+    // exist; put it in the build tree, never under /tmp). Whatever happens in the namespace then
+    // (dpkg -i, useradd, systemd-tmpfiles, files written anywhere) lands in that tmpfs and is
+    // gone at power-off; the host never sees it. /dev/shm is private too.
+    std::filesystem::path overlay_mountpoint;
+    // With an overlay: host directories bound read-write at the same path inside, so that
+    // files the test writes there after the boot are seen on both sides (the overlay's lower
+    // layer must not change while it is mounted).
+    std::vector<std::filesystem::path> shared;
+    // With an overlay: boot into a target that starts only dbus, logind and user sessions
+    // instead of default.target, so that services the host's image enables (a database, ssh,
+    // ...) do not start in the namespace, which shares the host's network.
+    bool minimal = false;
+  };
+
   // Boots systemd and waits until it is running (or degraded). On failure returns nullptr and
   // sets *why; whatever was started is stopped again.
   static std::unique_ptr<SystemdNamespace> boot(
       std::string* why, std::chrono::seconds timeout = std::chrono::seconds(90)) {
+    Options options;
+    options.timeout = timeout;
+    return boot(why, options);
+  }
+
+  static std::unique_ptr<SystemdNamespace> boot(std::string* why, const Options& options) {
+    const std::chrono::seconds timeout = options.timeout;
     auto ns = std::unique_ptr<SystemdNamespace>(new SystemdNamespace());
     ns->log_ = std::filesystem::temp_directory_path() /
                ("funkhaus-systemd-" + std::to_string(getpid()) + ".log");
+    const std::string script = bootScript(options);
     const pid_t parent = getpid();
     ns->unshare_ = fork();
     if (ns->unshare_ < 0) {
@@ -85,17 +113,8 @@ class SystemdNamespace {
         dup2(out, 1);
         dup2(out, 2);
       }
-      // Private /tmp, /var/tmp, /run and journal: systemd-tmpfiles at boot empties /tmp and fills
-      // /run, and the host's must stay as they were. Hiding /sys/class/tty makes logind treat
-      // seat0 as a seat without VTs: a new session there becomes the active one at once, and
-      // `loginctl activate` switches without a VT.
       execl("/usr/bin/unshare", "unshare", "--pid", "--fork", "--kill-child=SIGKILL", "--mount",
-            "--mount-proc", "sh", "-c",
-            "mount -t tmpfs -o mode=1777 none /tmp && mount -t tmpfs -o mode=1777 none /var/tmp && "
-            "mount -t tmpfs -o mode=755 none /run && mount -t tmpfs none /sys/class/tty && "
-            "{ ! [ -d /var/log/journal ] || mount -t tmpfs none /var/log/journal; } && "
-            "exec env container=lxc /lib/systemd/systemd --system --log-target=console",
-            static_cast<char*>(nullptr));
+            "--mount-proc", "sh", "-c", script.c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
     const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -153,6 +172,55 @@ class SystemdNamespace {
 
  private:
   SystemdNamespace() = default;
+
+  // The shell script run as PID 1 of the new namespace before it execs systemd.
+  static std::string bootScript(const Options& options) {
+    // Private /tmp, /var/tmp, /run and journal: systemd-tmpfiles at boot empties /tmp and fills
+    // /run, and the host's must stay as they were. Hiding /sys/class/tty makes logind treat
+    // seat0 as a seat without VTs: a new session there becomes the active one at once, and
+    // `loginctl activate` switches without a VT.
+    const std::string boot_systemd =
+        "exec env container=lxc /lib/systemd/systemd --system --log-target=console";
+    if (options.overlay_mountpoint.empty())
+      return "mount -t tmpfs -o mode=1777 none /tmp && "
+             "mount -t tmpfs -o mode=1777 none /var/tmp && "
+             "mount -t tmpfs -o mode=755 none /run && mount -t tmpfs none /sys/class/tty && "
+             "{ ! [ -d /var/log/journal ] || mount -t tmpfs none /var/log/journal; } && " +
+             boot_systemd;
+    // The overlay: lower = the host's root file system (its own mount only, so /proc, /sys,
+    // /dev are mounted anew or bound in), upper = a tmpfs, so the host's disk is never written.
+    // The upper layer must not live on the lower file system (overlayfs refuses overlapping
+    // layers), which the tmpfs also ensures. Then pivot_root into it and boot.
+    const std::string m = shellQuote(options.overlay_mountpoint.string());
+    std::string s =
+        "set -e; M=" + m +
+        "; mount -t tmpfs -o mode=755 funkhaus-overlay \"$M\"; "
+        "mkdir \"$M/upper\" \"$M/work\" \"$M/root\"; "
+        "mount -t overlay funkhaus-root -o \"lowerdir=/,upperdir=$M/upper,workdir=$M/work\" "
+        "\"$M/root\"; R=\"$M/root\"; "
+        "mount --rbind /dev \"$R/dev\"; mount -t tmpfs -o mode=1777 none \"$R/dev/shm\"; "
+        "mount --rbind /sys \"$R/sys\"; mount -t tmpfs none \"$R/sys/class/tty\"; "
+        "mount -t proc proc \"$R/proc\"; "
+        "mount -t tmpfs -o mode=1777 none \"$R/tmp\"; "
+        "mount -t tmpfs -o mode=1777 none \"$R/var/tmp\"; "
+        "mount -t tmpfs -o mode=755 none \"$R/run\"; ";
+    for (const auto& dir : options.shared) {
+      const std::string d = shellQuote(dir.string());
+      s += "mkdir -p \"$R\"" + d + "; mount --bind " + d + " \"$R\"" + d + "; ";
+    }
+    std::string unit;
+    if (options.minimal) {
+      s += "mkdir -p \"$R/etc/systemd/system\"; printf '%s\\n' '[Unit]' "
+           "'Description=funkhaus test namespace: dbus, logind, user sessions' "
+           "'Requires=basic.target' "
+           "'Wants=dbus.service systemd-logind.service systemd-user-sessions.service' "
+           "'After=basic.target dbus.service systemd-logind.service systemd-user-sessions.service' "
+           "'AllowIsolate=yes' > \"$R/etc/systemd/system/funkhaus-test.target\"; ";
+      unit = " --unit=funkhaus-test.target";
+    }
+    s += "cd \"$R\"; pivot_root . .; umount -l .; cd /; " + boot_systemd + unit;
+    return s;
+  }
 
   pid_t findSystemd() const {
     std::ifstream children("/proc/" + std::to_string(unshare_) + "/task/" +
