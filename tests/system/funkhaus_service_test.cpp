@@ -416,6 +416,41 @@ TEST_F(Service, StartReachesActiveOnlyAfterReadyAndIsConfined) {
       << security.output;
 }
 
+// The workers inherit the unit's confinement (seccomp filter, MemoryDenyWriteExecute, ...).
+// The encoder libraries they use must work under it: ffmpeg with libx264 and libx265 (the same
+// libavcodec and encoder libraries) runs in a transient service with exactly the hardening
+// settings of the installed unit, as the session user. A W+X mapping in the same setting is
+// refused in the same setting (and allowed outside it), so the settings are in force.
+TEST_F(Service, UnitHardeningHoldsForTheEncoderLibraries) {
+  if (access("/usr/bin/ffmpeg", X_OK) != 0) GTEST_SKIP() << "/usr/bin/ffmpeg is not installed";
+  install(/*start=*/false, serviceConfig(kServiceUser));
+  const auto settings = lines(in("sed -n '/^# --- hardening/,/^\\[Install\\]/p' "
+                                 "/lib/systemd/system/funkhaus.service | grep -v '^#' | grep =")
+                                  .output);
+  ASSERT_GT(settings.size(), 20u);
+  std::string run =
+      "systemd-run --wait --pipe --quiet --collect -p User=" + std::string(kServiceUser);
+  for (const auto& setting : settings) run += " -p " + test::shellQuote(setting);
+  std::printf("[figures] hardening settings applied: %zu\n", settings.size());
+  const auto wx = in(run + " " + FUNKHAUS_WX_PROBE);
+  EXPECT_TRUE(wx.ok()) << wx.output;
+  EXPECT_NE(wx.output.find("W+X mapping refused"), std::string::npos) << wx.output;
+  // The probe itself gets its W+X mapping outside the unit's settings.
+  EXPECT_EQ(WEXITSTATUS(
+                in(std::string("runuser -u ") + kServiceUser + " -- " + FUNKHAUS_WX_PROBE).status),
+            1);
+  for (const char* encoder : {"libx264", "libx265"}) {
+    const auto t = std::chrono::steady_clock::now();
+    const auto r = in(run +
+                      " ffmpeg -nostdin -hide_banner -loglevel error -f lavfi -i "
+                      "testsrc2=size=320x180:rate=30 -frames:v 60 -c:v " +
+                      encoder + " -preset superfast -f null - < /dev/null");
+    EXPECT_TRUE(r.ok()) << encoder << ": " << r.output;
+    std::printf("[figures] ffmpeg %s, 60 frames 320x180 under the unit's hardening: %.0f ms\n",
+                encoder, msSince(t));
+  }
+}
+
 TEST_F(Service, KilledWorkersAreRepairedByFunkhausdNotBySystemd) {
   install(/*start=*/true, serviceConfig(kServiceUser));
   ASSERT_EQ(show("ActiveState"), "active") << "postinst did not start the service" << journal();
