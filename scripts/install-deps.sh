@@ -19,7 +19,7 @@ packages=(
   gstreamer1.0-plugins-bad gstreamer1.0-libav
   edid-decode
   # packaging: the .deb and its checks under a real systemd
-  dpkg-dev fakeroot systemd dbus libpam-systemd
+  dpkg-dev fakeroot systemd dbus libpam-systemd man-db
 )
 
 missing=()

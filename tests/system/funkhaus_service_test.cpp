@@ -419,8 +419,8 @@ TEST_F(Service, StartReachesActiveOnlyAfterReadyAndIsConfined) {
 // The workers inherit the unit's confinement (seccomp filter, MemoryDenyWriteExecute, ...).
 // The encoder libraries they use must work under it: ffmpeg with libx264 and libx265 (the same
 // libavcodec and encoder libraries) runs in a transient service with exactly the hardening
-// settings of the installed unit, as the session user. A W+X mapping in the same setting is
-// refused in the same setting (and allowed outside it), so the settings are in force.
+// settings of the installed unit, as the session user. A W+X mapping is refused in the same
+// setting (and allowed outside it), so the settings are in force.
 TEST_F(Service, UnitHardeningHoldsForTheEncoderLibraries) {
   if (access("/usr/bin/ffmpeg", X_OK) != 0) GTEST_SKIP() << "/usr/bin/ffmpeg is not installed";
   install(/*start=*/false, serviceConfig(kServiceUser));
@@ -522,6 +522,39 @@ TEST_F(Service, WatchdogRestartsAStoppedFunkhausd) {
   const json s = status();
   EXPECT_TRUE(allRunning(s)) << s.dump() << journal();
   EXPECT_EQ(s["pid"], new_main);
+}
+
+// funkhausd gives up (exit 1) when a worker keeps failing past its restart policy; then
+// systemd takes over (RestartForceExitStatus=1) and restarts funkhausd, which comes up once
+// the worker can run again.
+TEST_F(Service, FunkhausdGivingUpIsRestartedBySystemd) {
+  install(/*start=*/false,
+          serviceConfig(kServiceUser) +
+              "[restart]\ninitial_backoff_ms = 10\nmax_backoff_ms = 50\nmax_restarts = 2\n"
+              "window_s = 30\nmax_session_restarts = 0\n");
+  const std::string encode_bin = "/usr/libexec/funkhaus/funkhaus-encode";
+  ASSERT_TRUE(in("mv " + encode_bin + " " + encode_bin + ".real").ok());
+  writeFile(encode_bin, "#!/bin/sh\nexit 1\n", "0755");  // a transient failure, every time
+  const auto t = std::chrono::steady_clock::now();
+  ASSERT_TRUE(in("systemctl start --no-block funkhaus").ok());
+  ASSERT_TRUE(waitFor(30s, [&] { return show("NRestarts") != "0"; }))
+      << show("ActiveState") << journal();
+  std::printf(
+      "[figures] encode failing every time: funkhausd gave up, systemd restarted it "
+      "after %.0f ms\n",
+      msSince(t));
+  const std::string log = journal();
+  EXPECT_NE(log.find("giving up so systemd can take over"), std::string::npos) << log;
+  EXPECT_NE(log.find("funkhaus.service: Main process exited, code=exited, status=1/FAILURE"),
+            std::string::npos)
+      << log;
+
+  ASSERT_TRUE(in("mv " + encode_bin + ".real " + encode_bin).ok());
+  ASSERT_TRUE(waitFor(30s, [&] { return show("ActiveState") == "active"; }))
+      << show("ActiveState") << " " << show("StatusText") << journal();
+  std::printf("[figures] encode back: active after %.0f ms in all, %s systemd restarts\n",
+              msSince(t), show("NRestarts").c_str());
+  EXPECT_TRUE(allRunning(status())) << journal();
 }
 
 TEST_F(Service, StopLeavesNoProcessAndNoSharedMemory) {
