@@ -608,6 +608,26 @@ TEST_F(Service, RestartsTenTimesInARow) {
   EXPECT_EQ(show("NRestarts"), "0");  // manual restarts, none by systemd
 }
 
+// An upgrade (here: the same package again) restarts the running service with the new
+// binaries and keeps the admin's configuration.
+TEST_F(Service, UpgradeRestartsTheServiceAndKeepsTheConfig) {
+  const std::string config = serviceConfig(kServiceUser) + "[encode]\nbitrate_kbps = 1234\n";
+  install(/*start=*/true, config);
+  ASSERT_EQ(show("ActiveState"), "active") << journal();
+  const std::string old_main = show("MainPID");
+  const auto t = std::chrono::steady_clock::now();
+  const auto r = in("dpkg -i " + (dir_ / "funkhaus.deb").string());
+  ASSERT_TRUE(r.ok()) << r.output;
+  std::printf("[figures] dpkg -i over the installed package (postinst restarts): %.0f ms\n",
+              msSince(t));
+  EXPECT_EQ(show("ActiveState"), "active");
+  EXPECT_NE(show("MainPID"), old_main);
+  EXPECT_EQ(show("NRestarts"), "0");
+  EXPECT_TRUE(allRunning(status())) << journal();
+  EXPECT_EQ(in("cat /etc/funkhaus/funkhaus.toml").output, config);
+  EXPECT_EQ(trim(in("systemctl is-enabled funkhaus").output), "enabled");
+}
+
 // The user unit in a user's own manager (systemctl --user). `prefix` runs a command as that
 // user with its runtime directory.
 class UserUnit : public Service {
