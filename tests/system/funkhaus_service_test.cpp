@@ -165,15 +165,21 @@ TEST_F(Package, ManPagesRenderAndProgramsHaveHelp) {
 
 // ---- the package installed, under a real systemd --------------------------------------------
 
+// Any free port (the namespace shares the host's network), small synthetic frames, the three
+// pipeline workers.
+std::string smallPipeline() {
+  return "[net]\nport = 0\n[capture]\nsource = \"synthetic\"\nwidth = 320\nheight = 180\n"
+         "fps = 30\n[rings]\nmax_width = 320\nmax_height = 180\n"
+         "[workers]\nstart = [\"capture\", \"encode\", \"net\"]\n";
+}
+
 // The system service's test config: one fixed unprivileged user (so there is a session without
 // a display manager), any free port (the namespace shares the host's network), small frames.
 constexpr const char* kServiceUser = "fhsvc";
 std::string serviceConfig(const std::string& user) {
   std::string c = "[session]\nsource = \"fixed\"\n";
   if (!user.empty()) c += "user = \"" + user + "\"\n";
-  return c +
-         "[net]\nport = 0\n[capture]\nwidth = 320\nheight = 180\nfps = 30\n"
-         "[rings]\nmax_width = 320\nmax_height = 180\n";
+  return c + smallPipeline();
 }
 
 class Service : public ::testing::Test {
@@ -185,6 +191,7 @@ class Service : public ::testing::Test {
       GTEST_SKIP() << "sanitizer build: the package and service are tested in the plain build";
     if (std::string why = SystemdNamespace::unavailableReason(); !why.empty()) GTEST_SKIP() << why;
     ASSERT_EQ(access(kDeb, R_OK), 0) << kDeb << " was not built";
+    host_before_ = hostState();
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     dir_ = fs::path(FUNKHAUS_PACKAGING_BIN_DIR) /
            ("service-" + std::string(info->name()) + "-" + std::to_string(getpid()));
@@ -210,9 +217,32 @@ class Service : public ::testing::Test {
   }
 
   void TearDown() override {
-    ns_.reset();  // powers the namespace off; the overlay and all it holds go with it
+    if (ns_) {
+      const pid_t systemd = ns_->systemdPid();
+      ns_.reset();  // powers the namespace off; the overlay and all it holds go with it
+      // The host as it was found: no systemd of ours left, nothing of the package on it.
+      std::ifstream comm("/proc/" + std::to_string(systemd) + "/comm");
+      std::string name;
+      if (std::getline(comm, name) && name == "systemd")
+        ADD_FAILURE() << "the namespace's systemd (pid " << systemd << ") is still running";
+      EXPECT_EQ(hostState(), host_before_) << "the host changed";
+      std::ifstream mounts("/proc/self/mountinfo");
+      const std::string table((std::istreambuf_iterator<char>(mounts)),
+                              std::istreambuf_iterator<char>());
+      EXPECT_EQ(table.find(dir_.string()), std::string::npos) << "a mount of the test is left";
+    }
     std::error_code ec;
     if (!dir_.empty()) fs::remove_all(dir_, ec);
+  }
+
+  // What the test must not change on the host: the package database's view of funkhaus and
+  // the files the package installs.
+  static std::string hostState() {
+    return test::runCommand(
+               "{ dpkg-query -W -f='${Status}' funkhaus; ls -d /etc/funkhaus "
+               "/lib/systemd/system/funkhaus.service /usr/sbin/funkhausd "
+               "/usr/libexec/funkhaus; getent group funkhaus; }")
+        .output;
   }
 
   CommandResult in(const std::string& command) const { return ns_->run(command); }
@@ -301,6 +331,7 @@ class Service : public ::testing::Test {
   fs::path dir_;
   std::unique_ptr<SystemdNamespace> ns_;
   std::string shm_at_boot_;
+  std::string host_before_;
 };
 
 TEST_F(Service, StartReachesActiveOnlyAfterReadyAndIsConfined) {
@@ -522,6 +553,58 @@ TEST_F(Service, WatchdogRestartsAStoppedFunkhausd) {
   const json s = status();
   EXPECT_TRUE(allRunning(s)) << s.dump() << journal();
   EXPECT_EQ(s["pid"], new_main);
+}
+
+// The shipped default session source, logind (the active session of seat0), under the
+// hardened unit: with nobody logged in READY=1 comes at once ("waiting for a session"); a user
+// logs in at seat0 (a display manager's CreateSession) and the workers run as that user; the
+// user logs out and the workers stop while the service stays up.
+TEST_F(Service, FollowsTheActiveSessionOfSeat0) {
+  install(/*start=*/false, smallPipeline());  // no [session]: logind, as shipped
+  ASSERT_TRUE(in("systemctl start funkhaus").ok()) << journal();
+  EXPECT_EQ(show("ActiveState"), "active");
+  EXPECT_TRUE(waitFor(5s, [&] { return show("StatusText") == "waiting for a session"; }))
+      << show("StatusText");
+  json s = status();
+  ASSERT_TRUE(s.is_object()) << journal();
+  EXPECT_TRUE(s["sessions"].empty()) << s.dump();
+
+  ASSERT_TRUE(in("useradd --shell /usr/sbin/nologin fhseat").ok());
+  const std::string uid = trim(in("id -u fhseat").output);
+  const std::string out = (dir_ / "leader.out").string();
+  const auto t = std::chrono::steady_clock::now();
+  // The leader holds the session open until the session is terminated.
+  const auto leader =
+      in("setsid " + std::string(FUNKHAUS_SESSION_LEADER) + " " + uid + " x11 user :5 > " + out +
+         " 2>&1 < /dev/null & "
+         "for i in $(seq 100); do [ -s " +
+         out + " ] && break; sleep 0.05; done; cat " + out);
+  const std::string session = leader.output.substr(0, leader.output.find('\n'));
+  ASSERT_FALSE(session.empty() || session.find(' ') != std::string::npos) << leader.output;
+  ASSERT_TRUE(waitFor(15s,
+                      [&] {
+                        s = status();
+                        return allRunning(s) && s["sessions"][0]["id"] == session &&
+                               std::to_string(s["sessions"][0]["uid"].get<int>()) == uid;
+                      }))
+      << s.dump() << journal();
+  std::printf("[figures] logind session at seat0 -> workers running as its user in %.0f ms\n",
+              msSince(t));
+  for (const auto& w : s["sessions"][0]["workers"])
+    EXPECT_EQ(procStatus(w["pid"].get<int>(), "Uid"), uid + "\t" + uid + "\t" + uid + "\t" + uid);
+  EXPECT_TRUE(waitFor(5s, [&] { return show("StatusText") == "3 workers running"; }))
+      << show("StatusText");
+
+  ASSERT_TRUE(in("loginctl terminate-session " + session).ok());
+  ASSERT_TRUE(waitFor(15s,
+                      [&] {
+                        s = status();
+                        return s.is_object() && s["sessions"].empty();
+                      }))
+      << s.dump() << journal();
+  EXPECT_EQ(funkhausProcesses().size(), 1u) << ::testing::PrintToString(funkhausProcesses());
+  EXPECT_EQ(show("ActiveState"), "active");
+  EXPECT_EQ(show("NRestarts"), "0");
 }
 
 // funkhausd gives up (exit 1) when a worker keeps failing past its restart policy; then
