@@ -89,6 +89,17 @@ void printTable(const nlohmann::json& status) {
                   extra.c_str());
       if (w.contains("failure")) std::printf("      failed: %s\n", cell(w["failure"]).c_str());
     }
+    for (const auto& m : s.value("monitors", nlohmann::json::array()))
+      std::printf("  virtual monitor %s: DISPLAY=%s%s%s, %sx%s at %s Hz\n",
+                  cell(at(m, "id")).c_str(), cell(at(m, "display")).c_str(),
+                  cell(at(m, "xauthority")).empty() || cell(at(m, "xauthority")) == "-"
+                      ? ""
+                      : " XAUTHORITY=",
+                  cell(at(m, "xauthority")) == "-" ? "" : cell(at(m, "xauthority")).c_str(),
+                  cell(at(m, "width")).c_str(), cell(at(m, "height")).c_str(),
+                  cell(at(m, "refresh_hz")).c_str());
+    if (s.contains("vdisplay_error"))
+      std::printf("  vdisplay: %s\n", cell(s["vdisplay_error"]).c_str());
     if (const auto rings = at(s, "rings"); rings.is_object()) {
       const auto f = at(rings, "frames"), p = at(rings, "packets");
       std::printf(
@@ -121,6 +132,9 @@ int run(const std::string& socket_path, const ControlRequest& request, bool json
     std::fprintf(stderr, "funkhausctl: %s\n", j.value("error", std::string("refused")).c_str());
     return 1;
   }
+  if (request.kind == ControlRequest::Kind::kMode)
+    std::printf("virtual monitor %s is now %sx%s\n", cell(at(j, "display")).c_str(),
+                cell(at(j, "width")).c_str(), cell(at(j, "height")).c_str());
   if (request.kind == ControlRequest::Kind::kStatus) {
     if (json)
       std::printf("%s\n", j.dump().c_str());
@@ -151,6 +165,10 @@ int main(int argc, char** argv) {
   stop->add_option("worker", worker)->required()->check(CLI::IsMember(names));
   auto* start = app.add_subcommand("start", "Start a stopped or failed worker");
   start->add_option("worker", worker)->required()->check(CLI::IsMember(names));
+  std::string mode_text;
+  auto* mode = app.add_subcommand("mode", "Change the virtual monitor's mode live");
+  mode->add_option("mode", mode_text, "WIDTHxHEIGHT or WIDTHxHEIGHT@HZ, e.g. 1280x720@60")
+      ->required();
   CLI11_PARSE(app, argc, argv);
 
   if (socket_path.empty()) {
@@ -166,6 +184,20 @@ int main(int argc, char** argv) {
   if (*restart) request.kind = ControlRequest::Kind::kRestart;
   if (*stop) request.kind = ControlRequest::Kind::kStop;
   if (*start) request.kind = ControlRequest::Kind::kStart;
+  if (*mode) {
+    request.kind = ControlRequest::Kind::kMode;
+    unsigned w = 0, h = 0, hz = 0;
+    char extra = 0;
+    const int n = std::sscanf(mode_text.c_str(), "%ux%u@%u%c", &w, &h, &hz, &extra);
+    if (!(n == 2 || n == 3) || w == 0 || h == 0 || (n == 3 && hz == 0)) {
+      std::fprintf(stderr, "funkhausctl: mode \"%s\" is not WIDTHxHEIGHT[@HZ]\n",
+                   mode_text.c_str());
+      return 2;
+    }
+    request.width = w;
+    request.height = h;
+    request.refresh_hz = n == 3 ? hz : 0;
+  }
   if (*watch) {
     for (;;) {
       std::printf("\033[H\033[2J");

@@ -60,6 +60,13 @@ void expectSameConfig(const Config& a, const Config& b) {
   EXPECT_EQ(a.net.max_viewers, b.net.max_viewers);
   EXPECT_EQ(a.net.mtu, b.net.mtu);
   EXPECT_EQ(a.net.session_timeout_s, b.net.session_timeout_s);
+  EXPECT_EQ(a.vdisplay.width, b.vdisplay.width);
+  EXPECT_EQ(a.vdisplay.height, b.vdisplay.height);
+  EXPECT_EQ(a.vdisplay.refresh_hz, b.vdisplay.refresh_hz);
+  EXPECT_EQ(a.vdisplay.hdr, b.vdisplay.hdr);
+  EXPECT_EQ(a.vdisplay.fb_width, b.vdisplay.fb_width);
+  EXPECT_EQ(a.vdisplay.fb_height, b.vdisplay.fb_height);
+  EXPECT_EQ(a.workers_set, b.workers_set);
   EXPECT_EQ(a.rings.frame_slots, b.rings.frame_slots);
   EXPECT_EQ(a.rings.max_width, b.rings.max_width);
   EXPECT_EQ(a.rings.max_height, b.rings.max_height);
@@ -107,13 +114,18 @@ TEST(ShippedConfig, EveryCommentedValueIsTheBuiltInDefault) {
                                           "net.max_viewers",
                                           "net.mtu",
                                           "net.session_timeout_s",
+                                          "vdisplay.width",
+                                          "vdisplay.height",
+                                          "vdisplay.refresh_hz",
+                                          "vdisplay.hdr",
+                                          "vdisplay.fb_width",
+                                          "vdisplay.fb_height",
                                           "rings.frame_slots",
                                           "rings.max_width",
                                           "rings.max_height",
                                           "rings.packet_ring_kib",
                                           "workers.heartbeat_timeout_ms",
                                           "workers.stop_grace_ms",
-                                          "workers.start",
                                           "restart.initial_backoff_ms",
                                           "restart.max_backoff_ms",
                                           "restart.stable_after_ms",

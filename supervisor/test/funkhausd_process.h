@@ -33,15 +33,17 @@ using namespace std::chrono_literals;
 class Funkhausd {
  public:
   // `pipeline`: the test's extra config sets [capture] and [rings] itself (real streaming).
+  // `workers`: [workers] start (the binaries of all four workers are always there).
   explicit Funkhausd(const std::string& extra_config = "", bool permanent_encode = false,
-                     const std::string& mode = "user", bool pipeline = false)
-      : pipeline_(pipeline) {
+                     const std::string& mode = "user", bool pipeline = false,
+                     std::vector<std::string> workers = {"capture", "encode", "net"})
+      : pipeline_(pipeline), workers_(std::move(workers)) {
     dir_ = fs::temp_directory_path() /
            ("funkhausd-test-" + std::to_string(getpid()) + "-" + std::to_string(counter_++));
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "bin");
     const fs::path bin = FUNKHAUS_BIN_DIR;
-    for (const char* w : {"capture", "encode", "net"}) {
+    for (const char* w : {"vdisplay", "capture", "encode", "net"}) {
       const fs::path target = (permanent_encode && std::string(w) == "encode")
                                   ? fs::path(FUNKHAUS_EXIT_WORKER)
                                   : bin / (std::string("funkhaus-") + w);
@@ -50,9 +52,14 @@ class Funkhausd {
     socket_ = (dir_ / "control.sock").string();
     std::ofstream(dir_ / "funkhaus.toml") << baseConfig() << extra_config;
     const std::string config = (dir_ / "funkhaus.toml").string();
-    const std::string workers = (dir_ / "bin").string();
-    std::vector<std::string> args = {
-        (bin / "funkhausd").string(), "--mode", mode, "--config", config, "--worker-dir", workers};
+    const std::string worker_dir = (dir_ / "bin").string();
+    std::vector<std::string> args = {(bin / "funkhausd").string(),
+                                     "--mode",
+                                     mode,
+                                     "--config",
+                                     config,
+                                     "--worker-dir",
+                                     worker_dir};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -85,8 +92,10 @@ class Funkhausd {
   // can run beside each other and beside a real funkhaus.
   std::string baseConfig() const {
     std::string base = "[control]\nsocket = \"" + socket_ +
-                       "\"\n[workers]\nheartbeat_timeout_ms = " +
-                       (pipeline_ ? "1000" : "500") + "\n[net]\nport = 0\n";
+                       "\"\n[workers]\nheartbeat_timeout_ms = " + (pipeline_ ? "1000" : "500") +
+                       "\nstart = [";
+    for (size_t i = 0; i < workers_.size(); ++i) base += (i ? ", \"" : "\"") + workers_[i] + "\"";
+    base += "]\n[net]\nport = 0\n";
     if (!pipeline_)
       base +=
           "[rings]\nmax_width = 320\nmax_height = 180\n"
@@ -163,6 +172,7 @@ class Funkhausd {
  private:
   static inline int counter_ = 0;
   bool pipeline_ = false;
+  std::vector<std::string> workers_;
   fs::path dir_;
   std::string socket_;
   pid_t pid_ = -1;

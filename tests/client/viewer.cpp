@@ -101,8 +101,12 @@ const char* Viewer::name() const {
 }
 
 Viewer::Viewer(Kind kind, const std::string& url, uint32_t width, uint32_t height,
-               const std::string& log_path)
-    : kind_(kind), width_(width), height_(height), log_path_(log_path) {
+               const std::string& log_path, bool keep_last_frame)
+    : kind_(kind),
+      width_(width),
+      height_(height),
+      log_path_(log_path),
+      keep_last_frame_(keep_last_frame) {
   const auto args = commandFor(kind, url);
   std::vector<char*> argv;
   std::vector<std::string> storage = args;
@@ -171,6 +175,7 @@ void Viewer::readLoop(int fd) {
     }
     std::lock_guard lock(mutex_);
     frames_.push_back(f);
+    if (keep_last_frame_) last_frame_ = frame;
   }
   close(fd);
 }
@@ -201,6 +206,11 @@ bool Viewer::waitFrames(size_t count, int timeout_ms) const {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return frameCount() >= target;
+}
+
+std::vector<uint8_t> Viewer::lastFrame() const {
+  std::lock_guard lock(mutex_);
+  return last_frame_;
 }
 
 std::string Viewer::log() const {

@@ -26,8 +26,9 @@ class Viewer {
   enum class Kind { kFfmpegUdp, kFfmpegTcp, kGstreamerUdp, kGstreamerTcp };
 
   // Starts the client on `url`; frames are width x height (width a multiple of 4).
+  // `keep_last_frame`: keep a copy of the newest frame's pixels (lastFrame()).
   Viewer(Kind kind, const std::string& url, uint32_t width, uint32_t height,
-         const std::string& log_path);
+         const std::string& log_path, bool keep_last_frame = false);
   ~Viewer();
   Viewer(const Viewer&) = delete;
   Viewer& operator=(const Viewer&) = delete;
@@ -44,6 +45,8 @@ class Viewer {
   // Waits up to timeout_ms for `count` more frames than now; false on timeout.
   bool waitFrames(size_t count, int timeout_ms) const;
   std::string log() const;
+  // The newest decoded frame's luma (empty unless kept).
+  std::vector<uint8_t> lastFrame() const;
 
   static bool available(Kind kind);
 
@@ -59,6 +62,8 @@ class Viewer {
   std::atomic<bool> stop_{false};
   mutable std::mutex mutex_;
   std::vector<DecodedFrame> frames_;
+  bool keep_last_frame_ = false;
+  std::vector<uint8_t> last_frame_;
 };
 
 // Median and 99th percentile of capture -> decoded latency over readable frames, in ms.
