@@ -11,7 +11,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -20,7 +19,6 @@
 #include <thread>
 
 #include "../../tests/system/systemd_namespace.h"
-#include "test_user.h"
 
 namespace funkhaus {
 namespace {
@@ -28,7 +26,6 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using test::SystemdNamespace;
-using test::TestUser;
 using namespace std::chrono_literals;
 
 template <class Pred>
@@ -51,18 +48,24 @@ class LogindSessions : public ::testing::Test {
 
   void SetUp() override {
     if (std::string why = SystemdNamespace::unavailableReason(); !why.empty()) GTEST_SKIP() << why;
-    if (std::system("command -v useradd > /dev/null") != 0) GTEST_SKIP() << "useradd missing";
-    std::string why;
-    ns_ = SystemdNamespace::boot(&why);
-    if (!ns_) GTEST_SKIP() << "no real systemd here: " << why;
     dir_ = fs::path(FUNKHAUS_BIN_DIR).parent_path() / ("logind-test-" + std::to_string(getpid()));
     fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    fs::create_directories(dir_ / "overlay");
     fs::permissions(dir_, fs::perms::all);
+    // On an overlay of the host's root, with only dbus and logind: the test users and whatever
+    // systemd writes stay in the namespace, and no service of the host's image starts.
+    SystemdNamespace::Options options;
+    options.overlay_mountpoint = dir_ / "overlay";
+    options.shared = {dir_};
+    options.minimal = true;
+    std::string why;
+    ns_ = SystemdNamespace::boot(&why, options);
+    if (!ns_) GTEST_SKIP() << "no real systemd here: " << why;
     socket_ = (dir_ / "control.sock").string();
     std::ofstream(dir_ / "funkhaus.toml")
         << "[session]\nsource = \"logind\"\n[control]\nsocket = \"" << socket_
-        << "\"\n[workers]\nheartbeat_timeout_ms = 1000\n[net]\nport = 0\n"
+        << "\"\n[workers]\nheartbeat_timeout_ms = 1000\nstart = [\"capture\", \"encode\", "
+           "\"net\"]\n[net]\nport = 0\n"
         << "[rings]\nmax_width = 320\nmax_height = 180\n"
         << "[capture]\nwidth = 320\nheight = 180\nfps = 30\n";
   }
@@ -114,6 +117,14 @@ class LogindSessions : public ::testing::Test {
     return id;
   }
 
+  // A system user created inside the namespace only.
+  uid_t addUser(const std::string& name) {
+    auto r = ns_->run("useradd --system --no-create-home --shell /usr/sbin/nologin " + name +
+                      " && id -u " + name);
+    EXPECT_TRUE(r.ok()) << r.output;
+    return r.ok() ? static_cast<uid_t>(std::stoul(r.output)) : 0;
+  }
+
   // The workers of the status, each running as `uid` (read from /proc in the namespace).
   bool workersRunAs(const json& s, uid_t uid, const std::string& session_id) const {
     if (!s.is_object() || s["sessions"].empty()) return false;
@@ -131,7 +142,6 @@ class LogindSessions : public ::testing::Test {
     return ns_->run("tr '\\0' '\\n' < /proc/" + std::to_string(pid) + "/environ").output;
   }
 
-  std::deque<TestUser> users_;
   std::unique_ptr<SystemdNamespace> ns_;
   fs::path dir_;
   std::string socket_;
@@ -139,12 +149,14 @@ class LogindSessions : public ::testing::Test {
 };
 
 TEST_F(LogindSessions, WorkersFollowTheActiveSessionOfSeat0) {
-  // Members, so that they are deleted after the namespace (and its user managers) is down.
-  users_.emplace_back("la");
-  users_.emplace_back("lb");
-  users_.emplace_back("lg");
-  const TestUser &a = users_[0], &b = users_[1], &greeter = users_[2];
-  ASSERT_TRUE(a.ok() && b.ok() && greeter.ok());
+  struct User {
+    std::string name;
+    uid_t id;
+    uid_t uid() const { return id; }
+  };
+  const User a{"fhla", addUser("fhla")}, b{"fhlb", addUser("fhlb")},
+      greeter{"fhlg", addUser("fhlg")};
+  ASSERT_TRUE(a.id != 0 && b.id != 0 && greeter.id != 0);
   ASSERT_TRUE(startFunkhausd());
   // Type=notify: active only after READY=1; with nobody at seat0 there is nothing to wait for.
   auto active = ns_->run(std::string("systemctl show -P ActiveState,StatusText ") + kUnit);
@@ -160,12 +172,12 @@ TEST_F(LogindSessions, WorkersFollowTheActiveSessionOfSeat0) {
   ASSERT_TRUE(waitFor(10s, [&] { return workersRunAs(s = status(), a.uid(), session_a); }))
       << s.dump() << journal();
   std::printf("[figures] logind: no session -> workers running as user A in %.0f ms\n", msSince(t));
-  EXPECT_EQ(s["sessions"][0]["user"], a.name());
+  EXPECT_EQ(s["sessions"][0]["user"], a.name);
   EXPECT_EQ(s["sessions"][0]["type"], "x11");
   const std::string env = environOf(s["sessions"][0]["workers"][0]["pid"].get<int>());
   EXPECT_NE(env.find("DISPLAY=:7\n"), std::string::npos) << env;
   EXPECT_NE(env.find("XDG_SESSION_ID=" + session_a + "\n"), std::string::npos) << env;
-  EXPECT_NE(env.find("USER=" + a.name() + "\n"), std::string::npos) << env;
+  EXPECT_NE(env.find("USER=" + a.name + "\n"), std::string::npos) << env;
   EXPECT_NE(env.find("XDG_RUNTIME_DIR=/run/user/" + std::to_string(a.uid()) + "\n"),
             std::string::npos)
       << env;
