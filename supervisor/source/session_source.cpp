@@ -173,6 +173,14 @@ Result<std::unique_ptr<SessionSource>> SessionSource::createFixed(const SessionC
   session->id = "fixed";
   session->type = "headless";
   session->klass = "user";
+  if (session->uid == geteuid()) {
+    // funkhausd's own session (user mode from a desktop, the user unit): the workers reach the
+    // same display, runtime dir and bus as funkhausd.
+    for (const char* name : {"DISPLAY", "WAYLAND_DISPLAY", "XAUTHORITY", "XDG_RUNTIME_DIR",
+                             "DBUS_SESSION_BUS_ADDRESS", "XDG_SESSION_TYPE", "XDG_SESSION_ID"})
+      if (const char* value = getenv(name); value != nullptr && *value != '\0')
+        session->environment[name] = value;
+  }
   for (const auto& [k, v] : config.environment) session->environment[k] = v;
   return std::unique_ptr<SessionSource>(std::make_unique<FixedSessionSource>(std::move(*session)));
 }

@@ -54,6 +54,7 @@ TEST(SessionFromLogind, UnknownUidIsAnErrorNamingTheSessionAndUid) {
 }
 
 TEST(FixedSessionSource, DefaultsToFunkhausdsOwnUserWithConfiguredEnvironment) {
+  setenv("WAYLAND_DISPLAY", "wayland-7", 1);  // funkhausd's own session passes on
   SessionConfig config;
   config.environment["DISPLAY"] = ":42";
   auto source = SessionSource::createFixed(config);
@@ -62,7 +63,9 @@ TEST(FixedSessionSource, DefaultsToFunkhausdsOwnUserWithConfiguredEnvironment) {
   ASSERT_TRUE(s.ok() && s->has_value());
   EXPECT_EQ((*s)->uid, geteuid());
   EXPECT_EQ((*s)->id, "fixed");
-  EXPECT_EQ((*s)->environment.at("DISPLAY"), ":42");
+  EXPECT_EQ((*s)->environment.at("DISPLAY"), ":42") << "the config wins";
+  EXPECT_EQ((*s)->environment.at("WAYLAND_DISPLAY"), "wayland-7");
+  unsetenv("WAYLAND_DISPLAY");
   EXPECT_EQ((*source)->wakeFd(), -1);
   config.user = "no-such-user-funkhaus";
   auto missing = SessionSource::createFixed(config);
