@@ -101,6 +101,7 @@ Result<CaptureOptions> parseCaptureOptions(int argc, const char* const* argv, bo
                                                : SourceKind::kSynthetic;
   options.source.fit_to_size = width->count() > 0 || height->count() > 0;
   options.source.stamp_barcode = barcode;
+  options.source.fps = options.fps;
   options.source.compose_cursor = !no_cursor;
   return options;
 }
@@ -212,6 +213,8 @@ int runCaptureWorker(int argc, const char* const* argv) {
         break;
       case CaptureOutcome::Kind::kDropped:
         ++drops;
+        break;
+      case CaptureOutcome::Kind::kNothing:
         break;
       case CaptureOutcome::Kind::kError:
         ++errors;

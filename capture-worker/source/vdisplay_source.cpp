@@ -5,6 +5,7 @@
 // driver's frames take over again as soon as they come.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "funkhaus/abi/token.h"
@@ -63,6 +64,13 @@ class VdisplaySource : public CaptureSource {
         return fallback_->capture(producer, frame_number, capture_ns);
       }
       CaptureOutcome outcome;
+      // The driver repeats at the monitor's refresh itself: only a stalled driver (restarting,
+      // no monitor yet) makes capture repeat, so the stream keeps its rate.
+      const uint64_t interval = 1'000'000'000 / std::max<uint32_t>(config_.fps, 1);
+      if (last_frame_ns_ != 0 && now - last_frame_ns_ < 2 * interval) {
+        outcome.kind = CaptureOutcome::Kind::kNothing;
+        return outcome;
+      }
       auto repeated = producer.repeatLast(capture_ns);
       outcome.kind = repeated && *repeated != abi::kNoToken ? CaptureOutcome::Kind::kRepeated
                                                             : CaptureOutcome::Kind::kDropped;

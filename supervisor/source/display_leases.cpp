@@ -97,7 +97,8 @@ void DisplayLeases::read() {
                                                     MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
                           if (n < 0 && (errno == EAGAIN || errno == EINTR)) break;
                           if (n <= 0) {
-                            fail("the driver closed its control socket");
+                            // It stopped or died; its exit (seen by funkhausd) detaches us.
+                            spdlog::info("vdisplay: the driver closed its control socket");
                             return;
                           }
                           // Replies carry no fds; close any the driver sent anyway.

@@ -136,10 +136,17 @@ class Supervisor::Impl {
         return 1;
       }
       net_.emplace(std::move(*endpoints));
-      spdlog::info("viewers: rtsp://{}:{}{} (RTP/RTCP on UDP {}-{})",
-                   options_.config.net.bind == "0.0.0.0" ? "HOST" : options_.config.net.bind,
-                   net_->rtspPort(), options_.config.net.path, net_->rtpPort(),
-                   net_->rtpPort() + 1);
+      const std::string& bind = options_.config.net.bind;
+      const bool any = bind == "0.0.0.0" || bind == "::";
+      const std::string host = any                                   ? "127.0.0.1"
+                               : bind.find(':') != std::string::npos ? "[" + bind + "]"
+                                                                     : bind;
+      spdlog::info(
+          "viewers: open rtsp://{}:{}{} in ffplay, VLC, mpv or GStreamer{} (RTP/RTCP on UDP "
+          "{}-{}), e.g.  ffplay -fflags nobuffer -flags low_delay rtsp://{}:{}{}",
+          host, net_->rtspPort(), options_.config.net.path,
+          any ? " (or this machine's address from elsewhere)" : "", net_->rtpPort(),
+          net_->rtpPort() + 1, host, net_->rtspPort(), options_.config.net.path);
     }
     auto session = sessions_->current();
     if (!session) {

@@ -31,6 +31,8 @@ struct SourceConfig {
   std::string display;
   // vdisplay: the driver ring (borrowed; the source keeps its own duplicate).
   int input_ring_fd = -1;
+  // vdisplay: the frame rate of the worker's grid; repeats only when the driver stalls.
+  uint32_t fps = 60;
 };
 
 struct CaptureOutcome {
@@ -39,6 +41,7 @@ struct CaptureOutcome {
     kRepeated,   // nothing changed: the last frame was re-published (repeatLast)
     kDropped,    // no free slot (or nothing to repeat yet): no frame this time
     kError,      // a recoverable failure: no frame this time, see `error`
+    kNothing,    // nothing due: the source's own frames keep the rate (vdisplay)
   };
   Kind kind = Kind::kDropped;
   uint64_t bytes = 0;                          // payload bytes put into the ring
