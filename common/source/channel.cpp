@@ -139,7 +139,7 @@ Result<Message> parseMessage(std::span<const std::byte> datagram, std::vector<Un
     case MessageType::kEvent: {
       auto body = bodyOf<abi::EventBody>(payload, "event");
       if (!body) return body.error();
-      if (body->event == 0 || body->event > static_cast<uint32_t>(abi::Event::kError))
+      if (body->event == 0 || body->event > static_cast<uint32_t>(abi::Event::kModeRequest))
         return makeError("unknown event {}", body->event);
       return Message{EventMessage{*body}};
     }

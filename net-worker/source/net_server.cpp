@@ -759,6 +759,14 @@ void NetServer::Impl::handleDescribe(const std::shared_ptr<Connection>& c, const
                                      uint32_t cseq) {
   const std::string path = uriPath(r.uri);
   if (!isAggregatePath(path)) return respond(c, 404, cseq);
+  if (!c->deferred) {
+    // rtsp://host/path?mode=1280x720@60: the viewer's display mode for the virtual monitor.
+    if (auto mode = uriModeRequest(r.uri)) {
+      spdlog::info("connection {}: asks for mode {}x{}{}", c->name, mode->width, mode->height,
+                   mode->refresh_hz ? fmt::format(" at {} Hz", mode->refresh_hz) : "");
+      if (link.requestMode) link.requestMode(mode->width, mode->height, mode->refresh_hz);
+    }
+  }
   if (!sets.complete()) {
     // No parameter sets yet (the encoder just started): wait for the next keyframe.
     if (!c->deferred) {

@@ -147,6 +147,14 @@ int runNetWorker(const ServerOptions& options) {
       spdlog::error("keyframe request: {}", ok.error().message);
     }
   };
+  link.requestMode = [&](uint32_t width, uint32_t height, uint32_t refresh_hz) {
+    if (!ready_sent) return;
+    const uint64_t arg = uint64_t{width} << 32 | uint64_t{height} << 16 | refresh_hz;
+    if (auto ok = channel->sendEvent(abi::Event::kModeRequest, arg); !ok) {
+      ++channel_errors;
+      spdlog::error("mode request: {}", ok.error().message);
+    }
+  };
   const bool restarted = state->restarted();
   auto server = NetServer::create(io, *state, std::move(sockets), options, link);
   if (!server) {

@@ -128,6 +128,38 @@ std::string uriPath(std::string_view uri) {
   return std::string(rest.substr(0, rest.find('?')));
 }
 
+std::optional<ModeRequest> uriModeRequest(std::string_view uri) {
+  const size_t q = uri.find('?');
+  if (q == std::string_view::npos) return std::nullopt;
+  std::string_view query = uri.substr(q + 1);
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view param = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (param.substr(0, 5) != "mode=") continue;
+    std::string_view v = param.substr(5);
+    auto number = [&](uint32_t max, uint32_t* out) {
+      uint32_t n = 0;
+      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (ec != std::errc() || end == v.data() || n == 0 || n > max) return false;
+      v.remove_prefix(static_cast<size_t>(end - v.data()));
+      *out = n;
+      return true;
+    };
+    ModeRequest m;
+    if (!number(16384, &m.width) || v.empty() || (v[0] != 'x' && v[0] != 'X')) return std::nullopt;
+    v.remove_prefix(1);
+    if (!number(16384, &m.height)) return std::nullopt;
+    if (!v.empty()) {
+      if (v[0] != '@') return std::nullopt;
+      v.remove_prefix(1);
+      if (!number(1000, &m.refresh_hz) || !v.empty()) return std::nullopt;
+    }
+    return m;
+  }
+  return std::nullopt;
+}
+
 std::optional<uint64_t> parseSessionId(std::string_view value) {
   const std::string_view id = trim(value.substr(0, value.find(';')));
   if (id.empty() || id.size() > 16) return std::nullopt;

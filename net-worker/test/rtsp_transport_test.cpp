@@ -71,6 +71,21 @@ TEST(RtspTransport, UriPaths) {
   EXPECT_EQ(uriPath(""), "");
 }
 
+TEST(RtspTransport, ModeRequestsInTheUri) {
+  using M = ModeRequest;
+  EXPECT_EQ(uriModeRequest("rtsp://h:8554/live?mode=1280x720"), (M{1280, 720, 0}));
+  EXPECT_EQ(uriModeRequest("rtsp://h/live?a=1&mode=1920X1080@144&b"), (M{1920, 1080, 144}));
+  EXPECT_EQ(uriModeRequest("rtsp://h/live"), std::nullopt);
+  EXPECT_EQ(uriModeRequest("rtsp://h/live?mode="), std::nullopt);
+  EXPECT_EQ(uriModeRequest("rtsp://h/live?mode=1280"), std::nullopt);
+  EXPECT_EQ(uriModeRequest("rtsp://h/live?mode=1280x"), std::nullopt);
+  EXPECT_EQ(uriModeRequest("rtsp://h/live?mode=0x720"), std::nullopt);
+  EXPECT_EQ(uriModeRequest("rtsp://h/live?mode=99999x720"), std::nullopt);
+  EXPECT_EQ(uriModeRequest("rtsp://h/live?mode=1280x720@"), std::nullopt);
+  EXPECT_EQ(uriModeRequest("rtsp://h/live?mode=1280x720@60fps"), std::nullopt);
+  EXPECT_EQ(uriModeRequest("rtsp://h/live?mode=-1x720"), std::nullopt);
+}
+
 TEST(RtspTransport, SessionIds) {
   EXPECT_EQ(parseSessionId("0123456789abcdef;timeout=60"), 0x0123456789abcdefull);
   EXPECT_EQ(parseSessionId(" 12345678 "), 0x12345678u);

@@ -293,8 +293,20 @@ class Supervisor::Impl {
 
   void reap(Worker& w) {
     siginfo_t info{};
-    if (waitid(P_PIDFD, static_cast<id_t>(w.pidfd->native_handle()), &info, WEXITED) != 0) {
+    const int rc =
+        waitid(P_PIDFD, static_cast<id_t>(w.pidfd->native_handle()), &info, WEXITED | WNOHANG);
+    if (rc != 0 && errno != EAGAIN) {
       spdlog::error("{}: waitid: {}", w.name, std::strerror(errno));
+      return;
+    }
+    if (rc != 0 || info.si_pid == 0) {
+      // The pidfd can turn readable when the main thread is gone while other threads of the
+      // worker still exit (and asio keeps it non-blocking): not reapable yet. Try again soon.
+      auto retry = std::make_shared<asio::steady_timer>(io_, 5ms);
+      const uint64_t incarnation = w.incarnation;
+      retry->async_wait([this, &w, incarnation, retry](const boost::system::error_code& ec) {
+        if (!ec && w.incarnation == incarnation && w.pidfd) reap(w);
+      });
       return;
     }
     ExitStatus exit{info.si_code != CLD_EXITED, info.si_status};
@@ -528,6 +540,33 @@ class Supervisor::Impl {
       case abi::Event::kError:
         spdlog::warn("{}: reported error {}", w.name, event.arg);
         break;
+      case abi::Event::kModeRequest: {
+        if (w.kind != abi::WorkerKind::kNet) break;
+        // Untrusted numbers: the driver validates the mode; we only unpack them.
+        const vdisplay::Mode mode{static_cast<uint32_t>(event.arg >> 32),
+                                  static_cast<uint32_t>((event.arg >> 16) & 0xffff),
+                                  static_cast<uint32_t>(event.arg & 0xffff) * 1000};
+        if (!leases_.current()) {
+          spdlog::info("a viewer asked for {}x{}, but the session has no virtual monitor",
+                       mode.width, mode.height);
+          break;
+        }
+        const auto& current = leases_.current()->mode;
+        if (mode.width == current.width && mode.height == current.height &&
+            (mode.refresh_millihz == 0 || mode.refresh_millihz == current.refresh_millihz))
+          break;
+        vdisplay::Mode wanted = mode;
+        if (wanted.refresh_millihz == 0) wanted.refresh_millihz = current.refresh_millihz;
+        spdlog::info("a viewer asked for {}x{} at {} Hz: changing the virtual monitor",
+                     wanted.width, wanted.height, wanted.refresh_millihz / 1000);
+        leases_.setMode(wanted, [this](Result<LeasedMonitor> m) {
+          if (!m)
+            spdlog::warn("viewer's mode: {}", m.error().message);
+          else
+            updateStatus();
+        });
+        break;
+      }
     }
   }
 

@@ -268,6 +268,28 @@ TEST_F(Vdisplay, ModeChangeDuringPlaybackKeepsTheViewerPlayingAtTheNewSize) {
   (void)asked;
 }
 
+// A viewer asks for its display mode in the URL; the session's monitor takes it.
+TEST_F(Vdisplay, ViewerAsksForItsModeInTheUrl) {
+  const uint64_t t0 = test::monotonicNowNs();
+  SizeProbe probe(url_ + "?mode=800x600", (host_->dir() / "ffprobe.log").string());
+  uint64_t first = 0;
+  const bool resized = Funkhausd::waitFor(15s, [&] {
+    for (const auto& s : probe.sizes())
+      if (s.w == 800 && s.h == 600) {
+        first = s.at_ns;
+        return true;
+      }
+    return false;
+  });
+  EXPECT_TRUE(resized) << host_->log();
+  EXPECT_EQ(monitor()["width"], 800);
+  EXPECT_EQ(monitor()["height"], 600);
+  std::printf(
+      "[figures] viewer asked for 800x600 in its URL: first frame of that size decoded "
+      "%.0f ms after it started\n",
+      first ? static_cast<double>(first - t0) / 1e6 : -1.0);
+}
+
 TEST_F(Vdisplay, KilledDriverIsReplacedAndTheViewerKeepsPlaying) {
   Viewer ffmpeg(Viewer::Kind::kFfmpegTcp, url_, kWidth, kHeight,
                 (host_->dir() / "ffmpeg.log").string());

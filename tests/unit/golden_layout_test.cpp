@@ -238,6 +238,7 @@ TEST(GoldenLayout, MagicsAndEnumValuesV2) {
   EXPECT_EQ(static_cast<uint32_t>(FdRole::kPacketRingOut), 5u);
   EXPECT_EQ(static_cast<uint32_t>(Command::kSetBitrate), 3u);
   EXPECT_EQ(static_cast<uint32_t>(Event::kError), 3u);
+  EXPECT_EQ(static_cast<uint32_t>(Event::kModeRequest), 4u);
 }
 
 }  // namespace

@@ -19,6 +19,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (u.kind == RtspUnit::Kind::kRequest) {
       (void)u.request.cseq();
       (void)uriPath(u.request.uri);
+      if (auto m = uriModeRequest(u.request.uri);
+          m && (m->width == 0 || m->width > 16384 || m->height == 0 || m->height > 16384 ||
+                m->refresh_hz > 1000))
+        __builtin_trap();
       if (const std::string* t = u.request.header("Transport")) (void)chooseTransport(*t);
       if (const std::string* s = u.request.header("Session")) (void)parseSessionId(*s);
     }

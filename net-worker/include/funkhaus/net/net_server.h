@@ -55,6 +55,8 @@ struct SupervisorLink {
   std::function<void(uint32_t slot, int fd)> deposit;  // keep a duplicate of a viewer socket
   std::function<void(uint32_t slot)> release;          // the viewer of `slot` is gone
   std::function<void()> requestKeyframe;               // ask the encoder for an IDR
+  // A viewer asked for a display mode (DESCRIBE of path?mode=WxH[@HZ]); refresh 0 = any.
+  std::function<void(uint32_t width, uint32_t height, uint32_t refresh_hz)> requestMode;
 };
 
 struct ServerSockets {

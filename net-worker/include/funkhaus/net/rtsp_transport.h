@@ -30,6 +30,15 @@ std::optional<TransportSpec> chooseTransport(std::string_view value);
 // "" for anything else.
 std::string uriPath(std::string_view uri);
 
+// The display mode a viewer asks for in the URI's query: `mode=WIDTHxHEIGHT` or
+// `mode=WIDTHxHEIGHT@HZ` (other parameters ignored). nullopt when absent or malformed (each
+// number 1..16384, refresh 1..1000).
+struct ModeRequest {
+  uint32_t width = 0, height = 0, refresh_hz = 0;
+  friend bool operator==(const ModeRequest&, const ModeRequest&) = default;
+};
+std::optional<ModeRequest> uriModeRequest(std::string_view uri);
+
 // The session id of a Session header value ("0123456789abcdef;timeout=60"), or nullopt.
 std::optional<uint64_t> parseSessionId(std::string_view value);
 

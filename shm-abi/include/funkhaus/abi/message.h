@@ -118,6 +118,10 @@ enum class Event : uint32_t {
   kKeyframeRequest = 1,  // net: a viewer needs an IDR
   kModeChanged = 2,      // capture/driver: arg = width << 32 | height
   kError = 3,            // a recoverable error; arg = worker-defined code
+  // net: a viewer asked for a display mode (rtsp://host/path?mode=WxH[@HZ]);
+  // arg = width << 32 | height << 16 | refresh_hz (0: any). funkhausd checks it against the
+  // virtual display's bounds.
+  kModeRequest = 4,
 };
 
 struct EventBody {
