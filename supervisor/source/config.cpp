@@ -332,7 +332,10 @@ void readRings(TableReader& top, Config& config, std::string_view source,
 }  // namespace
 
 void resolveDefaults(Config& config, const std::string& worker_dir) {
-  if (!config.workers_set) {
+  // The driver joins only when frames may come from it: an explicit synthetic or x11 source
+  // would leave a virtual display running that nobody watches.
+  const bool wants_display = config.capture.source == "auto" || config.capture.source == "vdisplay";
+  if (!config.workers_set && wants_display) {
     auto has = [](const std::string& path) { return access(path.c_str(), X_OK) == 0; };
     bool xvfb = false;
     if (const char* path = getenv("PATH")) {

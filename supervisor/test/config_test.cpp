@@ -248,6 +248,34 @@ TEST(Config, AutoSourceIsVdisplayWhenTheDriverRunsElseSynthetic) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(Config, DriverJoinsOnlyWhenTheSourceMayUseIt) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("funkhaus-driver-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  for (const char* name : {"funkhaus-vdisplay", "Xvfb"}) {
+    std::ofstream(dir / name) << "#!/bin/sh\n";
+    std::filesystem::permissions(dir / name, std::filesystem::perms::owner_all);
+  }
+  const std::string old_path = getenv("PATH") ? getenv("PATH") : "";
+  setenv("PATH", (dir.string() + ":" + old_path).c_str(), 1);
+  auto resolved = [&](const char* text) {
+    auto c = parseConfig(text, "f.toml");
+    EXPECT_TRUE(c.ok());
+    resolveDefaults(*c, dir.string());
+    return *c;
+  };
+  const Config automatic = resolved("");
+  EXPECT_EQ(automatic.capture.source, "vdisplay");
+  EXPECT_EQ(automatic.workers, (std::vector<std::string>{"vdisplay", "capture", "encode", "net"}));
+  const Config synthetic = resolved("[capture]\nsource = \"synthetic\"\n");
+  EXPECT_EQ(synthetic.workers, (std::vector<std::string>{"capture", "encode", "net"}))
+      << "no virtual display that nobody watches";
+  const Config x11 = resolved("[capture]\nsource = \"x11\"\n");
+  EXPECT_EQ(x11.workers, (std::vector<std::string>{"capture", "encode", "net"}));
+  setenv("PATH", old_path.c_str(), 1);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(Config, VdisplaySectionIsReadAndChecked) {
   auto c = parseConfig("[vdisplay]\nwidth = 1280\nheight = 720\nrefresh_hz = 30\nhdr = true\n",
                        "f.toml");
