@@ -1,0 +1,31 @@
+// The one host configuration every variant runs, and the workers' arguments from it.
+#include <fmt/format.h>
+
+#include "funkhaus/bench/variant.h"
+#include "funkhaus/supervisor/session_plan.h"
+
+namespace funkhaus::bench {
+
+std::string hostConfigToml(const BenchSettings& s, const std::string& control_socket) {
+  std::string text = fmt::format(
+      "# funkhaus_pipeline_bench: the host configuration of every variant. Everything not\n"
+      "# named here is funkhausd's default (encode: libx264, preset superfast, 8000 kbit/s).\n"
+      "[capture]\nsource = \"synthetic\"\nwidth = {}\nheight = {}\nfps = {}\n"
+      "[net]\nbind = \"127.0.0.1\"\nport = 0\n",
+      s.width, s.height, s.fps);
+  // A TOML literal string: the caller checked that the path holds no quote or control byte.
+  if (!control_socket.empty()) text += fmt::format("[control]\nsocket = '{}'\n", control_socket);
+  return text;
+}
+
+Result<supervisor::Config> hostConfig(const BenchSettings& settings) {
+  return supervisor::parseConfig(hostConfigToml(settings, ""), "pipeline-bench.toml");
+}
+
+std::vector<std::string> workerArgv(const std::string& worker, const supervisor::Config& config) {
+  std::vector<std::string> argv = {"funkhaus-" + worker};
+  for (std::string& a : supervisor::workerArgs(worker, config)) argv.push_back(std::move(a));
+  return argv;
+}
+
+}  // namespace funkhaus::bench
