@@ -255,10 +255,15 @@ void printRatio(const Pooled& a, const Pooled& b) {
   std::printf("[figures] ratio %s / %s: p50 %.3f, p99 %.3f", a.name.c_str(), b.name.c_str(),
               a.latency.p50_ms / b.latency.p50_ms, a.latency.p99_ms / b.latency.p99_ms);
   if (a.rounds.size() > 1 && a.rounds.size() == b.rounds.size()) {
-    std::printf(" (p50 ratio per round:");
+    std::vector<double> ratios;
     for (size_t i = 0; i < a.rounds.size(); ++i)
-      std::printf(" %.3f", a.rounds[i].p50_ms / b.rounds[i].p50_ms);
-    std::printf(")");
+      if (b.rounds[i].p50_ms > 0) ratios.push_back(a.rounds[i].p50_ms / b.rounds[i].p50_ms);
+    std::printf("; p50 ratio per round:");
+    for (double r : ratios) std::printf(" %.3f", r);
+    std::sort(ratios.begin(), ratios.end());
+    if (!ratios.empty())
+      std::printf(" (median %.3f, range %.3f..%.3f)", ratios[(ratios.size() - 1) / 2],
+                  ratios.front(), ratios.back());
   }
   std::printf("\n");
 }

@@ -7,6 +7,8 @@
 #include <signal.h>
 #include <time.h>
 
+#include <spdlog/spdlog.h>
+
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -270,7 +272,10 @@ class ThreadedVariant : public Variant {
     sockets.rtcp = dupOf(fdOf(fds, abi::FdRole::kRtcpSocket));
     net::SupervisorLink link;
     // Runs on the net thread, the only one touching endpoints_ after start.
-    link.deposit = [this](uint32_t slot, int fd) { (void)endpoints_->deposit(slot, dupOf(fd)); };
+    link.deposit = [this](uint32_t slot, int fd) {
+      if (auto kept = endpoints_->deposit(slot, dupOf(fd)); !kept)
+        spdlog::warn("net deposited a viewer socket that was refused: {}", kept.error().message);
+    };
     link.release = [this](uint32_t slot) { endpoints_->release(slot); };
     link.requestKeyframe = [this] { keyframe_.store(true); };
     auto server = net::NetServer::create(io_, *state_, std::move(sockets), net_options_, link);

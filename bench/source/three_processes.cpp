@@ -82,7 +82,10 @@ class ThreeProcessVariant : public Variant {
       if (c == '\'' || static_cast<unsigned char>(c) < 0x20)
         return makeError("the work directory {} holds a quote or control character", dir_.string());
     const fs::path config = dir_ / "funkhaus.toml";
-    std::ofstream(config) << hostConfigToml(settings_, socket_);
+    std::ofstream file(config);
+    file << hostConfigToml(settings_, socket_);
+    file.close();
+    if (!file) return makeError("cannot write {}", config.string());
     const fs::path funkhausd = bin_dir_ / "funkhausd";
     for (const char* w : {"funkhausd", "funkhaus-capture", "funkhaus-encode", "funkhaus-net"})
       if (access((bin_dir_ / w).c_str(), X_OK) != 0)
