@@ -204,6 +204,8 @@ class ThreadedVariant : public Variant {
         case capture::CaptureOutcome::Kind::kDropped:
           ++drops;
           break;
+        case capture::CaptureOutcome::Kind::kNothing:  // the synthetic source always draws
+          break;
         case capture::CaptureOutcome::Kind::kError:
           ++errors;
           break;
