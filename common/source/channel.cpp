@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "funkhaus/abi/status_page.h"
+#include "funkhaus/common/fd_passing.h"
 
 namespace funkhaus {
 namespace {
@@ -181,11 +182,6 @@ std::vector<std::byte> encodeMessage(const Message& message) {
 
 Result<void> sendMessage(int socket, const Message& message) {
   const auto bytes = encodeMessage(message);
-  iovec iov{const_cast<std::byte*>(bytes.data()), bytes.size()};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * abi::kMaxMessageFds)] = {};
   std::vector<int> fds;
   if (const auto* m = std::get_if<RingFdsMessage>(&message)) {
     if (m->fds.empty() || m->fds.size() > abi::kMaxMessageFds || m->fds.size() != m->roles.size() ||
@@ -197,56 +193,21 @@ Result<void> sendMessage(int socket, const Message& message) {
     if (!d->fd.valid()) return makeError("socket-deposit message without an fd");
     fds.push_back(d->fd.get());
   }
-  if (!fds.empty()) {
-    msg.msg_control = control;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-    std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-  }
-  ssize_t n;
-  do {
-    n = sendmsg(socket, &msg, MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return makeError("sending on channel: {}", std::strerror(errno));
+  if (auto sent = sendWithFds(socket, bytes, fds); !sent)
+    return makeError("sending on channel: {}", sent.error().message);
   return {};
 }
 
 Result<std::optional<Message>> receiveMessage(int socket) {
   std::byte buffer[abi::kMaxMessageSize + 1];
-  iovec iov{buffer, sizeof buffer};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * abi::kMaxMessageFds)];
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n;
-  do {
-    n = recvmsg(socket, &msg, MSG_CMSG_CLOEXEC);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return std::optional<Message>();
-    return makeError("receiving on channel: {}", std::strerror(errno));
-  }
-  std::vector<UniqueFd> fds;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; ++i) {
-      int fd;
-      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-      fds.emplace_back(fd);
-    }
-  }
-  if (n == 0 && fds.empty()) return std::optional<Message>();  // peer closed
-  if (msg.msg_flags & MSG_CTRUNC) return makeError("channel message carried too many fds");
-  if (msg.msg_flags & MSG_TRUNC || static_cast<size_t>(n) > abi::kMaxMessageSize)
+  auto received = receiveWithFds(socket, buffer);
+  if (!received) return makeError("receiving on channel: {}", received.error().message);
+  if (!*received || (*received)->closed()) return std::optional<Message>();  // none, or closed
+  Received& r = **received;
+  if (r.fds_truncated) return makeError("channel message carried too many fds");
+  if (r.truncated || r.size > abi::kMaxMessageSize)
     return makeError("channel message larger than {} bytes", abi::kMaxMessageSize);
-  auto parsed =
-      parseMessage(std::span<const std::byte>(buffer, static_cast<size_t>(n)), std::move(fds));
+  auto parsed = parseMessage(std::span<const std::byte>(buffer, r.size), std::move(r.fds));
   if (!parsed) return parsed.error();
   return std::optional<Message>(std::move(*parsed));
 }

@@ -11,35 +11,9 @@
 #include <vector>
 
 #include "funkhaus/common/clock.h"
+#include "funkhaus/common/fd_passing.h"
 
 namespace funkhaus::vdisplay {
-namespace {
-
-Result<void> sendDatagram(int socket, std::span<const std::byte> bytes, std::span<const int> fds) {
-  iovec iov{const_cast<std::byte*>(bytes.data()), bytes.size()};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)] = {};
-  if (fds.size() > 8) return makeError("at most 8 fds per message");
-  if (!fds.empty()) {
-    msg.msg_control = control;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-    std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-  }
-  ssize_t n;
-  do {
-    n = sendmsg(socket, &msg, MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return makeError("sending to the driver: {}", std::strerror(errno));
-  return {};
-}
-
-}  // namespace
 
 Result<VdisplayClient> VdisplayClient::connect(const std::string& path, int timeout_ms) {
   sockaddr_un addr{};
@@ -85,7 +59,8 @@ Result<Reply> VdisplayClient::call(Request request, int timeout_ms) {
 
 Result<Reply> VdisplayClient::callRaw(std::span<const std::byte> datagram, std::span<const int> fds,
                                       uint32_t request_id, int timeout_ms) {
-  if (auto sent = sendDatagram(socket_.get(), datagram, fds); !sent) return sent.error();
+  if (auto sent = sendWithFds(socket_.get(), datagram, fds); !sent)
+    return makeError("sending to the driver: {}", sent.error().message);
   return receive(request_id, timeout_ms);
 }
 
@@ -99,33 +74,14 @@ Result<Reply> VdisplayClient::receive(uint32_t request_id, int timeout_ms) {
     if (n < 0 && errno != EINTR) return makeError("poll: {}", std::strerror(errno));
     if (n <= 0) continue;
     std::byte buffer[abi::kVdisplayMaxMessageSize + 1];
-    iovec iov{buffer, sizeof buffer};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)];
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    const ssize_t got = recvmsg(socket_.get(), &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-    if (got < 0) {
-      if (errno == EINTR || errno == EAGAIN) continue;
-      return makeError("receiving from the driver: {}", std::strerror(errno));
-    }
-    size_t fd_count = 0;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (size_t i = 0; i < count; ++i) {
-        int fd;
-        std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-        UniqueFd close_it(fd);
-        ++fd_count;
-      }
-    }
-    if (got == 0 && fd_count == 0) return makeError("the driver closed the connection");
-    if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0)
+    auto received = receiveWithFds(socket_.get(), buffer, MSG_DONTWAIT);
+    if (!received) return makeError("receiving from the driver: {}", received.error().message);
+    if (!*received) continue;
+    const Received& r = **received;  // replies carry no fds: r.fds closes any that came
+    if (r.closed()) return makeError("the driver closed the connection");
+    if (r.truncated || r.fds_truncated)
       return makeError("driver reply larger than {} bytes", abi::kVdisplayMaxMessageSize);
-    auto reply = parseReply(std::span<const std::byte>(buffer, static_cast<size_t>(got)), fd_count);
+    auto reply = parseReply(std::span<const std::byte>(buffer, r.size), r.fds.size());
     if (!reply) return reply.error();
     if (reply->request_id != request_id)
       return makeError("driver answered request {} while we waited for {}", reply->request_id,

@@ -21,6 +21,7 @@
 
 #include "funkhaus/abi/exit_codes.h"
 #include "funkhaus/common/clock.h"
+#include "funkhaus/common/fd_passing.h"
 #include "funkhaus/common/stage_stats.h"
 #include "funkhaus/common/worker_channel.h"
 #include "funkhaus/vdisplay/driver.h"
@@ -218,13 +219,8 @@ class Loop {
 
   // Sends one reply; false if the host cannot take it (gone, or not reading its replies).
   bool sendReply(const Host& h, const Reply& reply) {
-    const auto bytes = encodeReply(reply);
-    ssize_t n;
-    do {
-      n = send(h.fd.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) {
-      spdlog::warn("host {}: cannot send a reply ({}); closing it", h.id, std::strerror(errno));
+    if (auto sent = sendWithFds(h.fd.get(), encodeReply(reply), {}, MSG_DONTWAIT); !sent) {
+      spdlog::warn("host {}: cannot send a reply ({}); closing it", h.id, sent.error().message);
       return false;
     }
     return true;
@@ -235,45 +231,27 @@ class Loop {
   bool serviceHost(Host& h) {
     for (int turn = 0; turn < kMaxRequestsPerTurn; ++turn) {
       std::byte buffer[abi::kVdisplayMaxMessageSize + 1];
-      iovec iov{buffer, sizeof buffer};
-      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * abi::kMaxMessageFds)];
-      msghdr msg{};
-      msg.msg_iov = &iov;
-      msg.msg_iovlen = 1;
-      msg.msg_control = control;
-      msg.msg_controllen = sizeof control;
-      const ssize_t n = recvmsg(h.fd.get(), &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
-        spdlog::warn("host {}: {}", h.id, std::strerror(errno));
+      auto received = receiveWithFds(h.fd.get(), buffer, MSG_DONTWAIT);
+      if (!received) {
+        spdlog::warn("host {}: {}", h.id, received.error().message);
         return false;
       }
-      std::vector<UniqueFd> fds;
-      for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-        const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < count; ++i) {
-          int fd;
-          std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-          fds.emplace_back(fd);
-        }
-      }
-      if (n == 0 && fds.empty()) return false;  // orderly close
-      const std::span<const std::byte> datagram(buffer, static_cast<size_t>(n));
+      if (!*received) return true;  // nothing more this turn
+      Received& r = **received;
+      if (r.closed()) return false;  // orderly close
+      const std::span<const std::byte> datagram(buffer, r.size);
       const auto peek = peekHeader(datagram);
       const uint16_t type = peek ? peek->type : 0;
       const uint32_t request_id = peek ? peek->request_id : 0;
       Reply reply;
-      if ((msg.msg_flags & MSG_CTRUNC) != 0) {
+      if (r.fds_truncated) {
         reply = refusal(type, request_id, VdisplayStatusCode::kBadMessage,
                         fmt::format("message carried more than {} fds", abi::kMaxMessageFds));
-      } else if ((msg.msg_flags & MSG_TRUNC) != 0 ||
-                 datagram.size() > abi::kVdisplayMaxMessageSize) {
+      } else if (r.truncated || datagram.size() > abi::kVdisplayMaxMessageSize) {
         reply = refusal(type, request_id, VdisplayStatusCode::kBadMessage,
                         fmt::format("message larger than {} bytes", abi::kVdisplayMaxMessageSize));
       } else {
-        auto parsed = parseRequest(datagram, std::move(fds));
+        auto parsed = parseRequest(datagram, std::move(r.fds));
         if (auto* error = std::get_if<ParseError>(&parsed)) {
           reply = refusal(type, request_id, error->code, error->message);
         } else {

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <vector>
 
+#include "funkhaus/common/fd_passing.h"
+
 namespace funkhaus::supervisor {
 
 namespace asio = boost::asio;
@@ -54,24 +56,13 @@ void DisplayLeases::send(Request request, Pending pending, int fd) {
   }
   request.request_id = next_request_++;
   if (next_request_ == 0) next_request_ = 1;
-  const auto bytes = vdisplay::encodeRequest(request);
-  iovec iov{const_cast<std::byte*>(bytes.data()), bytes.size()};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  if (fd >= 0) {
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  }
-  if (sendmsg(socket_->native_handle(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+  std::vector<int> fds;
+  if (fd >= 0) fds.push_back(fd);
+  if (auto sent = sendWithFds(socket_->native_handle(), vdisplay::encodeRequest(request), fds,
+                              MSG_DONTWAIT);
+      !sent) {
     const std::string why =
-        fmt::format("sending {}: {}", vdisplay::toString(request.type), std::strerror(errno));
+        fmt::format("sending {}: {}", vdisplay::toString(request.type), sent.error().message);
     fail(why);
     if (pending.done) pending.done(Error{why});
     return;
@@ -84,50 +75,34 @@ void DisplayLeases::read() {
   socket_->async_wait(asio::posix::stream_descriptor::wait_read,
                       [this, epoch](const boost::system::error_code& ec) {
                         if (ec || epoch != epoch_ || !socket_) return;
-                        for (;;) {
-                          std::byte buffer[abi::kVdisplayMaxMessageSize + 1];
-                          alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
-                          iovec iov{buffer, sizeof buffer};
-                          msghdr msg{};
-                          msg.msg_iov = &iov;
-                          msg.msg_iovlen = 1;
-                          msg.msg_control = control;
-                          msg.msg_controllen = sizeof control;
-                          const ssize_t n = recvmsg(socket_->native_handle(), &msg,
-                                                    MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-                          if (n < 0 && (errno == EAGAIN || errno == EINTR)) break;
-                          if (n <= 0) {
-                            // It stopped or died; its exit (seen by funkhausd) detaches us.
-                            spdlog::info("vdisplay: the driver closed its control socket");
-                            return;
-                          }
-                          // Replies carry no fds; close any the driver sent anyway.
-                          size_t fds = 0;
-                          for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-                            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-                            const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                            for (size_t i = 0; i < count; ++i) {
-                              int fd;
-                              std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-                              UniqueFd close_it(fd);
-                              ++fds;
-                            }
-                          }
-                          if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
-                            fail("the driver sent an oversized reply");
-                            continue;
-                          }
-                          auto reply = vdisplay::parseReply(
-                              std::span<const std::byte>(buffer, static_cast<size_t>(n)), fds);
-                          if (!reply) {
-                            fail("malformed reply: " + reply.error().message);
-                            continue;
-                          }
-                          onReply(std::move(*reply));
-                          if (epoch != epoch_ || !socket_) return;
-                        }
-                        read();
+                        if (drainReplies(epoch)) read();
                       });
+}
+
+bool DisplayLeases::drainReplies(uint64_t epoch) {
+  for (;;) {
+    std::byte buffer[abi::kVdisplayMaxMessageSize + 1];
+    auto received = receiveWithFds(socket_->native_handle(), buffer, MSG_DONTWAIT);
+    if (received && !*received) return true;  // nothing more for now
+    if (!received || (*received)->closed()) {
+      // It stopped or died; its exit (seen by funkhausd) detaches us.
+      spdlog::info("vdisplay: the driver closed its control socket");
+      return false;
+    }
+    // Replies carry no fds; r.fds closes any the driver sent anyway.
+    const Received& r = **received;
+    if (r.truncated || r.fds_truncated) {
+      fail("the driver sent an oversized reply");
+      continue;
+    }
+    auto reply = vdisplay::parseReply(std::span<const std::byte>(buffer, r.size), r.fds.size());
+    if (!reply) {
+      fail("malformed reply: " + reply.error().message);
+      continue;
+    }
+    onReply(std::move(*reply));
+    if (epoch != epoch_ || !socket_) return false;
+  }
 }
 
 LeasedMonitor DisplayLeases::monitorOf(const abi::VdisplayMonitorReply& r, uint64_t lease) const {

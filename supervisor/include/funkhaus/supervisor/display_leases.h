@@ -73,6 +73,8 @@ class DisplayLeases {
   };
   void send(vdisplay::Request request, Pending pending, int fd = -1);
   void read();
+  // Handles every reply waiting; false when reading must stop (driver gone, or detached).
+  bool drainReplies(uint64_t epoch);
   void onReply(vdisplay::Reply reply);
   void schedulePing();
   void fail(const std::string& why);
