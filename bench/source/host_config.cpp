@@ -28,4 +28,11 @@ std::vector<std::string> workerArgv(const std::string& worker, const supervisor:
   return argv;
 }
 
+std::vector<char*> argvOf(std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  return argv;
+}
+
 }  // namespace funkhaus::bench

@@ -44,20 +44,6 @@ constexpr size_t kMaxBatch = 64;
 constexpr uint64_t kReportIntervalNs = 1'000'000'000;
 constexpr uint64_t kIdleSliceNs = 50'000'000;
 
-void sleepUntil(uint64_t ns) {
-  timespec ts{};
-  ts.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
-  ts.tv_nsec = static_cast<long>(ns % 1'000'000'000);
-  clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
-}
-
-std::vector<char*> argvOf(std::vector<std::string>& args) {
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  return argv;
-}
-
 // What the sending side knows of each frame; compared with what the sink derived afterwards.
 struct FrameTruth {
   uint32_t rtp_timestamp = 0;
@@ -231,7 +217,7 @@ class SingleThreadVariant : public Variant {
     while (!stop_.load(std::memory_order_relaxed)) {
       const uint64_t deadline = clock.startOf(next);
       uint64_t now = monotonicNs();
-      if (now < deadline) sleepUntil(std::min(deadline, now + kIdleSliceNs));
+      if (now < deadline) sleepUntilNs(std::min(deadline, now + kIdleSliceNs));
       now = monotonicNs();
       if (now < deadline) continue;
       const uint64_t number = clock.frameAt(now);

@@ -5,7 +5,6 @@
 // the supervisor channel's heartbeats and command polls) is missing.
 #include <fcntl.h>
 #include <signal.h>
-#include <time.h>
 
 #include <spdlog/spdlog.h>
 
@@ -46,20 +45,6 @@ constexpr uint64_t kIdleSliceNs = 50'000'000;  // capture worker: wake at least 
 constexpr int64_t kEncodeTurnNs = 20'000'000;  // encode worker: a turn waits at most this long
 constexpr uint64_t kStaleNs = 300'000'000;     // net worker: records older at start are skipped
 constexpr int kRtspTimeoutMs = 10'000;
-
-void sleepUntil(uint64_t ns) {
-  timespec ts{};
-  ts.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
-  ts.tv_nsec = static_cast<long>(ns % 1'000'000'000);
-  clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
-}
-
-std::vector<char*> argvOf(std::vector<std::string>& args) {
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  return argv;
-}
 
 void store(uint64_t& field, uint64_t value) {
   abi::atomicRef(field).store(value, std::memory_order_relaxed);
@@ -180,7 +165,7 @@ class ThreadedVariant : public Variant {
     while (!stop_capture_.load(std::memory_order_relaxed)) {
       const uint64_t deadline = clock.startOf(next);
       uint64_t now = monotonicNs();
-      if (now < deadline) sleepUntil(std::min(deadline, now + kIdleSliceNs));
+      if (now < deadline) sleepUntilNs(std::min(deadline, now + kIdleSliceNs));
       now = monotonicNs();
       if (now < deadline) {
         stats.publish(page, now);

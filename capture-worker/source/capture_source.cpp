@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <ctime>
 
+#include "funkhaus/common/clock.h"
 #include "sources.h"
 
 namespace funkhaus::capture {
@@ -28,11 +28,7 @@ Result<std::unique_ptr<CaptureSource>> CaptureSource::create(const SourceConfig&
 }
 
 bool CaptureSource::waitForFrame(uint64_t until_ns) {
-  timespec ts{};
-  ts.tv_sec = static_cast<time_t>(until_ns / 1'000'000'000);
-  ts.tv_nsec = static_cast<long>(until_ns % 1'000'000'000);
-  // Absolute deadline: no drift. EINTR (SIGTERM) just returns early.
-  clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
+  sleepUntilNs(until_ns);  // EINTR (SIGTERM) just returns early
   return false;
 }
 

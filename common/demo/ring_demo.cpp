@@ -84,8 +84,7 @@ int runProducer(const DemoOptions& o) {
       producer->publish(*slot, meta);
     }
     next += period;
-    timespec ts{static_cast<time_t>(next / 1'000'000'000), static_cast<long>(next % 1'000'000'000)};
-    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
+    sleepUntilNs(next);
   }
   return 0;
 }

@@ -34,6 +34,8 @@ Result<supervisor::Config> hostConfig(const BenchSettings& settings);
 // argv of a worker as funkhausd would start it ("funkhaus-NAME" then workerArgs()), so the
 // in-process variants parse exactly the arguments the real workers get.
 std::vector<std::string> workerArgv(const std::string& worker, const supervisor::Config& config);
+// argv-style pointers into `args` (ends with nullptr), for the workers' argument parsers.
+std::vector<char*> argvOf(std::vector<std::string>& args);
 
 // Capture -> this stage's output over the last 5 s, as the stage's status page shows it.
 struct StageFigure {
