@@ -76,8 +76,7 @@ void EncodeStage::onUnit(const AccessUnit& unit) {
     case PacketProducer::PushResult::kDropped:
       ++counters_.drops;  // the ring flags the next record; net asks for an IDR
       break;
-    case PacketProducer::PushResult::kTooLarge:
-      ++counters_.drops;
+    case PacketProducer::PushResult::kTooLarge:  // noteError counts the drop
       noteError(makeError("access unit of {} bytes is larger than the packet ring's records",
                           unit.data.size()));
       break;
