@@ -1052,11 +1052,10 @@ uint64_t NetServer::Impl::onAccessUnit(const AccessUnit& au) {
   splitAnnexB(au.data, nals);
   bool keyframe = (au.flags & abi::kRecordFlagKeyframe) != 0;
   for (NalUnit nal : nals) keyframe = keyframe || isKeyframeNal(*codec, nal);
-  ParameterSets updated = sets;
-  if (updateParameterSets(*codec, nals, abi::kMaxParameterSetSize, updated) || !codec_known) {
-    if (updated.codec != sets.codec && codec_known)
-      spdlog::warn("the stream changed codec to {}", toString(updated.codec));
-    sets = std::move(updated);
+  const Codec before = sets.codec;
+  if (updateParameterSets(*codec, nals, abi::kMaxParameterSetSize, sets) || !codec_known) {
+    if (sets.codec != before && codec_known)
+      spdlog::warn("the stream changed codec to {}", toString(sets.codec));
     codec_known = true;
     state.storeParameterSets(sets);
     if (sets.complete()) answerDeferred();
