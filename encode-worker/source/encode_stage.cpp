@@ -128,7 +128,6 @@ EncodeStage::Turn EncodeStage::step(int64_t max_wait_ns) {
       case FrameConsumer::Status::kFrame:
         return encodeFrame(frame);
       case FrameConsumer::Status::kProducerGone:
-        ++counters_.producer_gone;
         spdlog::info(
             "encode: the frame producer is gone; repeating the last frame until a new "
             "one comes");

@@ -468,7 +468,6 @@ struct Encoder::Impl {
         return makeError("{}: output is not Annex-B: {}", name, info.error().message);
       }
       unit.idr = info->idr;
-      unit.decodable_alone = info->decodableAlone(codec);
       if (unit.idr) ++stats.idr;
       sink(unit);
       av_packet_unref(packet);

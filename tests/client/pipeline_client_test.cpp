@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "../../supervisor/test/funkhausd_process.h"
+#include "funkhaus/common/clock.h"
 #include "raw_rtsp.h"
 #include "viewer.h"
 
@@ -63,12 +64,6 @@ class Client : public ::testing::Test {
     return std::make_unique<Viewer>(kind, url_, kWidth, kHeight, log);
   }
 
-  // Frames that arrived in the last `window`.
-  static std::vector<DecodedFrame> recent(const Viewer& v, std::chrono::milliseconds window) {
-    return v.framesSince(test::monotonicNowNs() -
-                         static_cast<uint64_t>(std::chrono::nanoseconds(window).count()));
-  }
-
   std::unique_ptr<Funkhausd> host_;
   std::string url_;
   int viewers_started_ = 0;
@@ -91,7 +86,7 @@ TEST_F(Client, FfmpegAndGstreamerPlayAndSeeEveryFrame) {
   ASSERT_TRUE(gst->waitFrames(1, 15'000)) << gst->log() << host_->log();
   // One second to settle (the first frames wait for the IDR), then 6 s of steady state.
   std::this_thread::sleep_for(1s);
-  const uint64_t steady_from = test::monotonicNowNs();
+  const uint64_t steady_from = monotonicNs();
   std::this_thread::sleep_for(6s);
   for (Viewer* v : {ffmpeg.get(), gst.get()}) {
     ASSERT_TRUE(v->running()) << v->name() << "\n" << v->log();
@@ -117,11 +112,11 @@ TEST_F(Client, FfmpegAndGstreamerPlayAndSeeEveryFrame) {
 
 // Kills (or restarts through funkhausctl) one worker during playback and checks that both
 // viewers keep playing: processes alive, new frames with higher numbers. Prints the gap.
-void survives(Client* self, Funkhausd& host, Viewer& a, Viewer& b, const std::string& worker,
+void survives(Funkhausd& host, Viewer& a, Viewer& b, const std::string& worker,
               bool by_funkhausctl) {
   const json before = host.worker(worker);
   ASSERT_TRUE(before["pid"].is_number()) << before.dump();
-  const uint64_t t0 = test::monotonicNowNs();
+  const uint64_t t0 = monotonicNs();
   uint64_t last_before[2] = {0, 0};
   Viewer* viewers[2] = {&a, &b};
   for (int i = 0; i < 2; ++i) {
@@ -176,7 +171,6 @@ void survives(Client* self, Funkhausd& host, Viewer& a, Viewer& b, const std::st
     std::printf("          (viewer %s)\n", v.name());
     EXPECT_EQ(c.decreases, 0u) << v.name() << ": frame numbers never go back";
   }
-  (void)self;
 }
 
 TEST_F(Client, KillMinusNineOfEachWorkerKeepsBothViewersPlaying) {
@@ -185,11 +179,11 @@ TEST_F(Client, KillMinusNineOfEachWorkerKeepsBothViewersPlaying) {
   ASSERT_TRUE(ffmpeg->waitFrames(kFps, 15'000)) << ffmpeg->log() << host_->log();
   ASSERT_TRUE(gst->waitFrames(kFps, 15'000)) << gst->log() << host_->log();
   for (const char* worker : {"encode", "capture", "net"}) {
-    survives(this, *host_, *ffmpeg, *gst, worker, false);
+    survives(*host_, *ffmpeg, *gst, worker, false);
     std::this_thread::sleep_for(1s);
   }
   // And in steady state again afterwards.
-  const uint64_t from = test::monotonicNowNs();
+  const uint64_t from = monotonicNs();
   std::this_thread::sleep_for(3s);
   for (Viewer* v : {ffmpeg.get(), gst.get()}) {
     const auto c = test::continuityOf(v->framesSince(from));
@@ -204,7 +198,7 @@ TEST_F(Client, FunkhausctlRestartOfEachWorkerKeepsBothViewersPlaying) {
   ASSERT_TRUE(ffmpeg->waitFrames(kFps, 15'000)) << ffmpeg->log() << host_->log();
   ASSERT_TRUE(gst->waitFrames(kFps, 15'000)) << gst->log() << host_->log();
   for (const char* worker : {"encode", "capture", "net"}) {
-    survives(this, *host_, *ffmpeg, *gst, worker, true);
+    survives(*host_, *ffmpeg, *gst, worker, true);
     std::this_thread::sleep_for(1s);
   }
 }
@@ -215,12 +209,12 @@ TEST_F(Client, StalledViewerDoesNotSlowTheOther) {
   auto ffmpeg = startViewer(Viewer::Kind::kFfmpegUdp);
   ASSERT_TRUE(ffmpeg->waitFrames(kFps, 15'000)) << ffmpeg->log() << host_->log();
   const int port = host_->status()["net"]["rtsp_port"].get<int>();
-  test::UniqueFdLike stalled = test::rtspPlayInterleaved("127.0.0.1", port, url_);
+  UniqueFd stalled = test::rtspPlayInterleaved("127.0.0.1", port, url_);
   ASSERT_TRUE(stalled.valid()) << "raw RTSP client could not start playing";
   int rcvbuf = 4096;
   setsockopt(stalled.get(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   std::this_thread::sleep_for(2s);  // the stalled viewer's buffers fill up
-  const uint64_t from = test::monotonicNowNs();
+  const uint64_t from = monotonicNs();
   std::this_thread::sleep_for(5s);
   const auto frames = ffmpeg->framesSince(from);
   const auto c = test::continuityOf(frames);

@@ -13,8 +13,6 @@
 
 namespace funkhaus::test {
 
-using UniqueFdLike = UniqueFd;
-
 namespace detail {
 
 // Sends a request and reads its response (headers and Content-Length body). "" on error.

@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "../../supervisor/test/funkhausd_process.h"
+#include "funkhaus/common/clock.h"
 #include "viewer.h"
 
 namespace funkhaus {
@@ -199,7 +200,7 @@ class SizeProbe {
         unsigned w = 0, h = 0;
         if (std::sscanf(line, "%u,%u", &w, &h) != 2) continue;
         std::lock_guard lock(mutex_);
-        sizes_.push_back({w, h, test::monotonicNowNs()});
+        sizes_.push_back({w, h, monotonicNs()});
       }
       if (f != nullptr) std::fclose(f);
     });
@@ -232,10 +233,9 @@ TEST_F(Vdisplay, ModeChangeDuringPlaybackKeepsTheViewerPlayingAtTheNewSize) {
     const auto s = probe.sizes();
     return s.size() >= 5 && s.back().w == 640 && s.back().h == 480;
   })) << host_->log();
-  const uint64_t asked = test::monotonicNowNs();
   // In place (within the 1024x768 framebuffer), then bigger (the X server restarts).
   for (const auto& [w, h] : {std::pair{800u, 600u}, std::pair{1024u, 768u}}) {
-    const uint64_t t0 = test::monotonicNowNs();
+    const uint64_t t0 = monotonicNs();
     const json r = host_->call(R"({"cmd":"mode","width":)" + std::to_string(w) + R"(,"height":)" +
                                std::to_string(h) + "}");
     ASSERT_EQ(r["ok"], true) << r.dump() << host_->log();
@@ -265,12 +265,11 @@ TEST_F(Vdisplay, ModeChangeDuringPlaybackKeepsTheViewerPlayingAtTheNewSize) {
   const auto sizes = probe.sizes();
   EXPECT_GE(sizes.size(), before + 30) << "frames kept coming";
   EXPECT_EQ(sizes.back().w, 1024u);
-  (void)asked;
 }
 
 // A viewer asks for its display mode in the URL; the session's monitor takes it.
 TEST_F(Vdisplay, ViewerAsksForItsModeInTheUrl) {
-  const uint64_t t0 = test::monotonicNowNs();
+  const uint64_t t0 = monotonicNs();
   SizeProbe probe(url_ + "?mode=800x600", (host_->dir() / "ffprobe.log").string());
   uint64_t first = 0;
   const bool resized = Funkhausd::waitFor(15s, [&] {
@@ -295,15 +294,14 @@ TEST_F(Vdisplay, KilledDriverIsReplacedAndTheViewerKeepsPlaying) {
                 (host_->dir() / "ffmpeg.log").string());
   ASSERT_TRUE(ffmpeg.waitFrames(10, 15'000)) << ffmpeg.log() << host_->log();
   const json before = host_->worker("vdisplay");
-  const json old_monitor = monitor();
-  const uint64_t t0 = test::monotonicNowNs();
+  const uint64_t t0 = monotonicNs();
   ASSERT_EQ(kill(before["pid"].get<pid_t>(), SIGKILL), 0);
   ASSERT_TRUE(Funkhausd::waitFor(10s, [&] {
     const json w = host_->worker("vdisplay");
     const json m = monitor();
     return w["state"] == "running" && w["pid"] != before["pid"] && !m.is_null();
   })) << host_->log();
-  const double leased_ms = static_cast<double>(test::monotonicNowNs() - t0) / 1e6;
+  const double leased_ms = static_cast<double>(monotonicNs() - t0) / 1e6;
   EXPECT_TRUE(ffmpeg.waitFrames(30, 10'000)) << "the viewer stopped\n" << host_->log();
   EXPECT_TRUE(ffmpeg.running()) << ffmpeg.log();
   uint64_t longest = 0, previous = 0;
@@ -316,14 +314,13 @@ TEST_F(Vdisplay, KilledDriverIsReplacedAndTheViewerKeepsPlaying) {
       "longest pause between decoded frames %.0f ms\n",
       monitor()["display"].get<std::string>().c_str(), leased_ms,
       static_cast<double>(longest) / 1e6);
-  (void)old_monitor;
 }
 
 TEST_F(Vdisplay, KillingFunkhausdTakesEveryXServerWithIt) {
   const pid_t driver = host_->worker("vdisplay")["pid"].get<pid_t>();
   const auto servers = childrenNamed(driver, "Xvfb");
   ASSERT_FALSE(servers.empty()) << "the driver should own an Xvfb for the monitor";
-  const uint64_t t0 = test::monotonicNowNs();
+  const uint64_t t0 = monotonicNs();
   host_->stop(SIGKILL);
   const bool gone = Funkhausd::waitFor(5s, [&] {
     if (alive(driver)) return false;
@@ -333,7 +330,7 @@ TEST_F(Vdisplay, KillingFunkhausdTakesEveryXServerWithIt) {
   });
   EXPECT_TRUE(gone) << "an X server outlived funkhausd";
   std::printf("[figures] kill -9 funkhausd: driver and %zu X server(s) gone after %.0f ms\n",
-              servers.size(), static_cast<double>(test::monotonicNowNs() - t0) / 1e6);
+              servers.size(), static_cast<double>(monotonicNs() - t0) / 1e6);
 }
 
 }  // namespace

@@ -15,14 +15,9 @@
 #include <iterator>
 
 #include "funkhaus/capture/barcode.h"
+#include "funkhaus/common/clock.h"
 
 namespace funkhaus::test {
-
-uint64_t monotonicNowNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 namespace {
 
@@ -166,7 +161,7 @@ void Viewer::readLoop(int fd) {
     if (filled < frame_bytes) continue;
     filled = 0;
     DecodedFrame f;
-    f.arrival_ns = monotonicNowNs();
+    f.arrival_ns = monotonicNs();
     auto code = capture::readBarcode(frame.data(), width_, width_, height_);
     if (code) {
       f.readable = true;

@@ -83,6 +83,4 @@ struct Continuity {
 };
 Continuity continuityOf(const std::vector<DecodedFrame>& frames);
 
-uint64_t monotonicNowNs();
-
 }  // namespace funkhaus::test

@@ -45,14 +45,13 @@ class EncodeStage {
   Result<void> setBitrate(uint64_t bitrate) { return encoder_->setBitrate(bitrate); }
 
   struct Counters {
-    uint64_t frames_in = 0;      // frames taken from the frame ring
-    uint64_t frames_out = 0;     // access units committed to the packet ring (repeats too)
-    uint64_t repeats = 0;        // of those, repeats of the last frame
-    uint64_t drops = 0;          // frames that failed to encode + units the packet ring refused
-    uint64_t errors = 0;         // encode failures
-    uint64_t bytes_out = 0;      // payload bytes committed
-    uint64_t keyframes = 0;      // IDR access units committed
-    uint64_t producer_gone = 0;  // times the frame producer was seen dead
+    uint64_t frames_in = 0;   // frames taken from the frame ring
+    uint64_t frames_out = 0;  // access units committed to the packet ring (repeats too)
+    uint64_t repeats = 0;     // of those, repeats of the last frame
+    uint64_t drops = 0;       // frames that failed to encode + units the packet ring refused
+    uint64_t errors = 0;      // encode failures
+    uint64_t bytes_out = 0;   // payload bytes committed
+    uint64_t keyframes = 0;   // IDR access units committed
   };
   const Counters& counters() const { return counters_; }
 
@@ -60,7 +59,6 @@ class EncodeStage {
   void publish(abi::WorkerStatusPage& page, uint64_t now_ns);
 
   const Encoder& encoder() const { return *encoder_; }
-  uint64_t frameIntervalNs() const { return interval_ns_; }
 
  private:
   struct Held {

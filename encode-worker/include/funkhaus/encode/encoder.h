@@ -52,7 +52,6 @@ struct Picture {
 struct AccessUnit {
   std::span<const std::byte> data;  // valid until the next call into the encoder
   bool idr = false;                 // holds an IDR slice (found in the bitstream, not guessed)
-  bool decodable_alone = false;     // IDR with every parameter set of the codec
   bool repeat = false;              // a repeat of the previous picture
   int64_t pts = 0;                  // in 1/fps units
   int64_t dts = 0;                  // equal to pts: no B-frames, decode order = display order

@@ -36,7 +36,6 @@ class RingReader {
   void done() { in_flight_.fetch_sub(1, std::memory_order_acq_rel); }
 
   uint64_t framesIn() const { return frames_in_.load(std::memory_order_relaxed); }
-  uint64_t staleDropped() const { return stale_.load(std::memory_order_relaxed); }
   uint64_t overflowDropped() const { return overflow_.load(std::memory_order_relaxed); }
   uint64_t errors() const { return errors_.load(std::memory_order_relaxed); }
 
