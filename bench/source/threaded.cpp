@@ -46,10 +46,6 @@ constexpr int64_t kEncodeTurnNs = 20'000'000;  // encode worker: a turn waits at
 constexpr uint64_t kStaleNs = 300'000'000;     // net worker: records older at start are skipped
 constexpr int kRtspTimeoutMs = 10'000;
 
-void store(uint64_t& field, uint64_t value) {
-  abi::atomicRef(field).store(value, std::memory_order_relaxed);
-}
-
 int fdOf(const std::vector<supervisor::HandedFd>& fds, abi::FdRole role) {
   for (const auto& f : fds)
     if (f.role == role) return f.fd;
@@ -195,9 +191,9 @@ class ThreadedVariant : public Variant {
           ++errors;
           break;
       }
-      store(page.frames_out, frames_out);
-      store(page.drops, drops + missed);
-      store(page.errors, errors);
+      abi::storeRelaxed(page.frames_out, frames_out);
+      abi::storeRelaxed(page.drops, drops + missed);
+      abi::storeRelaxed(page.errors, errors);
       stats.publish(page, done);
     }
   }
@@ -286,10 +282,10 @@ class ThreadedVariant : public Variant {
       tick.async_wait([&](const boost::system::error_code& ec) {
         if (ec) return;
         const net::ServerCounters& c = server.counters();
-        store(page.frames_in, reader.framesIn());
-        store(page.frames_out, c.frames_out);
-        store(page.drops, c.drops + reader.overflowDropped());
-        store(page.errors, c.errors + reader.errors());
+        abi::storeRelaxed(page.frames_in, reader.framesIn());
+        abi::storeRelaxed(page.frames_out, c.frames_out);
+        abi::storeRelaxed(page.drops, c.drops + reader.overflowDropped());
+        abi::storeRelaxed(page.errors, c.errors + reader.errors());
         stats.publish(page, monotonicNs());
         arm_tick();
       });

@@ -39,10 +39,6 @@ void setupLogging() {
   spdlog::flush_on(spdlog::level::info);
 }
 
-void store(uint64_t& field, uint64_t value) {
-  abi::atomicRef(field).store(value, std::memory_order_relaxed);
-}
-
 int exitCodeFor(SourceFailure failure) {
   switch (failure) {
     case SourceFailure::kUnsupported:
@@ -234,10 +230,10 @@ int runCaptureWorker(int argc, const char* const* argv) {
         return abi::kExitPeerLost;
       }
     }
-    store(page.frames_out, frames_out);
-    store(page.bytes_out, bytes_out);
-    store(page.drops, drops + missed);
-    store(page.errors, errors);
+    abi::storeRelaxed(page.frames_out, frames_out);
+    abi::storeRelaxed(page.bytes_out, bytes_out);
+    abi::storeRelaxed(page.drops, drops + missed);
+    abi::storeRelaxed(page.errors, errors);
     stats.publish(page, done);
   }
   channel->setState(abi::WorkerState::kStopping);

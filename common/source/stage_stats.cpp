@@ -58,9 +58,9 @@ void StageStats::publish(abi::WorkerStatusPage& page, uint64_t now_ns) {
   if (now_ns < next_publish_ns_) return;
   next_publish_ns_ = now_ns + kPublishEveryNs;
   const Snapshot s = snapshot(now_ns);
-  abi::atomicRef(page.fps_milli).store(s.fps_milli, std::memory_order_relaxed);
-  abi::atomicRef(page.latency_p50_ns).store(s.p50_ns, std::memory_order_relaxed);
-  abi::atomicRef(page.latency_p99_ns).store(s.p99_ns, std::memory_order_relaxed);
+  abi::storeRelaxed(page.fps_milli, s.fps_milli);
+  abi::storeRelaxed(page.latency_p50_ns, s.p50_ns);
+  abi::storeRelaxed(page.latency_p99_ns, s.p99_ns);
 }
 
 }  // namespace funkhaus

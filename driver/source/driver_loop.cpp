@@ -183,9 +183,9 @@ class Loop {
     channel_->heartbeat();
     auto& page = channel_->status();
     const MonitorCounters totals = driver_ ? driver_->totals() : MonitorCounters{};
-    abi::atomicRef(page.frames_out).store(totals.frames_out, std::memory_order_relaxed);
-    abi::atomicRef(page.drops).store(totals.drops, std::memory_order_relaxed);
-    abi::atomicRef(page.errors).store(totals.errors, std::memory_order_relaxed);
+    abi::storeRelaxed(page.frames_out, totals.frames_out);
+    abi::storeRelaxed(page.drops, totals.drops);
+    abi::storeRelaxed(page.errors, totals.errors);
     stats_.publish(page, now);
   }
 

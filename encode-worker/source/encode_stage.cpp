@@ -147,15 +147,12 @@ EncodeStage::Turn EncodeStage::step(int64_t max_wait_ns) {
 }
 
 void EncodeStage::publish(abi::WorkerStatusPage& page, uint64_t now_ns) {
-  auto store = [](uint64_t& field, uint64_t value) {
-    abi::atomicRef(field).store(value, std::memory_order_relaxed);
-  };
-  store(page.frames_in, counters_.frames_in);
-  store(page.frames_out, counters_.frames_out);
-  store(page.drops, counters_.drops);
-  store(page.errors, counters_.errors);
-  store(page.bytes_out, counters_.bytes_out);
-  store(page.keyframes, counters_.keyframes);
+  abi::storeRelaxed(page.frames_in, counters_.frames_in);
+  abi::storeRelaxed(page.frames_out, counters_.frames_out);
+  abi::storeRelaxed(page.drops, counters_.drops);
+  abi::storeRelaxed(page.errors, counters_.errors);
+  abi::storeRelaxed(page.bytes_out, counters_.bytes_out);
+  abi::storeRelaxed(page.keyframes, counters_.keyframes);
   stats_.publish(page, now_ns);
 }
 

@@ -209,16 +209,13 @@ int runNetWorker(const ServerOptions& options) {
       channel->heartbeat();
       abi::WorkerStatusPage& status = channel->status();
       const ServerCounters& c = srv.counters();
-      auto put = [](uint64_t& field, uint64_t value) {
-        abi::atomicRef(field).store(value, std::memory_order_relaxed);
-      };
-      put(status.frames_in, reader.framesIn());
-      put(status.frames_out, c.frames_out);
-      put(status.bytes_out, c.bytes_out);
-      put(status.drops, c.drops + reader.overflowDropped());
-      put(status.errors, c.errors + reader.errors() + channel_errors);
-      put(status.viewers, srv.playingViewers());
-      put(status.keyframes, c.keyframes_received);
+      abi::storeRelaxed(status.frames_in, reader.framesIn());
+      abi::storeRelaxed(status.frames_out, c.frames_out);
+      abi::storeRelaxed(status.bytes_out, c.bytes_out);
+      abi::storeRelaxed(status.drops, c.drops + reader.overflowDropped());
+      abi::storeRelaxed(status.errors, c.errors + reader.errors() + channel_errors);
+      abi::storeRelaxed(status.viewers, srv.playingViewers());
+      abi::storeRelaxed(status.keyframes, c.keyframes_received);
       stats.publish(status, monotonicNs());
       arm_tick();
     });

@@ -38,4 +38,11 @@ inline T atomicLoad(const T& field, std::memory_order order = std::memory_order_
   return std::atomic_ref<T>(const_cast<T&>(field)).load(order);
 }
 
+// A status counter another process reads: relaxed, it wants a recent value, not an ordering.
+template <class T>
+requires std::is_same_v<T, uint32_t> || std::is_same_v<T, uint64_t>
+inline void storeRelaxed(T& field, std::type_identity_t<T> value) {
+  std::atomic_ref<T>(field).store(value, std::memory_order_relaxed);
+}
+
 }  // namespace funkhaus::abi
