@@ -29,8 +29,6 @@ uint32_t cvtVSync(uint32_t w, uint32_t h) {
   return 10;  // custom aspect ratio
 }
 
-uint32_t millimetres(uint32_t pixels) { return (pixels * 254 + kDpi * 5) / (kDpi * 10); }
-
 // EDID's "character" descriptors: text, then a newline, padded with spaces.
 void textDescriptor(uint8_t* d, uint8_t tag, const std::string& text) {
   std::memset(d, 0, 18);
@@ -52,8 +50,8 @@ Result<void> detailedTiming(uint8_t* d, const VideoTiming& t) {
       t.v_front > 0x3F || t.v_sync > 0x3F)
     return makeError("timing {}x{} with a {} Hz pixel clock does not fit a detailed timing",
                      t.h_active, t.v_active, t.pixel_clock_hz);
-  const uint32_t h_mm = millimetres(t.h_active);
-  const uint32_t v_mm = millimetres(t.v_active);
+  const uint32_t h_mm = millimetresAt96Dpi(t.h_active);
+  const uint32_t v_mm = millimetresAt96Dpi(t.v_active);
   d[0] = static_cast<uint8_t>(clock_10khz & 0xFF);
   d[1] = static_cast<uint8_t>(clock_10khz >> 8);
   d[2] = static_cast<uint8_t>(t.h_active & 0xFF);
@@ -181,8 +179,10 @@ Result<std::vector<uint8_t>> buildEdid(const EdidParams& p) {
   // Digital input, DisplayPort, 8 bits per colour (10 with HDR).
   b[20] = static_cast<uint8_t>(0x80 | (p.hdr ? 0x30 : 0x20) | 0x05);
   // Maximum image size in cm; at least 10 cm a side (smaller is "dubious" to EDID parsers).
-  const uint32_t h_cm = std::clamp<uint32_t>((millimetres(p.timing.h_active) + 5) / 10, 10, 255);
-  const uint32_t v_cm = std::clamp<uint32_t>((millimetres(p.timing.v_active) + 5) / 10, 10, 255);
+  const uint32_t h_cm =
+      std::clamp<uint32_t>((millimetresAt96Dpi(p.timing.h_active) + 5) / 10, 10, 255);
+  const uint32_t v_cm =
+      std::clamp<uint32_t>((millimetresAt96Dpi(p.timing.v_active) + 5) / 10, 10, 255);
   b[21] = static_cast<uint8_t>(h_cm);
   b[22] = static_cast<uint8_t>(v_cm);
   b[23] = 120;  // gamma 2.2
@@ -247,5 +247,7 @@ Result<std::vector<uint8_t>> buildEdid(const EdidParams& p) {
   }
   return edid;
 }
+
+uint32_t millimetresAt96Dpi(uint32_t pixels) { return (pixels * 254 + kDpi * 5) / (kDpi * 10); }
 
 }  // namespace funkhaus::vdisplay

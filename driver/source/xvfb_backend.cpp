@@ -21,6 +21,7 @@
 
 #include "funkhaus/abi/token.h"
 #include "funkhaus/common/clock.h"
+#include "funkhaus/vdisplay/edid.h"
 #include "funkhaus/vdisplay/xauth.h"
 #include "funkhaus/vdisplay/xvfb_process.h"
 
@@ -34,8 +35,6 @@ template <class T>
 using XPtr = std::unique_ptr<T, FreeDeleter>;
 
 constexpr uint64_t kRetryNs = 1'000'000'000;  // after a failed X server restart
-
-uint32_t mmAt96Dpi(uint32_t pixels) { return (pixels * 254 + 480) / 960; }
 
 std::string modeName(const Mode& m) {
   return fmt::format("{}x{}_{}.{:02}", m.width, m.height, m.refresh_millihz / 1000,
@@ -426,7 +425,7 @@ class XvfbMonitor final : public Monitor {
                                                XCB_NONE, XCB_RANDR_ROTATION_ROTATE_0, 0, nullptr);
     const auto size = xcb_randr_set_screen_size_checked(
         conn_, root_, static_cast<uint16_t>(m.width), static_cast<uint16_t>(m.height),
-        mmAt96Dpi(m.width), mmAt96Dpi(m.height));
+        millimetresAt96Dpi(m.width), millimetresAt96Dpi(m.height));
     const auto on = xcb_randr_set_crtc_config(conn_, crtc, XCB_CURRENT_TIME, config_time, 0, 0,
                                               mode_id, XCB_RANDR_ROTATION_ROTATE_0, 1, &output);
     const auto edid = xcb_randr_change_output_property_checked(

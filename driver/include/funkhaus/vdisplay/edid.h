@@ -46,6 +46,10 @@ struct EdidParams {
 
 inline constexpr size_t kEdidBlockSize = 128;
 
+// The physical size claimed for `pixels` at 96 dpi (Xvfb's -dpi 96), rounded to whole
+// millimetres: the EDID's image size and the X screen's size in millimetres agree.
+uint32_t millimetresAt96Dpi(uint32_t pixels);
+
 // EDID 1.4: manufacturer "FNK", product 0x5644, the binary serial, sRGB primaries, 640x480@60
 // in the established timings, descriptors = preferred timing, range limits (when expressible),
 // name, dummy. With hdr: 10 bpc input and one CTA-861.3 extension block (video capability,
