@@ -16,6 +16,7 @@
 #include <toml++/toml.h>
 
 #include "funkhaus/abi/message.h"
+#include "funkhaus/abi/vdisplay.h"
 
 namespace funkhaus::supervisor {
 namespace {
@@ -297,12 +298,17 @@ void readVdisplay(TableReader& top, Config& config, std::string_view source,
   if (t == nullptr) return;
   TableReader r(*t, "vdisplay.", source, errors);
   VdisplayConfig& c = config.vdisplay;
-  // The driver checks the exact bounds (CVT, EDID); these catch what can never work.
-  r.integer("width", 320, 4088, [&](int64_t v) { c.width = static_cast<uint32_t>(v); });
-  r.integer("height", 320, 4094, [&](int64_t v) { c.height = static_cast<uint32_t>(v); });
-  r.integer("refresh_hz", 24, 240, [&](int64_t v) { c.refresh_hz = static_cast<uint32_t>(v); });
-  r.integer("fb_width", 320, 4088, [&](int64_t v) { c.fb_width = static_cast<uint32_t>(v); });
-  r.integer("fb_height", 320, 4094, [&](int64_t v) { c.fb_height = static_cast<uint32_t>(v); });
+  // The driver checks the exact bounds (CVT, EDID); these, the protocol's, catch what can never
+  // work.
+  constexpr int64_t kMin = abi::kVdisplayMinDimension;
+  constexpr int64_t kMaxW = abi::kVdisplayMaxWidth, kMaxH = abi::kVdisplayMaxHeight;
+  r.integer("width", kMin, kMaxW, [&](int64_t v) { c.width = static_cast<uint32_t>(v); });
+  r.integer("height", kMin, kMaxH, [&](int64_t v) { c.height = static_cast<uint32_t>(v); });
+  r.integer("refresh_hz", abi::kVdisplayMinRefreshMilliHz / 1000,
+            abi::kVdisplayMaxRefreshMilliHz / 1000,
+            [&](int64_t v) { c.refresh_hz = static_cast<uint32_t>(v); });
+  r.integer("fb_width", kMin, kMaxW, [&](int64_t v) { c.fb_width = static_cast<uint32_t>(v); });
+  r.integer("fb_height", kMin, kMaxH, [&](int64_t v) { c.fb_height = static_cast<uint32_t>(v); });
   if (const toml::node* n = t->get("hdr")) {
     if (const auto* b = n->as_boolean())
       c.hdr = b->get();
@@ -311,8 +317,11 @@ void readVdisplay(TableReader& top, Config& config, std::string_view source,
   }
   r.seen("hdr");
   r.rejectUnknown();
-  if (c.width % 8 != 0) r.fail(*t, "width", "must be a multiple of 8 (the CVT character cell)");
-  if (c.height % 2 != 0) r.fail(*t, "height", "must be even");
+  static_assert(abi::kVdisplayWidthAlign == 8 && abi::kVdisplayHeightAlign == 2,
+                "the messages below name the alignment");
+  if (c.width % abi::kVdisplayWidthAlign != 0)
+    r.fail(*t, "width", "must be a multiple of 8 (the CVT character cell)");
+  if (c.height % abi::kVdisplayHeightAlign != 0) r.fail(*t, "height", "must be even");
 }
 
 void readRings(TableReader& top, Config& config, std::string_view source,
