@@ -130,6 +130,9 @@ void DisplayLeases::onReply(Reply reply) {
                                         vdisplay::toString(reply.code), reply.message);
     if (p.type != VdisplayMessageType::kRemoveMonitor) fail(why);
     if (p.done) p.done(Error{why});
+    // A driver of another version refuses everything, pings too: leave it (the status shows
+    // why) instead of logging a refusal every ping.
+    if (reply.code == vdisplay::VdisplayStatusCode::kVersionMismatch) detach();
     return;
   }
   switch (p.type) {
@@ -141,7 +144,7 @@ void DisplayLeases::onReply(Reply reply) {
         fail(fmt::format("driver speaks ABI {} protocol {}, funkhausd ABI {} protocol {}",
                          info->abi_version, info->protocol_version, abi::kAbiVersion,
                          abi::kVdisplayProtocolVersion));
-        socket_.reset();
+        detach();
         return;
       }
       ping_interval_ms_ = std::clamp<uint32_t>(info->watchdog_ms / 3, 30, 10'000);
