@@ -242,9 +242,10 @@ struct NetServer::Impl {
                const std::string& headers = "", const std::string& body = "",
                const char* content_type = nullptr);
   void handleDescribe(const std::shared_ptr<Connection>& c, const RtspRequest& r, uint32_t cseq);
+  void answerDescribe(const std::shared_ptr<Connection>& c, const RtspRequest& r, uint32_t cseq);
   void handleSetup(const std::shared_ptr<Connection>& c, const RtspRequest& r, uint32_t cseq);
   void handlePlay(const std::shared_ptr<Connection>& c, const RtspRequest& r, uint32_t cseq);
-  void answerDeferred();
+  void answerDeferred(uint64_t now);
   bool isAggregatePath(const std::string& path) const;
   bool isTrackPath(const std::string& path) const;
   std::optional<uint32_t> sessionSlot(const std::shared_ptr<Connection>& c, const RtspRequest& r);
@@ -759,23 +760,25 @@ void NetServer::Impl::handleDescribe(const std::shared_ptr<Connection>& c, const
                                      uint32_t cseq) {
   const std::string path = uriPath(r.uri);
   if (!isAggregatePath(path)) return respond(c, 404, cseq);
-  if (!c->deferred) {
-    // rtsp://host/path?mode=1280x720@60: the viewer's display mode for the virtual monitor.
-    if (auto mode = uriModeRequest(r.uri)) {
-      spdlog::info("connection {}: asks for mode {}x{}{}", c->name, mode->width, mode->height,
-                   mode->refresh_hz ? fmt::format(" at {} Hz", mode->refresh_hz) : "");
-      if (link.requestMode) link.requestMode(mode->width, mode->height, mode->refresh_hz);
-    }
+  // rtsp://host/path?mode=1280x720@60: the viewer's display mode for the virtual monitor.
+  if (auto mode = uriModeRequest(r.uri)) {
+    spdlog::info("connection {}: asks for mode {}x{}{}", c->name, mode->width, mode->height,
+                 mode->refresh_hz ? fmt::format(" at {} Hz", mode->refresh_hz) : "");
+    if (link.requestMode) link.requestMode(mode->width, mode->height, mode->refresh_hz);
   }
   if (!sets.complete()) {
-    // No parameter sets yet (the encoder just started): wait for the next keyframe.
-    if (!c->deferred) {
-      c->deferred = r;
-      c->deferred_since_ns = monotonicNs();
-      requestKeyframe();
-    }
+    // No parameter sets yet (the encoder just started): wait for the next keyframe. The
+    // connection stops reading until answerDeferred() answers.
+    c->deferred = r;
+    c->deferred_since_ns = monotonicNs();
+    requestKeyframe();
     return;
   }
+  answerDescribe(c, r, cseq);
+}
+
+void NetServer::Impl::answerDescribe(const std::shared_ptr<Connection>& c, const RtspRequest& r,
+                                     uint32_t cseq) {
   SdpOptions o;
   o.session_id = randomBits() >> 1;
   o.origin_ipv6 = c->local.ss_family == AF_INET6;
@@ -788,16 +791,20 @@ void NetServer::Impl::handleDescribe(const std::shared_ptr<Connection>& c, const
   respond(c, 200, cseq, fmt::format("Content-Base: {}\r\n", base), sdp, "application/sdp");
 }
 
-void NetServer::Impl::answerDeferred() {
+// The waiting DESCRIBEs: all of them once the parameter sets are known, else those that
+// waited longer than describe_wait (503).
+void NetServer::Impl::answerDeferred(uint64_t now) {
+  const uint64_t describe_wait = uint64_t{opt.describe_wait_ms} * kMs;
   std::vector<std::shared_ptr<Connection>> waiting;
   for (auto& [id, c] : conns)
-    if (c->deferred) waiting.push_back(c);
+    if (c->deferred && (sets.complete() || now - c->deferred_since_ns > describe_wait))
+      waiting.push_back(c);
   for (auto& c : waiting) {
     RtspRequest r = std::move(*c->deferred);
     c->deferred.reset();
     if (c->closed) continue;
     if (sets.complete()) {
-      handleDescribe(c, r, r.cseq().value_or(0));
+      answerDescribe(c, r, r.cseq().value_or(0));
     } else {
       respond(c, 503, r.cseq(), "Retry-After: 1\r\n");
     }
@@ -1058,7 +1065,7 @@ uint64_t NetServer::Impl::onAccessUnit(const AccessUnit& au) {
       spdlog::warn("the stream changed codec to {}", toString(sets.codec));
     codec_known = true;
     state.storeParameterSets(sets);
-    if (sets.complete()) answerDeferred();
+    if (sets.complete()) answerDeferred(monotonicNs());
   }
   last_capture_ns = au.capture_time_ns;
   if (auto ok = packetize(*codec, nals, opt.mtu, fragments); !ok) {
@@ -1241,10 +1248,8 @@ void NetServer::Impl::sweep() {
   const uint64_t now = monotonicNs();
   const uint64_t session_timeout = uint64_t{opt.session_timeout_s} * 1'000'000'000u;
   const uint64_t header_timeout = uint64_t{opt.header_timeout_ms} * kMs;
-  const uint64_t describe_wait = uint64_t{opt.describe_wait_ms} * kMs;
   std::vector<std::pair<std::shared_ptr<Connection>, std::string>> to_close;
   bool waiting_for_keyframe = false;
-  bool deferred_expired = false;
   bool join_keyframe = false;
   for (auto& [id, c] : conns) {
     if (c->partial_since_ns != 0 && now - c->partial_since_ns > header_timeout) {
@@ -1262,14 +1267,13 @@ void NetServer::Impl::sweep() {
     } else if (now - c->last_request_ns > session_timeout) {
       to_close.emplace_back(c, "idle without a session");
     }
-    if (c->deferred && now - c->deferred_since_ns > describe_wait) deferred_expired = true;
     if (c->join_keyframe_ns != 0 && now >= c->join_keyframe_ns) {
       c->join_keyframe_ns = 0;
       join_keyframe = true;
     }
   }
   for (auto& [c, why] : to_close) closeConnection(c, why);
-  if (deferred_expired) answerDeferred();
+  answerDeferred(now);
   if (join_keyframe || (waiting_for_keyframe && now - last_keyframe_request_ns > kKeyframeRetryNs))
     requestKeyframe();
 }
