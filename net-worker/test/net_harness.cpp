@@ -77,10 +77,7 @@ Result<std::unique_ptr<NetHarness>> NetHarness::create(uint64_t ring_capacity) {
   auto page = SharedMemory::create("net-state", sizeof(abi::NetStatePage));
   if (!page) return page.error();
   auto* p = reinterpret_cast<abi::NetStatePage*>(page->data());
-  p->magic = abi::kNetStateMagic;
-  p->abi_version = abi::kAbiVersion;
-  p->header_size = sizeof(abi::NetStatePage);
-  p->max_viewers = abi::kMaxViewers;
+  abi::initNetStatePage(*p);
   h->page_.emplace(std::move(*page));
 
   PacketRingConfig config;

@@ -196,10 +196,7 @@ class NetServerTest : public ::testing::Test {
     auto page = SharedMemory::create("net-state-test", sizeof(abi::NetStatePage));
     ASSERT_TRUE(page.ok());
     auto* p = reinterpret_cast<abi::NetStatePage*>(page->data());
-    p->magic = abi::kNetStateMagic;
-    p->abi_version = abi::kAbiVersion;
-    p->header_size = sizeof(abi::NetStatePage);
-    p->max_viewers = abi::kMaxViewers;
+    abi::initNetStatePage(*p);
     page_.emplace(std::move(*page));
     listen_ = UniqueFd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     sockaddr_in a{};
@@ -725,10 +722,7 @@ TEST(NetServerCreate, RefusesBadSocketsAndOptions) {
   asio::io_context io;
   auto page = SharedMemory::create("net-state-test", sizeof(abi::NetStatePage));
   auto* p = reinterpret_cast<abi::NetStatePage*>(page->data());
-  p->magic = abi::kNetStateMagic;
-  p->abi_version = abi::kAbiVersion;
-  p->header_size = sizeof(abi::NetStatePage);
-  p->max_viewers = abi::kMaxViewers;
+  abi::initNetStatePage(*p);
   auto state = NetState::attach(std::move(*page));
   ASSERT_TRUE(state.ok());
   {

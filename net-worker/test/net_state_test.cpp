@@ -127,10 +127,7 @@ namespace {
 SharedMemory freshPage() {
   auto shm = SharedMemory::create("net-state-test", sizeof(abi::NetStatePage));
   auto* p = reinterpret_cast<abi::NetStatePage*>(shm->data());
-  p->magic = abi::kNetStateMagic;
-  p->abi_version = abi::kAbiVersion;
-  p->header_size = sizeof(abi::NetStatePage);
-  p->max_viewers = abi::kMaxViewers;
+  abi::initNetStatePage(*p);
   return std::move(*shm);
 }
 

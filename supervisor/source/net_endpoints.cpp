@@ -72,10 +72,7 @@ Result<NetEndpoints> NetEndpoints::open(const NetConfig& config) {
   auto state = SharedMemory::create("funkhaus-net-state", sizeof(abi::NetStatePage));
   if (!state) return makeError("net state page: {}", state.error().message);
   auto* page = reinterpret_cast<abi::NetStatePage*>(state->data());
-  page->magic = abi::kNetStateMagic;
-  page->abi_version = abi::kAbiVersion;
-  page->header_size = sizeof(abi::NetStatePage);
-  page->max_viewers = abi::kMaxViewers;
+  abi::initNetStatePage(*page);
   NetEndpoints e(std::move(*state));
   e.max_viewers_ = config.max_viewers;
   auto listening = bound(*address, SOCK_STREAM, config.port);

@@ -42,10 +42,7 @@ std::vector<std::vector<uint8_t>> fuzzSeeds() {
   using namespace funkhaus;
   auto page = std::make_unique<abi::NetStatePage>();
   std::memset(static_cast<void*>(page.get()), 0, sizeof *page);
-  page->magic = abi::kNetStateMagic;
-  page->abi_version = abi::kAbiVersion;
-  page->header_size = sizeof(abi::NetStatePage);
-  page->max_viewers = abi::kMaxViewers;
+  abi::initNetStatePage(*page);
   page->codec = 1;
   page->parameter_sets_valid = 1;
   page->sps.size = 4;

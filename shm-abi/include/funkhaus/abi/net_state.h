@@ -162,4 +162,12 @@ static_assert(std::is_standard_layout_v<NetStatePage>, "offsetof must be meaning
 static_assert(std::is_trivially_copyable_v<NetStatePage>,
               "no constructor runs in shared memory: the bytes are the object");
 
+// The header of a fresh (zero-filled) page as its owner writes it: every viewer slot free.
+inline void initNetStatePage(NetStatePage& page) {
+  page.magic = kNetStateMagic;
+  page.abi_version = kAbiVersion;
+  page.header_size = sizeof(NetStatePage);
+  page.max_viewers = kMaxViewers;
+}
+
 }  // namespace funkhaus::abi
