@@ -14,25 +14,14 @@
 #include <thread>
 
 #include "funkhaus/common/clock.h"
+#include "funkhaus/net/rtsp_request.h"
 
 namespace funkhaus::bench {
 
 namespace {
 
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+using net::equalsIgnoreCase;
+using net::trim;
 
 bool printable(std::string_view s) {
   for (char c : s)

@@ -62,6 +62,8 @@ struct RtspUnit {
 // lines, any case in header names, and spaces or tabs around values.
 RtspUnit parseRtspUnit(std::span<const uint8_t> input, const RtspLimits& limits = {});
 
+// `s` without the spaces and tabs around it.
+std::string_view trim(std::string_view s);
 // Case-insensitive ASCII comparison.
 bool equalsIgnoreCase(std::string_view a, std::string_view b);
 
