@@ -1,4 +1,5 @@
-// The one host configuration every variant runs, and the workers' arguments from it.
+// The one host configuration every variant runs, the workers' arguments from it, and the
+// in-process variants' stage figures.
 #include <fmt/format.h>
 
 #include "funkhaus/bench/variant.h"
@@ -26,6 +27,18 @@ std::vector<std::string> workerArgv(const std::string& worker, const supervisor:
   std::vector<std::string> argv = {"funkhaus-" + worker};
   for (std::string& a : supervisor::workerArgs(worker, config)) argv.push_back(std::move(a));
   return argv;
+}
+
+std::vector<StageFigure> stageFigures(const std::array<abi::WorkerStatusPage, 3>& pages) {
+  std::vector<StageFigure> out;
+  const char* names[3] = {"capture", "encode", "net"};
+  for (size_t i = 0; i < pages.size(); ++i) {
+    const abi::WorkerStatusPage& p = pages[i];
+    out.push_back({names[i], static_cast<double>(abi::atomicLoad(p.fps_milli)) / 1000.0,
+                   static_cast<double>(abi::atomicLoad(p.latency_p50_ns)) / 1e6,
+                   static_cast<double>(abi::atomicLoad(p.latency_p99_ns)) / 1e6});
+  }
+  return out;
 }
 
 std::vector<char*> argvOf(std::vector<std::string>& args) {

@@ -128,17 +128,7 @@ class SingleThreadVariant : public Variant {
     return {};
   }
 
-  Result<std::vector<StageFigure>> stages() override {
-    std::vector<StageFigure> out;
-    const char* names[3] = {"capture", "encode", "net"};
-    for (int i = 0; i < 3; ++i) {
-      const abi::WorkerStatusPage& p = pages_[i];
-      out.push_back({names[i], static_cast<double>(abi::atomicLoad(p.fps_milli)) / 1000.0,
-                     static_cast<double>(abi::atomicLoad(p.latency_p50_ns)) / 1e6,
-                     static_cast<double>(abi::atomicLoad(p.latency_p99_ns)) / 1e6});
-    }
-    return out;
-  }
+  Result<std::vector<StageFigure>> stages() override { return stageFigures(pages_); }
 
   std::vector<ProcessCpu> cpu() const override {
     return {{"bench (pipeline and sink)", processCpuNs(0)}};

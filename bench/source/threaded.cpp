@@ -80,17 +80,7 @@ class ThreadedVariant : public Variant {
     return {};
   }
 
-  Result<std::vector<StageFigure>> stages() override {
-    std::vector<StageFigure> out;
-    const char* names[3] = {"capture", "encode", "net"};
-    for (int i = 0; i < 3; ++i) {
-      const abi::WorkerStatusPage& p = pages_[i];
-      out.push_back({names[i], static_cast<double>(abi::atomicLoad(p.fps_milli)) / 1000.0,
-                     static_cast<double>(abi::atomicLoad(p.latency_p50_ns)) / 1e6,
-                     static_cast<double>(abi::atomicLoad(p.latency_p99_ns)) / 1e6});
-    }
-    return out;
-  }
+  Result<std::vector<StageFigure>> stages() override { return stageFigures(pages_); }
 
   Result<void> keepAlive() override {
     if (!viewer_) return makeError("no viewer");

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -12,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "funkhaus/abi/status_page.h"
 #include "funkhaus/bench/rtp_sink.h"
 #include "funkhaus/common/result.h"
 #include "funkhaus/supervisor/config.h"
@@ -42,6 +44,9 @@ struct StageFigure {
   std::string name;
   double fps = 0, p50_ms = 0, p99_ms = 0;
 };
+
+// The figures of the in-process variants' capture, encode and net status pages.
+std::vector<StageFigure> stageFigures(const std::array<abi::WorkerStatusPage, 3>& pages);
 
 // CPU time (user + system) one process has used so far, or nullopt if it is gone.
 std::optional<uint64_t> processCpuNs(pid_t pid);
