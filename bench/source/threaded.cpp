@@ -46,9 +46,9 @@ constexpr int64_t kEncodeTurnNs = 20'000'000;  // encode worker: a turn waits at
 constexpr uint64_t kStaleNs = 300'000'000;     // net worker: records older at start are skipped
 constexpr int kRtspTimeoutMs = 10'000;
 
-int fdOf(const std::vector<supervisor::HandedFd>& fds, abi::FdRole role) {
+int fdOf(const std::vector<supervisor::HandedFd>& fds, abi::FdRole role, uint32_t tag = 0) {
   for (const auto& f : fds)
-    if (f.role == role) return f.fd;
+    if (f.role == role && f.tag == tag) return f.fd;
   return -1;
 }
 
@@ -229,8 +229,7 @@ class ThreadedVariant : public Variant {
     if (!options || !options->has_value()) return makeError("net options: bad arguments");
     net_options_ = **options;
     const auto fds = endpoints_->handedFds();
-    auto page =
-        SharedMemory::attach(dupOf(fdOf(fds, abi::FdRole::kNetState)), sizeof(abi::NetStatePage));
+    auto page = SharedMemory::attach(dupOf(fdOf(fds, abi::FdRole::kNetState)));
     if (!page) return makeError("net state page: {}", page.error().message);
     auto state = net::NetState::attach(std::move(*page));
     if (!state) return makeError("net state: {}", state.error().message);
@@ -240,9 +239,9 @@ class ThreadedVariant : public Variant {
     auto consumer = PacketConsumer::attach(std::move(*ring));
     if (!consumer) return makeError("packet ring: {}", consumer.error().message);
     net::ServerSockets sockets;
-    sockets.listen = dupOf(fdOf(fds, abi::FdRole::kRtspListen));
-    sockets.rtp = dupOf(fdOf(fds, abi::FdRole::kRtpSocket));
-    sockets.rtcp = dupOf(fdOf(fds, abi::FdRole::kRtcpSocket));
+    sockets.listen = dupOf(fdOf(fds, abi::FdRole::kEndpoint, abi::kEndpointRtspListen));
+    sockets.rtp = dupOf(fdOf(fds, abi::FdRole::kEndpoint, abi::kEndpointRtspRtp));
+    sockets.rtcp = dupOf(fdOf(fds, abi::FdRole::kEndpoint, abi::kEndpointRtspRtcp));
     net::SupervisorLink link;
     // Runs on the net thread, the only one touching endpoints_ after start.
     link.deposit = [this](uint32_t slot, int fd) {

@@ -125,9 +125,9 @@ int runCaptureWorker(int argc, const char* const* argv) {
     channel->setState(abi::WorkerState::kFailed);
     return code;
   };
-  UniqueFd ring_fd = channel->takeFd(abi::FdRole::kFrameRingOut);
+  UniqueFd ring_fd = channel->takeRing(abi::FdRole::kRingOut, abi::RingId::kFrames);
   if (!ring_fd.valid()) {
-    spdlog::error("funkhausd handed over no frame ring (fd role kFrameRingOut)");
+    spdlog::error("funkhausd handed over no frame ring (kRingOut, kFrames)");
     return fail(abi::kExitBadConfig);
   }
   auto ring = SharedMemory::attach(std::move(ring_fd));
@@ -142,7 +142,7 @@ int runCaptureWorker(int argc, const char* const* argv) {
   }
   UniqueFd input_ring;
   if (options->source.kind == SourceKind::kVdisplay) {
-    input_ring = channel->takeFd(abi::FdRole::kFrameRingIn);
+    input_ring = channel->takeRing(abi::FdRole::kRingIn, abi::RingId::kDisplay);
     options->source.input_ring_fd = input_ring.get();
   }
   SourceFailure failure = SourceFailure::kTransient;

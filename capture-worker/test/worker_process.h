@@ -112,9 +112,11 @@ class CaptureWorkerProcess {
       return false;
     RingFdsMessage fds;
     fds.roles = {abi::FdRole::kStatusPage};
+    fds.tags = {0};
     fds.fds.emplace_back(dup(status_fd));
     if (ring_fd >= 0) {
-      fds.roles.push_back(abi::FdRole::kFrameRingOut);
+      fds.roles.push_back(abi::FdRole::kRingOut);
+      fds.tags.push_back(static_cast<uint32_t>(abi::RingId::kFrames));
       fds.fds.emplace_back(dup(ring_fd));
     }
     fds.last = true;

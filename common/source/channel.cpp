@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "funkhaus/abi/net_state.h"
 #include "funkhaus/abi/status_page.h"
 #include "funkhaus/common/fd_passing.h"
 
@@ -37,14 +38,34 @@ MessageType typeOf(const Message& m) {
     MessageType operator()(const RingFdsMessage&) const { return MessageType::kRingFds; }
     MessageType operator()(const CommandMessage&) const { return MessageType::kCommand; }
     MessageType operator()(const EventMessage&) const { return MessageType::kEvent; }
-    MessageType operator()(const SocketDepositMessage&) const {
-      return MessageType::kSocketDeposit;
+    MessageType operator()(const ConnectionDepositMessage&) const {
+      return MessageType::kConnectionDeposit;
     }
-    MessageType operator()(const SocketReleaseMessage&) const {
-      return MessageType::kSocketRelease;
+    MessageType operator()(const ConnectionReleaseMessage&) const {
+      return MessageType::kConnectionRelease;
     }
   };
   return std::visit(Visitor{}, m);
+}
+
+// The tag of each role names one of its kind; anything else is garbage.
+bool validTag(abi::FdRole role, uint32_t tag) {
+  switch (role) {
+    case abi::FdRole::kStatusPage:
+    case abi::FdRole::kNetState:
+      return tag == 0;
+    case abi::FdRole::kRingIn:
+    case abi::FdRole::kRingOut:
+      return tag >= 1 && tag <= abi::kMaxRingId;
+    case abi::FdRole::kEndpoint:
+      return abi::endpointProtocol(tag) >= 1 &&
+             abi::endpointProtocol(tag) <= abi::kMaxNetProtocol && (tag & 0xFF) != 0;
+    case abi::FdRole::kConnection:
+      return tag < abi::kMaxConnections;
+    case abi::FdRole::kDevice:
+      return tag >= 1 && tag <= abi::kMaxDeviceId;
+  }
+  return false;
 }
 
 template <class Body>
@@ -71,7 +92,7 @@ Result<Message> parseMessage(std::span<const std::byte> datagram, std::vector<Un
   if (h.reserved != 0) return makeError("message header has non-zero reserved field");
   const auto payload = datagram.subspan(sizeof h);
   const auto type = static_cast<MessageType>(h.type);
-  if (type != MessageType::kRingFds && type != MessageType::kSocketDeposit && !fds.empty())
+  if (type != MessageType::kRingFds && type != MessageType::kConnectionDeposit && !fds.empty())
     return makeError("message type {} must not carry fds ({} came)", h.type, fds.size());
   switch (type) {
     case MessageType::kHello: {
@@ -103,8 +124,7 @@ Result<Message> parseMessage(std::span<const std::byte> datagram, std::vector<Un
         }
         if (role == 0 || role > abi::kMaxFdRole)
           return makeError("ring-fds names unknown fd role {}", role);
-        if (role == static_cast<uint32_t>(abi::FdRole::kViewerSocket) ? tag >= abi::kMaxViewers
-                                                                      : tag != 0)
+        if (!validTag(static_cast<abi::FdRole>(role), tag))
           return makeError("ring-fds fd {} (role {}) has invalid tag {}", i, role, tag);
         m.roles.push_back(static_cast<abi::FdRole>(role));
         m.tags.push_back(tag);
@@ -112,23 +132,23 @@ Result<Message> parseMessage(std::span<const std::byte> datagram, std::vector<Un
       m.fds = std::move(fds);
       return Message{std::move(m)};
     }
-    case MessageType::kSocketDeposit: {
-      auto body = bodyOf<abi::SocketBody>(payload, "socket-deposit");
+    case MessageType::kConnectionDeposit: {
+      auto body = bodyOf<abi::ConnectionBody>(payload, "socket-deposit");
       if (!body) return body.error();
       if (fds.size() != 1)
         return makeError("socket-deposit message must carry exactly 1 fd, {} came", fds.size());
-      if (body->slot >= abi::kMaxViewers)
+      if (body->slot >= abi::kMaxConnections)
         return makeError("socket-deposit slot {} is out of range (0..{})", body->slot,
-                         abi::kMaxViewers - 1);
-      return Message{SocketDepositMessage{body->slot, std::move(fds[0])}};
+                         abi::kMaxConnections - 1);
+      return Message{ConnectionDepositMessage{body->slot, std::move(fds[0])}};
     }
-    case MessageType::kSocketRelease: {
-      auto body = bodyOf<abi::SocketBody>(payload, "socket-release");
+    case MessageType::kConnectionRelease: {
+      auto body = bodyOf<abi::ConnectionBody>(payload, "socket-release");
       if (!body) return body.error();
-      if (body->slot >= abi::kMaxViewers)
+      if (body->slot >= abi::kMaxConnections)
         return makeError("socket-release slot {} is out of range (0..{})", body->slot,
-                         abi::kMaxViewers - 1);
-      return Message{SocketReleaseMessage{body->slot}};
+                         abi::kMaxConnections - 1);
+      return Message{ConnectionReleaseMessage{body->slot}};
     }
     case MessageType::kCommand: {
       auto body = bodyOf<abi::CommandBody>(payload, "command");
@@ -165,9 +185,9 @@ std::vector<std::byte> encodeMessage(const Message& message) {
             body.tags[i] = i < m.tags.size() ? m.tags[i] : 0;
           }
           append(out, body);
-        } else if constexpr (std::is_same_v<T, SocketDepositMessage> ||
-                             std::is_same_v<T, SocketReleaseMessage>) {
-          append(out, abi::SocketBody{m.slot, 0});
+        } else if constexpr (std::is_same_v<T, ConnectionDepositMessage> ||
+                             std::is_same_v<T, ConnectionReleaseMessage>) {
+          append(out, abi::ConnectionBody{m.slot, 0});
         }
       },
       message);
@@ -189,7 +209,7 @@ Result<void> sendMessage(int socket, const Message& message) {
       return makeError("ring-fds message with {} fds, {} roles and {} tags", m->fds.size(),
                        m->roles.size(), m->tags.size());
     for (const auto& fd : m->fds) fds.push_back(fd.get());
-  } else if (const auto* d = std::get_if<SocketDepositMessage>(&message)) {
+  } else if (const auto* d = std::get_if<ConnectionDepositMessage>(&message)) {
     if (!d->fd.valid()) return makeError("socket-deposit message without an fd");
     fds.push_back(d->fd.get());
   }

@@ -72,9 +72,9 @@ Result<void> WorkerChannel::sendEvent(abi::Event event, uint64_t arg) {
   return sendMessage(fd_.get(), EventMessage{{static_cast<uint32_t>(event), 0, arg}});
 }
 
-UniqueFd WorkerChannel::takeFd(abi::FdRole role) {
+UniqueFd WorkerChannel::takeFd(abi::FdRole role, uint32_t tag) {
   for (auto& r : fds_)
-    if (r.role == role && r.fd.valid()) return std::move(r.fd);
+    if (r.role == role && r.tag == tag && r.fd.valid()) return std::move(r.fd);
   return UniqueFd();
 }
 
@@ -85,16 +85,16 @@ std::vector<std::pair<uint32_t, UniqueFd>> WorkerChannel::takeTaggedFds(abi::FdR
   return out;
 }
 
-Result<void> WorkerChannel::depositSocket(uint32_t slot, int fd) {
-  SocketDepositMessage m;
+Result<void> WorkerChannel::depositConnection(uint32_t slot, int fd) {
+  ConnectionDepositMessage m;
   m.slot = slot;
   m.fd = UniqueFd(fcntl(fd, F_DUPFD_CLOEXEC, 0));
   if (!m.fd.valid()) return makeError("dup of viewer socket: {}", std::strerror(errno));
   return sendMessage(fd_.get(), Message(std::move(m)));
 }
 
-Result<void> WorkerChannel::releaseSocket(uint32_t slot) {
-  return sendMessage(fd_.get(), SocketReleaseMessage{slot});
+Result<void> WorkerChannel::releaseConnection(uint32_t slot) {
+  return sendMessage(fd_.get(), ConnectionReleaseMessage{slot});
 }
 
 Result<std::optional<abi::CommandBody>> WorkerChannel::waitCommand(int timeout_ms) {

@@ -137,7 +137,9 @@ class Loop {
     driver_ = std::make_unique<Driver>(driver_options, createXvfbBackend(backend), *clock_);
 
     if (channel_) {
-      if (UniqueFd control = channel_->takeFd(abi::FdRole::kControl); control.valid()) {
+      if (UniqueFd control = channel_->takeFd(
+              abi::FdRole::kDevice, static_cast<uint32_t>(abi::DeviceId::kDisplayControl));
+          control.valid()) {
         if (!isSeqpacketSocket(control.get())) {
           spdlog::error("the kControl fd from funkhausd is not a SOCK_SEQPACKET socket");
           return abi::kExitBadConfig;

@@ -733,7 +733,8 @@ TEST_F(VdisplayProcessTest, SupervisedByFunkhausdOverTheChannel) {
   EXPECT_EQ(std::get<HelloMessage>(*hello).body.kind,
             static_cast<uint32_t>(abi::WorkerKind::kVdisplay));
   RingFdsMessage fds;
-  fds.roles = {abi::FdRole::kStatusPage, abi::FdRole::kControl};
+  fds.roles = {abi::FdRole::kStatusPage, abi::FdRole::kDevice};
+  fds.tags = {0, static_cast<uint32_t>(abi::DeviceId::kDisplayControl)};
   fds.fds.emplace_back(fcntl(page->fd(), F_DUPFD_CLOEXEC, 0));
   fds.fds.push_back(std::move(driver_control));
   ASSERT_TRUE(sendMessage(channel.get(), Message(std::move(fds))).ok());

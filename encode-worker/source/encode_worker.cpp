@@ -71,15 +71,12 @@ int runEncodeWorker(const EncoderConfig& config) {
   }
   channel->heartbeat();
 
-  UniqueFd frame_fd = channel->takeFd(abi::FdRole::kFrameRingIn);
-  UniqueFd packet_fd = channel->takeFd(abi::FdRole::kPacketRingOut);
+  UniqueFd frame_fd = channel->takeRing(abi::FdRole::kRingIn, abi::RingId::kFrames);
+  UniqueFd packet_fd = channel->takeRing(abi::FdRole::kRingOut, abi::RingId::kVideoPackets);
   if (!frame_fd.valid() || !packet_fd.valid()) {
-    spdlog::error(
-        "encode: funkhausd handed over no {} (roles needed: frame ring in = {}, packet "
-        "ring out = {})",
-        !frame_fd.valid() ? "frame ring (kFrameRingIn)" : "packet ring (kPacketRingOut)",
-        static_cast<uint32_t>(abi::FdRole::kFrameRingIn),
-        static_cast<uint32_t>(abi::FdRole::kPacketRingOut));
+    spdlog::error("encode: funkhausd handed over no {}",
+                  !frame_fd.valid() ? "frame ring (kRingIn, kFrames)"
+                                    : "packet ring (kRingOut, kVideoPackets)");
     channel->setState(abi::WorkerState::kFailed);
     return abi::kExitBadConfig;
   }

@@ -119,13 +119,16 @@ class EncodeWorker {
       return ::testing::AssertionFailure() << "hello of another kind or version";
     RingFdsMessage rings;
     rings.roles.push_back(abi::FdRole::kStatusPage);
+    rings.tags.push_back(0);
     rings.fds.emplace_back(dup(status.fd()));
     if (frames != nullptr) {
-      rings.roles.push_back(abi::FdRole::kFrameRingIn);
+      rings.roles.push_back(abi::FdRole::kRingIn);
+      rings.tags.push_back(static_cast<uint32_t>(abi::RingId::kFrames));
       rings.fds.emplace_back(dup(frames->fd()));
     }
     if (packets != nullptr) {
-      rings.roles.push_back(abi::FdRole::kPacketRingOut);
+      rings.roles.push_back(abi::FdRole::kRingOut);
+      rings.tags.push_back(static_cast<uint32_t>(abi::RingId::kVideoPackets));
       rings.fds.emplace_back(dup(packets->fd()));
     }
     rings.last = true;
@@ -421,7 +424,7 @@ TEST(EncodeWorkerProcess, MissingRingsExit65WithAClearMessage) {
   auto exit = worker.waitExit(10000);
   ASSERT_TRUE(exit);
   EXPECT_TRUE(WIFEXITED(*exit) && WEXITSTATUS(*exit) == abi::kExitBadConfig) << worker.log();
-  EXPECT_NE(worker.log().find("kFrameRingIn"), std::string::npos) << worker.log();
+  EXPECT_NE(worker.log().find("frame ring (kRingIn, kFrames)"), std::string::npos) << worker.log();
 }
 
 TEST(EncodeWorkerProcess, HardwareEncoderFallsBackAndStreams) {

@@ -253,12 +253,12 @@ struct NetServer::Impl {
 
   // media
   uint64_t onAccessUnit(const AccessUnit& unit);
-  bool sendUdp(const std::shared_ptr<Connection>& c, abi::NetViewerSlot& s, const AccessUnit& au);
-  bool sendTcp(const std::shared_ptr<Connection>& c, abi::NetViewerSlot& s, const AccessUnit& au);
-  void dropFrame(const std::shared_ptr<Connection>& c, abi::NetViewerSlot& s);
+  bool sendUdp(const std::shared_ptr<Connection>& c, abi::RtspViewerSlot& s, const AccessUnit& au);
+  bool sendTcp(const std::shared_ptr<Connection>& c, abi::RtspViewerSlot& s, const AccessUnit& au);
+  void dropFrame(const std::shared_ptr<Connection>& c, abi::RtspViewerSlot& s);
   void delivered(const std::shared_ptr<Connection>& c);
   size_t framesBehind(const std::shared_ptr<Connection>& c);
-  sockaddr_storage viewerAddress(const abi::NetViewerSlot& s, uint16_t port, socklen_t* len) const;
+  sockaddr_storage viewerAddress(const abi::RtspViewerSlot& s, uint16_t port, socklen_t* len) const;
   void sendReports();
   void armRtcp();
   void armRtpDrain();
@@ -280,7 +280,7 @@ struct NetServer::Impl {
   Descriptor listener, rtp, rtcp;
   asio::steady_timer sweep_timer, report_timer, keyframe_timer, accept_timer;
   std::map<uint64_t, std::shared_ptr<Connection>> conns;
-  std::array<std::shared_ptr<Connection>, abi::kMaxViewers> viewers{};
+  std::array<std::shared_ptr<Connection>, abi::kMaxConnections> viewers{};
   uint64_t next_id = 1;
   ServerCounters counters;
   ParameterSets sets;  // the latest seen; complete() once SPS/PPS(/VPS) are known
@@ -356,9 +356,9 @@ Result<void> NetServer::Impl::start(ServerSockets s) {
 }
 
 void NetServer::Impl::adopt(std::vector<std::pair<uint32_t, UniqueFd>> kept) {
-  std::array<UniqueFd, abi::kMaxViewers> fds;
+  std::array<UniqueFd, abi::kMaxConnections> fds;
   for (auto& [slot, fd] : kept) {
-    if (slot >= abi::kMaxViewers) continue;  // the channel already refuses these
+    if (slot >= abi::kMaxConnections) continue;  // the channel already refuses these
     if (fds[slot].valid()) {
       spdlog::warn("slot {}: funkhausd sent two sockets; keeping the first", slot);
       continue;
@@ -366,8 +366,8 @@ void NetServer::Impl::adopt(std::vector<std::pair<uint32_t, UniqueFd>> kept) {
     fds[slot] = std::move(fd);
   }
   bool any_playing = false;
-  for (uint32_t i = 0; i < abi::kMaxViewers; ++i) {
-    abi::NetViewerSlot& s = state.slot(i);
+  for (uint32_t i = 0; i < abi::kMaxConnections; ++i) {
+    abi::RtspViewerSlot& s = state.slot(i);
     UniqueFd fd = std::move(fds[i]);
     auto drop = [&](const std::string& why) {
       spdlog::warn("slot {}: not continued: {}", i, why);
@@ -379,6 +379,10 @@ void NetServer::Impl::adopt(std::vector<std::pair<uint32_t, UniqueFd>> kept) {
     };
     if (auto valid = validateViewerSlot(s); !valid) {
       drop("invalid state left by the previous net: " + valid.error().message);
+      continue;
+    }
+    if (auto valid = validateConnectionSlot(state.connection(i)); !valid) {
+      drop("invalid connection state left by the previous net: " + valid.error().message);
       continue;
     }
     const uint32_t st = abi::atomicLoad(s.state);
@@ -404,7 +408,7 @@ void NetServer::Impl::adopt(std::vector<std::pair<uint32_t, UniqueFd>> kept) {
       drop(fmt::format("its connection is gone ({})", std::strerror(errno)));
       continue;
     }
-    auto queue = OutputQueue::resume(fd.get(), s);
+    auto queue = OutputQueue::resume(fd.get(), state.connection(i));
     if (!queue) {
       drop("its output cannot be continued: " + queue.error().message);
       continue;
@@ -572,7 +576,7 @@ void NetServer::Impl::onReadable(const std::shared_ptr<Connection>& c) {
       } else if (u.kind == RtspUnit::Kind::kSkip) {
         c->skip = u.skip;
       } else if (c->slot >= 0) {  // kInterleaved
-        const abi::NetViewerSlot& s = state.slot(static_cast<uint32_t>(c->slot));
+        const abi::RtspViewerSlot& s = state.slot(static_cast<uint32_t>(c->slot));
         if (s.transport == static_cast<uint32_t>(abi::ViewerTransport::kTcpInterleaved) &&
             u.channel == s.rtcp_channel)
           handleRtcp(u.payload, c->slot);
@@ -742,7 +746,7 @@ void NetServer::Impl::handleRequest(const std::shared_ptr<Connection>& c, const 
     if (!isAggregatePath(path) && !isTrackPath(path) && path != "*") return respond(c, 404, cseq);
     const auto slot = sessionSlot(c, r);
     if (!slot) return respond(c, 454, cseq);
-    abi::NetViewerSlot& s = state.slot(*slot);
+    abi::RtspViewerSlot& s = state.slot(*slot);
     if (m == "PAUSE") {
       abi::atomicRef(s.state).store(static_cast<uint32_t>(abi::ViewerState::kReady),
                                     std::memory_order_release);
@@ -827,7 +831,7 @@ void NetServer::Impl::handleSetup(const std::shared_ptr<Connection>& c, const Rt
   }
   if (!codec_known) return respond(c, 503, cseq, "Retry-After: 1\r\n");
   std::optional<uint32_t> free_slot;
-  for (uint32_t i = 0; i < opt.max_viewers && i < abi::kMaxViewers; ++i) {
+  for (uint32_t i = 0; i < opt.max_viewers && i < abi::kMaxConnections; ++i) {
     if (abi::atomicLoad(state.slot(i).state) == static_cast<uint32_t>(abi::ViewerState::kFree) &&
         !viewers[i]) {
       free_slot = i;
@@ -840,7 +844,7 @@ void NetServer::Impl::handleSetup(const std::shared_ptr<Connection>& c, const Rt
   }
   const uint32_t slot = *free_slot;
   state.freeSlot(slot);
-  abi::NetViewerSlot& s = state.slot(slot);
+  abi::RtspViewerSlot& s = state.slot(slot);
   uint64_t id = 0;
   while (id == 0) id = randomBits();
   const uint64_t bits = randomBits();
@@ -876,7 +880,8 @@ void NetServer::Impl::handleSetup(const std::shared_ptr<Connection>& c, const Rt
                                 std::memory_order_release);
   c->slot = static_cast<int>(slot);
   viewers[slot] = c;
-  c->out.mirrorTo(&s);
+  state.keepConnection(slot);
+  c->out.mirrorTo(&state.connection(slot));
   if (link.deposit) link.deposit(slot, c->fd());
   spdlog::info("connection {}: SETUP {} -> slot {}, session {}", c->name,
                t->tcp ? "TCP interleaved" : "UDP", slot, formatSessionId(id));
@@ -889,7 +894,7 @@ void NetServer::Impl::handlePlay(const std::shared_ptr<Connection>& c, const Rts
   if (!isAggregatePath(path) && !isTrackPath(path)) return respond(c, 404, cseq);
   const auto slot = sessionSlot(c, r);
   if (!slot) return respond(c, 454, cseq);
-  abi::NetViewerSlot& s = state.slot(*slot);
+  abi::RtspViewerSlot& s = state.slot(*slot);
   if (abi::atomicLoad(s.state) != static_cast<uint32_t>(abi::ViewerState::kPlaying)) {
     s.flags |= abi::kViewerFlagNeedsKeyframe;
     abi::atomicRef(s.state).store(static_cast<uint32_t>(abi::ViewerState::kPlaying),
@@ -917,7 +922,7 @@ void NetServer::Impl::handlePlay(const std::shared_ptr<Connection>& c, const Rts
 // --------------------------------------------------------------------------------------------
 // media
 
-sockaddr_storage NetServer::Impl::viewerAddress(const abi::NetViewerSlot& s, uint16_t port,
+sockaddr_storage NetServer::Impl::viewerAddress(const abi::RtspViewerSlot& s, uint16_t port,
                                                 socklen_t* len) const {
   sockaddr_storage a{};
   if (s.address_family == AF_INET && udp_family == AF_INET) {
@@ -942,7 +947,7 @@ sockaddr_storage NetServer::Impl::viewerAddress(const abi::NetViewerSlot& s, uin
   return a;
 }
 
-void NetServer::Impl::dropFrame(const std::shared_ptr<Connection>& c, abi::NetViewerSlot& s) {
+void NetServer::Impl::dropFrame(const std::shared_ptr<Connection>& c, abi::RtspViewerSlot& s) {
   s.flags |= abi::kViewerFlagNeedsKeyframe;
   ++s.frames_dropped;
   ++counters.drops;
@@ -973,7 +978,7 @@ size_t NetServer::Impl::framesBehind(const std::shared_ptr<Connection>& c) {
   return behind;
 }
 
-bool NetServer::Impl::sendUdp(const std::shared_ptr<Connection>& c, abi::NetViewerSlot& s,
+bool NetServer::Impl::sendUdp(const std::shared_ptr<Connection>& c, abi::RtspViewerSlot& s,
                               const AccessUnit& au) {
   const uint32_t ts = rtpTimestamp(au.capture_time_ns, s.rtp_timestamp_offset);
   socklen_t addr_len = 0;
@@ -1019,7 +1024,7 @@ bool NetServer::Impl::sendUdp(const std::shared_ptr<Connection>& c, abi::NetView
   return true;
 }
 
-bool NetServer::Impl::sendTcp(const std::shared_ptr<Connection>& c, abi::NetViewerSlot& s,
+bool NetServer::Impl::sendTcp(const std::shared_ptr<Connection>& c, abi::RtspViewerSlot& s,
                               const AccessUnit& au) {
   if (c->out.mediaQueued() || framesBehind(c) >= kMaxFramesBehind) {
     // It has not taken the previous frames yet: drop this one whole, resume at a keyframe.
@@ -1076,10 +1081,10 @@ uint64_t NetServer::Impl::onAccessUnit(const AccessUnit& au) {
   if (fragments.empty()) return 0;
   const bool discontinuity = (au.flags & abi::kRecordFlagDiscontinuity) != 0;
   bool any = false;
-  for (uint32_t i = 0; i < abi::kMaxViewers; ++i) {
+  for (uint32_t i = 0; i < abi::kMaxConnections; ++i) {
     auto c = viewers[i];
     if (!c) continue;
-    abi::NetViewerSlot& s = state.slot(i);
+    abi::RtspViewerSlot& s = state.slot(i);
     if (abi::atomicLoad(s.state) != static_cast<uint32_t>(abi::ViewerState::kPlaying)) continue;
     if (s.codec != static_cast<uint32_t>(*codec)) {
       closeConnection(c, "the stream changed codec");
@@ -1113,10 +1118,10 @@ void NetServer::Impl::sendReports() {
   clock_gettime(CLOCK_REALTIME, &real);
   const uint64_t now = monotonicNs();
   uint8_t buffer[4 + 28 + 4 + 4 + 2 + 255 + 4];
-  for (uint32_t i = 0; i < abi::kMaxViewers; ++i) {
+  for (uint32_t i = 0; i < abi::kMaxConnections; ++i) {
     auto c = viewers[i];
     if (!c) continue;
-    abi::NetViewerSlot& s = state.slot(i);
+    abi::RtspViewerSlot& s = state.slot(i);
     if (abi::atomicLoad(s.state) != static_cast<uint32_t>(abi::ViewerState::kPlaying)) continue;
     SenderReport sr;
     sr.ssrc = s.ssrc;
@@ -1146,9 +1151,9 @@ void NetServer::Impl::sendReports() {
 std::optional<uint32_t> NetServer::Impl::slotByAddress(const sockaddr_storage& from_raw) const {
   const sockaddr_storage from = unmapped(from_raw);
   const uint16_t port = portOf(from);
-  for (uint32_t i = 0; i < abi::kMaxViewers; ++i) {
+  for (uint32_t i = 0; i < abi::kMaxConnections; ++i) {
     if (!viewers[i]) continue;
-    const abi::NetViewerSlot& s = state.slot(i);
+    const abi::RtspViewerSlot& s = state.slot(i);
     if (s.transport != static_cast<uint32_t>(abi::ViewerTransport::kUdp)) continue;
     if (s.address_family != from.ss_family || s.client_rtcp_port != port) continue;
     const void* addr =
@@ -1169,7 +1174,7 @@ void NetServer::Impl::handleRtcp(std::span<const uint8_t> data, int slot_hint) {
   }
   if (slot_hint < 0) return;  // only viewers we know may report or ask
   const auto slot = static_cast<uint32_t>(slot_hint);
-  abi::NetViewerSlot& s = state.slot(slot);
+  abi::RtspViewerSlot& s = state.slot(slot);
   const uint64_t now = monotonicNs();
   s.last_activity_ns = now;
   for (const ReportBlock& b : info->reports) {
@@ -1257,7 +1262,7 @@ void NetServer::Impl::sweep() {
     } else if (c->closing && now - c->closing_since_ns > kCloseGraceNs) {
       to_close.emplace_back(c, "does not take its last response");
     } else if (c->slot >= 0) {
-      const abi::NetViewerSlot& s = state.slot(static_cast<uint32_t>(c->slot));
+      const abi::RtspViewerSlot& s = state.slot(static_cast<uint32_t>(c->slot));
       if (now > s.last_activity_ns && now - s.last_activity_ns > session_timeout) {
         to_close.emplace_back(c, "session timed out (no RTSP or RTCP activity)");
       } else if (abi::atomicLoad(s.state) == static_cast<uint32_t>(abi::ViewerState::kPlaying) &&
@@ -1301,9 +1306,9 @@ void NetServer::Impl::armReports() {
 Result<std::unique_ptr<NetServer>> NetServer::create(asio::io_context& io, NetState& state,
                                                      ServerSockets sockets, ServerOptions options,
                                                      SupervisorLink link) {
-  if (options.max_viewers == 0 || options.max_viewers > abi::kMaxViewers)
+  if (options.max_viewers == 0 || options.max_viewers > abi::kMaxConnections)
     return makeError("max viewers {} is out of range (1..{})", options.max_viewers,
-                     abi::kMaxViewers);
+                     abi::kMaxConnections);
   if (options.mtu < kMinMtu || options.mtu > kMaxMtu)
     return makeError("mtu {} is out of range ({}..{})", options.mtu, kMinMtu, kMaxMtu);
   auto impl = std::make_unique<Impl>(io, state, std::move(options), std::move(link));
@@ -1320,7 +1325,7 @@ const ServerCounters& NetServer::counters() const { return impl_->counters; }
 
 uint32_t NetServer::playingViewers() const {
   uint32_t n = 0;
-  for (uint32_t i = 0; i < abi::kMaxViewers; ++i)
+  for (uint32_t i = 0; i < abi::kMaxConnections; ++i)
     if (impl_->viewers[i] && abi::atomicLoad(impl_->state.slot(i).state) ==
                                  static_cast<uint32_t>(abi::ViewerState::kPlaying))
       ++n;

@@ -50,7 +50,7 @@ Result<std::optional<ServerOptions>> parseNetOptions(int argc, char** argv) {
   CLI::App app{"funkhaus-net: serves the packet ring to RTSP/RTP viewers (started by funkhausd)"};
   app.add_option("--path", o.path, "the stream's RTSP path")->capture_default_str();
   app.add_option("--max-viewers", o.max_viewers, "viewers at once")
-      ->check(CLI::Range(1u, abi::kMaxViewers))
+      ->check(CLI::Range(1u, abi::kMaxConnections))
       ->capture_default_str();
   app.add_option("--mtu", o.mtu, "RTP payload budget in bytes")
       ->check(CLI::Range(static_cast<uint32_t>(kMinMtu), static_cast<uint32_t>(kMaxMtu)))
@@ -83,12 +83,12 @@ int runNetWorker(const ServerOptions& options) {
     return abi::kExitPeerLost;
   }
   UniqueFd page_fd = channel->takeFd(abi::FdRole::kNetState);
-  UniqueFd ring_fd = channel->takeFd(abi::FdRole::kPacketRingIn);
+  UniqueFd ring_fd = channel->takeRing(abi::FdRole::kRingIn, abi::RingId::kVideoPackets);
   ServerSockets sockets;
-  sockets.listen = channel->takeFd(abi::FdRole::kRtspListen);
-  sockets.rtp = channel->takeFd(abi::FdRole::kRtpSocket);
-  sockets.rtcp = channel->takeFd(abi::FdRole::kRtcpSocket);
-  sockets.viewers = channel->takeTaggedFds(abi::FdRole::kViewerSocket);
+  sockets.listen = channel->takeFd(abi::FdRole::kEndpoint, abi::kEndpointRtspListen);
+  sockets.rtp = channel->takeFd(abi::FdRole::kEndpoint, abi::kEndpointRtspRtp);
+  sockets.rtcp = channel->takeFd(abi::FdRole::kEndpoint, abi::kEndpointRtspRtcp);
+  sockets.viewers = channel->takeTaggedFds(abi::FdRole::kConnection);
   if (!page_fd.valid() || !ring_fd.valid() || !sockets.listen.valid() || !sockets.rtp.valid() ||
       !sockets.rtcp.valid()) {
     spdlog::critical(
@@ -123,13 +123,13 @@ int runNetWorker(const ServerOptions& options) {
   uint64_t channel_errors = 0;
   SupervisorLink link;
   link.deposit = [&](uint32_t slot, int fd) {
-    if (auto ok = channel->depositSocket(slot, fd); !ok) {
+    if (auto ok = channel->depositConnection(slot, fd); !ok) {
       ++channel_errors;
       spdlog::error("depositing the socket of slot {}: {}", slot, ok.error().message);
     }
   };
   link.release = [&](uint32_t slot) {
-    if (auto ok = channel->releaseSocket(slot); !ok) {
+    if (auto ok = channel->releaseConnection(slot); !ok) {
       ++channel_errors;
       spdlog::error("releasing the socket of slot {}: {}", slot, ok.error().message);
     }

@@ -106,14 +106,14 @@ OutputQueue::Flush OutputQueue::flush(int fd, std::string* error) {
   return Flush::kDone;
 }
 
-void OutputQueue::mirrorTo(abi::NetViewerSlot* slot) {
+void OutputQueue::mirrorTo(abi::NetConnectionSlot* slot) {
   slot_ = slot;
   recorded_ = false;
   // A completed prefix: the word says "nothing pending" (or the unit in flight, written next).
   recordUnit();
 }
 
-Result<OutputQueue> OutputQueue::resume(int fd, abi::NetViewerSlot& slot) {
+Result<OutputQueue> OutputQueue::resume(int fd, abi::NetConnectionSlot& slot) {
   const uint64_t word = abi::atomicLoad(slot.out_unit);
   const uint64_t offset = word >> abi::kOutUnitOffsetShift;
   const uint64_t size = word & abi::kOutUnitSizeMask;

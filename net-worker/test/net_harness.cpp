@@ -23,6 +23,7 @@ extern "C" {
 
 #include "funkhaus/common/channel.h"
 #include "funkhaus/common/clock.h"
+#include "funkhaus/common/net_state_page.h"
 #include "funkhaus/common/packet_ring.h"
 
 extern char** environ;
@@ -74,10 +75,8 @@ Result<std::unique_ptr<NetHarness>> NetHarness::create(uint64_t ring_capacity) {
   }
   if (!h->rtcp_.valid()) return makeError("no free even UDP port pair");
 
-  auto page = SharedMemory::create("net-state", sizeof(abi::NetStatePage));
+  auto page = createNetStatePage();
   if (!page) return page.error();
-  auto* p = reinterpret_cast<abi::NetStatePage*>(page->data());
-  abi::initNetStatePage(*p);
   h->page_.emplace(std::move(*page));
 
   PacketRingConfig config;
@@ -150,15 +149,15 @@ Result<void> NetHarness::start(const std::vector<std::string>& args, int timeout
   // ring fds: status page, packet ring, page, sockets, then the kept viewer sockets
   std::vector<std::pair<abi::FdRole, std::pair<uint32_t, int>>> fds = {
       {abi::FdRole::kStatusPage, {0, status_->fd()}},
-      {abi::FdRole::kPacketRingIn, {0, ring_->fd()}},
+      {abi::FdRole::kRingIn, {static_cast<uint32_t>(abi::RingId::kVideoPackets), ring_->fd()}},
       {abi::FdRole::kNetState, {0, page_->fd()}},
-      {abi::FdRole::kRtspListen, {0, listen_.get()}},
-      {abi::FdRole::kRtpSocket, {0, rtp_.get()}},
-      {abi::FdRole::kRtcpSocket, {0, rtcp_.get()}},
+      {abi::FdRole::kEndpoint, {abi::kEndpointRtspListen, listen_.get()}},
+      {abi::FdRole::kEndpoint, {abi::kEndpointRtspRtp, rtp_.get()}},
+      {abi::FdRole::kEndpoint, {abi::kEndpointRtspRtcp, rtcp_.get()}},
   };
   {
     std::lock_guard lock(mutex_);
-    for (auto& [slot, fd] : kept_) fds.push_back({abi::FdRole::kViewerSocket, {slot, fd.get()}});
+    for (auto& [slot, fd] : kept_) fds.push_back({abi::FdRole::kConnection, {slot, fd.get()}});
   }
   for (size_t at = 0; at < fds.size(); at += abi::kMaxMessageFds) {
     RingFdsMessage m;
@@ -199,11 +198,11 @@ void NetHarness::channelLoop() {
         ++keyframe_requests;
         if (on_keyframe_request) on_keyframe_request();
       }
-    } else if (auto* d = std::get_if<SocketDepositMessage>(&**m)) {
+    } else if (auto* d = std::get_if<ConnectionDepositMessage>(&**m)) {
       ++deposits;
       std::lock_guard lock(mutex_);
       kept_[d->slot] = std::move(d->fd);
-    } else if (auto* r = std::get_if<SocketReleaseMessage>(&**m)) {
+    } else if (auto* r = std::get_if<ConnectionReleaseMessage>(&**m)) {
       ++releases;
       std::lock_guard lock(mutex_);
       kept_.erase(r->slot);

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "funkhaus/abi/net_state.h"
+#include "funkhaus/abi/rtsp_state.h"
 #include "funkhaus/abi/status_page.h"
 #include "funkhaus/common/result.h"
 #include "funkhaus/common/shared_memory.h"
@@ -46,7 +47,11 @@ class NetHarness {
   uint16_t rtpPort() const { return rtp_port_; }
   std::string url(const std::string& path = "/live") const;
   int ringFd() const { return ring_->fd(); }
-  abi::NetStatePage& page() const { return *reinterpret_cast<abi::NetStatePage*>(page_->data()); }
+  // The RTSP blob of the net state page (viewer slots, parameter sets).
+  abi::RtspState& page() const {
+    return *static_cast<abi::RtspState*>(abi::findNetBlob(
+        *reinterpret_cast<abi::NetStatePage*>(page_->data()), abi::NetProtocol::kRtsp));
+  }
   abi::WorkerStatusPage& status() const {
     return *reinterpret_cast<abi::WorkerStatusPage*>(status_->data());
   }

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "funkhaus/common/clock.h"
+#include "funkhaus/common/net_state_page.h"
 #include "funkhaus/net/rtcp.h"
 #include "funkhaus/net/rtp_packetizer.h"
 #include "funkhaus/net/rtsp_transport.h"
@@ -193,10 +194,8 @@ class NetServerTest : public ::testing::Test {
   void SetUp() override {
     frames_ = test::encodeH264Frames(320, 240, 6);
     ASSERT_GE(frames_.size(), 6u) << "libx264 missing";
-    auto page = SharedMemory::create("net-state-test", sizeof(abi::NetStatePage));
+    auto page = createNetStatePage();
     ASSERT_TRUE(page.ok());
-    auto* p = reinterpret_cast<abi::NetStatePage*>(page->data());
-    abi::initNetStatePage(*p);
     page_.emplace(std::move(*page));
     listen_ = UniqueFd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     sockaddr_in a{};
@@ -214,7 +213,28 @@ class NetServerTest : public ::testing::Test {
 
   void TearDown() override { stopServer(); }
 
-  abi::NetStatePage& page() { return *reinterpret_cast<abi::NetStatePage*>(page_->data()); }
+  // The RTSP blob of the page (its viewer slots and parameter sets).
+  abi::RtspState& page() {
+    return *static_cast<abi::RtspState*>(abi::findNetBlob(
+        *reinterpret_cast<abi::NetStatePage*>(page_->data()), abi::NetProtocol::kRtsp));
+  }
+  abi::NetConnectionSlot& connection(uint32_t i) {
+    return reinterpret_cast<abi::NetStatePage*>(page_->data())->connections[i];
+  }
+  // The blob as a previous net of this build leaves it (its header written).
+  abi::RtspState& previousNet() {
+    abi::RtspState& r = page();
+    r.header.magic = abi::kRtspStateMagic;
+    r.header.version = abi::kRtspStateVersion;
+    r.header.size = sizeof(abi::RtspState);
+    return r;
+  }
+  // Connection slot `i` as a previous net leaves a viewer's kept connection.
+  void keptByPreviousNet(uint32_t i) {
+    connection(i).protocol = static_cast<uint32_t>(abi::NetProtocol::kRtsp);
+    connection(i).session = i;
+    connection(i).state = static_cast<uint32_t>(abi::ConnectionState::kKept);
+  }
 
   void startServer(ServerOptions options = {},
                    std::vector<std::pair<uint32_t, UniqueFd>> kept = {}) {
@@ -637,10 +657,12 @@ TEST_F(NetServerTest, AdoptsAViewerAndItsSequenceWraps) {
   Client viewer(port_);
   UniqueFd server_side(accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC));
   ASSERT_TRUE(server_side.valid());
-  abi::NetViewerSlot& s = page().viewers[2];
+  abi::RtspViewerSlot& s = previousNet().viewers[2];
+  keptByPreviousNet(2);
+  keptByPreviousNet(7);
   s.transport = static_cast<uint32_t>(abi::ViewerTransport::kTcpInterleaved);
   s.session_id = 0xFEEDFACE12345678ull;
-  s.codec = abi::kCodecH264;
+  s.codec = static_cast<uint32_t>(abi::Codec::kH264);
   s.ssrc = 0x01020304;
   s.rtp_timestamp_offset = 0xFFFFFF00;
   s.next_sequence = 65534;
@@ -687,16 +709,17 @@ TEST_F(NetServerTest, AdoptsAViewerAndItsSequenceWraps) {
 TEST_F(NetServerTest, AdoptionFinishesTheUnitTheLastNetLeftUnwritten) {
   Client viewer(port_);
   UniqueFd server_side(accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-  abi::NetViewerSlot& s = page().viewers[0];
+  abi::RtspViewerSlot& s = previousNet().viewers[0];
+  keptByPreviousNet(0);
   s.transport = static_cast<uint32_t>(abi::ViewerTransport::kTcpInterleaved);
   s.session_id = 5;
-  s.codec = abi::kCodecH264;
+  s.codec = static_cast<uint32_t>(abi::Codec::kH264);
   s.state = static_cast<uint32_t>(abi::ViewerState::kReady);
   s.last_activity_ns = monotonicNs();
   // A whole '$' frame was in the page and none of it written (the kernel saw 0 bytes).
   const uint8_t unit[] = {'$', 1, 0, 4, 0x81, 201, 0, 0};
-  std::memcpy(s.out_data, unit, sizeof unit);
-  s.out_unit = sizeof unit;  // offset 0, size 8
+  std::memcpy(connection(0).out_data, unit, sizeof unit);
+  connection(0).out_unit = sizeof unit;  // offset 0, size 8
   std::vector<std::pair<uint32_t, UniqueFd>> kept;
   kept.emplace_back(0, std::move(server_side));
   startServer({}, std::move(kept));
@@ -720,9 +743,8 @@ TEST_F(NetServerTest, ViewerWithoutActivityIsReaped) {
 
 TEST(NetServerCreate, RefusesBadSocketsAndOptions) {
   asio::io_context io;
-  auto page = SharedMemory::create("net-state-test", sizeof(abi::NetStatePage));
-  auto* p = reinterpret_cast<abi::NetStatePage*>(page->data());
-  abi::initNetStatePage(*p);
+  auto page = createNetStatePage();
+  ASSERT_TRUE(page.ok());
   auto state = NetState::attach(std::move(*page));
   ASSERT_TRUE(state.ok());
   {

@@ -1,135 +1,22 @@
-// NetStatePage: golden layout (ABI v2), validated attach, slot validation and parameter sets.
+// The net state page as funkhaus-net uses it: validated attach, the protocol table and the RTSP
+// blob, connection- and viewer-slot validation, parameter sets. (Golden layouts of the page and
+// the blob: tests/unit/golden_layout_test.cpp.)
 #include "funkhaus/net/net_state.h"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
 #include <cstring>
+#include <functional>
 
-#include "golden_layout.h"
+#include "funkhaus/abi/codec.h"
+#include "funkhaus/common/net_state_page.h"
 #include "test_util.h"
-
-namespace funkhaus::abi {
-namespace {
-
-TEST(GoldenLayout, NetParameterSetV2) {
-  checkLayout<NetParameterSet>("NetParameterSet", 1024,
-                               {{"size", 0, 4}, {"reserved", 4, 4}, {"data", 8, 1016}},
-                               {W(size), W(reserved), W(data)});
-}
-
-TEST(GoldenLayout, NetViewerSlotV2) {
-  checkLayout<NetViewerSlot>("NetViewerSlot", 16576,
-                             {{"state", 0, 4},
-                              {"transport", 4, 4},
-                              {"session_id", 8, 8},
-                              {"codec", 16, 4},
-                              {"ssrc", 20, 4},
-                              {"rtp_timestamp_offset", 24, 4},
-                              {"flags", 28, 4},
-                              {"next_sequence", 32, 4},
-                              {"address_family", 36, 4},
-                              {"client_address", 40, 16},
-                              {"client_rtp_port", 56, 2},
-                              {"client_rtcp_port", 58, 2},
-                              {"rtp_channel", 60, 1},
-                              {"rtcp_channel", 61, 1},
-                              {"reserved0", 62, 2},
-                              {"packets_sent", 64, 8},
-                              {"octets_sent", 72, 8},
-                              {"frames_sent", 80, 8},
-                              {"frames_dropped", 88, 8},
-                              {"keyframe_requests", 96, 8},
-                              {"last_activity_ns", 104, 8},
-                              {"rr_fraction_lost", 112, 4},
-                              {"rr_cumulative_lost", 116, 4},
-                              {"rr_highest_sequence", 120, 4},
-                              {"rr_jitter", 124, 4},
-                              {"rr_count", 128, 8},
-                              {"rr_last_ns", 136, 8},
-                              {"out_unit", 144, 8},
-                              {"out_sent", 152, 4},
-                              {"reserved2", 156, 4},
-                              {"reserved1", 160, 32},
-                              {"out_data", 192, 16384}},
-                             {W(state),
-                              W(transport),
-                              W(session_id),
-                              W(codec),
-                              W(ssrc),
-                              W(rtp_timestamp_offset),
-                              W(flags),
-                              W(next_sequence),
-                              W(address_family),
-                              W(client_address),
-                              W(client_rtp_port),
-                              W(client_rtcp_port),
-                              W(rtp_channel),
-                              W(rtcp_channel),
-                              W(reserved0),
-                              W(packets_sent),
-                              W(octets_sent),
-                              W(frames_sent),
-                              W(frames_dropped),
-                              W(keyframe_requests),
-                              W(last_activity_ns),
-                              W(rr_fraction_lost),
-                              W(rr_cumulative_lost),
-                              W(rr_highest_sequence),
-                              W(rr_jitter),
-                              W(rr_count),
-                              W(rr_last_ns),
-                              W(out_unit),
-                              W(out_sent),
-                              W(reserved2),
-                              W(reserved1),
-                              W(out_data)});
-}
-
-TEST(GoldenLayout, NetStatePageV2) {
-  checkLayout<NetStatePage>("NetStatePage", 268416,
-                            {{"magic", 0, 4},
-                             {"abi_version", 4, 4},
-                             {"header_size", 8, 4},
-                             {"max_viewers", 12, 4},
-                             {"reserved0", 16, 48},
-                             {"net_pid", 64, 4},
-                             {"attach_count", 68, 4},
-                             {"codec", 72, 4},
-                             {"parameter_sets_valid", 76, 4},
-                             {"reserved1", 80, 48},
-                             {"vps", 128, 1024},
-                             {"sps", 1152, 1024},
-                             {"pps", 2176, 1024},
-                             {"viewers", 3200, 16 * 16576}},
-                            {W(magic), W(abi_version), W(header_size), W(max_viewers), W(reserved0),
-                             W(net_pid), W(attach_count), W(codec), W(parameter_sets_valid),
-                             W(reserved1), W(vps), W(sps), W(pps), W(viewers)});
-}
-
-TEST(GoldenLayout, NetStateConstantsV2) {
-  EXPECT_EQ(kNetStateMagic, 0x534E4846u);
-  EXPECT_EQ(std::memcmp(&kNetStateMagic, "FHNS", 4), 0) << "little-endian 'FHNS'";
-  EXPECT_EQ(static_cast<uint32_t>(ViewerState::kPlaying), 2u);
-  EXPECT_EQ(static_cast<uint32_t>(ViewerTransport::kTcpInterleaved), 2u);
-  EXPECT_EQ(kViewerFlagNeedsKeyframe, 1u);
-  EXPECT_EQ(kOutUnitOffsetShift, 16);
-  EXPECT_EQ(kNetPendingCapacity, 16384u);
-  EXPECT_EQ(kMaxParameterSetSize, 1016u);
-}
-
-}  // namespace
-}  // namespace funkhaus::abi
 
 namespace funkhaus::net {
 namespace {
 
-SharedMemory freshPage() {
-  auto shm = SharedMemory::create("net-state-test", sizeof(abi::NetStatePage));
-  auto* p = reinterpret_cast<abi::NetStatePage*>(shm->data());
-  abi::initNetStatePage(*p);
-  return std::move(*shm);
-}
+SharedMemory freshPage() { return std::move(*createNetStatePage()); }
 
 TEST(NetState, AttachChecksEveryOwnerField) {
   auto page = freshPage();
@@ -142,7 +29,10 @@ TEST(NetState, AttachChecksEveryOwnerField) {
   const Case cases[] = {{&p->magic, 0x12345678, "magic"},
                         {&p->abi_version, abi::kAbiVersion + 1, "ABI version"},
                         {&p->header_size, 64, "header_size"},
-                        {&p->max_viewers, 8, "max_viewers"}};
+                        {&p->max_connections, 8, "max_connections"},
+                        {&p->protocol_count, abi::kMaxNetProtocols + 1, "protocol_count"},
+                        {&p->protocols[0].protocol, 0, "unknown protocol"},
+                        {&p->protocols[0].protocol, 77, "unknown protocol"}};
   for (const Case& c : cases) {
     const uint32_t good = *c.field;
     *c.field = c.bad;
@@ -153,6 +43,63 @@ TEST(NetState, AttachChecksEveryOwnerField) {
   }
   auto small = SharedMemory::create("small", 4096);
   EXPECT_FALSE(validateNetStateHeader(small->data(), small->size()).ok());
+  // Sizes and offsets that point outside the mapping or into the header.
+  struct Bounds {
+    std::function<void(abi::NetStatePage&)> spoil;
+    const char* says;
+  };
+  const std::vector<Bounds> bounds = {
+      {[](auto& x) { x.total_size = x.total_size + 64; }, "total_size"},
+      {[](auto& x) { x.total_size = 64; }, "total_size"},
+      {[](auto& x) { x.protocols[0].offset = 64; }, "out of place"},
+      {[](auto& x) { x.protocols[0].offset += 8; }, "out of place"},
+      {[](auto& x) { x.protocols[0].size = x.total_size; }, "out of place"},
+      {[](auto& x) { x.protocols[0].size = ~uint64_t{0}; }, "out of place"},
+  };
+  for (const Bounds& b : bounds) {
+    auto spoilt = freshPage();
+    b.spoil(*reinterpret_cast<abi::NetStatePage*>(spoilt.data()));
+    auto ok = validateNetStateHeader(spoilt.data(), spoilt.size());
+    ASSERT_FALSE(ok.ok()) << b.says;
+    EXPECT_NE(ok.error().message.find(b.says), std::string::npos) << ok.error().message;
+  }
+}
+
+TEST(NetState, AFreshOrForeignBlobStartsAfreshAndAKnownOneIsKept) {
+  auto page = freshPage();
+  auto* blob = static_cast<abi::RtspState*>(abi::findNetBlob(
+      *reinterpret_cast<abi::NetStatePage*>(page.data()), abi::NetProtocol::kRtsp));
+  ASSERT_NE(blob, nullptr);
+  {
+    auto first = NetState::attach(*SharedMemory::attachDup(page.fd()));
+    ASSERT_TRUE(first.ok()) << first.error().message;
+    EXPECT_EQ(blob->header.magic, abi::kRtspStateMagic) << "initialised by the first net";
+    EXPECT_EQ(blob->header.version, abi::kRtspStateVersion);
+    first->slot(4).session_id = 44;
+  }
+  {
+    auto second = NetState::attach(*SharedMemory::attachDup(page.fd()));
+    ASSERT_TRUE(second.ok());
+    EXPECT_EQ(second->slot(4).session_id, 44u) << "a successor of the same build keeps it";
+  }
+  blob->header.version = abi::kRtspStateVersion + 1;  // another build's state
+  auto third = NetState::attach(*SharedMemory::attachDup(page.fd()));
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(third->slot(4).session_id, 0u) << "state of another version is not trusted";
+  EXPECT_EQ(blob->header.version, abi::kRtspStateVersion);
+}
+
+TEST(NetState, APageWithoutAnRtspBlobIsRefused) {
+  auto page = createNetStatePage(std::span<const abi::NetBlobRequest>());
+  ASSERT_TRUE(page.ok());
+  auto state = NetState::attach(std::move(*page));
+  ASSERT_FALSE(state.ok());
+  EXPECT_NE(state.error().message.find("RTSP blob"), std::string::npos);
+  const abi::NetBlobRequest tiny[] = {{abi::NetProtocol::kRtsp, 64}};
+  auto small = createNetStatePage(tiny);
+  auto refused = NetState::attach(std::move(*small));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("needs"), std::string::npos);
 }
 
 TEST(NetState, OneNetAtATimeAndRestartsAreCounted) {
@@ -177,12 +124,12 @@ TEST(NetState, OneNetAtATimeAndRestartsAreCounted) {
   EXPECT_TRUE(again->restarted());
 }
 
-abi::NetViewerSlot validUdpSlot() {
-  abi::NetViewerSlot s{};
+abi::RtspViewerSlot validUdpSlot() {
+  abi::RtspViewerSlot s{};
   s.state = static_cast<uint32_t>(abi::ViewerState::kPlaying);
   s.transport = static_cast<uint32_t>(abi::ViewerTransport::kUdp);
   s.session_id = 1;
-  s.codec = abi::kCodecH264;
+  s.codec = static_cast<uint32_t>(abi::Codec::kH264);
   s.address_family = AF_INET;
   s.client_rtp_port = 5000;
   s.client_rtcp_port = 5001;
@@ -190,10 +137,10 @@ abi::NetViewerSlot validUdpSlot() {
 }
 
 TEST(NetState, SlotValidationNamesTheBadField) {
-  auto s = std::make_unique<abi::NetViewerSlot>(validUdpSlot());
+  auto s = std::make_unique<abi::RtspViewerSlot>(validUdpSlot());
   EXPECT_TRUE(validateViewerSlot(*s).ok());
   struct Case {
-    std::function<void(abi::NetViewerSlot&)> spoil;
+    std::function<void(abi::RtspViewerSlot&)> spoil;
     const char* says;
   };
   const std::vector<Case> cases = {
@@ -204,6 +151,40 @@ TEST(NetState, SlotValidationNamesTheBadField) {
       {[](auto& x) { x.transport = 3; }, "transport"},
       {[](auto& x) { x.address_family = 1; }, "family"},
       {[](auto& x) { x.client_rtp_port = 0; }, "port"},
+  };
+  for (const Case& c : cases) {
+    auto bad = std::make_unique<abi::RtspViewerSlot>(validUdpSlot());
+    c.spoil(*bad);
+    auto ok = validateViewerSlot(*bad);
+    ASSERT_FALSE(ok.ok()) << c.says;
+    EXPECT_NE(ok.error().message.find(c.says), std::string::npos) << ok.error().message;
+  }
+  // A free slot is valid whatever else it holds.
+  auto free_slot = std::make_unique<abi::RtspViewerSlot>();
+  free_slot->transport = 99;
+  EXPECT_TRUE(validateViewerSlot(*free_slot).ok());
+  // TCP needs no address.
+  auto tcp = std::make_unique<abi::RtspViewerSlot>(validUdpSlot());
+  tcp->transport = static_cast<uint32_t>(abi::ViewerTransport::kTcpInterleaved);
+  tcp->address_family = 0;
+  EXPECT_TRUE(validateViewerSlot(*tcp).ok());
+}
+
+TEST(NetState, ConnectionSlotValidationNamesTheBadField) {
+  auto kept = [] {
+    auto c = std::make_unique<abi::NetConnectionSlot>();
+    c->state = static_cast<uint32_t>(abi::ConnectionState::kKept);
+    c->protocol = static_cast<uint32_t>(abi::NetProtocol::kRtsp);
+    return c;
+  };
+  EXPECT_TRUE(validateConnectionSlot(*kept()).ok());
+  struct Case {
+    std::function<void(abi::NetConnectionSlot&)> spoil;
+    const char* says;
+  };
+  const std::vector<Case> cases = {
+      {[](auto& x) { x.state = 9; }, "state"},
+      {[](auto& x) { x.protocol = 0; }, "protocol"},
       {[](auto& x) { x.out_unit = (uint64_t{5} << 16) | 0xFFFF; }, "exceeds"},
       {[](auto& x) {
          x.out_unit = (uint64_t{5} << 16) | 10;
@@ -212,21 +193,15 @@ TEST(NetState, SlotValidationNamesTheBadField) {
        "sent"},
   };
   for (const Case& c : cases) {
-    auto bad = std::make_unique<abi::NetViewerSlot>(validUdpSlot());
+    auto bad = kept();
     c.spoil(*bad);
-    auto ok = validateViewerSlot(*bad);
+    auto ok = validateConnectionSlot(*bad);
     ASSERT_FALSE(ok.ok()) << c.says;
     EXPECT_NE(ok.error().message.find(c.says), std::string::npos) << ok.error().message;
   }
-  // A free slot is valid whatever else it holds.
-  auto free_slot = std::make_unique<abi::NetViewerSlot>();
-  free_slot->transport = 99;
-  EXPECT_TRUE(validateViewerSlot(*free_slot).ok());
-  // TCP needs no address.
-  auto tcp = std::make_unique<abi::NetViewerSlot>(validUdpSlot());
-  tcp->transport = static_cast<uint32_t>(abi::ViewerTransport::kTcpInterleaved);
-  tcp->address_family = 0;
-  EXPECT_TRUE(validateViewerSlot(*tcp).ok());
+  auto free_slot = std::make_unique<abi::NetConnectionSlot>();
+  free_slot->protocol = 99;
+  EXPECT_TRUE(validateConnectionSlot(*free_slot).ok());
 }
 
 TEST(NetState, ParameterSetsSurviveAndBadOnesAreRefused) {
@@ -241,7 +216,7 @@ TEST(NetState, ParameterSetsSurviveAndBadOnesAreRefused) {
   state->storeParameterSets(sets);
   ASSERT_TRUE(state->parameterSets());
   EXPECT_EQ(*state->parameterSets(), sets);
-  abi::NetStatePage& p = state->page();
+  abi::RtspState& p = state->rtsp();
   p.sps.size = abi::kMaxParameterSetSize + 1;
   EXPECT_FALSE(state->parameterSets()) << "length beyond the array";
   p.sps.size = 4;
@@ -265,13 +240,18 @@ TEST(NetState, FreeSlotClearsItsHeader) {
   auto page = freshPage();
   auto state = NetState::attach(*SharedMemory::attachDup(page.fd()));
   ASSERT_TRUE(state.ok());
-  abi::NetViewerSlot& s = state->slot(3);
+  abi::RtspViewerSlot& s = state->slot(3);
   s = validUdpSlot();
-  s.out_unit = 77;
+  state->keepConnection(3);
+  abi::NetConnectionSlot& c = state->connection(3);
+  EXPECT_EQ(c.state, static_cast<uint32_t>(abi::ConnectionState::kKept));
+  EXPECT_EQ(c.session, 3u);
+  c.out_unit = 77;
   state->freeSlot(3);
   EXPECT_EQ(s.state, 0u);
   EXPECT_EQ(s.session_id, 0u);
-  EXPECT_EQ(s.out_unit, 0u);
+  EXPECT_EQ(c.state, 0u);
+  EXPECT_EQ(c.out_unit, 0u);
 }
 
 }  // namespace

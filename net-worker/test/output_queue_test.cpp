@@ -94,7 +94,7 @@ TEST(OutputQueue, KernelCountersMatchWhatWasWritten) {
 // without having noted how much went out); the next net finishes exactly that unit.
 TEST(OutputQueue, SuccessorFinishesTheHalfWrittenUnitExactly) {
   auto p = tcpPair();
-  auto slot = std::make_unique<abi::NetViewerSlot>();
+  auto slot = std::make_unique<abi::NetConnectionSlot>();
   std::vector<std::vector<uint8_t>> units;
   {
     OutputQueue q;
@@ -142,7 +142,7 @@ TEST(OutputQueue, SuccessorFinishesTheHalfWrittenUnitExactly) {
 
 TEST(OutputQueue, ResumeAfterACompletedUnitWritesNothingTwice) {
   auto p = tcpPair();
-  auto slot = std::make_unique<abi::NetViewerSlot>();
+  auto slot = std::make_unique<abi::NetConnectionSlot>();
   {
     OutputQueue q;
     q.mirrorTo(slot.get());
@@ -158,7 +158,7 @@ TEST(OutputQueue, ResumeAfterACompletedUnitWritesNothingTwice) {
 
 TEST(OutputQueue, ResumeRefusesAPageTheKernelContradicts) {
   auto p = tcpPair();
-  auto slot = std::make_unique<abi::NetViewerSlot>();
+  auto slot = std::make_unique<abi::NetConnectionSlot>();
   slot->out_unit = (uint64_t{100000} << abi::kOutUnitOffsetShift) | 10;  // never written
   EXPECT_FALSE(OutputQueue::resume(p.writer.get(), *slot).ok());
   slot->out_unit = 20000;  // offset 0, size 20000 > capacity
@@ -170,7 +170,7 @@ TEST(OutputQueue, WithoutTcpCountersTheHintIsUsed) {
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
   UniqueFd a(sv[0]), b(sv[1]);
   EXPECT_FALSE(tcpBytesWritten(a.get()).ok());
-  auto slot = std::make_unique<abi::NetViewerSlot>();
+  auto slot = std::make_unique<abi::NetConnectionSlot>();
   const auto u = unitOf(3, 10);
   std::memcpy(slot->out_data, u.data(), u.size());
   slot->out_unit = (uint64_t{0} << abi::kOutUnitOffsetShift) | 10;

@@ -282,7 +282,7 @@ void readNet(TableReader& top, Config& config, std::string_view source,
     c.path = v;
     return {};
   });
-  r.integer("max_viewers", 1, abi::kMaxViewers,
+  r.integer("max_viewers", 1, abi::kMaxConnections,
             [&](int64_t v) { c.max_viewers = static_cast<uint32_t>(v); });
   r.integer("mtu", 576, 9000, [&](int64_t v) { c.mtu = static_cast<uint32_t>(v); });
   r.integer("session_timeout_s", 5, 3600,

@@ -11,6 +11,7 @@
 
 #include "funkhaus/abi/message.h"
 #include "funkhaus/abi/net_state.h"
+#include "funkhaus/common/net_state_page.h"
 
 namespace funkhaus::supervisor {
 namespace {
@@ -69,10 +70,8 @@ Result<UniqueFd> bound(const Address& address, int type, uint16_t port) {
 Result<NetEndpoints> NetEndpoints::open(const NetConfig& config) {
   auto address = parseAddress(config.bind, config.port);
   if (!address) return address.error();
-  auto state = SharedMemory::create("funkhaus-net-state", sizeof(abi::NetStatePage));
-  if (!state) return makeError("net state page: {}", state.error().message);
-  auto* page = reinterpret_cast<abi::NetStatePage*>(state->data());
-  abi::initNetStatePage(*page);
+  auto state = createNetStatePage();
+  if (!state) return state.error();
   NetEndpoints e(std::move(*state));
   e.max_viewers_ = config.max_viewers;
   auto listening = bound(*address, SOCK_STREAM, config.port);
@@ -118,7 +117,7 @@ Result<NetEndpoints> NetEndpoints::open(const NetConfig& config) {
 }
 
 Result<void> NetEndpoints::deposit(uint32_t slot, UniqueFd fd) {
-  if (slot >= max_viewers_ || slot >= abi::kMaxViewers)
+  if (slot >= max_viewers_ || slot >= abi::kMaxConnections)
     return makeError("viewer slot {} is out of range (max_viewers {})", slot, max_viewers_);
   struct stat st {};
   if (fstat(fd.get(), &st) != 0 || !S_ISSOCK(st.st_mode))
@@ -143,11 +142,10 @@ void NetEndpoints::release(uint32_t slot) { viewers_.erase(slot); }
 
 std::vector<HandedFd> NetEndpoints::handedFds() const {
   std::vector<HandedFd> out = {{abi::FdRole::kNetState, 0, state_.fd()},
-                               {abi::FdRole::kRtspListen, 0, listen_.get()},
-                               {abi::FdRole::kRtpSocket, 0, rtp_.get()},
-                               {abi::FdRole::kRtcpSocket, 0, rtcp_.get()}};
-  for (const auto& [slot, fd] : viewers_)
-    out.push_back({abi::FdRole::kViewerSocket, slot, fd.get()});
+                               {abi::FdRole::kEndpoint, abi::kEndpointRtspListen, listen_.get()},
+                               {abi::FdRole::kEndpoint, abi::kEndpointRtspRtp, rtp_.get()},
+                               {abi::FdRole::kEndpoint, abi::kEndpointRtspRtcp, rtcp_.get()}};
+  for (const auto& [slot, fd] : viewers_) out.push_back({abi::FdRole::kConnection, slot, fd.get()});
   return out;
 }
 

@@ -8,6 +8,10 @@
 
 namespace funkhaus::supervisor {
 
+namespace {
+uint32_t tag(abi::RingId ring) { return static_cast<uint32_t>(ring); }
+}  // namespace
+
 Result<SessionPlan> SessionPlan::create(const Config& config) {
   const uint32_t width = std::max(config.capture.width, config.rings.max_width);
   const uint32_t height = std::max(config.capture.height, config.rings.max_height);
@@ -52,14 +56,17 @@ Result<SessionPlan> SessionPlan::create(const Config& config) {
 
 std::vector<HandedFd> SessionPlan::ringFds(const std::string& worker) const {
   if (worker == "capture") {
-    std::vector<HandedFd> fds = {{abi::FdRole::kFrameRingOut, 0, frame_ring_.fd()}};
-    if (driver_ring_) fds.push_back({abi::FdRole::kFrameRingIn, 0, driver_ring_->fd()});
+    std::vector<HandedFd> fds = {
+        {abi::FdRole::kRingOut, tag(abi::RingId::kFrames), frame_ring_.fd()}};
+    if (driver_ring_)
+      fds.push_back({abi::FdRole::kRingIn, tag(abi::RingId::kDisplay), driver_ring_->fd()});
     return fds;
   }
   if (worker == "encode")
-    return {{abi::FdRole::kFrameRingIn, 0, frame_ring_.fd()},
-            {abi::FdRole::kPacketRingOut, 0, packet_ring_.fd()}};
-  if (worker == "net") return {{abi::FdRole::kPacketRingIn, 0, packet_ring_.fd()}};
+    return {{abi::FdRole::kRingIn, tag(abi::RingId::kFrames), frame_ring_.fd()},
+            {abi::FdRole::kRingOut, tag(abi::RingId::kVideoPackets), packet_ring_.fd()}};
+  if (worker == "net")
+    return {{abi::FdRole::kRingIn, tag(abi::RingId::kVideoPackets), packet_ring_.fd()}};
   return {};
 }
 

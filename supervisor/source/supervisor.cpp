@@ -455,12 +455,12 @@ class Supervisor::Impl {
       } else if (auto* event = std::get_if<EventMessage>(&m)) {
         if (!w.ready) return killNow(w, "event before ready"), false;
         onEvent(w, event->body);
-      } else if (auto* deposit = std::get_if<SocketDepositMessage>(&m)) {
+      } else if (auto* deposit = std::get_if<ConnectionDepositMessage>(&m)) {
         if (w.kind != abi::WorkerKind::kNet || !net_ || !w.hello)
           return killNow(w, "deposited a socket but is not net"), false;
         if (auto kept = net_->deposit(deposit->slot, std::move(deposit->fd)); !kept)
           return killNow(w, kept.error().message.c_str()), false;
-      } else if (auto* release = std::get_if<SocketReleaseMessage>(&m)) {
+      } else if (auto* release = std::get_if<ConnectionReleaseMessage>(&m)) {
         if (w.kind != abi::WorkerKind::kNet || !net_ || !w.hello)
           return killNow(w, "released a socket but is not net"), false;
         net_->release(release->slot);
@@ -479,7 +479,8 @@ class Supervisor::Impl {
     if (w.kind == abi::WorkerKind::kNet && net_)
       for (const auto& f : net_->handedFds()) fds.push_back(f);
     if (w.kind == abi::WorkerKind::kVdisplay && w.control_peer.valid())
-      fds.push_back({abi::FdRole::kControl, 0, w.control_peer.get()});
+      fds.push_back({abi::FdRole::kDevice, static_cast<uint32_t>(abi::DeviceId::kDisplayControl),
+                     w.control_peer.get()});
     for (size_t first = 0; first < fds.size(); first += abi::kMaxMessageFds) {
       RingFdsMessage m;
       const size_t end = std::min(fds.size(), first + abi::kMaxMessageFds);

@@ -39,7 +39,9 @@ std::vector<std::vector<uint8_t>> fuzzSeeds() {
   add(0, HelloMessage{{abi::kAbiVersion, 2, 1234, 0}});
   add(0, ReadyMessage{});
   RingFdsMessage r;
-  r.roles = {abi::FdRole::kStatusPage, abi::FdRole::kFrameRingIn, abi::FdRole::kPacketRingOut};
+  r.roles = {abi::FdRole::kStatusPage, abi::FdRole::kRingIn, abi::FdRole::kRingOut};
+  r.tags = {0, static_cast<uint32_t>(abi::RingId::kFrames),
+            static_cast<uint32_t>(abi::RingId::kVideoPackets)};
   add(3, Message(std::move(r)));
   add(0, CommandMessage{{static_cast<uint32_t>(abi::Command::kSetBitrate), 0, 8'000'000}});
   add(0, EventMessage{{static_cast<uint32_t>(abi::Event::kKeyframeRequest), 0, 0}});

@@ -9,6 +9,7 @@
 
 #include <cstring>
 
+#include "funkhaus/abi/net_state.h"
 #include "funkhaus/abi/status_page.h"
 #include "funkhaus/common/shared_memory.h"
 
@@ -112,15 +113,21 @@ TEST(Channel, MalformedMessagesAreRefusedWithAReason) {
 
 TEST(Channel, RingFdsCountMustMatchTheFdsThatCame) {
   RingFdsMessage m;
-  m.roles = {abi::FdRole::kStatusPage, abi::FdRole::kFrameRingIn};
+  m.roles = {abi::FdRole::kStatusPage, abi::FdRole::kRingIn};
+  m.tags = {0, static_cast<uint32_t>(abi::RingId::kFrames)};
   auto b = valid(Message(std::move(m)));
   EXPECT_NE(refusal(b, 1).find("says 2 fds, 1 came"), std::string::npos);
   auto bad_role = b;
   poke32(bad_role, 16 + 8 + 4, 42);  // header, count and flags, then roles[1]
   EXPECT_NE(refusal(bad_role, 2).find("unknown fd role 42"), std::string::npos);
   auto bad_tag = b;
-  poke32(bad_tag, 16 + 40, 3);  // tags[0]: only viewer sockets carry a tag
+  poke32(bad_tag, 16 + 40, 3);  // tags[0]: a status page carries no tag
   EXPECT_NE(refusal(bad_tag, 2).find("invalid tag 3"), std::string::npos);
+  auto bad_ring = b;
+  poke32(bad_ring, 16 + 44, 0);  // tags[1]: a ring fd must name its ring
+  EXPECT_NE(refusal(bad_ring, 2).find("invalid tag 0"), std::string::npos);
+  poke32(bad_ring, 16 + 44, 99);
+  EXPECT_NE(refusal(bad_ring, 2).find("invalid tag 99"), std::string::npos);
   auto bad_flags = b;
   poke32(bad_flags, 16 + 4, 0x80);
   EXPECT_NE(refusal(bad_flags, 2).find("unknown flags 0x80"), std::string::npos);
@@ -134,10 +141,11 @@ TEST(Channel, SocketDepositCarriesExactlyOneSocketForAValidSlot) {
   Pair p;
   Pair viewer;  // stands in for an accepted connection
   ASSERT_TRUE(
-      sendMessage(p.a.get(), Message(SocketDepositMessage{5, UniqueFd(dup(viewer.a.get()))})).ok());
+      sendMessage(p.a.get(), Message(ConnectionDepositMessage{5, UniqueFd(dup(viewer.a.get()))}))
+          .ok());
   auto m = receiveMessage(p.b.get());
   ASSERT_TRUE(m.ok()) << m.error().message;
-  auto* d = std::get_if<SocketDepositMessage>(&**m);
+  auto* d = std::get_if<ConnectionDepositMessage>(&**m);
   ASSERT_NE(d, nullptr);
   EXPECT_EQ(d->slot, 5u);
   ASSERT_TRUE(d->fd.valid());
@@ -146,12 +154,12 @@ TEST(Channel, SocketDepositCarriesExactlyOneSocketForAValidSlot) {
   EXPECT_EQ(read(viewer.b.get(), &c, 1), 1);
   EXPECT_EQ(c, 'x');
 
-  auto b = valid(Message(SocketReleaseMessage{3}));
+  auto b = valid(Message(ConnectionReleaseMessage{3}));
   EXPECT_TRUE(parseMessage(b, {}).ok());
   EXPECT_NE(refusal(b, 1).find("must not carry fds"), std::string::npos);
-  poke32(b, 16, abi::kMaxViewers);
+  poke32(b, 16, abi::kMaxConnections);
   EXPECT_NE(refusal(b).find("slot 16 is out of range"), std::string::npos);
-  auto deposit = valid(Message(SocketDepositMessage{1, UniqueFd(dup(0))}));
+  auto deposit = valid(Message(ConnectionDepositMessage{1, UniqueFd(dup(0))}));
   EXPECT_NE(refusal(deposit).find("exactly 1 fd, 0 came"), std::string::npos);
   EXPECT_NE(refusal(deposit, 2).find("exactly 1 fd, 2 came"), std::string::npos);
 }
@@ -160,8 +168,8 @@ TEST(Channel, RingFdsTagsAndLastFlagRoundTrip) {
   Pair p;
   Pair viewer;
   RingFdsMessage out;
-  out.roles = {abi::FdRole::kViewerSocket, abi::FdRole::kRtspListen};
-  out.tags = {7, 0};
+  out.roles = {abi::FdRole::kConnection, abi::FdRole::kEndpoint};
+  out.tags = {7, abi::kEndpointRtspListen};
   out.fds.emplace_back(dup(viewer.a.get()));
   out.fds.emplace_back(dup(viewer.b.get()));
   out.last = false;
@@ -173,7 +181,8 @@ TEST(Channel, RingFdsTagsAndLastFlagRoundTrip) {
   EXPECT_FALSE(r->last);
   ASSERT_EQ(r->tags.size(), 2u);
   EXPECT_EQ(r->tags[0], 7u);
-  EXPECT_EQ(r->roles[1], abi::FdRole::kRtspListen);
+  EXPECT_EQ(r->roles[1], abi::FdRole::kEndpoint);
+  EXPECT_EQ(r->tags[1], abi::kEndpointRtspListen);
 }
 
 TEST(Channel, OversizedDatagramIsRefused) {

@@ -1,8 +1,9 @@
-// Golden layout of every shared-memory and channel struct. If this fails you changed the ABI:
-// bump abi::kAbiVersion and record the new layout as a new golden table below.
+// Golden layout of the rings, the status page and the channel messages. If this fails you changed
+// the ABI: bump abi::kAbiVersion and record the new layout as a new golden table below.
 #include "golden_layout.h"
 
 #include "funkhaus/abi/abi.h"
+#include "funkhaus/abi/codec.h"
 #include "funkhaus/abi/frame_ring.h"
 #include "funkhaus/abi/message.h"
 #include "funkhaus/abi/packet_ring.h"
@@ -11,7 +12,7 @@
 namespace funkhaus::abi {
 namespace {
 
-TEST(GoldenLayout, FrameGeometryV2) {
+TEST(GoldenLayout, FrameGeometryV3) {
   checkLayout<FrameGeometry>(
       "FrameGeometry", 48,
       {{"format", 0, 4},
@@ -23,7 +24,7 @@ TEST(GoldenLayout, FrameGeometryV2) {
       {W(format), W(width), W(height), W(plane_count), W(stride), W(plane_offset)});
 }
 
-TEST(GoldenLayout, FrameSlotHeaderV2) {
+TEST(GoldenLayout, FrameSlotHeaderV3) {
   checkLayout<FrameSlotHeader>("FrameSlotHeader", 128,
                                {{"mutex", 0, 4},
                                 {"flags", 4, 4},
@@ -31,12 +32,14 @@ TEST(GoldenLayout, FrameSlotHeaderV2) {
                                 {"capture_time_ns", 16, 8},
                                 {"payload_size", 24, 8},
                                 {"geometry", 32, 48},
-                                {"reserved", 80, 48}},
+                                {"colour", 80, 4},
+                                {"reserved0", 84, 4},
+                                {"reserved", 88, 40}},
                                {W(mutex), W(flags), W(token), W(capture_time_ns), W(payload_size),
-                                W(geometry), W(reserved)});
+                                W(geometry), W(colour), W(reserved0), W(reserved)});
 }
 
-TEST(GoldenLayout, FrameRingHeaderV2) {
+TEST(GoldenLayout, FrameRingHeaderV3) {
   checkLayout<FrameRingHeader>("FrameRingHeader", 256,
                                {{"magic", 0, 4},
                                 {"abi_version", 4, 4},
@@ -100,7 +103,7 @@ TEST(GoldenLayout, FrameRingHeaderV2) {
                                 W(reserved3)});
 }
 
-TEST(GoldenLayout, PacketRecordHeaderV2) {
+TEST(GoldenLayout, PacketRecordHeaderV3) {
   checkLayout<PacketRecordHeader>(
       "PacketRecordHeader", 32,
       {{"size", 0, 4},
@@ -112,7 +115,7 @@ TEST(GoldenLayout, PacketRecordHeaderV2) {
       {W(size), W(flags), W(frame_number), W(capture_time_ns), W(codec), W(reserved)});
 }
 
-TEST(GoldenLayout, PacketRingHeaderV2) {
+TEST(GoldenLayout, PacketRingHeaderV3) {
   checkLayout<PacketRingHeader>("PacketRingHeader", 192,
                                 {{"magic", 0, 4},
                                  {"abi_version", 4, 4},
@@ -162,7 +165,7 @@ TEST(GoldenLayout, PacketRingHeaderV2) {
                                  W(reserved2)});
 }
 
-TEST(GoldenLayout, WorkerStatusPageV2) {
+TEST(GoldenLayout, WorkerStatusPageV3) {
   checkLayout<WorkerStatusPage>(
       "WorkerStatusPage", 256,
       {{"magic", 0, 4},
@@ -189,7 +192,7 @@ TEST(GoldenLayout, WorkerStatusPageV2) {
        W(latency_p99_ns), W(fps_milli), W(viewers), W(keyframes), W(reserved1)});
 }
 
-TEST(GoldenLayout, MessagesV2) {
+TEST(GoldenLayout, MessagesV3) {
   checkLayout<MessageHeader>("MessageHeader", 16,
                              {{"magic", 0, 4},
                               {"abi_version", 4, 2},
@@ -202,7 +205,7 @@ TEST(GoldenLayout, MessagesV2) {
       {W(abi_version), W(kind), W(pid), W(reserved)});
 }
 
-TEST(GoldenLayout, MessageBodiesV2) {
+TEST(GoldenLayout, MessageBodiesV3) {
   checkLayout<RingFdsBody>("RingFdsBody", 80,
                            {{"count", 0, 4},
                             {"flags", 4, 4},
@@ -211,8 +214,8 @@ TEST(GoldenLayout, MessageBodiesV2) {
                             {"reserved", 72, 4},
                             {"reserved2", 76, 4}},
                            {W(count), W(flags), W(roles), W(tags), W(reserved), W(reserved2)});
-  checkLayout<SocketBody>("SocketBody", 8, {{"slot", 0, 4}, {"reserved", 4, 4}},
-                          {W(slot), W(reserved)});
+  checkLayout<ConnectionBody>("ConnectionBody", 8, {{"slot", 0, 4}, {"reserved", 4, 4}},
+                              {W(slot), W(reserved)});
   checkLayout<CommandBody>("CommandBody", 16,
                            {{"command", 0, 4}, {"reserved", 4, 4}, {"arg", 8, 8}},
                            {W(command), W(reserved), W(arg)});
@@ -220,7 +223,7 @@ TEST(GoldenLayout, MessageBodiesV2) {
                          {W(event), W(reserved), W(arg)});
 }
 
-TEST(GoldenLayout, MagicsAndEnumValuesV2) {
+TEST(GoldenLayout, MagicsAndEnumValuesV3) {
   EXPECT_EQ(kFrameRingMagic, 0x52464846u);
   EXPECT_EQ(kPacketRingMagic, 0x52504846u);
   EXPECT_EQ(kStatusPageMagic, 0x53574846u);
@@ -228,14 +231,26 @@ TEST(GoldenLayout, MagicsAndEnumValuesV2) {
   EXPECT_EQ(static_cast<uint32_t>(PixelFormat::kNv12), 2u);
   EXPECT_EQ(static_cast<uint32_t>(WorkerState::kFailed), 4u);
   EXPECT_EQ(static_cast<uint16_t>(MessageType::kEvent), 5u);
-  EXPECT_EQ(static_cast<uint16_t>(MessageType::kSocketRelease), 7u);
-  EXPECT_EQ(static_cast<uint32_t>(FdRole::kViewerSocket), 10u);
-  EXPECT_EQ(static_cast<uint32_t>(FdRole::kControl), 11u);
+  EXPECT_EQ(static_cast<uint16_t>(MessageType::kConnectionRelease), 7u);
+  EXPECT_EQ(static_cast<uint32_t>(FdRole::kStatusPage), 1u);
+  EXPECT_EQ(static_cast<uint32_t>(FdRole::kRingIn), 2u);
+  EXPECT_EQ(static_cast<uint32_t>(FdRole::kRingOut), 3u);
+  EXPECT_EQ(static_cast<uint32_t>(FdRole::kNetState), 4u);
+  EXPECT_EQ(static_cast<uint32_t>(FdRole::kEndpoint), 5u);
+  EXPECT_EQ(static_cast<uint32_t>(FdRole::kConnection), 6u);
+  EXPECT_EQ(static_cast<uint32_t>(FdRole::kDevice), 7u);
+  EXPECT_EQ(static_cast<uint32_t>(RingId::kDisplay), 1u);
+  EXPECT_EQ(static_cast<uint32_t>(RingId::kFrames), 2u);
+  EXPECT_EQ(static_cast<uint32_t>(RingId::kVideoPackets), 3u);
+  EXPECT_EQ(static_cast<uint32_t>(DeviceId::kDisplayControl), 1u);
+  EXPECT_EQ(static_cast<uint32_t>(Codec::kH264), 1u);
+  EXPECT_EQ(static_cast<uint32_t>(Codec::kHevc), 2u);
+  EXPECT_EQ(static_cast<uint32_t>(ColourSpace::kSrgb), 1u);
+  EXPECT_EQ(static_cast<uint32_t>(ColourSpace::kBt709Limited), 2u);
   EXPECT_EQ(kRingFdsLast, 1u);
-  EXPECT_EQ(kMaxViewers, 16u);
+  EXPECT_EQ(kMaxConnections, 16u);
   EXPECT_EQ(kRecordFlagDiscontinuity, 2u);
   EXPECT_EQ(kSlotFlagAbandoned, 2u);
-  EXPECT_EQ(static_cast<uint32_t>(FdRole::kPacketRingOut), 5u);
   EXPECT_EQ(static_cast<uint32_t>(Command::kSetBitrate), 3u);
   EXPECT_EQ(static_cast<uint32_t>(Event::kError), 3u);
   EXPECT_EQ(static_cast<uint32_t>(Event::kModeRequest), 4u);

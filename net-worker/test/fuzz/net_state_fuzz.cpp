@@ -1,7 +1,9 @@
 // Fuzz target: a net state page as a previous (buggy or hostile) net may have left it. The
-// header check, the parameter sets and every slot are validated; a slot that passes is resumed
-// on a socket, so the output-unit fields are exercised too. Input: the page's first 3200 bytes
-// (header and parameter sets), then the 192-byte headers of the slots in order.
+// header check, the RTSP blob's parameter sets and every connection and viewer slot are
+// validated; a connection that passes is resumed on a socket, so the output-unit fields are
+// exercised too. Input: the page header (the protocol table included), the RTSP blob's first
+// 3200 bytes (header and parameter sets), then per slot the 64-byte connection-slot header and
+// the 192-byte viewer slot, in order.
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -11,26 +13,50 @@
 #include <memory>
 #include <vector>
 
+#include "funkhaus/abi/rtsp_state.h"
 #include "funkhaus/net/net_state.h"
 #include "funkhaus/net/output_queue.h"
 
+namespace {
+
+constexpr size_t kHeader = offsetof(funkhaus::abi::NetStatePage, connections);
+constexpr size_t kBlobPrefix = offsetof(funkhaus::abi::RtspState, viewers);
+constexpr size_t kConnectionHeader = offsetof(funkhaus::abi::NetConnectionSlot, out_data);
+constexpr size_t kViewer = sizeof(funkhaus::abi::RtspViewerSlot);
+
+struct Page {
+  funkhaus::abi::NetStatePage page;
+  funkhaus::abi::RtspState rtsp;
+};
+
+size_t take(void* to, size_t capacity, const uint8_t* data, size_t size, size_t at) {
+  if (at >= size) return at;
+  const size_t n = std::min(capacity, size - at);
+  std::memcpy(to, data + at, n);
+  return at + n;
+}
+
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace funkhaus;
-  static auto* page = new abi::NetStatePage;
-  std::memset(static_cast<void*>(page), 0, sizeof *page);
-  const size_t prefix = offsetof(abi::NetStatePage, viewers);
-  std::memcpy(page, data, std::min(size, prefix));
-  size_t at = prefix;
-  for (uint32_t i = 0; i < abi::kMaxViewers && at < size; ++i, at += 192)
-    std::memcpy(&page->viewers[i], data + at, std::min<size_t>(192, size - at));
-  (void)net::validateNetStateHeader(reinterpret_cast<const std::byte*>(page), sizeof *page);
-  (void)net::readParameterSets(*page);
-  for (uint32_t i = 0; i < abi::kMaxViewers; ++i) {
-    abi::NetViewerSlot& s = page->viewers[i];
-    if (!net::validateViewerSlot(s) || s.state == 0) continue;
+  static auto* mem = new Page;
+  std::memset(static_cast<void*>(mem), 0, sizeof *mem);
+  size_t at = take(&mem->page, kHeader, data, size, 0);
+  at = take(&mem->rtsp, kBlobPrefix, data, size, at);
+  for (uint32_t i = 0; i < abi::kMaxConnections && at < size; ++i) {
+    at = take(&mem->page.connections[i], kConnectionHeader, data, size, at);
+    at = take(&mem->rtsp.viewers[i], kViewer, data, size, at);
+  }
+  (void)net::validateNetStateHeader(reinterpret_cast<const std::byte*>(mem), sizeof *mem);
+  (void)net::readParameterSets(mem->rtsp);
+  for (uint32_t i = 0; i < abi::kMaxConnections; ++i) {
+    (void)net::validateViewerSlot(mem->rtsp.viewers[i]);
+    abi::NetConnectionSlot& c = mem->page.connections[i];
+    if (!net::validateConnectionSlot(c) || c.state == 0) continue;
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) != 0) continue;
-    auto q = net::OutputQueue::resume(sv[0], s);
+    auto q = net::OutputQueue::resume(sv[0], c);
     if (q) (void)q->flush(sv[0]);
     close(sv[0]);
     close(sv[1]);
@@ -40,17 +66,28 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
 std::vector<std::vector<uint8_t>> fuzzSeeds() {
   using namespace funkhaus;
-  auto page = std::make_unique<abi::NetStatePage>();
-  std::memset(static_cast<void*>(page.get()), 0, sizeof *page);
-  abi::initNetStatePage(*page);
-  page->codec = 1;
-  page->parameter_sets_valid = 1;
-  page->sps.size = 4;
-  page->sps.data[0] = 0x67;
-  page->pps.size = 2;
-  page->pps.data[0] = 0x68;
+  auto mem = std::make_unique<Page>();
+  std::memset(static_cast<void*>(mem.get()), 0, sizeof *mem);
+  const abi::NetBlobRequest blobs[] = {{abi::NetProtocol::kRtsp, sizeof(abi::RtspState)}};
+  abi::initNetStatePage(mem->page, blobs);
+  mem->rtsp.header = {abi::kRtspStateMagic, abi::kRtspStateVersion, sizeof(abi::RtspState), {}};
+  mem->rtsp.codec = 1;
+  mem->rtsp.parameter_sets_valid = 1;
+  mem->rtsp.sps.size = 4;
+  mem->rtsp.sps.data[0] = 0x67;
+  mem->rtsp.pps.size = 2;
+  mem->rtsp.pps.data[0] = 0x68;
+  std::vector<uint8_t> seed(kHeader + kBlobPrefix + 2 * (kConnectionHeader + kViewer));
+  std::memcpy(seed.data(), &mem->page, kHeader);
+  std::memcpy(seed.data() + kHeader, &mem->rtsp, kBlobPrefix);
   for (uint32_t i = 0; i < 2; ++i) {
-    abi::NetViewerSlot& s = page->viewers[i];
+    abi::NetConnectionSlot& c = mem->page.connections[i];
+    c.state = 1;
+    c.protocol = 1;
+    c.session = i;
+    c.out_unit = (uint64_t{0} << abi::kOutUnitOffsetShift) | 12;
+    c.out_sent = 3;
+    abi::RtspViewerSlot& s = mem->rtsp.viewers[i];
     s.state = 2;
     s.transport = i + 1;
     s.session_id = 7 + i;
@@ -58,13 +95,9 @@ std::vector<std::vector<uint8_t>> fuzzSeeds() {
     s.address_family = AF_INET;
     s.client_rtp_port = 5000;
     s.client_rtcp_port = 5001;
-    s.out_unit = (uint64_t{0} << abi::kOutUnitOffsetShift) | 12;
-    s.out_sent = 3;
+    const size_t base = kHeader + kBlobPrefix + i * (kConnectionHeader + kViewer);
+    std::memcpy(seed.data() + base, &c, kConnectionHeader);
+    std::memcpy(seed.data() + base + kConnectionHeader, &s, kViewer);
   }
-  std::vector<uint8_t> seed(offsetof(abi::NetStatePage, viewers) + 2 * 192);
-  std::memcpy(seed.data(), page.get(), offsetof(abi::NetStatePage, viewers));
-  for (size_t i = 0; i < 2; ++i)
-    std::memcpy(seed.data() + offsetof(abi::NetStatePage, viewers) + i * 192, &page->viewers[i],
-                192);
   return {seed};
 }

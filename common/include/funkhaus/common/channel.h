@@ -32,16 +32,16 @@ struct EventMessage {
   abi::EventBody body;
 };
 
-struct SocketDepositMessage {
+struct ConnectionDepositMessage {
   uint32_t slot = 0;
   UniqueFd fd;
 };
-struct SocketReleaseMessage {
+struct ConnectionReleaseMessage {
   uint32_t slot = 0;
 };
 
 using Message = std::variant<HelloMessage, ReadyMessage, RingFdsMessage, CommandMessage,
-                             EventMessage, SocketDepositMessage, SocketReleaseMessage>;
+                             EventMessage, ConnectionDepositMessage, ConnectionReleaseMessage>;
 
 // Checks one received datagram and the fds that came with it: magic, ABI version, length,
 // type, exact body size, known enum values, zero reserved fields, and fds only where the
@@ -51,7 +51,7 @@ Result<Message> parseMessage(std::span<const std::byte> datagram, std::vector<Un
 // Encodes a message (without fds) into a datagram.
 std::vector<std::byte> encodeMessage(const Message& message);
 
-// Sends one message; the fds of RingFdsMessage and SocketDepositMessage go along as SCM_RIGHTS
+// Sends one message; the fds of RingFdsMessage and ConnectionDepositMessage go along as SCM_RIGHTS
 // (and stay open here).
 Result<void> sendMessage(int socket, const Message& message);
 

@@ -29,15 +29,18 @@ class WorkerChannel {
   Result<void> sendReady();
   Result<void> sendEvent(abi::Event event, uint64_t arg);
 
-  // The fd of a role funkhausd sent, or an invalid fd.
-  UniqueFd takeFd(abi::FdRole role);
+  // The fd of a role (and tag) funkhausd sent, or an invalid fd.
+  UniqueFd takeFd(abi::FdRole role, uint32_t tag = 0);
+  UniqueFd takeRing(abi::FdRole direction, abi::RingId ring) {
+    return takeFd(direction, static_cast<uint32_t>(ring));
+  }
   // Every fd of a role with its tag (e.g. the viewer sockets and their slots).
   std::vector<std::pair<uint32_t, UniqueFd>> takeTaggedFds(abi::FdRole role);
 
   // net: hands funkhausd a duplicate of a viewer connection to keep for the next net, and
   // tells it when that viewer is gone.
-  Result<void> depositSocket(uint32_t slot, int fd);
-  Result<void> releaseSocket(uint32_t slot);
+  Result<void> depositConnection(uint32_t slot, int fd);
+  Result<void> releaseConnection(uint32_t slot);
 
   // Waits up to timeout_ms for a command. nullopt: none yet. Error: the channel broke or
   // funkhausd sent something malformed; the worker should exit.

@@ -27,7 +27,7 @@ inline constexpr uint32_t kMaxHosts = 64;
 bool validateOptions(const VdisplayOptions& options, std::string* error);
 
 // Supervised when fd 3 is a SOCK_SEQPACKET socket (funkhausd's channel): hello, status page,
-// the control socket (FdRole::kControl) as a host connection, ready, heartbeats, stop. With
+// the control socket (FdRole::kDevice) as a host connection, ready, heartbeats, stop. With
 // --listen (supervised or not) hosts also connect there. Runs until SIGTERM/SIGINT or a stop
 // command; every monitor is removed (X servers stopped) before it returns an exit code.
 int runVdisplay(const VdisplayOptions& options);

@@ -21,14 +21,14 @@
 namespace funkhaus::net {
 
 struct ServerOptions {
-  std::string path = "/live";               // the stream's path; others get 404
-  uint32_t max_viewers = abi::kMaxViewers;  // sessions at once; beyond: 453
-  uint32_t mtu = 1400;                      // RTP payload budget
-  uint32_t session_timeout_s = 60;          // reap viewers without RTSP/RTCP activity
-  uint32_t header_timeout_ms = 5000;        // a request must complete this soon (slowloris)
-  uint32_t max_connections = 32;            // RTSP connections without a session
-  uint32_t describe_wait_ms = 3000;         // DESCRIBE waits this long for parameter sets
-  uint32_t keyframe_interval_ms = 200;      // at most one keyframe request this often
+  std::string path = "/live";                   // the stream's path; others get 404
+  uint32_t max_viewers = abi::kMaxConnections;  // sessions at once; beyond: 453
+  uint32_t mtu = 1400;                          // RTP payload budget
+  uint32_t session_timeout_s = 60;              // reap viewers without RTSP/RTCP activity
+  uint32_t header_timeout_ms = 5000;            // a request must complete this soon (slowloris)
+  uint32_t max_connections = 32;                // RTSP connections without a session
+  uint32_t describe_wait_ms = 3000;             // DESCRIBE waits this long for parameter sets
+  uint32_t keyframe_interval_ms = 200;          // at most one keyframe request this often
 };
 
 // One access unit as read from the packet ring (a private copy).

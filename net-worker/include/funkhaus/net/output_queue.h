@@ -44,12 +44,12 @@ class OutputQueue {
   uint64_t bytesWritten() const { return stream_offset_ + sent_; }
 
   // From now on, mirror into `slot` (nullptr: stop). Records the unit being written, if any.
-  void mirrorTo(abi::NetViewerSlot* slot);
+  void mirrorTo(abi::NetConnectionSlot* slot);
 
   // The queue of a connection a previous net left in `slot`: learns from the kernel how much of
   // the unit in the page went out and queues the rest; mirroring into `slot` continues. Error
   // when the page and the kernel disagree (writing on would break the framing: close it).
-  static Result<OutputQueue> resume(int fd, abi::NetViewerSlot& slot);
+  static Result<OutputQueue> resume(int fd, abi::NetConnectionSlot& slot);
 
  private:
   struct Unit {
@@ -65,7 +65,7 @@ class OutputQueue {
   std::deque<Unit> units_;
   size_t media_units_ = 0;
   uint64_t stream_offset_ = 0;  // bytes written before the front unit
-  abi::NetViewerSlot* slot_ = nullptr;
+  abi::NetConnectionSlot* slot_ = nullptr;
   bool recorded_ = false;  // the front unit is in slot_->out_data
 };
 

@@ -12,7 +12,10 @@ namespace funkhaus::abi {
 // order, field meaning or an enum value; tests/unit/golden_layout_test.cpp fails until you do.
 // v2: ring-fds carry tags and a last-batch flag; socket deposit/release messages; net roles;
 //     status page fps, viewers and keyframe counters.
-inline constexpr uint32_t kAbiVersion = 2;
+// v3: generic fd roles (ring, endpoint, connection, device) with tags; RingId, DeviceId; codec
+//     ids in codec.h; frame slots carry their ColourSpace; connection deposit/release messages;
+//     the net state page is a generic header plus per-protocol blobs (net_state.h).
+inline constexpr uint32_t kAbiVersion = 3;
 
 // Separate cache lines for fields written by different processes (no false sharing).
 inline constexpr uint32_t kCacheLine = 64;

@@ -26,6 +26,16 @@ enum class PixelFormat : uint32_t {
   kI420 = 3,  // Y, U, V planes, chroma at half width and height
 };
 
+// How the samples of a frame map to colours (FrameSlotHeader::colour). The one policy of funkhaus
+// is BT.709 limited range for YUV (common/media: capture and encoder convert identically and the
+// encoder tags its VUI with it); RGB frames are full-range sRGB.
+enum class ColourSpace : uint32_t {
+  kUnspecified = 0,   // a producer that does not say: consumers assume the policy of the format
+  kSrgb = 1,          // RGB formats (BGRA): full range, sRGB primaries and transfer
+  kBt709Limited = 2,  // YUV formats: BT.709 matrix, primaries and transfer, 16..235/240
+};
+inline constexpr uint32_t kMaxColourSpace = static_cast<uint32_t>(ColourSpace::kBt709Limited);
+
 // Flags in FrameSlotHeader::flags.
 inline constexpr uint32_t kSlotFlagRepeat = 1u << 0;     // a repeat_last copy of the previous frame
 inline constexpr uint32_t kSlotFlagAbandoned = 1u << 1;  // last holder died; contents discarded
@@ -54,7 +64,9 @@ struct FrameSlotHeader {
   uint64_t capture_time_ns;  // CLOCK_MONOTONIC when the frame was captured
   uint64_t payload_size;     // bytes of payload that belong to the frame
   FrameGeometry geometry;    // this frame's geometry (may differ after a mode change)
-  uint64_t reserved[6];      // zero; room for colour metadata, damage rectangles, cursor
+  uint32_t colour;           // ColourSpace of the samples
+  uint32_t reserved0;        // zero
+  uint64_t reserved[5];      // zero; room for damage rectangles, cursor
 };
 
 static_assert(sizeof(FrameSlotHeader) == 128, "slot header size is part of the ABI");
@@ -64,7 +76,8 @@ static_assert(offsetof(FrameSlotHeader, token) == 8, "an 8-byte atomic must be 8
 static_assert(offsetof(FrameSlotHeader, capture_time_ns) == 16, "layout drift");
 static_assert(offsetof(FrameSlotHeader, payload_size) == 24, "layout drift");
 static_assert(offsetof(FrameSlotHeader, geometry) == 32, "layout drift");
-static_assert(offsetof(FrameSlotHeader, reserved) == 80, "layout drift");
+static_assert(offsetof(FrameSlotHeader, colour) == 80, "layout drift");
+static_assert(offsetof(FrameSlotHeader, reserved) == 88, "layout drift");
 static_assert(std::is_standard_layout_v<FrameSlotHeader>, "offsetof must be meaningful");
 static_assert(std::is_trivially_copyable_v<FrameSlotHeader>,
               "no constructor runs in shared memory: the bytes are the object");

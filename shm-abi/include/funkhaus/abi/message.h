@@ -19,11 +19,11 @@ enum class MessageType : uint16_t {
   kRingFds = 3,  // funkhausd -> worker: ring memfds in SCM_RIGHTS, RingFdsBody
   kCommand = 4,  // funkhausd -> worker: CommandBody (keyframe now, set bitrate, stop)
   kEvent = 5,    // worker -> funkhausd: EventBody (keyframe request, mode change, error)
-  // net -> funkhausd: SocketBody plus exactly one fd in SCM_RIGHTS, an accepted viewer
-  // connection for funkhausd to keep, so that a restarted net gets it back (role kViewerSocket,
-  // tag = slot). funkhausd checks that it is a stream socket and that the slot is in range.
-  kSocketDeposit = 6,
-  kSocketRelease = 7,  // net -> funkhausd: SocketBody; the viewer of `slot` is gone, close it
+  // net -> funkhausd: ConnectionBody plus exactly one fd in SCM_RIGHTS, an accepted connection
+  // for funkhausd to keep, so that a restarted net gets it back (role kConnection, tag = slot).
+  // funkhausd checks that it is a connected stream socket and that the slot is in range.
+  kConnectionDeposit = 6,
+  kConnectionRelease = 7,  // net -> funkhausd: ConnectionBody; `slot` is gone, close it
 };
 
 struct MessageHeader {
@@ -52,21 +52,34 @@ static_assert(sizeof(HelloBody) == 16, "hello body size is part of the ABI");
 static_assert(std::is_standard_layout_v<HelloBody> && std::is_trivially_copyable_v<HelloBody>,
               "messages are memcpy'd out of the received datagram");
 
-// What each fd of a kRingFds message is, in order.
+// What each fd of a kRingFds message is, in order. Roles are generic; the tag says which one
+// of its kind (a ring, an endpoint, a connection, a device), so a new ring, protocol or device is
+// a new tag value, never a new role.
 enum class FdRole : uint32_t {
-  kStatusPage = 1,    // the worker's WorkerStatusPage
-  kFrameRingIn = 2,   // frame ring the worker consumes
-  kFrameRingOut = 3,  // frame ring the worker produces into
-  kPacketRingIn = 4,
-  kPacketRingOut = 5,
-  kNetState = 6,       // net: its NetStatePage (viewer state that survives a net restart)
-  kRtspListen = 7,     // net: the listening RTSP TCP socket funkhausd keeps
-  kRtpSocket = 8,      // net: the bound UDP socket RTP goes out of (server_port even)
-  kRtcpSocket = 9,     // net: the bound UDP socket for RTCP (server_port odd)
-  kViewerSocket = 10,  // net: a viewer connection it deposited earlier; tag = its slot
-  kControl = 11,       // vdisplay: the driver's control socket
+  kStatusPage = 1,  // the worker's WorkerStatusPage; tag 0
+  kRingIn = 2,      // a ring the worker consumes; tag = RingId
+  kRingOut = 3,     // a ring the worker produces into; tag = RingId
+  kNetState = 4,    // net: its NetStatePage (state that survives a net restart); tag 0
+  kEndpoint = 5,    // net: a socket funkhausd keeps open; tag = an endpoint tag (net_state.h)
+  kConnection = 6,  // net: a connection it deposited earlier; tag = its connection slot
+  kDevice = 7,      // an fd funkhausd opened for the worker; tag = DeviceId
 };
-inline constexpr uint32_t kMaxFdRole = static_cast<uint32_t>(FdRole::kControl);
+inline constexpr uint32_t kMaxFdRole = static_cast<uint32_t>(FdRole::kDevice);
+
+// Which ring of a session an fd is (the tag of kRingIn / kRingOut). The ring's kind (frame or
+// packet ring) is in its own header; the id says what flows through it.
+enum class RingId : uint32_t {
+  kDisplay = 1,       // frame ring, BGRA: vdisplay (driver) -> capture
+  kFrames = 2,        // frame ring, I420: capture -> encode
+  kVideoPackets = 3,  // packet ring, access units: encode -> net
+};
+inline constexpr uint32_t kMaxRingId = static_cast<uint32_t>(RingId::kVideoPackets);
+
+// Which device an fd is (the tag of kDevice).
+enum class DeviceId : uint32_t {
+  kDisplayControl = 1,  // vdisplay: its end of the control socket (VdisplayHeader datagrams)
+};
+inline constexpr uint32_t kMaxDeviceId = static_cast<uint32_t>(DeviceId::kDisplayControl);
 
 inline constexpr uint32_t kMaxMessageFds = 8;
 
@@ -79,7 +92,7 @@ struct RingFdsBody {
   uint32_t count;                  // fds attached to this message, 1..kMaxMessageFds
   uint32_t flags;                  // kRingFds*
   uint32_t roles[kMaxMessageFds];  // FdRole of each fd; unused entries zero
-  uint32_t tags[kMaxMessageFds];   // per-fd tag (kViewerSocket: the viewer slot), else zero
+  uint32_t tags[kMaxMessageFds];   // per-fd tag, see FdRole; unused entries zero
   uint32_t reserved;
   uint32_t reserved2;
 };
@@ -102,16 +115,17 @@ struct CommandBody {
 
 static_assert(sizeof(CommandBody) == 16, "command body size is part of the ABI");
 
-// Viewer slots in the net state page; funkhausd keeps at most this many viewer sockets.
-inline constexpr uint32_t kMaxViewers = 16;
+// Connection slots in the net state page; funkhausd keeps at most this many connections.
+inline constexpr uint32_t kMaxConnections = 16;
 
-struct SocketBody {
-  uint32_t slot;  // viewer slot, < kMaxViewers
+struct ConnectionBody {
+  uint32_t slot;  // connection slot, < kMaxConnections
   uint32_t reserved;
 };
 
-static_assert(sizeof(SocketBody) == 8, "socket body size is part of the ABI");
-static_assert(std::is_standard_layout_v<SocketBody> && std::is_trivially_copyable_v<SocketBody>,
+static_assert(sizeof(ConnectionBody) == 8, "connection body size is part of the ABI");
+static_assert(std::is_standard_layout_v<ConnectionBody> &&
+                  std::is_trivially_copyable_v<ConnectionBody>,
               "messages are memcpy'd out of the received datagram");
 
 enum class Event : uint32_t {

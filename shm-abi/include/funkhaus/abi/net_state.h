@@ -1,10 +1,14 @@
-// Layout of the net state page: the viewer state funkhaus-net keeps in a sealed memfd so that a
-// restarted net goes on serving every viewer. Created zero-filled by funkhausd (which writes the
-// first four fields); written and read by the one funkhaus-net attached, and by its successor.
+// Layout of the net state page: what funkhaus-net keeps in a sealed memfd so that a restarted net
+// goes on serving every viewer. A generic header and connection slots (the kept connections and
+// the output unit each may be half-way through), then one blob per protocol with its own magic
+// and version (rtsp_state.h), so a protocol change bumps nobody else. Created zero-filled by
+// funkhausd (which writes the header and the protocol table); written and read by the one
+// funkhaus-net attached, and by its successor.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <type_traits>
 
 #include "funkhaus/abi/abi.h"
@@ -14,84 +18,45 @@ namespace funkhaus::abi {
 
 inline constexpr uint32_t kNetStateMagic = 0x534E4846;  // "FHNS" as little-endian bytes
 
-// Bytes of one parameter-set NAL unit (no start code) the page can keep.
-inline constexpr uint32_t kMaxParameterSetSize = 1016;
-// Bytes of the one output unit (an RTSP response or a '$'-framed RTP/RTCP packet) per viewer
-// connection that may be partly written when net dies; the next net writes the rest first.
+// Bytes of the one output unit (a response or a framed packet) per kept connection that may be
+// partly written when net dies; the next net writes the rest first.
 inline constexpr uint32_t kNetPendingCapacity = 16384;
+inline constexpr uint32_t kMaxNetProtocols = 4;  // entries in the protocol table
+inline constexpr uint32_t kNetBlobAlign = kCacheLine;
 
-enum class ViewerState : uint32_t {
-  kFree = 0,     // slot unused; funkhausd keeps no socket for it
-  kReady = 1,    // SETUP done (RTSP "Ready"); funkhausd keeps the connection
-  kPlaying = 2,  // PLAY done: media flows
+// The viewer protocols of funkhaus-net. A protocol's blob and endpoints carry its id.
+enum class NetProtocol : uint32_t {
+  kRtsp = 1,  // RTSP 1.0 / RTP (ffmpeg, GStreamer, mpv): rtsp_state.h
 };
-inline constexpr uint32_t kMaxViewerState = static_cast<uint32_t>(ViewerState::kPlaying);
+inline constexpr uint32_t kMaxNetProtocol = static_cast<uint32_t>(NetProtocol::kRtsp);
 
-enum class ViewerTransport : uint32_t {
-  kUdp = 1,             // RTP/RTCP to client_address:client_rtp_port/client_rtcp_port
-  kTcpInterleaved = 2,  // '$'-framed on the RTSP connection, channels rtp_channel/rtcp_channel
+// Endpoint tags (the tag of FdRole::kEndpoint): protocol << 8 | the protocol's own index. Each
+// protocol declares its endpoints with these; funkhausd opens what the enabled protocols declare.
+constexpr uint32_t endpointTag(NetProtocol protocol, uint32_t index) {
+  return static_cast<uint32_t>(protocol) << 8 | (index & 0xFF);
+}
+constexpr uint32_t endpointProtocol(uint32_t tag) { return tag >> 8; }
+inline constexpr uint32_t kEndpointRtspListen = endpointTag(NetProtocol::kRtsp, 1);  // TCP listen
+inline constexpr uint32_t kEndpointRtspRtp = endpointTag(NetProtocol::kRtsp, 2);     // UDP, even
+inline constexpr uint32_t kEndpointRtspRtcp = endpointTag(NetProtocol::kRtsp, 3);    // UDP, RTP + 1
+
+enum class ConnectionState : uint32_t {
+  kFree = 0,  // unused; funkhausd keeps no socket for it
+  kKept = 1,  // net deposited the connection; funkhausd keeps it for the next net
 };
+inline constexpr uint32_t kMaxConnectionState = static_cast<uint32_t>(ConnectionState::kKept);
 
-// Flags in NetViewerSlot::flags.
-inline constexpr uint32_t kViewerFlagNeedsKeyframe = 1u << 0;  // send nothing until a keyframe
-inline constexpr uint32_t kViewerFlagsKnown = kViewerFlagNeedsKeyframe;
-
-// NetViewerSlot::out_unit = stream offset << kOutUnitOffsetShift | size.
+// NetConnectionSlot::out_unit = stream offset << kOutUnitOffsetShift | size.
 inline constexpr int kOutUnitOffsetShift = 16;
 inline constexpr uint64_t kOutUnitSizeMask = (uint64_t{1} << kOutUnitOffsetShift) - 1;
 static_assert(kNetPendingCapacity <= kOutUnitSizeMask, "a unit's size must fit its bits");
 
-// Codec values are those of PacketRecordHeader::codec.
-inline constexpr uint32_t kCodecH264 = 1;
-inline constexpr uint32_t kCodecHevc = 2;
-
-struct NetParameterSet {
-  uint32_t size;  // bytes in data, 0 = none
-  uint32_t reserved;
-  uint8_t data[kMaxParameterSetSize];  // one NAL unit as in the stream, header included
-};
-
-static_assert(sizeof(NetParameterSet) == 1024, "parameter-set size is part of the ABI");
-static_assert(std::is_standard_layout_v<NetParameterSet> &&
-                  std::is_trivially_copyable_v<NetParameterSet>,
-              "no constructor runs in shared memory: the bytes are the object");
-
-// One viewer (RTSP session). Written only by the attached net; a restarted net reads it back
-// after the previous one is gone and validates every field before using it.
-struct NetViewerSlot {
-  // --- the session, written at SETUP (state last) ---
-  uint32_t state;                 // (atomic) ViewerState
-  uint32_t transport;             // ViewerTransport
-  uint64_t session_id;            // RTSP Session id (16 hex digits on the wire), != 0
-  uint32_t codec;                 // kCodecH264 / kCodecHevc, as described to the viewer
-  uint32_t ssrc;                  // our SSRC towards this viewer
-  uint32_t rtp_timestamp_offset;  // random; RTP timestamp = 90 kHz capture time + this
-  uint32_t flags;                 // kViewerFlag*
-  uint32_t next_sequence;         // next RTP sequence number (low 16 bits)
-  uint32_t address_family;        // UDP: AF_INET (2) or AF_INET6 (10) of the client
-  uint8_t client_address[16];     // UDP: network order; IPv4 in the first 4 bytes
-  uint16_t client_rtp_port;       // UDP: host order
-  uint16_t client_rtcp_port;      // UDP: host order
-  uint8_t rtp_channel;            // TCP: interleaved channel of RTP
-  uint8_t rtcp_channel;           // TCP: interleaved channel of RTCP
-  uint16_t reserved0;
-
-  // --- counters ---
-  uint64_t packets_sent;       // RTP packets sent (sender report: low 32 bits)
-  uint64_t octets_sent;        // RTP payload octets sent (sender report: low 32 bits)
-  uint64_t frames_sent;        // access units sent whole
-  uint64_t frames_dropped;     // access units dropped because the viewer could not keep up
-  uint64_t keyframe_requests;  // PLI and FIR received from this viewer
-  uint64_t last_activity_ns;   // CLOCK_MONOTONIC of its last RTSP request or RTCP packet
-
-  // --- its latest RTCP receiver report about us ---
-  uint32_t rr_fraction_lost;     // 8-bit fixed point, as sent
-  uint32_t rr_cumulative_lost;   // 24-bit two's complement, as sent
-  uint32_t rr_highest_sequence;  // extended highest sequence number received
-  uint32_t rr_jitter;            // interarrival jitter, 90 kHz units
-  uint64_t rr_count;             // receiver reports received
-  uint64_t rr_last_ns;           // CLOCK_MONOTONIC of the latest
-
+// One kept connection. Written only by the attached net; a restarted net validates every field.
+struct NetConnectionSlot {
+  uint32_t state;     // (atomic) ConnectionState, written last when a slot is taken
+  uint32_t protocol;  // NetProtocol that owns the connection
+  uint32_t session;   // the protocol's index of the connection (RTSP: its viewer slot)
+  uint32_t reserved0;
   // --- the connection's output unit that a successor must finish first ---
   // out_data holds the unit before its first byte is written. out_unit says where it sits in the
   // connection's byte stream, in one atomic word so that it never describes a unit half-way:
@@ -100,74 +65,135 @@ struct NetViewerSlot {
   // knows how much of the unit went out (0..size) and writes only the rest.
   uint64_t out_unit;  // (atomic) stream offset << 16 | size; see kOutUnit*
   uint32_t out_sent;  // bytes of the unit known written; used only without the TCP counters
-  uint32_t reserved2;
-  uint64_t reserved1[4];
+  uint32_t reserved1;
+  uint64_t reserved2[4];
   uint8_t out_data[kNetPendingCapacity];
 };
 
-static_assert(sizeof(NetViewerSlot) == 192 + kNetPendingCapacity,
-              "viewer slot size is part of the ABI");
-static_assert(sizeof(NetViewerSlot) % kCacheLine == 0,
+static_assert(sizeof(NetConnectionSlot) == 64 + kNetPendingCapacity,
+              "connection slot size is part of the ABI");
+static_assert(sizeof(NetConnectionSlot) % kCacheLine == 0,
               "slots are whole cache lines (a slot array stays line-aligned)");
-static_assert(alignof(NetViewerSlot) == 8, "8-byte fields inside need 8-byte alignment");
-static_assert(offsetof(NetViewerSlot, state) == 0, "state first: it says whether the rest counts");
-static_assert(offsetof(NetViewerSlot, session_id) == 8, "an 8-byte field must be 8-aligned");
-static_assert(offsetof(NetViewerSlot, client_address) == 40, "layout drift");
-static_assert(offsetof(NetViewerSlot, rtp_channel) == 60, "layout drift");
-static_assert(offsetof(NetViewerSlot, packets_sent) == 64, "an 8-byte field must be 8-aligned");
-static_assert(offsetof(NetViewerSlot, rr_fraction_lost) == 112, "layout drift");
-static_assert(offsetof(NetViewerSlot, out_unit) == 144, "an 8-byte atomic must be 8-aligned");
-static_assert(offsetof(NetViewerSlot, out_data) == 192, "output unit starts a cache line");
-static_assert(std::is_standard_layout_v<NetViewerSlot>, "offsetof must be meaningful");
-static_assert(std::is_trivially_copyable_v<NetViewerSlot>,
+static_assert(offsetof(NetConnectionSlot, state) == 0, "state first: it says if the rest counts");
+static_assert(offsetof(NetConnectionSlot, out_unit) == 16, "an 8-byte atomic must be 8-aligned");
+static_assert(offsetof(NetConnectionSlot, out_data) == 64, "output unit starts a cache line");
+static_assert(std::is_standard_layout_v<NetConnectionSlot>, "offsetof must be meaningful");
+static_assert(std::is_trivially_copyable_v<NetConnectionSlot>,
+              "no constructor runs in shared memory: the bytes are the object");
+
+// Where a protocol's blob is. Written by funkhausd before net starts.
+struct NetProtocolEntry {
+  uint32_t protocol;  // NetProtocol; 0 = unused entry
+  uint32_t reserved0;
+  uint64_t offset;  // of the blob from the start of the page, a multiple of kNetBlobAlign
+  uint64_t size;    // bytes reserved for the blob (>= its state struct)
+  uint64_t reserved1;
+};
+
+static_assert(sizeof(NetProtocolEntry) == 32, "protocol entry size is part of the ABI");
+static_assert(offsetof(NetProtocolEntry, offset) == 8, "an 8-byte field must be 8-aligned");
+static_assert(std::is_standard_layout_v<NetProtocolEntry> &&
+                  std::is_trivially_copyable_v<NetProtocolEntry>,
               "no constructor runs in shared memory: the bytes are the object");
 
 struct NetStatePage {
   // --- cache line 0: written once by funkhausd before net starts ---
-  uint32_t magic;        // kNetStateMagic
-  uint32_t abi_version;  // kAbiVersion
-  uint32_t header_size;  // sizeof(NetStatePage)
-  uint32_t max_viewers;  // kMaxViewers (slots in `viewers`)
-  uint64_t reserved0[6];
+  uint32_t magic;            // kNetStateMagic
+  uint32_t abi_version;      // kAbiVersion
+  uint32_t header_size;      // sizeof(NetStatePage)
+  uint32_t max_connections;  // kMaxConnections (slots in `connections`)
+  uint64_t total_size;       // the whole mapping: this header and every blob
+  uint32_t protocol_count;   // entries used in `protocols`
+  uint32_t reserved0;
+  uint64_t reserved1[4];
 
   // --- cache line 1: written by net ---
-  uint32_t net_pid;               // (atomic) pid of the attached net, 0 = none
-  uint32_t attach_count;          // nets that attached so far (0: this is the first)
-  uint32_t codec;                 // codec of the parameter sets below, 0 = none yet
-  uint32_t parameter_sets_valid;  // (atomic) 1 while vps/sps/pps are whole; 0 while rewritten
-  uint64_t reserved1[6];
+  uint32_t net_pid;       // (atomic) pid of the attached net, 0 = none
+  uint32_t attach_count;  // nets that attached so far (0: this is the first)
+  uint64_t reserved2[7];
 
-  // --- the latest parameter sets, so DESCRIBE after a restart answers at once ---
-  NetParameterSet vps;  // HEVC only
-  NetParameterSet sps;
-  NetParameterSet pps;
+  // --- cache lines 2-3: written once by funkhausd ---
+  NetProtocolEntry protocols[kMaxNetProtocols];
 
-  NetViewerSlot viewers[kMaxViewers];
+  NetConnectionSlot connections[kMaxConnections];
+  // The protocol blobs follow, at the offsets of `protocols`.
 };
 
 static_assert(offsetof(NetStatePage, magic) == 0, "magic first, so it is checked first");
 static_assert(offsetof(NetStatePage, abi_version) == 4, "version right after the magic");
-static_assert(offsetof(NetStatePage, header_size) == 8, "layout drift");
-static_assert(offsetof(NetStatePage, max_viewers) == 12, "layout drift");
+static_assert(offsetof(NetStatePage, total_size) == 16, "an 8-byte field must be 8-aligned");
 static_assert(offsetof(NetStatePage, net_pid) == kCacheLine,
               "net-written fields start their own cache line");
-static_assert(offsetof(NetStatePage, parameter_sets_valid) == 76, "atomic words 4-aligned");
-static_assert(offsetof(NetStatePage, vps) == 2 * kCacheLine, "layout drift");
-static_assert(offsetof(NetStatePage, viewers) == 3200, "layout drift");
-static_assert(offsetof(NetStatePage, viewers) % kCacheLine == 0, "slots start a cache line");
-static_assert(sizeof(NetStatePage) == 3200 + kMaxViewers * sizeof(NetViewerSlot),
+static_assert(offsetof(NetStatePage, protocols) == 2 * kCacheLine, "layout drift");
+static_assert(offsetof(NetStatePage, connections) == 4 * kCacheLine, "slots start a cache line");
+static_assert(sizeof(NetStatePage) == 4 * kCacheLine + kMaxConnections * sizeof(NetConnectionSlot),
               "page size is part of the ABI");
+static_assert(sizeof(NetStatePage) % kNetBlobAlign == 0, "the first blob starts aligned");
 static_assert(alignof(NetStatePage) == 8, "8-byte fields inside need 8-byte alignment");
 static_assert(std::is_standard_layout_v<NetStatePage>, "offsetof must be meaningful");
 static_assert(std::is_trivially_copyable_v<NetStatePage>,
               "no constructor runs in shared memory: the bytes are the object");
 
-// The header of a fresh (zero-filled) page as its owner writes it: every viewer slot free.
-inline void initNetStatePage(NetStatePage& page) {
+// The first bytes of every protocol blob. Zero in a fresh page: the first net that serves the
+// protocol initialises the blob; a successor checks magic, version and size before it trusts
+// anything in it (and starts the protocol afresh when they differ: another build's state).
+struct NetBlobHeader {
+  uint32_t magic;    // the protocol's own magic
+  uint32_t version;  // the protocol's own state version (not kAbiVersion)
+  uint64_t size;     // sizeof the protocol's state struct
+  uint64_t reserved[6];
+};
+
+static_assert(sizeof(NetBlobHeader) == kCacheLine, "blob header is one cache line");
+static_assert(offsetof(NetBlobHeader, size) == 8, "an 8-byte field must be 8-aligned");
+static_assert(std::is_standard_layout_v<NetBlobHeader> &&
+                  std::is_trivially_copyable_v<NetBlobHeader>,
+              "no constructor runs in shared memory: the bytes are the object");
+
+constexpr uint64_t alignBlob(uint64_t size) {
+  return (size + kNetBlobAlign - 1) / kNetBlobAlign * kNetBlobAlign;
+}
+
+// A blob the owner reserves: which protocol, how many bytes (sizeof its state struct).
+struct NetBlobRequest {
+  NetProtocol protocol;
+  uint64_t size;
+};
+
+// Bytes of a page with these blobs after the header, each aligned.
+constexpr uint64_t netStatePageSize(std::span<const NetBlobRequest> blobs) {
+  uint64_t size = sizeof(NetStatePage);
+  for (const NetBlobRequest& b : blobs) size += alignBlob(b.size);
+  return size;
+}
+
+// The header of a fresh (zero-filled) page of netStatePageSize(blobs) bytes as its owner writes
+// it: every connection slot free, one protocol entry per blob (at most kMaxNetProtocols), every
+// blob zero (its protocol initialises it).
+inline void initNetStatePage(NetStatePage& page, std::span<const NetBlobRequest> blobs) {
   page.magic = kNetStateMagic;
   page.abi_version = kAbiVersion;
   page.header_size = sizeof(NetStatePage);
-  page.max_viewers = kMaxViewers;
+  page.max_connections = kMaxConnections;
+  uint64_t offset = sizeof(NetStatePage);
+  uint32_t count = 0;
+  for (const NetBlobRequest& b : blobs) {
+    if (count == kMaxNetProtocols) break;
+    page.protocols[count] = {static_cast<uint32_t>(b.protocol), 0, offset, alignBlob(b.size), 0};
+    offset += alignBlob(b.size);
+    ++count;
+  }
+  page.protocol_count = count;
+  page.total_size = offset;
+}
+
+// The blob of `protocol` in a page its owner wrote (funkhausd, or a test playing it), or nullptr.
+// A worker validates the header first (funkhaus-net's NetState::attach).
+inline void* findNetBlob(NetStatePage& page, NetProtocol protocol) {
+  for (uint32_t i = 0; i < page.protocol_count && i < kMaxNetProtocols; ++i)
+    if (page.protocols[i].protocol == static_cast<uint32_t>(protocol))
+      return reinterpret_cast<unsigned char*>(&page) + page.protocols[i].offset;
+  return nullptr;
 }
 
 }  // namespace funkhaus::abi

@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "funkhaus/abi/abi.h"
+#include "funkhaus/abi/codec.h"
 
 namespace funkhaus::abi {
 
@@ -31,7 +32,7 @@ struct PacketRecordHeader {
   uint32_t flags;            // kRecordFlag*
   uint64_t frame_number;     // frame number of the access unit
   uint64_t capture_time_ns;  // CLOCK_MONOTONIC capture time of its frame
-  uint32_t codec;            // 0 = unspecified, 1 = H.264, 2 = HEVC
+  uint32_t codec;            // Codec (codec.h)
   uint32_t reserved;
 };
 

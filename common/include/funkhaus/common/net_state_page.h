@@ -1,0 +1,19 @@
+// createNetStatePage(): the owner's side of the net state page (abi/net_state.h) — a sealed memfd
+// with the header and one blob per protocol. Used by funkhausd and by tests that play it.
+#pragma once
+
+#include <span>
+
+#include "funkhaus/abi/net_state.h"
+#include "funkhaus/common/result.h"
+#include "funkhaus/common/shared_memory.h"
+
+namespace funkhaus {
+
+// A zero-filled page with room for `blobs` (at most abi::kMaxNetProtocols), header written.
+Result<SharedMemory> createNetStatePage(std::span<const abi::NetBlobRequest> blobs);
+
+// The page of every protocol this build has (RTSP).
+Result<SharedMemory> createNetStatePage();
+
+}  // namespace funkhaus
