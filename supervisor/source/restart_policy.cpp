@@ -18,14 +18,6 @@ ExitKind classifyExit(const ExitStatus& status) {
   return ExitKind::kTransient;
 }
 
-std::string describeExit(const ExitStatus& status) {
-  if (status.signaled) {
-    const char* name = sigabbrev_np(status.code);
-    return fmt::format("killed by SIG{}", name != nullptr ? name : std::to_string(status.code));
-  }
-  return fmt::format("exit code {}", status.code);
-}
-
 RestartPolicy::RestartPolicy(const RestartPolicyConfig& config)
     : config_(config), backoff_(config.initial_backoff) {}
 

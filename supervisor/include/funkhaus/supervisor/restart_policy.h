@@ -7,6 +7,7 @@
 #include <deque>
 #include <string>
 
+#include "funkhaus/common/child_process.h"
 #include "funkhaus/common/clock.h"
 
 namespace funkhaus::supervisor {
@@ -22,19 +23,11 @@ struct RestartPolicyConfig {
   int max_session_restarts = 2;  // more whole-set restarts within `window`: funkhausd exits
 };
 
-// How a worker process ended, as waitid/pidfd report it.
-struct ExitStatus {
-  bool signaled = false;
-  int code = 0;  // exit code, or the signal number when signaled
-};
-
 enum class ExitKind { kStopped, kTransient, kPermanent };
 
 // 0: stopped as asked; 1..63 and any signal: transient; 64..95: permanent; anything else
 // (96..255: a worker that does not follow the convention) counts as transient.
 ExitKind classifyExit(const ExitStatus& status);
-
-std::string describeExit(const ExitStatus& status);
 
 // Per worker.
 class RestartPolicy {

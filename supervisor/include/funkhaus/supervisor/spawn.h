@@ -10,16 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "funkhaus/common/child_process.h"
 #include "funkhaus/common/result.h"
 #include "funkhaus/common/unique_fd.h"
 
 namespace funkhaus::supervisor {
-
-struct Credentials {
-  uid_t uid;
-  gid_t gid;
-  std::vector<gid_t> groups;
-};
 
 struct SpawnSpec {
   std::string path;

@@ -1,0 +1,198 @@
+// The worker runtime: channel, signals, heartbeat, commands, status page, and the turn loop.
+#include "funkhaus/common/worker_runtime.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "funkhaus/abi/exit_codes.h"
+#include "funkhaus/common/clock.h"
+
+namespace funkhaus {
+namespace {
+
+std::atomic<bool> g_stop{false};
+void onStopSignal(int) { g_stop.store(true, std::memory_order_relaxed); }
+
+bool isChannel(int fd) {
+  int type = 0;
+  socklen_t len = sizeof type;
+  return fcntl(fd, F_GETFD) >= 0 && getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+         type == SOCK_SEQPACKET;
+}
+
+const char* ringName(abi::RingId ring) {
+  switch (ring) {
+    case abi::RingId::kDisplay:
+      return "display ring";
+    case abi::RingId::kFrames:
+      return "frame ring";
+    case abi::RingId::kVideoPackets:
+      return "video packet ring";
+  }
+  return "ring";
+}
+
+}  // namespace
+
+bool stopSignalled() { return g_stop.load(std::memory_order_relaxed); }
+
+void WorkerStage::onCommand(const abi::CommandBody& command) {
+  spdlog::debug("ignoring command {}", command.command);
+}
+
+UniqueFd WorkerContext::take(abi::FdRole role, uint32_t tag) {
+  return channel_ ? channel_->takeFd(role, tag) : UniqueFd();
+}
+
+std::vector<std::pair<uint32_t, UniqueFd>> WorkerContext::takeAll(abi::FdRole role) {
+  if (!channel_) return {};
+  return channel_->takeTaggedFds(role);
+}
+
+Result<SharedMemory> WorkerContext::ring(abi::FdRole direction, abi::RingId ring) {
+  UniqueFd fd = take(direction, static_cast<uint32_t>(ring));
+  if (!fd.valid())
+    return makeError(ErrorCode::kBadConfig, "funkhausd handed over no {} ({} {})", ringName(ring),
+                     direction == abi::FdRole::kRingIn ? "in" : "out", static_cast<uint32_t>(ring));
+  auto shm = SharedMemory::attach(std::move(fd));
+  if (!shm)
+    return makeError(ErrorCode::kAttachFailed, "{}: {}", ringName(ring), shm.error().message);
+  return shm;
+}
+
+Result<void> WorkerContext::send(Message message) {
+  if (!channel_) return {};  // standalone: nobody to tell
+  auto sent = sendMessage(channel_->fd(), message);
+  if (!sent) {
+    ++channel_errors_;
+    return makeError(ErrorCode::kPeerLost, "{}", sent.error().message);
+  }
+  return {};
+}
+
+Result<void> WorkerContext::sendEvent(abi::Event event, uint64_t arg) {
+  const abi::EventBody body{static_cast<uint32_t>(event), 0, arg};
+  if (!ready_) {
+    // funkhausd takes events only after ready (e.g. a keyframe request made while adopting the
+    // viewers of the previous net): they go out right after it.
+    pending_events_.push_back(body);
+    return {};
+  }
+  return send(EventMessage{body});
+}
+
+Result<void> WorkerContext::depositConnection(uint32_t slot, int fd) {
+  if (!channel_) return {};
+  ConnectionDepositMessage m;
+  m.slot = slot;
+  m.fd = UniqueFd(fcntl(fd, F_DUPFD_CLOEXEC, 0));
+  if (!m.fd.valid()) return makeError("dup of connection {}: {}", slot, std::strerror(errno));
+  return send(Message(std::move(m)));
+}
+
+Result<void> WorkerContext::releaseConnection(uint32_t slot) {
+  return send(ConnectionReleaseMessage{slot});
+}
+
+abi::WorkerStatusPage& WorkerContext::status() {
+  if (channel_) return channel_->status();
+  return *reinterpret_cast<abi::WorkerStatusPage*>(private_status_->data());
+}
+
+void WorkerContext::heartbeat() {
+  abi::atomicRef(status().heartbeat).fetch_add(1, std::memory_order_release);
+}
+
+void WorkerContext::setState(abi::WorkerState state) {
+  abi::atomicRef(status().state).store(static_cast<uint32_t>(state), std::memory_order_release);
+}
+
+void WorkerContext::markReady() {
+  ready_ = true;
+  for (const abi::EventBody& e : pending_events_) (void)send(EventMessage{e});
+  pending_events_.clear();
+}
+
+int runWorker(WorkerStage& stage, const RuntimeOptions& options) {
+  struct sigaction sa {};
+  sa.sa_handler = onStopSignal;  // no SA_RESTART: a blocking wait returns early
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);  // a peer that went away is an error value, not a signal
+
+  WorkerContext context;
+  if (isChannel(kWorkerChannelFd)) {
+    auto channel =
+        WorkerChannel::connect(kWorkerChannelFd, options.kind, options.connect_timeout_ms);
+    if (!channel) {
+      spdlog::error("{}: channel: {}", options.name, channel.error().message);
+      return abi::kExitPeerLost;
+    }
+    context.channel_.emplace(std::move(*channel));
+  } else if (options.standalone_ok) {
+    auto page = SharedMemory::create("funkhaus-status-private", sizeof(abi::WorkerStatusPage));
+    if (!page) {
+      spdlog::error("{}: status page: {}", options.name, page.error().message);
+      return abi::kExitFailure;
+    }
+    context.private_status_.emplace(std::move(*page));
+  } else {
+    spdlog::error("{}: fd {} is not funkhausd's channel: this program is started by funkhausd",
+                  options.name, kWorkerChannelFd);
+    return abi::kExitBadConfig;
+  }
+  abi::atomicRef(context.status().pid)
+      .store(static_cast<uint32_t>(getpid()), std::memory_order_relaxed);
+  context.heartbeat();
+
+  auto fail = [&](const Error& error) {
+    spdlog::error("{}: {}", options.name, error.message);
+    context.setState(abi::WorkerState::kFailed);
+    return exitCodeFor(error.code);
+  };
+  if (auto started = stage.start(context); !started) return fail(started.error());
+  if (context.channel_) {
+    context.setState(abi::WorkerState::kReady);
+    if (auto ready = context.send(ReadyMessage{}); !ready) return fail(ready.error());
+  }
+  context.markReady();
+
+  int exit_code = abi::kExitStopped;
+  while (!stopSignalled()) {
+    context.heartbeat();
+    if (context.channel_) {
+      bool stop = false;
+      for (;;) {
+        auto command = context.channel_->waitCommand(0);
+        if (!command) {
+          spdlog::error("{}: channel: {}", options.name, command.error().message);
+          exit_code = abi::kExitPeerLost;
+          stop = true;
+          break;
+        }
+        if (!command->has_value()) break;
+        if ((*command)->command == static_cast<uint32_t>(abi::Command::kStop)) {
+          spdlog::info("{}: stop requested", options.name);
+          stop = true;
+          break;
+        }
+        stage.onCommand(**command);
+      }
+      if (stop) break;
+    }
+    if (auto stepped = stage.step(options.turn_ns); !stepped) return fail(stepped.error());
+    stage.publish(context.status(), monotonicNs());
+  }
+  if (stopSignalled()) spdlog::info("{}: stopping on a signal", options.name);
+  context.setState(abi::WorkerState::kStopping);
+  stage.stop();
+  return exit_code;
+}
+
+}  // namespace funkhaus
