@@ -16,7 +16,9 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <iostream>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -218,39 +220,70 @@ BENCHMARK(BM_HandoffLatencyBusyPoll)->Iterations(10000)->Repetitions(3)->UseManu
 BENCHMARK(BM_FrameHandoffRing)->DenseRange(0, 2)->Repetitions(3)->MinTime(0.2)->UseRealTime();
 BENCHMARK(BM_FrameHandoffUnixSocket)->DenseRange(0, 2)->Repetitions(3)->MinTime(0.2)->UseRealTime();
 
-// Records the median real time of each benchmark to print socket/ring ratios at the end.
-class RatioReporter : public benchmark::ConsoleReporter {
+// Records the median real time of each benchmark (to print socket/ring ratios at the end) and
+// hands every run on to the reporter --benchmark_format asks for: console (no colour codes:
+// output goes to logs) or json (then the ratios go to stderr, so stdout stays one valid JSON
+// document). The library's deprecated csv format is not offered.
+class RatioReporter : public benchmark::BenchmarkReporter {
  public:
-  RatioReporter() : ConsoleReporter(OO_Tabular) {}  // no colour codes: output goes to logs
+  explicit RatioReporter(const std::string& format) : console_(format == "console") {
+    if (format == "json")
+      inner_ = std::make_unique<benchmark::JSONReporter>();
+    else
+      inner_ = std::make_unique<benchmark::ConsoleReporter>(benchmark::ConsoleReporter::OO_Tabular);
+    inner_->SetOutputStream(&std::cout);
+    inner_->SetErrorStream(&std::cerr);
+  }
 
+  bool ReportContext(const Context& context) override { return inner_->ReportContext(context); }
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const Run& run : runs)
       if (run.run_type == Run::RT_Aggregate && run.aggregate_name == "median")
         medians_[run.run_name.function_name + "/" + run.run_name.args] = run.GetAdjustedRealTime();
-    ConsoleReporter::ReportRuns(runs);
+    inner_->ReportRuns(runs);
   }
+  void Finalize() override { inner_->Finalize(); }
+
   void printRatios() const {
     const char* names[] = {"1 KiB", "1080p BGRA", "4K BGRA"};
     for (int i = 0; i < 3; ++i) {
       auto ring = medians_.find("BM_FrameHandoffRing/" + std::to_string(i));
       auto sock = medians_.find("BM_FrameHandoffUnixSocket/" + std::to_string(i));
       if (ring == medians_.end() || sock == medians_.end()) continue;
-      std::printf(
+      std::fprintf(
+          console_ ? stdout : stderr,
           "frame handoff %-10s: ring %10.2f us, unix socket %10.2f us, ring is %.0fx cheaper\n",
           names[i], ring->second / 1e3, sock->second / 1e3, sock->second / ring->second);
     }
   }
 
  private:
+  bool console_;
+  std::unique_ptr<benchmark::BenchmarkReporter> inner_;
   std::map<std::string, double> medians_;
 };
+
+// The value of --benchmark_format (console unless given).
+std::string formatArgument(int argc, char** argv) {
+  const std::string flag = "--benchmark_format=";
+  std::string format = "console";
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]).rfind(flag, 0) == 0) format = std::string(argv[i]).substr(flag.size());
+  return format;
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  const std::string format = formatArgument(argc, argv);
+  if (format != "console" && format != "json") {
+    std::fprintf(stderr, "funkhaus_ring_bench: --benchmark_format=%s: console or json\n",
+                 format.c_str());
+    return 64;
+  }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  RatioReporter reporter;
+  RatioReporter reporter(format);
   benchmark::RunSpecifiedBenchmarks(&reporter);
   reporter.printRatios();
   benchmark::Shutdown();
