@@ -121,6 +121,12 @@ Result<ChildProcess> ChildProcess::spawn(const ChildSpec& spec) {
       if (dup2(std_moved[i], i) < 0) childFail("dup2", fail);
     for (size_t i = 0; i < count; ++i)
       if (dup2(moved[i], spec.fds[i].first) < 0) childFail("dup2", fail);
+    // Every other fd goes, also those below the highest one kept.
+    for (int fd = STDERR_FILENO + 1; fd <= highest; ++fd) {
+      bool kept = false;
+      for (size_t i = 0; i < count; ++i) kept = kept || spec.fds[i].first == fd;
+      if (!kept) close(fd);
+    }
     if (syscall(SYS_close_range, highest + 1, ~0U, 0) != 0) childFail("close_range", fail);
     if (spec.own_process_group) setpgid(0, 0);
     sigset_t none;
