@@ -6,6 +6,13 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=${1:-$root/build}
 shift || true
-cmake -S "$root" -B "$build_dir" -G Ninja -DFUNKHAUS_WERROR=ON "$@"
+launcher=()
+if command -v ccache >/dev/null; then
+  # Compiles are cached outside the checkout (~/.cache/ccache), keyed on paths relative to it, so a
+  # fresh clone or another worktree reuses them.
+  export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$root}
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+fi
+cmake -S "$root" -B "$build_dir" -G Ninja -DFUNKHAUS_WERROR=ON "${launcher[@]}" "$@"
 # Two cores: one compile job per core, and never two builds at once.
 cmake --build "$build_dir" -j "$(nproc)"
