@@ -44,6 +44,8 @@ MessageType typeOf(const Message& m) {
     MessageType operator()(const ConnectionReleaseMessage&) const {
       return MessageType::kConnectionRelease;
     }
+    MessageType operator()(const RequestMessage&) const { return MessageType::kRequest; }
+    MessageType operator()(const ReplyMessage&) const { return MessageType::kReply; }
   };
   return std::visit(Visitor{}, m);
 }
@@ -79,8 +81,8 @@ void append(std::vector<std::byte>& out, const Body& body) {
 Result<Message> parseMessage(std::span<const std::byte> datagram, std::vector<UniqueFd> fds) {
   if (datagram.size() < sizeof(MessageHeader))
     return makeError("message of {} bytes is shorter than its header", datagram.size());
-  if (datagram.size() > abi::kMaxMessageSize)
-    return makeError("message of {} bytes exceeds {}", datagram.size(), abi::kMaxMessageSize);
+  if (datagram.size() > abi::kMaxTextMessageSize)
+    return makeError("message of {} bytes exceeds {}", datagram.size(), abi::kMaxTextMessageSize);
   MessageHeader h;
   std::memcpy(&h, datagram.data(), sizeof h);
   if (h.magic != abi::kMessageMagic) return makeError("message has bad magic 0x{:08x}", h.magic);
@@ -92,13 +94,16 @@ Result<Message> parseMessage(std::span<const std::byte> datagram, std::vector<Un
   if (h.reserved != 0) return makeError("message header has non-zero reserved field");
   const auto payload = datagram.subspan(sizeof h);
   const auto type = static_cast<MessageType>(h.type);
+  const bool text = type == MessageType::kRequest || type == MessageType::kReply;
+  if (!text && datagram.size() > abi::kMaxMessageSize)
+    return makeError("message of {} bytes exceeds {}", datagram.size(), abi::kMaxMessageSize);
   if (type != MessageType::kRingFds && type != MessageType::kConnectionDeposit && !fds.empty())
     return makeError("message type {} must not carry fds ({} came)", h.type, fds.size());
   switch (type) {
     case MessageType::kHello: {
       auto body = bodyOf<abi::HelloBody>(payload, "hello");
       if (!body) return body.error();
-      if (body->kind == 0 || body->kind > static_cast<uint32_t>(abi::WorkerKind::kVdisplay))
+      if (body->kind == 0 || body->kind > abi::kMaxWorkerKind)
         return makeError("hello names unknown worker kind {}", body->kind);
       return Message{HelloMessage{*body}};
     }
@@ -157,6 +162,22 @@ Result<Message> parseMessage(std::span<const std::byte> datagram, std::vector<Un
         return makeError("unknown command {}", body->command);
       return Message{CommandMessage{*body}};
     }
+    case MessageType::kRequest:
+    case MessageType::kReply: {
+      const char* what = type == MessageType::kRequest ? "request" : "reply";
+      if (payload.size() < sizeof(abi::TextBody))
+        return makeError("{} message of {} bytes is shorter than its body", what, payload.size());
+      abi::TextBody body;
+      std::memcpy(&body, payload.data(), sizeof body);
+      if (body.id == 0) return makeError("{} message has id 0", what);
+      if (body.length != payload.size() - sizeof body)
+        return makeError("{} message says {} bytes of text, {} came", what, body.length,
+                         payload.size() - sizeof body);
+      std::string s(reinterpret_cast<const char*>(payload.data()) + sizeof body, body.length);
+      if (s.find('\0') != std::string::npos) return makeError("{} text holds a NUL byte", what);
+      if (type == MessageType::kRequest) return Message{RequestMessage{body.id, std::move(s)}};
+      return Message{ReplyMessage{body.id, std::move(s)}};
+    }
     case MessageType::kEvent: {
       auto body = bodyOf<abi::EventBody>(payload, "event");
       if (!body) return body.error();
@@ -188,6 +209,10 @@ std::vector<std::byte> encodeMessage(const Message& message) {
         } else if constexpr (std::is_same_v<T, ConnectionDepositMessage> ||
                              std::is_same_v<T, ConnectionReleaseMessage>) {
           append(out, abi::ConnectionBody{m.slot, 0});
+        } else if constexpr (std::is_same_v<T, RequestMessage> || std::is_same_v<T, ReplyMessage>) {
+          append(out, abi::TextBody{m.id, static_cast<uint32_t>(m.text.size())});
+          const auto* p = reinterpret_cast<const std::byte*>(m.text.data());
+          out.insert(out.end(), p, p + m.text.size());
         }
       },
       message);
@@ -201,6 +226,14 @@ std::vector<std::byte> encodeMessage(const Message& message) {
 }
 
 Result<void> sendMessage(int socket, const Message& message) {
+  if (const auto* r = std::get_if<RequestMessage>(&message);
+      r != nullptr && (r->id == 0 || r->text.size() > abi::kMaxMessageText))
+    return makeError("request {} of {} bytes (at most {})", r->id, r->text.size(),
+                     abi::kMaxMessageText);
+  if (const auto* r = std::get_if<ReplyMessage>(&message);
+      r != nullptr && (r->id == 0 || r->text.size() > abi::kMaxMessageText))
+    return makeError("reply {} of {} bytes (at most {})", r->id, r->text.size(),
+                     abi::kMaxMessageText);
   const auto bytes = encodeMessage(message);
   std::vector<int> fds;
   if (const auto* m = std::get_if<RingFdsMessage>(&message)) {
@@ -219,15 +252,16 @@ Result<void> sendMessage(int socket, const Message& message) {
 }
 
 Result<std::optional<Message>> receiveMessage(int socket) {
-  std::byte buffer[abi::kMaxMessageSize + 1];
+  // One buffer per thread: a text message may be 64 KiB, too much for the stack of every worker.
+  thread_local std::vector<std::byte> buffer(abi::kMaxTextMessageSize + 1);
   auto received = receiveWithFds(socket, buffer);
   if (!received) return makeError("receiving on channel: {}", received.error().message);
   if (!*received || (*received)->closed()) return std::optional<Message>();  // none, or closed
   Received& r = **received;
   if (r.fds_truncated) return makeError("channel message carried too many fds");
-  if (r.truncated || r.size > abi::kMaxMessageSize)
-    return makeError("channel message larger than {} bytes", abi::kMaxMessageSize);
-  auto parsed = parseMessage(std::span<const std::byte>(buffer, r.size), std::move(r.fds));
+  if (r.truncated || r.size > abi::kMaxTextMessageSize)
+    return makeError("channel message larger than {} bytes", abi::kMaxTextMessageSize);
+  auto parsed = parseMessage(std::span<const std::byte>(buffer.data(), r.size), std::move(r.fds));
   if (!parsed) return parsed.error();
   return std::optional<Message>(std::move(*parsed));
 }

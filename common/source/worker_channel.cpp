@@ -97,12 +97,19 @@ Result<void> WorkerChannel::releaseConnection(uint32_t slot) {
   return sendMessage(fd_.get(), ConnectionReleaseMessage{slot});
 }
 
-Result<std::optional<abi::CommandBody>> WorkerChannel::waitCommand(int timeout_ms) {
+Result<std::optional<Message>> WorkerChannel::receive(int timeout_ms) {
   pollfd p{fd_.get(), POLLIN, 0};
-  if (poll(&p, 1, timeout_ms) <= 0) return std::optional<abi::CommandBody>();
+  if (poll(&p, 1, timeout_ms) <= 0) return std::optional<Message>();
   auto received = receiveMessage(fd_.get());
   if (!received) return received.error();
   if (!received->has_value()) return makeError("funkhausd closed the channel");
+  return received;
+}
+
+Result<std::optional<abi::CommandBody>> WorkerChannel::waitCommand(int timeout_ms) {
+  auto received = receive(timeout_ms);
+  if (!received) return received.error();
+  if (!received->has_value()) return std::optional<abi::CommandBody>();
   auto* command = std::get_if<CommandMessage>(&**received);
   if (command == nullptr) return makeError("funkhausd sent a message that is not a command");
   return std::optional<abi::CommandBody>(command->body);

@@ -46,6 +46,10 @@ void WorkerStage::onCommand(const abi::CommandBody& command) {
   spdlog::debug("ignoring command {}", command.command);
 }
 
+void WorkerStage::onRequest(WorkerContext& context, uint32_t id, const std::string&) {
+  (void)context.reply(id, R"({"ok":false,"error":"this worker serves no requests"})");
+}
+
 UniqueFd WorkerContext::take(abi::FdRole role, uint32_t tag) {
   return channel_ ? channel_->takeFd(role, tag) : UniqueFd();
 }
@@ -81,10 +85,48 @@ Result<void> WorkerContext::sendEvent(abi::Event event, uint64_t arg) {
   if (!ready_) {
     // funkhausd takes events only after ready (e.g. a keyframe request made while adopting the
     // viewers of the previous net): they go out right after it.
-    pending_events_.push_back(body);
+    pending_messages_.emplace_back(EventMessage{body});
     return {};
   }
   return send(EventMessage{body});
+}
+
+Result<void> WorkerContext::request(std::string text, ReplyHandler on_reply) {
+  if (!channel_) return makeError(ErrorCode::kPeerLost, "no funkhausd to ask (standalone)");
+  if (text.size() > abi::kMaxMessageText)
+    return makeError("request of {} bytes (at most {})", text.size(), abi::kMaxMessageText);
+  const uint32_t id = next_request_++;
+  if (next_request_ == 0) next_request_ = 1;
+  waiting_replies_[id] = std::move(on_reply);
+  if (!ready_) {
+    pending_messages_.emplace_back(RequestMessage{id, std::move(text)});
+    return {};
+  }
+  if (auto sent = send(RequestMessage{id, std::move(text)}); !sent) {
+    waiting_replies_.erase(id);
+    return sent;
+  }
+  return {};
+}
+
+Result<void> WorkerContext::reply(uint32_t id, std::string text) {
+  if (text.size() > abi::kMaxMessageText) text = R"({"ok":false,"error":"the reply is too large"})";
+  return send(ReplyMessage{id, std::move(text)});
+}
+
+bool WorkerContext::deliverReply(const ReplyMessage& reply) {
+  auto it = waiting_replies_.find(reply.id);
+  if (it == waiting_replies_.end()) return false;
+  ReplyHandler handler = std::move(it->second);
+  waiting_replies_.erase(it);
+  handler(reply.text);
+  return true;
+}
+
+void WorkerContext::failPendingRequests(const std::string& why) {
+  auto waiting = std::move(waiting_replies_);
+  waiting_replies_.clear();
+  for (auto& [id, handler] : waiting) handler(makeError(ErrorCode::kPeerLost, "{}", why));
 }
 
 Result<void> WorkerContext::depositConnection(uint32_t slot, int fd) {
@@ -115,8 +157,8 @@ void WorkerContext::setState(abi::WorkerState state) {
 
 void WorkerContext::markReady() {
   ready_ = true;
-  for (const abi::EventBody& e : pending_events_) (void)send(EventMessage{e});
-  pending_events_.clear();
+  for (Message& m : pending_messages_) (void)send(std::move(m));
+  pending_messages_.clear();
 }
 
 int runWorker(WorkerStage& stage, const RuntimeOptions& options) {
@@ -169,20 +211,33 @@ int runWorker(WorkerStage& stage, const RuntimeOptions& options) {
     if (context.channel_) {
       bool stop = false;
       for (;;) {
-        auto command = context.channel_->waitCommand(0);
-        if (!command) {
-          spdlog::error("{}: channel: {}", options.name, command.error().message);
+        auto received = context.channel_->receive(0);
+        if (!received) {
+          spdlog::error("{}: channel: {}", options.name, received.error().message);
           exit_code = abi::kExitPeerLost;
           stop = true;
           break;
         }
-        if (!command->has_value()) break;
-        if ((*command)->command == static_cast<uint32_t>(abi::Command::kStop)) {
-          spdlog::info("{}: stop requested", options.name);
+        if (!received->has_value()) break;
+        Message& m = **received;
+        if (auto* command = std::get_if<CommandMessage>(&m)) {
+          if (command->body.command == static_cast<uint32_t>(abi::Command::kStop)) {
+            spdlog::info("{}: stop requested", options.name);
+            stop = true;
+            break;
+          }
+          stage.onCommand(command->body);
+        } else if (auto* request = std::get_if<RequestMessage>(&m)) {
+          stage.onRequest(context, request->id, request->text);
+        } else if (auto* reply = std::get_if<ReplyMessage>(&m)) {
+          if (!context.deliverReply(*reply))
+            spdlog::warn("{}: a reply to request {} nobody waits for", options.name, reply->id);
+        } else {
+          spdlog::error("{}: funkhausd sent a message a worker does not take", options.name);
+          exit_code = abi::kExitPeerLost;
           stop = true;
           break;
         }
-        stage.onCommand(**command);
       }
       if (stop) break;
     }
@@ -190,6 +245,7 @@ int runWorker(WorkerStage& stage, const RuntimeOptions& options) {
     stage.publish(context.status(), monotonicNs());
   }
   if (stopSignalled()) spdlog::info("{}: stopping on a signal", options.name);
+  context.failPendingRequests("the worker is stopping");
   context.setState(abi::WorkerState::kStopping);
   stage.stop();
   return exit_code;

@@ -45,5 +45,7 @@ std::vector<std::vector<uint8_t>> fuzzSeeds() {
   add(3, Message(std::move(r)));
   add(0, CommandMessage{{static_cast<uint32_t>(abi::Command::kSetBitrate), 0, 8'000'000}});
   add(0, EventMessage{{static_cast<uint32_t>(abi::Event::kKeyframeRequest), 0, 0}});
+  add(0, RequestMessage{3, R"({"cmd":"pair","pin":"1234"})"});
+  add(0, ReplyMessage{3, R"({"ok":true})"});
   return out;
 }

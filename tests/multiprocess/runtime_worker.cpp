@@ -1,6 +1,8 @@
 // runtime_worker: a worker built on the worker runtime for its tests. It answers every
 // kKeyframe command with a kKeyframeRequest event carrying the command's arg, counts its steps in
-// frames_out, sends one event before ready (which must wait for it), and fails on request.
+// frames_out, sends one event and one request before ready (both must wait for it), answers every
+// request from funkhausd with {"echo":TEXT}, asks funkhausd on kSetBitrate and reports the
+// length of the reply it got as a kError event, and fails on request.
 //   runtime_worker [--fail-start CODE] [--fail-step CODE] [--standalone]
 #include <spdlog/spdlog.h>
 
@@ -30,8 +32,12 @@ class EchoStage : public WorkerStage {
   Result<void> start(WorkerContext& context) override {
     context_ = &context;
     if (fail_start_) return makeError(*fail_start_, "asked to fail at start");
-    // Sent before ready: the runtime must hold it back until ready is out.
-    return context.sendEvent(abi::Event::kModeChanged, 42);
+    // Sent before ready: the runtime must hold them back until ready is out.
+    if (auto sent = context.sendEvent(abi::Event::kModeChanged, 42); !sent) return sent;
+    if (!context.supervised()) return {};  // standalone: nobody to ask
+    return context.request(R"({"cmd":"early"})", [this](Result<std::string> reply) {
+      (void)context_->sendEvent(abi::Event::kError, reply ? reply->size() : 0);
+    });
   }
   Result<void> step(int64_t budget_ns) override {
     if (fail_step_ && steps_ == 3) return makeError(*fail_step_, "asked to fail at step 3");
@@ -42,6 +48,15 @@ class EchoStage : public WorkerStage {
   void onCommand(const abi::CommandBody& command) override {
     if (command.command == static_cast<uint32_t>(abi::Command::kKeyframe))
       (void)context_->sendEvent(abi::Event::kKeyframeRequest, command.arg);
+    if (command.command == static_cast<uint32_t>(abi::Command::kSetBitrate))
+      (void)context_->request(R"({"cmd":"ask","n":)" + std::to_string(command.arg) + "}",
+                              [this](Result<std::string> reply) {
+                                (void)context_->sendEvent(abi::Event::kError,
+                                                          reply ? reply->size() : 0);
+                              });
+  }
+  void onRequest(WorkerContext& context, uint32_t id, const std::string& text) override {
+    (void)context.reply(id, R"({"echo":)" + text + "}");
   }
   void publish(abi::WorkerStatusPage& page, uint64_t) override {
     abi::storeRelaxed(page.frames_out, steps_);

@@ -26,7 +26,8 @@ TEST(WorkerRuntime, HandOverReadyEventsCommandsAndStop) {
   ASSERT_TRUE(w.connect({}).ok());
   EXPECT_EQ(abi::atomicLoad(w.status().pid), static_cast<uint32_t>(w.pid()));
   EXPECT_EQ(abi::atomicLoad(w.status().state), static_cast<uint32_t>(abi::WorkerState::kReady));
-  // The event sent in start() came after ready, not before.
+  // The event sent in start() came after ready, not before (the request after it is recorded
+  // but unanswered here).
   w.drain();
   ASSERT_EQ(w.events().size(), 1u);
   EXPECT_EQ(w.events()[0].event, static_cast<uint32_t>(abi::Event::kModeChanged));
@@ -44,6 +45,44 @@ TEST(WorkerRuntime, HandOverReadyEventsCommandsAndStop) {
   EXPECT_EQ(*exit, (ExitStatus{false, abi::kExitStopped}));
   EXPECT_EQ(abi::atomicLoad(w.status().state), static_cast<uint32_t>(abi::WorkerState::kStopping));
   EXPECT_NE(w.log().find("stopped after"), std::string::npos) << "stop() ran";
+}
+
+TEST(WorkerRuntime, RequestsGoBothWaysAndTheEarlyOneWaitsForReady) {
+  auto w = startWorker();
+  ASSERT_TRUE(w.handOver({}).ok());
+  // First the ready, then the event and the request made in start().
+  auto first = w.receive(5s);
+  ASSERT_TRUE(first && std::holds_alternative<ReadyMessage>(*first));
+  auto event = w.receive(2s);
+  ASSERT_TRUE(event && std::holds_alternative<EventMessage>(*event));
+  auto early = w.receive(2s);
+  ASSERT_TRUE(early && std::holds_alternative<RequestMessage>(*early));
+  const auto& request = std::get<RequestMessage>(*early);
+  EXPECT_EQ(request.text, R"({"cmd":"early"})");
+  // Our reply reaches the handler that waits for it (which reports its length).
+  ASSERT_TRUE(sendMessage(w.channel(), ReplyMessage{request.id, "12345"}).ok());
+  auto reported = w.receive(2s);
+  ASSERT_TRUE(reported && std::holds_alternative<EventMessage>(*reported));
+  EXPECT_EQ(std::get<EventMessage>(*reported).body.arg, 5u);
+  // A request of ours gets its answer with our id.
+  ASSERT_TRUE(sendMessage(w.channel(), RequestMessage{77, R"({"cmd":"x"})"}).ok());
+  auto answer = w.receive(2s);
+  ASSERT_TRUE(answer && std::holds_alternative<ReplyMessage>(*answer));
+  EXPECT_EQ(std::get<ReplyMessage>(*answer).id, 77u);
+  EXPECT_EQ(std::get<ReplyMessage>(*answer).text, R"({"echo":{"cmd":"x"}})");
+  // A request the worker makes later, and a reply nobody waits for (logged, not fatal).
+  ASSERT_TRUE(w.send(abi::Command::kSetBitrate, 9).ok());
+  auto asked = w.receive(2s);
+  ASSERT_TRUE(asked && std::holds_alternative<RequestMessage>(*asked));
+  EXPECT_EQ(std::get<RequestMessage>(*asked).text, R"({"cmd":"ask","n":9})");
+  ASSERT_TRUE(sendMessage(w.channel(), ReplyMessage{999, "{}"}).ok());
+  ASSERT_TRUE(
+      sendMessage(w.channel(), ReplyMessage{std::get<RequestMessage>(*asked).id, "{}"}).ok());
+  auto done = w.receive(2s);
+  ASSERT_TRUE(done && std::holds_alternative<EventMessage>(*done));
+  EXPECT_EQ(std::get<EventMessage>(*done).body.arg, 2u);
+  EXPECT_EQ(w.stop(), (std::optional<ExitStatus>{ExitStatus{false, abi::kExitStopped}}));
+  EXPECT_NE(w.log().find("nobody waits for"), std::string::npos);
 }
 
 TEST(WorkerRuntime, SigtermAndSigintStopItCleanly) {

@@ -185,9 +185,51 @@ TEST(Channel, RingFdsTagsAndLastFlagRoundTrip) {
   EXPECT_EQ(r->tags[1], abi::kEndpointRtspListen);
 }
 
+TEST(Channel, RequestsAndRepliesCarryTheirTextAndId) {
+  Pair p;
+  const std::string text = R"({"cmd":"pair","pin":"1234"})" + std::string(20000, ' ');
+  ASSERT_TRUE(sendMessage(p.a.get(), RequestMessage{7, text}).ok());
+  ASSERT_TRUE(sendMessage(p.a.get(), ReplyMessage{7, "{}"}).ok());
+  auto m = receiveMessage(p.b.get());
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  auto* r = std::get_if<RequestMessage>(&**m);
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->id, 7u);
+  EXPECT_EQ(r->text, text);
+  m = receiveMessage(p.b.get());
+  ASSERT_TRUE(m.ok());
+  auto* reply = std::get_if<ReplyMessage>(&**m);
+  ASSERT_NE(reply, nullptr);
+  EXPECT_EQ(reply->text, "{}");
+  EXPECT_FALSE(sendMessage(p.a.get(), RequestMessage{0, "{}"}).ok()) << "id 0 is not an id";
+  EXPECT_FALSE(
+      sendMessage(p.a.get(), RequestMessage{1, std::string(abi::kMaxMessageText + 1, 'x')}).ok());
+}
+
+TEST(Channel, MalformedTextMessagesAreRefusedWithAReason) {
+  auto b = valid(RequestMessage{5, "hello"});
+  auto no_id = b;
+  poke32(no_id, 16, 0);
+  EXPECT_NE(refusal(no_id).find("id 0"), std::string::npos);
+  auto long_text = b;
+  poke32(long_text, 20, 6);
+  EXPECT_NE(refusal(long_text).find("says 6 bytes of text, 5 came"), std::string::npos);
+  auto nul = b;
+  nul[24] = std::byte{0};
+  EXPECT_NE(refusal(nul).find("NUL"), std::string::npos);
+  EXPECT_NE(refusal(b, 1).find("must not carry fds"), std::string::npos);
+  // Only text messages may be larger than a fixed-size message.
+  auto big_event = valid(EventMessage{{1, 0, 0}});
+  big_event.resize(abi::kMaxMessageSize + 8);
+  poke32(big_event, 8, static_cast<uint32_t>(big_event.size()));
+  EXPECT_NE(refusal(big_event).find("exceeds 4096"), std::string::npos);
+}
+
 TEST(Channel, OversizedDatagramIsRefused) {
   Pair p;
-  std::vector<std::byte> big(abi::kMaxMessageSize + 100);
+  int size = 4 * static_cast<int>(abi::kMaxTextMessageSize);
+  setsockopt(p.a.get(), SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+  std::vector<std::byte> big(abi::kMaxTextMessageSize + 100);
   ASSERT_EQ(send(p.a.get(), big.data(), big.size(), 0), static_cast<ssize_t>(big.size()));
   auto m = receiveMessage(p.b.get());
   ASSERT_FALSE(m.ok());

@@ -10,7 +10,7 @@
 namespace funkhaus::abi {
 namespace {
 
-TEST(GoldenLayout, NetConnectionSlotV3) {
+TEST(GoldenLayout, NetConnectionSlotV4) {
   checkLayout<NetConnectionSlot>("NetConnectionSlot", 16448,
                                  {{"state", 0, 4},
                                   {"protocol", 4, 4},
@@ -25,7 +25,7 @@ TEST(GoldenLayout, NetConnectionSlotV3) {
                                   W(out_sent), W(reserved1), W(reserved2), W(out_data)});
 }
 
-TEST(GoldenLayout, NetProtocolEntryV3) {
+TEST(GoldenLayout, NetProtocolEntryV4) {
   checkLayout<NetProtocolEntry>("NetProtocolEntry", 32,
                                 {{"protocol", 0, 4},
                                  {"reserved0", 4, 4},
@@ -35,7 +35,7 @@ TEST(GoldenLayout, NetProtocolEntryV3) {
                                 {W(protocol), W(reserved0), W(offset), W(size), W(reserved1)});
 }
 
-TEST(GoldenLayout, NetStatePageV3) {
+TEST(GoldenLayout, NetStatePageV4) {
   checkLayout<NetStatePage>(
       "NetStatePage", 256 + 16 * 16448,
       {{"magic", 0, 4},
@@ -56,19 +56,22 @@ TEST(GoldenLayout, NetStatePageV3) {
        W(protocols), W(connections)});
 }
 
-TEST(GoldenLayout, NetBlobHeaderV3) {
+TEST(GoldenLayout, NetBlobHeaderV4) {
   checkLayout<NetBlobHeader>(
       "NetBlobHeader", 64,
       {{"magic", 0, 4}, {"version", 4, 4}, {"size", 8, 8}, {"reserved", 16, 48}},
       {W(magic), W(version), W(size), W(reserved)});
 }
 
-TEST(GoldenLayout, NetStateConstantsV3) {
+TEST(GoldenLayout, NetStateConstantsV4) {
   EXPECT_EQ(std::memcmp(&kNetStateMagic, "FHNS", 4), 0) << "little-endian 'FHNS'";
   EXPECT_EQ(static_cast<uint32_t>(NetProtocol::kRtsp), 1u);
   EXPECT_EQ(kEndpointRtspListen, 0x101u);
   EXPECT_EQ(kEndpointRtspRtp, 0x102u);
   EXPECT_EQ(kEndpointRtspRtcp, 0x103u);
+  EXPECT_EQ(static_cast<uint32_t>(NetProtocol::kGamestream), 2u);
+  EXPECT_EQ(kEndpointGamestreamHttp, 0x201u);
+  EXPECT_EQ(kEndpointGamestreamHttps, 0x202u);
   EXPECT_EQ(static_cast<uint32_t>(ConnectionState::kKept), 1u);
   EXPECT_EQ(kOutUnitOffsetShift, 16);
   EXPECT_EQ(kNetPendingCapacity, 16384u);

@@ -12,7 +12,7 @@
 namespace funkhaus::abi {
 namespace {
 
-TEST(GoldenLayout, FrameGeometryV3) {
+TEST(GoldenLayout, FrameGeometryV4) {
   checkLayout<FrameGeometry>(
       "FrameGeometry", 48,
       {{"format", 0, 4},
@@ -24,7 +24,7 @@ TEST(GoldenLayout, FrameGeometryV3) {
       {W(format), W(width), W(height), W(plane_count), W(stride), W(plane_offset)});
 }
 
-TEST(GoldenLayout, FrameSlotHeaderV3) {
+TEST(GoldenLayout, FrameSlotHeaderV4) {
   checkLayout<FrameSlotHeader>("FrameSlotHeader", 128,
                                {{"mutex", 0, 4},
                                 {"flags", 4, 4},
@@ -39,7 +39,7 @@ TEST(GoldenLayout, FrameSlotHeaderV3) {
                                 W(geometry), W(colour), W(reserved0), W(reserved)});
 }
 
-TEST(GoldenLayout, FrameRingHeaderV3) {
+TEST(GoldenLayout, FrameRingHeaderV4) {
   checkLayout<FrameRingHeader>("FrameRingHeader", 256,
                                {{"magic", 0, 4},
                                 {"abi_version", 4, 4},
@@ -103,7 +103,7 @@ TEST(GoldenLayout, FrameRingHeaderV3) {
                                 W(reserved3)});
 }
 
-TEST(GoldenLayout, PacketRecordHeaderV3) {
+TEST(GoldenLayout, PacketRecordHeaderV4) {
   checkLayout<PacketRecordHeader>(
       "PacketRecordHeader", 32,
       {{"size", 0, 4},
@@ -115,7 +115,7 @@ TEST(GoldenLayout, PacketRecordHeaderV3) {
       {W(size), W(flags), W(frame_number), W(capture_time_ns), W(codec), W(reserved)});
 }
 
-TEST(GoldenLayout, PacketRingHeaderV3) {
+TEST(GoldenLayout, PacketRingHeaderV4) {
   checkLayout<PacketRingHeader>("PacketRingHeader", 192,
                                 {{"magic", 0, 4},
                                  {"abi_version", 4, 4},
@@ -165,7 +165,7 @@ TEST(GoldenLayout, PacketRingHeaderV3) {
                                  W(reserved2)});
 }
 
-TEST(GoldenLayout, WorkerStatusPageV3) {
+TEST(GoldenLayout, WorkerStatusPageV4) {
   checkLayout<WorkerStatusPage>(
       "WorkerStatusPage", 256,
       {{"magic", 0, 4},
@@ -192,7 +192,7 @@ TEST(GoldenLayout, WorkerStatusPageV3) {
        W(latency_p99_ns), W(fps_milli), W(viewers), W(keyframes), W(reserved1)});
 }
 
-TEST(GoldenLayout, MessagesV3) {
+TEST(GoldenLayout, MessagesV4) {
   checkLayout<MessageHeader>("MessageHeader", 16,
                              {{"magic", 0, 4},
                               {"abi_version", 4, 2},
@@ -205,7 +205,7 @@ TEST(GoldenLayout, MessagesV3) {
       {W(abi_version), W(kind), W(pid), W(reserved)});
 }
 
-TEST(GoldenLayout, MessageBodiesV3) {
+TEST(GoldenLayout, MessageBodiesV4) {
   checkLayout<RingFdsBody>("RingFdsBody", 80,
                            {{"count", 0, 4},
                             {"flags", 4, 4},
@@ -221,9 +221,10 @@ TEST(GoldenLayout, MessageBodiesV3) {
                            {W(command), W(reserved), W(arg)});
   checkLayout<EventBody>("EventBody", 16, {{"event", 0, 4}, {"reserved", 4, 4}, {"arg", 8, 8}},
                          {W(event), W(reserved), W(arg)});
+  checkLayout<TextBody>("TextBody", 8, {{"id", 0, 4}, {"length", 4, 4}}, {W(id), W(length)});
 }
 
-TEST(GoldenLayout, MagicsAndEnumValuesV3) {
+TEST(GoldenLayout, MagicsAndEnumValuesV4) {
   EXPECT_EQ(kFrameRingMagic, 0x52464846u);
   EXPECT_EQ(kPacketRingMagic, 0x52504846u);
   EXPECT_EQ(kStatusPageMagic, 0x53574846u);
@@ -232,6 +233,10 @@ TEST(GoldenLayout, MagicsAndEnumValuesV3) {
   EXPECT_EQ(static_cast<uint32_t>(WorkerState::kFailed), 4u);
   EXPECT_EQ(static_cast<uint16_t>(MessageType::kEvent), 5u);
   EXPECT_EQ(static_cast<uint16_t>(MessageType::kConnectionRelease), 7u);
+  EXPECT_EQ(static_cast<uint16_t>(MessageType::kRequest), 8u);
+  EXPECT_EQ(static_cast<uint16_t>(MessageType::kReply), 9u);
+  EXPECT_EQ(kMaxTextMessageSize, 65536u);
+  EXPECT_EQ(static_cast<uint32_t>(WorkerKind::kWeb), 5u);
   EXPECT_EQ(static_cast<uint32_t>(FdRole::kStatusPage), 1u);
   EXPECT_EQ(static_cast<uint32_t>(FdRole::kRingIn), 2u);
   EXPECT_EQ(static_cast<uint32_t>(FdRole::kRingOut), 3u);

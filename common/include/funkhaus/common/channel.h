@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <variant>
 #include <vector>
 
@@ -40,8 +41,19 @@ struct ConnectionReleaseMessage {
   uint32_t slot = 0;
 };
 
-using Message = std::variant<HelloMessage, ReadyMessage, RingFdsMessage, CommandMessage,
-                             EventMessage, ConnectionDepositMessage, ConnectionReleaseMessage>;
+// A request (JSON text, answered by one reply with the same id) and its reply, either way.
+struct RequestMessage {
+  uint32_t id = 0;
+  std::string text;
+};
+struct ReplyMessage {
+  uint32_t id = 0;
+  std::string text;
+};
+
+using Message =
+    std::variant<HelloMessage, ReadyMessage, RingFdsMessage, CommandMessage, EventMessage,
+                 ConnectionDepositMessage, ConnectionReleaseMessage, RequestMessage, ReplyMessage>;
 
 // Checks one received datagram and the fds that came with it: magic, ABI version, length,
 // type, exact body size, known enum values, zero reserved fields, and fds only where the

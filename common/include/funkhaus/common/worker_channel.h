@@ -43,8 +43,12 @@ class WorkerChannel {
   Result<void> releaseConnection(uint32_t slot);
 
   // Waits up to timeout_ms for a command. nullopt: none yet. Error: the channel broke or
-  // funkhausd sent something malformed; the worker should exit.
+  // funkhausd sent something malformed or something that is not a command; the worker should
+  // exit.
   Result<std::optional<abi::CommandBody>> waitCommand(int timeout_ms);
+  // Waits up to timeout_ms for any message from funkhausd (commands, requests, replies).
+  // nullopt: none yet. Error: the channel broke or the message was malformed.
+  Result<std::optional<Message>> receive(int timeout_ms);
 
   int fd() const { return fd_.get(); }
 

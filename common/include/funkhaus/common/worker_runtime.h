@@ -6,7 +6,10 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -42,6 +45,14 @@ class WorkerContext {
   Result<void> depositConnection(uint32_t slot, int fd);
   Result<void> releaseConnection(uint32_t slot);
 
+  // A request to funkhausd (JSON text with a "cmd"; which ones a worker may send is in the
+  // worker table). `on_reply` runs on this thread, between steps, with the reply's text, or with
+  // an error when the channel broke first. Before ready the request waits like an event.
+  using ReplyHandler = std::function<void(Result<std::string>)>;
+  Result<void> request(std::string text, ReplyHandler on_reply);
+  // The answer to a request funkhausd sent (WorkerStage::onRequest).
+  Result<void> reply(uint32_t id, std::string text);
+
   // The worker's status page (a private one when running without funkhausd).
   abi::WorkerStatusPage& status();
   void heartbeat();  // for a stage that blocks longer than a turn (e.g. starting a server)
@@ -55,11 +66,16 @@ class WorkerContext {
   friend int runWorker(WorkerStage& stage, const RuntimeOptions& options);
   Result<void> send(Message message);
   void markReady();
+  // Hands a reply to the one waiting for it; false when nobody waits for that id.
+  bool deliverReply(const ReplyMessage& reply);
+  void failPendingRequests(const std::string& why);
 
   std::optional<WorkerChannel> channel_;
   std::optional<SharedMemory> private_status_;
   bool ready_ = false;
-  std::vector<abi::EventBody> pending_events_;
+  std::vector<Message> pending_messages_;  // events and requests made before ready
+  std::map<uint32_t, ReplyHandler> waiting_replies_;
+  uint32_t next_request_ = 1;
   uint64_t channel_errors_ = 0;
 };
 
@@ -75,6 +91,9 @@ class WorkerStage {
   virtual Result<void> step(int64_t budget_ns) = 0;
   // A command other than stop (keyframe, bitrate). Commands the stage does not take are logged.
   virtual void onCommand(const abi::CommandBody& command);
+  // A request from funkhausd (untrusted JSON text): answer it with WorkerContext::reply(id, ...),
+  // now or later. By default every request is answered {"ok":false,"error":"..."}.
+  virtual void onRequest(WorkerContext& context, uint32_t id, const std::string& text);
   // Writes the stage's counters into the status page; called after every step.
   virtual void publish(abi::WorkerStatusPage& page, uint64_t now_ns) = 0;
   // Asked to stop (the stop command, SIGTERM or SIGINT): the last step has run.

@@ -15,7 +15,9 @@ namespace funkhaus::abi {
 // v3: generic fd roles (ring, endpoint, connection, device) with tags; RingId, DeviceId; codec
 //     ids in codec.h; frame slots carry their ColourSpace; connection deposit/release messages;
 //     the net state page is a generic header plus per-protocol blobs (net_state.h).
-inline constexpr uint32_t kAbiVersion = 3;
+// v4: request/reply messages with JSON text (TextBody); WorkerKind::kWeb; the GameStream
+//     protocol and its HTTP(S) endpoint tags.
+inline constexpr uint32_t kAbiVersion = 4;
 
 // Separate cache lines for fields written by different processes (no false sharing).
 inline constexpr uint32_t kCacheLine = 64;

@@ -12,6 +12,8 @@ namespace funkhaus::abi {
 
 inline constexpr uint32_t kMessageMagic = 0x534D4846;  // "FHMS" as little-endian bytes
 inline constexpr uint32_t kMaxMessageSize = 4096;      // one seqpacket datagram, header included
+// Request and reply messages carry text and may be larger: up to this, header included.
+inline constexpr uint32_t kMaxTextMessageSize = 65536;
 
 enum class MessageType : uint16_t {
   kHello = 1,    // worker -> funkhausd, first message: HelloBody (its ABI version)
@@ -24,6 +26,11 @@ enum class MessageType : uint16_t {
   // funkhausd checks that it is a connected stream socket and that the slot is in range.
   kConnectionDeposit = 6,
   kConnectionRelease = 7,  // net -> funkhausd: ConnectionBody; `slot` is gone, close it
+  // Either way: TextBody + `length` bytes of JSON (an object with a "cmd"), answered by one
+  // kReply with the same id. Which requests a worker may send and which it serves is in
+  // funkhausd's worker table; the receiver parses the text as untrusted.
+  kRequest = 8,
+  kReply = 9,  // either way: TextBody + `length` bytes of JSON, the answer to request `id`
 };
 
 struct MessageHeader {
@@ -145,5 +152,18 @@ struct EventBody {
 };
 
 static_assert(sizeof(EventBody) == 16, "event body size is part of the ABI");
+
+// Precedes the text of kRequest and kReply; the text follows at once and ends the message (no
+// NUL, at most kMaxTextMessageSize - sizeof(MessageHeader) - sizeof(TextBody) bytes).
+struct TextBody {
+  uint32_t id;      // chosen by the requester, echoed by the reply; != 0
+  uint32_t length;  // bytes of text after this body
+};
+
+static_assert(sizeof(TextBody) == 8, "text body size is part of the ABI");
+static_assert(std::is_standard_layout_v<TextBody> && std::is_trivially_copyable_v<TextBody>,
+              "messages are memcpy'd out of the received datagram");
+inline constexpr uint32_t kMaxMessageText =
+    kMaxTextMessageSize - sizeof(MessageHeader) - sizeof(TextBody);
 
 }  // namespace funkhaus::abi

@@ -26,9 +26,10 @@ inline constexpr uint32_t kNetBlobAlign = kCacheLine;
 
 // The viewer protocols of funkhaus-net. A protocol's blob and endpoints carry its id.
 enum class NetProtocol : uint32_t {
-  kRtsp = 1,  // RTSP 1.0 / RTP (ffmpeg, GStreamer, mpv): rtsp_state.h
+  kRtsp = 1,        // RTSP 1.0 / RTP (ffmpeg, GStreamer, mpv): rtsp_state.h
+  kGamestream = 2,  // Moonlight: HTTP(S) on funkhaus-web, the stream on funkhaus-net
 };
-inline constexpr uint32_t kMaxNetProtocol = static_cast<uint32_t>(NetProtocol::kRtsp);
+inline constexpr uint32_t kMaxNetProtocol = static_cast<uint32_t>(NetProtocol::kGamestream);
 
 // Endpoint tags (the tag of FdRole::kEndpoint): protocol << 8 | the protocol's own index. Each
 // protocol declares its endpoints with these; funkhausd opens what the enabled protocols declare.
@@ -39,6 +40,9 @@ constexpr uint32_t endpointProtocol(uint32_t tag) { return tag >> 8; }
 inline constexpr uint32_t kEndpointRtspListen = endpointTag(NetProtocol::kRtsp, 1);  // TCP listen
 inline constexpr uint32_t kEndpointRtspRtp = endpointTag(NetProtocol::kRtsp, 2);     // UDP, even
 inline constexpr uint32_t kEndpointRtspRtcp = endpointTag(NetProtocol::kRtsp, 3);    // UDP, RTP + 1
+// GameStream (gamestream.md §1): HTTP and HTTPS go to funkhaus-web, the rest to funkhaus-net.
+inline constexpr uint32_t kEndpointGamestreamHttp = endpointTag(NetProtocol::kGamestream, 1);
+inline constexpr uint32_t kEndpointGamestreamHttps = endpointTag(NetProtocol::kGamestream, 2);
 
 enum class ConnectionState : uint32_t {
   kFree = 0,  // unused; funkhausd keeps no socket for it

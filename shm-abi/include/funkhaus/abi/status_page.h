@@ -18,7 +18,9 @@ enum class WorkerKind : uint32_t {
   kEncode = 2,
   kNet = 3,
   kVdisplay = 4,
+  kWeb = 5,  // host-level: the GameStream HTTP(S) API
 };
+inline constexpr uint32_t kMaxWorkerKind = static_cast<uint32_t>(WorkerKind::kWeb);
 
 enum class WorkerState : uint32_t {
   kStarting = 0,  // spawned, not yet attached to its rings
