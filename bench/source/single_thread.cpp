@@ -25,11 +25,11 @@
 #include "funkhaus/capture/frame_clock.h"
 #include "funkhaus/capture/synthetic_pattern.h"
 #include "funkhaus/common/clock.h"
+#include "funkhaus/common/media/nal.h"
 #include "funkhaus/common/stage_stats.h"
 #include "funkhaus/common/unique_fd.h"
 #include "funkhaus/encode/encode_worker.h"
 #include "funkhaus/encode/encoder.h"
-#include "funkhaus/net/nal_units.h"
 #include "funkhaus/net/net_worker.h"
 #include "funkhaus/net/rtcp.h"
 #include "funkhaus/net/rtp_packetizer.h"
@@ -99,7 +99,7 @@ class SingleThreadVariant : public Variant {
     auto encoder = encode::Encoder::create(encode->config);
     if (!encoder) return makeError("encoder: {}", encoder.error().message);
     encoder_.emplace(std::move(*encoder));
-    const auto codec = net::codecFromRecord(static_cast<uint32_t>(encoder_->codec()));
+    const auto codec = media::codecFromId(static_cast<uint32_t>(encoder_->codec()));
     if (!codec)
       return makeError("encoder codec {} unknown to net", static_cast<uint32_t>(encoder_->codec()));
     codec_ = *codec;
@@ -261,8 +261,8 @@ class SingleThreadVariant : public Variant {
   uint64_t sendUnit(const encode::AccessUnit& au) {
     const std::span<const uint8_t> data(reinterpret_cast<const uint8_t*>(au.data.data()),
                                         au.data.size());
-    net::splitAnnexB(data, nals_);
-    net::updateParameterSets(codec_, nals_, abi::kMaxParameterSetSize, sets_);
+    media::splitAnnexB(data, nals_);
+    media::updateParameterSets(codec_, nals_, abi::kMaxParameterSetSize, sets_);
     if (!net::packetize(codec_, nals_, mtu_, fragments_) || fragments_.empty()) {
       ++short_sends_;
       return 0;
@@ -322,7 +322,7 @@ class SingleThreadVariant : public Variant {
   std::optional<capture::SyntheticPattern> pattern_;
   std::array<PictureBuffer, 2> buffers_;
   std::optional<encode::Encoder> encoder_;
-  net::Codec codec_ = net::Codec::kH264;
+  media::Codec codec_ = media::Codec::kH264;
   UniqueFd rtp_, rtcp_;
   sockaddr_in dest_{}, rtcp_dest_{};
   uint32_t ssrc_ = 0, offset_ = 0, sequence_ = 0, packets_ = 0;
@@ -331,8 +331,8 @@ class SingleThreadVariant : public Variant {
   std::atomic<bool> stop_{false};
 
   // The pipeline thread's, read by the main thread after join (pages: atomically, any time).
-  std::vector<net::NalUnit> nals_;
-  net::ParameterSets sets_;
+  std::vector<media::NalUnit> nals_;
+  media::ParameterSets sets_;
   std::vector<net::RtpFragment> fragments_;
   std::array<std::array<uint8_t, net::kRtpHeaderSize>, kMaxBatch> headers_{};
   std::array<iovec, kMaxBatch * 3> iov_{};

@@ -467,7 +467,7 @@ struct Encoder::Impl {
         av_packet_unref(packet);
         return makeError("{}: output is not Annex-B: {}", name, info.error().message);
       }
-      unit.idr = info->idr;
+      unit.idr = info->keyframe;
       if (unit.idr) ++stats.idr;
       sink(unit);
       av_packet_unref(packet);

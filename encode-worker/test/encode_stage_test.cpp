@@ -112,7 +112,7 @@ TEST_P(StageCodecTest, KeyframeRequestFlagsTheNextRecord) {
     EXPECT_EQ(key, i == 0 || i == 6) << "record " << i;
     auto info = parseAccessUnit(codec, records[i].payload);
     ASSERT_TRUE(info);
-    EXPECT_EQ(info->idr, key) << "the flag says what the bitstream holds";
+    EXPECT_EQ(info->keyframe, key) << "the flag says what the bitstream holds";
     EXPECT_EQ(info->decodableAlone(codec), key);
   }
   EXPECT_EQ(stage.counters().keyframes, 2u);

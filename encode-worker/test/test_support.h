@@ -14,7 +14,7 @@
 #include "funkhaus/common/frame_ring.h"
 #include "funkhaus/common/packet_ring.h"
 #include "funkhaus/common/result.h"
-#include "funkhaus/encode/annexb.h"
+#include "funkhaus/encode/encoder.h"
 #include "spdlog/sinks/ringbuffer_sink.h"
 
 namespace funkhaus::encode::test {

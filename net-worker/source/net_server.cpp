@@ -344,7 +344,7 @@ Result<void> NetServer::Impl::start(ServerSockets s) {
   if (auto kept = state.parameterSets()) {
     sets = *kept;
     codec_known = true;
-    spdlog::info("kept {} parameter sets from the previous net", toString(sets.codec));
+    spdlog::info("kept {} parameter sets from the previous net", media::codecName(sets.codec));
   }
   adopt(std::move(s.viewers));
   armAccept();
@@ -1055,19 +1055,19 @@ bool NetServer::Impl::sendTcp(const std::shared_ptr<Connection>& c, abi::RtspVie
 }
 
 uint64_t NetServer::Impl::onAccessUnit(const AccessUnit& au) {
-  const auto codec = codecFromRecord(au.codec);
+  const auto codec = media::codecFromId(au.codec);
   if (!codec) {
     ++counters.errors;
     spdlog::warn("frame {}: unknown codec {}; dropped", au.frame_number, au.codec);
     return 0;
   }
-  splitAnnexB(au.data, nals);
+  media::splitAnnexB(au.data, nals);
   bool keyframe = (au.flags & abi::kRecordFlagKeyframe) != 0;
-  for (NalUnit nal : nals) keyframe = keyframe || isKeyframeNal(*codec, nal);
+  for (NalUnit nal : nals) keyframe = keyframe || media::isKeyframeNal(*codec, nal);
   const Codec before = sets.codec;
-  if (updateParameterSets(*codec, nals, abi::kMaxParameterSetSize, sets) || !codec_known) {
+  if (media::updateParameterSets(*codec, nals, abi::kMaxParameterSetSize, sets) || !codec_known) {
     if (sets.codec != before && codec_known)
-      spdlog::warn("the stream changed codec to {}", toString(sets.codec));
+      spdlog::warn("the stream changed codec to {}", media::codecName(sets.codec));
     codec_known = true;
     state.storeParameterSets(sets);
     if (sets.complete()) answerDeferred(monotonicNs());

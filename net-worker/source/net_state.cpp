@@ -78,7 +78,7 @@ Result<void> validateViewerSlot(const RtspViewerSlot& s) {
   if (state > abi::kMaxViewerState) return makeError("unknown state {}", state);
   if (state == static_cast<uint32_t>(abi::ViewerState::kFree)) return {};
   if (s.session_id == 0) return makeError("session id 0");
-  if (!codecFromRecord(s.codec)) return makeError("unknown codec {}", s.codec);
+  if (!media::codecFromId(s.codec)) return makeError("unknown codec {}", s.codec);
   if ((s.flags & ~abi::kViewerFlagsKnown) != 0) return makeError("unknown flags 0x{:x}", s.flags);
   if (s.transport == static_cast<uint32_t>(abi::ViewerTransport::kUdp)) {
     if (s.address_family != AF_INET && s.address_family != AF_INET6)
@@ -92,22 +92,22 @@ Result<void> validateViewerSlot(const RtspViewerSlot& s) {
 
 std::optional<ParameterSets> readParameterSets(const RtspState& page) {
   if (atomicLoad(page.parameter_sets_valid) != 1) return std::nullopt;
-  const auto codec = codecFromRecord(page.codec);
+  const auto codec = media::codecFromId(page.codec);
   if (!codec) return std::nullopt;
   ParameterSets sets;
   sets.codec = *codec;
-  auto take = [&](const abi::NetParameterSet& ps, ParameterSetKind kind,
+  auto take = [&](const abi::NetParameterSet& ps, media::ParameterSetKind kind,
                   std::vector<uint8_t>& out) {
     if (ps.size == 0) return true;
     if (ps.size > abi::kMaxParameterSetSize) return false;
     const NalUnit nal(ps.data, ps.size);
-    if (parameterSetKind(*codec, nal) != kind) return false;
+    if (media::parameterSetKind(*codec, nal) != kind) return false;
     out.assign(nal.begin(), nal.end());
     return true;
   };
-  if (!take(page.vps, ParameterSetKind::kVps, sets.vps) ||
-      !take(page.sps, ParameterSetKind::kSps, sets.sps) ||
-      !take(page.pps, ParameterSetKind::kPps, sets.pps))
+  if (!take(page.vps, media::ParameterSetKind::kVps, sets.vps) ||
+      !take(page.sps, media::ParameterSetKind::kSps, sets.sps) ||
+      !take(page.pps, media::ParameterSetKind::kPps, sets.pps))
     return std::nullopt;
   if (*codec == Codec::kH264 && !sets.vps.empty()) return std::nullopt;
   if (!sets.complete()) return std::nullopt;

@@ -24,10 +24,10 @@ Result<void> packetize(Codec codec, std::span<const NalUnit> nals, size_t mtu,
   for (NalUnit nal : nals) {
     if (nal.size() < header) {
       out.clear();
-      return makeError("{} NAL unit of {} bytes has no complete header", toString(codec),
+      return makeError("{} NAL unit of {} bytes has no complete header", media::codecName(codec),
                        nal.size());
     }
-    if (isAccessUnitDelimiter(codec, nal)) continue;
+    if (media::isAccessUnitDelimiter(codec, nal)) continue;
     if (nal.size() <= mtu) {
       RtpFragment f;
       f.data = nal;

@@ -157,7 +157,7 @@ TEST(RtpPacketizerFigures, PacketizeCostOf1080pAccessUnits) {
     size_t packets = 0;
     const auto t0 = std::chrono::steady_clock::now();
     for (int i = 0; i < kRounds; ++i) {
-      splitAnnexB(au, nals);
+      media::splitAnnexB(au, nals);
       ASSERT_TRUE(packetize(Codec::kH264, nals, 1400, out).ok());
       packets = out.size();
     }

@@ -10,10 +10,15 @@
 #include <string>
 
 #include "funkhaus/abi/frame_ring.h"
+#include "funkhaus/common/media/nal.h"
 #include "funkhaus/common/result.h"
-#include "funkhaus/encode/annexb.h"
 
 namespace funkhaus::encode {
+
+// Codec ids and the Annex-B parser are the one media module's (funkhaus/common/media/nal.h).
+using media::AccessUnitInfo;
+using media::Codec;
+using media::parseAccessUnit;
 
 struct EncoderConfig {
   std::string encoder = "libx264";   // libx264 libx265 h264_nvenc hevc_nvenc h264_vaapi h264_qsv

@@ -9,11 +9,16 @@
 
 #include "funkhaus/abi/net_state.h"
 #include "funkhaus/abi/rtsp_state.h"
+#include "funkhaus/common/media/nal.h"
 #include "funkhaus/common/result.h"
 #include "funkhaus/common/shared_memory.h"
-#include "funkhaus/net/nal_units.h"
 
 namespace funkhaus::net {
+
+// Net speaks the one media module's codec ids, NAL units and parameter sets.
+using media::Codec;
+using media::NalUnit;
+using media::ParameterSets;
 
 // Checks the fields funkhausd wrote (magic, ABI version, sizes, the protocol table) against a
 // mapping of `size` bytes. The error names the first field that is wrong.

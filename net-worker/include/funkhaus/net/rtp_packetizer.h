@@ -8,10 +8,15 @@
 #include <span>
 #include <vector>
 
+#include "funkhaus/common/media/nal.h"
 #include "funkhaus/common/result.h"
-#include "funkhaus/net/nal_units.h"
 
 namespace funkhaus::net {
+
+// Net speaks the one media module's codec ids, NAL units and parameter sets.
+using media::Codec;
+using media::NalUnit;
+using media::ParameterSets;
 
 inline constexpr uint8_t kRtpPayloadType = 96;  // dynamic, as announced in the SDP
 inline constexpr size_t kRtpHeaderSize = 12;

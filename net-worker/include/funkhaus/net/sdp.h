@@ -6,9 +6,14 @@
 #include <span>
 #include <string>
 
-#include "funkhaus/net/nal_units.h"
+#include "funkhaus/common/media/nal.h"
 
 namespace funkhaus::net {
+
+// Net speaks the one media module's codec ids, NAL units and parameter sets.
+using media::Codec;
+using media::NalUnit;
+using media::ParameterSets;
 
 // The control attribute of the one media stream, relative to the Content-Base.
 inline constexpr const char* kTrackControl = "track0";
