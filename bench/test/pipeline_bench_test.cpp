@@ -195,45 +195,6 @@ TEST(Latencies, CountFramesCapturedInTheWindow) {
   EXPECT_NEAR(static_cast<double>(l.frames[1].latency_ns), 6e6, 5'556);
 }
 
-TEST(RtspResponse, ParsesWholeResponsesOnly) {
-  const std::string reply =
-      "RTSP/1.0 200 OK\r\nCSeq: 3\r\ncontent-length: 4\r\nSession: AB12;timeout=60\r\n\r\nv=0\n"
-      "RTSP/1.0 200 OK\r\n";
-  auto r = parseRtspResponse(reply);
-  ASSERT_TRUE(r) << r.error().message;
-  ASSERT_TRUE(r->has_value());
-  EXPECT_EQ((*r)->status, 200);
-  EXPECT_EQ((*r)->body, "v=0\n");
-  ASSERT_NE((*r)->header("CSEQ"), nullptr);
-  EXPECT_EQ(*(*r)->header("cseq"), "3");
-  EXPECT_EQ((*r)->size, reply.find("v=0\n") + 4);
-  // Body not all there yet; header not all there yet.
-  auto partial = parseRtspResponse(std::string_view(reply).substr(0, reply.find("v=0") + 2));
-  ASSERT_TRUE(partial);
-  EXPECT_FALSE(partial->has_value());
-  auto head = parseRtspResponse("RTSP/1.0 200 OK\r\nCSeq: 1\r\n");
-  ASSERT_TRUE(head);
-  EXPECT_FALSE(head->has_value());
-}
-
-TEST(RtspResponse, RefusesMalformedOnes) {
-  EXPECT_FALSE(parseRtspResponse("HTTP/1.1 200 OK\r\n\r\n"));
-  EXPECT_FALSE(parseRtspResponse("RTSP/1.0 2x0 OK\r\n\r\n"));
-  EXPECT_FALSE(parseRtspResponse("RTSP/1.0 200 OK\r\nno colon\r\n\r\n"));
-  EXPECT_FALSE(parseRtspResponse("RTSP/1.0 200 OK\r\nContent-Length: 99999999\r\n\r\n"));
-  EXPECT_FALSE(parseRtspResponse("RTSP/1.0 200 OK\r\nContent-Length: -1\r\n\r\n"));
-  EXPECT_FALSE(parseRtspResponse(std::string(kMaxRtspHeader + 1, 'a')));
-}
-
-TEST(RtspResponse, TransportSsrc) {
-  EXPECT_EQ(transportSsrc("RTP/AVP;unicast;client_port=5000-5001;ssrc=0A0B0C0D;mode=play"),
-            0x0A0B0C0Du);
-  EXPECT_EQ(transportSsrc("RTP/AVP;unicast;SSRC=ff"), 0xFFu);
-  EXPECT_FALSE(transportSsrc("RTP/AVP;unicast;client_port=5000-5001"));
-  EXPECT_FALSE(transportSsrc("RTP/AVP;ssrc=12345678901"));
-  EXPECT_FALSE(transportSsrc("RTP/AVP;ssrc=zz"));
-}
-
 TEST(HostConfig, IsFunkhausdsDefaultsWithTheBenchMode) {
   BenchSettings s;
   s.width = 640;

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "funkhaus/abi/exit_codes.h"
+#include "funkhaus/test/rtsp_client.h"
 #include "net_harness.h"
 
 extern char** environ;
@@ -194,55 +195,24 @@ std::unique_ptr<Viewer> gstreamer(const std::string& url, const std::string& tra
   return std::make_unique<Viewer>("gstreamer/" + transport, std::move(args));
 }
 
-// A raw RTSP client over TCP interleaved that plays and then never reads again.
-class StalledViewer {
- public:
-  explicit StalledViewer(uint16_t port) : fd_(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
-    const int small = 4096;
-    setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ok_ = connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    const std::string url = "rtsp://127.0.0.1:" + std::to_string(port) + "/live";
-    std::string setup = request("SETUP " + url +
-                                "/track0 RTSP/1.0\r\nCSeq: 1\r\nTransport: "
-                                "RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n");
-    const size_t at = setup.find("Session: ");
-    ok_ = ok_ && setup.rfind("RTSP/1.0 200", 0) == 0 && at != std::string::npos;
-    if (!ok_) return;
-    const std::string session = setup.substr(at + 9, 16);
-    const std::string play =
-        "PLAY " + url + " RTSP/1.0\r\nCSeq: 2\r\nSession: " + session + "\r\n\r\n";
-    ok_ = send(fd_, play.data(), play.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(play.size());
-  }
-  ~StalledViewer() { close(fd_); }
-  bool ok() const { return ok_; }
-  // What piled up in its receive buffer (to report its rate; reading it would unstall it).
-  size_t queued() {
-    int n = 0;
-    return ioctl(fd_, FIONREAD, &n) == 0 && n > 0 ? static_cast<size_t>(n) : 0;
-  }
-
- private:
-  std::string request(const std::string& text) {
-    if (send(fd_, text.data(), text.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(text.size()))
-      return "";
-    std::string reply;
-    char buf[4096];
-    while (reply.find("\r\n\r\n") == std::string::npos) {
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, 5000) <= 0) break;
-      const ssize_t n = recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) break;
-      reply.append(buf, static_cast<size_t>(n));
-    }
-    return reply;
-  }
-  int fd_;
-  bool ok_ = false;
-};
+// A viewer over TCP interleaved that plays and then never reads again: the one RTSP test client
+// with a small receive buffer. SETUP without DESCRIBE, as a client that knows the stream does.
+Result<test::RtspClient> stalledViewer(uint16_t port) {
+  test::RtspClient::Options o;
+  o.port = port;
+  o.receive_buffer = 4096;
+  auto c = test::RtspClient::connect(o);
+  if (!c) return c.error();
+  const std::string url = c->url("/live");
+  auto setup = c->setupInterleaved(url + "/track0");
+  if (!setup) return setup.error();
+  if (setup->status != 200 || c->session().empty())
+    return makeError("SETUP: status {}", setup->status);
+  auto play = c->play(url);
+  if (!play) return play.error();
+  if (play->status != 200) return makeError("PLAY: status {}", play->status);
+  return c;
+}
 
 class NetClientTest : public ::testing::Test {
  protected:
@@ -432,8 +402,8 @@ TEST_F(NetClientTest, StalledTcpViewerDoesNotSlowTheOther) {
   const auto a0 = Clock::now();
   std::this_thread::sleep_for(std::chrono::seconds(3));
   const auto a1 = Clock::now();
-  StalledViewer stalled(harness_->rtspPort());
-  ASSERT_TRUE(stalled.ok());
+  auto stalled = stalledViewer(harness_->rtspPort());
+  ASSERT_TRUE(stalled) << stalled.error().message;
   const size_t frames_before = udp.frames();
   const auto b0 = Clock::now();
   std::this_thread::sleep_for(std::chrono::seconds(5));
@@ -441,7 +411,7 @@ TEST_F(NetClientTest, StalledTcpViewerDoesNotSlowTheOther) {
   EXPECT_GT(udp.frames(), frames_before) << udp.errors();
   EXPECT_TRUE(udp.running());
   EXPECT_GT(harness_->status().drops, 0u) << "the stalled viewer lost whole frames";
-  const size_t stalled_bytes = stalled.queued();
+  const size_t stalled_bytes = stalled->unread();
   std::printf(
       "[figures] ffmpeg udp viewer: %.1f fps alone, %.1f fps beside a stalled TCP viewer; the "
       "stalled viewer holds %zu unread bytes after 5 s (%.1f KB/s); %llu of its frames dropped, "
@@ -461,91 +431,72 @@ TEST_F(NetClientTest, HostileInputLeavesAPlayingViewerAlone) {
   std::this_thread::sleep_for(std::chrono::seconds(2));
   const auto a1 = Clock::now();
   const size_t before = tcp.frames();
-  const uint16_t port = harness_->rtspPort();
-  auto open = [port] {
-    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    return fd;
+  test::RtspClient::Options options;
+  options.port = harness_->rtspPort();
+  options.timeout_ms = 2000;
+  auto open = [&options] {
+    auto c = test::RtspClient::connect(options);
+    if (!c) std::abort();  // the net's listening socket is funkhausd's: it is always there
+    return std::move(*c);
   };
-  auto reply = [](int fd) {
-    std::string r;
-    char buf[4096];
-    pollfd p{fd, POLLIN, 0};
-    while (poll(&p, 1, 2000) > 0) {
-      const ssize_t n = recv(fd, buf, sizeof buf, 0);
-      if (n <= 0) break;
-      r.append(buf, static_cast<size_t>(n));
-      if (r.find("\r\n\r\n") != std::string::npos) break;
-    }
-    return r;
+  // The status of the first response, 0 for none (closed, timed out, not RTSP).
+  auto status = [](test::RtspClient& c) {
+    auto r = c.response();
+    return r ? r->status : 0;
   };
   const auto b0 = Clock::now();
   std::mt19937 rng(1234);
   int refused_with_status = 0, rounds = 0;
-  std::vector<int> held;  // slowloris and idle connections, closed at the end
+  std::vector<test::RtspClient> held;  // slowloris and idle connections, closed at the end
   while (Clock::now() - b0 < std::chrono::seconds(5)) {
     ++rounds;
     {  // binary garbage
-      const int fd = open();
+      auto c = open();
       std::string junk(4096, '\0');
-      for (char& c : junk) c = static_cast<char>(rng());
+      for (char& ch : junk) ch = static_cast<char>(rng());
       junk[0] = 'X';
-      send(fd, junk.data(), junk.size(), MSG_NOSIGNAL);
-      refused_with_status += reply(fd).rfind("RTSP/1.0 400", 0) == 0;
-      close(fd);
+      (void)c.send(junk);
+      refused_with_status += status(c) == 400;
     }
     {  // unknown method
-      const int fd = open();
-      const std::string r = "BREW rtsp://127.0.0.1/live RTSP/1.0\r\nCSeq: 1\r\n\r\n";
-      send(fd, r.data(), r.size(), MSG_NOSIGNAL);
-      refused_with_status += reply(fd).rfind("RTSP/1.0 501", 0) == 0;
-      close(fd);
+      auto c = open();
+      (void)c.send("BREW rtsp://127.0.0.1/live RTSP/1.0\r\nCSeq: 1\r\n\r\n");
+      refused_with_status += status(c) == 501;
     }
     {  // oversized headers
-      const int fd = open();
+      auto c = open();
       std::string r = "OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n";
       while (r.size() < 30000) r += "X-Big: " + std::string(200, 'b') + "\r\n";
-      send(fd, r.data(), r.size(), MSG_NOSIGNAL);
-      refused_with_status += reply(fd).rfind("RTSP/1.0 400", 0) == 0;
-      close(fd);
+      (void)c.send(r);
+      refused_with_status += status(c) == 400;
     }
     {  // a session, then junk on the interleaved connection
-      const int fd = open();
-      const std::string setup =
-          "SETUP rtsp://127.0.0.1/live/track0 RTSP/1.0\r\nCSeq: 1\r\nTransport: "
-          "RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n";
-      send(fd, setup.data(), setup.size(), MSG_NOSIGNAL);
-      reply(fd);
+      auto c = open();
+      (void)c.setupInterleaved("rtsp://127.0.0.1/live/track0");
       std::string junk = "$\x01";
       junk += static_cast<char>(0xFF);
       junk += static_cast<char>(0xFF);
       junk += std::string(1000, 'j');  // a frame that claims 64 KB
       junk += std::string(500, '\x7f');
-      send(fd, junk.data(), junk.size(), MSG_NOSIGNAL);
-      close(fd);
+      (void)c.send(junk);
     }
     // A half request that never finishes, and an idle connection.
-    const int slow = open();
-    send(slow, "OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n", 30, MSG_NOSIGNAL);
-    held.push_back(slow);
+    auto slow = open();
+    (void)slow.send("OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n");
+    held.push_back(std::move(slow));
     held.push_back(open());
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   const auto b1 = Clock::now();
-  for (int fd : held) close(fd);
+  held.clear();
   EXPECT_GT(tcp.frames(), before) << tcp.errors();
   EXPECT_TRUE(tcp.running()) << tcp.errors();
   EXPECT_GT(refused_with_status, 0);
   // The net still answers.
-  const int fd = open();
-  const std::string options = "OPTIONS * RTSP/1.0\r\nCSeq: 7\r\n\r\n";
-  send(fd, options.data(), options.size(), MSG_NOSIGNAL);
-  EXPECT_EQ(reply(fd).rfind("RTSP/1.0 200", 0), 0u);
-  close(fd);
+  auto last = open();
+  auto answer = last.request("OPTIONS", "*");
+  ASSERT_TRUE(answer) << answer.error().message;
+  EXPECT_EQ(answer->status, 200);
   EXPECT_GT(harness_->status().errors, 0u);
   std::printf(
       "[figures] ffmpeg tcp viewer %.1f fps before, %.1f fps during %d rounds of hostile "

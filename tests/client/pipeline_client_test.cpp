@@ -18,7 +18,7 @@
 
 #include "../../supervisor/test/funkhausd_process.h"
 #include "funkhaus/common/clock.h"
-#include "raw_rtsp.h"
+#include "funkhaus/test/rtsp_client.h"
 #include "viewer.h"
 
 namespace funkhaus {
@@ -209,10 +209,14 @@ TEST_F(Client, StalledViewerDoesNotSlowTheOther) {
   auto ffmpeg = startViewer(Viewer::Kind::kFfmpegUdp);
   ASSERT_TRUE(ffmpeg->waitFrames(kFps, 15'000)) << ffmpeg->log() << host_->log();
   const int port = host_->status()["net"]["rtsp_port"].get<int>();
-  UniqueFd stalled = test::rtspPlayInterleaved("127.0.0.1", port, url_);
-  ASSERT_TRUE(stalled.valid()) << "raw RTSP client could not start playing";
+  // A viewer that plays over TCP interleaved and then never reads again.
+  test::RtspClient::Options options;
+  options.port = static_cast<uint16_t>(port);
+  auto stalled = test::playInterleaved(options, url_);
+  ASSERT_TRUE(stalled) << "the RTSP test client could not start playing: "
+                       << stalled.error().message;
   int rcvbuf = 4096;
-  setsockopt(stalled.get(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  setsockopt(stalled->fd(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   std::this_thread::sleep_for(2s);  // the stalled viewer's buffers fill up
   const uint64_t from = monotonicNs();
   std::this_thread::sleep_for(5s);
