@@ -269,15 +269,15 @@ TEST_F(NetClientTest, LogsItsUrlHeartbeatsAndStopsOnCommand) {
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   EXPECT_GT(harness_->status().heartbeat, beat);
   EXPECT_EQ(harness_->status().state, static_cast<uint32_t>(abi::WorkerState::kRunning));
-  const int status = harness_->stop();
-  ASSERT_TRUE(WIFEXITED(status)) << status;
-  EXPECT_EQ(WEXITSTATUS(status), abi::kExitStopped);
+  const auto status = harness_->stop();
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(*status, (ExitStatus{false, abi::kExitStopped})) << describeExit(*status);
   // SIGTERM stops it too, with exit 0.
   ASSERT_TRUE(harness_->start().ok());
-  ::kill(harness_->pid(), SIGTERM);
-  const int term = harness_->waitExit(5000);
-  ASSERT_TRUE(WIFEXITED(term)) << term;
-  EXPECT_EQ(WEXITSTATUS(term), abi::kExitStopped);
+  harness_->process().signal(SIGTERM);
+  const auto term = harness_->waitExit(5000);
+  ASSERT_TRUE(term.has_value());
+  EXPECT_EQ(*term, (ExitStatus{false, abi::kExitStopped})) << describeExit(*term);
 }
 
 TEST_F(NetClientTest, BadArgumentsExit65) {
@@ -288,9 +288,10 @@ TEST_F(NetClientTest, BadArgumentsExit65) {
                                                                 {"--session-timeout", "0"},
                                                                 {"--bogus"}}) {
     EXPECT_FALSE(harness_->start(args, 3000).ok()) << args[0];
-    const int status = harness_->waitExit(3000);
-    ASSERT_TRUE(WIFEXITED(status)) << args[0];
-    EXPECT_EQ(WEXITSTATUS(status), abi::kExitBadConfig) << args[0];
+    const auto status = harness_->waitExit(3000);
+    ASSERT_TRUE(status.has_value()) << args[0];
+    EXPECT_EQ(*status, (ExitStatus{false, abi::kExitBadConfig}))
+        << args[0] << ": " << describeExit(*status);
   }
 }
 

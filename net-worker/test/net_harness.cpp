@@ -4,11 +4,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 extern "C" {
@@ -20,13 +16,12 @@ extern "C" {
 #include <cstdio>
 #include <cstring>
 #include <random>
+#include <sstream>
 
 #include "funkhaus/common/channel.h"
 #include "funkhaus/common/clock.h"
 #include "funkhaus/common/net_state_page.h"
 #include "funkhaus/common/packet_ring.h"
-
-extern char** environ;
 
 namespace funkhaus::test {
 
@@ -86,145 +81,53 @@ Result<std::unique_ptr<NetHarness>> NetHarness::create(uint64_t ring_capacity) {
   auto ring = createPacketRing(config);
   if (!ring) return ring.error();
   h->ring_.emplace(std::move(*ring));
-
-  auto status = SharedMemory::create("net-status", sizeof(abi::WorkerStatusPage));
-  if (!status) return status.error();
-  auto* s = reinterpret_cast<abi::WorkerStatusPage*>(status->data());
-  s->magic = abi::kStatusPageMagic;
-  s->abi_version = abi::kAbiVersion;
-  s->header_size = sizeof(abi::WorkerStatusPage);
-  s->kind = static_cast<uint32_t>(abi::WorkerKind::kNet);
-  h->status_.emplace(std::move(*status));
   return h;
 }
 
-NetHarness::~NetHarness() {
-  if (pid_ > 0) kill9();
-  joinThreads();
-}
+NetHarness::~NetHarness() { kill9(); }
 
 std::string NetHarness::url(const std::string& path) const {
   return "rtsp://127.0.0.1:" + std::to_string(rtsp_port_) + path;
 }
 
-void NetHarness::joinThreads() {
-  stop_threads_.store(true);
-  if (channel_thread_.joinable()) channel_thread_.join();
-  if (log_thread_.joinable()) log_thread_.join();
-  stop_threads_.store(false);
-}
-
 Result<void> NetHarness::start(const std::vector<std::string>& args, int timeout_ms) {
-  if (pid_ > 0) return makeError("a net is running already");
-  joinThreads();
-  int pair[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
-    return makeError("socketpair: {}", std::strerror(errno));
-  UniqueFd ours(pair[0]), theirs(pair[1]);
-  int err[2];
-  if (pipe2(err, O_CLOEXEC) != 0) return makeError("pipe: {}", std::strerror(errno));
-  UniqueFd err_read(err[0]), err_write(err[1]);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, theirs.get(), 3);
-  posix_spawn_file_actions_adddup2(&actions, err_write.get(), 2);
-  std::vector<std::string> all = {FUNKHAUS_NET_BINARY};
-  all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const int rc = posix_spawn(&pid_, FUNKHAUS_NET_BINARY, &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) return makeError("posix_spawn: {}", std::strerror(rc));
-  theirs.reset();
-  err_write.reset();
-  log_thread_ = std::thread([this, fd = err_read.release()] { logLoop(fd); });
-
-  // hello
-  pollfd pfd{ours.get(), POLLIN, 0};
-  if (poll(&pfd, 1, timeout_ms) <= 0) return makeError("no hello from funkhaus-net");
-  auto hello = receiveMessage(ours.get());
-  if (!hello || !hello->has_value() || !std::holds_alternative<HelloMessage>(**hello))
-    return makeError("first message was not a hello");
-  // ring fds: status page, packet ring, page, sockets, then the kept viewer sockets
-  std::vector<std::pair<abi::FdRole, std::pair<uint32_t, int>>> fds = {
-      {abi::FdRole::kStatusPage, {0, status_->fd()}},
-      {abi::FdRole::kRingIn, {static_cast<uint32_t>(abi::RingId::kVideoPackets), ring_->fd()}},
-      {abi::FdRole::kNetState, {0, page_->fd()}},
-      {abi::FdRole::kEndpoint, {abi::kEndpointRtspListen, listen_.get()}},
-      {abi::FdRole::kEndpoint, {abi::kEndpointRtspRtp, rtp_.get()}},
-      {abi::FdRole::kEndpoint, {abi::kEndpointRtspRtcp, rtcp_.get()}},
+  if (net_ && net_->process().running()) return makeError("a net is running already");
+  net_.reset();
+  auto net = FakeSupervisor::start({FUNKHAUS_NET_BINARY, args, abi::WorkerKind::kNet, {}});
+  if (!net) return net.error();
+  net_.emplace(std::move(*net));
+  // What funkhausd hands net: the packet ring, the page, the endpoints, the kept connections.
+  std::vector<Handle> handles = {
+      {abi::FdRole::kRingIn, static_cast<uint32_t>(abi::RingId::kVideoPackets), ring_->fd()},
+      {abi::FdRole::kNetState, 0, page_->fd()},
+      {abi::FdRole::kEndpoint, abi::kEndpointRtspListen, listen_.get()},
+      {abi::FdRole::kEndpoint, abi::kEndpointRtspRtp, rtp_.get()},
+      {abi::FdRole::kEndpoint, abi::kEndpointRtspRtcp, rtcp_.get()},
   };
   {
     std::lock_guard lock(mutex_);
-    for (auto& [slot, fd] : kept_) fds.push_back({abi::FdRole::kConnection, {slot, fd.get()}});
+    for (auto& [slot, fd] : kept_) handles.push_back({abi::FdRole::kConnection, slot, fd.get()});
   }
-  for (size_t at = 0; at < fds.size(); at += abi::kMaxMessageFds) {
-    RingFdsMessage m;
-    for (size_t i = at; i < fds.size() && i < at + abi::kMaxMessageFds; ++i) {
-      m.roles.push_back(fds[i].first);
-      m.tags.push_back(fds[i].second.first);
-      m.fds.emplace_back(fcntl(fds[i].second.second, F_DUPFD_CLOEXEC, 0));
-    }
-    m.last = at + abi::kMaxMessageFds >= fds.size();
-    if (auto sent = sendMessage(ours.get(), Message(std::move(m))); !sent) return sent.error();
-  }
-  channel_ = std::move(ours);
-  ready_.store(false);
-  channel_thread_ = std::thread([this] { channelLoop(); });
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (!ready_.load()) {
-    if (std::chrono::steady_clock::now() > deadline) return makeError("funkhaus-net not ready");
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return makeError("funkhaus-net exited during start (status {})", status);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  if (auto ok = net_->connect(handles, std::chrono::milliseconds(timeout_ms)); !ok)
+    return ok.error();
+  net_->listen([this](const Message& m) { onMessage(m); });
   return {};
 }
 
-void NetHarness::channelLoop() {
-  while (!stop_threads_.load()) {
-    pollfd p{channel_.get(), POLLIN, 0};
-    if (poll(&p, 1, 50) <= 0) continue;
-    auto m = receiveMessage(channel_.get());
-    if (!m || !m->has_value()) return;  // the net is gone (or sent garbage)
-    if (std::holds_alternative<ReadyMessage>(**m)) {
-      ready_.store(true);
-    } else if (auto* e = std::get_if<EventMessage>(&**m)) {
-      if (e->body.event == static_cast<uint32_t>(abi::Event::kKeyframeRequest)) {
-        ++keyframe_requests;
-        if (on_keyframe_request) on_keyframe_request();
-      }
-    } else if (auto* d = std::get_if<ConnectionDepositMessage>(&**m)) {
-      ++deposits;
-      std::lock_guard lock(mutex_);
-      kept_[d->slot] = std::move(d->fd);
-    } else if (auto* r = std::get_if<ConnectionReleaseMessage>(&**m)) {
-      ++releases;
-      std::lock_guard lock(mutex_);
-      kept_.erase(r->slot);
+void NetHarness::onMessage(const Message& m) {
+  if (const auto* e = std::get_if<EventMessage>(&m)) {
+    if (e->body.event == static_cast<uint32_t>(abi::Event::kKeyframeRequest)) {
+      ++keyframe_requests;
+      if (on_keyframe_request) on_keyframe_request();
     }
-  }
-}
-
-void NetHarness::logLoop(int raw) {
-  UniqueFd fd(raw);
-  std::string partial;
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = read(fd.get(), buf, sizeof buf);
-    if (n <= 0) break;
-    partial.append(buf, static_cast<size_t>(n));
-    for (size_t nl; (nl = partial.find('\n')) != std::string::npos;) {
-      std::string line = partial.substr(0, nl);
-      partial.erase(0, nl + 1);
-      std::fprintf(stderr, "    [funkhaus-net] %s\n", line.c_str());
-      std::lock_guard lock(mutex_);
-      log_.push_back(std::move(line));
-    }
+  } else if (const auto* d = std::get_if<ConnectionDepositMessage>(&m)) {
+    ++deposits;
+    std::lock_guard lock(mutex_);
+    kept_[d->slot] = UniqueFd(fcntl(d->fd.get(), F_DUPFD_CLOEXEC, 0));
+  } else if (const auto* r = std::get_if<ConnectionReleaseMessage>(&m)) {
+    ++releases;
+    std::lock_guard lock(mutex_);
+    kept_.erase(r->slot);
   }
 }
 
@@ -233,52 +136,36 @@ size_t NetHarness::keptSockets() {
   return kept_.size();
 }
 
-std::vector<std::string> NetHarness::logLines() {
-  std::lock_guard lock(mutex_);
-  return log_;
+std::vector<std::string> NetHarness::logLines() const {
+  std::vector<std::string> lines;
+  if (!net_) return lines;
+  std::istringstream in(net_->log());
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
 }
 
-bool NetHarness::waitForLog(const std::string& text, int timeout_ms) {
+bool NetHarness::waitForLog(const std::string& text, int timeout_ms) const {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
+  do {
     for (const auto& line : logLines())
       if (line.find(text) != std::string::npos) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  } while (std::chrono::steady_clock::now() < deadline);
   return false;
 }
 
 void NetHarness::kill9() {
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGKILL);
-  int status = 0;
-  waitpid(pid_, &status, 0);
-  pid_ = -1;
-  joinThreads();
-  channel_.reset();
+  if (net_ && net_->process().running()) net_->kill9();
 }
 
-int NetHarness::waitExit(int timeout_ms) {
-  if (pid_ <= 0) return -1;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      joinThreads();
-      channel_.reset();
-      return status;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return -1;
+std::optional<ExitStatus> NetHarness::waitExit(int timeout_ms) {
+  if (!net_) return std::nullopt;
+  return net_->waitExit(std::chrono::milliseconds(timeout_ms));
 }
 
-int NetHarness::stop(int timeout_ms) {
-  if (pid_ <= 0) return -1;
-  (void)sendMessage(channel_.get(),
-                    CommandMessage{{static_cast<uint32_t>(abi::Command::kStop), 0, 0}});
-  return waitExit(timeout_ms);
+std::optional<ExitStatus> NetHarness::stop(int timeout_ms) {
+  if (!net_) return std::nullopt;
+  return net_->stop(std::chrono::milliseconds(timeout_ms));
 }
 
 // ---------------------------------------------------------------------------------------------

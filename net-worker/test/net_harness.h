@@ -1,7 +1,7 @@
-// Test harness that plays funkhausd for funkhaus-net: creates the listening RTSP socket, the UDP
-// RTP/RTCP pair, the net state page, the packet ring and the status page, runs the real binary
-// with the channel at fd 3, keeps the sockets it deposits and hands them to the next one.
-// Also a libx264 source that feeds the packet ring. Used by the client tests (test process).
+// Test harness that plays funkhausd for funkhaus-net: owns the listening RTSP socket, the UDP
+// RTP/RTCP pair, the net state page and the packet ring, runs the real binary through the one
+// FakeSupervisor (tests/support), keeps the connections it deposits and hands them to the next
+// one. Also a libx264 source that feeds the packet ring. Used by the client tests (test process).
 #pragma once
 
 #include <sys/types.h>
@@ -20,28 +20,31 @@
 #include "funkhaus/abi/net_state.h"
 #include "funkhaus/abi/rtsp_state.h"
 #include "funkhaus/abi/status_page.h"
+#include "funkhaus/common/child_process.h"
 #include "funkhaus/common/result.h"
 #include "funkhaus/common/shared_memory.h"
 #include "funkhaus/common/unique_fd.h"
+#include "funkhaus/test/fake_supervisor.h"
 
 namespace funkhaus::test {
 
 class NetHarness {
  public:
-  // Sockets, page and rings; nothing runs yet.
+  // Sockets, page and ring; nothing runs yet.
   static Result<std::unique_ptr<NetHarness>> create(uint64_t ring_capacity = 8u << 20);
   ~NetHarness();
 
-  // Starts funkhaus-net with `args` and hands it every fd (and every kept viewer socket);
-  // returns once it said ready.
+  // Starts funkhaus-net with `args` and hands it every fd (and every kept connection); returns
+  // once it said ready. From then on its messages are handled as they come.
   Result<void> start(const std::vector<std::string>& args = {}, int timeout_ms = 10000);
   // SIGKILLs the running net and reaps it.
   void kill9();
-  // Sends the stop command; returns the exit status (waitpid status), or -1 on timeout.
-  int stop(int timeout_ms = 5000);
-  // Waits for the net to exit on its own; returns its waitpid status or -1 on timeout.
-  int waitExit(int timeout_ms);
-  pid_t pid() const { return pid_; }
+  // Sends the stop command; the exit status, or nullopt on timeout.
+  std::optional<ExitStatus> stop(int timeout_ms = 5000);
+  // Waits for the net to exit on its own; its exit status, or nullopt on timeout.
+  std::optional<ExitStatus> waitExit(int timeout_ms);
+  pid_t pid() const { return net_ ? net_->pid() : -1; }
+  ChildProcess& process() { return net_->process(); }
 
   uint16_t rtspPort() const { return rtsp_port_; }
   uint16_t rtpPort() const { return rtp_port_; }
@@ -52,37 +55,29 @@ class NetHarness {
     return *static_cast<abi::RtspState*>(abi::findNetBlob(
         *reinterpret_cast<abi::NetStatePage*>(page_->data()), abi::NetProtocol::kRtsp));
   }
-  abi::WorkerStatusPage& status() const {
-    return *reinterpret_cast<abi::WorkerStatusPage*>(status_->data());
-  }
+  // The status page of the net started last.
+  abi::WorkerStatusPage& status() const { return net_->status(); }
 
   std::function<void()> on_keyframe_request;  // set before start()
   std::atomic<uint64_t> keyframe_requests{0};
   std::atomic<uint64_t> deposits{0};
   std::atomic<uint64_t> releases{0};
   size_t keptSockets();
-  // Lines the net wrote to stderr so far (they are echoed to the test's stderr too).
-  std::vector<std::string> logLines();
+  // Lines the net started last wrote so far.
+  std::vector<std::string> logLines() const;
   // Waits until a log line contains `text`.
-  bool waitForLog(const std::string& text, int timeout_ms);
+  bool waitForLog(const std::string& text, int timeout_ms) const;
 
  private:
   NetHarness() = default;
-  void channelLoop();
-  void logLoop(int fd);
-  void joinThreads();
+  void onMessage(const Message& message);
 
   UniqueFd listen_, rtp_, rtcp_;
   uint16_t rtsp_port_ = 0, rtp_port_ = 0;
-  std::optional<SharedMemory> page_, ring_, status_;
-  UniqueFd channel_;
-  pid_t pid_ = -1;
-  std::thread channel_thread_, log_thread_;
-  std::atomic<bool> stop_threads_{false};
-  std::atomic<bool> ready_{false};
+  std::optional<SharedMemory> page_, ring_;
+  std::optional<FakeSupervisor> net_;
   std::mutex mutex_;
-  std::map<uint32_t, UniqueFd> kept_;
-  std::vector<std::string> log_;
+  std::map<uint32_t, UniqueFd> kept_;  // deposited connections by slot (the listener adds)
 };
 
 // Encodes a moving synthetic pattern with libx264 (or libx265 for codec 2: ultrafast,

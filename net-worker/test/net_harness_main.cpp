@@ -57,9 +57,11 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "%s\n", ok.error().message.c_str());
     }
   }
-  std::fprintf(stderr, "harness: frames %llu keyframes %llu requests %llu stop -> %d\n",
+  const auto stopped = (*h)->stop();
+  std::fprintf(stderr, "harness: frames %llu keyframes %llu requests %llu stop -> %s\n",
                static_cast<unsigned long long>(source.frames()),
                static_cast<unsigned long long>(source.keyframes()),
-               static_cast<unsigned long long>((*h)->keyframe_requests.load()), (*h)->stop());
+               static_cast<unsigned long long>((*h)->keyframe_requests.load()),
+               stopped ? funkhaus::describeExit(*stopped).c_str() : "no exit");
   return 0;
 }

@@ -89,14 +89,18 @@ FakeSupervisor::FakeSupervisor(FakeSupervisor&& other) noexcept
       connections_(std::move(other.connections_)),
       deposits_(other.deposits_),
       releases_(other.releases_),
-      ready_(other.ready_) {}
+      ready_(other.ready_) {
+  if (other.listener_.joinable()) std::abort();  // broken invariant: moved while listening
+}
 
 FakeSupervisor::~FakeSupervisor() {
+  stopListening();
   if (process_.running()) process_.stop(std::chrono::milliseconds(0));
   if (!log_path_.empty()) unlink(log_path_.c_str());
 }
 
 void FakeSupervisor::record(Message& message) {
+  std::lock_guard lock(mutex_);
   if (auto* e = std::get_if<EventMessage>(&message)) {
     events_.push_back(e->body);
   } else if (auto* d = std::get_if<ConnectionDepositMessage>(&message)) {
@@ -110,8 +114,8 @@ void FakeSupervisor::record(Message& message) {
   }
 }
 
-std::optional<Message> FakeSupervisor::receive(std::chrono::milliseconds timeout) {
-  const uint64_t deadline = monotonicNs() + static_cast<uint64_t>(timeout.count()) * 1'000'000u;
+std::optional<Message> FakeSupervisor::receiveOne(int timeout_ms) {
+  const uint64_t deadline = monotonicNs() + static_cast<uint64_t>(timeout_ms) * 1'000'000u;
   for (;;) {
     pollfd p{channel_.get(), POLLIN, 0};
     const int n = ::poll(&p, 1, remainingMs(deadline));
@@ -122,6 +126,46 @@ std::optional<Message> FakeSupervisor::receive(std::chrono::milliseconds timeout
     record(**m);
     return std::move(**m);
   }
+}
+
+std::optional<Message> FakeSupervisor::receive(std::chrono::milliseconds timeout) {
+  return receiveOne(static_cast<int>(timeout.count()));
+}
+
+void FakeSupervisor::listen(std::function<void(const Message&)> on_message) {
+  stopListening();
+  stop_listening_.store(false);
+  listener_ = std::thread([this, on_message = std::move(on_message)] {
+    while (!stop_listening_.load()) {
+      pollfd p{channel_.get(), POLLIN, 0};
+      const int n = ::poll(&p, 1, 50);
+      if (n <= 0) continue;
+      auto m = receiveMessage(channel_.get());
+      if (!m || !m->has_value()) return;  // the worker is gone (or sent what it must not)
+      record(**m);
+      if (on_message) on_message(**m);
+    }
+  });
+}
+
+void FakeSupervisor::stopListening() {
+  stop_listening_.store(true);
+  if (listener_.joinable()) listener_.join();
+}
+
+std::vector<abi::EventBody> FakeSupervisor::events() const {
+  std::lock_guard lock(mutex_);
+  return events_;
+}
+
+uint64_t FakeSupervisor::deposits() const {
+  std::lock_guard lock(mutex_);
+  return deposits_;
+}
+
+uint64_t FakeSupervisor::releases() const {
+  std::lock_guard lock(mutex_);
+  return releases_;
 }
 
 void FakeSupervisor::drain(std::chrono::milliseconds quiet, std::chrono::milliseconds timeout) {
@@ -181,6 +225,7 @@ Result<void> FakeSupervisor::send(abi::Command command, uint64_t arg) {
 }
 
 ExitStatus FakeSupervisor::kill9() {
+  stopListening();
   process_.signal(SIGKILL);
   return process_.stop(std::chrono::milliseconds(0));
 }
@@ -191,7 +236,9 @@ std::optional<ExitStatus> FakeSupervisor::stop(std::chrono::milliseconds timeout
 }
 
 std::optional<ExitStatus> FakeSupervisor::waitExit(std::chrono::milliseconds timeout) {
-  return process_.wait(timeout);
+  auto exit = process_.wait(timeout);
+  if (exit) stopListening();
+  return exit;
 }
 
 std::string FakeSupervisor::log() const {

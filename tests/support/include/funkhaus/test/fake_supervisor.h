@@ -1,15 +1,21 @@
 // FakeSupervisor: a real worker binary started the way funkhausd starts it (channel at fd 3,
 // status page, handles in ring-fds messages), with the test playing funkhausd's side. The one
-// fake supervisor of the worker tests. Test processes only; not thread-safe.
+// fake supervisor of the worker tests. Test processes only; used from one thread, except that
+// listen() receives on a thread of its own (see there).
 #pragma once
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "funkhaus/abi/message.h"
@@ -65,12 +71,22 @@ class FakeSupervisor {
   void drain(std::chrono::milliseconds quiet = 50ms, std::chrono::milliseconds timeout = 2s);
   Result<void> send(abi::Command command, uint64_t arg = 0);
 
+  // From now on a thread of its own receives: each message is recorded as receive() records
+  // it, then handed to `on_message` on that thread (a test that must react while it does other
+  // things: answer a keyframe request, keep deposited connections). Until stopListening() (or
+  // kill9(), stop(), waitExit(), the destructor) the test calls neither receive(), drain() nor
+  // waitReady(), does not move this object, and reads what was recorded through events(),
+  // deposits() and releases() only. Ends by itself when the worker closes the channel.
+  void listen(std::function<void(const Message&)> on_message);
+  void stopListening();
+
   // What the worker sent so far (after hello).
-  const std::vector<abi::EventBody>& events() const { return events_; }
-  // Connections it deposited and did not release, by slot (the fds funkhausd would keep).
+  std::vector<abi::EventBody> events() const;
+  // Connections it deposited and did not release, by slot (the fds funkhausd would keep). Not
+  // while listening (the listener's callback sees every deposit).
   const std::map<uint32_t, UniqueFd>& connections() const { return connections_; }
-  uint64_t deposits() const { return deposits_; }
-  uint64_t releases() const { return releases_; }
+  uint64_t deposits() const;
+  uint64_t releases() const;
 
   abi::WorkerStatusPage& status() const {
     return *reinterpret_cast<abi::WorkerStatusPage*>(status_page_.data());
@@ -99,6 +115,7 @@ class FakeSupervisor {
         log_path_(std::move(log_path)),
         kind_(kind) {}
   void record(Message& message);
+  std::optional<Message> receiveOne(int timeout_ms);
 
   ChildProcess process_;
   UniqueFd channel_;
@@ -109,6 +126,9 @@ class FakeSupervisor {
   std::map<uint32_t, UniqueFd> connections_;
   uint64_t deposits_ = 0, releases_ = 0;
   bool ready_ = false;
+  mutable std::mutex mutex_;  // what record() writes, while a listener runs
+  std::thread listener_;
+  std::atomic<bool> stop_listening_{false};
 };
 
 // The environment of this process with `changes` applied ("NAME=value" sets, "NAME" unsets).
