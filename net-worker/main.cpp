@@ -1,5 +1,5 @@
-// funkhaus-net: RTSP/RTP server of the packet ring; started by funkhausd with the channel at
-// fd 3 (see net-worker/README.md for its arguments and the fds it expects).
+// funkhaus-net: serves the packet ring to viewers (RTSP/RTP); started by funkhausd with the
+// channel at fd 3 (see net-worker/README.md for its arguments and the fds it expects).
 #include <spdlog/cfg/env.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>

@@ -31,8 +31,8 @@
 #include "funkhaus/encode/encode_worker.h"
 #include "funkhaus/encode/encoder.h"
 #include "funkhaus/net/net_worker.h"
-#include "funkhaus/net/rtcp.h"
-#include "funkhaus/net/rtp_packetizer.h"
+#include "funkhaus/net/rtsp/rtcp.h"
+#include "funkhaus/net/rtsp/rtp_packetizer.h"
 
 namespace funkhaus::bench {
 
@@ -83,7 +83,7 @@ class SingleThreadVariant : public Variant {
     auto net_argv = argvOf(net_args);
     auto net = net::parseNetOptions(static_cast<int>(net_args.size()), net_argv.data());
     if (!net || !net->has_value()) return makeError("net options: bad arguments");
-    mtu_ = (*net)->mtu;
+    mtu_ = (*net)->rtsp.mtu;
     fps_ = capture->fps;
 
     auto pattern = capture::SyntheticPattern::create(capture->source.width, capture->source.height);

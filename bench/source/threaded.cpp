@@ -1,7 +1,7 @@
 // The threads-over-rings variant: what funkhausd and its three workers do, as three threads of
 // this process — the rings and net's sockets from the supervisor library (SessionPlan,
 // NetEndpoints), the capture worker's loop over CaptureSource, the encode worker's loop over
-// EncodeStage, net's RingReader and NetServer on an Asio loop. Only the process boundary (and
+// EncodeStage, net's RingReader and NetCore on an Asio loop. Only the process boundary (and
 // the supervisor channel's heartbeats and command polls) is missing.
 #include <fcntl.h>
 #include <signal.h>
@@ -28,7 +28,7 @@
 #include "funkhaus/common/stage_stats.h"
 #include "funkhaus/encode/encode_stage.h"
 #include "funkhaus/encode/encode_worker.h"
-#include "funkhaus/net/net_server.h"
+#include "funkhaus/net/net_core.h"
 #include "funkhaus/net/net_state.h"
 #include "funkhaus/net/net_worker.h"
 #include "funkhaus/net/ring_reader.h"
@@ -74,7 +74,8 @@ class ThreadedVariant : public Variant {
     if (auto ok = startCapture(*config); !ok) return ok.error();
     if (auto ok = startEncode(*config); !ok) return ok.error();
     if (auto ok = startNet(*config); !ok) return ok.error();
-    auto viewer = RtspViewer::play(endpoints_->rtspPort(), net_options_.path, sink, kRtspTimeoutMs);
+    auto viewer =
+        RtspViewer::play(endpoints_->rtspPort(), net_options_.rtsp.path, sink, kRtspTimeoutMs);
     if (!viewer) return makeError("viewer: {}", viewer.error().message);
     viewer_.emplace(std::move(*viewer));
     return {};
@@ -238,10 +239,9 @@ class ThreadedVariant : public Variant {
     if (!ring) return makeError("packet ring: {}", ring.error().message);
     auto consumer = PacketConsumer::attach(std::move(*ring));
     if (!consumer) return makeError("packet ring: {}", consumer.error().message);
-    net::ServerSockets sockets;
-    sockets.listen = dupOf(fdOf(fds, abi::FdRole::kEndpoint, abi::kEndpointRtspListen));
-    sockets.rtp = dupOf(fdOf(fds, abi::FdRole::kEndpoint, abi::kEndpointRtspRtp));
-    sockets.rtcp = dupOf(fdOf(fds, abi::FdRole::kEndpoint, abi::kEndpointRtspRtcp));
+    net::Handover handover;
+    for (const auto& f : fds)
+      if (f.role == abi::FdRole::kEndpoint) handover.endpoints.emplace_back(f.tag, dupOf(f.fd));
     net::SupervisorLink link;
     // Runs on the net thread, the only one touching endpoints_ after start.
     link.deposit = [this](uint32_t slot, int fd) {
@@ -250,7 +250,7 @@ class ThreadedVariant : public Variant {
     };
     link.release = [this](uint32_t slot) { endpoints_->release(slot); };
     link.requestKeyframe = [this] { keyframe_.store(true); };
-    auto server = net::NetServer::create(io_, *state_, std::move(sockets), net_options_, link);
+    auto server = net::NetCore::create(io_, *state_, std::move(handover), net_options_, link);
     if (!server) return makeError("net server: {}", server.error().message);
     server_ = std::move(*server);
     reader_ = std::make_unique<net::RingReader>(std::move(*consumer), kStaleNs);
@@ -263,14 +263,14 @@ class ThreadedVariant : public Variant {
   void runNet() {
     abi::WorkerStatusPage& page = pages_[2];
     StageStats stats;
-    net::NetServer& server = *server_;
+    net::NetCore& server = *server_;
     net::RingReader& reader = *reader_;
     asio::steady_timer tick(io_);
     std::function<void()> arm_tick = [&] {
       tick.expires_after(std::chrono::milliseconds(50));
       tick.async_wait([&](const boost::system::error_code& ec) {
         if (ec) return;
-        const net::ServerCounters& c = server.counters();
+        const net::NetCounters c = server.counters();
         abi::storeRelaxed(page.frames_in, reader.framesIn());
         abi::storeRelaxed(page.frames_out, c.frames_out);
         abi::storeRelaxed(page.drops, c.drops + reader.overflowDropped());
@@ -314,9 +314,9 @@ class ThreadedVariant : public Variant {
 
   // net (io_ before the server and the reader, which refer to it)
   asio::io_context io_;
-  net::ServerOptions net_options_;
+  net::NetOptions net_options_;
   std::optional<net::NetState> state_;
-  std::unique_ptr<net::NetServer> server_;
+  std::unique_ptr<net::NetCore> server_;
   std::unique_ptr<net::RingReader> reader_;
   std::thread net_thread_;
 

@@ -19,8 +19,8 @@
 #include "funkhaus/bench/rtsp_viewer.h"
 #include "funkhaus/bench/variant.h"
 #include "funkhaus/common/clock.h"
-#include "funkhaus/net/rtcp.h"
-#include "funkhaus/net/rtp_packetizer.h"
+#include "funkhaus/net/rtsp/rtcp.h"
+#include "funkhaus/net/rtsp/rtp_packetizer.h"
 
 namespace funkhaus::bench {
 namespace {

@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "funkhaus/bench/rtp_sink.h"
-#include "funkhaus/net/rtcp.h"
-#include "funkhaus/net/rtp_packetizer.h"
+#include "funkhaus/net/rtsp/rtcp.h"
+#include "funkhaus/net/rtsp/rtp_packetizer.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace funkhaus::bench;

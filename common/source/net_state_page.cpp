@@ -1,8 +1,6 @@
 // The owner's side of the net state page.
 #include "funkhaus/common/net_state_page.h"
 
-#include "funkhaus/abi/rtsp_state.h"
-
 namespace funkhaus {
 
 Result<SharedMemory> createNetStatePage(std::span<const abi::NetBlobRequest> blobs) {
@@ -13,11 +11,6 @@ Result<SharedMemory> createNetStatePage(std::span<const abi::NetBlobRequest> blo
   if (!page) return makeError("net state page: {}", page.error().message);
   abi::initNetStatePage(*reinterpret_cast<abi::NetStatePage*>(page->data()), blobs);
   return page;
-}
-
-Result<SharedMemory> createNetStatePage() {
-  const abi::NetBlobRequest blobs[] = {{abi::NetProtocol::kRtsp, sizeof(abi::RtspState)}};
-  return createNetStatePage(blobs);
 }
 
 }  // namespace funkhaus

@@ -1,31 +1,20 @@
-// funkhaus-net: the worker around NetServer.
+// funkhaus-net: command line and the stage around NetCore.
 #include "funkhaus/net/net_worker.h"
-
-#include <fcntl.h>
-#include <signal.h>
 
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <cctype>
 #include <chrono>
 #include <cstring>
 
 #include "funkhaus/abi/exit_codes.h"
 #include "funkhaus/common/clock.h"
-#include "funkhaus/common/stage_stats.h"
-#include "funkhaus/common/worker_channel.h"
-#include "funkhaus/net/ring_reader.h"
-#include "funkhaus/net/rtp_packetizer.h"
+#include "funkhaus/net/rtsp/rtp_packetizer.h"
 
 namespace funkhaus::net {
 
 namespace asio = boost::asio;
-using namespace std::chrono_literals;
 
 namespace {
 
@@ -45,21 +34,21 @@ Result<void> checkPath(const std::string& path) {
 
 }  // namespace
 
-Result<std::optional<ServerOptions>> parseNetOptions(int argc, char** argv) {
-  ServerOptions o;
+Result<std::optional<NetOptions>> parseNetOptions(int argc, char** argv) {
+  NetOptions o;
   CLI::App app{"funkhaus-net: serves the packet ring to RTSP/RTP viewers (started by funkhausd)"};
-  app.add_option("--path", o.path, "the stream's RTSP path")->capture_default_str();
-  app.add_option("--max-viewers", o.max_viewers, "viewers at once")
+  app.add_option("--path", o.rtsp.path, "the stream's RTSP path")->capture_default_str();
+  app.add_option("--max-viewers", o.rtsp.max_viewers, "viewers at once")
       ->check(CLI::Range(1u, abi::kMaxConnections))
       ->capture_default_str();
-  app.add_option("--mtu", o.mtu, "RTP payload budget in bytes")
+  app.add_option("--mtu", o.rtsp.mtu, "RTP payload budget in bytes")
       ->check(CLI::Range(static_cast<uint32_t>(kMinMtu), static_cast<uint32_t>(kMaxMtu)))
       ->capture_default_str();
-  app.add_option("--session-timeout", o.session_timeout_s,
+  app.add_option("--session-timeout", o.rtsp.session_timeout_s,
                  "seconds without RTSP/RTCP activity before a viewer is dropped")
       ->check(CLI::Range(1u, 86400u))
       ->capture_default_str();
-  app.add_option("--header-timeout-ms", o.header_timeout_ms,
+  app.add_option("--header-timeout-ms", o.core.header_timeout_ms,
                  "a started request must complete within this many ms")
       ->check(CLI::Range(100u, 600000u))
       ->capture_default_str();
@@ -67,179 +56,103 @@ Result<std::optional<ServerOptions>> parseNetOptions(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
     std::fputs(app.help().c_str(), stdout);
-    return std::optional<ServerOptions>();
+    return std::optional<NetOptions>();
   } catch (const CLI::ParseError& e) {
     return makeError("{}", e.what());
   }
-  if (auto ok = checkPath(o.path); !ok) return ok.error();
-  return std::optional<ServerOptions>(o);
+  if (auto ok = checkPath(o.rtsp.path); !ok) return ok.error();
+  o.core.idle_timeout_s = o.rtsp.session_timeout_s;  // a connection without a viewer, likewise
+  return std::optional<NetOptions>(o);
 }
 
-int runNetWorker(const ServerOptions& options) {
-  signal(SIGPIPE, SIG_IGN);
-  auto channel = WorkerChannel::connect(kWorkerChannelFd, abi::WorkerKind::kNet);
-  if (!channel) {
-    spdlog::critical("channel: {}", channel.error().message);
-    return abi::kExitPeerLost;
-  }
-  UniqueFd page_fd = channel->takeFd(abi::FdRole::kNetState);
-  UniqueFd ring_fd = channel->takeRing(abi::FdRole::kRingIn, abi::RingId::kVideoPackets);
-  ServerSockets sockets;
-  sockets.listen = channel->takeFd(abi::FdRole::kEndpoint, abi::kEndpointRtspListen);
-  sockets.rtp = channel->takeFd(abi::FdRole::kEndpoint, abi::kEndpointRtspRtp);
-  sockets.rtcp = channel->takeFd(abi::FdRole::kEndpoint, abi::kEndpointRtspRtcp);
-  sockets.viewers = channel->takeTaggedFds(abi::FdRole::kConnection);
-  if (!page_fd.valid() || !ring_fd.valid() || !sockets.listen.valid() || !sockets.rtp.valid() ||
-      !sockets.rtcp.valid()) {
-    spdlog::critical(
-        "funkhausd did not send every fd net needs (net state {}, packet ring {}, RTSP {}, RTP {}, "
-        "RTCP {})",
-        page_fd.valid(), ring_fd.valid(), sockets.listen.valid(), sockets.rtp.valid(),
-        sockets.rtcp.valid());
-    return abi::kExitBadConfig;
-  }
+Result<void> NetStage::start(WorkerContext& context) {
+  context_ = &context;
+  UniqueFd page_fd = context.take(abi::FdRole::kNetState);
+  if (!page_fd.valid())
+    return makeError(ErrorCode::kBadConfig, "funkhausd handed over no net state page");
+  auto ring = context.ring(abi::FdRole::kRingIn, abi::RingId::kVideoPackets);
+  if (!ring) return ring.error();
   auto page = SharedMemory::attach(std::move(page_fd), sizeof(abi::NetStatePage));
-  if (!page) {
-    spdlog::critical("net state page: {}", page.error().message);
-    return abi::kExitAttachFailed;
-  }
+  if (!page) return makeError(ErrorCode::kAttachFailed, "net state page: {}", page.error().message);
   auto state = NetState::attach(std::move(*page));
-  if (!state) {
-    spdlog::critical("{}", state.error().message);
-    return abi::kExitAttachFailed;
-  }
-  auto ring = SharedMemory::attach(std::move(ring_fd));
-  if (!ring) {
-    spdlog::critical("packet ring: {}", ring.error().message);
-    return abi::kExitAttachFailed;
-  }
+  if (!state) return makeError(ErrorCode::kAttachFailed, "{}", state.error().message);
+  state_.emplace(std::move(*state));
   auto consumer = PacketConsumer::attach(std::move(*ring));
-  if (!consumer) {
-    spdlog::critical("{}", consumer.error().message);
-    return abi::kExitAttachFailed;
-  }
+  if (!consumer) return makeError(ErrorCode::kAttachFailed, "{}", consumer.error().message);
 
-  asio::io_context io;
-  uint64_t channel_errors = 0;
+  Handover handover;
+  handover.endpoints = context.takeAll(abi::FdRole::kEndpoint);
+  handover.connections = context.takeAll(abi::FdRole::kConnection);
   SupervisorLink link;
-  link.deposit = [&](uint32_t slot, int fd) {
-    if (auto ok = channel->depositConnection(slot, fd); !ok) {
-      ++channel_errors;
-      spdlog::error("depositing the socket of slot {}: {}", slot, ok.error().message);
-    }
+  link.deposit = [this](uint32_t slot, int fd) {
+    if (auto ok = context_->depositConnection(slot, fd); !ok)
+      spdlog::error("depositing the connection of slot {}: {}", slot, ok.error().message);
   };
-  link.release = [&](uint32_t slot) {
-    if (auto ok = channel->releaseConnection(slot); !ok) {
-      ++channel_errors;
-      spdlog::error("releasing the socket of slot {}: {}", slot, ok.error().message);
-    }
+  link.release = [this](uint32_t slot) {
+    if (auto ok = context_->releaseConnection(slot); !ok)
+      spdlog::error("releasing the connection of slot {}: {}", slot, ok.error().message);
   };
-  // funkhausd takes events only after ready: a request made while adopting the viewers of the
-  // previous net waits until then.
-  bool ready_sent = false, keyframe_pending = false;
-  link.requestKeyframe = [&] {
-    if (!ready_sent) {
-      keyframe_pending = true;
-      return;
-    }
-    if (auto ok = channel->sendEvent(abi::Event::kKeyframeRequest, 0); !ok) {
-      ++channel_errors;
+  link.requestKeyframe = [this] {
+    if (auto ok = context_->sendEvent(abi::Event::kKeyframeRequest, 0); !ok)
       spdlog::error("keyframe request: {}", ok.error().message);
-    }
   };
-  link.requestMode = [&](uint32_t width, uint32_t height, uint32_t refresh_hz) {
-    if (!ready_sent) return;
+  link.requestMode = [this](uint32_t width, uint32_t height, uint32_t refresh_hz) {
     const uint64_t arg = uint64_t{width} << 32 | uint64_t{height} << 16 | refresh_hz;
-    if (auto ok = channel->sendEvent(abi::Event::kModeRequest, arg); !ok) {
-      ++channel_errors;
+    if (auto ok = context_->sendEvent(abi::Event::kModeRequest, arg); !ok)
       spdlog::error("mode request: {}", ok.error().message);
-    }
   };
-  const bool restarted = state->restarted();
-  auto server = NetServer::create(io, *state, std::move(sockets), options, link);
-  if (!server) {
-    spdlog::critical("{}", server.error().message);
-    return abi::kExitBadConfig;
-  }
-  spdlog::info("serving {} ({} viewers at most, {}-byte RTP payloads, {} s session timeout{})",
-               (*server)->url(), options.max_viewers, options.mtu, options.session_timeout_s,
-               restarted ? ", restarted" : "");
+  const bool restarted = state_->restarted();
+  auto core = NetCore::create(io_, *state_, std::move(handover), options_, std::move(link));
+  if (!core) return makeError(ErrorCode::kBadConfig, "{}", core.error().message);
+  core_ = std::move(*core);
+  for (const std::string& where : core_->describe())
+    spdlog::info("serving {} ({} viewers at most, {}-byte RTP payloads, {} s session timeout{})",
+                 where, options_.rtsp.max_viewers, options_.rtsp.mtu,
+                 options_.rtsp.session_timeout_s, restarted ? ", restarted" : "");
 
-  int exit_code = abi::kExitStopped;
-  StageStats stats;
-  RingReader reader(std::move(*consumer), kStaleNs);
-  NetServer& srv = **server;
-
-  // The channel: commands from funkhausd (stop); a broken channel ends the worker.
-  asio::posix::stream_descriptor commands(io, fcntl(channel->fd(), F_DUPFD_CLOEXEC, 0));
-  std::function<void()> arm_commands = [&] {
-    commands.async_wait(asio::posix::stream_descriptor::wait_read,
-                        [&](const boost::system::error_code& ec) {
-                          if (ec) return;
-                          for (;;) {
-                            auto command = channel->waitCommand(0);
-                            if (!command) {
-                              spdlog::error("channel: {}", command.error().message);
-                              exit_code = abi::kExitPeerLost;
-                              return io.stop();
-                            }
-                            if (!command->has_value()) break;
-                            if ((*command)->command == static_cast<uint32_t>(abi::Command::kStop)) {
-                              spdlog::info("stop requested");
-                              return io.stop();
-                            }
-                          }
-                          arm_commands();
-                        });
-  };
-  arm_commands();
-
-  asio::signal_set signals(io, SIGTERM, SIGINT);
-  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
-    if (ec) return;
-    spdlog::info("signal {}: stopping", signal);
-    io.stop();
-  });
-
-  asio::steady_timer tick(io);
-  std::function<void()> arm_tick = [&] {
-    tick.expires_after(50ms);
-    tick.async_wait([&](const boost::system::error_code& ec) {
-      if (ec) return;
-      channel->heartbeat();
-      abi::WorkerStatusPage& status = channel->status();
-      const ServerCounters& c = srv.counters();
-      abi::storeRelaxed(status.frames_in, reader.framesIn());
-      abi::storeRelaxed(status.frames_out, c.frames_out);
-      abi::storeRelaxed(status.bytes_out, c.bytes_out);
-      abi::storeRelaxed(status.drops, c.drops + reader.overflowDropped());
-      abi::storeRelaxed(status.errors, c.errors + reader.errors() + channel_errors);
-      abi::storeRelaxed(status.viewers, srv.playingViewers());
-      abi::storeRelaxed(status.keyframes, c.keyframes_received);
-      stats.publish(status, monotonicNs());
-      arm_tick();
-    });
-  };
-  arm_tick();
-
-  if (auto ready = channel->sendReady(); !ready) {
-    spdlog::critical("channel: {}", ready.error().message);
-    return abi::kExitPeerLost;
-  }
-  ready_sent = true;
-  if (keyframe_pending) link.requestKeyframe();
-  channel->setState(abi::WorkerState::kRunning);
-  reader.start([&](std::shared_ptr<AccessUnit> unit) {
-    asio::post(io, [&, unit] {
-      const uint64_t done = srv.onAccessUnit(*unit);
-      if (done != 0) stats.onFrame(unit->capture_time_ns, done);
-      reader.done();
+  reader_ = std::make_unique<RingReader>(std::move(*consumer), kStaleNs);
+  reader_->start([this](std::shared_ptr<AccessUnit> unit) {
+    asio::post(io_, [this, unit] {
+      const uint64_t done = core_->onAccessUnit(*unit);
+      if (done != 0) stats_.onFrame(unit->capture_time_ns, done);
+      reader_->done();
     });
   });
-  io.run();
-  channel->setState(abi::WorkerState::kStopping);
-  reader.stop();
-  return exit_code;
+  return {};
+}
+
+Result<void> NetStage::step(int64_t budget_ns) {
+  if (!running_) {
+    context_->setState(abi::WorkerState::kRunning);
+    running_ = true;
+  }
+  io_.run_for(std::chrono::nanoseconds(budget_ns));
+  if (io_.stopped()) io_.restart();
+  return {};
+}
+
+void NetStage::publish(abi::WorkerStatusPage& status, uint64_t now_ns) {
+  const NetCounters c = core_->counters();
+  abi::storeRelaxed(status.frames_in, reader_->framesIn());
+  abi::storeRelaxed(status.frames_out, c.frames_out);
+  abi::storeRelaxed(status.bytes_out, c.bytes_out);
+  abi::storeRelaxed(status.drops, c.drops + reader_->overflowDropped());
+  abi::storeRelaxed(status.errors, c.errors + reader_->errors() + context_->channelErrors());
+  abi::storeRelaxed(status.viewers, core_->playingViewers());
+  abi::storeRelaxed(status.keyframes, c.keyframes_received);
+  stats_.publish(status, now_ns);
+}
+
+void NetStage::stop() {
+  if (reader_) reader_->stop();
+}
+
+int runNetWorker(const NetOptions& options) {
+  NetStage stage(options);
+  RuntimeOptions runtime;
+  runtime.kind = abi::WorkerKind::kNet;
+  runtime.name = "net";
+  return runWorker(stage, runtime);
 }
 
 }  // namespace funkhaus::net

@@ -22,6 +22,7 @@ extern "C" {
 #include "funkhaus/common/clock.h"
 #include "funkhaus/common/net_state_page.h"
 #include "funkhaus/common/packet_ring.h"
+#include "funkhaus/net/protocol_declarations.h"
 
 namespace funkhaus::test {
 
@@ -70,7 +71,7 @@ Result<std::unique_ptr<NetHarness>> NetHarness::create(uint64_t ring_capacity) {
   }
   if (!h->rtcp_.valid()) return makeError("no free even UDP port pair");
 
-  auto page = createNetStatePage();
+  auto page = createNetStatePage(net::blobRequests());
   if (!page) return page.error();
   h->page_.emplace(std::move(*page));
 

@@ -1,7 +1,7 @@
-// NetServer in-process on loopback: the RTSP state machine, hostile input, viewer limits,
-// deferred DESCRIBE, RTP/RTCP on both transports, slow viewers, and adoption of viewers a
-// previous net left in the page (sequence numbers continue and wrap).
-#include "funkhaus/net/net_server.h"
+// NetCore with the RTSP protocol in-process on loopback: the RTSP state machine, hostile input,
+// viewer limits, deferred DESCRIBE, RTP/RTCP on both transports, slow viewers, and adoption of
+// viewers a previous net left in the page (sequence numbers continue and wrap).
+#include "funkhaus/net/net_core.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -16,11 +16,12 @@
 #include <map>
 #include <thread>
 
+#include "funkhaus/abi/packet_ring.h"
 #include "funkhaus/common/clock.h"
 #include "funkhaus/common/net_state_page.h"
-#include "funkhaus/net/rtcp.h"
-#include "funkhaus/net/rtp_packetizer.h"
-#include "funkhaus/net/rtsp_transport.h"
+#include "funkhaus/net/rtsp/rtcp.h"
+#include "funkhaus/net/rtsp/rtp_packetizer.h"
+#include "funkhaus/net/rtsp/rtsp_transport.h"
 #include "funkhaus/test/rtsp_client.h"
 #include "net_harness.h"
 
@@ -79,7 +80,7 @@ class NetServerTest : public ::testing::Test {
   void SetUp() override {
     frames_ = test::encodeH264Frames(320, 240, 6);
     ASSERT_GE(frames_.size(), 6u) << "libx264 missing";
-    auto page = createNetStatePage();
+    auto page = createNetStatePage(blobRequests());
     ASSERT_TRUE(page.ok());
     page_.emplace(std::move(*page));
     listen_ = UniqueFd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -121,8 +122,7 @@ class NetServerTest : public ::testing::Test {
     connection(i).state = static_cast<uint32_t>(abi::ConnectionState::kKept);
   }
 
-  void startServer(ServerOptions options = {},
-                   std::vector<std::pair<uint32_t, UniqueFd>> kept = {}) {
+  void startServer(NetOptions options = {}, std::vector<std::pair<uint32_t, UniqueFd>> kept = {}) {
     auto state = NetState::attach(*SharedMemory::attachDup(page_->fd()));
     ASSERT_TRUE(state.ok()) << state.error().message;
     state_.emplace(std::move(*state));
@@ -137,12 +137,15 @@ class NetServerTest : public ::testing::Test {
       kept_.erase(slot);
     };
     link.requestKeyframe = [this] { ++keyframe_requests_; };
-    ServerSockets sockets;
-    sockets.listen = UniqueFd(fcntl(listen_.get(), F_DUPFD_CLOEXEC, 0));
-    sockets.rtp = UniqueFd(fcntl(rtp_.get(), F_DUPFD_CLOEXEC, 0));
-    sockets.rtcp = UniqueFd(fcntl(rtcp_.get(), F_DUPFD_CLOEXEC, 0));
-    sockets.viewers = std::move(kept);
-    auto server = NetServer::create(*io_, *state_, std::move(sockets), options, link);
+    Handover handover;
+    handover.endpoints.emplace_back(abi::kEndpointRtspListen,
+                                    UniqueFd(fcntl(listen_.get(), F_DUPFD_CLOEXEC, 0)));
+    handover.endpoints.emplace_back(abi::kEndpointRtspRtp,
+                                    UniqueFd(fcntl(rtp_.get(), F_DUPFD_CLOEXEC, 0)));
+    handover.endpoints.emplace_back(abi::kEndpointRtspRtcp,
+                                    UniqueFd(fcntl(rtcp_.get(), F_DUPFD_CLOEXEC, 0)));
+    handover.connections = std::move(kept);
+    auto server = NetCore::create(*io_, *state_, std::move(handover), options, link);
     ASSERT_TRUE(server.ok()) << server.error().message;
     server_ = std::move(*server);
     thread_ = std::thread([this] { io_->run(); });
@@ -176,7 +179,7 @@ class NetServerTest : public ::testing::Test {
     return au.capture_time_ns;
   }
 
-  ServerCounters counters() {
+  NetCounters counters() {
     return onLoop([&] { return server_->counters(); });
   }
 
@@ -202,7 +205,7 @@ class NetServerTest : public ::testing::Test {
   UniqueFd listen_, rtp_, rtcp_;
   uint16_t port_ = 0;
   std::unique_ptr<asio::io_context> io_;
-  std::unique_ptr<NetServer> server_;
+  std::unique_ptr<NetCore> server_;
   std::thread thread_;
   std::atomic<int> deposits_{0}, releases_{0}, keyframe_requests_{0};
   std::map<uint32_t, UniqueFd> kept_;  // touched on the io thread only while it runs
@@ -280,8 +283,8 @@ TEST_F(NetServerTest, TcpSessionFromOptionsToTeardown) {
 }
 
 TEST_F(NetServerTest, DescribeWaitsForParameterSets) {
-  ServerOptions o;
-  o.describe_wait_ms = 300;
+  NetOptions o;
+  o.rtsp.describe_wait_ms = 300;
   startServer(o);
   auto c = client(port_);
   ASSERT_TRUE(c.send("DESCRIBE " + url() + " RTSP/1.0\r\nCSeq: 1\r\n\r\n").ok());
@@ -295,8 +298,8 @@ TEST_F(NetServerTest, DescribeWaitsForParameterSets) {
 }
 
 TEST_F(NetServerTest, DescribeGivesUpWith503) {
-  ServerOptions o;
-  o.describe_wait_ms = 300;
+  NetOptions o;
+  o.rtsp.describe_wait_ms = 300;
   startServer(o);
   auto c = client(port_);
   auto r = c.request("DESCRIBE", url());
@@ -325,8 +328,8 @@ TEST_F(NetServerTest, PipelinedRequestsAnsweredInOrder) {
 }
 
 TEST_F(NetServerTest, HostileInputGetsAnErrorOrAClose) {
-  ServerOptions o;
-  o.header_timeout_ms = 300;
+  NetOptions o;
+  o.core.header_timeout_ms = 300;
   startServer(o);
   feed(0);
   {
@@ -398,13 +401,13 @@ TEST_F(NetServerTest, HostileInputGetsAnErrorOrAClose) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
   }
-  const ServerCounters after = counters();
+  const NetCounters after = counters();
   EXPECT_GT(after.errors, 0u);
 }
 
 TEST_F(NetServerTest, SessionRules) {
-  ServerOptions o;
-  o.max_viewers = 1;
+  NetOptions o;
+  o.rtsp.max_viewers = 1;
   startServer(o);
   feed(0);
   auto a = client(port_);
@@ -525,7 +528,7 @@ TEST_F(NetServerTest, SlowTcpViewerLosesWholeFramesOthersDoNot) {
     auto got = fast.accessUnit(0, 2000);
     if (!got.empty()) ++fast_units;
   }
-  const ServerCounters c = counters();
+  const NetCounters c = counters();
   EXPECT_GT(c.drops, 0u) << "the slow viewer lost frames";
   EXPECT_GT(page().viewers[0].frames_dropped, 0u) << "slot 0 is the slow viewer";
   EXPECT_EQ(page().viewers[1].frames_dropped, 0u) << "slot 1 reads";
@@ -563,8 +566,8 @@ TEST_F(NetServerTest, AdoptsAViewerAndItsSequenceWraps) {
   std::vector<std::pair<uint32_t, UniqueFd>> kept;
   kept.emplace_back(2, std::move(server_side));
   kept.emplace_back(9, std::move(orphan_side));
-  ServerOptions o;
-  o.mtu = 200;  // many packets per access unit
+  NetOptions o;
+  o.rtsp.mtu = 200;  // many packets per access unit
   startServer(o, std::move(kept));
   EXPECT_GE(keyframe_requests_.load(), 1) << "a continued viewer needs a keyframe";
   EXPECT_EQ(deposits_.load(), 0) << "nothing funkhausd keeps already is deposited again";
@@ -617,8 +620,8 @@ TEST_F(NetServerTest, AdoptionFinishesTheUnitTheLastNetLeftUnwritten) {
 }
 
 TEST_F(NetServerTest, ViewerWithoutActivityIsReaped) {
-  ServerOptions o;
-  o.session_timeout_s = 1;
+  NetOptions o;
+  o.rtsp.session_timeout_s = 1;
   startServer(o);
   feed(0);
   auto c = client(port_);
@@ -628,31 +631,73 @@ TEST_F(NetServerTest, ViewerWithoutActivityIsReaped) {
   EXPECT_EQ(page().viewers[0].state, 0u);
 }
 
-TEST(NetServerCreate, RefusesBadSocketsAndOptions) {
+TEST(NetCoreCreate, RefusesBadSocketsAndOptions) {
   asio::io_context io;
-  auto page = createNetStatePage();
+  auto page = createNetStatePage(blobRequests());
   ASSERT_TRUE(page.ok());
   auto state = NetState::attach(std::move(*page));
   ASSERT_TRUE(state.ok());
   {
-    ServerSockets s;  // nothing
-    EXPECT_FALSE(NetServer::create(io, *state, std::move(s), {}, {}).ok());
-  }
-  {
-    ServerSockets s;
-    s.listen = UniqueFd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));  // not listening
-    s.rtp = udpSocket(0);
-    s.rtcp = udpSocket(0);
-    auto r = NetServer::create(io, *state, std::move(s), {}, {});
+    auto r = NetCore::create(io, *state, {}, {}, {});  // nothing
     ASSERT_FALSE(r.ok());
-    EXPECT_NE(r.error().message.find("listening"), std::string::npos);
+    EXPECT_NE(r.error().message.find("no RTSP endpoint"), std::string::npos) << r.error().message;
   }
-  ServerOptions bad;
-  bad.max_viewers = 17;
-  EXPECT_FALSE(NetServer::create(io, *state, {}, bad, {}).ok());
+  auto sockets = [](UniqueFd listen, UniqueFd rtp, UniqueFd rtcp) {
+    Handover h;
+    h.endpoints.emplace_back(abi::kEndpointRtspListen, std::move(listen));
+    h.endpoints.emplace_back(abi::kEndpointRtspRtp, std::move(rtp));
+    h.endpoints.emplace_back(abi::kEndpointRtspRtcp, std::move(rtcp));
+    return h;
+  };
+  {
+    auto r = NetCore::create(io, *state,
+                             sockets(UniqueFd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)),
+                                     udpSocket(0), udpSocket(0)),
+                             {}, {});  // not listening
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().message.find("listening"), std::string::npos) << r.error().message;
+  }
+  auto listening = [] {
+    UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    EXPECT_EQ(listen(fd.get(), 4), 0);
+    return fd;
+  };
+  {
+    // RTP on an odd port, or RTCP not on the next one: the declaration's pairing rules.
+    UniqueFd odd;
+    for (uint16_t port = static_cast<uint16_t>(41001 + (getpid() % 3000) * 2); !odd.valid();
+         port = static_cast<uint16_t>(port + 2))
+      odd = udpSocket(port);
+    auto r =
+        NetCore::create(io, *state, sockets(listening(), std::move(odd), udpSocket(0)), {}, {});
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().message.find("RTP port"), std::string::npos) << r.error().message;
+  }
+  // Good sockets, bad options: the protocol refuses them by name.
+  auto good = [&] {
+    UniqueFd rtp, rtcp;
+    for (uint16_t port = static_cast<uint16_t>(43000 + (getpid() % 3000) * 2); !rtcp.valid();
+         port = static_cast<uint16_t>(port + 2)) {
+      rtp = udpSocket(port);
+      if (rtp.valid()) rtcp = udpSocket(static_cast<uint16_t>(port + 1));
+    }
+    return sockets(listening(), std::move(rtp), std::move(rtcp));
+  };
+  NetOptions bad;
+  bad.rtsp.max_viewers = 17;
+  auto viewers = NetCore::create(io, *state, good(), bad, {});
+  ASSERT_FALSE(viewers.ok());
+  EXPECT_NE(viewers.error().message.find("max viewers"), std::string::npos);
   bad = {};
-  bad.mtu = 10;
-  EXPECT_FALSE(NetServer::create(io, *state, {}, bad, {}).ok());
+  bad.rtsp.mtu = 10;
+  auto mtu = NetCore::create(io, *state, good(), bad, {});
+  ASSERT_FALSE(mtu.ok());
+  EXPECT_NE(mtu.error().message.find("mtu"), std::string::npos);
+  EXPECT_TRUE(NetCore::create(io, *state, good(), {}, {}).ok()) << "and good ones are taken";
 }
 
 }  // namespace

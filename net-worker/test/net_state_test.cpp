@@ -3,6 +3,9 @@
 // the blob: tests/unit/golden_layout_test.cpp.)
 #include "funkhaus/net/net_state.h"
 
+#include "funkhaus/net/protocol_declarations.h"
+#include "funkhaus/net/rtsp/rtsp_blob.h"
+
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
@@ -16,7 +19,7 @@
 namespace funkhaus::net {
 namespace {
 
-SharedMemory freshPage() { return std::move(*createNetStatePage()); }
+SharedMemory freshPage() { return std::move(*createNetStatePage(blobRequests())); }
 
 TEST(NetState, AttachChecksEveryOwnerField) {
   auto page = freshPage();
@@ -73,33 +76,44 @@ TEST(NetState, AFreshOrForeignBlobStartsAfreshAndAKnownOneIsKept) {
   {
     auto first = NetState::attach(*SharedMemory::attachDup(page.fd()));
     ASSERT_TRUE(first.ok()) << first.error().message;
+    auto rtsp = RtspBlob::open(*first);
+    ASSERT_TRUE(rtsp.ok()) << rtsp.error().message;
     EXPECT_EQ(blob->header.magic, abi::kRtspStateMagic) << "initialised by the first net";
     EXPECT_EQ(blob->header.version, abi::kRtspStateVersion);
-    first->slot(4).session_id = 44;
+    rtsp->viewer(4).session_id = 44;
   }
   {
     auto second = NetState::attach(*SharedMemory::attachDup(page.fd()));
     ASSERT_TRUE(second.ok());
-    EXPECT_EQ(second->slot(4).session_id, 44u) << "a successor of the same build keeps it";
+    auto rtsp = RtspBlob::open(*second);
+    ASSERT_TRUE(rtsp.ok());
+    EXPECT_EQ(rtsp->viewer(4).session_id, 44u) << "a successor of the same build keeps it";
   }
   blob->header.version = abi::kRtspStateVersion + 1;  // another build's state
   auto third = NetState::attach(*SharedMemory::attachDup(page.fd()));
   ASSERT_TRUE(third.ok());
-  EXPECT_EQ(third->slot(4).session_id, 0u) << "state of another version is not trusted";
+  auto rtsp = RtspBlob::open(*third);
+  ASSERT_TRUE(rtsp.ok());
+  EXPECT_EQ(rtsp->viewer(4).session_id, 0u) << "state of another version is not trusted";
   EXPECT_EQ(blob->header.version, abi::kRtspStateVersion);
 }
 
-TEST(NetState, APageWithoutAnRtspBlobIsRefused) {
+TEST(NetState, APageWithoutAnRtspBlobHasNoRtsp) {
   auto page = createNetStatePage(std::span<const abi::NetBlobRequest>());
   ASSERT_TRUE(page.ok());
   auto state = NetState::attach(std::move(*page));
-  ASSERT_FALSE(state.ok());
-  EXPECT_NE(state.error().message.find("RTSP blob"), std::string::npos);
+  ASSERT_TRUE(state.ok()) << "the core's page is fine; RTSP is not enabled on it";
+  EXPECT_TRUE(state->protocols().empty());
+  auto none = RtspBlob::open(*state);
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.error().message.find("no RTSP/RTP blob"), std::string::npos)
+      << none.error().message;
   const abi::NetBlobRequest tiny[] = {{abi::NetProtocol::kRtsp, 64}};
-  auto small = createNetStatePage(tiny);
-  auto refused = NetState::attach(std::move(*small));
+  auto small = NetState::attach(std::move(*createNetStatePage(tiny)));
+  ASSERT_TRUE(small.ok());
+  auto refused = RtspBlob::open(*small);
   ASSERT_FALSE(refused.ok());
-  EXPECT_NE(refused.error().message.find("needs"), std::string::npos);
+  EXPECT_NE(refused.error().message.find("needs"), std::string::npos) << refused.error().message;
 }
 
 TEST(NetState, OneNetAtATimeAndRestartsAreCounted) {
@@ -208,46 +222,52 @@ TEST(NetState, ParameterSetsSurviveAndBadOnesAreRefused) {
   auto page = freshPage();
   auto state = NetState::attach(*SharedMemory::attachDup(page.fd()));
   ASSERT_TRUE(state.ok());
-  EXPECT_FALSE(state->parameterSets()) << "none yet";
-  ParameterSets sets;
-  sets.codec = Codec::kH264;
+  auto blob = RtspBlob::open(*state);
+  ASSERT_TRUE(blob.ok());
+  EXPECT_FALSE(blob->parameterSets()) << "none yet";
+  media::ParameterSets sets;
+  sets.codec = media::Codec::kH264;
   sets.sps = {0x67, 1, 2, 3};
   sets.pps = {0x68, 4};
-  state->storeParameterSets(sets);
-  ASSERT_TRUE(state->parameterSets());
-  EXPECT_EQ(*state->parameterSets(), sets);
-  abi::RtspState& p = state->rtsp();
+  blob->storeParameterSets(sets);
+  ASSERT_TRUE(blob->parameterSets());
+  EXPECT_EQ(*blob->parameterSets(), sets);
+  abi::RtspState& p = blob->state();
   p.sps.size = abi::kMaxParameterSetSize + 1;
-  EXPECT_FALSE(state->parameterSets()) << "length beyond the array";
+  EXPECT_FALSE(blob->parameterSets()) << "length beyond the array";
   p.sps.size = 4;
   p.sps.data[0] = 0x68;  // a PPS where the SPS belongs
-  EXPECT_FALSE(state->parameterSets());
+  EXPECT_FALSE(blob->parameterSets());
   p.sps.data[0] = 0x67;
   p.codec = 5;
-  EXPECT_FALSE(state->parameterSets());
+  EXPECT_FALSE(blob->parameterSets());
   p.codec = 1;
   p.vps.size = 1;  // H.264 has no VPS
   p.vps.data[0] = 32 << 1;
-  EXPECT_FALSE(state->parameterSets());
+  EXPECT_FALSE(blob->parameterSets());
   p.vps.size = 0;
   p.parameter_sets_valid = 0;  // a net died while rewriting them
-  EXPECT_FALSE(state->parameterSets());
+  EXPECT_FALSE(blob->parameterSets());
   p.parameter_sets_valid = 1;
-  EXPECT_TRUE(state->parameterSets());
+  EXPECT_TRUE(blob->parameterSets());
 }
 
-TEST(NetState, FreeSlotClearsItsHeader) {
+TEST(NetState, FreeViewerAndConnectionClearTheirHeaders) {
   auto page = freshPage();
   auto state = NetState::attach(*SharedMemory::attachDup(page.fd()));
   ASSERT_TRUE(state.ok());
-  abi::RtspViewerSlot& s = state->slot(3);
+  auto blob = RtspBlob::open(*state);
+  ASSERT_TRUE(blob.ok());
+  abi::RtspViewerSlot& s = blob->viewer(3);
   s = validUdpSlot();
-  state->keepConnection(3);
+  state->keepConnection(3, abi::NetProtocol::kRtsp, 3);
   abi::NetConnectionSlot& c = state->connection(3);
   EXPECT_EQ(c.state, static_cast<uint32_t>(abi::ConnectionState::kKept));
+  EXPECT_EQ(c.protocol, static_cast<uint32_t>(abi::NetProtocol::kRtsp));
   EXPECT_EQ(c.session, 3u);
   c.out_unit = 77;
-  state->freeSlot(3);
+  blob->freeViewer(3);
+  state->freeConnection(3);
   EXPECT_EQ(s.state, 0u);
   EXPECT_EQ(s.session_id, 0u);
   EXPECT_EQ(c.state, 0u);

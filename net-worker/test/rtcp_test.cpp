@@ -1,6 +1,6 @@
 // RTCP: sender report build (round trip through the parser), receiver reports, PLI, FIR, NACK,
 // BYE, and refusal of malformed datagrams.
-#include "funkhaus/net/rtcp.h"
+#include "funkhaus/net/rtsp/rtcp.h"
 
 #include <gtest/gtest.h>
 

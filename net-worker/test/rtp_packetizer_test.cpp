@@ -1,6 +1,6 @@
 // RTP packetizer: single NAL units, H.264 FU-A and HEVC FU boundaries, marker, headers,
 // timestamps, sequence wrap; and the cost of packetizing a real 1080p access unit.
-#include "funkhaus/net/rtp_packetizer.h"
+#include "funkhaus/net/rtsp/rtp_packetizer.h"
 
 #include <gtest/gtest.h>
 

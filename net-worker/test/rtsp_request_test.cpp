@@ -1,6 +1,6 @@
 // RTSP request parser: requests as ffmpeg, GStreamer and VLC (LIVE555) send them, pipelining,
 // interleaved frames, tolerance, and every limit.
-#include "funkhaus/net/rtsp_request.h"
+#include "funkhaus/net/rtsp/rtsp_request.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // Transport, Session and URI path parsing.
-#include "funkhaus/net/rtsp_transport.h"
+#include "funkhaus/net/rtsp/rtsp_transport.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // SDP for H.264 and HEVC; base64 (RFC 4648 vectors); profile-level-id.
-#include "funkhaus/net/sdp.h"
+#include "funkhaus/net/rtsp/sdp.h"
 
 #include <gtest/gtest.h>
 

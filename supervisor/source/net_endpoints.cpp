@@ -1,4 +1,4 @@
-// NetEndpoints: binding the RTSP and RTP/RTCP sockets, validating deposited viewer sockets.
+// NetEndpoints: binding what the protocols declare, validating deposited connections.
 #include "funkhaus/supervisor/net_endpoints.h"
 
 #include <arpa/inet.h>
@@ -16,24 +16,26 @@
 namespace funkhaus::supervisor {
 namespace {
 
+using net::EndpointDeclaration;
+using net::EndpointKind;
+using net::PortSetting;
+
 struct Address {
   sockaddr_storage storage{};
   socklen_t length = 0;
   int family = AF_INET;
 };
 
-Result<Address> parseAddress(const std::string& host, uint16_t port) {
+Result<Address> parseAddress(const std::string& host) {
   Address a;
   auto* v4 = reinterpret_cast<sockaddr_in*>(&a.storage);
   auto* v6 = reinterpret_cast<sockaddr_in6*>(&a.storage);
   if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
     v4->sin_family = AF_INET;
-    v4->sin_port = htons(port);
     a.length = sizeof(sockaddr_in);
     a.family = AF_INET;
   } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
     v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(port);
     a.length = sizeof(sockaddr_in6);
     a.family = AF_INET6;
   } else {
@@ -50,70 +52,110 @@ uint16_t boundPort(int fd) {
   return ntohs(reinterpret_cast<sockaddr_in6*>(&s)->sin6_port);
 }
 
-Result<UniqueFd> bound(const Address& address, int type, uint16_t port) {
+// A socket of the endpoint's kind bound to address:port (TCP ones listening).
+Result<UniqueFd> bound(const Address& address, const EndpointDeclaration& e, uint16_t port) {
   Address a = address;
   if (a.family == AF_INET)
     reinterpret_cast<sockaddr_in*>(&a.storage)->sin_port = htons(port);
   else
     reinterpret_cast<sockaddr_in6*>(&a.storage)->sin6_port = htons(port);
-  UniqueFd fd(socket(a.family, type | SOCK_CLOEXEC, 0));
+  const bool tcp = e.kind == EndpointKind::kTcpListen;
+  UniqueFd fd(socket(a.family, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return makeError("socket: {}", std::strerror(errno));
   const int one = 1;
-  if (type == SOCK_STREAM) setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (tcp) setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (bind(fd.get(), reinterpret_cast<sockaddr*>(&a.storage), a.length) != 0)
     return makeError("{}", std::strerror(errno));
+  if (tcp && ::listen(fd.get(), 64) != 0) return makeError("listen: {}", std::strerror(errno));
   return fd;
+}
+
+// The port [net] gives an endpoint of its own.
+uint16_t configuredPort(const NetConfig& config, PortSetting setting) {
+  switch (setting) {
+    case PortSetting::kPort:
+      return config.port;
+    case PortSetting::kRtpPort:
+      return config.rtp_port;
+    case PortSetting::kRelative:
+      break;
+  }
+  return 0;
+}
+
+const char* kindName(const EndpointDeclaration& e) {
+  return e.kind == EndpointKind::kTcpListen ? "TCP" : "UDP";
 }
 
 }  // namespace
 
-Result<NetEndpoints> NetEndpoints::open(const NetConfig& config) {
-  auto address = parseAddress(config.bind, config.port);
-  if (!address) return address.error();
-  auto state = createNetStatePage();
+Result<NetEndpoints> NetEndpoints::open(
+    const NetConfig& config, std::span<const net::ProtocolDeclaration* const> protocols) {
+  if (auto address = parseAddress(config.bind); !address) return address.error();
+  auto state = createNetStatePage(net::blobRequests(protocols));
   if (!state) return state.error();
   NetEndpoints e(std::move(*state));
   e.max_viewers_ = config.max_viewers;
-  auto listening = bound(*address, SOCK_STREAM, config.port);
-  if (!listening)
-    return makeError("net: cannot listen on {} port {} (RTSP): {}", config.bind, config.port,
-                     listening.error().message);
-  if (::listen(listening->get(), 64) != 0)
-    return makeError("net: listen on {} port {}: {}", config.bind, config.port,
-                     std::strerror(errno));
-  e.listen_ = std::move(*listening);
-  e.rtsp_port_ = boundPort(e.listen_.get());
-
-  // RTP on an even port, RTCP on the next one (RFC 3550 convention clients expect).
-  for (int attempt = 0; attempt < 200 && !e.rtp_.valid(); ++attempt) {
-    uint16_t rtp_port = config.rtp_port;
-    UniqueFd rtp;
-    if (rtp_port != 0) {
-      auto fixed = bound(*address, SOCK_DGRAM, rtp_port);
-      if (!fixed)
-        return makeError("net: cannot bind UDP {} port {} (RTP): {}", config.bind, rtp_port,
-                         fixed.error().message);
-      rtp = std::move(*fixed);
-    } else {
-      auto any = bound(*address, SOCK_DGRAM, 0);
-      if (!any) return makeError("net: cannot bind a UDP port for RTP: {}", any.error().message);
-      rtp_port = boundPort(any->get());
-      if (rtp_port % 2 != 0 || rtp_port == 65534) continue;  // try another
-      rtp = std::move(*any);
-    }
-    auto rtcp = bound(*address, SOCK_DGRAM, static_cast<uint16_t>(rtp_port + 1));
-    if (!rtcp) {
-      if (config.rtp_port != 0)
-        return makeError("net: cannot bind UDP {} port {} (RTCP): {}", config.bind, rtp_port + 1,
-                         rtcp.error().message);
-      continue;
-    }
-    e.rtp_ = std::move(rtp);
-    e.rtcp_ = std::move(*rtcp);
-    e.rtp_port_ = rtp_port;
-  }
-  if (!e.rtp_.valid()) return makeError("net: found no free even/odd UDP port pair for RTP/RTCP");
+  for (const net::ProtocolDeclaration* p : protocols)
+    for (const EndpointDeclaration& d : p->endpoints)
+      if (d.port != PortSetting::kRelative)
+        if (auto ok = e.openGroup(config, *p, d); !ok) return ok.error();
   return e;
+}
+
+// The endpoint `leader` and those that follow it, bound together: at the configured port, or
+// (port 0) at a free port where the leader's rules hold and every follower's port is free too.
+Result<void> NetEndpoints::openGroup(const NetConfig& config,
+                                     const net::ProtocolDeclaration& protocol,
+                                     const EndpointDeclaration& leader) {
+  const Address address = *parseAddress(config.bind);
+  const uint16_t configured = configuredPort(config, leader.port);
+  std::vector<const EndpointDeclaration*> followers;
+  for (const EndpointDeclaration& d : protocol.endpoints)
+    if (d.port == PortSetting::kRelative && d.follows == leader.tag) followers.push_back(&d);
+  if (configured != 0 && leader.even && configured % 2 != 0)
+    return makeError("net: the {} port {} must be even", leader.name, configured);
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    auto first = bound(address, leader, configured);
+    if (!first) {
+      if (configured == 0)
+        return makeError("net: cannot bind a {} port for {}: {}", kindName(leader), leader.name,
+                         first.error().message);
+      return makeError("net: cannot {} {} {} port {} ({}): {}",
+                       leader.kind == EndpointKind::kTcpListen ? "listen on" : "bind",
+                       kindName(leader), config.bind, configured, leader.name,
+                       first.error().message);
+    }
+    const uint16_t port = boundPort(first->get());
+    if (configured == 0 && leader.even && port % 2 != 0) continue;  // try another
+    std::vector<Endpoint> group;
+    group.push_back({leader.tag, std::move(*first), port});
+    bool complete = true;
+    for (const EndpointDeclaration* f : followers) {
+      const uint32_t want = uint32_t{port} + f->offset;
+      auto next = want <= 65535 ? bound(address, *f, static_cast<uint16_t>(want))
+                                : Result<UniqueFd>(makeError("beyond port 65535"));
+      if (!next) {
+        if (configured != 0)
+          return makeError("net: cannot bind {} {} port {} ({}): {}", kindName(*f), config.bind,
+                           want, f->name, next.error().message);
+        complete = false;
+        break;
+      }
+      group.push_back({f->tag, std::move(*next), static_cast<uint16_t>(want)});
+    }
+    if (!complete) continue;
+    for (Endpoint& g : group) endpoints_.push_back(std::move(g));
+    return {};
+  }
+  return makeError("net: found no free {} port for {} and the ports that follow it",
+                   kindName(leader), leader.name);
+}
+
+uint16_t NetEndpoints::port(uint32_t tag) const {
+  for (const Endpoint& e : endpoints_)
+    if (e.tag == tag) return e.port;
+  return 0;
 }
 
 Result<void> NetEndpoints::deposit(uint32_t slot, UniqueFd fd) {
@@ -141,10 +183,8 @@ Result<void> NetEndpoints::deposit(uint32_t slot, UniqueFd fd) {
 void NetEndpoints::release(uint32_t slot) { viewers_.erase(slot); }
 
 std::vector<HandedFd> NetEndpoints::handedFds() const {
-  std::vector<HandedFd> out = {{abi::FdRole::kNetState, 0, state_.fd()},
-                               {abi::FdRole::kEndpoint, abi::kEndpointRtspListen, listen_.get()},
-                               {abi::FdRole::kEndpoint, abi::kEndpointRtspRtp, rtp_.get()},
-                               {abi::FdRole::kEndpoint, abi::kEndpointRtspRtcp, rtcp_.get()}};
+  std::vector<HandedFd> out = {{abi::FdRole::kNetState, 0, state_.fd()}};
+  for (const Endpoint& e : endpoints_) out.push_back({abi::FdRole::kEndpoint, e.tag, e.fd.get()});
   for (const auto& [slot, fd] : viewers_) out.push_back({abi::FdRole::kConnection, slot, fd.get()});
   return out;
 }

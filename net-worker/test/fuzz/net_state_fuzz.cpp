@@ -16,6 +16,7 @@
 #include "funkhaus/abi/rtsp_state.h"
 #include "funkhaus/net/net_state.h"
 #include "funkhaus/net/output_queue.h"
+#include "funkhaus/net/rtsp/rtsp_blob.h"
 
 namespace {
 

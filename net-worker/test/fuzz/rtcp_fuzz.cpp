@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "funkhaus/net/rtcp.h"
+#include "funkhaus/net/rtsp/rtcp.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto info = funkhaus::net::parseRtcp(std::span<const uint8_t>(data, size));

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "funkhaus/net/rtsp_request.h"
-#include "funkhaus/net/rtsp_transport.h"
+#include "funkhaus/net/rtsp/rtsp_request.h"
+#include "funkhaus/net/rtsp/rtsp_transport.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace funkhaus::net;

@@ -13,7 +13,7 @@
 #include <cstring>
 
 #include "funkhaus/common/clock.h"
-#include "funkhaus/net/rtsp_request.h"
+#include "funkhaus/net/rtsp/rtsp_request.h"
 
 namespace funkhaus::test {
 

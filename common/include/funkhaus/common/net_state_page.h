@@ -10,10 +10,8 @@
 
 namespace funkhaus {
 
-// A zero-filled page with room for `blobs` (at most abi::kMaxNetProtocols), header written.
+// A zero-filled page with room for `blobs` (at most abi::kMaxNetProtocols), header written. The
+// blobs are those of the enabled protocols (net::blobRequests(), protocol_declarations.h).
 Result<SharedMemory> createNetStatePage(std::span<const abi::NetBlobRequest> blobs);
-
-// The page of every protocol this build has (RTSP).
-Result<SharedMemory> createNetStatePage();
 
 }  // namespace funkhaus

@@ -1,20 +1,51 @@
-// The funkhaus-net worker process: command line, channel, rings, sockets and the Asio loop.
-// Called from funkhaus-net's main(); runs on the process's main thread (plus the ring reader).
+// The funkhaus-net worker: its command line and NetStage, the stage the worker runtime runs
+// (common/worker_runtime.h): the page, the ring reader and NetCore on an Asio loop that each step
+// runs for its budget. funkhaus-net's main thread (plus the ring reader's).
 #pragma once
 
+#include <boost/asio/io_context.hpp>
+#include <memory>
 #include <optional>
 
 #include "funkhaus/common/result.h"
-#include "funkhaus/net/net_server.h"
+#include "funkhaus/common/stage_stats.h"
+#include "funkhaus/common/worker_runtime.h"
+#include "funkhaus/net/net_core.h"
+#include "funkhaus/net/net_options.h"
+#include "funkhaus/net/net_state.h"
+#include "funkhaus/net/ring_reader.h"
 
 namespace funkhaus::net {
 
 // Parses --path, --max-viewers, --mtu, --session-timeout and --header-timeout-ms. nullopt:
 // --help was printed. The error names the bad argument.
-Result<std::optional<ServerOptions>> parseNetOptions(int argc, char** argv);
+Result<std::optional<NetOptions>> parseNetOptions(int argc, char** argv);
 
-// Connects the channel on fd 3, attaches the net state page and the packet ring, adopts the
-// sockets funkhausd keeps and serves until stopped. Returns the exit code (abi/exit_codes.h).
-int runNetWorker(const ServerOptions& options);
+class NetStage final : public WorkerStage {
+ public:
+  explicit NetStage(NetOptions options) : options_(std::move(options)) {}
+
+  // Attaches the net state page and the packet ring, takes the endpoints and the kept
+  // connections and starts serving (NetCore::create). Errors: kBadConfig for a missing or
+  // wrong handle, kAttachFailed for a page or ring that does not check out.
+  Result<void> start(WorkerContext& context) override;
+  // Runs the loop for the budget.
+  Result<void> step(int64_t budget_ns) override;
+  void publish(abi::WorkerStatusPage& page, uint64_t now_ns) override;
+  void stop() override;
+
+ private:
+  NetOptions options_;
+  WorkerContext* context_ = nullptr;
+  boost::asio::io_context io_;
+  std::optional<NetState> state_;
+  std::unique_ptr<NetCore> core_;
+  std::unique_ptr<RingReader> reader_;  // last: its thread stops before the rest goes
+  StageStats stats_;
+  bool running_ = false;
+};
+
+// Runs funkhaus-net on the worker runtime. Returns the exit code (abi/exit_codes.h).
+int runNetWorker(const NetOptions& options);
 
 }  // namespace funkhaus::net

@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "funkhaus/common/packet_ring.h"
-#include "funkhaus/net/net_server.h"
+#include "funkhaus/net/access_unit.h"
 
 namespace funkhaus::net {
 

@@ -1,17 +1,20 @@
-// NetEndpoints: the sockets funkhaus-net serves viewers on, owned by funkhausd for its whole
-// life so that a net restart or a session change never drops a viewer: the RTSP listening
-// socket, the RTP/RTCP UDP pair, and the viewer connections net deposits. funkhausd's event
-// loop thread; what net deposits is validated (net is untrusted).
+// NetEndpoints: the sockets funkhaus-net serves viewers on, owned by funkhausd for its whole life
+// so that a net restart or a session change never drops a viewer: exactly the endpoints the
+// enabled protocols declare (net-worker/declarations: protocol_declarations.h), the net state
+// page sized for their blobs, and the connections net deposits. funkhausd's event loop thread;
+// what net deposits is validated (net is untrusted).
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "funkhaus/common/result.h"
 #include "funkhaus/common/shared_memory.h"
 #include "funkhaus/common/unique_fd.h"
+#include "funkhaus/net/protocol_declarations.h"
 #include "funkhaus/supervisor/config.h"
 #include "funkhaus/supervisor/session_plan.h"
 
@@ -19,30 +22,44 @@ namespace funkhaus::supervisor {
 
 class NetEndpoints {
  public:
-  // Binds and listens on [net] bind:port (TCP) and binds the UDP pair (rtp_port, +1; a free
-  // even pair when rtp_port is 0). Errors name the address and port.
-  // Also creates the net state page (the viewer state a restarted net continues from).
-  static Result<NetEndpoints> open(const NetConfig& config);
+  // Opens every endpoint `protocols` declare on [net] bind: TCP ones listening, UDP ones bound;
+  // ports from [net] port / rtp_port (0: any free one), an endpoint that follows another bound
+  // together with it (RTCP = RTP + 1, RTP even). Creates the net state page with one blob per
+  // protocol. Errors name the address, port and endpoint.
+  static Result<NetEndpoints> open(
+      const NetConfig& config,
+      std::span<const net::ProtocolDeclaration* const> protocols = net::kNetProtocols);
 
-  uint16_t rtspPort() const { return rtsp_port_; }
-  uint16_t rtpPort() const { return rtp_port_; }
+  // The bound port of endpoint `tag`, 0 if it is not open.
+  uint16_t port(uint32_t tag) const;
+  // The RTSP protocol's ports, for funkhausd's start line and status.
+  uint16_t rtspPort() const { return port(abi::kEndpointRtspListen); }
+  uint16_t rtpPort() const { return port(abi::kEndpointRtspRtp); }
 
-  // Keeps a viewer connection net accepted. Refused unless it is a connected TCP socket and
-  // the slot is below max_viewers; a slot already kept is replaced (its old fd closed).
+  // Keeps a connection net accepted. Refused unless it is a connected TCP socket and the slot
+  // is below max_viewers; a slot already kept is replaced (its old fd closed).
   Result<void> deposit(uint32_t slot, UniqueFd fd);
   // Closes the kept connection of a slot (no-op if none).
   void release(uint32_t slot);
   size_t keptViewers() const { return viewers_.size(); }
 
-  // What net is handed after hello: state page, listening socket, RTP and RTCP sockets, kept
-  // viewers.
+  // What net is handed after hello: the state page, every endpoint (tagged), the kept
+  // connections (tagged with their slot).
   std::vector<HandedFd> handedFds() const;
 
  private:
+  struct Endpoint {
+    uint32_t tag = 0;
+    UniqueFd fd;
+    uint16_t port = 0;
+  };
+
   explicit NetEndpoints(SharedMemory state) : state_(std::move(state)) {}
+  Result<void> openGroup(const NetConfig& config, const net::ProtocolDeclaration& protocol,
+                         const net::EndpointDeclaration& leader);
+
   SharedMemory state_;
-  UniqueFd listen_, rtp_, rtcp_;
-  uint16_t rtsp_port_ = 0, rtp_port_ = 0;
+  std::vector<Endpoint> endpoints_;
   uint32_t max_viewers_ = 0;
   std::map<uint32_t, UniqueFd> viewers_;
 };

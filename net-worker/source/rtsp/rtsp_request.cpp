@@ -1,6 +1,6 @@
 // RTSP request parser: one pass over the buffered bytes; nothing is kept between calls, so a
 // caller simply calls again with more bytes.
-#include "funkhaus/net/rtsp_request.h"
+#include "funkhaus/net/rtsp/rtsp_request.h"
 
 #include <algorithm>
 #include <charconv>

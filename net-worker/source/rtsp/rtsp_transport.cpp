@@ -1,11 +1,11 @@
 // Transport, Session and URI parsing.
-#include "funkhaus/net/rtsp_transport.h"
+#include "funkhaus/net/rtsp/rtsp_transport.h"
 
 #include <fmt/format.h>
 
 #include <charconv>
 
-#include "funkhaus/net/rtsp_request.h"
+#include "funkhaus/net/rtsp/rtsp_request.h"
 
 namespace funkhaus::net {
 

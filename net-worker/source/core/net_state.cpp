@@ -1,4 +1,4 @@
-// Net state page: attach, validation, parameter sets.
+// Net state page: attach, validation, connection slots, blobs.
 #include "funkhaus/net/net_state.h"
 
 #include <sys/socket.h>
@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "funkhaus/common/peer.h"
+#include "funkhaus/net/protocol_declarations.h"
 
 namespace funkhaus::net {
 
@@ -16,8 +17,6 @@ using abi::atomicLoad;
 using abi::atomicRef;
 using abi::NetConnectionSlot;
 using abi::NetStatePage;
-using abi::RtspState;
-using abi::RtspViewerSlot;
 
 Result<void> validateNetStateHeader(const std::byte* base, size_t size) {
   if (size < sizeof(NetStatePage))
@@ -73,75 +72,15 @@ Result<void> validateConnectionSlot(const NetConnectionSlot& c) {
   return {};
 }
 
-Result<void> validateViewerSlot(const RtspViewerSlot& s) {
-  const uint32_t state = atomicLoad(s.state);
-  if (state > abi::kMaxViewerState) return makeError("unknown state {}", state);
-  if (state == static_cast<uint32_t>(abi::ViewerState::kFree)) return {};
-  if (s.session_id == 0) return makeError("session id 0");
-  if (!media::codecFromId(s.codec)) return makeError("unknown codec {}", s.codec);
-  if ((s.flags & ~abi::kViewerFlagsKnown) != 0) return makeError("unknown flags 0x{:x}", s.flags);
-  if (s.transport == static_cast<uint32_t>(abi::ViewerTransport::kUdp)) {
-    if (s.address_family != AF_INET && s.address_family != AF_INET6)
-      return makeError("unknown address family {}", s.address_family);
-    if (s.client_rtp_port == 0 || s.client_rtcp_port == 0) return makeError("client port 0");
-  } else if (s.transport != static_cast<uint32_t>(abi::ViewerTransport::kTcpInterleaved)) {
-    return makeError("unknown transport {}", s.transport);
-  }
-  return {};
-}
-
-std::optional<ParameterSets> readParameterSets(const RtspState& page) {
-  if (atomicLoad(page.parameter_sets_valid) != 1) return std::nullopt;
-  const auto codec = media::codecFromId(page.codec);
-  if (!codec) return std::nullopt;
-  ParameterSets sets;
-  sets.codec = *codec;
-  auto take = [&](const abi::NetParameterSet& ps, media::ParameterSetKind kind,
-                  std::vector<uint8_t>& out) {
-    if (ps.size == 0) return true;
-    if (ps.size > abi::kMaxParameterSetSize) return false;
-    const NalUnit nal(ps.data, ps.size);
-    if (media::parameterSetKind(*codec, nal) != kind) return false;
-    out.assign(nal.begin(), nal.end());
-    return true;
-  };
-  if (!take(page.vps, media::ParameterSetKind::kVps, sets.vps) ||
-      !take(page.sps, media::ParameterSetKind::kSps, sets.sps) ||
-      !take(page.pps, media::ParameterSetKind::kPps, sets.pps))
-    return std::nullopt;
-  if (*codec == Codec::kH264 && !sets.vps.empty()) return std::nullopt;
-  if (!sets.complete()) return std::nullopt;
-  return sets;
-}
-
 Result<NetState> NetState::attach(SharedMemory shm) {
   if (auto ok = validateNetStateHeader(shm.data(), shm.size()); !ok) return ok.error();
   auto* page = reinterpret_cast<NetStatePage*>(shm.data());
-  RtspState* rtsp = nullptr;
-  for (uint32_t i = 0; i < page->protocol_count; ++i) {
-    const abi::NetProtocolEntry& e = page->protocols[i];
-    if (e.protocol != static_cast<uint32_t>(abi::NetProtocol::kRtsp)) continue;
-    if (e.size < sizeof(RtspState))
-      return makeError("net state page: the RTSP blob has {} bytes, needs {}", e.size,
-                       sizeof(RtspState));
-    rtsp = reinterpret_cast<RtspState*>(shm.data() + e.offset);
-  }
-  if (rtsp == nullptr) return makeError("net state page: funkhausd reserved no RTSP blob");
   const auto self = static_cast<uint32_t>(getpid());
   if (auto claimed = claimRole(page->net_pid, self, "net state page"); !claimed)
     return claimed.error();
-  const abi::NetBlobHeader& h = rtsp->header;
-  if (h.magic != abi::kRtspStateMagic || h.version != abi::kRtspStateVersion ||
-      h.size != sizeof(RtspState)) {
-    // Fresh (all zero), or left by another build: start the protocol afresh.
-    std::memset(static_cast<void*>(rtsp), 0, sizeof(RtspState));
-    rtsp->header.magic = abi::kRtspStateMagic;
-    rtsp->header.version = abi::kRtspStateVersion;
-    rtsp->header.size = sizeof(RtspState);
-  }
   const bool restarted = page->attach_count != 0;
   page->attach_count += 1;
-  NetState state(std::move(shm), rtsp, restarted);
+  NetState state(std::move(shm), restarted);
   state.attached_ = true;
   state.self_pid_ = self;
   return state;
@@ -149,7 +88,6 @@ Result<NetState> NetState::attach(SharedMemory shm) {
 
 NetState::NetState(NetState&& o) noexcept
     : shm_(std::move(o.shm_)),
-      rtsp_(o.rtsp_),
       restarted_(o.restarted_),
       attached_(std::exchange(o.attached_, false)),
       self_pid_(o.self_pid_) {}
@@ -163,40 +101,39 @@ NetConnectionSlot& NetState::connection(uint32_t index) const {
   return page().connections[index];
 }
 
-RtspViewerSlot& NetState::slot(uint32_t index) const {
-  if (index >= abi::kMaxConnections) std::abort();  // broken invariant: callers check the index
-  return rtsp().viewers[index];
+std::vector<abi::NetProtocol> NetState::protocols() const {
+  // The table was validated at attach and funkhausd does not write it again.
+  std::vector<abi::NetProtocol> out;
+  const NetStatePage& p = page();
+  for (uint32_t i = 0; i < p.protocol_count && i < abi::kMaxNetProtocols; ++i)
+    out.push_back(static_cast<abi::NetProtocol>(p.protocols[i].protocol));
+  return out;
 }
 
-void NetState::storeParameterSets(const ParameterSets& sets) {
-  RtspState& p = rtsp();
-  atomicRef(p.parameter_sets_valid).store(0, std::memory_order_release);
-  auto put = [](abi::NetParameterSet& ps, const std::vector<uint8_t>& nal) {
-    if (nal.size() > abi::kMaxParameterSetSize) return false;
-    ps.size = static_cast<uint32_t>(nal.size());
-    if (!nal.empty()) std::memcpy(ps.data, nal.data(), nal.size());
-    return true;
-  };
-  p.codec = static_cast<uint32_t>(sets.codec);
-  const bool fits = put(p.vps, sets.vps) && put(p.sps, sets.sps) && put(p.pps, sets.pps);
-  if (fits && sets.complete())
-    atomicRef(p.parameter_sets_valid).store(1, std::memory_order_release);
+Result<std::span<std::byte>> NetState::blob(abi::NetProtocol protocol, uint64_t min_size) const {
+  const ProtocolDeclaration* declared = findProtocol(protocol);
+  const char* name = declared != nullptr ? declared->name : "unknown";
+  const NetStatePage& p = page();
+  for (uint32_t i = 0; i < p.protocol_count && i < abi::kMaxNetProtocols; ++i) {
+    const abi::NetProtocolEntry& e = p.protocols[i];
+    if (e.protocol != static_cast<uint32_t>(protocol)) continue;
+    if (e.size < min_size)
+      return makeError("net state page: the {} blob has {} bytes, needs {}", name, e.size,
+                       min_size);
+    return std::span<std::byte>(shm_.data() + e.offset, e.size);
+  }
+  return makeError("net state page: funkhausd reserved no {} blob", name);
 }
 
-void NetState::keepConnection(uint32_t index) {
+void NetState::keepConnection(uint32_t index, abi::NetProtocol protocol, uint32_t session) {
   NetConnectionSlot& c = connection(index);
-  c.protocol = static_cast<uint32_t>(abi::NetProtocol::kRtsp);
-  c.session = index;
+  c.protocol = static_cast<uint32_t>(protocol);
+  c.session = session;
   atomicRef(c.state).store(static_cast<uint32_t>(abi::ConnectionState::kKept),
                            std::memory_order_release);
 }
 
-void NetState::freeSlot(uint32_t index) {
-  RtspViewerSlot& s = slot(index);
-  atomicRef(s.state).store(static_cast<uint32_t>(abi::ViewerState::kFree),
-                           std::memory_order_release);
-  std::memset(reinterpret_cast<std::byte*>(&s) + sizeof(uint32_t), 0,
-              sizeof(RtspViewerSlot) - sizeof(uint32_t));
+void NetState::freeConnection(uint32_t index) {
   NetConnectionSlot& c = connection(index);
   atomicRef(c.state).store(static_cast<uint32_t>(abi::ConnectionState::kFree),
                            std::memory_order_release);

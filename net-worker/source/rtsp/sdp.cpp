@@ -1,6 +1,6 @@
 // SDP builder. Profile RTP/AVP with a=rtcp-fb lines: both ffmpeg and GStreamer accept it, and
 // GStreamer then sends PLI/FIR (see net-worker/README.md for what was tried).
-#include "funkhaus/net/sdp.h"
+#include "funkhaus/net/rtsp/sdp.h"
 
 #include <fmt/format.h>
 

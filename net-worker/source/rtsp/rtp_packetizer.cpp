@@ -1,5 +1,5 @@
 // RTP packetizer: RFC 6184 section 5.8 (FU-A) and RFC 7798 section 4.4.3 (FU).
-#include "funkhaus/net/rtp_packetizer.h"
+#include "funkhaus/net/rtsp/rtp_packetizer.h"
 
 #include <algorithm>
 

@@ -1,6 +1,6 @@
 // RTCP build and parse. Packet types: SR 200, RR 201, SDES 202, BYE 203, RTPFB 205 (FMT 1 generic
 // NACK), PSFB 206 (FMT 1 PLI, FMT 4 FIR).
-#include "funkhaus/net/rtcp.h"
+#include "funkhaus/net/rtsp/rtcp.h"
 
 #include <algorithm>
 

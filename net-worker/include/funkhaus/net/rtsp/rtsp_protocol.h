@@ -1,0 +1,105 @@
+// RtspProtocol: RTSP 1.0 / RTP as a protocol of funkhaus-net — the RTSP methods on connections of
+// its listening endpoint, RTP/RTCP over its shared UDP pair or interleaved on the RTSP
+// connection, its viewers (RTSP sessions) and parameter sets in its blob (abi/rtsp_state.h).
+// Requests in rtsp_protocol.cpp, media and RTCP in rtp_sender.cpp. funkhaus-net main thread.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "funkhaus/abi/rtsp_state.h"
+#include "funkhaus/common/media/nal.h"
+#include "funkhaus/net/net_core.h"
+#include "funkhaus/net/protocol.h"
+#include "funkhaus/net/rtsp/rtp_packetizer.h"
+#include "funkhaus/net/rtsp/rtsp_blob.h"
+#include "funkhaus/net/rtsp/rtsp_request.h"
+
+namespace funkhaus::net {
+
+class RtspProtocol final : public Protocol {
+ public:
+  explicit RtspProtocol(NetCore& core);
+
+  abi::NetProtocol id() const override { return abi::NetProtocol::kRtsp; }
+  Result<void> start() override;
+  Result<void> adopt(Connection& connection, uint32_t session) override;
+  void adopted() override;
+  std::string describe() const override;  // rtsp://HOST:PORT/PATH
+  void onAccept(Connection&, uint32_t) override {}
+  size_t onInput(Connection& connection, std::span<const uint8_t> input) override;
+  void onOverlong(Connection& connection) override;
+  void onClosed(Connection& connection) override;
+  void onDatagram(uint32_t tag, std::span<const uint8_t> data,
+                  const sockaddr_storage& from) override;
+  bool serve(const MediaUnit& unit) override;
+  void sweep(uint64_t now_ns) override;
+  ProtocolCounters counters() const override { return counters_; }
+
+ private:
+  // One viewer slot at runtime (its state in the blob is the same index).
+  struct Session {
+    Connection* connection = nullptr;
+    Viewer viewer;
+  };
+  // What RTSP keeps per connection.
+  struct ConnectionData : ConnectionState {
+    int slot = -1;                        // its viewer slot once SETUP is done
+    std::optional<RtspRequest> deferred;  // a DESCRIBE waiting for parameter sets
+    uint64_t deferred_since_ns = 0;
+  };
+  static ConnectionData& dataOf(Connection& c) { return c.state<ConnectionData>(); }
+
+  // requests
+  void handleRequest(Connection& c, const RtspRequest& r);
+  void respond(Connection& c, int status, std::optional<uint32_t> cseq,
+               const std::string& headers = "", const std::string& body = "",
+               const char* content_type = nullptr);
+  void handleDescribe(Connection& c, const RtspRequest& r, uint32_t cseq);
+  void answerDescribe(Connection& c, const RtspRequest& r, uint32_t cseq);
+  void answerDeferred(uint64_t now_ns);
+  void handleSetup(Connection& c, const RtspRequest& r, uint32_t cseq);
+  void handlePlay(Connection& c, const RtspRequest& r, uint32_t cseq);
+  bool isAggregatePath(const std::string& path) const;
+  bool isTrackPath(const std::string& path) const;
+  std::optional<uint32_t> sessionSlot(Connection& c, const RtspRequest& r);
+  std::string sessionHeader(uint32_t slot) const;
+  // The viewer of `c` is gone (TEARDOWN, closed): slot freed, connection no longer kept.
+  void endViewer(Connection& c);
+  void freeSession(uint32_t slot);
+  void setNeedsKeyframe(uint32_t slot, bool needs);
+
+  // media (rtp_sender.cpp)
+  bool sendUdp(Session& session, abi::RtspViewerSlot& s, const MediaUnit& unit);
+  bool sendTcp(Session& session, abi::RtspViewerSlot& s, const MediaUnit& unit);
+  void dropFrame(uint32_t slot);
+  sockaddr_storage viewerAddress(const abi::RtspViewerSlot& s, uint16_t port, socklen_t* len) const;
+  void sendReports();
+  void handleRtcp(std::span<const uint8_t> data, int slot_hint);
+  std::optional<uint32_t> slotByAddress(const sockaddr_storage& from) const;
+
+  NetCore& core_;
+  const RtspOptions& opt_;
+  std::optional<RtspBlob> blob_;
+  std::array<Session, abi::kMaxConnections> sessions_{};
+  std::vector<Connection*> waiting_;  // connections whose DESCRIBE waits (closed ones leave)
+  ProtocolCounters counters_;
+  media::ParameterSets sets_;  // the latest seen; complete() once SPS/PPS(/VPS) are known
+  bool codec_known_ = false;
+  uint64_t last_capture_ns_ = 0;
+  int rtp_fd_ = -1, rtcp_fd_ = -1;
+  int udp_family_ = AF_INET;
+  uint16_t server_rtp_port_ = 0;
+  sockaddr_storage listen_addr_{};
+  std::string cname_;
+  std::vector<RtpFragment> fragments_;
+  std::vector<uint8_t> frame_unit_;
+};
+
+}  // namespace funkhaus::net

@@ -1,0 +1,303 @@
+// NetCore's connections: accept, datagrams, reading and framing, output, close, keep. A
+// connection is read with MSG_PEEK and consumed one whole unit at a time (the protocol finds the
+// unit, the core consumes it before the protocol acts on it), so bytes a viewer sent are never
+// lost to a net restart: whatever the dead net had not consumed is still in the kernel for the
+// next one. An incomplete unit raises SO_RCVLOWAT so the loop sleeps until more bytes arrive.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+#include <cerrno>
+#include <cstring>
+
+#include "funkhaus/common/clock.h"
+#include "funkhaus/net/net_core.h"
+#include "funkhaus/net/socket_address.h"
+
+namespace funkhaus::net {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using Descriptor = asio::posix::stream_descriptor;
+
+namespace {
+
+constexpr size_t kMaxQueuedControlBytes = 256 * 1024;  // responses a client does not read
+
+}  // namespace
+
+std::shared_ptr<Connection> NetCore::find(uint64_t id) const {
+  auto it = connections_.find(id);
+  return it == connections_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<Connection> NetCore::addConnection(int fd, const sockaddr_storage& peer,
+                                                   Protocol& protocol) {
+  auto c = std::make_shared<Connection>(io_, fd, protocol);
+  c->id_ = next_id_++;
+  c->peer_ = unmapped(peer);
+  c->local_ = unmapped(localAddress(fd));
+  c->name_ = fmt::format("#{} {}", c->id_, formatAddress(c->peer_));
+  c->last_input_ns_ = monotonicNs();
+  connections_.emplace(c->id_, c);
+  return c;
+}
+
+void NetCore::armAccept(Endpoint& e) {
+  e.socket->async_wait(Descriptor::wait_read, [this, &e](const boost::system::error_code& ec) {
+    if (!ec) acceptAll(e);
+  });
+}
+
+void NetCore::acceptAll(Endpoint& e) {
+  for (int i = 0; i < 64; ++i) {
+    sockaddr_storage peer{};
+    socklen_t len = sizeof peer;
+    const int fd = accept4(e.socket->native_handle(), reinterpret_cast<sockaddr*>(&peer), &len,
+                           SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      // Out of fds or memory: the socket stays readable, so wait a little instead of spinning.
+      ++counters_.errors;
+      spdlog::error("accept on {}: {}", e.declaration->name, std::strerror(errno));
+      accept_timer_.expires_after(100ms);
+      accept_timer_.async_wait([this, &e](const boost::system::error_code& ec) {
+        if (!ec) armAccept(e);
+      });
+      return;
+    }
+    const int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    // Connections not kept for a viewer are capped: the least recently active one makes room.
+    size_t loose = 0;
+    std::shared_ptr<Connection> idlest;
+    for (auto& [id, c] : connections_) {
+      if (c->slot_ >= 0 || c->closed_) continue;
+      ++loose;
+      if (!idlest || c->last_input_ns_ < idlest->last_input_ns_) idlest = c;
+    }
+    if (loose >= options_.core.max_connections && idlest)
+      close(*idlest, "too many connections without a session");
+    auto c = addConnection(fd, peer, *e.protocol);
+    ++counters_.connections;
+    spdlog::info("connection {} ({})", c->name_, e.declaration->name);
+    setLowat(*c, 1);
+    e.protocol->onAccept(*c, e.tag);
+    armRead(*c);
+  }
+  armAccept(e);
+}
+
+void NetCore::armDatagrams(Endpoint& e) {
+  e.socket->async_wait(Descriptor::wait_read, [this, &e](const boost::system::error_code& ec) {
+    if (ec) return;
+    for (int i = 0; i < 64; ++i) {
+      sockaddr_storage from{};
+      socklen_t len = sizeof from;
+      const ssize_t n =
+          recvfrom(e.socket->native_handle(), peek_.data(), peek_.size(), MSG_DONTWAIT | MSG_TRUNC,
+                   reinterpret_cast<sockaddr*>(&from), &len);
+      if (n < 0) break;
+      if (static_cast<size_t>(n) > peek_.size()) {
+        ++counters_.errors;
+        continue;
+      }
+      e.protocol->onDatagram(e.tag, std::span<const uint8_t>(peek_.data(), static_cast<size_t>(n)),
+                             from);
+    }
+    armDatagrams(e);
+  });
+}
+
+void NetCore::armRead(Connection& c) {
+  if (c.reading_ || c.closed_ || c.closing_ || c.paused_) return;
+  c.reading_ = true;
+  c.socket_.async_wait(Descriptor::wait_read,
+                       [this, id = c.id_](const boost::system::error_code& ec) {
+                         auto conn = find(id);
+                         if (!conn) return;
+                         conn->reading_ = false;
+                         if (ec || conn->closed_) return;
+                         onReadable(*conn);
+                       });
+}
+
+void NetCore::resumeReading(Connection& c) {
+  c.paused_ = false;
+  armRead(c);
+}
+
+void NetCore::setLowat(Connection& c, int bytes) {
+  if (c.lowat_ == bytes) return;
+  if (setsockopt(c.fd(), SOL_SOCKET, SO_RCVLOWAT, &bytes, sizeof bytes) == 0) c.lowat_ = bytes;
+}
+
+bool NetCore::consume(Connection& c, size_t bytes) {
+  while (bytes > 0) {
+    const ssize_t n = recv(c.fd(), sink_.data(), std::min(bytes, sink_.size()), MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      close(c, "lost bytes it had peeked");
+      return false;
+    }
+    bytes -= static_cast<size_t>(n);
+  }
+  c.last_input_ns_ = monotonicNs();
+  c.partial_since_ns_ = 0;
+  return true;
+}
+
+void NetCore::onReadable(Connection& c) {
+  std::shared_ptr<Connection> hold = find(c.id_);  // the protocol may close it meanwhile
+  Protocol& protocol = c.protocol();
+  for (int round = 0; round < 16; ++round) {
+    if (c.closed_ || c.closing_ || c.paused_) return;
+    if (c.skip_ > 0) {
+      const ssize_t n =
+          recv(c.fd(), sink_.data(), std::min<uint64_t>(c.skip_, sink_.size()), MSG_DONTWAIT);
+      if (n == 0) return close(c, "closed by the peer");
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        return close(c, std::strerror(errno));
+      }
+      c.skip_ -= static_cast<uint64_t>(n);
+      continue;
+    }
+    const ssize_t n = recv(c.fd(), peek_.data(), kPeekCapacity, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0) return close(c, "closed by the peer");
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      return close(c, std::strerror(errno));
+    }
+    const std::span<const uint8_t> input(peek_.data(), static_cast<size_t>(n));
+    size_t used = 0;
+    bool partial = false;
+    while (used < input.size() && !c.closed_ && !c.closing_ && !c.paused_ && c.skip_ == 0) {
+      const size_t took = protocol.onInput(c, input.subspan(used));
+      if (took == 0) {
+        partial = !c.closed_ && !c.closing_ && !c.paused_;
+        break;
+      }
+      used += took;
+    }
+    if (c.closed_ || c.closing_) return;
+    if (partial) {
+      const size_t pending = input.size() - used;
+      if (pending >= kPeekCapacity) return protocol.onOverlong(c);
+      if (c.partial_since_ns_ == 0) c.partial_since_ns_ = monotonicNs();
+      // A peer that has shut down its side will never complete the unit.
+      pollfd p{c.fd(), POLLRDHUP, 0};
+      if (poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+        return close(c, "closed by the peer mid-request");
+      setLowat(c, static_cast<int>(pending + 1));
+      break;
+    }
+    setLowat(c, 1);
+  }
+  armRead(c);
+}
+
+void NetCore::armWrite(Connection& c) {
+  if (c.writing_ || c.closed_) return;
+  c.writing_ = true;
+  c.socket_.async_wait(Descriptor::wait_write,
+                       [this, id = c.id_](const boost::system::error_code& ec) {
+                         auto conn = find(id);
+                         if (!conn) return;
+                         conn->writing_ = false;
+                         if (ec || conn->closed_) return;
+                         flush(*conn);
+                       });
+}
+
+bool NetCore::push(Connection& c, std::span<const uint8_t> unit, bool media) {
+  return c.out_.push(unit, media);
+}
+
+void NetCore::flush(Connection& c) {
+  if (c.closed_) return;
+  std::string error;
+  const uint64_t before = c.out_.bytesWritten();
+  const auto result = c.out_.flush(c.fd(), &error);
+  counters_.bytes_out += c.out_.bytesWritten() - before;
+  switch (result) {
+    case OutputQueue::Flush::kClosed:
+      ++counters_.errors;
+      return close(c, "write failed: " + error);
+    case OutputQueue::Flush::kWouldBlock:
+      return armWrite(c);
+    case OutputQueue::Flush::kDone:
+      if (c.closing_) close(c, "closed after the last response");
+      return;
+  }
+}
+
+void NetCore::sendControl(Connection& c, std::span<const uint8_t> unit) {
+  if (c.closed_) return;
+  if (!c.out_.push(unit, false)) {
+    spdlog::error("connection {}: a {}-byte unit does not fit the output unit", c.name_,
+                  unit.size());
+    ++counters_.errors;
+    return close(c, "response too large");
+  }
+  if (c.out_.queuedBytes() > kMaxQueuedControlBytes) return close(c, "does not read its responses");
+  flush(c);
+}
+
+void NetCore::close(Connection& c, const std::string& why) {
+  if (c.closed_) return;
+  c.closed_ = true;
+  spdlog::info("connection {}: {}", c.name_, why);
+  const bool kept = c.slot_ >= 0;
+  c.protocol().onClosed(c);
+  unkeep(c);
+  // funkhausd may still hold a duplicate of a kept socket: shutdown ends the connection for the
+  // peer at once, whoever else holds it.
+  if (kept || c.closing_) ::shutdown(c.fd(), SHUT_RDWR);
+  boost::system::error_code ec;
+  c.socket_.close(ec);
+  // Gone once the handler that closed it returns (callers up the stack still hold references).
+  asio::post(io_, [this, id = c.id_] { connections_.erase(id); });
+}
+
+void NetCore::closeAfterFlush(Connection& c) {
+  if (c.closed_) return;
+  c.closing_ = true;
+  c.closing_since_ns_ = monotonicNs();
+  flush(c);
+}
+
+bool NetCore::slotFree(uint32_t slot) const {
+  return slot < abi::kMaxConnections && kept_[slot] == nullptr &&
+         abi::atomicLoad(state_.connection(slot).state) ==
+             static_cast<uint32_t>(abi::ConnectionState::kFree);
+}
+
+void NetCore::keep(Connection& c, uint32_t slot, uint32_t session) {
+  if (slot >= abi::kMaxConnections || c.slot_ >= 0) std::abort();  // broken invariant
+  state_.keepConnection(slot, c.protocol().id(), session);
+  c.slot_ = static_cast<int>(slot);
+  kept_[slot] = &c;
+  c.out_.mirrorTo(&state_.connection(slot));
+  if (link_.deposit) link_.deposit(slot, c.fd());
+}
+
+void NetCore::unkeep(Connection& c) {
+  if (c.slot_ < 0) return;
+  const auto slot = static_cast<uint32_t>(c.slot_);
+  c.out_.mirrorTo(nullptr);
+  state_.freeConnection(slot);
+  kept_[slot] = nullptr;
+  c.slot_ = -1;
+  if (link_.release) link_.release(slot);
+}
+
+}  // namespace funkhaus::net

@@ -1,0 +1,16 @@
+// The protocols of this build, by id.
+#include "funkhaus/net/protocols.h"
+
+#include "funkhaus/net/rtsp/rtsp_protocol.h"
+
+namespace funkhaus::net {
+
+std::unique_ptr<Protocol> makeProtocol(abi::NetProtocol id, NetCore& core) {
+  switch (id) {
+    case abi::NetProtocol::kRtsp:
+      return std::make_unique<RtspProtocol>(core);
+  }
+  return nullptr;
+}
+
+}  // namespace funkhaus::net
