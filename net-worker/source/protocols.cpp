@@ -9,6 +9,8 @@ std::unique_ptr<Protocol> makeProtocol(abi::NetProtocol id, NetCore& core) {
   switch (id) {
     case abi::NetProtocol::kRtsp:
       return std::make_unique<RtspProtocol>(core);
+    case abi::NetProtocol::kGamestream:  // its stream side is not in this build yet
+      break;
   }
   return nullptr;
 }

@@ -129,7 +129,7 @@ Result<void> NetEndpoints::openGroup(const NetConfig& config,
     const uint16_t port = boundPort(first->get());
     if (configured == 0 && leader.even && port % 2 != 0) continue;  // try another
     std::vector<Endpoint> group;
-    group.push_back({leader.tag, std::move(*first), port});
+    group.push_back({leader.tag, std::move(*first), port, leader.worker});
     bool complete = true;
     for (const EndpointDeclaration* f : followers) {
       const uint32_t want = uint32_t{port} + f->offset;
@@ -142,7 +142,7 @@ Result<void> NetEndpoints::openGroup(const NetConfig& config,
         complete = false;
         break;
       }
-      group.push_back({f->tag, std::move(*next), static_cast<uint16_t>(want)});
+      group.push_back({f->tag, std::move(*next), static_cast<uint16_t>(want), f->worker});
     }
     if (!complete) continue;
     for (Endpoint& g : group) endpoints_.push_back(std::move(g));
@@ -182,10 +182,14 @@ Result<void> NetEndpoints::deposit(uint32_t slot, UniqueFd fd) {
 
 void NetEndpoints::release(uint32_t slot) { viewers_.erase(slot); }
 
-std::vector<HandedFd> NetEndpoints::handedFds() const {
-  std::vector<HandedFd> out = {{abi::FdRole::kNetState, 0, state_.fd()}};
-  for (const Endpoint& e : endpoints_) out.push_back({abi::FdRole::kEndpoint, e.tag, e.fd.get()});
-  for (const auto& [slot, fd] : viewers_) out.push_back({abi::FdRole::kConnection, slot, fd.get()});
+std::vector<HandedFd> NetEndpoints::handedFds(abi::WorkerKind worker) const {
+  std::vector<HandedFd> out;
+  if (worker == abi::WorkerKind::kNet) out.push_back({abi::FdRole::kNetState, 0, state_.fd()});
+  for (const Endpoint& e : endpoints_)
+    if (e.worker == worker) out.push_back({abi::FdRole::kEndpoint, e.tag, e.fd.get()});
+  if (worker == abi::WorkerKind::kNet)
+    for (const auto& [slot, fd] : viewers_)
+      out.push_back({abi::FdRole::kConnection, slot, fd.get()});
   return out;
 }
 

@@ -118,6 +118,7 @@ Result<void> NetCore::start(Handover handover) {
 Result<void> NetCore::takeEndpoints(const ProtocolDeclaration& declaration, Protocol& protocol,
                                     std::vector<std::pair<uint32_t, UniqueFd>>& handed) {
   for (const EndpointDeclaration& d : declaration.endpoints) {
+    if (d.worker != abi::WorkerKind::kNet) continue;  // another worker serves it
     UniqueFd fd;
     for (auto& [tag, handed_fd] : handed) {
       if (tag != d.tag || !handed_fd.valid()) continue;

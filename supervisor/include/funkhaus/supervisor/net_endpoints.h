@@ -43,15 +43,16 @@ class NetEndpoints {
   void release(uint32_t slot);
   size_t keptViewers() const { return viewers_.size(); }
 
-  // What net is handed after hello: the state page, every endpoint (tagged), the kept
-  // connections (tagged with their slot).
-  std::vector<HandedFd> handedFds() const;
+  // What `worker` is handed after hello: the endpoints declared for it (tagged); for net also
+  // the state page and the kept connections (tagged with their slot).
+  std::vector<HandedFd> handedFds(abi::WorkerKind worker = abi::WorkerKind::kNet) const;
 
  private:
   struct Endpoint {
     uint32_t tag = 0;
     UniqueFd fd;
     uint16_t port = 0;
+    abi::WorkerKind worker = abi::WorkerKind::kNet;
   };
 
   explicit NetEndpoints(SharedMemory state) : state_(std::move(state)) {}

@@ -1,5 +1,6 @@
-// What each viewer protocol of funkhaus-net needs from funkhausd, as data: its id, the size of its
-// blob in the net state page and its endpoints (which socket, which config port, pairing rules).
+// What each viewer protocol needs from funkhausd, as data: its id, the size of its blob in the
+// net state page and its endpoints (which socket, which config port, pairing rules, which worker
+// serves it: funkhaus-net, or funkhaus-web for GameStream's HTTP(S)).
 // Header-only (the ABI and nothing else): funkhausd opens exactly what the enabled protocols
 // declare without linking net code, and net checks what it was handed against the same table.
 #pragma once
@@ -10,6 +11,7 @@
 
 #include "funkhaus/abi/net_state.h"
 #include "funkhaus/abi/rtsp_state.h"
+#include "funkhaus/abi/status_page.h"
 
 namespace funkhaus::net {
 
@@ -34,6 +36,7 @@ struct EndpointDeclaration {
   uint16_t offset;   // kRelative: its port is follows' port + offset (bound together)
   bool even;         // its port must be even (RTP, RFC 3550 11: RTCP on the next odd port)
   const char* name;  // for logs and errors: "RTSP", "RTP", "RTCP"
+  abi::WorkerKind worker = abi::WorkerKind::kNet;  // the worker funkhausd hands it to
 };
 
 struct ProtocolDeclaration {
@@ -88,6 +91,7 @@ constexpr bool declarationsConsistent() {
     for (size_t i = 0; i < p->endpoints.size(); ++i) {
       const EndpointDeclaration& e = p->endpoints[i];
       if (abi::endpointProtocol(e.tag) != static_cast<uint32_t>(p->protocol)) return false;
+      if (e.worker != abi::WorkerKind::kNet && e.worker != abi::WorkerKind::kWeb) return false;
       if (e.port != PortSetting::kRelative) continue;
       bool found = false;  // a leader: an endpoint with a port of its own, declared before
       for (size_t j = 0; j < i; ++j)
