@@ -9,7 +9,7 @@ packages=(
   clang clang-format libclang-rt-14-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev
-  libboost-dev libsystemd-dev libcap-dev
+  libboost-dev libsystemd-dev libcap-dev libssl-dev
   # capture and encode: libavcodec (libx264, libx265), libswscale, X11 capture over xcb
   libavcodec-dev libavutil-dev libswscale-dev
   libxcb1-dev libxcb-shm0-dev libxcb-damage0-dev libxcb-xfixes0-dev libxcb-randr0-dev

@@ -2,10 +2,12 @@
 #include "funkhaus/net/net_worker.h"
 
 #include <spdlog/spdlog.h>
+
 #include <CLI/CLI.hpp>
 #include <boost/asio/post.hpp>
 #include <cctype>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 
 #include "funkhaus/abi/exit_codes.h"
@@ -61,6 +63,11 @@ Result<std::optional<NetOptions>> parseNetOptions(int argc, char** argv) {
     return makeError("{}", e.what());
   }
   if (auto ok = checkPath(o.rtsp.path); !ok) return ok.error();
+  if (const char* digest = std::getenv(kDigestEnvironment); digest != nullptr && *digest != 0) {
+    auto credentials = parseDigestCredentials(digest);
+    if (!credentials) return credentials.error();
+    o.rtsp.digest = std::move(*credentials);
+  }
   o.core.idle_timeout_s = o.rtsp.session_timeout_s;  // a connection without a viewer, likewise
   return std::optional<NetOptions>(o);
 }
@@ -109,6 +116,12 @@ Result<void> NetStage::start(WorkerContext& context) {
     spdlog::info("serving {} ({} viewers at most, {}-byte RTP payloads, {} s session timeout{})",
                  where, options_.rtsp.max_viewers, options_.rtsp.mtu,
                  options_.rtsp.session_timeout_s, restarted ? ", restarted" : "");
+  if (options_.rtsp.digest)
+    spdlog::info("RTSP viewers from other hosts sign in as '{}' (Digest)",
+                 options_.rtsp.digest->user);
+  else
+    spdlog::info(
+        "RTSP answers viewers on this host only: no password is set ([net] rtsp_password)");
 
   reader_ = std::make_unique<RingReader>(std::move(*consumer), kStaleNs);
   reader_->start([this](std::shared_ptr<AccessUnit> unit) {

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/ioctl.h>
@@ -18,6 +19,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <random>
 #include <string>
@@ -25,6 +28,7 @@
 #include <vector>
 
 #include "funkhaus/abi/exit_codes.h"
+#include "funkhaus/net/rtsp/rtsp_auth.h"
 #include "funkhaus/test/rtsp_client.h"
 #include "net_harness.h"
 
@@ -295,6 +299,19 @@ TEST_F(NetClientTest, BadArgumentsExit65) {
   }
 }
 
+TEST_F(NetClientTest, MalformedDigestCredentialsAreABadConfig) {
+  for (const std::string value :
+       {"viewer:nothex", "no-colon", ":0123456789abcdef0123456789abcdef"}) {
+    EXPECT_FALSE(
+        harness_->start({}, 3000, {std::string(net::kDigestEnvironment) + "=" + value}).ok());
+    const auto status = harness_->waitExit(3000);
+    ASSERT_TRUE(status.has_value()) << value;
+    EXPECT_EQ(*status, (ExitStatus{false, abi::kExitBadConfig}))
+        << value << ": " << describeExit(*status);
+    EXPECT_TRUE(harness_->waitForLog(net::kDigestEnvironment, 3000)) << value;
+  }
+}
+
 TEST_F(NetClientTest, FfmpegOverUdpAndTcpDecodesForFiveSeconds) {
   start();
   Viewer& udp = add(ffmpeg(harness_->url(), "udp"));
@@ -504,6 +521,75 @@ TEST_F(NetClientTest, HostileInputLeavesAPlayingViewerAlone) {
       "connections (%d refused with an RTSP status)\n",
       tcp.fpsBetween(a0, a1), tcp.fpsBetween(b0, b1), rounds, refused_with_status);
   printStatus("hostile input");
+}
+
+// Who may watch: the same real clients, but from an address that is not loopback. The test
+// moves into a network namespace of its own (only its loopback device, given 10.77.0.1 too), so
+// nothing leaves the machine and the net sees a viewer "from another host".
+class NetRemoteViewerTest : public NetClientTest {
+ protected:
+  static constexpr const char* kRemote = "10.77.0.1";
+  void SetUp() override {
+    if (geteuid() != 0)
+      GTEST_SKIP() << "needs root: the test moves into a network namespace of its own to get an "
+                      "address that is not loopback";
+    if (!haveProgram("ffmpeg")) GTEST_SKIP() << "ffmpeg is not installed";
+    if (!haveProgram("ip")) GTEST_SKIP() << "ip (iproute2) is not installed";
+    ASSERT_EQ(unshare(CLONE_NEWNET), 0) << std::strerror(errno);
+    ASSERT_EQ(std::system("ip link set lo up && ip addr add 10.77.0.1/32 dev lo"), 0);
+    auto h = NetHarness::create(8u << 20, /*every_address=*/true);
+    ASSERT_TRUE(h.ok()) << h.error().message;
+    harness_ = std::move(*h);
+    source_ = std::make_unique<VideoSource>(harness_->ringFd(), kWidth, kHeight, kFps);
+    harness_->on_keyframe_request = [this] { source_->requestKeyframe(); };
+  }
+  void startWith(const std::vector<std::string>& environment) {
+    auto ok = harness_->start({}, 10000, environment);
+    ASSERT_TRUE(ok.ok()) << ok.error().message;
+    auto src = source_->start();
+    ASSERT_TRUE(src.ok()) << src.error().message;
+  }
+  // Waits for a viewer that must be refused to give up; its stderr.
+  std::string refusal(Viewer& v) {
+    for (int i = 0; i < 1000 && v.running(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_FALSE(v.running()) << v.name() << " still runs: " << v.errors();
+    EXPECT_EQ(v.frames(), 0u) << v.name();
+    return v.errors();
+  }
+  std::string remoteUrl(const std::string& credentials) const {
+    const std::string url = harness_->url("/live", kRemote);
+    return credentials.empty() ? url : "rtsp://" + credentials + "@" + url.substr(7);
+  }
+};
+
+TEST_F(NetRemoteViewerTest, WithoutAPasswordOnlyThisHostMayWatch) {
+  startWith({std::string(net::kDigestEnvironment)});  // unset, whatever the test runner has
+  EXPECT_TRUE(harness_->waitForLog("viewers on this host only", 5000));
+  Viewer& local = add(ffmpeg(harness_->url(), "tcp"));
+  Viewer& remote = add(ffmpeg(remoteUrl(""), "tcp"));
+  expectFrames(local, 30, 20000);
+  EXPECT_NE(refusal(remote).find("403"), std::string::npos) << remote.errors();
+  EXPECT_TRUE(harness_->waitForLog("need a password", 5000));
+}
+
+TEST_F(NetRemoteViewerTest, OtherHostsWatchWithDigestCredentialsOnly) {
+  const std::string ha1 = net::digestHa1("viewer", net::kDigestRealm, "s3cret pass");
+  startWith({std::string(net::kDigestEnvironment) + "=viewer:" + ha1});
+  EXPECT_TRUE(harness_->waitForLog("sign in as 'viewer'", 5000));
+  Viewer& udp = add(ffmpeg(remoteUrl("viewer:s3cret%20pass"), "udp"));
+  Viewer* gst = nullptr;
+  if (haveProgram("gst-launch-1.0"))
+    gst = &add(gstreamer(remoteUrl("viewer:s3cret%20pass"), "tcp"));
+  Viewer& anonymous = add(ffmpeg(remoteUrl(""), "tcp"));
+  Viewer& wrong = add(ffmpeg(remoteUrl("viewer:guess"), "tcp"));
+  Viewer& local = add(ffmpeg(harness_->url(), "tcp"));  // loopback needs no password
+  expectFrames(udp, 30, 20000);
+  if (gst != nullptr) expectFrames(*gst, 30, 20000);
+  expectFrames(local, 30, 20000);
+  EXPECT_NE(refusal(anonymous).find("401"), std::string::npos) << anonymous.errors();
+  EXPECT_NE(refusal(wrong).find("401"), std::string::npos) << wrong.errors();
+  EXPECT_TRUE(harness_->waitForLog("with wrong RTSP credentials", 5000));
 }
 
 }  // namespace

@@ -35,24 +35,25 @@ uint16_t boundPort(int fd) {
   return ntohs(a.sin_port);
 }
 
-UniqueFd bindUdp(uint16_t port) {
+UniqueFd bindUdp(uint16_t port, uint32_t address) {
   UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_addr.s_addr = htonl(address);
   if (bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return UniqueFd();
   return fd;
 }
 
 }  // namespace
 
-Result<std::unique_ptr<NetHarness>> NetHarness::create(uint64_t ring_capacity) {
+Result<std::unique_ptr<NetHarness>> NetHarness::create(uint64_t ring_capacity, bool every_address) {
+  const uint32_t address = every_address ? INADDR_ANY : INADDR_LOOPBACK;
   std::unique_ptr<NetHarness> h(new NetHarness());
   h->listen_ = UniqueFd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_in a{};
   a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_addr.s_addr = htonl(address);
   if (bind(h->listen_.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
       listen(h->listen_.get(), 64) != 0)
     return makeError("RTSP socket: {}", std::strerror(errno));
@@ -61,9 +62,9 @@ Result<std::unique_ptr<NetHarness>> NetHarness::create(uint64_t ring_capacity) {
   std::mt19937 rng(static_cast<unsigned>(getpid() ^ monotonicNs()));
   for (int attempt = 0; attempt < 200 && !h->rtcp_.valid(); ++attempt) {
     const auto port = static_cast<uint16_t>(20000 + 2 * (rng() % 15000));
-    UniqueFd rtp = bindUdp(port);
+    UniqueFd rtp = bindUdp(port, address);
     if (!rtp.valid()) continue;
-    UniqueFd rtcp = bindUdp(static_cast<uint16_t>(port + 1));
+    UniqueFd rtcp = bindUdp(static_cast<uint16_t>(port + 1), address);
     if (!rtcp.valid()) continue;
     h->rtp_ = std::move(rtp);
     h->rtcp_ = std::move(rtcp);
@@ -87,14 +88,15 @@ Result<std::unique_ptr<NetHarness>> NetHarness::create(uint64_t ring_capacity) {
 
 NetHarness::~NetHarness() { kill9(); }
 
-std::string NetHarness::url(const std::string& path) const {
-  return "rtsp://127.0.0.1:" + std::to_string(rtsp_port_) + path;
+std::string NetHarness::url(const std::string& path, const std::string& host) const {
+  return "rtsp://" + host + ":" + std::to_string(rtsp_port_) + path;
 }
 
-Result<void> NetHarness::start(const std::vector<std::string>& args, int timeout_ms) {
+Result<void> NetHarness::start(const std::vector<std::string>& args, int timeout_ms,
+                               const std::vector<std::string>& environment) {
   if (net_ && net_->process().running()) return makeError("a net is running already");
   net_.reset();
-  auto net = FakeSupervisor::start({FUNKHAUS_NET_BINARY, args, abi::WorkerKind::kNet, {}});
+  auto net = FakeSupervisor::start({FUNKHAUS_NET_BINARY, args, abi::WorkerKind::kNet, environment});
   if (!net) return net.error();
   net_.emplace(std::move(*net));
   // What funkhausd hands net: the packet ring, the page, the endpoints, the kept connections.

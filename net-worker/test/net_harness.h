@@ -30,13 +30,17 @@ namespace funkhaus::test {
 
 class NetHarness {
  public:
-  // Sockets, page and ring; nothing runs yet.
-  static Result<std::unique_ptr<NetHarness>> create(uint64_t ring_capacity = 8u << 20);
+  // Sockets (on loopback, or on every address of the network namespace), page and ring;
+  // nothing runs yet.
+  static Result<std::unique_ptr<NetHarness>> create(uint64_t ring_capacity = 8u << 20,
+                                                    bool every_address = false);
   ~NetHarness();
 
   // Starts funkhaus-net with `args` and hands it every fd (and every kept connection); returns
   // once it said ready. From then on its messages are handled as they come.
-  Result<void> start(const std::vector<std::string>& args = {}, int timeout_ms = 10000);
+  // `environment`: changes as FakeSupervisor takes them ("NAME=value").
+  Result<void> start(const std::vector<std::string>& args = {}, int timeout_ms = 10000,
+                     const std::vector<std::string>& environment = {});
   // SIGKILLs the running net and reaps it.
   void kill9();
   // Sends the stop command; the exit status, or nullopt on timeout.
@@ -48,7 +52,7 @@ class NetHarness {
 
   uint16_t rtspPort() const { return rtsp_port_; }
   uint16_t rtpPort() const { return rtp_port_; }
-  std::string url(const std::string& path = "/live") const;
+  std::string url(const std::string& path = "/live", const std::string& host = "127.0.0.1") const;
   int ringFd() const { return ring_->fd(); }
   // The RTSP blob of the net state page (viewer slots, parameter sets).
   abi::RtspState& page() const {

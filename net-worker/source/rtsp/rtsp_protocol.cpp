@@ -42,6 +42,10 @@ const char* reason(int status) {
       return "OK";
     case 400:
       return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
     case 404:
       return "Not Found";
     case 405:
@@ -85,7 +89,8 @@ void setState(abi::RtspViewerSlot& s, abi::ViewerState state) {
 
 }  // namespace
 
-RtspProtocol::RtspProtocol(NetCore& core) : core_(core), opt_(core.options().rtsp) {}
+RtspProtocol::RtspProtocol(NetCore& core)
+    : core_(core), opt_(core.options().rtsp), auth_(core.options().rtsp.digest) {}
 
 // --------------------------------------------------------------------------------------------
 // start and adoption
@@ -307,6 +312,7 @@ void RtspProtocol::handleRequest(Connection& c, const RtspRequest& r) {
   }
   const std::string path = uriPath(r.uri);
   const std::string& m = r.method;
+  if (!allowed(c, r, *cseq)) return;
   if (m == "OPTIONS") {
     if (path != "*" && !isAggregatePath(path) && !isTrackPath(path)) return respond(c, 404, cseq);
     return respond(c, 200, cseq, fmt::format("Public: {}\r\n", kPublic));
@@ -335,6 +341,38 @@ void RtspProtocol::handleRequest(Connection& c, const RtspRequest& r) {
     return endViewer(c);
   }
   respond(c, 501, cseq, fmt::format("Public: {}\r\n", kPublic));
+}
+
+// Who may watch (rtsp_auth.h): other hosts need a password, and then Digest for the requests
+// that start a stream; requests on a session need its id, which only an allowed SETUP gave out.
+bool RtspProtocol::allowed(Connection& c, const RtspRequest& r, uint32_t cseq) {
+  const bool starts_stream = r.method == "DESCRIBE" || r.method == "SETUP" || r.method == "PLAY";
+  const uint64_t now = monotonicNs();
+  const auto verdict = auth_.check(c.peer(), r.method, r.uri, r.header("Authorization"), now);
+  ConnectionData& data = dataOf(c);
+  switch (verdict) {
+    case RtspAuth::Verdict::kAllowed:
+      return true;
+    case RtspAuth::Verdict::kForbidden:
+      if (!data.refusal_logged)
+        spdlog::warn(
+            "connection {}: refused: RTSP viewers from other hosts need a password "
+            "([net] rtsp_password); without one only this host may watch",
+            c.name());
+      data.refusal_logged = true;
+      respond(c, 403, cseq);
+      return false;
+    case RtspAuth::Verdict::kChallenge:
+    case RtspAuth::Verdict::kStale:
+      if (!starts_stream) return true;
+      if (r.header("Authorization") != nullptr && verdict == RtspAuth::Verdict::kChallenge) {
+        ++counters_.errors;
+        spdlog::warn("connection {}: {} with wrong RTSP credentials", c.name(), r.method);
+      }
+      respond(c, 401, cseq, auth_.challenge(now, verdict == RtspAuth::Verdict::kStale));
+      return false;
+  }
+  return false;
 }
 
 void RtspProtocol::handleDescribe(Connection& c, const RtspRequest& r, uint32_t cseq) {

@@ -3,9 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "funkhaus/abi/message.h"
+#include "funkhaus/net/rtsp/rtsp_auth.h"
 
 namespace funkhaus::net {
 
@@ -22,6 +24,9 @@ struct RtspOptions {
   uint32_t mtu = 1400;                          // RTP payload budget
   uint32_t session_timeout_s = 60;              // reap viewers without RTSP/RTCP activity
   uint32_t describe_wait_ms = 3000;             // DESCRIBE waits this long for parameter sets
+  // Viewers from other hosts authenticate with these (from kDigestEnvironment); none: loopback
+  // viewers only.
+  std::optional<DigestCredentials> digest;
 };
 
 struct NetOptions {

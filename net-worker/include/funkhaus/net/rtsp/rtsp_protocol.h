@@ -18,6 +18,7 @@
 #include "funkhaus/net/net_core.h"
 #include "funkhaus/net/protocol.h"
 #include "funkhaus/net/rtsp/rtp_packetizer.h"
+#include "funkhaus/net/rtsp/rtsp_auth.h"
 #include "funkhaus/net/rtsp/rtsp_blob.h"
 #include "funkhaus/net/rtsp/rtsp_request.h"
 
@@ -53,11 +54,14 @@ class RtspProtocol final : public Protocol {
     int slot = -1;                        // its viewer slot once SETUP is done
     std::optional<RtspRequest> deferred;  // a DESCRIBE waiting for parameter sets
     uint64_t deferred_since_ns = 0;
+    bool refusal_logged = false;  // a viewer from another host without a password configured
   };
   static ConnectionData& dataOf(Connection& c) { return c.state<ConnectionData>(); }
 
   // requests
   void handleRequest(Connection& c, const RtspRequest& r);
+  // Answers 401/403 and returns false when the peer may not make this request.
+  bool allowed(Connection& c, const RtspRequest& r, uint32_t cseq);
   void respond(Connection& c, int status, std::optional<uint32_t> cseq,
                const std::string& headers = "", const std::string& body = "",
                const char* content_type = nullptr);
@@ -86,6 +90,7 @@ class RtspProtocol final : public Protocol {
 
   NetCore& core_;
   const RtspOptions& opt_;
+  RtspAuth auth_;
   std::optional<RtspBlob> blob_;
   std::array<Session, abi::kMaxConnections> sessions_{};
   std::vector<Connection*> waiting_;  // connections whose DESCRIBE waits (closed ones leave)
