@@ -287,6 +287,19 @@ void readNet(TableReader& top, Config& config, std::string_view source,
   r.integer("mtu", 576, 9000, [&](int64_t v) { c.mtu = static_cast<uint32_t>(v); });
   r.integer("session_timeout_s", 5, 3600,
             [&](int64_t v) { c.session_timeout_s = static_cast<uint32_t>(v); });
+  // Viewers from other hosts sign in with these (RTSP Digest); no password: this host only.
+  r.string("rtsp_user", [&](const std::string& v) -> std::string {
+    if (v.empty() || v.size() > 64 || v.find_first_of(":\"\\ \t\r\n") != std::string::npos)
+      return "must be 1 to 64 characters without ':', quotes, backslashes or spaces";
+    c.rtsp_user = v;
+    return {};
+  });
+  r.string("rtsp_password", [&](const std::string& v) -> std::string {
+    if (v.size() > 128 || v.find_first_of("\r\n") != std::string::npos)
+      return "must be at most 128 characters on one line";
+    c.rtsp_password = v;
+    return {};
+  });
   r.rejectUnknown();
   if (c.rtp_port % 2 != 0)
     r.fail(*t, "rtp_port", "must be even (RTCP takes the odd port above it)");

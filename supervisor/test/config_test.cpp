@@ -292,4 +292,21 @@ TEST(Config, VdisplaySectionIsReadAndChecked) {
 }
 
 }  // namespace
+TEST(Config, RtspCredentialsAreReadAndChecked) {
+  auto c = parseConfig("[net]\nrtsp_user = \"tv\"\nrtsp_password = \"correct horse\"\n",
+                       "funkhaus.toml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->net.rtsp_user, "tv");
+  EXPECT_EQ(c->net.rtsp_password, "correct horse");
+  auto d = parseConfig("", "funkhaus.toml");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->net.rtsp_user, "funkhaus");
+  EXPECT_TRUE(d->net.rtsp_password.empty());  // no password: RTSP serves this host only
+  EXPECT_EQ(errorOf("[net]\nrtsp_user = \"a:b\"\n"),
+            "funkhaus.toml:2: net.rtsp_user: must be 1 to 64 characters without ':', quotes, "
+            "backslashes or spaces");
+  EXPECT_EQ(errorOf("[net]\nrtsp_password = \"a\\nb\"\n"),
+            "funkhaus.toml:2: net.rtsp_password: must be at most 128 characters on one line");
+}
+
 }  // namespace funkhaus::supervisor

@@ -61,6 +61,10 @@ struct NetConfig {
   uint32_t max_viewers = 16;
   uint32_t mtu = 1400;
   uint32_t session_timeout_s = 60;
+  // RTSP viewers from other hosts sign in with these (Digest); an empty password: RTSP answers
+  // viewers on this host only.
+  std::string rtsp_user = "funkhaus";
+  std::string rtsp_password;
 };
 
 // [vdisplay]: the virtual monitor funkhausd leases from funkhaus-vdisplay for each session.
