@@ -1,34 +1,26 @@
-// The capture worker: options, hand-over, and the loop that captures one frame per deadline of
-// the frame grid, heartbeats, and obeys stop and SIGTERM.
+// The capture worker: options, and the stage on the one worker runtime that captures one frame
+// per deadline of the frame grid (or as soon as the driver ring has one) into the frame ring.
 #include "funkhaus/capture/capture_worker.h"
-
-#include <signal.h>
-#include <time.h>
 
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <atomic>
-#include <cerrno>
 #include <cstdio>
+#include <memory>
+#include <optional>
 
 #include "funkhaus/abi/exit_codes.h"
 #include "funkhaus/capture/frame_clock.h"
 #include "funkhaus/common/clock.h"
 #include "funkhaus/common/frame_ring.h"
 #include "funkhaus/common/stage_stats.h"
-#include "funkhaus/common/worker_channel.h"
+#include "funkhaus/common/worker_runtime.h"
 
 namespace funkhaus::capture {
 
 namespace {
 
-std::atomic<bool> g_terminate{false};
-void onTerminate(int) { g_terminate.store(true); }
-
-// The loop wakes at least this often, frame due or not: heartbeat and commands.
-constexpr uint64_t kIdleSliceNs = 50'000'000;
 // Recoverable errors are logged at most this often (they are counted every time).
 constexpr uint64_t kErrorLogIntervalNs = 1'000'000'000;
 
@@ -39,17 +31,130 @@ void setupLogging() {
   spdlog::flush_on(spdlog::level::info);
 }
 
-int exitCodeFor(SourceFailure failure) {
+ErrorCode errorCodeFor(SourceFailure failure) {
   switch (failure) {
     case SourceFailure::kUnsupported:
-      return abi::kExitUnsupported;
+      return ErrorCode::kUnsupported;
     case SourceFailure::kBadConfig:
-      return abi::kExitBadConfig;
+      return ErrorCode::kBadConfig;
     case SourceFailure::kTransient:
       break;
   }
-  return abi::kExitFailure;
+  return ErrorCode::kFailure;
 }
+
+// funkhaus-capture on the worker runtime: start() attaches the frame ring (and the driver ring
+// for --source vdisplay) and opens the source; a step waits for the next deadline of the frame
+// grid (or a frame from the driver), at most its budget, and captures.
+class CaptureStage final : public WorkerStage {
+ public:
+  explicit CaptureStage(const CaptureOptions& options) : options_(options), clock_(options.fps) {}
+
+  Result<void> start(WorkerContext& context) override {
+    context_ = &context;
+    auto ring = context.ring(abi::FdRole::kRingOut, abi::RingId::kFrames);
+    if (!ring) return ring.error();
+    auto producer = FrameProducer::attach(std::move(*ring));
+    if (!producer)
+      return makeError(ErrorCode::kAttachFailed, "frame ring: {}", producer.error().message);
+    producer_.emplace(std::move(*producer));
+    SourceConfig config = options_.source;
+    if (config.kind == SourceKind::kVdisplay) {
+      input_ring_ =
+          context.take(abi::FdRole::kRingIn, static_cast<uint32_t>(abi::RingId::kDisplay));
+      config.input_ring_fd = input_ring_.get();
+    }
+    SourceFailure failure = SourceFailure::kTransient;
+    auto source = CaptureSource::create(config, producer_->layout().payload_capacity, &failure);
+    if (!source) return makeError(errorCodeFor(failure), "{}", source.error().message);
+    source_ = std::move(*source);
+    spdlog::info("capturing {} at {} fps into a ring of {} slots of {} bytes", source_->name(),
+                 options_.fps, producer_->slotCount(), producer_->layout().payload_capacity);
+    next_ = clock_.frameAt(monotonicNs()) + 1;
+    return {};
+  }
+
+  Result<void> step(int64_t budget_ns) override {
+    if (!running_) {
+      context_->setState(abi::WorkerState::kRunning);
+      running_ = true;
+    }
+    const uint64_t deadline = clock_.startOf(next_);
+    uint64_t now = monotonicNs();
+    // A source that is told when a frame is ready (vdisplay) captures it at once; the others
+    // (and vdisplay while nothing comes) keep the frame grid.
+    bool ready = false;
+    if (now < deadline)
+      ready = source_->waitForFrame(
+          std::min(deadline, now + static_cast<uint64_t>(std::max<int64_t>(budget_ns, 0))));
+    if (stopSignalled()) return {};
+    now = monotonicNs();
+    if (!ready && now < deadline) return {};
+    // Late by whole frames (starved CPU): those frames are lost, the grid keeps its phase.
+    const uint64_t number = clock_.frameAt(now);
+    if (!ready && number > next_) missed_ += number - next_;
+    next_ = number + 1;
+
+    auto outcome = source_->capture(*producer_, number, now);
+    if (!outcome) return outcome.error();
+    const uint64_t done = monotonicNs();
+    switch (outcome->kind) {
+      case CaptureOutcome::Kind::kPublished:
+      case CaptureOutcome::Kind::kRepeated:
+        ++frames_out_;
+        bytes_out_ += outcome->bytes;
+        stats_.onFrame(outcome->capture_ns != 0 ? outcome->capture_ns : now, done);
+        break;
+      case CaptureOutcome::Kind::kDropped:
+        ++drops_;
+        break;
+      case CaptureOutcome::Kind::kNothing:
+        break;
+      case CaptureOutcome::Kind::kError:
+        ++errors_;
+        if (done >= next_error_log_ns_) {
+          next_error_log_ns_ = done + kErrorLogIntervalNs;
+          spdlog::warn("{} (errors so far: {})", outcome->error, errors_);
+        }
+        break;
+    }
+    if (outcome->new_mode) {
+      const abi::FrameGeometry& mode = *outcome->new_mode;
+      spdlog::info("mode {}x{}", mode.width, mode.height);
+      if (auto sent = context_->sendEvent(abi::Event::kModeChanged,
+                                          uint64_t{mode.width} << 32 | mode.height);
+          !sent)
+        return sent.error();
+    }
+    return {};
+  }
+
+  void publish(abi::WorkerStatusPage& page, uint64_t now_ns) override {
+    abi::storeRelaxed(page.frames_out, frames_out_);
+    abi::storeRelaxed(page.bytes_out, bytes_out_);
+    abi::storeRelaxed(page.drops, drops_ + missed_);
+    abi::storeRelaxed(page.errors, errors_ + context_->channelErrors());
+    stats_.publish(page, now_ns);
+  }
+
+  void stop() override {
+    spdlog::info("stopping: {} frames out, {} dropped, {} missed deadlines, {} errors", frames_out_,
+                 drops_, missed_, errors_);
+  }
+
+ private:
+  CaptureOptions options_;
+  const FrameClock clock_;
+  WorkerContext* context_ = nullptr;
+  std::optional<FrameProducer> producer_;
+  UniqueFd input_ring_;  // the driver ring (vdisplay); the source keeps a duplicate
+  std::unique_ptr<CaptureSource> source_;
+  StageStats stats_;
+  bool running_ = false;
+  uint64_t next_ = 0;  // the number of the next frame due on the grid
+  uint64_t frames_out_ = 0, bytes_out_ = 0, drops_ = 0, errors_ = 0, missed_ = 0;
+  uint64_t next_error_log_ns_ = 0;
+};
 
 }  // namespace
 
@@ -111,135 +216,11 @@ int runCaptureWorker(int argc, const char* const* argv) {
     return help ? abi::kExitStopped : abi::kExitBadConfig;
   }
   setupLogging();
-  struct sigaction sa {};
-  sa.sa_handler = onTerminate;  // no SA_RESTART: the sleep returns at once
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
-
-  auto channel = WorkerChannel::connect(kWorkerChannelFd, abi::WorkerKind::kCapture);
-  if (!channel) {
-    spdlog::error("channel: {}", channel.error().message);
-    return abi::kExitPeerLost;
-  }
-  auto fail = [&](int code) {
-    channel->setState(abi::WorkerState::kFailed);
-    return code;
-  };
-  UniqueFd ring_fd = channel->takeRing(abi::FdRole::kRingOut, abi::RingId::kFrames);
-  if (!ring_fd.valid()) {
-    spdlog::error("funkhausd handed over no frame ring (kRingOut, kFrames)");
-    return fail(abi::kExitBadConfig);
-  }
-  auto ring = SharedMemory::attach(std::move(ring_fd));
-  if (!ring) {
-    spdlog::error("frame ring: {}", ring.error().message);
-    return fail(abi::kExitAttachFailed);
-  }
-  auto producer = FrameProducer::attach(std::move(*ring));
-  if (!producer) {
-    spdlog::error("frame ring: {}", producer.error().message);
-    return fail(abi::kExitAttachFailed);
-  }
-  UniqueFd input_ring;
-  if (options->source.kind == SourceKind::kVdisplay) {
-    input_ring = channel->takeRing(abi::FdRole::kRingIn, abi::RingId::kDisplay);
-    options->source.input_ring_fd = input_ring.get();
-  }
-  SourceFailure failure = SourceFailure::kTransient;
-  auto source =
-      CaptureSource::create(options->source, producer->layout().payload_capacity, &failure);
-  if (!source) {
-    spdlog::error("{}", source.error().message);
-    return fail(exitCodeFor(failure));
-  }
-  if (auto ready = channel->sendReady(); !ready) {
-    spdlog::error("channel: {}", ready.error().message);
-    return abi::kExitPeerLost;
-  }
-  channel->setState(abi::WorkerState::kRunning);
-  spdlog::info("capturing {} at {} fps into a ring of {} slots of {} bytes", (*source)->name(),
-               options->fps, producer->slotCount(), producer->layout().payload_capacity);
-
-  abi::WorkerStatusPage& page = channel->status();
-  const FrameClock clock(options->fps);
-  StageStats stats;
-  uint64_t frames_out = 0, bytes_out = 0, drops = 0, errors = 0, missed = 0;
-  uint64_t next_error_log_ns = 0;
-  uint64_t next = clock.frameAt(monotonicNs()) + 1;
-  while (!g_terminate.load()) {
-    const uint64_t deadline = clock.startOf(next);
-    uint64_t now = monotonicNs();
-    // A source that is told when a frame is ready (vdisplay) captures it at once; the others
-    // (and vdisplay while nothing comes) keep the frame grid.
-    bool ready = false;
-    if (now < deadline) ready = (*source)->waitForFrame(std::min(deadline, now + kIdleSliceNs));
-    channel->heartbeat();
-    auto command = channel->waitCommand(0);
-    if (!command) {
-      spdlog::error("channel: {}", command.error().message);
-      return abi::kExitPeerLost;
-    }
-    if (command->has_value()) {
-      if ((*command)->command == static_cast<uint32_t>(abi::Command::kStop)) break;
-      spdlog::debug("ignoring command {}", (*command)->command);
-    }
-    if (g_terminate.load()) break;
-    now = monotonicNs();
-    if (!ready && now < deadline) {
-      stats.publish(page, now);
-      continue;
-    }
-    // Late by whole frames (starved CPU): those frames are lost, the grid keeps its phase.
-    const uint64_t number = clock.frameAt(now);
-    if (!ready && number > next) missed += number - next;
-    next = number + 1;
-
-    auto outcome = (*source)->capture(*producer, number, now);
-    if (!outcome) {
-      spdlog::error("{}", outcome.error().message);
-      return fail(abi::kExitFailure);
-    }
-    const uint64_t done = monotonicNs();
-    switch (outcome->kind) {
-      case CaptureOutcome::Kind::kPublished:
-      case CaptureOutcome::Kind::kRepeated:
-        ++frames_out;
-        bytes_out += outcome->bytes;
-        stats.onFrame(outcome->capture_ns != 0 ? outcome->capture_ns : now, done);
-        break;
-      case CaptureOutcome::Kind::kDropped:
-        ++drops;
-        break;
-      case CaptureOutcome::Kind::kNothing:
-        break;
-      case CaptureOutcome::Kind::kError:
-        ++errors;
-        if (done >= next_error_log_ns) {
-          next_error_log_ns = done + kErrorLogIntervalNs;
-          spdlog::warn("{} (errors so far: {})", outcome->error, errors);
-        }
-        break;
-    }
-    if (outcome->new_mode) {
-      const abi::FrameGeometry& mode = *outcome->new_mode;
-      spdlog::info("mode {}x{}", mode.width, mode.height);
-      if (auto sent = channel->sendEvent(abi::Event::kModeChanged,
-                                         uint64_t{mode.width} << 32 | mode.height);
-          !sent) {
-        spdlog::error("channel: {}", sent.error().message);
-        return abi::kExitPeerLost;
-      }
-    }
-    abi::storeRelaxed(page.frames_out, frames_out);
-    abi::storeRelaxed(page.bytes_out, bytes_out);
-    abi::storeRelaxed(page.drops, drops + missed);
-    abi::storeRelaxed(page.errors, errors);
-    stats.publish(page, done);
-  }
-  channel->setState(abi::WorkerState::kStopping);
-  spdlog::info("stopping: {} frames out, {} dropped, {} missed deadlines, {} errors", frames_out,
-               drops, missed, errors);
-  return abi::kExitStopped;
+  CaptureStage stage(*options);
+  RuntimeOptions runtime;
+  runtime.kind = abi::WorkerKind::kCapture;
+  runtime.name = "capture";
+  return runWorker(stage, runtime);
 }
 
 }  // namespace funkhaus::capture

@@ -1,4 +1,4 @@
-// The real funkhaus-capture binary on a channel socketpair at fd 3, as funkhausd runs it:
+// The real funkhaus-capture binary run through the one FakeSupervisor, as funkhausd runs it:
 // frames in a real ring, SIGKILL and restart on the same ring, stop, SIGTERM, exit codes.
 // And funkhaus-barcode reading frames that real ffmpeg processes encoded and decoded.
 #include <sys/wait.h>
@@ -18,15 +18,15 @@
 #include "funkhaus/capture/synthetic_pattern.h"
 #include "funkhaus/common/clock.h"
 #include "funkhaus/common/frame_ring.h"
-#include "worker_process.h"
+#include "funkhaus/test/fake_supervisor.h"
 #include "x_client.h"
 #include "xvfb_server.h"
 
 namespace funkhaus::capture {
 namespace {
 
-using test::CaptureWorkerProcess;
-using test::makeStatusPage;
+using namespace std::chrono_literals;
+using funkhaus::test::FakeSupervisor;
 using test::XClient;
 using test::XvfbServer;
 
@@ -82,25 +82,42 @@ Seen readFrames(FrameConsumer& consumer, int duration_ms, uint64_t after_number 
   return seen;
 }
 
-const abi::WorkerStatusPage& page(const SharedMemory& status) {
-  return *reinterpret_cast<const abi::WorkerStatusPage*>(status.data());
+// The real funkhaus-capture, started the way funkhausd starts it (channel at fd 3); `env`
+// entries ("NAME=value", or "NAME" to unset) change the inherited environment.
+FakeSupervisor startCapture(const std::vector<std::string>& args,
+                            const std::vector<std::string>& env = {}) {
+  auto worker = FakeSupervisor::start({FUNKHAUS_CAPTURE_BIN, args, abi::WorkerKind::kCapture, env});
+  if (!worker) {
+    ADD_FAILURE() << worker.error().message;
+    std::abort();
+  }
+  return std::move(*worker);
+}
+
+// funkhausd's part of the hand-over: the status page and the frame ring (kRingOut, kFrames).
+Result<void> handOverRing(FakeSupervisor& worker, const SharedMemory& ring) {
+  return worker.handOver(
+      {{abi::FdRole::kRingOut, static_cast<uint32_t>(abi::RingId::kFrames), ring.fd()}});
+}
+
+bool exitedWith(const std::optional<ExitStatus>& status, int code) {
+  return status && !status->signaled && status->code == code;
 }
 
 TEST(CaptureWorker, FramesResumeWithLargerNumbersAfterSigkillAndRestart) {
   SharedMemory ring = makeRing(320, 180);
-  SharedMemory status = makeStatusPage();
   auto consumer_shm = SharedMemory::attachDup(ring.fd());
   auto consumer = FrameConsumer::attach(std::move(*consumer_shm));
   ASSERT_TRUE(consumer.ok());
   const std::vector<std::string> args = {"--width", "320", "--height", "180", "--fps", "60"};
 
-  auto first = std::make_unique<CaptureWorkerProcess>(args);
-  ASSERT_TRUE(first->handOver(status.fd(), ring.fd()));
+  auto first = std::make_unique<FakeSupervisor>(startCapture(args));
+  ASSERT_TRUE(handOverRing(*first, ring));
   ASSERT_TRUE(first->waitReady()) << first->log();
   const Seen before = readFrames(*consumer, 1000);
   EXPECT_GT(before.frames, 10) << first->log();
   EXPECT_EQ(before.misread, 0);
-  const auto& s = page(status);
+  const auto& s = first->status();
   EXPECT_EQ(abi::atomicLoad(s.state), static_cast<uint32_t>(abi::WorkerState::kRunning));
   EXPECT_EQ(abi::atomicLoad(s.pid), static_cast<uint32_t>(first->pid()));
   EXPECT_GT(abi::atomicLoad(s.heartbeat), 0u);
@@ -114,19 +131,17 @@ TEST(CaptureWorker, FramesResumeWithLargerNumbersAfterSigkillAndRestart) {
       static_cast<unsigned long long>(abi::atomicLoad(s.drops)));
   EXPECT_GT(abi::atomicLoad(s.fps_milli), 0u);
 
-  first->kill(SIGKILL);
-  auto killed = first->waitExit(5000);
-  ASSERT_TRUE(killed.has_value());
-  EXPECT_TRUE(WIFSIGNALED(*killed) && WTERMSIG(*killed) == SIGKILL);
+  const ExitStatus killed = first->kill9();
+  EXPECT_TRUE(killed.signaled && killed.code == SIGKILL);
   const uint64_t killed_ns = monotonicNs();
   first.reset();
   // The last frame the killed worker published is still in the ring.
   const Seen tail = readFrames(*consumer, 0, before.last_number, 1);
   const uint64_t last_before = tail.frames > 0 ? tail.last_number : before.last_number;
 
-  // A new worker on the same ring and status page, as funkhausd restarts it.
-  CaptureWorkerProcess second(args);
-  ASSERT_TRUE(second.handOver(status.fd(), ring.fd()));
+  // A new worker on the same ring, as funkhausd restarts it.
+  FakeSupervisor second = startCapture(args);
+  ASSERT_TRUE(handOverRing(second, ring));
   ASSERT_TRUE(second.waitReady()) << second.log();
   const Seen after = readFrames(*consumer, 500, last_before);
   EXPECT_GT(after.frames, 5) << second.log();
@@ -137,46 +152,39 @@ TEST(CaptureWorker, FramesResumeWithLargerNumbersAfterSigkillAndRestart) {
       "SIGKILL and the first after; %.1f ms from SIGKILL to the first new frame\n",
       static_cast<unsigned long long>(after.first_number - before.last_number - 1),
       (after.first_seen_ns - killed_ns) / 1e6);
-  EXPECT_EQ(abi::atomicLoad(s.pid), static_cast<uint32_t>(second.pid()));
+  const auto& s2 = second.status();
+  EXPECT_EQ(abi::atomicLoad(s2.pid), static_cast<uint32_t>(second.pid()));
 
-  ASSERT_TRUE(second.command(abi::Command::kStop));
-  auto stopped = second.waitExit(5000);
-  ASSERT_TRUE(stopped.has_value()) << "stop must end the worker";
-  EXPECT_TRUE(WIFEXITED(*stopped) && WEXITSTATUS(*stopped) == abi::kExitStopped) << *stopped;
-  EXPECT_EQ(abi::atomicLoad(s.state), static_cast<uint32_t>(abi::WorkerState::kStopping));
+  EXPECT_TRUE(exitedWith(second.stop(), abi::kExitStopped)) << "stop must end the worker";
+  EXPECT_EQ(abi::atomicLoad(s2.state), static_cast<uint32_t>(abi::WorkerState::kStopping));
 }
 
 TEST(CaptureWorker, SigtermExitsZero) {
   SharedMemory ring = makeRing(320, 180);
-  SharedMemory status = makeStatusPage();
-  CaptureWorkerProcess worker({"--width", "320", "--height", "180", "--fps", "1"});
-  ASSERT_TRUE(worker.handOver(status.fd(), ring.fd()));
+  FakeSupervisor worker = startCapture({"--width", "320", "--height", "180", "--fps", "1"});
+  ASSERT_TRUE(handOverRing(worker, ring));
   ASSERT_TRUE(worker.waitReady()) << worker.log();
   // At 1 fps the worker still heartbeats far more often than every 100 ms.
-  const uint64_t beat = abi::atomicLoad(page(status).heartbeat);
+  const uint64_t beat = abi::atomicLoad(worker.status().heartbeat);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  const uint64_t beats = abi::atomicLoad(page(status).heartbeat) - beat;
+  const uint64_t beats = abi::atomicLoad(worker.status().heartbeat) - beat;
   std::printf("[figures] heartbeats in 500 ms at 1 fps: %llu\n",
               static_cast<unsigned long long>(beats));
   EXPECT_GE(beats, 3u);
-  worker.kill(SIGTERM);
-  auto status_code = worker.waitExit(5000);
-  ASSERT_TRUE(status_code.has_value());
-  EXPECT_TRUE(WIFEXITED(*status_code) && WEXITSTATUS(*status_code) == abi::kExitStopped)
-      << *status_code << "\n"
-      << worker.log();
+  worker.process().signal(SIGTERM);
+  EXPECT_TRUE(exitedWith(worker.waitExit(5s), abi::kExitStopped)) << worker.log();
 }
 
-int exitCodeOf(CaptureWorkerProcess& worker) {
-  auto status = worker.waitExit(10000);
+int exitCodeOf(FakeSupervisor& worker) {
+  auto status = worker.waitExit(10s);
   if (!status) return -1;
-  return WIFEXITED(*status) ? WEXITSTATUS(*status) : 1000 + WTERMSIG(*status);
+  return status->signaled ? 1000 + status->code : status->code;
 }
 
 TEST(CaptureWorker, BadArgumentsExitBadConfig) {
   for (const auto& args : std::vector<std::vector<std::string>>{
            {"--fps", "0"}, {"--source", "kms"}, {"--width", "abc"}, {"--nonsense"}}) {
-    CaptureWorkerProcess worker(args);
+    FakeSupervisor worker = startCapture(args);
     EXPECT_EQ(exitCodeOf(worker), abi::kExitBadConfig) << args[0];
     EXPECT_NE(worker.log().find("funkhaus-capture: "), std::string::npos) << worker.log();
   }
@@ -184,27 +192,25 @@ TEST(CaptureWorker, BadArgumentsExitBadConfig) {
 
 TEST(CaptureWorker, ModeLargerThanTheRingSlotsExitsBadConfig) {
   SharedMemory ring = makeRing(320, 180);
-  SharedMemory status = makeStatusPage();
-  CaptureWorkerProcess worker({"--width", "1920", "--height", "1080"});
-  ASSERT_TRUE(worker.handOver(status.fd(), ring.fd()));
+  FakeSupervisor worker = startCapture({"--width", "1920", "--height", "1080"});
+  ASSERT_TRUE(handOverRing(worker, ring));
   EXPECT_EQ(exitCodeOf(worker), abi::kExitBadConfig);
   EXPECT_NE(worker.log().find("slots hold"), std::string::npos) << worker.log();
-  EXPECT_EQ(abi::atomicLoad(page(status).state), static_cast<uint32_t>(abi::WorkerState::kFailed));
+  EXPECT_EQ(abi::atomicLoad(worker.status().state),
+            static_cast<uint32_t>(abi::WorkerState::kFailed));
 }
 
 TEST(CaptureWorker, NoFrameRingExitsBadConfig) {
-  SharedMemory status = makeStatusPage();
-  CaptureWorkerProcess worker({});
-  ASSERT_TRUE(worker.handOver(status.fd(), -1));
+  FakeSupervisor worker = startCapture({});
+  ASSERT_TRUE(worker.handOver({}));
   EXPECT_EQ(exitCodeOf(worker), abi::kExitBadConfig);
   EXPECT_NE(worker.log().find("no frame ring"), std::string::npos) << worker.log();
 }
 
 TEST(CaptureWorker, X11WithoutDisplayExitsUnsupported) {
   SharedMemory ring = makeRing(640, 480);
-  SharedMemory status = makeStatusPage();
-  CaptureWorkerProcess worker({"--source", "x11"}, {"DISPLAY"});
-  ASSERT_TRUE(worker.handOver(status.fd(), ring.fd()));
+  FakeSupervisor worker = startCapture({"--source", "x11"}, {"DISPLAY"});
+  ASSERT_TRUE(handOverRing(worker, ring));
   EXPECT_EQ(exitCodeOf(worker), abi::kExitUnsupported);
   EXPECT_NE(worker.log().find("DISPLAY is not set"), std::string::npos) << worker.log();
 }
@@ -217,13 +223,12 @@ TEST(CaptureWorker, X11SourceUnderXvfbRepeatsStaticFramesAndFollowsAResize) {
   ASSERT_TRUE(client.ok());
   client.fillRoot(0x3060C0);
   SharedMemory ring = makeRing(640, 480);
-  SharedMemory status = makeStatusPage();
   auto consumer_shm = SharedMemory::attachDup(ring.fd());
   auto consumer = FrameConsumer::attach(std::move(*consumer_shm));
   ASSERT_TRUE(consumer.ok());
-  CaptureWorkerProcess worker({"--source", "x11", "--barcode", "--fps", "30"},
-                              {"DISPLAY=" + server->display()});
-  ASSERT_TRUE(worker.handOver(status.fd(), ring.fd()));
+  FakeSupervisor worker = startCapture({"--source", "x11", "--barcode", "--fps", "30"},
+                                       {"DISPLAY=" + server->display()});
+  ASSERT_TRUE(handOverRing(worker, ring));
   ASSERT_TRUE(worker.waitReady()) << worker.log();
 
   // A static screen: one grab, then repeats at the full rate. A repeat carries the barcode of
@@ -262,7 +267,7 @@ TEST(CaptureWorker, X11SourceUnderXvfbRepeatsStaticFramesAndFollowsAResize) {
   client.fillRoot(0xC06030);
   bool event = false;
   for (int i = 0; i < 40 && !event; ++i) {
-    auto m = worker.receive(50);
+    auto m = worker.receive(50ms);
     if (m && std::holds_alternative<EventMessage>(*m)) {
       const auto& body = std::get<EventMessage>(*m).body;
       EXPECT_EQ(body.event, static_cast<uint32_t>(abi::Event::kModeChanged));
@@ -279,7 +284,7 @@ TEST(CaptureWorker, X11SourceUnderXvfbRepeatsStaticFramesAndFollowsAResize) {
     consumer->release(f);
   }
   EXPECT_TRUE(resized);
-  ASSERT_TRUE(worker.command(abi::Command::kStop));
+  ASSERT_TRUE(worker.send(abi::Command::kStop));
   EXPECT_EQ(exitCodeOf(worker), abi::kExitStopped);
 }
 

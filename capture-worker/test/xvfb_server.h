@@ -1,22 +1,20 @@
-// XvfbServer: a real Xvfb on a free display number for one test suite, killed by its PID at the
-// end. Used by the X11 capture tests (single test process).
+// XvfbServer: a real Xvfb on a free display number for one test suite, started and stopped
+// through ChildProcess. Used by the X11 capture tests (single test process).
 #pragma once
 
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
-extern char** environ;
+#include "funkhaus/common/child_process.h"
+#include "funkhaus/common/unique_fd.h"
 
 namespace funkhaus::capture::test {
 
@@ -56,7 +54,7 @@ class XvfbServer {
   ~XvfbServer() { stop(); }
 
   const std::string& display() const { return display_; }
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return process_ ? process_->pid() : -1; }
 
  private:
   XvfbServer() = default;
@@ -67,27 +65,26 @@ class XvfbServer {
       *why = "pipe failed";
       return false;
     }
-    std::vector<std::string> args = {
-        xvfb,        "-displayfd", "3",
-        "-screen",   "0",          std::to_string(width) + "x" + std::to_string(height) + "x24",
-        "-nolisten", "tcp",        "-noreset"};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_adddup2(&actions, ready[1], 3);
-    const int spawned = posix_spawn(&pid_, xvfb.c_str(), &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    close(ready[1]);
-    if (spawned != 0) {
-      close(ready[0]);
-      pid_ = -1;
-      *why = "could not start " + xvfb;
+    UniqueFd ready_read(ready[0]), ready_write(ready[1]);
+    ChildSpec spec;
+    spec.program = xvfb;
+    spec.args = {"-displayfd",
+                 "3",
+                 "-screen",
+                 "0",
+                 std::to_string(width) + "x" + std::to_string(height) + "x24",
+                 "-nolisten",
+                 "tcp",
+                 "-noreset"};
+    spec.fds = {{3, ready_write.get()}};
+    spec.drop_privileges = false;
+    auto process = ChildProcess::spawn(spec);
+    ready_write.reset();
+    if (!process) {
+      *why = "could not start " + xvfb + ": " + process.error().message;
       return false;
     }
+    process_.emplace(std::move(*process));
     // Xvfb writes its display number once it accepts connections; EOF if it died.
     std::string number;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
@@ -95,15 +92,14 @@ class XvfbServer {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                             deadline - std::chrono::steady_clock::now())
                             .count();
-      pollfd p{ready[0], POLLIN, 0};
+      pollfd p{ready_read.get(), POLLIN, 0};
       char buf[16];
       ssize_t n = 0;
       if (left <= 0 || poll(&p, 1, static_cast<int>(left)) <= 0 ||
-          (n = read(ready[0], buf, sizeof buf)) <= 0)
+          (n = read(ready_read.get(), buf, sizeof buf)) <= 0)
         break;
       number.append(buf, static_cast<size_t>(n));
     }
-    close(ready[0]);
     if (number.find('\n') == std::string::npos) {
       stop();
       *why = "Xvfb did not come up";
@@ -114,22 +110,12 @@ class XvfbServer {
   }
 
   void stop() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGTERM);
-    for (int i = 0; i < 100; ++i) {
-      if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
+    if (process_) process_->stop(std::chrono::seconds(2));
+    process_.reset();
   }
 
   std::string display_;
-  pid_t pid_ = -1;
+  std::optional<ChildProcess> process_;
 };
 
 }  // namespace funkhaus::capture::test

@@ -1,12 +1,12 @@
-// funkhaus-vdisplay event loop: poll over signals, the funkhausd channel, host sockets and the
-// monitors; requests are parsed here and handled by Driver.
+// funkhaus-vdisplay on the worker runtime: each step polls the host sockets and the monitors;
+// requests are parsed here and handled by Driver. The runtime owns the channel, signals,
+// heartbeat, commands and the status page.
 #include "funkhaus/vdisplay/driver_loop.h"
 
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -23,7 +23,7 @@
 #include "funkhaus/common/clock.h"
 #include "funkhaus/common/fd_passing.h"
 #include "funkhaus/common/stage_stats.h"
-#include "funkhaus/common/worker_channel.h"
+#include "funkhaus/common/worker_runtime.h"
 #include "funkhaus/vdisplay/driver.h"
 #include "funkhaus/vdisplay/xauth.h"
 #include "funkhaus/vdisplay/xvfb_backend.h"
@@ -31,7 +31,6 @@
 namespace funkhaus::vdisplay {
 namespace {
 
-constexpr int kTickMs = 50;  // heartbeat and status-page cadence
 constexpr int kMaxRequestsPerTurn = 16;
 
 bool isSeqpacketSocket(int fd) {
@@ -65,42 +64,17 @@ Result<UniqueFd> listenOn(const std::string& path) {
   return s;
 }
 
-class Loop {
+class VdisplayStage final : public WorkerStage {
  public:
-  explicit Loop(const VdisplayOptions& options) : options_(options) {}
+  explicit VdisplayStage(const VdisplayOptions& options) : options_(options) {}
+  ~VdisplayStage() override { shutdown(); }
 
-  int run() {
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGTERM);
-    sigaddset(&signals, SIGINT);
-    sigprocmask(SIG_BLOCK, &signals, nullptr);
-    signal(SIGPIPE, SIG_IGN);  // a dead X server must not kill us through libxcb's writes
-    signal_fd_ = UniqueFd(signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
-    if (!signal_fd_.valid()) {
-      spdlog::error("signalfd: {}", std::strerror(errno));
-      return abi::kExitFailure;
-    }
-
-    if (isSeqpacketSocket(kWorkerChannelFd)) {
-      auto channel = WorkerChannel::connect(kWorkerChannelFd, abi::WorkerKind::kVdisplay);
-      if (!channel) {
-        spdlog::error("funkhausd channel: {}", channel.error().message);
-        return abi::kExitPeerLost;
-      }
-      channel_.emplace(std::move(*channel));
-    }
+  Result<void> start(WorkerContext& context) override {
+    context_ = &context;
     if (!options_.listen_path.empty()) {
       auto s = listenOn(options_.listen_path);
-      if (!s) {
-        spdlog::error("{}", s.error().message);
-        return abi::kExitBadConfig;
-      }
+      if (!s) return makeError(ErrorCode::kBadConfig, "{}", s.error().message);
       listen_ = std::move(*s);
-    }
-    if (!channel_ && !listen_.valid()) {
-      spdlog::error("not started by funkhausd (no channel on fd 3) and no --listen PATH");
-      return abi::kExitBadConfig;
     }
 
     std::string runtime = options_.runtime_dir;
@@ -109,15 +83,11 @@ class Loop {
       runtime = xdg != nullptr && *xdg != '\0' ? xdg : "/tmp";
     }
     auto private_dir = PrivateDir::create(runtime, "funkhaus-vdisplay-");
-    if (!private_dir) {
-      spdlog::error("{}", private_dir.error().message);
-      return abi::kExitBadConfig;
-    }
-    if (private_dir->path().size() + 32 >= abi::kVdisplayPathSize) {
-      spdlog::error("runtime directory {} is too long for the Xauthority paths",
-                    private_dir->path());
-      return abi::kExitBadConfig;
-    }
+    if (!private_dir) return makeError(ErrorCode::kBadConfig, "{}", private_dir.error().message);
+    if (private_dir->path().size() + 32 >= abi::kVdisplayPathSize)
+      return makeError(ErrorCode::kBadConfig,
+                       "runtime directory {} is too long for the Xauthority paths",
+                       private_dir->path());
     private_dir_.emplace(std::move(*private_dir));
 
     DriverOptions driver_options;
@@ -132,64 +102,46 @@ class Loop {
     backend.on_frame = [this](uint64_t capture_ns, uint64_t publish_ns) {
       stats_.onFrame(capture_ns, publish_ns);
     };
-    backend.keepalive = [this] { heartbeat(); };
+    backend.keepalive = [this] { context_->heartbeat(); };  // e.g. while an X server starts
     clock_ = Clock::createSteady();
     driver_ = std::make_unique<Driver>(driver_options, createXvfbBackend(backend), *clock_);
 
-    if (channel_) {
-      if (UniqueFd control = channel_->takeFd(
-              abi::FdRole::kDevice, static_cast<uint32_t>(abi::DeviceId::kDisplayControl));
+    if (context.supervised()) {
+      if (UniqueFd control = context.take(abi::FdRole::kDevice,
+                                          static_cast<uint32_t>(abi::DeviceId::kDisplayControl));
           control.valid()) {
-        if (!isSeqpacketSocket(control.get())) {
-          spdlog::error("the kControl fd from funkhausd is not a SOCK_SEQPACKET socket");
-          return abi::kExitBadConfig;
-        }
+        if (!isSeqpacketSocket(control.get()))
+          return makeError(ErrorCode::kBadConfig,
+                           "the kControl fd from funkhausd is not a SOCK_SEQPACKET socket");
         fcntl(control.get(), F_SETFL, fcntl(control.get(), F_GETFL) | O_NONBLOCK);
         addHost(std::move(control), true);
       } else if (!listen_.valid()) {
         spdlog::warn("funkhausd sent no control socket (kControl): no host can reach us");
       }
-      if (auto ready = channel_->sendReady(); !ready) {
-        spdlog::error("funkhausd channel: {}", ready.error().message);
-        return abi::kExitPeerLost;
-      }
-      channel_->setState(abi::WorkerState::kRunning);
     }
     spdlog::info("funkhaus-vdisplay {}.{}.{} ready: {}{}max {} monitors, watchdog {} ms",
                  kDriverVersion >> 16, (kDriverVersion >> 8) & 0xFF, kDriverVersion & 0xFF,
-                 channel_ ? "supervised, " : "",
+                 context.supervised() ? "supervised, " : "",
                  listen_.valid() ? "listening on " + options_.listen_path + ", " : "",
                  driver_options.max_monitors, options_.watchdog_ms);
-
-    const int code = loop();
-    spdlog::info("stopping: removing {} monitor(s)", driver_->monitorCount());
-    if (channel_) channel_->setState(abi::WorkerState::kStopping);
-    hosts_.clear();
-    driver_.reset();  // every X server stopped and reaped
-    if (listen_.valid()) unlink(options_.listen_path.c_str());
-    return code;
+    return {};
   }
 
- private:
+  void publish(abi::WorkerStatusPage& page, uint64_t now_ns) override {
+    const MonitorCounters totals = driver_ ? driver_->totals() : MonitorCounters{};
+    abi::storeRelaxed(page.frames_out, totals.frames_out);
+    abi::storeRelaxed(page.drops, totals.drops);
+    abi::storeRelaxed(page.errors, totals.errors + context_->channelErrors());
+    stats_.publish(page, now_ns);
+  }
+
+  void stop() override { shutdown(); }
+
   struct Host {
     uint64_t id = 0;
     UniqueFd fd;
     bool control = false;  // funkhausd's kControl socket
   };
-
-  void heartbeat() {
-    if (!channel_) return;
-    const uint64_t now = monotonicNs();
-    if (now < next_heartbeat_ns_) return;
-    next_heartbeat_ns_ = now + 20'000'000;
-    channel_->heartbeat();
-    auto& page = channel_->status();
-    const MonitorCounters totals = driver_ ? driver_->totals() : MonitorCounters{};
-    abi::storeRelaxed(page.frames_out, totals.frames_out);
-    abi::storeRelaxed(page.drops, totals.drops);
-    abi::storeRelaxed(page.errors, totals.errors);
-    stats_.publish(page, now);
-  }
 
   void addHost(UniqueFd fd, bool control) {
     Host h;
@@ -259,7 +211,7 @@ class Loop {
         } else {
           auto& request = std::get<Request>(parsed);
           reply = driver_->handle(h.id, std::move(request));
-          heartbeat();
+          context_->heartbeat();
         }
       }
       if (!reply.ok())
@@ -267,112 +219,101 @@ class Loop {
                      toString(static_cast<VdisplayMessageType>(type)), toString(reply.code),
                      reply.message);
       if (!sendReply(h, reply)) return false;
-      if (channel_ && reply.ok() && reply.type == VdisplayMessageType::kSetMode) {
+      if (reply.ok() && reply.type == VdisplayMessageType::kSetMode) {
         const auto& m = std::get<abi::VdisplayMonitorReply>(reply.body);
-        (void)channel_->sendEvent(abi::Event::kModeChanged, (uint64_t{m.width} << 32) | m.height);
+        if (auto sent =
+                context_->sendEvent(abi::Event::kModeChanged, (uint64_t{m.width} << 32) | m.height);
+            !sent)
+          spdlog::error("mode change event: {}", sent.error().message);
       }
     }
     return true;
   }
 
-  int loop() {
-    for (;;) {
-      heartbeat();
-      const uint64_t now = monotonicNs();
-      uint64_t wake = now + kTickMs * 1'000'000ull;
-      const auto monitors = driver_->monitors();
-      for (Monitor* m : monitors) wake = std::min(wake, m->nextWakeNs());
-      if (auto deadline = driver_->nextWatchdogDeadline()) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::nanoseconds>(*deadline - clock_->now()).count();
-        wake = std::min(wake, now + static_cast<uint64_t>(std::max<int64_t>(left, 0)));
-      }
+ public:
+  // One turn: waits for host requests, X events and frame deadlines, at most `budget_ns`, and
+  // handles what came; then the watchdog.
+  Result<void> step(int64_t budget_ns) override {
+    if (!running_) {
+      context_->setState(abi::WorkerState::kRunning);
+      running_ = true;
+    }
+    const uint64_t now = monotonicNs();
+    uint64_t wake = now + static_cast<uint64_t>(std::max<int64_t>(budget_ns, 0));
+    const auto monitors = driver_->monitors();
+    for (Monitor* m : monitors) wake = std::min(wake, m->nextWakeNs());
+    if (auto deadline = driver_->nextWatchdogDeadline()) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::nanoseconds>(*deadline - clock_->now()).count();
+      wake = std::min(wake, now + static_cast<uint64_t>(std::max<int64_t>(left, 0)));
+    }
 
-      std::vector<pollfd> fds;
-      fds.push_back({signal_fd_.get(), POLLIN, 0});
-      fds.push_back({channel_ ? channel_->fd() : -1, POLLIN, 0});
-      fds.push_back({listen_.valid() ? listen_.get() : -1, POLLIN, 0});
-      const size_t first_host = fds.size();
-      for (const Host& h : hosts_) fds.push_back({h.fd.get(), POLLIN, 0});
-      const size_t first_monitor = fds.size();
-      for (Monitor* m : monitors) fds.push_back({m->pollFd(), POLLIN, 0});
+    std::vector<pollfd> fds;
+    fds.push_back({listen_.valid() ? listen_.get() : -1, POLLIN, 0});
+    const size_t first_host = fds.size();
+    for (const Host& h : hosts_) fds.push_back({h.fd.get(), POLLIN, 0});
+    const size_t first_monitor = fds.size();
+    for (Monitor* m : monitors) fds.push_back({m->pollFd(), POLLIN, 0});
 
-      // Round up: waking a hair early would only spin until the deadline.
-      const int timeout_ms = wake > now ? static_cast<int>((wake - now + 999'999) / 1'000'000) : 0;
-      if (poll(fds.data(), fds.size(), timeout_ms) < 0 && errno != EINTR) {
-        spdlog::error("poll: {}", std::strerror(errno));
-        return abi::kExitFailure;
-      }
-      heartbeat();
+    // Round up: waking a hair early would only spin until the deadline.
+    const int timeout_ms = wake > now ? static_cast<int>((wake - now + 999'999) / 1'000'000) : 0;
+    // A signal cuts the wait short (EINTR): the runtime sees it right after this turn.
+    if (poll(fds.data(), fds.size(), timeout_ms) < 0 && errno != EINTR)
+      return makeError("poll: {}", std::strerror(errno));
+    context_->heartbeat();
+    if (stopSignalled()) return {};
+    if (listen_.valid() && fds[0].revents != 0) acceptHosts();
 
-      if (fds[0].revents != 0) {
-        signalfd_siginfo info{};
-        if (read(signal_fd_.get(), &info, sizeof info) > 0)
-          spdlog::info("signal {}: shutting down", info.ssi_signo);
-        return abi::kExitStopped;
-      }
-      if (channel_ && fds[1].revents != 0) {
-        auto command = channel_->waitCommand(0);
-        if (!command) {
-          spdlog::error("funkhausd channel: {}", command.error().message);
-          return abi::kExitPeerLost;
-        }
-        if (*command && (*command)->command == static_cast<uint32_t>(abi::Command::kStop)) {
-          spdlog::info("funkhausd asked us to stop");
-          return abi::kExitStopped;
-        }
-      }
-      if (listen_.valid() && fds[2].revents != 0) acceptHosts();
+    // Hosts: requests, closed connections. (acceptHosts only appended after first_host.)
+    std::vector<uint64_t> closed;
+    for (size_t i = 0; i < hosts_.size() && first_host + i < first_monitor; ++i) {
+      if (fds[first_host + i].revents == 0) continue;
+      if (!serviceHost(hosts_[i])) closed.push_back(hosts_[i].id);
+    }
+    for (uint64_t id : closed)
+      if (auto open = closeHost(id, "closed its connection"); !open) return open;
 
-      // Hosts: requests, closed connections. (acceptHosts only appended after first_host.)
-      std::vector<uint64_t> closed;
-      for (size_t i = 0; i < hosts_.size() && first_host + i < first_monitor; ++i) {
-        if (fds[first_host + i].revents == 0) continue;
-        if (!serviceHost(hosts_[i])) closed.push_back(hosts_[i].id);
-      }
-      for (uint64_t id : closed)
-        if (int code = closeHost(id, "closed its connection"); code >= 0) return code;
+    // Monitors: X events and grab replies, frame deadlines. A request above may have removed
+    // some of the monitors polled, so look them up again.
+    const uint64_t after = monotonicNs();
+    const auto live = driver_->monitors();
+    for (size_t i = 0; i < monitors.size(); ++i) {
+      Monitor* m = monitors[i];
+      if (std::find(live.begin(), live.end(), m) == live.end()) continue;
+      if (fds[first_monitor + i].revents != 0 || after >= m->nextWakeNs()) m->service(after);
+    }
+    for (Monitor* m : live)
+      if (std::find(monitors.begin(), monitors.end(), m) == monitors.end() &&
+          after >= m->nextWakeNs())
+        m->service(after);
 
-      // Monitors: X events and grab replies, frame deadlines. A request above may have removed
-      // some of the monitors polled, so look them up again.
-      const uint64_t after = monotonicNs();
-      const auto live = driver_->monitors();
-      for (size_t i = 0; i < monitors.size(); ++i) {
-        Monitor* m = monitors[i];
-        if (std::find(live.begin(), live.end(), m) == live.end()) continue;
-        if (fds[first_monitor + i].revents != 0 || after >= m->nextWakeNs()) m->service(after);
-      }
-      for (Monitor* m : live)
-        if (std::find(monitors.begin(), monitors.end(), m) == monitors.end() &&
-            after >= m->nextWakeNs())
-          m->service(after);
-
-      // A host whose requests wait unread (we were busy, e.g. starting an X server) is alive:
-      // read them before the watchdog judges anyone.
-      if (driver_->nextWatchdogDeadline() && *driver_->nextWatchdogDeadline() <= clock_->now())
-        if (int code = serviceReadableHosts(); code >= 0) return code;
-      for (uint64_t id : driver_->expireHosts()) {
-        auto it =
-            std::find_if(hosts_.begin(), hosts_.end(), [&](const Host& h) { return h.id == id; });
-        if (it == hosts_.end()) continue;
-        if (it->control) {
-          // funkhausd stays our host: its monitors are gone, it is watched again under a new id.
-          driver_->removeHost(id);
-          it->id = driver_->addHost();
-        } else {
-          driver_->removeHost(id);
-          hosts_.erase(it);
-        }
+    // A host whose requests wait unread (we were busy, e.g. starting an X server) is alive:
+    // read them before the watchdog judges anyone.
+    if (driver_->nextWatchdogDeadline() && *driver_->nextWatchdogDeadline() <= clock_->now())
+      if (auto open = serviceReadableHosts(); !open) return open;
+    for (uint64_t id : driver_->expireHosts()) {
+      auto it =
+          std::find_if(hosts_.begin(), hosts_.end(), [&](const Host& h) { return h.id == id; });
+      if (it == hosts_.end()) continue;
+      if (it->control) {
+        // funkhausd stays our host: its monitors are gone, it is watched again under a new id.
+        driver_->removeHost(id);
+        it->id = driver_->addHost();
+      } else {
+        driver_->removeHost(id);
+        hosts_.erase(it);
       }
     }
+    return {};
   }
 
-  // Services every host with pending input, without waiting. Returns an exit code if the
-  // driver must stop, else -1.
-  int serviceReadableHosts() {
+ private:
+  // Services every host with pending input, without waiting. An error when the driver must
+  // stop (funkhausd's control socket closed).
+  Result<void> serviceReadableHosts() {
     std::vector<pollfd> fds;
     for (const Host& h : hosts_) fds.push_back({h.fd.get(), POLLIN, 0});
-    if (fds.empty() || poll(fds.data(), fds.size(), 0) <= 0) return -1;
+    if (fds.empty() || poll(fds.data(), fds.size(), 0) <= 0) return {};
     std::vector<uint64_t> readable, closed;
     for (size_t i = 0; i < fds.size(); ++i)
       if (fds[i].revents != 0) readable.push_back(hosts_[i].id);
@@ -382,35 +323,42 @@ class Loop {
       if (it != hosts_.end() && !serviceHost(*it)) closed.push_back(id);
     }
     for (uint64_t id : closed)
-      if (int code = closeHost(id, "closed its connection"); code >= 0) return code;
-    return -1;
+      if (auto open = closeHost(id, "closed its connection"); !open) return open;
+    return {};
   }
 
-  // Removes a host whose connection ended. Returns an exit code if the driver must stop.
-  int closeHost(uint64_t id, const char* why) {
+  // Removes a host whose connection ended. An error when the driver must stop.
+  Result<void> closeHost(uint64_t id, const char* why) {
     auto it = std::find_if(hosts_.begin(), hosts_.end(), [&](const Host& h) { return h.id == id; });
-    if (it == hosts_.end()) return -1;
+    if (it == hosts_.end()) return {};
     const bool control = it->control;
     spdlog::info("host {} {}", id, why);
     driver_->removeHost(id);
     hosts_.erase(it);
-    if (control) {
-      spdlog::error("funkhausd closed the control socket");
-      return abi::kExitPeerLost;
+    if (control) return makeError(ErrorCode::kPeerLost, "funkhausd closed the control socket");
+    return {};
+  }
+
+  // Removes every monitor (X servers stopped and reaped) and the listening socket. Idempotent.
+  void shutdown() {
+    if (driver_) spdlog::info("stopping: removing {} monitor(s)", driver_->monitorCount());
+    hosts_.clear();
+    driver_.reset();
+    if (listen_.valid()) {
+      listen_.reset();
+      unlink(options_.listen_path.c_str());
     }
-    return -1;
   }
 
   VdisplayOptions options_;
-  UniqueFd signal_fd_;
-  std::optional<WorkerChannel> channel_;
+  WorkerContext* context_ = nullptr;
   UniqueFd listen_;
   std::vector<Host> hosts_;
   StageStats stats_;
   std::unique_ptr<Clock> clock_;
   std::optional<PrivateDir> private_dir_;  // declared before driver_: outlives the monitors
   std::unique_ptr<Driver> driver_;
-  uint64_t next_heartbeat_ns_ = 0;
+  bool running_ = false;
 };
 
 }  // namespace
@@ -444,8 +392,13 @@ int runVdisplay(const VdisplayOptions& options) {
     spdlog::error("{}", error);
     return abi::kExitBadConfig;
   }
-  Loop loop(options);
-  return loop.run();
+  VdisplayStage stage(options);
+  RuntimeOptions runtime;
+  runtime.kind = abi::WorkerKind::kVdisplay;
+  runtime.name = "vdisplay";
+  // Standalone (no funkhausd) only with a socket of its own for hosts.
+  runtime.standalone_ok = !options.listen_path.empty();
+  return runWorker(stage, runtime);
 }
 
 }  // namespace funkhaus::vdisplay

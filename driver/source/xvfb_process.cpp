@@ -1,15 +1,12 @@
-// Xvfb child process: fork/exec with the death signal set, -displayfd readiness, stop and reap.
+// Xvfb child process: started through ChildProcess (the one way funkhaus starts a program),
+// -displayfd readiness, stop and reap.
 #include "funkhaus/vdisplay/xvfb_process.h"
 
 #include <fcntl.h>
-#include <linux/close_range.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -25,36 +22,14 @@ namespace {
 
 constexpr int kDisplayFdInChild = 3;
 constexpr int kKeepaliveSliceMs = 50;
-
-// In the child after fork: only async-signal-safe calls until exec.
-[[noreturn]] void childExec(const std::vector<char*>& argv, int ready_fd, int log_fd, int devnull,
-                            pid_t parent) {
-  // Move the fds we keep above the targets, then place them.
-  const int ready = fcntl(ready_fd, F_DUPFD, 10);
-  const int log = fcntl(log_fd, F_DUPFD, 10);
-  if (ready < 0 || log < 0) _exit(127);
-  if (dup2(devnull, STDIN_FILENO) < 0 || dup2(log, STDOUT_FILENO) < 0 ||
-      dup2(log, STDERR_FILENO) < 0 || dup2(ready, kDisplayFdInChild) < 0)
-    _exit(127);
-  if (syscall(SYS_close_range, kDisplayFdInChild + 1, ~0U, 0) != 0) _exit(127);
-  setpgid(0, 0);  // a terminal's Ctrl-C reaches the driver, which stops its servers itself
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);  // the driver blocks signals for its signalfd
-  signal(SIGPIPE, SIG_DFL);                  // ignored dispositions survive exec
-  // The server must not outlive the driver; SIGTERM lets it remove its lock file and socket.
-  if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) != 0) _exit(127);
-  if (getppid() != parent) _exit(127);
-  execvp(argv[0], argv.data());
-  _exit(127);
-}
+constexpr int kExecFailed = 127;  // the child's exit code when the program cannot be started
 
 }  // namespace
 
 Result<XvfbProcess> XvfbProcess::start(const XvfbConfig& config) {
   if (config.width == 0 || config.height == 0)
     return makeError("Xvfb: screen size {}x{} is empty", config.width, config.height);
-  std::vector<std::string> args = {config.binary};
+  std::vector<std::string> args;
   if (config.display) args.push_back(":" + std::to_string(*config.display));
   if (!config.auth_file.empty()) {
     args.emplace_back("-auth");
@@ -64,32 +39,30 @@ Result<XvfbProcess> XvfbProcess::start(const XvfbConfig& config) {
        {"-displayfd", "3", "-nolisten", "tcp", "-noreset", "-br", "-dpi", "96", "-screen", "0"})
     args.emplace_back(a);
   args.push_back(std::to_string(config.width) + "x" + std::to_string(config.height) + "x24");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
 
   int pipefd[2];
   if (pipe2(pipefd, O_CLOEXEC) != 0) return makeError("Xvfb: pipe: {}", std::strerror(errno));
   UniqueFd ready_read(pipefd[0]), ready_write(pipefd[1]);
   UniqueFd log(memfd_create("xvfb-log", MFD_CLOEXEC));
   if (!log.valid()) return makeError("Xvfb: memfd_create: {}", std::strerror(errno));
-  UniqueFd devnull(open("/dev/null", O_RDONLY | O_CLOEXEC));
-  if (!devnull.valid()) return makeError("Xvfb: /dev/null: {}", std::strerror(errno));
 
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
-  if (pid < 0) return makeError("Xvfb: fork: {}", std::strerror(errno));
-  if (pid == 0) childExec(argv, ready_write.get(), log.get(), devnull.get(), parent);
+  ChildSpec spec;
+  spec.program = config.binary;
+  spec.args = std::move(args);
+  spec.fds = {{kDisplayFdInChild, ready_write.get()}};
+  spec.stdout_fd = log.get();  // and stderr
+  // The driver's own user; the server must not outlive the driver, and SIGTERM lets it remove
+  // its lock file and socket. Its own process group: a terminal's Ctrl-C reaches the driver,
+  // which stops its servers itself.
+  spec.drop_privileges = false;
+  spec.death_signal = SIGTERM;
+  spec.own_process_group = true;
+  spec.setup_failure_exit = kExecFailed;
+  auto process = ChildProcess::spawn(spec);
+  if (!process)
+    return makeError("{} could not be executed: {}", config.binary, process.error().message);
   ready_write.reset();
-
-  UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
-  if (!pidfd.valid()) {
-    const int err = errno;
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
-    return makeError("Xvfb: pidfd_open: {}", std::strerror(err));
-  }
-  XvfbProcess server(pid, std::move(pidfd), std::move(log), 0);
+  XvfbProcess server(std::move(*process), std::move(log), 0);
 
   // Wait for "N\n" on the display fd, the server's exit, or the timeout.
   std::string number;
@@ -102,7 +75,7 @@ Result<XvfbProcess> XvfbProcess::start(const XvfbConfig& config) {
       return makeError("Xvfb did not report its display within {} ms; its log: {}",
                        config.start_timeout.count(), server.logTail(400));
     }
-    pollfd fds[2] = {{ready_read.get(), POLLIN, 0}, {server.pidfd_.get(), POLLIN, 0}};
+    pollfd fds[2] = {{ready_read.get(), POLLIN, 0}, {server.process_->pidfd(), POLLIN, 0}};
     const int wait_ms =
         static_cast<int>(std::min<uint64_t>((deadline - now) / 1'000'000 + 1, kKeepaliveSliceMs));
     const int n = poll(fds, 2, wait_ms);
@@ -151,18 +124,14 @@ Result<XvfbProcess> XvfbProcess::start(const XvfbConfig& config) {
 }
 
 XvfbProcess::XvfbProcess(XvfbProcess&& o) noexcept
-    : pid_(std::exchange(o.pid_, -1)),
-      wait_status_(o.wait_status_),
-      pidfd_(std::move(o.pidfd_)),
+    : process_(std::exchange(o.process_, std::nullopt)),
       log_(std::move(o.log_)),
       display_(o.display_) {}
 
 XvfbProcess& XvfbProcess::operator=(XvfbProcess&& o) noexcept {
   if (this != &o) {
     stop();
-    pid_ = std::exchange(o.pid_, -1);
-    wait_status_ = o.wait_status_;
-    pidfd_ = std::move(o.pidfd_);
+    process_ = std::exchange(o.process_, std::nullopt);
     log_ = std::move(o.log_);
     display_ = o.display_;
   }
@@ -171,51 +140,19 @@ XvfbProcess& XvfbProcess::operator=(XvfbProcess&& o) noexcept {
 
 XvfbProcess::~XvfbProcess() { stop(); }
 
-void XvfbProcess::reap() {
-  if (pid_ <= 0) return;
-  int status = 0;
-  while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-  }
-  wait_status_ = status;
-  pid_ = -1;
-  pidfd_.reset();
-}
-
 std::string XvfbProcess::exitReason() const {
-  if (wait_status_ < 0) return "is still running";
-  if (WIFEXITED(wait_status_)) {
-    if (WEXITSTATUS(wait_status_) == 127) return "could not be executed (exit 127: not installed?)";
-    return fmt::format("exited with status {}", WEXITSTATUS(wait_status_));
-  }
-  if (WIFSIGNALED(wait_status_))
-    return fmt::format("was killed by signal {}", WTERMSIG(wait_status_));
-  return "ended";
+  if (!process_ || !process_->exitStatus()) return "is still running";
+  const ExitStatus& status = *process_->exitStatus();
+  if (!status.signaled && status.code == kExecFailed)
+    return "could not be executed (exit 127: not installed?)";
+  if (!status.signaled) return fmt::format("exited with status {}", status.code);
+  return fmt::format("was killed by signal {}", status.code);
 }
 
-bool XvfbProcess::exited() {
-  if (pid_ <= 0) return true;
-  pollfd p{pidfd_.get(), POLLIN, 0};
-  if (poll(&p, 1, 0) <= 0) return false;
-  reap();
-  return true;
-}
+bool XvfbProcess::exited() { return !process_ || process_->poll().has_value(); }
 
 void XvfbProcess::stop(std::chrono::milliseconds grace) {
-  if (pid_ <= 0) return;
-  if (!exited()) {
-    syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGTERM, nullptr, 0);
-    pollfd p{pidfd_.get(), POLLIN, 0};
-    const uint64_t deadline = monotonicNs() + static_cast<uint64_t>(grace.count()) * 1'000'000u;
-    for (;;) {
-      const uint64_t now = monotonicNs();
-      if (now >= deadline) break;
-      const int n = poll(&p, 1, static_cast<int>((deadline - now) / 1'000'000 + 1));
-      if (n > 0) break;
-      if (n < 0 && errno != EINTR) break;
-    }
-    if (poll(&p, 1, 0) <= 0) syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
-  }
-  reap();
+  if (process_) process_->stop(grace);
 }
 
 std::string XvfbProcess::logTail(size_t max_bytes) const {

@@ -14,6 +14,7 @@
 #include "funkhaus/abi/status_page.h"
 #include "funkhaus/abi/token.h"
 #include "funkhaus/common/channel.h"
+#include "funkhaus/test/fake_supervisor.h"
 #include "funkhaus/vdisplay/client.h"
 #include "vdisplay_process.h"
 
@@ -95,16 +96,15 @@ TEST_F(VdisplayProcessTest, FramesCarryWhatXClientsDraw) {
   // The display takes only clients with its cookie.
   EXPECT_EQ(client->info().capabilities & abi::kVdisplayCapXauth, abi::kVdisplayCapXauth);
   ASSERT_NE(added->xauthority[0], '\0');
-  const int refused =
-      runToEnd({"xsetroot", "-solid", "#ff0000"}, {display[0], "XAUTHORITY=/nonexistent"});
-  EXPECT_FALSE(WIFEXITED(refused) && WEXITSTATUS(refused) == 0)
+  EXPECT_FALSE(exitedWith(
+      runToEnd({"xsetroot", "-solid", "#ff0000"}, {display[0], "XAUTHORITY=/nonexistent"}), 0))
       << "a client without the cookie got in";
   struct stat auth_stat {};
   ASSERT_EQ(stat(added->xauthority, &auth_stat), 0);
   EXPECT_EQ(auth_stat.st_mode & 0777, 0600u);
 
   // A solid root colour set by xsetroot shows up in the ring.
-  ASSERT_EQ(runToEnd({"xsetroot", "-solid", "#336699"}, display), 0);
+  ASSERT_TRUE(exitedWith(runToEnd({"xsetroot", "-solid", "#336699"}, display), 0));
   ASSERT_TRUE(waitForFrame(
       *consumer,
       [](const auto& f) { return pixel(f, 5, 5) == 0x336699 && pixel(f, 1000, 700) == 0x336699; },
@@ -129,7 +129,7 @@ TEST_F(VdisplayProcessTest, FramesCarryWhatXClientsDraw) {
   EXPECT_GT(repeats, 10) << "repeatLast did not keep the monitor's rate";
 
   // xclock draws a window; once it is in the ring, the ring equals xwd's dump pixel for pixel.
-  const pid_t clock =
+  ChildProcess clock =
       spawn({"xclock", "-geometry", "300x300+200+100", "-bg", "#ff8000"}, display, "");
   ASSERT_TRUE(waitForFrame(
       *consumer, [](const auto& f) { return pixel(f, 205, 105) == 0xff8000; }, 10s))
@@ -138,7 +138,7 @@ TEST_F(VdisplayProcessTest, FramesCarryWhatXClientsDraw) {
   std::string mismatch;
   for (int attempt = 0; attempt < 5 && !identical; ++attempt) {
     const std::string dump = uniquePath("xwd") + ".xwd";
-    ASSERT_EQ(runToEnd({"xwd", "-root", "-silent", "-out", dump}, display), 0);
+    ASSERT_TRUE(exitedWith(runToEnd({"xwd", "-root", "-silent", "-out", dump}, display), 0));
     auto img = parseXwd(readFile(dump));
     std::remove(dump.c_str());
     ASSERT_TRUE(img.has_value()) << "xwd wrote a format this test does not decode";
@@ -159,7 +159,7 @@ TEST_F(VdisplayProcessTest, FramesCarryWhatXClientsDraw) {
 
   // RandR: the mode carries the CVT timing and the output the EDID the driver returned.
   const std::string randr_log = uniquePath("xrandr") + ".txt";
-  ASSERT_EQ(runToEnd({"xrandr", "--verbose"}, display, randr_log), 0);
+  ASSERT_TRUE(exitedWith(runToEnd({"xrandr", "--verbose"}, display, randr_log), 0));
   const std::string randr = readFile(randr_log);
   std::remove(randr_log.c_str());
   std::string edid_hex;
@@ -184,10 +184,7 @@ TEST_F(VdisplayProcessTest, FramesCarryWhatXClientsDraw) {
   EXPECT_EQ(log.find("vdisplay error:"), std::string::npos) << log;
   EXPECT_EQ(zombieChildren(driver.pid()), 0);
   // xclock loses its server and exits.
-  int status = 0;
-  EXPECT_TRUE(waitUntil([&] { return waitpid(clock, &status, WNOHANG) == clock; }, 10s));
-  kill(clock, SIGKILL);
-  waitpid(clock, nullptr, WNOHANG);
+  EXPECT_TRUE(clock.wait(10s).has_value());
 }
 
 // --- add/remove cycles ---------------------------------------------------------------------
@@ -569,7 +566,7 @@ TEST_F(VdisplayProcessTest, ModeChangeInPlaceKeepsAppsRestartBeyondTheFramebuffe
   const auto display = xenv(*added);
   auto consumer = FrameConsumer::attach(*SharedMemory::attachDup(ring.fd()));
   ASSERT_TRUE(consumer.ok());
-  const pid_t clock =
+  ChildProcess clock =
       spawn({"xclock", "-geometry", "200x200+10+10", "-bg", "#00ff00"}, display, "");
   ASSERT_TRUE(waitForFrame(
       *consumer, [](const auto& f) { return pixel(f, 15, 15) == 0x00ff00; }, 10s));
@@ -590,7 +587,7 @@ TEST_F(VdisplayProcessTest, ModeChangeInPlaceKeepsAppsRestartBeyondTheFramebuffe
   EXPECT_EQ(f.geometry.width, 1920u);
   EXPECT_EQ(f.geometry.height, 1080u);
   EXPECT_EQ(f.geometry.stride[0], 1920u * 4);
-  EXPECT_EQ(waitpid(clock, nullptr, WNOHANG), 0) << "xclock died in an in-place mode change";
+  EXPECT_FALSE(clock.poll().has_value()) << "xclock died in an in-place mode change";
   ASSERT_TRUE(waitForFrame(
       *consumer, [](const auto& fr) { return pixel(fr, 15, 15) == 0x00ff00; }, 5s))
       << "xclock's window is not in the resized screen";
@@ -624,11 +621,7 @@ TEST_F(VdisplayProcessTest, ModeChangeInPlaceKeepsAppsRestartBeyondTheFramebuffe
       &f));
   EXPECT_EQ(f.geometry.width, 2560u);
   EXPECT_EQ(f.geometry.height, 1440u);
-  int status = 0;
-  EXPECT_TRUE(waitUntil([&] { return waitpid(clock, &status, WNOHANG) == clock; }, 10s))
-      << "xclock outlived its X server";
-  kill(clock, SIGKILL);
-  waitpid(clock, nullptr, WNOHANG);
+  EXPECT_TRUE(clock.wait(10s).has_value()) << "xclock outlived its X server";
   EXPECT_EQ(xvfbChildren(driver.pid()).size(), 1u);
   EXPECT_EQ(zombieChildren(driver.pid()), 0);
 }
@@ -692,7 +685,7 @@ TEST_F(VdisplayProcessTest, CrashedXServerIsRestartedAndFramesGoOn) {
   EXPECT_EQ(zombieChildren(driver.pid()), 0);
   auto info = client->getMonitor(added->monitor_id);
   ASSERT_TRUE(info.ok()) << info.error().message;
-  ASSERT_EQ(runToEnd({"xsetroot", "-solid", "#abcdef"}, xenv(*info)), 0);
+  ASSERT_TRUE(exitedWith(runToEnd({"xsetroot", "-solid", "#abcdef"}, xenv(*info)), 0));
   EXPECT_TRUE(waitForFrame(
       *consumer, [](const auto& f) { return pixel(f, 1, 1) == 0xabcdef; }, 5s))
       << driver.log();
@@ -702,49 +695,27 @@ TEST_F(VdisplayProcessTest, CrashedXServerIsRestartedAndFramesGoOn) {
 // --- under funkhausd -------------------------------------------------------------------------
 
 TEST_F(VdisplayProcessTest, SupervisedByFunkhausdOverTheChannel) {
-  // This test plays funkhausd: channel at fd 3, status page and control socket in ring-fds.
-  int channel_pair[2], control_pair[2];
-  ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, channel_pair), 0);
+  // This test plays funkhausd through the one FakeSupervisor: channel at fd 3, status page and
+  // the control socket handed over.
+  int control_pair[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, control_pair), 0);
-  UniqueFd channel(channel_pair[0]), theirs(channel_pair[1]);
   UniqueFd control(control_pair[0]), driver_control(control_pair[1]);
-  auto page = SharedMemory::create("status-vdisplay", sizeof(abi::WorkerStatusPage));
-  ASSERT_TRUE(page.ok());
-  auto* status = reinterpret_cast<abi::WorkerStatusPage*>(page->data());
-  status->magic = abi::kStatusPageMagic;
-  status->abi_version = abi::kAbiVersion;
-  status->header_size = sizeof(abi::WorkerStatusPage);
-  status->kind = static_cast<uint32_t>(abi::WorkerKind::kVdisplay);
-  const std::string log = uniquePath("vdisplay-supervised") + ".log";
-  const pid_t pid = spawn({FUNKHAUS_VDISPLAY_BIN}, {}, log, {theirs.get()});
-  theirs.reset();
-
-  auto receive = [&](int timeout_ms) -> std::optional<Message> {
-    pollfd p{channel.get(), POLLIN, 0};
-    if (poll(&p, 1, timeout_ms) != 1) return std::nullopt;
-    auto m = receiveMessage(channel.get());
-    if (!m || !*m) return std::nullopt;
-    return std::move(**m);
-  };
-  auto hello = receive(10000);
-  ASSERT_TRUE(hello.has_value()) << readFile(log);
-  ASSERT_TRUE(std::holds_alternative<HelloMessage>(*hello));
-  EXPECT_EQ(std::get<HelloMessage>(*hello).body.kind,
-            static_cast<uint32_t>(abi::WorkerKind::kVdisplay));
-  RingFdsMessage fds;
-  fds.roles = {abi::FdRole::kStatusPage, abi::FdRole::kDevice};
-  fds.tags = {0, static_cast<uint32_t>(abi::DeviceId::kDisplayControl)};
-  fds.fds.emplace_back(fcntl(page->fd(), F_DUPFD_CLOEXEC, 0));
-  fds.fds.push_back(std::move(driver_control));
-  ASSERT_TRUE(sendMessage(channel.get(), Message(std::move(fds))).ok());
-  auto ready = receive(10000);
-  ASSERT_TRUE(ready.has_value() && std::holds_alternative<ReadyMessage>(*ready)) << readFile(log);
+  auto worker = funkhaus::test::FakeSupervisor::start(
+      {FUNKHAUS_VDISPLAY_BIN, {}, abi::WorkerKind::kVdisplay, {}});
+  ASSERT_TRUE(worker.ok()) << worker.error().message;
+  auto connected =
+      worker->connect({{abi::FdRole::kDevice, static_cast<uint32_t>(abi::DeviceId::kDisplayControl),
+                        driver_control.get()}});
+  ASSERT_TRUE(connected.ok()) << connected.error().message;
+  driver_control.reset();
+  const abi::WorkerStatusPage* status = &worker->status();
+  const pid_t pid = worker->pid();
 
   auto client = VdisplayClient::adopt(std::move(control));
   ASSERT_TRUE(client.ok()) << client.error().message;
   auto ring = hostRing(1280, 720);
   auto added = client->addMonitor(addBody(1280, 720, 60000), ring.fd());
-  ASSERT_TRUE(added.ok()) << added.error().message << "\n" << readFile(log);
+  ASSERT_TRUE(added.ok()) << added.error().message << "\n" << worker->log();
   const uint64_t beat = abi::atomicLoad(status->heartbeat);
   EXPECT_TRUE(waitUntil(
       [&] {
@@ -765,7 +736,7 @@ TEST_F(VdisplayProcessTest, SupervisedByFunkhausdOverTheChannel) {
   // A mode change is reported to funkhausd as an event.
   auto changed = client->setMode(added->monitor_id, {1024, 768, 60000});
   ASSERT_TRUE(changed.ok()) << changed.error().message;
-  auto event = receive(5000);
+  auto event = worker->receive(5s);
   ASSERT_TRUE(event.has_value() && std::holds_alternative<EventMessage>(*event));
   EXPECT_EQ(std::get<EventMessage>(*event).body.event,
             static_cast<uint32_t>(abi::Event::kModeChanged));
@@ -774,14 +745,10 @@ TEST_F(VdisplayProcessTest, SupervisedByFunkhausdOverTheChannel) {
   // Stop: the worker removes its monitors and exits 0.
   const auto servers = xvfbChildren(pid);
   ASSERT_EQ(servers.size(), 1u);
-  ASSERT_TRUE(
-      sendMessage(channel.get(), CommandMessage{{static_cast<uint32_t>(abi::Command::kStop), 0, 0}})
-          .ok());
-  int wstatus = 0;
-  ASSERT_TRUE(waitUntil([&] { return waitpid(pid, &wstatus, WNOHANG) == pid; }, 20s));
-  EXPECT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == abi::kExitStopped) << readFile(log);
+  const auto stopped = worker->stop(20s);
+  ASSERT_TRUE(stopped.has_value()) << worker->log();
+  EXPECT_EQ(*stopped, (ExitStatus{false, abi::kExitStopped})) << worker->log();
   EXPECT_FALSE(processExists(servers[0]));
-  std::remove(log.c_str());
 }
 
 // --- shutdown ------------------------------------------------------------------------------
@@ -798,8 +765,7 @@ TEST_F(VdisplayProcessTest, SigtermStopsEveryXServerSigkillTakesThemAlong) {
         client->addMonitor(addBody(800, 600, 30000, abi::kVdisplayMonitorHdr), b.fd()).ok());
     const auto servers = xvfbChildren(driver.pid());
     ASSERT_EQ(servers.size(), 2u);
-    const int status = driver.stop(SIGTERM);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << "\n" << driver.log();
+    EXPECT_TRUE(exitedWith(driver.stop(SIGTERM), 0)) << driver.log();
     for (pid_t s : servers) EXPECT_FALSE(processExists(s)) << "Xvfb " << s << " outlived SIGTERM";
     EXPECT_NE(access(driver.socket().c_str(), F_OK), 0) << "socket file left behind";
     EXPECT_TRUE(std::filesystem::is_empty(driver.runtimeDir()))
@@ -831,9 +797,9 @@ TEST_F(VdisplayProcessTest, BadCommandLinesExitWithBadConfig) {
                                  "--max-monitors", "17"},
         std::vector<std::string>{FUNKHAUS_VDISPLAY_BIN, "--bogus"},
         std::vector<std::string>{FUNKHAUS_VDISPLAY_BIN, "--listen", "/nonexistent-dir/x.sock"}}) {
-    const int status = runToEnd(args, {});
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == abi::kExitBadConfig)
-        << args.back() << ": status " << status;
+    const auto status = runToEnd(args, {});
+    EXPECT_TRUE(exitedWith(status, abi::kExitBadConfig))
+        << args.back() << ": " << (status ? describeExit(*status) : "still running");
   }
 }
 

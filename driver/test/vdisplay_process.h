@@ -1,6 +1,6 @@
 // Helpers for the vdisplay multi-process tests: the real funkhaus-vdisplay binary as a child
-// process, X clients nobody here wrote, /proc inspection (Xvfb children, fds, memfds) and frame
-// rings the test owns as the host would. Test processes only.
+// process (ChildProcess), X clients nobody here wrote, /proc inspection (Xvfb children, fds,
+// memfds) and frame rings the test owns as the host would. Test processes only.
 #pragma once
 
 #include <dirent.h>
@@ -8,7 +8,6 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -25,11 +24,11 @@
 #include <thread>
 #include <vector>
 
+#include "funkhaus/common/child_process.h"
 #include "funkhaus/common/clock.h"
 #include "funkhaus/common/frame_ring.h"
 #include "funkhaus/common/unique_fd.h"
-
-extern char** environ;
+#include "funkhaus/test/fake_supervisor.h"
 
 namespace funkhaus::vdisplay::test {
 
@@ -47,60 +46,47 @@ inline std::string uniquePath(const std::string& stem) {
          std::to_string(counter++);
 }
 
-// fork + exec of `args` with extra environment entries; stdout/stderr to `log` (or /dev/null),
-// the child dies with us (PR_SET_PDEATHSIG). `keep_fds` are moved to fds 3, 4, ... in order.
-inline pid_t spawn(const std::vector<std::string>& args, const std::vector<std::string>& env_extra,
-                   const std::string& log, const std::vector<int>& keep_fds = {}) {
-  std::vector<std::string> arg_storage = args;
-  std::vector<char*> argv;
-  for (auto& a : arg_storage) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_storage;
-  for (char** e = environ; *e != nullptr; ++e) {
-    bool replaced = false;
-    for (const auto& extra : env_extra)
-      if (std::strncmp(*e, extra.c_str(), extra.find('=') + 1) == 0) replaced = true;
-    if (!replaced) env_storage.emplace_back(*e);
+// Starts `args` through ChildProcess with extra environment entries; stdout/stderr to `log` (or
+// /dev/null), the child dies with us. `keep_fds` become fds 3, 4, ... in order.
+inline ChildProcess spawn(const std::vector<std::string>& args,
+                          const std::vector<std::string>& env_extra, const std::string& log,
+                          const std::vector<int>& keep_fds = {}) {
+  ChildSpec spec;
+  spec.program = args.at(0);
+  spec.args.assign(args.begin() + 1, args.end());
+  spec.environment = funkhaus::test::environmentWith(env_extra);
+  for (size_t i = 0; i < keep_fds.size(); ++i)
+    spec.fds.emplace_back(static_cast<int>(3 + i), keep_fds[i]);
+  UniqueFd out;
+  if (!log.empty()) {
+    out = UniqueFd(open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+    spec.stdout_fd = out.get();
   }
-  for (const auto& extra : env_extra) env_storage.push_back(extra);
-  std::vector<char*> envp;
-  for (auto& e : env_storage) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
-  if (pid < 0) std::abort();
-  if (pid == 0) {
-    const int out = log.empty()
-                        ? open("/dev/null", O_WRONLY | O_CLOEXEC)
-                        : open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (out < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) _exit(127);
-    std::vector<int> moved;
-    for (int fd : keep_fds) moved.push_back(fcntl(fd, F_DUPFD_CLOEXEC, 20));
-    for (size_t i = 0; i < moved.size(); ++i)
-      if (moved[i] < 0 || dup2(moved[i], static_cast<int>(3 + i)) < 0) _exit(127);
-    for (int fd = static_cast<int>(3 + moved.size()); fd < 1024; ++fd) close(fd);
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(127);
-    execvpe(argv[0], argv.data(), envp.data());
-    _exit(127);
+  spec.drop_privileges = false;  // the test's own user
+  spec.own_process_group = false;
+  spec.setup_failure_exit = 127;
+  auto child = ChildProcess::spawn(spec);
+  if (!child) {
+    ADD_FAILURE() << "cannot start " << args.at(0) << ": " << child.error().message;
+    std::abort();
   }
-  return pid;
+  return std::move(*child);
 }
 
-// Runs a program to completion (bounded); returns its wait status, or -1 on timeout (killed).
-inline int runToEnd(const std::vector<std::string>& args, const std::vector<std::string>& env,
-                    const std::string& log = "", std::chrono::milliseconds timeout = 20s) {
-  const pid_t pid = spawn(args, env, log);
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  int status = 0;
-  while (waitpid(pid, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      return -1;
-    }
-    std::this_thread::sleep_for(10ms);
-  }
+// Runs a program to completion (bounded); returns its exit, or nullopt on timeout (killed).
+inline std::optional<ExitStatus> runToEnd(const std::vector<std::string>& args,
+                                          const std::vector<std::string>& env,
+                                          const std::string& log = "",
+                                          std::chrono::milliseconds timeout = 20s) {
+  ChildProcess child = spawn(args, env, log);
+  auto status = child.wait(timeout);
+  if (!status) child.stop(0ms);
   return status;
+}
+
+// True when `status` is a normal exit with `code`.
+inline bool exitedWith(const std::optional<ExitStatus>& status, int code) {
+  return status && !status->signaled && status->code == code;
 }
 
 inline std::string readFile(const std::string& path) {
@@ -222,7 +208,8 @@ class DriverProcess {
     std::vector<std::string> args = {FUNKHAUS_VDISPLAY_BIN, "--listen", socket_, "--runtime-dir",
                                      runtime_};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
-    pid_ = spawn(args, {}, log_);
+    process_.emplace(spawn(args, {}, log_));
+    pid_ = process_->pid();
     ready_ =
         waitUntil(
             [&] {
@@ -239,10 +226,7 @@ class DriverProcess {
   DriverProcess(const DriverProcess&) = delete;
   DriverProcess& operator=(const DriverProcess&) = delete;
   ~DriverProcess() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
+    process_.reset();  // SIGKILL and reap if it still runs
     unlink(socket_.c_str());
     unlink(log_.c_str());
     std::error_code ignored;
@@ -255,18 +239,15 @@ class DriverProcess {
   const std::string& runtimeDir() const { return runtime_; }
   std::string log() const { return readFile(log_); }
 
-  // Signals the driver and waits for it; returns the wait status (or -1 after 30 s).
-  int stop(int signal = SIGTERM) {
-    if (pid_ <= 0) return -1;
-    kill(pid_, signal);
-    int status = -1;
-    const bool ended = waitUntil([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, 30s);
-    if (!ended) return -1;
-    pid_ = -1;
-    return status;
+  // Signals the driver and waits for it; returns how it ended (nullopt: still running after
+  // 30 s).
+  std::optional<ExitStatus> stop(int signal = SIGTERM) {
+    process_->signal(signal);
+    return process_->wait(30s);
   }
 
  private:
+  std::optional<ChildProcess> process_;
   pid_t pid_ = -1;
   bool ready_ = false;
   std::string socket_;

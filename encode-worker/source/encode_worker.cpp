@@ -1,30 +1,91 @@
-// funkhaus-encode: arguments, channel, rings, and the main loop.
+// funkhaus-encode: arguments, and the worker stage on the one runtime (rings in, EncodeStage).
 #include "funkhaus/encode/encode_worker.h"
-
-#include <signal.h>
 
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
-#include <atomic>
-#include <vector>
+#include <memory>
+#include <optional>
 
 #include "funkhaus/abi/exit_codes.h"
-#include "funkhaus/common/clock.h"
 #include "funkhaus/common/frame_ring.h"
 #include "funkhaus/common/packet_ring.h"
-#include "funkhaus/common/worker_channel.h"
+#include "funkhaus/common/worker_runtime.h"
 #include "funkhaus/encode/encode_stage.h"
 
 namespace funkhaus::encode {
 
 namespace {
 
-std::atomic<bool> g_terminate{false};
-void onTerminate(int) { g_terminate.store(true); }
+// funkhaus-encode on the worker runtime: start() attaches the frame ring (in) and the packet
+// ring (out) and opens the encoder; each step is a turn of EncodeStage.
+class EncodeWorkerStage final : public WorkerStage {
+ public:
+  explicit EncodeWorkerStage(const EncoderConfig& config) : config_(config) {}
 
-// Commands are polled between turns, so a turn waits at most this long for a frame.
-constexpr int64_t kTurnNs = 20'000'000;
+  Result<void> start(WorkerContext& context) override {
+    context_ = &context;
+    auto frame_shm = context.ring(abi::FdRole::kRingIn, abi::RingId::kFrames);
+    if (!frame_shm) return frame_shm.error();
+    auto packet_shm = context.ring(abi::FdRole::kRingOut, abi::RingId::kVideoPackets);
+    if (!packet_shm) return packet_shm.error();
+    auto frames = FrameConsumer::attach(std::move(*frame_shm));
+    if (!frames)
+      return makeError(ErrorCode::kAttachFailed, "frame ring: {}", frames.error().message);
+    auto packets = PacketProducer::attach(std::move(*packet_shm));
+    if (!packets)
+      return makeError(ErrorCode::kAttachFailed, "packet ring: {}", packets.error().message);
+    frames_.emplace(std::move(*frames));
+    packets_.emplace(std::move(*packets));
+    context.heartbeat();
+    auto encoder = Encoder::create(config_);  // probes hardware encoders: may take a while
+    context.heartbeat();
+    if (!encoder) return makeError(ErrorCode::kUnsupported, "{}", encoder.error().message);
+    stage_ = std::make_unique<EncodeStage>(std::move(*encoder), *frames_, *packets_);
+    spdlog::info("encode: ready: {} (asked for {}), {} bit/s, {} fps, preset {}",
+                 stage_->encoder().name(), config_.encoder, config_.bitrate, config_.fps,
+                 config_.preset);
+    return {};
+  }
+
+  Result<void> step(int64_t budget_ns) override {
+    const EncodeStage::Turn turn = stage_->step(budget_ns);
+    if (!running_ &&
+        (turn == EncodeStage::Turn::kEncoded || turn == EncodeStage::Turn::kRepeated)) {
+      context_->setState(abi::WorkerState::kRunning);
+      running_ = true;
+    }
+    return {};
+  }
+
+  void onCommand(const abi::CommandBody& command) override {
+    switch (static_cast<abi::Command>(command.command)) {
+      case abi::Command::kKeyframe:
+        stage_->requestKeyframe();
+        break;
+      case abi::Command::kSetBitrate:
+        if (auto set = stage_->setBitrate(command.arg); !set)
+          spdlog::warn("encode: set bitrate refused: {}", set.error().message);
+        else
+          spdlog::info("encode: bitrate {} bit/s from the next frame", command.arg);
+        break;
+      case abi::Command::kStop:  // the runtime's
+        break;
+    }
+  }
+
+  void publish(abi::WorkerStatusPage& page, uint64_t now_ns) override {
+    stage_->publish(page, now_ns);
+  }
+
+ private:
+  EncoderConfig config_;
+  WorkerContext* context_ = nullptr;
+  std::optional<FrameConsumer> frames_;
+  std::optional<PacketProducer> packets_;
+  std::unique_ptr<EncodeStage> stage_;  // declared last: gives its slots back first
+  bool running_ = false;
+};
 
 }  // namespace
 
@@ -51,103 +112,12 @@ Result<WorkerArguments> parseArguments(int argc, const char* const* argv) {
 }
 
 int runEncodeWorker(const EncoderConfig& config) {
-  struct sigaction sa {};
-  sa.sa_handler = onTerminate;
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
   routeLibavLogToSpdlog();
-
-  auto channel = WorkerChannel::connect(kWorkerChannelFd, abi::WorkerKind::kEncode);
-  if (!channel) {
-    spdlog::error("encode: channel: {}", channel.error().message);
-    return abi::kExitPeerLost;
-  }
-  channel->heartbeat();
-  auto encoder = Encoder::create(config);
-  if (!encoder) {
-    spdlog::error("encode: {}", encoder.error().message);
-    channel->setState(abi::WorkerState::kFailed);
-    return abi::kExitUnsupported;
-  }
-  channel->heartbeat();
-
-  UniqueFd frame_fd = channel->takeRing(abi::FdRole::kRingIn, abi::RingId::kFrames);
-  UniqueFd packet_fd = channel->takeRing(abi::FdRole::kRingOut, abi::RingId::kVideoPackets);
-  if (!frame_fd.valid() || !packet_fd.valid()) {
-    spdlog::error("encode: funkhausd handed over no {}",
-                  !frame_fd.valid() ? "frame ring (kRingIn, kFrames)"
-                                    : "packet ring (kRingOut, kVideoPackets)");
-    channel->setState(abi::WorkerState::kFailed);
-    return abi::kExitBadConfig;
-  }
-  auto frame_shm = SharedMemory::attach(std::move(frame_fd));
-  if (!frame_shm) {
-    spdlog::error("encode: frame ring: {}", frame_shm.error().message);
-    return abi::kExitAttachFailed;
-  }
-  auto frames = FrameConsumer::attach(std::move(*frame_shm));
-  if (!frames) {
-    spdlog::error("encode: frame ring: {}", frames.error().message);
-    return abi::kExitAttachFailed;
-  }
-  auto packet_shm = SharedMemory::attach(std::move(packet_fd));
-  if (!packet_shm) {
-    spdlog::error("encode: packet ring: {}", packet_shm.error().message);
-    return abi::kExitAttachFailed;
-  }
-  auto packets = PacketProducer::attach(std::move(*packet_shm));
-  if (!packets) {
-    spdlog::error("encode: packet ring: {}", packets.error().message);
-    return abi::kExitAttachFailed;
-  }
-
-  EncodeStage stage(std::move(*encoder), *frames, *packets);
-  if (auto ready = channel->sendReady(); !ready) {
-    spdlog::error("encode: {}", ready.error().message);
-    return abi::kExitPeerLost;
-  }
-  spdlog::info("encode: ready: {} (asked for {}), {} bit/s, {} fps, preset {}",
-               stage.encoder().name(), config.encoder, config.bitrate, config.fps, config.preset);
-
-  bool running = false;
-  while (!g_terminate.load()) {
-    channel->heartbeat();
-    // Commands first, without blocking.
-    for (;;) {
-      auto command = channel->waitCommand(0);
-      if (!command) {
-        spdlog::error("encode: channel: {}", command.error().message);
-        return abi::kExitPeerLost;
-      }
-      if (!command->has_value()) break;
-      const abi::CommandBody& c = **command;
-      switch (static_cast<abi::Command>(c.command)) {
-        case abi::Command::kStop:
-          spdlog::info("encode: stop");
-          channel->setState(abi::WorkerState::kStopping);
-          return abi::kExitStopped;
-        case abi::Command::kKeyframe:
-          stage.requestKeyframe();
-          break;
-        case abi::Command::kSetBitrate:
-          if (auto set = stage.setBitrate(c.arg); !set) {
-            spdlog::warn("encode: set bitrate refused: {}", set.error().message);
-          } else {
-            spdlog::info("encode: bitrate {} bit/s from the next frame", c.arg);
-          }
-          break;
-      }
-    }
-    const EncodeStage::Turn turn = stage.step(kTurnNs);
-    if (!running && (turn == EncodeStage::Turn::kEncoded || turn == EncodeStage::Turn::kRepeated)) {
-      channel->setState(abi::WorkerState::kRunning);
-      running = true;
-    }
-    stage.publish(channel->status(), monotonicNs());
-  }
-  spdlog::info("encode: terminated by signal");
-  channel->setState(abi::WorkerState::kStopping);
-  return abi::kExitStopped;
+  EncodeWorkerStage stage(config);
+  RuntimeOptions runtime;
+  runtime.kind = abi::WorkerKind::kEncode;
+  runtime.name = "encode";
+  return runWorker(stage, runtime);
 }
 
 }  // namespace funkhaus::encode

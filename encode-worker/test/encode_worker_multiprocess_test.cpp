@@ -1,184 +1,73 @@
-// Multi-process tests of the real funkhaus-encode binary: the test plays funkhausd (status
-// page, frame ring, packet ring, SOCK_SEQPACKET channel at fd 3), feeds frames, reads and
-// decodes packets, sends commands, SIGKILLs the worker and starts another on the same rings.
-#include <fcntl.h>
-#include <poll.h>
+// Multi-process tests of the real funkhaus-encode binary: the test plays funkhausd through the
+// one FakeSupervisor (status page, frame ring, packet ring, channel at fd 3), feeds frames, reads
+// and decodes packets, sends commands, SIGKILLs the worker and starts another on the same rings.
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <optional>
-#include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "funkhaus/abi/exit_codes.h"
 #include "funkhaus/abi/status_page.h"
-#include "funkhaus/common/channel.h"
 #include "funkhaus/common/clock.h"
 #include "funkhaus/common/frame_ring.h"
 #include "funkhaus/common/packet_ring.h"
 #include "funkhaus/common/shared_memory.h"
+#include "funkhaus/test/fake_supervisor.h"
 #include "test_support.h"
 
 namespace funkhaus::encode {
 namespace {
 
 using namespace std::chrono_literals;
+using funkhaus::test::FakeSupervisor;
+using funkhaus::test::Handle;
 using test::Decoder;
 using test::Pattern;
 using test::Record;
 
-SharedMemory makeStatusPage() {
-  auto page = SharedMemory::create("encode-status", sizeof(abi::WorkerStatusPage));
-  if (!page) std::abort();
-  auto* s = reinterpret_cast<abi::WorkerStatusPage*>(page->data());
-  s->magic = abi::kStatusPageMagic;
-  s->abi_version = abi::kAbiVersion;
-  s->header_size = sizeof(abi::WorkerStatusPage);
-  s->kind = static_cast<uint32_t>(abi::WorkerKind::kEncode);
-  return std::move(*page);
+// The real funkhaus-encode, started the way funkhausd starts it (channel at fd 3).
+FakeSupervisor startEncode(const std::vector<std::string>& args) {
+  auto worker = FakeSupervisor::start({FUNKHAUS_ENCODE_BIN, args, abi::WorkerKind::kEncode, {}});
+  if (!worker) {
+    ADD_FAILURE() << worker.error().message;
+    std::abort();
+  }
+  return std::move(*worker);
 }
 
-// The real funkhaus-encode, started the way funkhausd starts it: channel at fd 3.
-class EncodeWorker {
- public:
-  explicit EncodeWorker(const std::vector<std::string>& args) {
-    static int counter = 0;
-    log_path_ = "/tmp/funkhaus-encode-test-" + std::to_string(getpid()) + "-" +
-                std::to_string(counter++) + ".log";
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) std::abort();
-    channel_ = UniqueFd(sv[0]);
-    UniqueFd child_end(sv[1]);
-    std::vector<std::string> all = {FUNKHAUS_ENCODE_BIN};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const pid_t parent = getpid();
-    pid_ = fork();
-    if (pid_ < 0) std::abort();
-    if (pid_ == 0) {
-      const int out = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-      if (out < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) _exit(127);
-      if (child_end.get() == 3) {
-        if (fcntl(3, F_SETFD, 0) != 0) _exit(127);
-      } else if (dup2(child_end.get(), 3) < 0) {
-        _exit(127);
-      }
-      if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(127);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-  }
-  ~EncodeWorker() {
-    if (!reaped_) {
-      ::kill(pid_, SIGKILL);
-      waitExit(10'000);
-    }
-    std::remove(log_path_.c_str());
-  }
+std::vector<Handle> ringHandles(const SharedMemory* frames, const SharedMemory* packets) {
+  std::vector<Handle> handles;
+  if (frames != nullptr)
+    handles.push_back(
+        {abi::FdRole::kRingIn, static_cast<uint32_t>(abi::RingId::kFrames), frames->fd()});
+  if (packets != nullptr)
+    handles.push_back(
+        {abi::FdRole::kRingOut, static_cast<uint32_t>(abi::RingId::kVideoPackets), packets->fd()});
+  return handles;
+}
 
-  pid_t pid() const { return pid_; }
-  int channel() const { return channel_.get(); }
-  std::string log() const {
-    std::ifstream in(log_path_);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
+// Hello -> ring fds -> ready, as funkhausd does it.
+::testing::AssertionResult handshake(FakeSupervisor& worker, const SharedMemory& frames,
+                                     const SharedMemory& packets) {
+  if (auto ok = worker.connect(ringHandles(&frames, &packets)); !ok)
+    return ::testing::AssertionFailure() << ok.error().message << "\n" << worker.log();
+  return ::testing::AssertionSuccess();
+}
 
-  std::optional<Message> receive(int timeout_ms) {
-    pollfd p{channel_.get(), POLLIN, 0};
-    if (poll(&p, 1, timeout_ms) <= 0) return std::nullopt;
-    auto m = receiveMessage(channel_.get());
-    if (!m || !m->has_value()) return std::nullopt;
-    return std::move(**m);
-  }
-
-  // Hello -> ring fds -> ready, as funkhausd does it.
-  ::testing::AssertionResult handshake(const SharedMemory& status, const SharedMemory* frames,
-                                       const SharedMemory* packets) {
-    auto hello = receive(5000);
-    if (!hello || !std::holds_alternative<HelloMessage>(*hello))
-      return ::testing::AssertionFailure() << "no hello\n" << log();
-    const auto& body = std::get<HelloMessage>(*hello).body;
-    if (body.kind != static_cast<uint32_t>(abi::WorkerKind::kEncode) ||
-        body.abi_version != abi::kAbiVersion)
-      return ::testing::AssertionFailure() << "hello of another kind or version";
-    RingFdsMessage rings;
-    rings.roles.push_back(abi::FdRole::kStatusPage);
-    rings.tags.push_back(0);
-    rings.fds.emplace_back(dup(status.fd()));
-    if (frames != nullptr) {
-      rings.roles.push_back(abi::FdRole::kRingIn);
-      rings.tags.push_back(static_cast<uint32_t>(abi::RingId::kFrames));
-      rings.fds.emplace_back(dup(frames->fd()));
-    }
-    if (packets != nullptr) {
-      rings.roles.push_back(abi::FdRole::kRingOut);
-      rings.tags.push_back(static_cast<uint32_t>(abi::RingId::kVideoPackets));
-      rings.fds.emplace_back(dup(packets->fd()));
-    }
-    rings.last = true;
-    if (auto sent = sendMessage(channel_.get(), Message(std::move(rings))); !sent)
-      return ::testing::AssertionFailure() << sent.error().message;
-    if (frames == nullptr || packets == nullptr) return ::testing::AssertionSuccess();
-    auto ready = receive(10000);
-    if (!ready || !std::holds_alternative<ReadyMessage>(*ready))
-      return ::testing::AssertionFailure() << "no ready\n" << log();
-    return ::testing::AssertionSuccess();
-  }
-
-  void command(abi::Command command, uint64_t arg = 0) {
-    auto sent =
-        sendMessage(channel_.get(), CommandMessage{{static_cast<uint32_t>(command), 0, arg}});
-    ASSERT_TRUE(sent) << sent.error().message;
-  }
-
-  void kill(int signal) { ::kill(pid_, signal); }
-
-  // The raw wait status, or nullopt if still running after timeout_ms.
-  std::optional<int> waitExit(int timeout_ms) {
-    const uint64_t deadline = monotonicNs() + uint64_t(timeout_ms) * 1'000'000;
-    for (;;) {
-      int status = 0;
-      const pid_t r = waitpid(pid_, &status, WNOHANG);
-      if (r == pid_) {
-        reaped_ = true;
-        return status;
-      }
-      if (monotonicNs() > deadline) return std::nullopt;
-      std::this_thread::sleep_for(5ms);
-    }
-  }
-
- private:
-  pid_t pid_ = -1;
-  bool reaped_ = false;
-  UniqueFd channel_;
-  std::string log_path_;
-};
-
-const abi::WorkerStatusPage& page(const SharedMemory& status) {
-  return *reinterpret_cast<const abi::WorkerStatusPage*>(status.data());
+bool exitedWith(const std::optional<ExitStatus>& status, int code) {
+  return status && !status->signaled && status->code == code;
 }
 
 // funkhausd's side of one session: the rings, the producer (capture) and the consumer (net).
 struct Session {
   abi::FrameGeometry geometry;
-  SharedMemory status = makeStatusPage();
   SharedMemory frame_ring;
   SharedMemory packet_ring = test::makePacketRing();
   std::optional<FrameProducer> producer;
@@ -242,8 +131,8 @@ TEST(EncodeWorkerProcess, StreamSurvivesSigkillOfTheEncoder) {
   int64_t pts = 0;  // one per record decoded so far
   std::vector<Record> records;
 
-  auto first = std::make_unique<EncodeWorker>(std::vector<std::string>{"--fps", "60"});
-  ASSERT_TRUE(first->handshake(s.status, &s.frame_ring, &s.packet_ring));
+  auto first = std::make_unique<FakeSupervisor>(startEncode({"--fps", "60"}));
+  ASSERT_TRUE(handshake(*first, s.frame_ring, s.packet_ring));
   s.feed(60, kFps, records);
   s.collect(records);
   ASSERT_GE(records.size(), 30u) << first->log();
@@ -253,26 +142,24 @@ TEST(EncodeWorkerProcess, StreamSurvivesSigkillOfTheEncoder) {
   ASSERT_TRUE(info);
   EXPECT_TRUE(info->decodableAlone(Codec::kH264));
   decodeAll(viewer, records, 0, pts);
-  const uint64_t frames_out = abi::atomicLoad(page(s.status).frames_out);
+  const uint64_t frames_out = abi::atomicLoad(first->status().frames_out);
   s.collect(records);
   EXPECT_GT(frames_out, 0u);
   EXPECT_GE(records.size(), frames_out) << "the status page counts committed records";
-  EXPECT_EQ(abi::atomicLoad(page(s.status).state),
+  EXPECT_EQ(abi::atomicLoad(first->status().state),
             static_cast<uint32_t>(abi::WorkerState::kRunning));
 
   // SIGKILL mid-stream; capture goes on; a new encoder attaches to the same rings.
-  first->kill(SIGKILL);
-  auto status = first->waitExit(5000);
-  ASSERT_TRUE(status);
-  EXPECT_TRUE(WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL);
+  const ExitStatus killed = first->kill9();
+  EXPECT_TRUE(killed.signaled && killed.code == SIGKILL);
   s.feed(10, kFps, records);
   s.collect(records);
   decodeAll(viewer, records, static_cast<size_t>(pts), pts);  // what it committed before dying
   const size_t before = records.size();
 
   const uint64_t spawned_at = monotonicNs();
-  auto second = std::make_unique<EncodeWorker>(std::vector<std::string>{"--fps", "60"});
-  ASSERT_TRUE(second->handshake(s.status, &s.frame_ring, &s.packet_ring));
+  auto second = std::make_unique<FakeSupervisor>(startEncode({"--fps", "60"}));
+  ASSERT_TRUE(handshake(*second, s.frame_ring, s.packet_ring));
   // Its first unit comes from the latest frame already in the ring, before any new one.
   ASSERT_TRUE(s.waitRecords(records, 1, 5000)) << second->log();
   const double restart_ms = double(monotonicNs() - spawned_at) / 1e6;
@@ -292,17 +179,14 @@ TEST(EncodeWorkerProcess, StreamSurvivesSigkillOfTheEncoder) {
                   "packet ring: {:.0f} ms (exec, encoder probe, attach, encode); "
                   "{} records from the killed encoder, {} from the new one",
                   restart_ms, before, records.size() - before));
-  second->command(abi::Command::kStop);
-  status = second->waitExit(5000);
-  ASSERT_TRUE(status) << second->log();
-  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == abi::kExitStopped);
+  EXPECT_TRUE(exitedWith(second->stop(), abi::kExitStopped)) << second->log();
 }
 
 TEST(EncodeWorkerProcess, RepeatsTheLastFrameWhileCaptureIsGone) {
   constexpr uint32_t kFps = 30;
   Session s(*makeGeometry(abi::PixelFormat::kI420, 320, 240));
-  EncodeWorker worker({"--fps", std::to_string(kFps)});
-  ASSERT_TRUE(worker.handshake(s.status, &s.frame_ring, &s.packet_ring));
+  FakeSupervisor worker = startEncode({"--fps", std::to_string(kFps)});
+  ASSERT_TRUE(handshake(worker, s.frame_ring, s.packet_ring));
   std::vector<Record> records;
   s.feed(15, kFps, records);
   s.collect(records);
@@ -338,23 +222,21 @@ TEST(EncodeWorkerProcess, RepeatsTheLastFrameWhileCaptureIsGone) {
     EXPECT_GT(records[i].header.capture_time_ns, records[i - 1].header.capture_time_ns);
     EXPECT_EQ(records[i].header.frame_number, records[i - 1].header.frame_number + 1);
   }
-  worker.kill(SIGTERM);
-  auto status = worker.waitExit(5000);
-  ASSERT_TRUE(status);
-  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == abi::kExitStopped) << worker.log();
+  worker.process().signal(SIGTERM);
+  EXPECT_TRUE(exitedWith(worker.waitExit(5s), abi::kExitStopped)) << worker.log();
 }
 
 TEST(EncodeWorkerProcess, CommandsKeyframeAndBitrate) {
   constexpr uint32_t kFps = 30;
   Session s(*makeGeometry(abi::PixelFormat::kI420, 640, 360));
-  EncodeWorker worker({"--fps", std::to_string(kFps), "--bitrate", "6000000"});
-  ASSERT_TRUE(worker.handshake(s.status, &s.frame_ring, &s.packet_ring));
+  FakeSupervisor worker = startEncode({"--fps", std::to_string(kFps), "--bitrate", "6000000"});
+  ASSERT_TRUE(handshake(worker, s.frame_ring, s.packet_ring));
   std::vector<Record> records;
   s.feed(20, kFps, records);
-  const uint64_t keyframes_before = abi::atomicLoad(page(s.status).keyframes);
+  const uint64_t keyframes_before = abi::atomicLoad(worker.status().keyframes);
   EXPECT_EQ(keyframes_before, 1u);
   const size_t before = records.size();
-  worker.command(abi::Command::kKeyframe);
+  ASSERT_TRUE(worker.send(abi::Command::kKeyframe));
   s.feed(10, kFps, records);
   size_t keyframes = 0;
   for (size_t i = before; i < records.size(); ++i) {
@@ -365,7 +247,7 @@ TEST(EncodeWorkerProcess, CommandsKeyframeAndBitrate) {
     keyframes += flagged ? 1 : 0;
   }
   EXPECT_EQ(keyframes, 1u) << "one keyframe command, one IDR";
-  EXPECT_EQ(abi::atomicLoad(page(s.status).keyframes), keyframes_before + 1);
+  EXPECT_EQ(abi::atomicLoad(worker.status().keyframes), keyframes_before + 1);
 
   // Bitrate: noise needs more than either rate (at 6 Mbit/s x264 ends up at QP 51, a bit under).
   auto rate = [&](int frames) {
@@ -378,39 +260,35 @@ TEST(EncodeWorkerProcess, CommandsKeyframeAndBitrate) {
     return counted == 0 ? 0.0 : double(bytes) * 8 * kFps / double(counted);
   };
   const double high = rate(45);
-  worker.command(abi::Command::kSetBitrate, 1'000'000);
+  ASSERT_TRUE(worker.send(abi::Command::kSetBitrate, 1'000'000));
   const double low = rate(45);
   test::figure(
       fmt::format("funkhaus-encode 640x360 noise: --bitrate 6 Mbit/s -> {:.2f} Mbit/s; "
                   "after kSetBitrate 1 Mbit/s -> {:.2f} Mbit/s",
                   high / 1e6, low / 1e6));
   EXPECT_LT(low, high * 0.5) << worker.log();
-  worker.command(abi::Command::kStop);
-  auto status = worker.waitExit(5000);
-  ASSERT_TRUE(status);
-  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == abi::kExitStopped);
+  EXPECT_TRUE(exitedWith(worker.stop(), abi::kExitStopped)) << worker.log();
 }
 
 TEST(EncodeWorkerProcess, HeartbeatsWithoutFrames) {
   Session s(*makeGeometry(abi::PixelFormat::kI420, 320, 240));
-  EncodeWorker worker({});
-  ASSERT_TRUE(worker.handshake(s.status, &s.frame_ring, &s.packet_ring));
-  const uint64_t start = abi::atomicLoad(page(s.status).heartbeat);
+  FakeSupervisor worker = startEncode({});
+  ASSERT_TRUE(handshake(worker, s.frame_ring, s.packet_ring));
+  const uint64_t start = abi::atomicLoad(worker.status().heartbeat);
   std::this_thread::sleep_for(500ms);
-  const uint64_t beats = abi::atomicLoad(page(s.status).heartbeat) - start;
+  const uint64_t beats = abi::atomicLoad(worker.status().heartbeat) - start;
   test::figure(fmt::format("heartbeats in 500 ms without frames: {}", beats));
   EXPECT_GT(beats, 0u);
-  EXPECT_EQ(abi::atomicLoad(page(s.status).state), static_cast<uint32_t>(abi::WorkerState::kReady));
-  EXPECT_EQ(abi::atomicLoad(page(s.status).pid), static_cast<uint32_t>(worker.pid()));
+  EXPECT_EQ(abi::atomicLoad(worker.status().state),
+            static_cast<uint32_t>(abi::WorkerState::kReady));
+  EXPECT_EQ(abi::atomicLoad(worker.status().pid), static_cast<uint32_t>(worker.pid()));
 }
 
 TEST(EncodeWorkerProcess, BadArgumentsExit65) {
   for (const auto& args : std::vector<std::vector<std::string>>{
            {"--fps", "0"}, {"--encoder", "nope"}, {"--bitrate", "x"}, {"--preset", "warp"}}) {
-    EncodeWorker worker(args);
-    auto status = worker.waitExit(5000);
-    ASSERT_TRUE(status);
-    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == abi::kExitBadConfig)
+    FakeSupervisor worker = startEncode(args);
+    EXPECT_TRUE(exitedWith(worker.waitExit(5s), abi::kExitBadConfig))
         << args[0] << " " << args[1] << "\n"
         << worker.log();
     EXPECT_NE(worker.log().find("funkhaus-encode:"), std::string::npos);
@@ -418,19 +296,18 @@ TEST(EncodeWorkerProcess, BadArgumentsExit65) {
 }
 
 TEST(EncodeWorkerProcess, MissingRingsExit65WithAClearMessage) {
-  SharedMemory status = makeStatusPage();
-  EncodeWorker worker({});
-  ASSERT_TRUE(worker.handshake(status, nullptr, nullptr));
-  auto exit = worker.waitExit(10000);
-  ASSERT_TRUE(exit);
-  EXPECT_TRUE(WIFEXITED(*exit) && WEXITSTATUS(*exit) == abi::kExitBadConfig) << worker.log();
-  EXPECT_NE(worker.log().find("frame ring (kRingIn, kFrames)"), std::string::npos) << worker.log();
+  FakeSupervisor worker = startEncode({});
+  ASSERT_TRUE(worker.handOver({}));
+  EXPECT_TRUE(exitedWith(worker.waitExit(10s), abi::kExitBadConfig)) << worker.log();
+  EXPECT_NE(worker.log().find("handed over no frame ring"), std::string::npos) << worker.log();
+  EXPECT_EQ(abi::atomicLoad(worker.status().state),
+            static_cast<uint32_t>(abi::WorkerState::kFailed));
 }
 
 TEST(EncodeWorkerProcess, HardwareEncoderFallsBackAndStreams) {
   Session s(*makeGeometry(abi::PixelFormat::kI420, 320, 240));
-  EncodeWorker worker({"--encoder", "h264_vaapi", "--fps", "30"});
-  ASSERT_TRUE(worker.handshake(s.status, &s.frame_ring, &s.packet_ring));
+  FakeSupervisor worker = startEncode({"--encoder", "h264_vaapi", "--fps", "30"});
+  ASSERT_TRUE(handshake(worker, s.frame_ring, s.packet_ring));
   std::vector<Record> records;
   s.feed(10, 30, records);
   s.waitRecords(records, 1, 5000);

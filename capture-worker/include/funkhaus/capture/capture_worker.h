@@ -1,4 +1,4 @@
-// The funkhaus-capture worker: command line, channel hand-over and the paced capture loop.
+// The funkhaus-capture worker: command line and the paced capture stage on the worker runtime.
 // Runs as its own process (main.cpp), started by funkhausd with the channel at fd 3.
 #pragma once
 
@@ -20,8 +20,8 @@ struct CaptureOptions {
 // `--help` is reported as an error whose message is the help text, with *help set.
 Result<CaptureOptions> parseCaptureOptions(int argc, const char* const* argv, bool* help = nullptr);
 
-// Runs the worker: connects the channel at fd 3, attaches the frame ring, captures until stop
-// or SIGTERM. Returns the process exit code (abi/exit_codes.h).
+// Runs the worker on the worker runtime (channel at fd 3): attaches the frame ring, captures
+// until stop or SIGTERM. Returns the process exit code (abi/exit_codes.h).
 int runCaptureWorker(int argc, const char* const* argv);
 
 }  // namespace funkhaus::capture

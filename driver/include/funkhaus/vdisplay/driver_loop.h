@@ -1,5 +1,5 @@
-// runVdisplay(): the funkhaus-vdisplay process — event loop over the host connections, the
-// funkhausd channel, the monitors' X connections and signals. Runs on the main thread.
+// runVdisplay(): the funkhaus-vdisplay process — a stage on the one worker runtime whose turns
+// poll the host connections and the monitors' X connections. Runs on the main thread.
 #pragma once
 
 #include <cstdint>
@@ -26,10 +26,11 @@ inline constexpr uint32_t kMaxHosts = 64;
 // Checks the options (ranges, socket path length). The error names the option.
 bool validateOptions(const VdisplayOptions& options, std::string* error);
 
-// Supervised when fd 3 is a SOCK_SEQPACKET socket (funkhausd's channel): hello, status page,
-// the control socket (FdRole::kDevice) as a host connection, ready, heartbeats, stop. With
-// --listen (supervised or not) hosts also connect there. Runs until SIGTERM/SIGINT or a stop
-// command; every monitor is removed (X servers stopped) before it returns an exit code.
+// Supervised when fd 3 is funkhausd's channel (the worker runtime: hello, status page, ready,
+// heartbeats, stop); the control socket (FdRole::kDevice) is a host connection. With --listen
+// (supervised or not) hosts also connect there; without funkhausd, --listen is required. Runs until
+// SIGTERM/SIGINT or a stop command; every monitor is removed (X servers stopped) before it returns
+// an exit code.
 int runVdisplay(const VdisplayOptions& options);
 
 }  // namespace funkhaus::vdisplay

@@ -1,5 +1,5 @@
-// XvfbProcess: one Xvfb server owned by the driver, started with -displayfd and stopped with
-// SIGTERM then SIGKILL, always reaped. Used on the driver's main thread.
+// XvfbProcess: one Xvfb server owned by the driver, started through ChildProcess with
+// -displayfd and stopped with SIGTERM then SIGKILL, always reaped. Driver's main thread.
 #pragma once
 
 #include <sys/types.h>
@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "funkhaus/common/child_process.h"
 #include "funkhaus/common/result.h"
 #include "funkhaus/common/unique_fd.h"
 
@@ -29,9 +30,8 @@ struct XvfbConfig {
 class XvfbProcess {
  public:
   // Starts `Xvfb [:N] -displayfd FD [-auth FILE] -nolisten tcp -noreset -br -dpi 96 -screen 0
-  // WxHx24` in
-  // its own process group with PR_SET_PDEATHSIG (SIGTERM), no inherited fds but its log, and
-  // waits until it reports its display number. On failure the error quotes its log.
+  // WxHx24` in its own process group with PR_SET_PDEATHSIG (SIGTERM), no inherited fds but its
+  // log, and waits until it reports its display number. On failure the error quotes its log.
   static Result<XvfbProcess> start(const XvfbConfig& config);
 
   XvfbProcess(XvfbProcess&& other) noexcept;
@@ -45,22 +45,19 @@ class XvfbProcess {
   // True once the process has exited (it is reaped then); never blocks.
   bool exited();
 
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return process_ && process_->running() ? process_->pid() : -1; }
   uint32_t display() const { return display_; }
   // The tail of what the server wrote to stdout/stderr (for error messages).
   std::string logTail(size_t max_bytes = 1024) const;
 
  private:
-  XvfbProcess(pid_t pid, UniqueFd pidfd, UniqueFd log, uint32_t display)
-      : pid_(pid), pidfd_(std::move(pidfd)), log_(std::move(log)), display_(display) {}
-  void reap();
+  XvfbProcess(ChildProcess process, UniqueFd log, uint32_t display)
+      : process_(std::move(process)), log_(std::move(log)), display_(display) {}
   // Why a server that exited during start-up is gone, for the error message.
   std::string exitReason() const;
 
-  pid_t pid_ = -1;
-  int wait_status_ = -1;  // set once reaped
-  UniqueFd pidfd_;
-  UniqueFd log_;  // memfd holding the server's output
+  std::optional<ChildProcess> process_;  // empty once moved from
+  UniqueFd log_;                         // memfd holding the server's output
   uint32_t display_ = 0;
 };
 

@@ -1,5 +1,5 @@
-// The funkhaus-encode process: command line, supervisor channel (fd 3), rings, and the loop
-// that runs EncodeStage, obeys commands and heartbeats. Main thread of funkhaus-encode.
+// The funkhaus-encode process: command line, and the worker stage on the one worker runtime
+// that attaches the rings and runs EncodeStage. Main thread of funkhaus-encode.
 #pragma once
 
 #include <string>
@@ -18,8 +18,8 @@ struct WorkerArguments {
 // --encoder NAME, --bitrate BPS, --fps N, --preset NAME. The error names the bad argument.
 Result<WorkerArguments> parseArguments(int argc, const char* const* argv);
 
-// Runs the worker on the channel at fd 3 until stop or SIGTERM; returns its exit code
-// (abi/exit_codes.h). Expects the roles kStatusPage, kFrameRingIn and kPacketRingOut.
+// Runs the worker on the worker runtime (channel at fd 3) until stop or SIGTERM; returns its
+// exit code (abi/exit_codes.h). Expects the frame ring in and the video packet ring out.
 int runEncodeWorker(const EncoderConfig& config);
 
 }  // namespace funkhaus::encode
