@@ -29,6 +29,7 @@ class SyntheticSource : public CaptureSource {
     meta.capture_time_ns = capture_ns;
     meta.payload_size = pattern_.frameBytes();
     meta.geometry = pattern_.geometry();
+    meta.colour = abi::ColourSpace::kBt709Limited;  // the pattern's samples are limited range
     if (producer.publish(*slot, meta) == abi::kNoToken) {
       outcome.kind = CaptureOutcome::Kind::kDropped;
       return outcome;

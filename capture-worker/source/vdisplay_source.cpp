@@ -10,8 +10,8 @@
 
 #include "funkhaus/abi/token.h"
 #include "funkhaus/capture/barcode.h"
-#include "funkhaus/capture/colour_converter.h"
 #include "funkhaus/common/clock.h"
+#include "funkhaus/common/media/colour.h"
 #include "sources.h"
 
 namespace funkhaus::capture {
@@ -101,6 +101,12 @@ class VdisplaySource : public CaptureSource {
       outcome.error = "vdisplay: the driver published a frame that is not BGRA";
       return outcome;
     }
+    // BGRA is full-range sRGB (the slot header says so, or nothing).
+    if (auto colour = media::frameColourSpace(abi::PixelFormat::kBgra, frame.colour); !colour) {
+      outcome.kind = CaptureOutcome::Kind::kError;
+      outcome.error = "vdisplay: " + colour.error().message;
+      return outcome;
+    }
     const uint32_t max_w = config_.fit_to_size ? config_.width : in.width;
     const uint32_t max_h = config_.fit_to_size ? config_.height : in.height;
     auto out = fitI420(in.width, in.height, max_w, max_h, capacity_);
@@ -117,10 +123,13 @@ class VdisplaySource : public CaptureSource {
       outcome.kind = CaptureOutcome::Kind::kDropped;
       return outcome;
     }
-    const auto* src = reinterpret_cast<const uint8_t*>(frame.payload.data()) + in.plane_offset[0];
-    if (auto converted = converter_.toI420(PackedFormat::kBgrx, src, in.stride[0], in.width,
-                                           in.height, slot->payload.data(), *out);
-        !converted) {
+    auto* src = const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(frame.payload.data())) +
+                in.plane_offset[0];
+    const media::Image grabbed{
+        media::PixelLayout::kBgrx, in.width, in.height, {src}, {in.stride[0]}};
+    auto target = media::imageOf(*out, slot->payload.data());
+    auto converted = target ? converter_.convert(grabbed, *target) : Result<void>(target.error());
+    if (!converted) {
       producer.cancel(*slot);
       outcome.kind = CaptureOutcome::Kind::kError;
       outcome.error = "vdisplay: " + converted.error().message;
@@ -134,6 +143,7 @@ class VdisplaySource : public CaptureSource {
     FrameMeta meta;
     meta.capture_time_ns = frame.capture_time_ns;
     meta.geometry = *out;
+    meta.colour = abi::ColourSpace::kBt709Limited;  // what the converter wrote
     if (producer.publish(*slot, meta) == abi::kNoToken) {
       outcome.kind = CaptureOutcome::Kind::kDropped;
       return outcome;
@@ -149,7 +159,7 @@ class VdisplaySource : public CaptureSource {
   FrameConsumer input_;
   std::unique_ptr<CaptureSource> fallback_;
   std::optional<FrameConsumer::Frame> held_;
-  ColourConverter converter_;
+  media::ColourConverter converter_;
   uint64_t opened_ns_;
   uint64_t last_frame_ns_ = 0;
   bool using_fallback_ = false;

@@ -20,7 +20,7 @@
 
 #include "funkhaus/abi/token.h"
 #include "funkhaus/capture/barcode.h"
-#include "funkhaus/capture/colour_converter.h"
+#include "funkhaus/common/media/colour.h"
 #include "funkhaus/common/unique_fd.h"
 #include "sources.h"
 
@@ -73,7 +73,7 @@ class X11Source : public CaptureSource {
   uint64_t capacity_;
   xcb_connection_t* conn_ = nullptr;
   xcb_window_t root_ = 0;
-  PackedFormat format_ = PackedFormat::kBgrx;
+  media::PixelLayout format_ = media::PixelLayout::kBgrx;
   // The capture-private grab buffer, shared with the X server only.
   xcb_shm_seg_t segment_ = 0;
   uint8_t* buffer_ = nullptr;
@@ -88,7 +88,7 @@ class X11Source : public CaptureSource {
   bool size_changed_ = false;  // re-query the root geometry before the next grab
   bool published_ = false;
   CursorState cursor_{};
-  ColourConverter converter_;
+  media::ColourConverter converter_;
 };
 
 Result<void> X11Source::open(SourceFailure* failure) {
@@ -127,8 +127,8 @@ Result<void> X11Source::open(SourceFailure* failure) {
         "x11 source: root visual of depth {} ({} bits per pixel) is not 8-bit "
         "TrueColor RGB; not supported",
         screen->root_depth, bpp);
-  format_ = setup->image_byte_order == XCB_IMAGE_ORDER_LSB_FIRST ? PackedFormat::kBgrx
-                                                                 : PackedFormat::kXrgb;
+  format_ = setup->image_byte_order == XCB_IMAGE_ORDER_LSB_FIRST ? media::PixelLayout::kBgrx
+                                                                 : media::PixelLayout::kXrgb;
 
   // MIT-SHM 1.2: the server maps a memfd we pass (never the frame ring's).
   const xcb_query_extension_reply_t* shm = xcb_get_extension_data(conn_, &xcb_shm_id);
@@ -292,9 +292,9 @@ void X11Source::composeCursor(const xcb_xfixes_get_cursor_image_reply_t& cursor)
   const int x_end = std::min<int>(cursor.width, static_cast<int>(width_) - x0);
   const int y_end = std::min<int>(cursor.height, static_cast<int>(height_) - y0);
   // Channel byte offsets of R, G, B in one pixel of the grab buffer.
-  const int r = format_ == PackedFormat::kBgrx ? 2 : 1;
-  const int g = format_ == PackedFormat::kBgrx ? 1 : 2;
-  const int b = format_ == PackedFormat::kBgrx ? 0 : 3;
+  const int r = format_ == media::PixelLayout::kBgrx ? 2 : 1;
+  const int g = format_ == media::PixelLayout::kBgrx ? 1 : 2;
+  const int b = format_ == media::PixelLayout::kBgrx ? 0 : 3;
   for (int y = y_begin; y < y_end; ++y) {
     uint8_t* row = buffer_ + (size_t(y0 + y) * width_ + size_t(x0)) * 4;
     for (int x = x_begin; x < x_end; ++x) {
@@ -388,8 +388,9 @@ Result<CaptureOutcome> X11Source::capture(FrameProducer& producer, uint64_t fram
     return outcome;
   }
   if (cursor) composeCursor(*cursor);
-  if (auto converted = converter_.toI420(format_, buffer_, width_ * 4, width_, height_,
-                                         slot->payload.data(), out_);
+  const media::Image grabbed{format_, width_, height_, {buffer_}, {width_ * 4}};
+  auto target = media::imageOf(out_, slot->payload.data());
+  if (auto converted = target ? converter_.convert(grabbed, *target) : Result<void>(target.error());
       !converted) {
     producer.cancel(*slot);
     dirty_ = true;
@@ -406,6 +407,7 @@ Result<CaptureOutcome> X11Source::capture(FrameProducer& producer, uint64_t fram
   meta.capture_time_ns = capture_ns;
   meta.payload_size = *bytes;
   meta.geometry = out_;
+  meta.colour = abi::ColourSpace::kBt709Limited;  // what the converter wrote
   if (producer.publish(*slot, meta) == abi::kNoToken) {
     outcome.kind = CaptureOutcome::Kind::kDropped;
     return outcome;

@@ -33,11 +33,12 @@ struct Yuv {
   int y, u, v;
 };
 
-// BT.601 limited range, as the converter writes it.
-Yuv bt601(int r, int g, int b) {
-  const double y = 16 + (65.481 * r + 128.553 * g + 24.966 * b) / 255;
-  const double u = 128 + (-37.797 * r - 74.203 * g + 112.0 * b) / 255;
-  const double v = 128 + (112.0 * r - 93.786 * g - 18.214 * b) / 255;
+// BT.709 limited range (the colour policy), from the standard's coefficients.
+Yuv bt709(int r, int g, int b) {
+  const double luma = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  const double y = 16 + 219 * luma / 255;
+  const double u = 128 + 224 * (b - luma) / 1.8556 / 255;
+  const double v = 128 + 224 * (r - luma) / 1.5748 / 255;
   return {int(y + 0.5), int(u + 0.5), int(v + 0.5)};
 }
 
@@ -84,6 +85,8 @@ class X11Source : public ::testing::Test {
   }
 
   static void expectColour(const FrameConsumer::Frame& f, Yuv want, const char* what) {
+    EXPECT_EQ(f.colour, static_cast<uint32_t>(abi::ColourSpace::kBt709Limited))
+        << what << ": the slot header says the policy";
     const uint32_t w = f.geometry.width, h = f.geometry.height;
     const uint32_t points[][2] = {{0, 0}, {w - 1, h - 1}, {w / 3, h / 4}, {w - 2, 1}, {1, h - 2}};
     for (const auto& p : points) {
@@ -123,7 +126,7 @@ TEST_F(X11Source, CapturesKnownColours) {
     EXPECT_EQ(f.geometry.format, static_cast<uint32_t>(abi::PixelFormat::kI420));
     EXPECT_EQ(f.geometry.width, 640u);
     EXPECT_EQ(f.geometry.height, 480u);
-    expectColour(f, bt601(c.rgb >> 16, (c.rgb >> 8) & 0xFF, c.rgb & 0xFF), c.name);
+    expectColour(f, bt709(c.rgb >> 16, (c.rgb >> 8) & 0xFF, c.rgb & 0xFF), c.name);
     ring.consumer.release(f);
   }
 }
@@ -153,7 +156,7 @@ TEST_F(X11Source, RepeatsTheLastFrameWhileNothingChanges) {
     if (outcome->kind == CaptureOutcome::Kind::kRepeated) {
       ++repeats;
       EXPECT_NE(f.flags & abi::kSlotFlagRepeat, 0u);
-      expectColour(f, bt601(0x11, 0x22, 0x33), "repeat");
+      expectColour(f, bt709(0x11, 0x22, 0x33), "repeat");
     }
     ring.consumer.release(f);
   }
@@ -166,9 +169,9 @@ TEST_F(X11Source, RepeatsTheLastFrameWhileNothingChanges) {
   FrameConsumer::Frame f;
   ASSERT_EQ(ring.consumer.acquireLatest(0, &f), FrameConsumer::Status::kFrame);
   EXPECT_EQ(f.flags & abi::kSlotFlagRepeat, 0u);
-  const Yuv red = bt601(255, 0, 0);
+  const Yuv red = bt709(255, 0, 0);
   EXPECT_NEAR(plane(f, 0)[10 * f.geometry.stride[0] + 10], red.y, 2);
-  EXPECT_NEAR(plane(f, 0)[100 * f.geometry.stride[0] + 100], bt601(0x11, 0x22, 0x33).y, 2);
+  EXPECT_NEAR(plane(f, 0)[100 * f.geometry.stride[0] + 100], bt709(0x11, 0x22, 0x33).y, 2);
   ring.consumer.release(f);
 }
 
@@ -187,14 +190,14 @@ TEST_F(X11Source, FollowsARootResize) {
   EXPECT_EQ(f.geometry.height, 240u);
   EXPECT_NE(abi::tokenGeneration(f.token), generation) << "a mode change starts a generation";
   EXPECT_TRUE(mode_changed);
-  expectColour(f, bt601(0, 0, 255), "blue after shrinking");
+  expectColour(f, bt709(0, 0, 255), "blue after shrinking");
   ring.consumer.release(f);
   ASSERT_TRUE(client_->resizeScreen(640, 480));
   client_->fillRoot(0xFF00FF);
   f = grab(**source, ring, 640);
   EXPECT_EQ(f.geometry.width, 640u);
   EXPECT_EQ(f.geometry.height, 480u);
-  expectColour(f, bt601(255, 0, 255), "magenta after growing back");
+  expectColour(f, bt709(255, 0, 255), "magenta after growing back");
   ring.consumer.release(f);
 }
 
@@ -207,7 +210,7 @@ TEST_F(X11Source, ScalesDownToFitTheRingSlots) {
   FrameConsumer::Frame f = grab(**source, ring);
   EXPECT_EQ(f.geometry.width, 320u);
   EXPECT_EQ(f.geometry.height, 240u);
-  expectColour(f, bt601(255, 128, 0), "orange scaled");
+  expectColour(f, bt709(255, 128, 0), "orange scaled");
   ring.consumer.release(f);
 }
 
@@ -220,7 +223,7 @@ TEST_F(X11Source, ComposesTheCursor) {
   client_->fillRoot(0x808080);
   client_->warpPointer(200, 150);
   FrameConsumer::Frame f = grab(**source, ring);
-  const int grey = bt601(128, 128, 128).y;
+  const int grey = bt709(128, 128, 128).y;
   auto differing = [&](const FrameConsumer::Frame& frame, int x0, int y0) {
     int n = 0;
     for (int y = y0 - 12; y < y0 + 12; ++y)

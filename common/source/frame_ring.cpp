@@ -342,6 +342,7 @@ uint64_t FrameProducer::publish(const WriteSlot& ws, const FrameMeta& meta) {
   s.capture_time_ns = meta.capture_time_ns;
   s.payload_size = size;
   s.geometry = geometry;
+  s.colour = static_cast<uint32_t>(meta.colour);
   s.flags = meta.flags & ~abi::kSlotFlagAbandoned;
   atomicRef(s.token).store(token, std::memory_order_relaxed);
   writing_.reset();
@@ -376,6 +377,7 @@ std::optional<uint64_t> FrameProducer::repeatLast(uint64_t capture_time_ns) {
   meta.capture_time_ns = capture_time_ns;
   meta.payload_size = std::min(from.payload_size, layout_.payload_capacity);
   meta.geometry = from.geometry;
+  meta.colour = static_cast<abi::ColourSpace>(from.colour);
   meta.flags = abi::kSlotFlagRepeat;
   // The only free slot may be the source itself: its payload is still that frame.
   if (ws->slot != src) std::memcpy(ws->payload.data(), payload(src), meta.payload_size);
@@ -475,6 +477,7 @@ bool FrameConsumer::takeSlot(uint64_t token, uint32_t generation, Frame* out) {
   const uint64_t size = s.payload_size;
   const uint32_t flags = s.flags;
   const uint64_t capture_time = s.capture_time_ns;
+  const uint32_t colour = s.colour;
   auto needed = framePayloadSize(geometry);
   const bool valid = abi::tokenSlot(held_token) == index && isNewer(held_token, generation) &&
                      (flags & abi::kSlotFlagAbandoned) == 0 && size <= layout_.payload_capacity &&
@@ -492,6 +495,7 @@ bool FrameConsumer::takeSlot(uint64_t token, uint32_t generation, Frame* out) {
   out->flags = flags;
   out->capture_time_ns = capture_time;
   out->geometry = geometry;
+  out->colour = colour;
   out->payload = std::span<const std::byte>(payload(index), size);
   held_[held_count_++] = index;
   last_generation_ = generation;

@@ -1,5 +1,6 @@
-// Xvfb backend: an Xvfb per monitor, RandR for the mode and the EDID property, XDamage for
-// change detection, MIT-SHM GetImage straight into the frame-ring slot the producer hands out.
+// Xvfb backend: an Xvfb per monitor, RandR for the mode and the EDID property (randr_mode.cpp),
+// XDamage for change detection, MIT-SHM GetImage straight into the frame-ring slot the producer
+// hands out.
 #include "funkhaus/vdisplay/xvfb_backend.h"
 
 #include <fcntl.h>
@@ -24,22 +25,12 @@
 #include "funkhaus/vdisplay/edid.h"
 #include "funkhaus/vdisplay/xauth.h"
 #include "funkhaus/vdisplay/xvfb_process.h"
+#include "randr_mode.h"
 
 namespace funkhaus::vdisplay {
 namespace {
 
-struct FreeDeleter {
-  void operator()(void* p) const { std::free(p); }
-};
-template <class T>
-using XPtr = std::unique_ptr<T, FreeDeleter>;
-
 constexpr uint64_t kRetryNs = 1'000'000'000;  // after a failed X server restart
-
-std::string modeName(const Mode& m) {
-  return fmt::format("{}x{}_{}.{:02}", m.width, m.height, m.refresh_millihz / 1000,
-                     (m.refresh_millihz % 1000) / 10);
-}
 
 class XvfbMonitor final : public Monitor {
  public:
@@ -353,111 +344,11 @@ class XvfbMonitor final : public Monitor {
     return {};
   }
 
-  // Gives the screen the mode (a RandR mode with the CVT timing, so clients see the refresh
-  // rate) and the EDID property. Works for any mode within the framebuffer.
+  // Gives the screen the mode and the EDID property (randr_mode.h).
   Result<void> applyMode(const MonitorSpec& spec) {
     if (conn_ == nullptr) return makeError("no X server");
-    const Mode& m = spec.mode;
-    const VideoTiming& t = spec.timing;
-    auto resources = [&]() -> XPtr<xcb_randr_get_screen_resources_current_reply_t> {
-      const auto cookie = xcb_randr_get_screen_resources_current(conn_, root_);
-      if (!sync()) return nullptr;
-      return XPtr<xcb_randr_get_screen_resources_current_reply_t>(
-          xcb_randr_get_screen_resources_current_reply(conn_, cookie, nullptr));
-    };
-    auto res = resources();
-    if (!res || res->num_outputs < 1 || res->num_crtcs < 1)
-      return makeError("RandR shows no output or CRTC");
-    const xcb_randr_output_t output = xcb_randr_get_screen_resources_current_outputs(res.get())[0];
-    const xcb_randr_crtc_t crtc = xcb_randr_get_screen_resources_current_crtcs(res.get())[0];
-    const std::string name = modeName(m);
-
-    // Reuse a mode of that name (the same mode again), else create it.
-    xcb_randr_mode_t mode_id = XCB_NONE;
-    {
-      const auto* modes = xcb_randr_get_screen_resources_current_modes(res.get());
-      const uint8_t* names = xcb_randr_get_screen_resources_current_names(res.get());
-      size_t offset = 0;
-      for (int i = 0; i < res->num_modes; ++i) {
-        if (modes[i].name_len == name.size() &&
-            std::memcmp(names + offset, name.data(), name.size()) == 0)
-          mode_id = modes[i].id;
-        offset += modes[i].name_len;
-      }
-    }
-    const xcb_randr_mode_t previous = created_mode_;
-    if (mode_id == XCB_NONE) {
-      xcb_randr_mode_info_t info{};
-      info.width = static_cast<uint16_t>(m.width);
-      info.height = static_cast<uint16_t>(m.height);
-      info.dot_clock = static_cast<uint32_t>(t.pixel_clock_hz);
-      info.hsync_start = static_cast<uint16_t>(t.h_active + t.h_front);
-      info.hsync_end = static_cast<uint16_t>(t.h_active + t.h_front + t.h_sync);
-      info.htotal = static_cast<uint16_t>(t.hTotal());
-      info.vsync_start = static_cast<uint16_t>(t.v_active + t.v_front);
-      info.vsync_end = static_cast<uint16_t>(t.v_active + t.v_front + t.v_sync);
-      info.vtotal = static_cast<uint16_t>(t.vTotal());
-      info.name_len = static_cast<uint16_t>(name.size());
-      info.mode_flags = (t.h_sync_positive ? XCB_RANDR_MODE_FLAG_HSYNC_POSITIVE
-                                           : XCB_RANDR_MODE_FLAG_HSYNC_NEGATIVE) |
-                        (t.v_sync_positive ? XCB_RANDR_MODE_FLAG_VSYNC_POSITIVE
-                                           : XCB_RANDR_MODE_FLAG_VSYNC_NEGATIVE);
-      const auto create = xcb_randr_create_mode(conn_, root_, info,
-                                                static_cast<uint32_t>(name.size()), name.c_str());
-      if (auto s = sync(); !s) return s.error();
-      xcb_generic_error_t* error = nullptr;
-      XPtr<xcb_randr_create_mode_reply_t> created(
-          xcb_randr_create_mode_reply(conn_, create, &error));
-      XPtr<xcb_generic_error_t> owned_error(error);
-      if (!created)
-        return makeError("RandR refused mode {} (X error {})", name, error ? error->error_code : 0);
-      mode_id = created->mode;
-      const auto add = xcb_randr_add_output_mode_checked(conn_, output, mode_id);
-      if (auto s = sync(); !s) return s.error();
-      if (XPtr<xcb_generic_error_t> e(xcb_request_check(conn_, add)); e)
-        return makeError("RandR refused adding mode {} (X error {})", name, e->error_code);
-      created_mode_ = mode_id;
-      res = resources();  // a new config timestamp
-      if (!res) return makeError("RandR resources query failed");
-    }
-    const xcb_timestamp_t config_time = res->config_timestamp;
-    const auto off = xcb_randr_set_crtc_config(conn_, crtc, XCB_CURRENT_TIME, config_time, 0, 0,
-                                               XCB_NONE, XCB_RANDR_ROTATION_ROTATE_0, 0, nullptr);
-    const auto size = xcb_randr_set_screen_size_checked(
-        conn_, root_, static_cast<uint16_t>(m.width), static_cast<uint16_t>(m.height),
-        millimetresAt96Dpi(m.width), millimetresAt96Dpi(m.height));
-    const auto on = xcb_randr_set_crtc_config(conn_, crtc, XCB_CURRENT_TIME, config_time, 0, 0,
-                                              mode_id, XCB_RANDR_ROTATION_ROTATE_0, 1, &output);
-    const auto edid = xcb_randr_change_output_property_checked(
-        conn_, output, edid_atom_, XCB_ATOM_INTEGER, 8, XCB_PROP_MODE_REPLACE,
-        static_cast<uint32_t>(spec.edid.size()), spec.edid.data());
-    if (auto s = sync(); !s) return s.error();
-    XPtr<xcb_randr_set_crtc_config_reply_t> off_reply(
-        xcb_randr_set_crtc_config_reply(conn_, off, nullptr));
-    XPtr<xcb_randr_set_crtc_config_reply_t> on_reply(
-        xcb_randr_set_crtc_config_reply(conn_, on, nullptr));
-    XPtr<xcb_generic_error_t> size_error(xcb_request_check(conn_, size));
-    XPtr<xcb_generic_error_t> edid_error(xcb_request_check(conn_, edid));
-    if (!off_reply || off_reply->status != XCB_RANDR_SET_CONFIG_SUCCESS)
-      return makeError("RandR refused to disable the CRTC (status {})",
-                       off_reply ? off_reply->status : -1);
-    if (size_error)
-      return makeError("RandR refused screen size {}x{} (X error {})", m.width, m.height,
-                       size_error->error_code);
-    if (!on_reply || on_reply->status != XCB_RANDR_SET_CONFIG_SUCCESS)
-      return makeError("RandR refused mode {} on the CRTC (status {})", name,
-                       on_reply ? on_reply->status : -1);
-    if (edid_error)
-      return makeError("RandR refused the EDID property (X error {})", edid_error->error_code);
-    // The mode we made for the previous size is no longer used: drop it.
-    if (previous != XCB_NONE && previous != mode_id) {
-      xcb_randr_delete_output_mode(conn_, output, previous);
-      xcb_randr_destroy_mode(conn_, previous);
-      if (created_mode_ == previous) created_mode_ = XCB_NONE;
-      xcb_flush(conn_);
-    }
-    if (created_mode_ == XCB_NONE) created_mode_ = mode_id;
-    return {};
+    return applyRandrMode({conn_, root_, edid_atom_, [this] { return sync(); }}, spec,
+                          &created_mode_);
   }
 
   // --- frames ---
@@ -500,6 +391,7 @@ class XvfbMonitor final : public Monitor {
     meta.capture_time_ns = grab.capture_ns;
     meta.payload_size = bytes;
     meta.geometry = bgraGeometry(spec_.mode.width, spec_.mode.height);
+    meta.colour = abi::ColourSpace::kSrgb;  // X11 TrueColor: full-range RGB
     const uint64_t token = producer_.publish(grab.slot, meta);
     if (token == abi::kNoToken) {
       ++counters_.drops;

@@ -91,6 +91,7 @@ EncodeStage::Turn EncodeStage::encodeFrame(const FrameConsumer::Frame& frame) {
   picture.geometry = frame.geometry;
   picture.payload = frame.payload;
   picture.capture_time_ns = frame.capture_time_ns;
+  picture.colour = frame.colour;
   picture.on_release = [released] { released->store(true, std::memory_order_release); };
   auto encoded =
       encoder_->encode(std::move(picture), [this](const AccessUnit& unit) { onUnit(unit); });

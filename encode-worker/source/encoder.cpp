@@ -1,6 +1,7 @@
 // Encoder over libavcodec: resolution and hardware probe with software fallback, low-latency
 // settings per encoder family, in-place input through refcounted AVBuffers, conversion with
-// libswscale where the encoder cannot take the slot's pixel format, upload for VAAPI.
+// the one ColourConverter (common/media) where the encoder cannot take the slot's pixel format,
+// BT.709 limited range tagged in the VUI, upload for VAAPI.
 #include "funkhaus/encode/encoder.h"
 
 extern "C" {
@@ -13,7 +14,6 @@ extern "C" {
 #include <libavutil/log.h>
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
-#include <libswscale/swscale.h>
 }
 
 #include <spdlog/spdlog.h>
@@ -21,111 +21,21 @@ extern "C" {
 #include <array>
 #include <climits>
 #include <cstdio>
-#include <mutex>
 #include <vector>
+
+#include "encoder_names.h"
+#include "funkhaus/common/media/colour.h"
+#include "libav_log.h"
 
 namespace funkhaus::encode {
 
 namespace {
-
-// ---- names ------------------------------------------------------------------------------------
-
-enum class Family { kX264, kX265, kNvenc, kVaapi, kQsv };
-
-struct KnownEncoder {
-  const char* name;
-  Codec codec;
-  Family family;
-};
-
-constexpr KnownEncoder kKnownEncoders[] = {
-    {"libx264", Codec::kH264, Family::kX264},     {"libx265", Codec::kHevc, Family::kX265},
-    {"h264_nvenc", Codec::kH264, Family::kNvenc}, {"hevc_nvenc", Codec::kHevc, Family::kNvenc},
-    {"h264_vaapi", Codec::kH264, Family::kVaapi}, {"h264_qsv", Codec::kH264, Family::kQsv},
-};
-
-constexpr const char* kPresets[] = {"ultrafast", "superfast", "veryfast", "faster",   "fast",
-                                    "medium",    "slow",      "slower",   "veryslow", "placebo"};
-
-const KnownEncoder* findKnown(const std::string& name) {
-  for (const auto& k : kKnownEncoders)
-    if (name == k.name) return &k;
-  return nullptr;
-}
-
-int presetIndex(const std::string& preset) {
-  for (size_t i = 0; i < std::size(kPresets); ++i)
-    if (preset == kPresets[i]) return static_cast<int>(i);
-  return -1;
-}
 
 std::string averror(int code) {
   char buf[AV_ERROR_MAX_STRING_SIZE] = {};
   av_strerror(code, buf, sizeof buf);
   return buf;
 }
-
-// ---- libav log --------------------------------------------------------------------------------
-
-// One callback for the whole process. While a probe runs, messages are collected (they become
-// the reason in the single fallback line) instead of being logged.
-std::mutex g_log_mutex;
-bool g_route_to_spdlog = false;
-std::string* g_capture = nullptr;
-
-void libavLogCallback(void* avcl, int level, const char* fmt, va_list vl) {
-  if (level > av_log_get_level()) return;
-  char line[1024];
-  int print_prefix = 1;
-  av_log_format_line2(avcl, level, fmt, vl, line, sizeof line, &print_prefix);
-  std::string text(line);
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  if (text.empty()) return;
-  std::lock_guard lock(g_log_mutex);
-  if (g_capture != nullptr) {
-    if (level <= AV_LOG_WARNING) {
-      if (!g_capture->empty()) *g_capture += "; ";
-      *g_capture += text;
-    }
-    return;
-  }
-  if (!g_route_to_spdlog) {
-    std::fprintf(stderr, "%s\n", text.c_str());
-    return;
-  }
-  if (level <= AV_LOG_FATAL) {
-    spdlog::critical("{}", text);
-  } else if (level <= AV_LOG_ERROR) {
-    spdlog::error("{}", text);
-  } else if (level <= AV_LOG_WARNING) {
-    spdlog::warn("{}", text);
-  } else {
-    spdlog::debug("{}", text);  // libav's "info" is chatty (cpu flags, per-encoder summaries)
-  }
-}
-
-// Collects libav messages of warning level and worse while alive.
-class LogCapture {
- public:
-  LogCapture() {
-    av_log_set_callback(libavLogCallback);
-    std::lock_guard lock(g_log_mutex);
-    g_capture = &text_;
-  }
-  ~LogCapture() {
-    std::lock_guard lock(g_log_mutex);
-    g_capture = nullptr;
-  }
-  LogCapture(const LogCapture&) = delete;
-  LogCapture& operator=(const LogCapture&) = delete;
-  std::string take() {
-    std::lock_guard lock(g_log_mutex);
-    return std::move(text_);
-  }
-
- private:
-  std::string text_;
-};
 
 // ---- formats ----------------------------------------------------------------------------------
 
@@ -172,51 +82,6 @@ FramePtr allocFrame() {
 
 }  // namespace
 
-// ---- free functions ---------------------------------------------------------------------------
-
-Result<Codec> codecOf(const std::string& encoder) {
-  const KnownEncoder* k = findKnown(encoder);
-  if (k == nullptr)
-    return makeError(
-        "unknown encoder '{}' (known: libx264, libx265, h264_nvenc, hevc_nvenc, h264_vaapi, "
-        "h264_qsv)",
-        encoder);
-  return k->codec;
-}
-
-const char* softwareEncoderFor(Codec codec) {
-  return codec == Codec::kHevc ? "libx265" : "libx264";
-}
-
-Result<void> validateBitrate(uint64_t bitrate) {
-  if (bitrate < kMinBitrate || bitrate > kMaxBitrate)
-    return makeError("bitrate {} bit/s is out of range ({}..{})", bitrate, kMinBitrate,
-                     kMaxBitrate);
-  return {};
-}
-
-Result<void> validateConfig(const EncoderConfig& config) {
-  if (auto codec = codecOf(config.encoder); !codec) return codec.error();
-  if (auto b = validateBitrate(config.bitrate); !b) return b;
-  if (config.fps < 1 || config.fps > kMaxFps)
-    return makeError("fps {} is out of range (1..{})", config.fps, kMaxFps);
-  if (presetIndex(config.preset) < 0)
-    return makeError(
-        "unknown preset '{}' (ultrafast, superfast, veryfast, faster, fast, medium, slow, "
-        "slower, veryslow, placebo)",
-        config.preset);
-  return {};
-}
-
-void routeLibavLogToSpdlog() {
-  {
-    std::lock_guard lock(g_log_mutex);
-    g_route_to_spdlog = true;
-  }
-  av_log_set_level(AV_LOG_INFO);
-  av_log_set_callback(libavLogCallback);
-}
-
 // ---- Impl -------------------------------------------------------------------------------------
 
 struct Encoder::Impl {
@@ -231,7 +96,7 @@ struct Encoder::Impl {
   AVCodecContext* ctx = nullptr;
   AVBufferRef* hw_device = nullptr;  // VAAPI device, created once
   AVBufferRef* hw_frames = nullptr;  // VAAPI surfaces of the open size
-  SwsContext* sws = nullptr;
+  media::ColourConverter converter;  // where the encoder cannot take the slot's format
   AVPacket* packet = nullptr;
   FramePtr last;  // the kept picture, as sent (slot-backed, converted or uploaded)
   std::array<FramePtr, 2> scratch;  // conversion targets, reused while nobody else refers to them
@@ -262,7 +127,6 @@ struct Encoder::Impl {
   ~Impl() {
     close();
     for (auto& s : scratch) s.reset();
-    sws_freeContext(sws);
     av_packet_free(&packet);
     av_buffer_unref(&hw_frames);
     av_buffer_unref(&hw_device);
@@ -321,9 +185,9 @@ struct Encoder::Impl {
     return {};
   }
 
-  // Opens a context for width x height taking `input` (a sw format; VAAPI uploads from it).
-  // `bt709`: the input was converted from RGB by us as BT.709 limited range; say so in the VUI.
-  Result<void> open(int width, int height, AVPixelFormat input, bool bt709, bool quiet = false) {
+  // Opens a context for width x height taking `input` (a sw format; VAAPI uploads from it),
+  // BT.709 limited range (the colour policy) in the VUI.
+  Result<void> open(int width, int height, AVPixelFormat input, bool quiet = false) {
     close();
     AVCodecContext* c = avcodec_alloc_context3(av_codec);
     if (c == nullptr) return makeError("{}: cannot allocate a codec context", name);
@@ -336,12 +200,12 @@ struct Encoder::Impl {
     // No AV_CODEC_FLAG_GLOBAL_HEADER: parameter sets stay in-band, before every IDR.
     c->flags &= ~AV_CODEC_FLAG_GLOBAL_HEADER;
     applyRate(c, config.bitrate);
-    if (bt709) {
-      c->colorspace = AVCOL_SPC_BT709;
-      c->color_primaries = AVCOL_PRI_BT709;
-      c->color_trc = AVCOL_TRC_BT709;
-      c->color_range = AVCOL_RANGE_MPEG;
-    }
+    // The colour policy: what capture wrote (abi::ColourSpace::kBt709Limited) or what we
+    // converted BGRA to. Tagged, so that a viewer does not guess BT.601.
+    c->colorspace = AVCOL_SPC_BT709;
+    c->color_primaries = AVCOL_PRI_BT709;
+    c->color_trc = AVCOL_TRC_BT709;
+    c->color_range = AVCOL_RANGE_MPEG;
     const int preset = presetIndex(config.preset);
     AVDictionary* opts = nullptr;
     switch (family) {
@@ -427,7 +291,7 @@ struct Encoder::Impl {
   // Opens at a nominal size and closes again: does this encoder work on this machine?
   Result<void> probe() {
     AVPixelFormat input = conversionTarget();
-    auto opened = open(1280, 720, input, false, /*quiet=*/true);
+    auto opened = open(1280, 720, input, /*quiet=*/true);
     close();
     return opened;
   }
@@ -593,6 +457,8 @@ Result<void> Encoder::encode(Picture picture, const AccessUnitSink& sink) {
     return makeError("picture {}x{} is too small to encode", g.width, g.height);
   if (g.plane_count > abi::kMaxPlanes || directFormats(slot_format).empty())
     return makeError("picture has unknown pixel format {}", g.format);
+  if (auto colour = media::frameColourSpace(slot_format, picture.colour); !colour)
+    return colour.error();
   for (uint32_t i = 0; i < g.plane_count; ++i) {
     // The ring checked that every plane lies inside the payload (framePayloadSize).
     src->data[i] = const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(picture.payload.data()) +
@@ -612,24 +478,8 @@ Result<void> Encoder::encode(Picture picture, const AccessUnitSink& sink) {
     for (AVPixelFormat f : directFormats(slot_format))
       if (m.direct_format == AV_PIX_FMT_NONE && m.accepts(f)) m.direct_format = f;
     m.sw_format = m.direct_format != AV_PIX_FMT_NONE ? m.direct_format : m.conversionTarget();
-    const bool from_rgb = slot_format == abi::PixelFormat::kBgra;
     m.shape = {};
-    sws_freeContext(m.sws);
-    m.sws = nullptr;
-    if (m.direct_format == AV_PIX_FMT_NONE) {
-      const AVPixelFormat from = directFormats(slot_format).front();
-      m.sws = sws_getContext(shape.width, shape.height, from, shape.width, shape.height,
-                             m.sw_format, SWS_BILINEAR, nullptr, nullptr, nullptr);
-      if (m.sws == nullptr)
-        return makeError("swscale cannot convert {} to {}", av_get_pix_fmt_name(from),
-                         av_get_pix_fmt_name(m.sw_format));
-      if (from_rgb) {
-        const int* bt709 = sws_getCoefficients(SWS_CS_ITU709);
-        sws_setColorspaceDetails(m.sws, bt709, /*src full range*/ 1, bt709,
-                                 /*dst limited range*/ 0, 0, 1 << 16, 1 << 16);
-      }
-    }
-    if (auto opened = m.open(shape.width, shape.height, m.sw_format, from_rgb); !opened)
+    if (auto opened = m.open(shape.width, shape.height, m.sw_format); !opened)
       return opened.error();
     m.shape = shape;
   }
@@ -641,9 +491,21 @@ Result<void> Encoder::encode(Picture picture, const AccessUnitSink& sink) {
     input = std::move(src);
     if (m.family != Family::kVaapi) ++m.stats.in_place;
   } else {
-    src->format = directFormats(slot_format).front();
     AVFrame* dst = m.scratchFrame(shape.width, shape.height, m.sw_format);
-    sws_scale(m.sws, src->data, src->linesize, 0, shape.height, dst->data, dst->linesize);
+    auto from = media::imageOf(g, const_cast<std::byte*>(picture.payload.data()));
+    if (!from) return from.error();
+    from->width = static_cast<uint32_t>(shape.width);  // even-cropped
+    from->height = static_cast<uint32_t>(shape.height);
+    media::Image to;
+    to.layout =
+        m.sw_format == AV_PIX_FMT_NV12 ? media::PixelLayout::kNv12 : media::PixelLayout::kI420;
+    to.width = static_cast<uint32_t>(shape.width);
+    to.height = static_cast<uint32_t>(shape.height);
+    for (int i = 0; i < 3; ++i) {
+      to.planes[i] = dst->data[i];
+      to.strides[i] = static_cast<uint32_t>(std::max(dst->linesize[i], 0));
+    }
+    if (auto converted = m.converter.convert(*from, to); !converted) return converted.error();
     src.reset();  // converted: the slot can go back now
     input = allocFrame();
     if (av_frame_ref(input.get(), dst) < 0) std::abort();  // a ref of an allocated frame
@@ -673,9 +535,8 @@ Result<void> Encoder::repeatLast(uint64_t capture_time_ns, const AccessUnitSink&
   Impl& m = *impl_;
   if (!m.last || m.ctx == nullptr) return makeError("no picture to repeat");
   if (m.reopen_pending) {
-    const bool from_rgb = m.shape.slot_format == static_cast<uint32_t>(abi::PixelFormat::kBgra);
     FramePtr keep = std::move(m.last);
-    if (auto opened = m.open(m.shape.width, m.shape.height, m.sw_format, from_rgb); !opened) {
+    if (auto opened = m.open(m.shape.width, m.shape.height, m.sw_format); !opened) {
       m.reset();
       return opened.error();
     }

@@ -116,10 +116,11 @@ class Vdisplay : public ::testing::Test {
   std::string url_;
 };
 
-// Luma of a colour as the viewer shows it: funkhaus-capture converts to BT.601 limited range,
-// and ffmpeg's `gray` output expands that to full range.
+// Luma of a colour as the viewer shows it: funkhaus-capture converts to BT.709 limited range
+// (the colour policy), and ffmpeg's `gray` output expands that to full range. (BT.601's red
+// would be 76, 21 above BT.709's 54: the tolerance below tells them apart.)
 constexpr double lumaOf(double r, double g, double b) {
-  return 255 * (0.299 * r + 0.587 * g + 0.114 * b);
+  return 255 * (0.2126 * r + 0.7152 * g + 0.0722 * b);
 }
 
 TEST_F(Vdisplay, XClientsOnTheVirtualMonitorReachTheViewer) {

@@ -78,6 +78,9 @@ struct FrameMeta {
   uint64_t payload_size = 0;  // 0: the geometry's size
   abi::FrameGeometry geometry{};
   uint32_t flags = 0;
+  // What the samples mean (the slot header's colour): the producer says it, the consumer
+  // honours it (common/media/colour.h).
+  abi::ColourSpace colour = abi::ColourSpace::kUnspecified;
 };
 
 // The producer side. Never blocks: beginFrame() tries each slot once (0 ms) and drops the frame
@@ -155,6 +158,7 @@ class FrameConsumer : public FrameRingView {
     uint32_t flags = 0;
     uint64_t capture_time_ns = 0;
     abi::FrameGeometry geometry{};
+    uint32_t colour = 0;  // abi::ColourSpace as the producer wrote it: untrusted, check it
     std::span<const std::byte> payload;
   };
 

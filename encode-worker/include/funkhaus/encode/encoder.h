@@ -48,6 +48,9 @@ struct Picture {
   abi::FrameGeometry geometry{};       // validated by the ring (planes inside `payload`)
   std::span<const std::byte> payload;  // the slot payload the geometry's offsets point into
   uint64_t capture_time_ns = 0;
+  // The slot header's colour (abi::ColourSpace; unspecified: the policy of the format). A
+  // colour the format cannot have is refused.
+  uint32_t colour = 0;
   // Called exactly once, possibly on another thread, when neither libavcodec nor the encoder
   // refers to `payload` any more. The caller then gives the slot back to the ring.
   std::function<void()> on_release;
