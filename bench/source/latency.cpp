@@ -4,6 +4,9 @@
 #include <algorithm>
 #include <map>
 #include <numeric>
+#include <span>
+
+#include "funkhaus/common/percentile.h"
 
 namespace funkhaus::bench {
 
@@ -31,15 +34,9 @@ Percentiles percentilesOf(std::vector<uint64_t> v) {
   p.count = v.size();
   if (v.empty()) return p;
   std::sort(v.begin(), v.end());
-  auto rank = [&](double q) {
-    // Nearest rank: ceil(q * n), 1-based.
-    const auto n = static_cast<double>(v.size());
-    size_t r = static_cast<size_t>(q * n);
-    if (static_cast<double>(r) < q * n) ++r;
-    return v[std::clamp<size_t>(r, 1, v.size()) - 1];
-  };
-  p.p50_ms = toMs(rank(0.50));
-  p.p99_ms = toMs(rank(0.99));
+  const std::span<const uint64_t> sorted(v);
+  p.p50_ms = toMs(percentileOfSorted(sorted, 0.50));
+  p.p99_ms = toMs(percentileOfSorted(sorted, 0.99));
   p.max_ms = toMs(v.back());
   const long double sum = std::accumulate(v.begin(), v.end(), 0.0L);
   p.mean_ms = static_cast<double>(sum / static_cast<long double>(v.size()) / 1e6L);

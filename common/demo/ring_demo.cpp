@@ -18,6 +18,7 @@
 #include "funkhaus/abi/token.h"
 #include "funkhaus/common/clock.h"
 #include "funkhaus/common/frame_ring.h"
+#include "funkhaus/common/percentile.h"
 
 extern char** environ;
 
@@ -39,13 +40,6 @@ void installSignalHandlers() {
 bool timeUp(uint64_t start, double seconds) {
   if (g_stop.load()) return true;
   return seconds > 0 && static_cast<double>(monotonicNs() - start) / 1e9 >= seconds;
-}
-
-uint64_t percentile(std::vector<uint64_t>& v, double p) {
-  if (v.empty()) return 0;
-  size_t k = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
-  std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
-  return v[k];
 }
 
 // Frame stamp at the start of the payload: frame number and its bitwise complement.
@@ -126,8 +120,9 @@ int runConsumer(const DemoOptions& o) {
       std::printf(
           "consumer: %6.1f fps  handoff latency p50 %7.1f us  p99 %7.1f us  bad frames %llu  "
           "ring: published %llu dropped %llu\n",
-          static_cast<double>(frames) / secs, static_cast<double>(percentile(latencies, 0.5)) / 1e3,
-          static_cast<double>(percentile(latencies, 0.99)) / 1e3,
+          static_cast<double>(frames) / secs,
+          static_cast<double>(percentile(std::span<uint64_t>(latencies), 0.5)) / 1e3,
+          static_cast<double>(percentile(std::span<uint64_t>(latencies), 0.99)) / 1e3,
           static_cast<unsigned long long>(bad),
           static_cast<unsigned long long>(abi::atomicLoad(h.published)),
           static_cast<unsigned long long>(abi::atomicLoad(h.dropped)));

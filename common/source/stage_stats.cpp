@@ -1,5 +1,8 @@
-// StageStats: a time-ordered window of samples; percentiles by nth_element on a copy.
+// StageStats: a time-ordered window of samples; nearest-rank percentiles (percentile.h) on a
+// copy.
 #include "funkhaus/common/stage_stats.h"
+
+#include "funkhaus/common/percentile.h"
 
 #include <algorithm>
 #include <climits>
@@ -42,14 +45,8 @@ StageStats::Snapshot StageStats::snapshot(uint64_t now_ns) {
   s.fps_milli = in_last_second * 1000;
   s.samples = scratch_.size();
   if (!scratch_.empty()) {
-    auto at = [&](double q) {
-      const size_t k = std::min(scratch_.size() - 1, static_cast<size_t>(q * scratch_.size()));
-      std::nth_element(scratch_.begin(), scratch_.begin() + static_cast<std::ptrdiff_t>(k),
-                       scratch_.end());
-      return scratch_[k];
-    };
-    s.p50_ns = at(0.50);
-    s.p99_ns = at(0.99);
+    s.p50_ns = percentile(std::span<uint64_t>(scratch_), 0.50);
+    s.p99_ns = percentile(std::span<uint64_t>(scratch_), 0.99);
   }
   return s;
 }

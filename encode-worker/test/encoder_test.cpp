@@ -12,6 +12,7 @@
 
 #include "funkhaus/common/clock.h"
 #include "funkhaus/common/frame_ring.h"
+#include "funkhaus/common/percentile.h"
 #include "test_support.h"
 
 namespace funkhaus::encode {
@@ -409,8 +410,9 @@ TEST(EncoderFigures, EncodeTimePerFrame) {
     const double first_ms = double(times.front()) / 1e6;  // includes avcodec_open2
     times.erase(times.begin());
     std::sort(times.begin(), times.end());
-    const double p50 = double(times[times.size() / 2]) / 1e6;
-    const double p99 = double(times[times.size() * 99 / 100]) / 1e6;
+    const std::span<const uint64_t> sorted(times);
+    const double p50 = double(percentileOfSorted(sorted, 0.50)) / 1e6;
+    const double p99 = double(percentileOfSorted(sorted, 0.99)) / 1e6;
     test::figure(fmt::format(
         "{} {}x{} preset {} (moving pattern, {} frames): encode p50 {:.2f} ms, p99 {:.2f} ms "
         "(first frame, opening the encoder: {:.1f} ms); output {:.2f} Mbit/s at 60 fps (target "

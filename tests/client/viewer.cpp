@@ -16,6 +16,7 @@
 
 #include "funkhaus/capture/barcode.h"
 #include "funkhaus/common/clock.h"
+#include "funkhaus/common/percentile.h"
 
 namespace funkhaus::test {
 
@@ -222,8 +223,8 @@ LatencyFigures latencyOf(const std::vector<DecodedFrame>& frames) {
   out.samples = ms.size();
   if (ms.empty()) return out;
   std::sort(ms.begin(), ms.end());
-  out.p50_ms = ms[ms.size() / 2];
-  out.p99_ms = ms[std::min(ms.size() - 1, ms.size() * 99 / 100)];
+  out.p50_ms = percentileOfSorted(std::span<const double>(ms), 0.50);
+  out.p99_ms = percentileOfSorted(std::span<const double>(ms), 0.99);
   return out;
 }
 

@@ -11,7 +11,8 @@ namespace funkhaus {
 
 class StageStats {
  public:
-  // Latency percentiles cover the last `window_ns`; fps covers the last second.
+  // Latency percentiles (nearest rank, percentile.h) cover the last `window_ns`; fps covers the
+  // last second.
   explicit StageStats(uint64_t window_ns = 5'000'000'000);
 
   // One frame left this stage at `done_ns`; it was captured at `capture_ns` (both
