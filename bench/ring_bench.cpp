@@ -19,11 +19,13 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "funkhaus/common/clock.h"
 #include "funkhaus/common/frame_ring.h"
+#include "funkhaus/common/percentile.h"
 
 namespace {
 
@@ -114,8 +116,9 @@ void runRing(benchmark::State& state, uint32_t w, uint32_t h, FrameConsumer::Wai
   if (latency && count > 0) {
     std::vector<uint64_t> v(s->samples, s->samples + count);
     std::sort(v.begin(), v.end());
-    state.counters["p50_us"] = static_cast<double>(v[count / 2]) / 1e3;
-    state.counters["p99_us"] = static_cast<double>(v[count * 99 / 100]) / 1e3;
+    const std::span<const uint64_t> sorted(v);
+    state.counters["p50_us"] = static_cast<double>(percentileOfSorted(sorted, 0.50)) / 1e3;
+    state.counters["p99_us"] = static_cast<double>(percentileOfSorted(sorted, 0.99)) / 1e3;
   }
   state.SetBytesProcessed(static_cast<int64_t>(n) * w * h * 4);
   munmap(s, sizeof(Shared));
@@ -159,8 +162,9 @@ void BM_WakeBaselinePipe(benchmark::State& state) {
   std::vector<uint64_t> v(s->samples, s->samples + std::min<uint64_t>(n, Shared::kMaxSamples));
   std::sort(v.begin(), v.end());
   if (!v.empty()) {
-    state.counters["p50_us"] = static_cast<double>(v[v.size() / 2]) / 1e3;
-    state.counters["p99_us"] = static_cast<double>(v[v.size() * 99 / 100]) / 1e3;
+    const std::span<const uint64_t> sorted(v);
+    state.counters["p50_us"] = static_cast<double>(percentileOfSorted(sorted, 0.50)) / 1e3;
+    state.counters["p99_us"] = static_cast<double>(percentileOfSorted(sorted, 0.99)) / 1e3;
   }
   close(to_child[0]);
   munmap(s, sizeof(Shared));

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <random>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "funkhaus/abi/keyed_mutex_word.h"
 #include "funkhaus/common/clock.h"
 #include "funkhaus/common/frame_ring.h"
+#include "funkhaus/common/percentile.h"
 #include "peer_process.h"
 
 namespace funkhaus {
@@ -81,7 +83,8 @@ void printFigures(const char* what, std::vector<uint64_t> ns) {
   std::sort(ns.begin(), ns.end());
   if (ns.empty()) return;
   std::printf("[figures] %s over %zu rounds: p50 %.1f ms, max %.1f ms\n", what, ns.size(),
-              static_cast<double>(ns[ns.size() / 2]) / 1e6, static_cast<double>(ns.back()) / 1e6);
+              static_cast<double>(percentileOfSorted(std::span<const uint64_t>(ns), 0.50)) / 1e6,
+              static_cast<double>(ns.back()) / 1e6);
 }
 
 TEST(RingMultiProcess, HundredThousandFramesWithoutATornOne) {
