@@ -26,6 +26,7 @@
 #include "funkhaus/common/clock.h"
 #include "funkhaus/common/frame_ring.h"
 #include "funkhaus/common/percentile.h"
+#include "funkhaus/platform/cpu_relax.h"
 
 namespace {
 
@@ -47,7 +48,7 @@ Shared* mapShared() {
 }
 
 void waitAck(Shared* s, uint64_t expected) {
-  while (s->acks.load(std::memory_order_acquire) < expected) __builtin_ia32_pause();
+  while (s->acks.load(std::memory_order_acquire) < expected) platform::cpuRelax();
 }
 
 void stopChild(pid_t child) {
@@ -96,7 +97,7 @@ void runRing(benchmark::State& state, uint32_t w, uint32_t h, FrameConsumer::Wai
   for (auto _ : state) {
     if (latency) {
       const uint64_t until = monotonicNs() + 200'000;
-      while (monotonicNs() < until) __builtin_ia32_pause();
+      while (monotonicNs() < until) platform::cpuRelax();
     }
     auto slot = producer->beginFrame();
     if (!slot) {
@@ -151,7 +152,7 @@ void BM_WakeBaselinePipe(benchmark::State& state) {
   uint64_t n = 0;
   for (auto _ : state) {
     const uint64_t until = monotonicNs() + 200'000;
-    while (monotonicNs() < until) __builtin_ia32_pause();
+    while (monotonicNs() < until) platform::cpuRelax();
     const uint64_t now = monotonicNs();
     if (write(to_child[1], &now, sizeof now) != sizeof now) std::abort();
     waitAck(s, ++n);

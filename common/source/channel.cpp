@@ -225,7 +225,7 @@ std::vector<std::byte> encodeMessage(const Message& message) {
   return out;
 }
 
-Result<void> sendMessage(int socket, const Message& message) {
+Result<void> sendMessage(platform::NativeHandle socket, const Message& message) {
   if (const auto* r = std::get_if<RequestMessage>(&message);
       r != nullptr && (r->id == 0 || r->text.size() > abi::kMaxMessageText))
     return makeError("request {} of {} bytes (at most {})", r->id, r->text.size(),
@@ -251,7 +251,7 @@ Result<void> sendMessage(int socket, const Message& message) {
   return {};
 }
 
-Result<std::optional<Message>> receiveMessage(int socket) {
+Result<std::optional<Message>> receiveMessage(platform::NativeHandle socket) {
   // One buffer per thread: a text message may be 64 KiB, too much for the stack of every worker.
   thread_local std::vector<std::byte> buffer(abi::kMaxTextMessageSize + 1);
   auto received = receiveWithFds(socket, buffer);

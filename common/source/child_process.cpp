@@ -35,26 +35,7 @@ constexpr int kScratchFloor = 64;
   _exit(code);
 }
 
-std::optional<ExitStatus> reapNow(int pidfd) {
-  siginfo_t info{};
-  if (waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED | WNOHANG) != 0) {
-    if (errno == ECHILD) return ExitStatus{true, 0};  // someone else reaped it: it is gone
-    return std::nullopt;
-  }
-  // The pidfd can turn readable when the main thread is gone while other threads still exit:
-  // not reapable yet.
-  if (info.si_pid == 0) return std::nullopt;
-  return ExitStatus{info.si_code != CLD_EXITED, info.si_status};
-}
-
 }  // namespace
-
-std::string describeExit(const ExitStatus& status) {
-  if (!status.signaled) return "exit code " + std::to_string(status.code);
-  const char* name = sigabbrev_np(status.code);
-  return name != nullptr ? std::string("killed by SIG") + name
-                         : "killed by signal " + std::to_string(status.code);
-}
 
 Result<ChildProcess> ChildProcess::spawn(const ChildSpec& spec) {
   if (spec.program.empty()) return makeError("no program to start");
@@ -156,26 +137,25 @@ Result<ChildProcess> ChildProcess::spawn(const ChildSpec& spec) {
     childFail("execve", fail);
   }
   if (no_caps != nullptr) cap_free(no_caps);
-  UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
-  if (!pidfd.valid()) {
-    const int err = errno;
+  auto process = platform::ProcessHandle::open(static_cast<platform::ProcessId>(pid));
+  if (!process) {
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
-    return makeError("pidfd_open: {}", std::strerror(err));
+    return process.error();
   }
-  return ChildProcess(pid, std::move(pidfd));
+  return ChildProcess(pid, std::move(*process));
 }
 
 ChildProcess::ChildProcess(ChildProcess&& other) noexcept
     : pid_(std::exchange(other.pid_, -1)),
-      pidfd_(std::move(other.pidfd_)),
+      process_(std::move(other.process_)),
       exit_(std::exchange(other.exit_, std::nullopt)) {}
 
 ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
   if (this != &other) {
     if (running()) stop(std::chrono::milliseconds(0));
     pid_ = std::exchange(other.pid_, -1);
-    pidfd_ = std::move(other.pidfd_);
+    process_ = std::move(other.process_);
     exit_ = std::exchange(other.exit_, std::nullopt);
   }
   return *this;
@@ -187,10 +167,7 @@ ChildProcess::~ChildProcess() {
 
 std::optional<ExitStatus> ChildProcess::poll() {
   if (exit_ || pid_ <= 0) return exit_;
-  if (auto status = reapNow(pidfd_.get())) {
-    exit_ = status;
-    pidfd_.reset();
-  }
+  exit_ = process_.reap();
   return exit_;
 }
 
@@ -201,9 +178,8 @@ std::optional<ExitStatus> ChildProcess::wait(std::chrono::milliseconds timeout) 
     if (poll()) return exit_;
     const uint64_t now = monotonicNs();
     if (now >= deadline) return std::nullopt;
-    pollfd p{pidfd_.get(), POLLIN, 0};
-    const int left_ms = static_cast<int>((deadline - now + 999'999) / 1'000'000);
-    if (::poll(&p, 1, std::min(left_ms, 10)) > 0 && !poll())
+    const uint64_t slice_ns = std::min<uint64_t>(deadline - now, 10'000'000);
+    if (process_.waitEnded(static_cast<int64_t>(slice_ns)) && !poll())
       std::this_thread::sleep_for(std::chrono::milliseconds(1));  // readable, not reapable yet
   }
 }

@@ -12,8 +12,9 @@
 #include "funkhaus/abi/keyed_mutex_word.h"
 #include "funkhaus/abi/token.h"
 #include "funkhaus/common/clock.h"
-#include "funkhaus/common/futex.h"
 #include "funkhaus/common/peer.h"
+#include "funkhaus/platform/cpu_relax.h"
+#include "funkhaus/platform/wait_word.h"
 
 namespace funkhaus {
 
@@ -354,7 +355,7 @@ uint64_t FrameProducer::publish(const WriteSlot& ws, const FrameMeta& meta) {
   bump(h.published);
   atomicRef(h.publish_futex).fetch_add(1, std::memory_order_seq_cst);
   if (atomicRef(h.consumer_waiting).load(std::memory_order_seq_cst) != 0)
-    futexWake(&h.publish_futex, 1);
+    platform::wakeWord(&h.publish_futex, 1);
   last_token_ = token;
   return token;
 }
@@ -530,12 +531,13 @@ FrameConsumer::Status FrameConsumer::acquireLatest(int64_t timeout_ns, Frame* ou
     }
     if (now >= deadline) return Status::kTimeout;
     if (wait_mode_ == WaitMode::kBusyPoll) {
-      __builtin_ia32_pause();
+      platform::cpuRelax();
     } else {
       atomicRef(h.consumer_waiting).store(1, std::memory_order_seq_cst);
       if (atomicRef(h.latest).load(std::memory_order_seq_cst) == token) {
         const uint64_t until = std::min(deadline, next_peer_check_ns_);
-        futexWait(&h.publish_futex, seen, static_cast<int64_t>(until > now ? until - now : 0));
+        platform::waitOnWord(&h.publish_futex, seen,
+                             static_cast<int64_t>(until > now ? until - now : 0));
       }
       atomicRef(h.consumer_waiting).store(0, std::memory_order_relaxed);
     }

@@ -1,4 +1,4 @@
-// KeyedMutex over a shared futex word.
+// KeyedMutex over a shared word (platform wait/wake: a futex on Linux).
 #include "funkhaus/common/keyed_mutex.h"
 
 #include <algorithm>
@@ -8,8 +8,8 @@
 #include "funkhaus/abi/abi.h"
 #include "funkhaus/abi/keyed_mutex_word.h"
 #include "funkhaus/common/clock.h"
-#include "funkhaus/common/futex.h"
 #include "funkhaus/common/peer.h"
+#include "funkhaus/platform/wait_word.h"
 
 namespace funkhaus {
 
@@ -75,7 +75,7 @@ AcquireResult KeyedMutex::acquire(uint32_t key, int64_t timeout_ns) {
     int64_t wait = static_cast<int64_t>(deadline - now);
     if (v & kMutexHeld)
       wait = std::min<int64_t>(wait, static_cast<int64_t>(next_liveness_check - now));
-    futexWait(word_, v, std::max<int64_t>(wait, 0));
+    platform::waitOnWord(word_, v, std::max<int64_t>(wait, 0));
     now = monotonicNs();
   }
 }
@@ -90,7 +90,7 @@ Result<void> KeyedMutex::release(uint32_t key) {
                        v);
   } while (
       !ref.compare_exchange_weak(v, key, std::memory_order_release, std::memory_order_relaxed));
-  if (v & kMutexWaiters) futexWake(word_, INT32_MAX);
+  if (v & kMutexWaiters) platform::wakeWord(word_, platform::kWakeAll);
   return {};
 }
 

@@ -8,9 +8,10 @@
 #include <cstring>
 
 #include "funkhaus/common/clock.h"
-#include "funkhaus/common/futex.h"
 #include "funkhaus/common/keyed_mutex.h"
 #include "funkhaus/common/peer.h"
+#include "funkhaus/platform/cpu_relax.h"
+#include "funkhaus/platform/wait_word.h"
 
 namespace funkhaus {
 
@@ -180,7 +181,7 @@ PacketProducer::PushResult PacketProducer::push(const PacketMeta& meta,
   bump(h.records);
   atomicRef(h.commit_futex).fetch_add(1, std::memory_order_seq_cst);
   if (atomicRef(h.consumer_waiting).load(std::memory_order_seq_cst) != 0)
-    futexWake(&h.commit_futex, 1);
+    platform::wakeWord(&h.commit_futex, 1);
   return PushResult::kCommitted;
 }
 
@@ -302,12 +303,13 @@ PacketConsumer::Status PacketConsumer::wait(int64_t timeout_ns) {
     }
     if (now >= deadline) return Status::kTimeout;
     if (wait_mode_ == WaitMode::kBusyPoll) {
-      __builtin_ia32_pause();
+      platform::cpuRelax();
     } else {
       atomicRef(h.consumer_waiting).store(1, std::memory_order_seq_cst);
       if (atomicRef(h.head).load(std::memory_order_seq_cst) == tail_) {
         const uint64_t until = std::min(deadline, next_peer_check_ns_);
-        futexWait(&h.commit_futex, seen, static_cast<int64_t>(until > now ? until - now : 0));
+        platform::waitOnWord(&h.commit_futex, seen,
+                             static_cast<int64_t>(until > now ? until - now : 0));
       }
       atomicRef(h.consumer_waiting).store(0, std::memory_order_relaxed);
     }

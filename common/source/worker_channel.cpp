@@ -12,8 +12,9 @@
 
 namespace funkhaus {
 
-Result<WorkerChannel> WorkerChannel::connect(int fd, abi::WorkerKind kind, int timeout_ms) {
-  UniqueFd channel(fd);
+Result<WorkerChannel> WorkerChannel::connect(platform::NativeHandle handle, abi::WorkerKind kind,
+                                             int timeout_ms) {
+  UniqueFd channel(handle);
   abi::HelloBody hello{abi::kAbiVersion, static_cast<uint32_t>(kind),
                        static_cast<uint32_t>(getpid()), 0};
   if (auto sent = sendMessage(channel.get(), HelloMessage{hello}); !sent) return sent.error();
@@ -85,7 +86,7 @@ std::vector<std::pair<uint32_t, UniqueFd>> WorkerChannel::takeTaggedFds(abi::FdR
   return out;
 }
 
-Result<void> WorkerChannel::depositConnection(uint32_t slot, int fd) {
+Result<void> WorkerChannel::depositConnection(uint32_t slot, platform::NativeHandle fd) {
   ConnectionDepositMessage m;
   m.slot = slot;
   m.fd = UniqueFd(fcntl(fd, F_DUPFD_CLOEXEC, 0));

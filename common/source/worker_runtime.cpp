@@ -129,7 +129,7 @@ void WorkerContext::failPendingRequests(const std::string& why) {
   for (auto& [id, handler] : waiting) handler(makeError(ErrorCode::kPeerLost, "{}", why));
 }
 
-Result<void> WorkerContext::depositConnection(uint32_t slot, int fd) {
+Result<void> WorkerContext::depositConnection(uint32_t slot, platform::NativeHandle fd) {
   if (!channel_) return {};
   ConnectionDepositMessage m;
   m.slot = slot;

@@ -65,10 +65,10 @@ std::vector<std::byte> encodeMessage(const Message& message);
 
 // Sends one message; the fds of RingFdsMessage and ConnectionDepositMessage go along as SCM_RIGHTS
 // (and stay open here).
-Result<void> sendMessage(int socket, const Message& message);
+Result<void> sendMessage(platform::NativeHandle socket, const Message& message);
 
 // Receives one datagram (blocking unless the socket is non-blocking). nullopt: orderly EOF or
 // EAGAIN. Oversized or truncated datagrams and truncated control data are errors.
-Result<std::optional<Message>> receiveMessage(int socket);
+Result<std::optional<Message>> receiveMessage(platform::NativeHandle socket);
 
 }  // namespace funkhaus

@@ -16,6 +16,7 @@
 
 #include "funkhaus/common/result.h"
 #include "funkhaus/common/unique_fd.h"
+#include "funkhaus/platform/process.h"
 
 namespace funkhaus {
 
@@ -25,15 +26,9 @@ struct Credentials {
   std::vector<gid_t> groups;
 };
 
-// How a child ended, as waitid reports it.
-struct ExitStatus {
-  bool signaled = false;
-  int code = 0;  // exit code, or the signal number when signaled
-  friend bool operator==(const ExitStatus&, const ExitStatus&) = default;
-};
-
-// "exit code 3", "killed by SIGKILL".
-std::string describeExit(const ExitStatus& status);
+// How a child ended, and its text ("exit code 3", "killed by SIGKILL").
+using platform::describeExit;
+using platform::ExitStatus;
 
 struct ChildSpec {
   std::string program;            // a path; without '/' it is looked up in PATH
@@ -69,8 +64,9 @@ class ChildProcess {
   ~ChildProcess();
 
   pid_t pid() const { return pid_; }
-  // Readable once the child has exited (for an event loop); -1 after it was reaped.
-  int pidfd() const { return pidfd_.get(); }
+  // Readable once the child has exited (for an event loop; its pidfd); invalid after it was
+  // reaped.
+  platform::NativeHandle pidfd() const { return process_.native(); }
   bool running() const { return pid_ > 0 && !exit_; }
 
   // Reaps the child if it has exited; never blocks. The exit status, or nullopt while it runs.
@@ -84,10 +80,11 @@ class ChildProcess {
   const std::optional<ExitStatus>& exitStatus() const { return exit_; }
 
  private:
-  ChildProcess(pid_t pid, UniqueFd pidfd) : pid_(pid), pidfd_(std::move(pidfd)) {}
+  ChildProcess(pid_t pid, platform::ProcessHandle process)
+      : pid_(pid), process_(std::move(process)) {}
 
   pid_t pid_ = -1;
-  UniqueFd pidfd_;
+  platform::ProcessHandle process_;
   std::optional<ExitStatus> exit_;
 };
 

@@ -1,17 +1,18 @@
-// Peer processes of a ring: liveness via pidfd, and claiming a ring role (producer/consumer) by
-// writing our pid into the role's pid field. Used by the keyed mutex and both ring kinds.
+// Peer processes of a ring: liveness (platform::processGone), and claiming a ring role
+// (producer/consumer) by writing our pid into the role's pid field. Used by the keyed mutex and
+// both ring kinds.
 #pragma once
 
 #include <cstdint>
 
 #include "funkhaus/common/result.h"
+#include "funkhaus/platform/process.h"
 
 namespace funkhaus {
 
-// True if no process with this pid is running any more: it never existed, it has exited, or
-// it is a zombie waiting to be reaped. Uses a pidfd, so a zombie counts as gone. pid 0 and
-// values above the kernel's pid range count as gone (they can only come from garbage).
-bool processGone(uint32_t pid);
+// True if no process with this pid is running any more (a zombie counts as gone; 0 and
+// garbage values too). See platform/process.h.
+using platform::processGone;
 
 // Writes `self` into `pid_field` (a shared "(atomic)" field) unless another live process is
 // there. `what` names the role in the error, e.g. "frame ring producer".

@@ -1,36 +1,11 @@
-// UniqueFd: owns one file descriptor and closes it once.
+// UniqueFd: the name common's callers know for platform::UniqueHandle (an owned fd on Linux).
 // Used wherever a component holds an fd (memfds, sockets, pidfds).
 #pragma once
 
-#include <unistd.h>
-
-#include <utility>
+#include "funkhaus/platform/handle.h"
 
 namespace funkhaus {
 
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) reset(std::exchange(other.fd_, -1));
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() { reset(); }
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  int release() { return std::exchange(fd_, -1); }
-  void reset(int fd = -1) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
+using UniqueFd = platform::UniqueHandle;
 
 }  // namespace funkhaus

@@ -19,7 +19,8 @@ class WorkerChannel {
   // Sends hello, waits up to timeout_ms for the ring-fds messages (until one is marked last)
   // and attaches the status page (checked: magic, version, size). Fds other than the status
   // page are kept for the worker to take with takeFd() / takeTaggedFds().
-  static Result<WorkerChannel> connect(int fd, abi::WorkerKind kind, int timeout_ms = 5000);
+  static Result<WorkerChannel> connect(platform::NativeHandle channel, abi::WorkerKind kind,
+                                       int timeout_ms = 5000);
 
   abi::WorkerStatusPage& status() const {
     return *reinterpret_cast<abi::WorkerStatusPage*>(status_page_.data());
@@ -39,7 +40,7 @@ class WorkerChannel {
 
   // net: hands funkhausd a duplicate of a viewer connection to keep for the next net, and
   // tells it when that viewer is gone.
-  Result<void> depositConnection(uint32_t slot, int fd);
+  Result<void> depositConnection(uint32_t slot, platform::NativeHandle connection);
   Result<void> releaseConnection(uint32_t slot);
 
   // Waits up to timeout_ms for a command. nullopt: none yet. Error: the channel broke or
@@ -50,7 +51,7 @@ class WorkerChannel {
   // nullopt: none yet. Error: the channel broke or the message was malformed.
   Result<std::optional<Message>> receive(int timeout_ms);
 
-  int fd() const { return fd_.get(); }
+  platform::NativeHandle fd() const { return fd_.get(); }
 
  private:
   WorkerChannel(UniqueFd fd, SharedMemory status_page)

@@ -42,7 +42,7 @@ class WorkerContext {
   Result<void> sendEvent(abi::Event event, uint64_t arg);
   // net: hands funkhausd a duplicate of a connection to keep for the next net (kConnection, tag
   // = slot), and says when it is gone.
-  Result<void> depositConnection(uint32_t slot, int fd);
+  Result<void> depositConnection(uint32_t slot, platform::NativeHandle connection);
   Result<void> releaseConnection(uint32_t slot);
 
   // A request to funkhausd (JSON text with a "cmd"; which ones a worker may send is in the

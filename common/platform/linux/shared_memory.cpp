@@ -1,5 +1,5 @@
-// SharedMemory: sealed memfd create/attach.
-#include "funkhaus/common/shared_memory.h"
+// SharedMemory on Linux: an anonymous memfd sealed against shrink, grow and further seals.
+#include "funkhaus/platform/shared_memory.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -10,7 +10,7 @@
 #include <cstring>
 #include <utility>
 
-namespace funkhaus {
+namespace funkhaus::platform {
 namespace {
 
 constexpr int kRequiredSeals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
@@ -25,7 +25,7 @@ Result<std::byte*> mapShared(int fd, size_t size) {
 
 Result<SharedMemory> SharedMemory::create(const std::string& name, size_t size) {
   if (size == 0) return makeError("shared memory '{}': size must not be 0", name);
-  UniqueFd fd(memfd_create(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  UniqueHandle fd(memfd_create(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING));
   if (!fd.valid()) return makeError("memfd_create('{}') failed: {}", name, std::strerror(errno));
   if (ftruncate(fd.get(), static_cast<off_t>(size)) != 0)
     return makeError("ftruncate of memfd '{}' to {} bytes failed: {}", name, size,
@@ -37,7 +37,7 @@ Result<SharedMemory> SharedMemory::create(const std::string& name, size_t size) 
   return SharedMemory(std::move(fd), *data, size);
 }
 
-Result<SharedMemory> SharedMemory::attach(UniqueFd fd, size_t min_size) {
+Result<SharedMemory> SharedMemory::attach(UniqueHandle fd, size_t min_size) {
   if (!fd.valid()) return makeError("shared memory attach: invalid fd");
   int seals = fcntl(fd.get(), F_GET_SEALS);
   if (seals < 0)
@@ -60,21 +60,21 @@ Result<SharedMemory> SharedMemory::attach(UniqueFd fd, size_t min_size) {
   return SharedMemory(std::move(fd), *data, size);
 }
 
-Result<SharedMemory> SharedMemory::attachDup(int fd, size_t min_size) {
+Result<SharedMemory> SharedMemory::attachDup(NativeHandle fd, size_t min_size) {
   int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (dup < 0) return makeError("dup of shared memory fd {} failed: {}", fd, std::strerror(errno));
-  return attach(UniqueFd(dup), min_size);
+  return attach(UniqueHandle(dup), min_size);
 }
 
 SharedMemory::SharedMemory(SharedMemory&& other) noexcept
-    : fd_(std::move(other.fd_)),
+    : handle_(std::move(other.handle_)),
       data_(std::exchange(other.data_, nullptr)),
       size_(std::exchange(other.size_, 0)) {}
 
 SharedMemory& SharedMemory::operator=(SharedMemory&& other) noexcept {
   if (this != &other) {
     unmap();
-    fd_ = std::move(other.fd_);
+    handle_ = std::move(other.handle_);
     data_ = std::exchange(other.data_, nullptr);
     size_ = std::exchange(other.size_, 0);
   }
@@ -89,4 +89,4 @@ void SharedMemory::unmap() {
   size_ = 0;
 }
 
-}  // namespace funkhaus
+}  // namespace funkhaus::platform
