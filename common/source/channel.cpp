@@ -9,7 +9,7 @@
 
 #include "funkhaus/abi/net_state.h"
 #include "funkhaus/abi/status_page.h"
-#include "funkhaus/common/fd_passing.h"
+#include "funkhaus/platform/handle_passing.h"
 
 namespace funkhaus {
 namespace {
@@ -235,7 +235,7 @@ Result<void> sendMessage(platform::NativeHandle socket, const Message& message) 
     return makeError("reply {} of {} bytes (at most {})", r->id, r->text.size(),
                      abi::kMaxMessageText);
   const auto bytes = encodeMessage(message);
-  std::vector<int> fds;
+  std::vector<platform::NativeHandle> fds;
   if (const auto* m = std::get_if<RingFdsMessage>(&message)) {
     if (m->fds.empty() || m->fds.size() > abi::kMaxMessageFds || m->fds.size() != m->roles.size() ||
         (!m->tags.empty() && m->tags.size() != m->roles.size()))
@@ -246,7 +246,7 @@ Result<void> sendMessage(platform::NativeHandle socket, const Message& message) 
     if (!d->fd.valid()) return makeError("socket-deposit message without an fd");
     fds.push_back(d->fd.get());
   }
-  if (auto sent = sendWithFds(socket, bytes, fds); !sent)
+  if (auto sent = platform::sendWithHandles(socket, bytes, fds); !sent)
     return makeError("sending on channel: {}", sent.error().message);
   return {};
 }
@@ -254,14 +254,15 @@ Result<void> sendMessage(platform::NativeHandle socket, const Message& message) 
 Result<std::optional<Message>> receiveMessage(platform::NativeHandle socket) {
   // One buffer per thread: a text message may be 64 KiB, too much for the stack of every worker.
   thread_local std::vector<std::byte> buffer(abi::kMaxTextMessageSize + 1);
-  auto received = receiveWithFds(socket, buffer);
+  auto received = platform::receiveWithHandles(socket, buffer);
   if (!received) return makeError("receiving on channel: {}", received.error().message);
   if (!*received || (*received)->closed()) return std::optional<Message>();  // none, or closed
-  Received& r = **received;
-  if (r.fds_truncated) return makeError("channel message carried too many fds");
+  platform::ReceivedDatagram& r = **received;
+  if (r.handles_truncated) return makeError("channel message carried too many fds");
   if (r.truncated || r.size > abi::kMaxTextMessageSize)
     return makeError("channel message larger than {} bytes", abi::kMaxTextMessageSize);
-  auto parsed = parseMessage(std::span<const std::byte>(buffer.data(), r.size), std::move(r.fds));
+  auto parsed =
+      parseMessage(std::span<const std::byte>(buffer.data(), r.size), std::move(r.handles));
   if (!parsed) return parsed.error();
   return std::optional<Message>(std::move(*parsed));
 }

@@ -1,7 +1,6 @@
 // Worker side of the channel.
 #include "funkhaus/common/worker_channel.h"
 
-#include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -89,8 +88,9 @@ std::vector<std::pair<uint32_t, UniqueFd>> WorkerChannel::takeTaggedFds(abi::FdR
 Result<void> WorkerChannel::depositConnection(uint32_t slot, platform::NativeHandle fd) {
   ConnectionDepositMessage m;
   m.slot = slot;
-  m.fd = UniqueFd(fcntl(fd, F_DUPFD_CLOEXEC, 0));
-  if (!m.fd.valid()) return makeError("dup of viewer socket: {}", std::strerror(errno));
+  auto copy = platform::duplicateHandle(fd);
+  if (!copy) return makeError("viewer socket: {}", copy.error().message);
+  m.fd = std::move(*copy);
   return sendMessage(fd_.get(), Message(std::move(m)));
 }
 

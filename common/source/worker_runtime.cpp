@@ -133,8 +133,9 @@ Result<void> WorkerContext::depositConnection(uint32_t slot, platform::NativeHan
   if (!channel_) return {};
   ConnectionDepositMessage m;
   m.slot = slot;
-  m.fd = UniqueFd(fcntl(fd, F_DUPFD_CLOEXEC, 0));
-  if (!m.fd.valid()) return makeError("dup of connection {}: {}", slot, std::strerror(errno));
+  auto copy = platform::duplicateHandle(fd);
+  if (!copy) return makeError("connection {}: {}", slot, copy.error().message);
+  m.fd = std::move(*copy);
   return send(Message(std::move(m)));
 }
 

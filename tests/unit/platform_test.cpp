@@ -241,5 +241,23 @@ TEST(PlatformHandle, ClosesItsHandleOnceAndGivesItUpOnRelease) {
   closeHandle(raw);
 }
 
+TEST(PlatformHandle, DuplicateIsASecondHandleOnTheSameObject) {
+  int p[2];
+  ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
+  UniqueHandle read_end(p[0]), write_end(p[1]);
+  auto copy = duplicateHandle(write_end.get());
+  ASSERT_TRUE(copy.ok()) << copy.error().message;
+  EXPECT_NE(copy->get(), write_end.get());
+  EXPECT_EQ(fcntl(copy->get(), F_GETFD) & FD_CLOEXEC, FD_CLOEXEC) << "not inherited by children";
+  write_end.reset();
+  ASSERT_EQ(write(copy->get(), "x", 1), 1) << "the copy outlives the original";
+  char c = 0;
+  ASSERT_EQ(read(read_end.get(), &c, 1), 1);
+  EXPECT_EQ(c, 'x');
+  auto bad = duplicateHandle(kInvalidHandle);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("fd -1"), std::string::npos) << bad.error().message;
+}
+
 }  // namespace
 }  // namespace funkhaus::platform

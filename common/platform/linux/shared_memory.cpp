@@ -61,9 +61,9 @@ Result<SharedMemory> SharedMemory::attach(UniqueHandle fd, size_t min_size) {
 }
 
 Result<SharedMemory> SharedMemory::attachDup(NativeHandle fd, size_t min_size) {
-  int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (dup < 0) return makeError("dup of shared memory fd {} failed: {}", fd, std::strerror(errno));
-  return attach(UniqueHandle(dup), min_size);
+  auto copy = duplicateHandle(fd);
+  if (!copy) return makeError("shared memory: {}", copy.error().message);
+  return attach(std::move(*copy), min_size);
 }
 
 SharedMemory::SharedMemory(SharedMemory&& other) noexcept

@@ -4,6 +4,8 @@
 
 #include <utility>
 
+#include "funkhaus/common/result.h"
+
 namespace funkhaus::platform {
 
 #if defined(_WIN32)
@@ -16,6 +18,12 @@ inline constexpr NativeHandle kInvalidHandle = -1;
 
 // Closes `handle` (close(2) / CloseHandle). Errors are ignored: nothing useful can follow.
 void closeHandle(NativeHandle handle);
+
+class UniqueHandle;
+
+// A second handle on the same object, not inherited by child processes (F_DUPFD_CLOEXEC /
+// DuplicateHandle). Error: the system's reason, naming `handle`.
+Result<UniqueHandle> duplicateHandle(NativeHandle handle);
 
 // Owns one handle and closes it once. Moves, never copies.
 class UniqueHandle {
