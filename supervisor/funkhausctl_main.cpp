@@ -13,6 +13,7 @@
 #include "funkhaus/common/unique_fd.h"
 #include "funkhaus/supervisor/control_protocol.h"
 #include "funkhaus/supervisor/supervisor.h"
+#include "funkhaus/supervisor/worker_table.h"
 
 namespace {
 
@@ -100,19 +101,21 @@ void printTable(const nlohmann::json& status) {
                   cell(at(m, "refresh_hz")).c_str());
     if (s.contains("vdisplay_error"))
       std::printf("  vdisplay: %s\n", cell(s["vdisplay_error"]).c_str());
-    if (const auto rings = at(s, "rings"); rings.is_object()) {
-      const auto f = at(rings, "frames"), p = at(rings, "packets");
-      std::printf(
-          "  frame ring: %s slots, generation %s, published %s, consumed %s, dropped %s, "
-          "repeated %s, abandoned %s\n",
-          cell(at(f, "slots")).c_str(), cell(at(f, "generation")).c_str(),
-          cell(at(f, "published")).c_str(), cell(at(f, "consumed")).c_str(),
-          cell(at(f, "dropped")).c_str(), cell(at(f, "repeated")).c_str(),
-          cell(at(f, "abandoned")).c_str());
-      std::printf("  packet ring: %s of %s bytes in use, %s records, %s dropped\n",
-                  cell(at(p, "used_bytes")).c_str(), cell(at(p, "capacity_bytes")).c_str(),
-                  cell(at(p, "records")).c_str(), cell(at(p, "dropped_records")).c_str());
-    }
+    if (const auto rings = at(s, "rings"); rings.is_object())
+      for (const auto& [name, r] : rings.items()) {
+        if (r.contains("slots"))
+          std::printf(
+              "  %s ring: %s slots, generation %s, published %s, consumed %s, dropped %s, "
+              "repeated %s, abandoned %s\n",
+              name.c_str(), cell(at(r, "slots")).c_str(), cell(at(r, "generation")).c_str(),
+              cell(at(r, "published")).c_str(), cell(at(r, "consumed")).c_str(),
+              cell(at(r, "dropped")).c_str(), cell(at(r, "repeated")).c_str(),
+              cell(at(r, "abandoned")).c_str());
+        else
+          std::printf("  %s ring: %s of %s bytes in use, %s records, %s dropped\n", name.c_str(),
+                      cell(at(r, "used_bytes")).c_str(), cell(at(r, "capacity_bytes")).c_str(),
+                      cell(at(r, "records")).c_str(), cell(at(r, "dropped_records")).c_str());
+      }
   }
 }
 
@@ -158,7 +161,8 @@ int main(int argc, char** argv) {
   status->add_flag("--json", json, "One JSON object instead of a table");
   auto* watch = app.add_subcommand("watch", "Refresh the status table every second");
   std::string worker;
-  const std::vector<std::string> names = {"capture", "encode", "net", "vdisplay"};
+  std::vector<std::string> names;
+  for (const WorkerSpec& w : workerTable()) names.emplace_back(w.name);
   auto* restart = app.add_subcommand("restart", "Restart one worker live");
   restart->add_option("worker", worker)->required()->check(CLI::IsMember(names));
   auto* stop = app.add_subcommand("stop", "Stop one worker (it stays stopped)");

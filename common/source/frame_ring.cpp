@@ -410,6 +410,28 @@ bool FrameProducer::checkConsumer() {
 
 // ---------------------------------------------------------------------------------------------
 
+Result<uint32_t> releaseFrameRingPeer(const SharedMemory& ring, uint32_t pid) {
+  auto layout = validateFrameRing(ring.data(), ring.size());
+  if (!layout) return layout.error();
+  auto& h = *reinterpret_cast<FrameRingHeader*>(ring.data());
+  releaseRole(h.producer_pid, pid);
+  releaseRole(h.consumer_pid, pid);
+  uint32_t released = 0;
+  for (uint32_t i = 0; i < layout->slot_count; ++i) {
+    auto& s = *reinterpret_cast<FrameSlotHeader*>(ring.data() + layout->slots_offset +
+                                                  i * layout->slot_stride);
+    // Marked before the release: whoever takes the slot next sees the flag.
+    const uint32_t word = atomicLoad(s.mutex);
+    if (!(word & abi::kMutexHeld) || (word & abi::kMutexValueMask) != pid) continue;
+    atomicRef(s.token).store(abi::kNoToken, std::memory_order_relaxed);
+    s.flags |= abi::kSlotFlagAbandoned;
+    if (!KeyedMutex::releaseDeadHolder(s.mutex, pid, abi::kKeyEmpty)) continue;
+    bump(h.abandoned);
+    ++released;
+  }
+  return released;
+}
+
 const char* toString(FrameConsumer::Status status) {
   switch (status) {
     case FrameConsumer::Status::kFrame:

@@ -94,6 +94,18 @@ Result<void> KeyedMutex::release(uint32_t key) {
   return {};
 }
 
+bool KeyedMutex::releaseDeadHolder(uint32_t& word, uint32_t dead_pid, uint32_t key) {
+  if (key > abi::kMutexMaxKey || dead_pid == 0 || dead_pid > kMutexValueMask) std::abort();
+  auto ref = abi::atomicRef(word);
+  uint32_t v = ref.load(std::memory_order_acquire);
+  do {
+    if (!(v & kMutexHeld) || (v & kMutexValueMask) != dead_pid) return false;
+  } while (
+      !ref.compare_exchange_weak(v, key, std::memory_order_acq_rel, std::memory_order_acquire));
+  if (v & kMutexWaiters) futexWake(&word, INT32_MAX);
+  return true;
+}
+
 std::optional<uint32_t> KeyedMutex::holder() const {
   uint32_t v = abi::atomicLoad(*word_);
   if (!(v & kMutexHeld)) return std::nullopt;

@@ -187,6 +187,15 @@ PacketProducer::PushResult PacketProducer::push(const PacketMeta& meta,
 
 // ---------------------------------------------------------------------------------------------
 
+Result<void> releasePacketRingPeer(const SharedMemory& ring, uint32_t pid) {
+  auto layout = validatePacketRing(ring.data(), ring.size());
+  if (!layout) return layout.error();
+  auto& h = *reinterpret_cast<PacketRingHeader*>(ring.data());
+  releaseRole(h.producer_pid, pid);
+  releaseRole(h.consumer_pid, pid);
+  return {};
+}
+
 const char* toString(PacketConsumer::Status status) {
   switch (status) {
     case PacketConsumer::Status::kRecord:

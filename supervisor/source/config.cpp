@@ -17,11 +17,10 @@
 
 #include "funkhaus/abi/message.h"
 #include "funkhaus/abi/vdisplay.h"
+#include "funkhaus/supervisor/worker_table.h"
 
 namespace funkhaus::supervisor {
 namespace {
-
-const std::set<std::string, std::less<>> kKnownWorkers = {"vdisplay", "capture", "encode", "net"};
 
 // Walks one table: typed getters that record errors, and a final check for unknown keys.
 class TableReader {
@@ -173,8 +172,8 @@ void readWorkers(TableReader& top, Config& config, std::string_view source,
     std::vector<std::string> names;
     for (const toml::node& n : *a) {
       const auto* s = n.as_string();
-      if (s == nullptr || !kKnownWorkers.contains(s->get())) {
-        r.fail(n, "start", "entries must be \"vdisplay\", \"capture\", \"encode\" or \"net\"");
+      if (s == nullptr || findWorker(s->get()) == nullptr) {
+        r.fail(n, "start", "entries must be \"" + workerNames("\", \"", "\" or \"") + "\"");
       } else if (std::find(names.begin(), names.end(), s->get()) != names.end()) {
         r.fail(n, "start", "names \"" + s->get() + "\" twice");
       } else {
@@ -354,31 +353,19 @@ void readRings(TableReader& top, Config& config, std::string_view source,
 }  // namespace
 
 void resolveDefaults(Config& config, const std::string& worker_dir) {
-  // The driver joins only when frames may come from it: an explicit synthetic or x11 source
-  // would leave a virtual display running that nobody watches.
-  const bool wants_display = config.capture.source == "auto" || config.capture.source == "vdisplay";
-  if (!config.workers_set && wants_display) {
-    auto has = [](const std::string& path) { return access(path.c_str(), X_OK) == 0; };
-    bool xvfb = false;
-    if (const char* path = getenv("PATH")) {
-      std::string_view rest = path;
-      while (!xvfb && !rest.empty()) {
-        const auto colon = rest.find(':');
-        xvfb = has(std::string(rest.substr(0, colon)) + "/Xvfb");
-        rest = colon == std::string_view::npos ? "" : rest.substr(colon + 1);
-      }
-    }
-    xvfb = xvfb || has("/usr/bin/Xvfb");
-    const bool driver = has(worker_dir + "/funkhaus-vdisplay");
-    if (driver && xvfb &&
-        std::find(config.workers.begin(), config.workers.end(), "vdisplay") == config.workers.end())
-      config.workers.insert(config.workers.begin(), "vdisplay");
+  if (!config.workers_set) {
+    // The table's order; a worker that is only there when available joins if it is.
+    config.workers.clear();
+    for (const WorkerSpec& w : workerTable())
+      if (w.default_start == DefaultStart::kAlways ||
+          (w.default_start == DefaultStart::kIfAvailable && w.available != nullptr &&
+           w.available(config, worker_dir)))
+        config.workers.emplace_back(w.name);
   }
-  if (config.capture.source == "auto") {
-    const bool vdisplay =
-        std::find(config.workers.begin(), config.workers.end(), "vdisplay") != config.workers.end();
-    config.capture.source = vdisplay ? "vdisplay" : "synthetic";
-  }
+  if (config.capture.source == "auto")
+    // Frames from the virtual display when a worker in the set produces the display ring.
+    config.capture.source =
+        producerOf(abi::RingId::kDisplay, config.workers, nullptr) ? "vdisplay" : "synthetic";
 }
 
 const char* toString(RunMode mode) { return mode == RunMode::kSystem ? "system" : "user"; }

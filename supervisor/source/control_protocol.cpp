@@ -1,5 +1,6 @@
 // Control protocol: JSON request parsing with nlohmann-json (no exceptions escape).
 #include "funkhaus/supervisor/control_protocol.h"
+#include "funkhaus/supervisor/worker_table.h"
 
 #include <nlohmann/json.hpp>
 
@@ -56,9 +57,8 @@ Result<ControlRequest> parseControlRequest(std::string_view line) {
   }
   if (worker == j.end() || !worker->is_string()) return makeError("{} needs a \"worker\"", name);
   r.worker = worker->get<std::string>();
-  if (r.worker != "capture" && r.worker != "encode" && r.worker != "net" && r.worker != "vdisplay")
-    return makeError("unknown worker \"{}\" (capture, encode, net, vdisplay)",
-                     r.worker.substr(0, 64));
+  if (findWorker(r.worker) == nullptr)
+    return makeError("unknown worker \"{}\" ({})", r.worker.substr(0, 64), workerNames());
   return r;
 }
 

@@ -14,6 +14,7 @@
 #include <array>
 #include <boost/asio.hpp>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <vector>
@@ -23,6 +24,8 @@
 #include "funkhaus/abi/packet_ring.h"
 #include "funkhaus/abi/status_page.h"
 #include "funkhaus/common/channel.h"
+#include "funkhaus/common/frame_ring.h"
+#include "funkhaus/common/packet_ring.h"
 #include "funkhaus/common/shared_memory.h"
 #include "funkhaus/supervisor/control_protocol.h"
 #include "funkhaus/supervisor/display_leases.h"
@@ -30,6 +33,7 @@
 #include "funkhaus/supervisor/restart_policy.h"
 #include "funkhaus/supervisor/session_plan.h"
 #include "funkhaus/supervisor/spawn.h"
+#include "funkhaus/supervisor/worker_table.h"
 
 namespace funkhaus::supervisor {
 
@@ -48,9 +52,6 @@ namespace {
 
 constexpr auto kTick = 50ms;
 constexpr auto kHelloTimeout = 5s;
-// Keyframe requests net forwards (one per viewer PLAY, PLI or FIR) reach encode at most this
-// often: a misbehaving net or viewer cannot make every frame an IDR.
-constexpr auto kKeyframeForwardInterval = 100ms;
 // How long a burst of session-change notifications may take before funkhausd acts on it.
 constexpr auto kSessionSettle = 100ms;
 
@@ -74,20 +75,14 @@ const char* toString(WorkerState s) {
   return "?";
 }
 
-abi::WorkerKind kindOf(const std::string& name) {
-  if (name == "capture") return abi::WorkerKind::kCapture;
-  if (name == "encode") return abi::WorkerKind::kEncode;
-  if (name == "net") return abi::WorkerKind::kNet;
-  return abi::WorkerKind::kVdisplay;
-}
-
 // What the supervisor wants once the current process is gone.
 enum class AfterExit { kPolicy, kRestartNow, kStayStopped };
 
 struct Worker {
-  Worker(std::string n, const RestartPolicyConfig& policy_config)
-      : name(std::move(n)), kind(kindOf(name)), policy(policy_config) {}
+  Worker(const WorkerSpec& s, const RestartPolicyConfig& policy_config)
+      : spec(&s), name(s.name), kind(s.kind), policy(policy_config) {}
 
+  const WorkerSpec* spec;
   std::string name;
   abi::WorkerKind kind;
   WorkerState state = WorkerState::kStopped;
@@ -125,11 +120,17 @@ class Supervisor::Impl {
         escalation_(options_.config.restart) {}
 
   int run() {
+    // Before any socket opens: a funkhausd that cannot start its workers must not hold the
+    // viewers' port open and never answer.
+    if (auto missing = checkBinaries(); !missing) {
+      spdlog::critical("{}", missing.error().message);
+      return abi::kExitUnsupported;  // permanent: systemd does not retry it
+    }
     if (auto listening = listen(); !listening) {
       spdlog::critical("control socket: {}", listening.error().message);
       return 1;
     }
-    if (wants("net")) {
+    if (anyWorkerHas(Device::kNetEndpoints)) {
       auto endpoints = NetEndpoints::open(options_.config.net);
       if (!endpoints) {
         spdlog::critical("{}", endpoints.error().message);
@@ -171,9 +172,26 @@ class Supervisor::Impl {
  private:
   // ---- session and workers ----------------------------------------------------------------
 
-  bool wants(const std::string& worker) const {
-    const auto& all = options_.config.workers;
-    return std::find(all.begin(), all.end(), worker) != all.end();
+  // Every worker of the config has its binary, executable, in the worker directory.
+  Result<void> checkBinaries() const {
+    for (const auto& name : options_.config.workers) {
+      const WorkerSpec* w = findWorker(name);
+      if (w == nullptr) return makeError("no worker \"{}\" in the worker table", name);
+      const std::string path = options_.worker_dir + "/" + std::string(w->binary);
+      if (access(path.c_str(), X_OK) != 0)
+        return makeError(
+            "worker binary {} (worker {}) is missing or not executable: {}; install it or set "
+            "--worker-dir",
+            path, name, std::strerror(errno));
+    }
+    return {};
+  }
+
+  bool anyWorkerHas(Device device) const {
+    for (const auto& name : options_.config.workers)
+      if (const WorkerSpec* w = findWorker(name); w != nullptr && hasDevice(*w, device))
+        return true;
+    return false;
   }
 
   void startSession(const SessionInfo& session) {
@@ -184,10 +202,11 @@ class Supervisor::Impl {
       credentials_.reset();
     workers_.clear();
     for (const auto& name : options_.config.workers)
-      workers_.push_back(std::make_unique<Worker>(name, options_.config.restart));
+      if (const WorkerSpec* spec = findWorker(name))  // the config checked every name
+        workers_.push_back(std::make_unique<Worker>(*spec, options_.config.restart));
     // Fresh rings for every session: no frame of the previous user reaches the next one.
     plan_.reset();
-    auto plan = SessionPlan::create(options_.config);
+    auto plan = SessionPlan::create(options_.config, options_.config.workers);
     if (!plan) {
       for (auto& w : workers_) fail(*w, "session rings: " + plan.error().message);
       return;
@@ -230,7 +249,7 @@ class Supervisor::Impl {
       s->kind = static_cast<uint32_t>(w.kind);
       w.status_page.emplace(std::move(*page));
     }
-    if (w.kind == abi::WorkerKind::kVdisplay) {
+    if (hasDevice(*w.spec, Device::kDisplayControl)) {
       // The control plane: funkhausd keeps one end, the driver gets the other after hello.
       int control[2];
       if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, control) != 0) {
@@ -241,8 +260,8 @@ class Supervisor::Impl {
       w.control_peer.reset(control[1]);
     }
     SpawnSpec spec;
-    spec.path = options_.worker_dir + "/funkhaus-" + w.name;
-    spec.args = workerArgs(w.name, options_.config);
+    spec.path = options_.worker_dir + "/" + std::string(w.spec->binary);
+    spec.args = w.spec->args(options_.config);
     spec.environment = session_.environment;
     spec.credentials = credentials_;
     spec.channel_fd = theirs.get();
@@ -311,7 +330,8 @@ class Supervisor::Impl {
     }
     ExitStatus exit{info.si_code != CLD_EXITED, info.si_status};
     w.last_exit = exit;
-    if (w.kind == abi::WorkerKind::kVdisplay) {
+    releaseRings(w, static_cast<uint32_t>(info.si_pid));
+    if (hasDevice(*w.spec, Device::kDisplayControl)) {
       leases_.detach();  // its monitors are gone with it; the next driver gets a new lease
       w.control_peer.reset();
     }
@@ -352,6 +372,27 @@ class Supervisor::Impl {
     }
     if (stopping_all_ && allGone()) io_.stop();
     updateStatus();
+  }
+
+  // The owner cleans up: the reaped worker's roles and slots in its rings go back at once, so
+  // its successor attaches whatever became of its pid number (nothing is guessed from it).
+  void releaseRings(const Worker& w, uint32_t pid) {
+    if (!plan_) return;
+    for (const RingEdge& e : activeEdges(*w.spec, options_.config)) {
+      const PlannedRing* ring = plan_->ring(e.ring);
+      if (ring == nullptr) continue;
+      if (ring->kind == RingKind::kPacket) {
+        if (auto ok = releasePacketRingPeer(ring->memory, pid); !ok)
+          spdlog::warn("{}: {} ring: {}", w.name, ring->name, ok.error().message);
+        continue;
+      }
+      auto released = releaseFrameRingPeer(ring->memory, pid);
+      if (!released)
+        spdlog::warn("{}: {} ring: {}", w.name, ring->name, released.error().message);
+      else if (*released > 0)
+        spdlog::info("{}: {} slot(s) of the {} ring it held released", w.name, *released,
+                     ring->name);
+    }
   }
 
   void restartSession(TimePoint now) {
@@ -450,19 +491,19 @@ class Supervisor::Impl {
         if (w.state == WorkerState::kStopping) continue;  // too late: it is being stopped
         w.state = WorkerState::kRunning;
         spdlog::info("{}: ready", w.name);
-        if (w.kind == abi::WorkerKind::kVdisplay) leaseMonitor();
+        if (hasDevice(*w.spec, Device::kDisplayControl)) leaseMonitor(w);
         updateStatus();
       } else if (auto* event = std::get_if<EventMessage>(&m)) {
         if (!w.ready) return killNow(w, "event before ready"), false;
         onEvent(w, event->body);
       } else if (auto* deposit = std::get_if<ConnectionDepositMessage>(&m)) {
-        if (w.kind != abi::WorkerKind::kNet || !net_ || !w.hello)
-          return killNow(w, "deposited a socket but is not net"), false;
+        if (!w.spec->deposits_connections || !net_ || !w.hello)
+          return killNow(w, "deposited a socket it may not deposit"), false;
         if (auto kept = net_->deposit(deposit->slot, std::move(deposit->fd)); !kept)
           return killNow(w, kept.error().message.c_str()), false;
       } else if (auto* release = std::get_if<ConnectionReleaseMessage>(&m)) {
-        if (w.kind != abi::WorkerKind::kNet || !net_ || !w.hello)
-          return killNow(w, "released a socket but is not net"), false;
+        if (!w.spec->deposits_connections || !net_ || !w.hello)
+          return killNow(w, "released a socket it may not deposit"), false;
         net_->release(release->slot);
       } else {
         return killNow(w, "sent a supervisor-only message"), false;
@@ -475,10 +516,10 @@ class Supervisor::Impl {
   Result<void> handOver(Worker& w) {
     std::vector<HandedFd> fds = {{abi::FdRole::kStatusPage, 0, w.status_page->fd()}};
     if (plan_)
-      for (const auto& f : plan_->ringFds(w.name)) fds.push_back(f);
-    if (w.kind == abi::WorkerKind::kNet && net_)
-      for (const auto& f : net_->handedFds()) fds.push_back(f);
-    if (w.kind == abi::WorkerKind::kVdisplay && w.control_peer.valid())
+      for (const auto& f : plan_->ringFds(*w.spec)) fds.push_back(f);
+    if (hasDevice(*w.spec, Device::kNetEndpoints) && net_)
+      for (const auto& f : net_->handedFds(w.kind)) fds.push_back(f);
+    if (hasDevice(*w.spec, Device::kDisplayControl) && w.control_peer.valid())
       fds.push_back({abi::FdRole::kDevice, static_cast<uint32_t>(abi::DeviceId::kDisplayControl),
                      w.control_peer.get()});
     for (size_t first = 0; first < fds.size(); first += abi::kMaxMessageFds) {
@@ -501,8 +542,10 @@ class Supervisor::Impl {
 
   // ---- the session's virtual monitor --------------------------------------------------------
 
-  void leaseMonitor() {
-    if (!plan_ || !plan_->driverRing() || !leases_.attached()) return;
+  // The ring the driver `w` fills goes with the lease.
+  void leaseMonitor(const Worker& w) {
+    const PlannedRing* ring = plan_ ? plan_->leasedRing(*w.spec) : nullptr;
+    if (ring == nullptr || !leases_.attached()) return;
     const VdisplayConfig& v = options_.config.vdisplay;
     MonitorSpec spec;
     spec.mode = {v.width, v.height, v.refresh_hz * 1000};
@@ -510,7 +553,7 @@ class Supervisor::Impl {
     spec.fb_height = std::max(v.fb_height, v.height);
     spec.hdr = v.hdr;
     const std::string session = session_.id;
-    leases_.lease(spec, plan_->driverRing()->fd(), [this, session](Result<LeasedMonitor> m) {
+    leases_.lease(spec, ring->memory.fd(), [this, session](Result<LeasedMonitor> m) {
       if (!m) {
         spdlog::warn("virtual monitor for session {}: {}", session, m.error().message);
         return;
@@ -523,52 +566,76 @@ class Supervisor::Impl {
   }
 
   void onEvent(Worker& w, const abi::EventBody& event) {
-    switch (static_cast<abi::Event>(event.event)) {
-      case abi::Event::kKeyframeRequest: {
-        if (w.kind != abi::WorkerKind::kNet) break;
+    const auto type = static_cast<abi::Event>(event.event);
+    const EventRoute* route = routeOf(*w.spec, type);
+    if (route == nullptr) {
+      spdlog::debug("{}: ignored event {} it may not send", w.name, event.event);
+      return;
+    }
+    switch (route->action) {
+      case EventAction::kCommandRingConsumer: {
         const TimePoint now = clock_->now();
-        if (now - last_keyframe_forward_ < kKeyframeForwardInterval) break;
-        Worker* encode = find("encode");
-        if (encode == nullptr || encode->pid <= 0 || !encode->ready || !encode->channel) break;
-        last_keyframe_forward_ = now;
-        (void)sendMessage(encode->channel->native_handle(),
-                          CommandMessage{{static_cast<uint32_t>(abi::Command::kKeyframe), 0, 0}});
+        TimePoint& last = last_forward_[{w.spec, event.event}];
+        if (now - last < route->min_interval) break;
+        const WorkerSpec* target =
+            consumerOf(route->ring, options_.config.workers, &options_.config);
+        Worker* to = target != nullptr ? find(std::string(target->name)) : nullptr;
+        if (to == nullptr || to->pid <= 0 || !to->ready || !to->channel ||
+            !acceptsCommand(*to->spec, route->command))
+          break;
+        last = now;
+        (void)sendMessage(to->channel->native_handle(),
+                          CommandMessage{{static_cast<uint32_t>(route->command), 0, 0}});
         break;
       }
+      case EventAction::kLog:
+        logEvent(w, event);
+        break;
+      case EventAction::kDisplayMode:
+        viewerMode(event);
+        break;
+    }
+  }
+
+  void logEvent(const Worker& w, const abi::EventBody& event) {
+    switch (static_cast<abi::Event>(event.event)) {
       case abi::Event::kModeChanged:
         spdlog::info("{}: mode changed to {}x{}", w.name, event.arg >> 32, event.arg & 0xffffffffu);
         break;
       case abi::Event::kError:
         spdlog::warn("{}: reported error {}", w.name, event.arg);
         break;
-      case abi::Event::kModeRequest: {
-        if (w.kind != abi::WorkerKind::kNet) break;
-        // Untrusted numbers: the driver validates the mode; we only unpack them.
-        const vdisplay::Mode mode{static_cast<uint32_t>(event.arg >> 32),
-                                  static_cast<uint32_t>((event.arg >> 16) & 0xffff),
-                                  static_cast<uint32_t>(event.arg & 0xffff) * 1000};
-        if (!leases_.current()) {
-          spdlog::info("a viewer asked for {}x{}, but the session has no virtual monitor",
-                       mode.width, mode.height);
-          break;
-        }
-        const auto& current = leases_.current()->mode;
-        if (mode.width == current.width && mode.height == current.height &&
-            (mode.refresh_millihz == 0 || mode.refresh_millihz == current.refresh_millihz))
-          break;
-        vdisplay::Mode wanted = mode;
-        if (wanted.refresh_millihz == 0) wanted.refresh_millihz = current.refresh_millihz;
-        spdlog::info("a viewer asked for {}x{} at {} Hz: changing the virtual monitor",
-                     wanted.width, wanted.height, wanted.refresh_millihz / 1000);
-        leases_.setMode(wanted, [this](Result<LeasedMonitor> m) {
-          if (!m)
-            spdlog::warn("viewer's mode: {}", m.error().message);
-          else
-            updateStatus();
-        });
+      case abi::Event::kKeyframeRequest:
+      case abi::Event::kModeRequest:
+        spdlog::info("{}: event {} (arg {})", w.name, event.event, event.arg);
         break;
-      }
     }
+  }
+
+  // A viewer's mode request: untrusted numbers; the driver validates the mode, we only unpack.
+  void viewerMode(const abi::EventBody& event) {
+    const vdisplay::Mode mode{static_cast<uint32_t>(event.arg >> 32),
+                              static_cast<uint32_t>((event.arg >> 16) & 0xffff),
+                              static_cast<uint32_t>(event.arg & 0xffff) * 1000};
+    if (!leases_.current()) {
+      spdlog::info("a viewer asked for {}x{}, but the session has no virtual monitor", mode.width,
+                   mode.height);
+      return;
+    }
+    const auto& current = leases_.current()->mode;
+    if (mode.width == current.width && mode.height == current.height &&
+        (mode.refresh_millihz == 0 || mode.refresh_millihz == current.refresh_millihz))
+      return;
+    vdisplay::Mode wanted = mode;
+    if (wanted.refresh_millihz == 0) wanted.refresh_millihz = current.refresh_millihz;
+    spdlog::info("a viewer asked for {}x{} at {} Hz: changing the virtual monitor", wanted.width,
+                 wanted.height, wanted.refresh_millihz / 1000);
+    leases_.setMode(wanted, [this](Result<LeasedMonitor> m) {
+      if (!m)
+        spdlog::warn("viewer's mode: {}", m.error().message);
+      else
+        updateStatus();
+    });
   }
 
   void readOutput(Worker& w, uint64_t incarnation) {
@@ -969,7 +1036,7 @@ class Supervisor::Impl {
                          {"errors", abi::atomicLoad(s.errors)},
                          {"bytes_out", abi::atomicLoad(s.bytes_out)},
                          {"keyframes", abi::atomicLoad(s.keyframes)}};
-        if (w.kind == abi::WorkerKind::kNet) j["viewers"] = abi::atomicLoad(s.viewers);
+        if (w.spec->reports_viewers) j["viewers"] = abi::atomicLoad(s.viewers);
       }
       workers.push_back(j);
     }
@@ -986,7 +1053,7 @@ class Supervisor::Impl {
                                   {"height", m->mode.height},
                                   {"refresh_hz", m->mode.refresh_millihz / 1000.0},
                                   {"generation", m->generation}}});
-    else if (plan_ && plan_->driverRing())
+    else if (plan_ && plan_->ring(abi::RingId::kDisplay))
       session["monitors"] = nlohmann::json::array();
     if (!leases_.lastError().empty()) session["vdisplay_error"] = leases_.lastError();
     nlohmann::json out = {{"ok", true},
@@ -1002,29 +1069,35 @@ class Supervisor::Impl {
     return out;
   }
 
-  // Ring counters as the peers wrote them (untrusted numbers, displayed only).
+  // Ring counters as the peers wrote them (untrusted numbers, displayed only), by ring name.
   nlohmann::json ringsJson() const {
-    const auto& f = *reinterpret_cast<const abi::FrameRingHeader*>(plan_->frameRing().data());
-    const auto& p = *reinterpret_cast<const abi::PacketRingHeader*>(plan_->packetRing().data());
-    const uint64_t head = abi::atomicLoad(p.head), tail = abi::atomicLoad(p.tail);
-    const uint64_t capacity = p.capacity;  // written by funkhausd, never by a peer
-    const uint64_t used = head >= tail ? std::min(head - tail, capacity) : 0;
-    return {{"frames",
-             {{"slots", f.slot_count},
-              {"published", abi::atomicLoad(f.published)},
-              {"consumed", abi::atomicLoad(f.consumed)},
-              {"dropped", abi::atomicLoad(f.dropped)},
-              {"repeated", abi::atomicLoad(f.repeated)},
-              {"overwritten", abi::atomicLoad(f.overwritten)},
-              {"stale_rejected", abi::atomicLoad(f.stale_rejected)},
-              {"abandoned", abi::atomicLoad(f.abandoned)},
-              {"generation", abi::atomicLoad(f.generation)}}},
-            {"packets",
-             {{"capacity_bytes", capacity},
-              {"used_bytes", used},
-              {"occupancy", capacity != 0 ? static_cast<double>(used) / capacity : 0.0},
-              {"records", abi::atomicLoad(p.records)},
-              {"dropped_records", abi::atomicLoad(p.dropped_records)}}}};
+    nlohmann::json out = nlohmann::json::object();
+    for (const PlannedRing& r : plan_->rings()) {
+      if (r.kind == RingKind::kFrame) {
+        const auto& f = *reinterpret_cast<const abi::FrameRingHeader*>(r.memory.data());
+        out[std::string(r.name)] = {{"slots", f.slot_count},
+                                    {"published", abi::atomicLoad(f.published)},
+                                    {"consumed", abi::atomicLoad(f.consumed)},
+                                    {"dropped", abi::atomicLoad(f.dropped)},
+                                    {"repeated", abi::atomicLoad(f.repeated)},
+                                    {"overwritten", abi::atomicLoad(f.overwritten)},
+                                    {"stale_rejected", abi::atomicLoad(f.stale_rejected)},
+                                    {"abandoned", abi::atomicLoad(f.abandoned)},
+                                    {"generation", abi::atomicLoad(f.generation)}};
+        continue;
+      }
+      const auto& p = *reinterpret_cast<const abi::PacketRingHeader*>(r.memory.data());
+      const uint64_t head = abi::atomicLoad(p.head), tail = abi::atomicLoad(p.tail);
+      const uint64_t capacity = p.capacity;  // written by funkhausd, never by a peer
+      const uint64_t used = head >= tail ? std::min(head - tail, capacity) : 0;
+      out[std::string(r.name)] = {
+          {"capacity_bytes", capacity},
+          {"used_bytes", used},
+          {"occupancy", capacity != 0 ? static_cast<double>(used) / capacity : 0.0},
+          {"records", abi::atomicLoad(p.records)},
+          {"dropped_records", abi::atomicLoad(p.dropped_records)}};
+    }
+    return out;
   }
 
   SupervisorOptions options_;
@@ -1043,7 +1116,7 @@ class Supervisor::Impl {
   std::unique_ptr<asio::posix::stream_descriptor> session_watch_;
   std::optional<SessionPlan> plan_;
   std::optional<NetEndpoints> net_;
-  TimePoint last_keyframe_forward_{};
+  std::map<std::pair<const WorkerSpec*, uint32_t>, TimePoint> last_forward_;
   std::optional<Credentials> credentials_;
   std::vector<std::unique_ptr<Worker>> workers_;
   bool stopping_all_ = false;

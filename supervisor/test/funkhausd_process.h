@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,9 +35,11 @@ class Funkhausd {
  public:
   // `pipeline`: the test's extra config sets [capture] and [rings] itself (real streaming).
   // `workers`: [workers] start (the binaries of all four workers are always there).
+  // `missing_binary`: that worker's binary is left out of the worker directory.
   explicit Funkhausd(const std::string& extra_config = "", bool permanent_encode = false,
                      const std::string& mode = "user", bool pipeline = false,
-                     std::vector<std::string> workers = {"capture", "encode", "net"})
+                     std::vector<std::string> workers = {"capture", "encode", "net"},
+                     const std::string& missing_binary = "")
       : pipeline_(pipeline), workers_(std::move(workers)) {
     dir_ = fs::temp_directory_path() /
            ("funkhausd-test-" + std::to_string(getpid()) + "-" + std::to_string(counter_++));
@@ -44,6 +47,7 @@ class Funkhausd {
     fs::create_directories(dir_ / "bin");
     const fs::path bin = FUNKHAUS_BIN_DIR;
     for (const char* w : {"vdisplay", "capture", "encode", "net"}) {
+      if (missing_binary == w) continue;
       const fs::path target = (permanent_encode && std::string(w) == "encode")
                                   ? fs::path(FUNKHAUS_EXIT_WORKER)
                                   : bin / (std::string("funkhaus-") + w);
@@ -118,6 +122,15 @@ class Funkhausd {
     kill(pid_, signal);
     int status = 0;
     waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return status;
+  }
+
+  // Waits up to `timeout` for funkhausd to exit on its own; its wait status, or nullopt.
+  std::optional<int> waitExit(std::chrono::milliseconds timeout) {
+    int status = 0;
+    const bool exited = waitFor(timeout, [&] { return waitpid(pid_, &status, WNOHANG) == pid_; });
+    if (!exited) return std::nullopt;
     pid_ = -1;
     return status;
   }

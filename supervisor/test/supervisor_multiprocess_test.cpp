@@ -238,6 +238,19 @@ TEST(Funkhausd, SigtermStopsEveryWorkerAndExitsZero) {
   for (pid_t p : workers) EXPECT_FALSE(alive(p)) << p;
 }
 
+TEST(Funkhausd, MissingWorkerBinaryFailsAtOncePermanentlyWithoutOpeningPorts) {
+  Funkhausd d("", false, "user", false, {"capture", "encode", "net"}, /*missing_binary=*/"encode");
+  const auto status = d.waitExit(5s);
+  ASSERT_TRUE(status.has_value()) << "funkhausd kept running without funkhaus-encode\n" << d.log();
+  ASSERT_TRUE(WIFEXITED(*status)) << *status;
+  EXPECT_EQ(WEXITSTATUS(*status), 66) << "a permanent exit code (abi kExitUnsupported)";
+  const std::string log = d.log();
+  EXPECT_NE(log.find((d.dir() / "bin" / "funkhaus-encode").string()), std::string::npos) << log;
+  EXPECT_NE(log.find("missing or not executable"), std::string::npos) << log;
+  EXPECT_EQ(log.find("rtsp://"), std::string::npos) << "it opened the viewers' port\n" << log;
+  EXPECT_EQ(log.find("control socket"), std::string::npos) << log;
+}
+
 TEST(Funkhausctl, ReportsWhenFunkhausdIsNotRunning) {
   const std::string cmd = std::string(FUNKHAUS_BIN_DIR) +
                           "/funkhausctl --socket /nonexistent/funkhaus.sock status 2>&1";

@@ -201,4 +201,10 @@ class FrameConsumer : public FrameRingView {
 
 const char* toString(FrameConsumer::Status status);
 
+// The owner's side (funkhausd), after it reaped `pid`: clears the producer and consumer roles
+// `pid` holds and returns every slot `pid` held empty (flagged abandoned, counted), so that its
+// successor attaches at once whatever became of the number `pid`. The header is validated
+// first (a peer may have scribbled on it). Returns how many slots were released.
+Result<uint32_t> releaseFrameRingPeer(const SharedMemory& ring, uint32_t pid);
+
 }  // namespace funkhaus

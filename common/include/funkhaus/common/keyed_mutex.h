@@ -40,6 +40,11 @@ class KeyedMutex {
   // the holder: a peer can scribble on shared memory, so this is an error, not a crash.
   Result<void> release(uint32_t key);
 
+  // The owner's side (funkhausd, after it reaped `dead_pid`, so that process is gone for certain
+  // and no pid of it is guessed at): if the word is held by `dead_pid`, releases it with `key`
+  // and wakes every waiter. True if it did.
+  static bool releaseDeadHolder(uint32_t& word, uint32_t dead_pid, uint32_t key);
+
   // The holder's pid, or nullopt when free.
   std::optional<uint32_t> holder() const;
   // The key of the last release, or nullopt while held.

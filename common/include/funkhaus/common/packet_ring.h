@@ -132,4 +132,9 @@ class PacketConsumer : public PacketRingView {
 
 const char* toString(PacketConsumer::Status status);
 
+// The owner's side (funkhausd), after it reaped `pid`: clears the producer and consumer roles
+// `pid` holds, so that its successor attaches at once whatever became of the number `pid`.
+// The header is validated first.
+Result<void> releasePacketRingPeer(const SharedMemory& ring, uint32_t pid);
+
 }  // namespace funkhaus

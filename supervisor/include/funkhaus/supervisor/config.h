@@ -13,6 +13,7 @@
 #include "funkhaus/common/clock.h"
 #include "funkhaus/common/result.h"
 #include "funkhaus/supervisor/restart_policy.h"
+#include "funkhaus/supervisor/worker_table.h"
 
 namespace funkhaus::supervisor {
 
@@ -97,9 +98,9 @@ struct Config {
   RestartPolicyConfig restart;
   Duration heartbeat_timeout = std::chrono::seconds(1);  // no heartbeat this long: replaced
   Duration stop_grace = std::chrono::seconds(1);         // SIGTERM -> SIGKILL
-  std::vector<std::string> workers = {"capture", "encode", "net"};  // start order
-  bool workers_set = false;    // [workers] start given; else resolveDefaults() may add vdisplay
-  std::string control_socket;  // empty: the mode's default path
+  std::vector<std::string> workers = defaultWorkers();   // start order (worker_table.h names)
+  bool workers_set = false;  // [workers] start given; else resolveDefaults() may add optional ones
+  std::string control_socket;              // empty: the mode's default path
   std::string control_group = "funkhaus";  // members may change things
 };
 
@@ -111,9 +112,10 @@ Result<Config> parseConfig(std::string_view text, std::string_view source_name);
 // defaults then apply (funkhausd runs with no config file at all).
 Result<Config> loadConfig(const std::filesystem::path& path, bool required);
 
-// Settles what the config leaves to funkhausd: without [workers] start, vdisplay joins when
-// `worker_dir` has funkhaus-vdisplay and Xvfb is installed; capture.source "auto" becomes
-// vdisplay when it runs, else synthetic.
+// Settles what the config leaves to funkhausd: without [workers] start, the worker table's
+// optional rows join when available (vdisplay: `worker_dir` has funkhaus-vdisplay, Xvfb is
+// installed, the source may be the display); capture.source "auto" becomes vdisplay when a
+// worker of the set produces the display ring, else synthetic.
 void resolveDefaults(Config& config, const std::string& worker_dir);
 
 const char* toString(RunMode mode);

@@ -15,7 +15,7 @@ inline constexpr size_t kMaxControlRequest = 4096;
 struct ControlRequest {
   enum class Kind { kStatus, kRestart, kStop, kStart, kMode };
   Kind kind = Kind::kStatus;
-  std::string worker;  // restart/stop/start: capture, encode, net or vdisplay
+  std::string worker;  // restart/stop/start: a worker of the table (worker_table.h)
   // mode: the session's virtual monitor's new mode.
   uint32_t width = 0, height = 0, refresh_hz = 0;
 };

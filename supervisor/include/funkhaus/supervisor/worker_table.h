@@ -1,0 +1,116 @@
+// The worker table: the session's topology as data. One row per worker — binary, arguments from
+// the config, ring edges in and out, events it may send and where each goes, commands it takes,
+// device fds funkhausd opens for it, credentials, scope. Read-only; any thread.
+// Adding a worker is one row here plus its own folder; no worker name is compared elsewhere.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "funkhaus/abi/message.h"
+#include "funkhaus/abi/status_page.h"
+#include "funkhaus/common/clock.h"
+
+namespace funkhaus::supervisor {
+
+struct Config;
+
+enum class EdgeDirection { kIn, kOut };
+
+// How the worker gets the ring: in its hand-over after hello, or through its device's control
+// plane (the driver gets its ring with each monitor lease).
+enum class EdgeDelivery { kHandOver, kLease };
+
+struct RingEdge {
+  EdgeDirection direction;
+  abi::RingId ring;
+  EdgeDelivery delivery = EdgeDelivery::kHandOver;
+  // The edge exists only when this says so for the config (nullptr: always).
+  bool (*when)(const Config&) = nullptr;
+};
+
+// What funkhausd does with an event a worker sends.
+enum class EventAction {
+  kLog,                  // logged, nothing else
+  kCommandRingConsumer,  // `command` to the worker that consumes ring `ring` (route by edge)
+  kDisplayMode,          // a viewer's mode request for the session's virtual monitor
+};
+
+struct EventRoute {
+  abi::Event event;
+  EventAction action = EventAction::kLog;
+  abi::RingId ring{};       // kCommandRingConsumer
+  abi::Command command{};   // kCommandRingConsumer
+  Duration min_interval{};  // forwarded at most this often (a flood cannot make every frame an IDR)
+};
+
+// fds funkhausd opens and keeps for a worker (they outlive its processes).
+enum class Device {
+  kDisplayControl,  // a control socket to the virtual display driver (display leases)
+  kNetEndpoints,    // the endpoints the enabled protocols declare for this worker's kind
+};
+
+enum class CredentialPolicy {
+  kSessionUser,  // the session's user (system mode); funkhausd's own in user mode
+};
+
+enum class Scope {
+  kSession,  // one per session, moved with it
+  kHost,     // as long as funkhausd runs
+};
+
+enum class DefaultStart {
+  kAlways,       // in [workers] start unless the config names the workers
+  kIfAvailable,  // joins when `available` says so for the config and the worker directory
+  kNever,        // only when named
+};
+
+struct WorkerSpec {
+  std::string_view name{};    // in the config, the control protocol and funkhausctl
+  std::string_view binary{};  // in the worker directory
+  abi::WorkerKind kind{};     // its hello must name this kind
+  std::string_view summary{};
+  std::vector<std::string> (*args)(const Config&) = nullptr;
+  std::vector<RingEdge> edges{};
+  std::vector<EventRoute> events{};      // events it may send; any other is ignored
+  std::vector<abi::Command> commands{};  // commands it accepts (kStop: every worker)
+  std::vector<Device> devices{};
+  bool deposits_connections = false;  // may deposit accepted connections for safe keeping
+  bool reports_viewers = false;       // its status page's viewer count is shown
+  CredentialPolicy credentials = CredentialPolicy::kSessionUser;
+  Scope scope = Scope::kSession;
+  DefaultStart default_start = DefaultStart::kAlways;
+  bool (*available)(const Config&, const std::string& worker_dir) = nullptr;
+};
+
+// Every worker funkhausd knows, in default start order.
+std::span<const WorkerSpec> workerTable();
+
+// The row of `name`, or nullptr.
+const WorkerSpec* findWorker(std::string_view name);
+// "vdisplay, capture, encode, net" (for error messages and help).
+std::string workerNames(std::string_view separator = ", ", std::string_view last = ", ");
+
+// The command-line arguments funkhausd gives worker `name` (a row of the table), or none.
+std::vector<std::string> workerArgs(std::string_view name, const Config& config);
+
+// The workers that start when the config names none (ignoring kIfAvailable rows).
+std::vector<std::string> defaultWorkers();
+
+// The edges of a worker that exist for this config.
+std::vector<RingEdge> activeEdges(const WorkerSpec& worker, const Config& config);
+bool hasDevice(const WorkerSpec& worker, Device device);
+bool acceptsCommand(const WorkerSpec& worker, abi::Command command);
+// The route of `event` from this worker, or nullptr when it may not send it.
+const EventRoute* routeOf(const WorkerSpec& worker, abi::Event event);
+// Among `names` (a session's workers), the one with `ring` as an input (output) edge for
+// `config`; with no config, edges count whatever their condition.
+const WorkerSpec* consumerOf(abi::RingId ring, std::span<const std::string> names,
+                             const Config* config);
+const WorkerSpec* producerOf(abi::RingId ring, std::span<const std::string> names,
+                             const Config* config);
+
+}  // namespace funkhaus::supervisor

@@ -1,0 +1,200 @@
+// The worker table: one row per worker, and the lookups on it.
+#include "funkhaus/supervisor/worker_table.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "funkhaus/supervisor/config.h"
+
+namespace funkhaus::supervisor {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Frames come from the virtual display driver (or may, while the source is still "auto").
+bool displaySource(const Config& c) {
+  return c.capture.source == "vdisplay" || c.capture.source == "auto";
+}
+
+bool onPath(const std::string& program) {
+  auto executable = [](const std::string& path) { return access(path.c_str(), X_OK) == 0; };
+  if (const char* path = getenv("PATH")) {
+    std::string_view rest = path;
+    while (!rest.empty()) {
+      const auto colon = rest.find(':');
+      if (executable(std::string(rest.substr(0, colon)) + "/" + program)) return true;
+      rest = colon == std::string_view::npos ? "" : rest.substr(colon + 1);
+    }
+  }
+  return executable("/usr/bin/" + program);
+}
+
+// The driver joins only when frames may come from it (an explicit synthetic or x11 source would
+// leave a virtual display running that nobody watches), its binary is there and Xvfb too.
+bool vdisplayAvailable(const Config& c, const std::string& worker_dir) {
+  return displaySource(c) && access((worker_dir + "/funkhaus-vdisplay").c_str(), X_OK) == 0 &&
+         onPath("Xvfb");
+}
+
+std::vector<std::string> noArgs(const Config&) { return {}; }
+
+std::vector<std::string> captureArgs(const Config& c) {
+  if (c.capture.source == "vdisplay")
+    // The monitor's own size; the ring's capacity bounds it.
+    return {"--source", "vdisplay", "--fps", std::to_string(c.capture.fps)};
+  return {"--source", c.capture.source,
+          "--width",  std::to_string(c.capture.width),
+          "--height", std::to_string(c.capture.height),
+          "--fps",    std::to_string(c.capture.fps)};
+}
+
+std::vector<std::string> encodeArgs(const Config& c) {
+  return {"--encoder", c.encode.encoder,
+          "--bitrate", std::to_string(uint64_t{c.encode.bitrate_kbps} * 1000),
+          "--fps",     std::to_string(c.capture.fps),
+          "--preset",  c.encode.preset};
+}
+
+std::vector<std::string> netArgs(const Config& c) {
+  return {"--path",
+          c.net.path,
+          "--max-viewers",
+          std::to_string(c.net.max_viewers),
+          "--mtu",
+          std::to_string(c.net.mtu),
+          "--session-timeout",
+          std::to_string(c.net.session_timeout_s)};
+}
+
+constexpr EventRoute kLogErrors{abi::Event::kError, EventAction::kLog};
+
+const std::vector<WorkerSpec>& rows() {
+  static const std::vector<WorkerSpec> table = {
+      {.name = "vdisplay",
+       .binary = "funkhaus-vdisplay",
+       .kind = abi::WorkerKind::kVdisplay,
+       .summary = "virtual monitors (Xvfb), leased by funkhausd per session",
+       .args = noArgs,
+       .edges = {{EdgeDirection::kOut, abi::RingId::kDisplay, EdgeDelivery::kLease, displaySource}},
+       .events = {{abi::Event::kModeChanged, EventAction::kLog}, kLogErrors},
+       .commands = {abi::Command::kStop},
+       .devices = {Device::kDisplayControl},
+       .default_start = DefaultStart::kIfAvailable,
+       .available = vdisplayAvailable},
+      {.name = "capture",
+       .binary = "funkhaus-capture",
+       .kind = abi::WorkerKind::kCapture,
+       .summary = "display -> I420 frame ring",
+       .args = captureArgs,
+       .edges = {{EdgeDirection::kIn, abi::RingId::kDisplay, EdgeDelivery::kHandOver,
+                  displaySource},
+                 {EdgeDirection::kOut, abi::RingId::kFrames}},
+       .events = {{abi::Event::kModeChanged, EventAction::kLog}, kLogErrors},
+       .commands = {abi::Command::kStop}},
+      {.name = "encode",
+       .binary = "funkhaus-encode",
+       .kind = abi::WorkerKind::kEncode,
+       .summary = "frame ring -> access units in the packet ring",
+       .args = encodeArgs,
+       .edges = {{EdgeDirection::kIn, abi::RingId::kFrames},
+                 {EdgeDirection::kOut, abi::RingId::kVideoPackets}},
+       .events = {kLogErrors},
+       .commands = {abi::Command::kStop, abi::Command::kKeyframe, abi::Command::kSetBitrate}},
+      {.name = "net",
+       .binary = "funkhaus-net",
+       .kind = abi::WorkerKind::kNet,
+       .summary = "packet ring -> viewers (RTSP/RTP)",
+       .args = netArgs,
+       .edges = {{EdgeDirection::kIn, abi::RingId::kVideoPackets}},
+       .events = {{abi::Event::kKeyframeRequest, EventAction::kCommandRingConsumer,
+                   abi::RingId::kFrames, abi::Command::kKeyframe, 100ms},
+                  {abi::Event::kModeRequest, EventAction::kDisplayMode},
+                  kLogErrors},
+       .commands = {abi::Command::kStop},
+       .devices = {Device::kNetEndpoints},
+       .deposits_connections = true,
+       .reports_viewers = true},
+  };
+  return table;
+}
+
+const WorkerSpec* withEdge(abi::RingId ring, EdgeDirection direction,
+                           std::span<const std::string> names, const Config* config) {
+  for (const std::string& name : names) {
+    const WorkerSpec* w = findWorker(name);
+    if (w == nullptr) continue;
+    for (const RingEdge& e : w->edges)
+      if (e.ring == ring && e.direction == direction &&
+          (config == nullptr || e.when == nullptr || e.when(*config)))
+        return w;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::span<const WorkerSpec> workerTable() { return rows(); }
+
+const WorkerSpec* findWorker(std::string_view name) {
+  for (const WorkerSpec& w : rows())
+    if (w.name == name) return &w;
+  return nullptr;
+}
+
+std::string workerNames(std::string_view separator, std::string_view last) {
+  std::string out;
+  const auto& table = rows();
+  for (size_t i = 0; i < table.size(); ++i) {
+    if (i > 0) out += i + 1 == table.size() ? last : separator;
+    out += table[i].name;
+  }
+  return out;
+}
+
+std::vector<std::string> workerArgs(std::string_view name, const Config& config) {
+  const WorkerSpec* w = findWorker(name);
+  return w != nullptr ? w->args(config) : std::vector<std::string>{};
+}
+
+std::vector<std::string> defaultWorkers() {
+  std::vector<std::string> out;
+  for (const WorkerSpec& w : rows())
+    if (w.default_start == DefaultStart::kAlways) out.emplace_back(w.name);
+  return out;
+}
+
+std::vector<RingEdge> activeEdges(const WorkerSpec& worker, const Config& config) {
+  std::vector<RingEdge> out;
+  for (const RingEdge& e : worker.edges)
+    if (e.when == nullptr || e.when(config)) out.push_back(e);
+  return out;
+}
+
+bool hasDevice(const WorkerSpec& worker, Device device) {
+  return std::find(worker.devices.begin(), worker.devices.end(), device) != worker.devices.end();
+}
+
+bool acceptsCommand(const WorkerSpec& worker, abi::Command command) {
+  return std::find(worker.commands.begin(), worker.commands.end(), command) !=
+         worker.commands.end();
+}
+
+const EventRoute* routeOf(const WorkerSpec& worker, abi::Event event) {
+  for (const EventRoute& r : worker.events)
+    if (r.event == event) return &r;
+  return nullptr;
+}
+
+const WorkerSpec* consumerOf(abi::RingId ring, std::span<const std::string> names,
+                             const Config* config) {
+  return withEdge(ring, EdgeDirection::kIn, names, config);
+}
+
+const WorkerSpec* producerOf(abi::RingId ring, std::span<const std::string> names,
+                             const Config* config) {
+  return withEdge(ring, EdgeDirection::kOut, names, config);
+}
+
+}  // namespace funkhaus::supervisor

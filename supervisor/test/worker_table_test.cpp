@@ -1,0 +1,136 @@
+// The worker table and the session plan built from its edges.
+#include "funkhaus/supervisor/worker_table.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "funkhaus/abi/frame_ring.h"
+#include "funkhaus/abi/packet_ring.h"
+#include "funkhaus/supervisor/config.h"
+#include "funkhaus/supervisor/session_plan.h"
+
+namespace funkhaus::supervisor {
+namespace {
+
+Config smallConfig(const std::string& source) {
+  auto c = parseConfig(
+      "[rings]\nmax_width = 320\nmax_height = 180\npacket_ring_kib = 256\n"
+      "[capture]\nwidth = 320\nheight = 180\nsource = \"" +
+          source +
+          "\"\n[vdisplay]\nwidth = 640\nheight = 480\nfb_width = 640\n"
+          "fb_height = 480\n",
+      "t.toml");
+  EXPECT_TRUE(c.ok()) << c.error().message;
+  return *c;
+}
+
+std::set<std::pair<abi::FdRole, uint32_t>> rolesOf(const std::vector<HandedFd>& fds) {
+  std::set<std::pair<abi::FdRole, uint32_t>> out;
+  for (const HandedFd& f : fds) {
+    EXPECT_GE(f.fd, 0);
+    out.insert({f.role, f.tag});
+  }
+  return out;
+}
+
+constexpr uint32_t tag(abi::RingId id) { return static_cast<uint32_t>(id); }
+
+TEST(WorkerTable, RowsAreUniqueAndEveryEdgeHasItsOtherEnd) {
+  std::set<std::string_view> names, binaries;
+  std::set<abi::WorkerKind> kinds;
+  std::vector<std::string> all;
+  for (const WorkerSpec& w : workerTable()) {
+    EXPECT_TRUE(names.insert(w.name).second) << w.name;
+    EXPECT_TRUE(binaries.insert(w.binary).second) << w.binary;
+    EXPECT_TRUE(kinds.insert(w.kind).second) << w.name;
+    EXPECT_TRUE(acceptsCommand(w, abi::Command::kStop)) << w.name << " must take kStop";
+    EXPECT_NE(w.args, nullptr) << w.name;
+    all.emplace_back(w.name);
+  }
+  for (const WorkerSpec& w : workerTable()) {
+    for (const RingEdge& e : w.edges) {
+      const WorkerSpec* other = e.direction == EdgeDirection::kIn
+                                    ? producerOf(e.ring, all, nullptr)
+                                    : consumerOf(e.ring, all, nullptr);
+      EXPECT_NE(other, nullptr) << w.name << " ring " << tag(e.ring) << " has no other end";
+    }
+    for (const EventRoute& r : w.events)
+      if (r.action == EventAction::kCommandRingConsumer) {
+        const WorkerSpec* target = consumerOf(r.ring, all, nullptr);
+        ASSERT_NE(target, nullptr) << w.name;
+        EXPECT_TRUE(acceptsCommand(*target, r.command)) << target->name;
+      }
+  }
+  EXPECT_EQ(findWorker("gpu"), nullptr);
+  EXPECT_EQ(workerNames(), "vdisplay, capture, encode, net");
+}
+
+TEST(WorkerTable, KeyframeRequestsGoToTheConsumerOfTheFrameRing) {
+  const Config c = smallConfig("synthetic");
+  const WorkerSpec* net = findWorker("net");
+  ASSERT_NE(net, nullptr);
+  const EventRoute* route = routeOf(*net, abi::Event::kKeyframeRequest);
+  ASSERT_NE(route, nullptr);
+  ASSERT_EQ(route->action, EventAction::kCommandRingConsumer);
+  const WorkerSpec* target = consumerOf(route->ring, c.workers, &c);
+  ASSERT_NE(target, nullptr);
+  EXPECT_EQ(target->kind, abi::WorkerKind::kEncode);
+  EXPECT_EQ(route->command, abi::Command::kKeyframe);
+  EXPECT_EQ(routeOf(*findWorker("encode"), abi::Event::kKeyframeRequest), nullptr)
+      << "only the rows that list an event may send it";
+}
+
+TEST(SessionPlan, RingsComeFromTheEdgesOfTheSessionsWorkers) {
+  const Config synthetic = smallConfig("synthetic");
+  auto plan = SessionPlan::create(synthetic, synthetic.workers);
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  EXPECT_EQ(plan->rings().size(), 2u);
+  EXPECT_EQ(plan->ring(abi::RingId::kDisplay), nullptr) << "no driver ring without the driver";
+  ASSERT_NE(plan->ring(abi::RingId::kFrames), nullptr);
+  ASSERT_NE(plan->ring(abi::RingId::kVideoPackets), nullptr);
+  EXPECT_EQ(
+      reinterpret_cast<const abi::FrameRingHeader*>(plan->ring(abi::RingId::kFrames)->memory.data())
+          ->magic,
+      abi::kFrameRingMagic);
+  EXPECT_EQ(rolesOf(plan->ringFds(*findWorker("encode"))),
+            (std::set<std::pair<abi::FdRole, uint32_t>>{
+                {abi::FdRole::kRingIn, tag(abi::RingId::kFrames)},
+                {abi::FdRole::kRingOut, tag(abi::RingId::kVideoPackets)}}));
+  EXPECT_EQ(rolesOf(plan->ringFds(*findWorker("capture"))),
+            (std::set<std::pair<abi::FdRole, uint32_t>>{
+                {abi::FdRole::kRingOut, tag(abi::RingId::kFrames)}}));
+
+  Config display = smallConfig("vdisplay");
+  display.workers = {"vdisplay", "capture", "encode", "net"};
+  auto with_driver = SessionPlan::create(display, display.workers);
+  ASSERT_TRUE(with_driver.ok()) << with_driver.error().message;
+  EXPECT_EQ(with_driver->rings().size(), 3u);
+  const PlannedRing* leased = with_driver->leasedRing(*findWorker("vdisplay"));
+  ASSERT_NE(leased, nullptr);
+  EXPECT_EQ(leased->id, abi::RingId::kDisplay);
+  EXPECT_TRUE(with_driver->ringFds(*findWorker("vdisplay")).empty())
+      << "the driver gets its ring with the lease, not the hand-over";
+  EXPECT_EQ(rolesOf(with_driver->ringFds(*findWorker("capture"))),
+            (std::set<std::pair<abi::FdRole, uint32_t>>{
+                {abi::FdRole::kRingIn, tag(abi::RingId::kDisplay)},
+                {abi::FdRole::kRingOut, tag(abi::RingId::kFrames)}}));
+
+  Config only_net = synthetic;
+  only_net.workers = {"net"};
+  auto net_plan = SessionPlan::create(only_net, only_net.workers);
+  ASSERT_TRUE(net_plan.ok());
+  EXPECT_EQ(net_plan->rings().size(), 1u) << "only the rings the set's edges touch";
+}
+
+TEST(SessionPlan, EachPlanHasFreshRings) {
+  const Config c = smallConfig("synthetic");
+  auto a = SessionPlan::create(c, c.workers);
+  auto b = SessionPlan::create(c, c.workers);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_NE(a->ring(abi::RingId::kFrames)->memory.data(),
+            b->ring(abi::RingId::kFrames)->memory.data());
+}
+
+}  // namespace
+}  // namespace funkhaus::supervisor
