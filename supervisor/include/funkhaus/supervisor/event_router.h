@@ -1,0 +1,40 @@
+// EventRouter: where an event a worker sends goes, by the worker table — by edge (a keyframe
+// request goes to whichever worker consumes the frame ring), never by name — and how often.
+// Injected clock; funkhausd's event loop thread.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <span>
+#include <string>
+#include <utility>
+
+#include "funkhaus/abi/message.h"
+#include "funkhaus/common/clock.h"
+#include "funkhaus/supervisor/config.h"
+#include "funkhaus/supervisor/worker_table.h"
+
+namespace funkhaus::supervisor {
+
+class EventRouter {
+ public:
+  struct Sinks {
+    // Sends `command` to `target`; false when it cannot take it now (not ready, not running).
+    std::function<bool(const WorkerSpec& target, abi::Command command)> command;
+    std::function<void(const WorkerSpec& from, const abi::EventBody& event)> log;
+    std::function<void(const abi::EventBody& event)> display_mode;
+  };
+
+  explicit EventRouter(const Clock& clock) : clock_(clock) {}
+
+  // Routes `event` from `from` in a session of `workers` (names, start order). An event its row
+  // does not list is dropped (false); so is one that comes again sooner than its route allows.
+  bool route(const WorkerSpec& from, const abi::EventBody& event,
+             std::span<const std::string> workers, const Config& config, const Sinks& sinks);
+
+ private:
+  const Clock& clock_;
+  std::map<std::pair<const WorkerSpec*, uint32_t>, TimePoint> last_forward_;
+};
+
+}  // namespace funkhaus::supervisor

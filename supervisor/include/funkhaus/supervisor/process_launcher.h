@@ -1,0 +1,67 @@
+// ProcessLauncher: the seam between funkhausd's worker logic and the operating system's
+// processes. A launched worker has a message channel (its fd 3 on Linux), an output stream and
+// an exit that is always reaped. The real launcher is platform code
+// (common/platform/linux/process_launcher_linux.cpp); unit tests use a fake. funkhausd's event
+// loop thread only: events are delivered there.
+#pragma once
+
+#include <cstdint>
+#include <utility>
+
+#include <boost/asio/io_context.hpp>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "funkhaus/common/channel.h"
+#include "funkhaus/common/child_process.h"
+#include "funkhaus/common/result.h"
+
+namespace funkhaus::supervisor {
+
+struct LaunchSpec {
+  std::string path;
+  std::vector<std::string> args;  // argv[1..]
+  std::map<std::string, std::string> environment;
+  std::optional<Credentials> credentials;  // unset: keep funkhausd's own
+};
+
+// What a launched process reports. Nothing is reported after onExit.
+class ProcessEvents {
+ public:
+  virtual ~ProcessEvents() = default;
+  // One message from the worker, parsed and checked for form (the receiver still validates
+  // what it means: the worker is untrusted).
+  virtual void onMessage(Message message) = 0;
+  // The worker sent something that is not a message; the channel is closed after this.
+  virtual void onBadMessage(const std::string& why) = 0;
+  // One line the worker wrote to its stdout or stderr (long lines are cut at 1024 bytes).
+  virtual void onOutputLine(const std::string& line) = 0;
+  // The process is gone and reaped: `id` is free for reuse from now on.
+  virtual void onExit(uint32_t id, const ExitStatus& status) = 0;
+};
+
+class LaunchedProcess {
+ public:
+  // A process still running is killed and reaped; its events are no longer delivered.
+  virtual ~LaunchedProcess() = default;
+  virtual uint32_t id() const = 0;  // the process id, for the status and logs
+  virtual Result<void> send(const Message& message) = 0;
+  virtual void terminate() = 0;  // asks it to stop (SIGTERM)
+  virtual void kill() = 0;       // ends it now (SIGKILL)
+};
+
+class ProcessLauncher {
+ public:
+  virtual ~ProcessLauncher() = default;
+  // Starts `spec`; `events` must outlive the returned process.
+  virtual Result<std::unique_ptr<LaunchedProcess>> launch(const LaunchSpec& spec,
+                                                          ProcessEvents& events) = 0;
+
+  // This platform's launcher, delivering events on `io`.
+  static std::unique_ptr<ProcessLauncher> createPlatform(boost::asio::io_context& io);
+};
+
+}  // namespace funkhaus::supervisor

@@ -1,0 +1,33 @@
+// EventRouter: events by the worker table's routes.
+#include "funkhaus/supervisor/event_router.h"
+
+namespace funkhaus::supervisor {
+
+bool EventRouter::route(const WorkerSpec& from, const abi::EventBody& event,
+                        std::span<const std::string> workers, const Config& config,
+                        const Sinks& sinks) {
+  const EventRoute* route = routeOf(from, static_cast<abi::Event>(event.event));
+  if (route == nullptr) return false;
+  switch (route->action) {
+    case EventAction::kLog:
+      sinks.log(from, event);
+      return true;
+    case EventAction::kDisplayMode:
+      sinks.display_mode(event);
+      return true;
+    case EventAction::kCommandRingConsumer: {
+      const TimePoint now = clock_.now();
+      auto last = last_forward_.find({&from, event.event});
+      if (last != last_forward_.end() && now - last->second < route->min_interval) return false;
+      const WorkerSpec* target = consumerOf(route->ring, workers, &config);
+      if (target == nullptr || !acceptsCommand(*target, route->command) ||
+          !sinks.command(*target, route->command))
+        return false;
+      last_forward_[{&from, event.event}] = now;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace funkhaus::supervisor
