@@ -1,10 +1,9 @@
-// Session sources: `fixed` from the config, `logind` from sd-login; user lookup.
+// Session sources: `fixed` from the config (logind: common/platform/linux); user lookup;
+// a session from logind's facts.
 #include "funkhaus/supervisor/session_source.h"
 
 #include <grp.h>
 #include <pwd.h>
-#include <systemd/sd-daemon.h>
-#include <systemd/sd-login.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -44,63 +43,15 @@ bool pathExists(const std::string& path) {
   return std::filesystem::exists(path, ec);
 }
 
-// sd-login returns malloc'ed strings; an absent value is "".
-std::string take(char* s) {
-  std::string out = s != nullptr ? s : "";
-  free(s);
-  return out;
-}
-
 class FixedSessionSource : public SessionSource {
  public:
   explicit FixedSessionSource(SessionInfo session) : session_(std::move(session)) {}
   Result<std::optional<SessionInfo>> current() override {
     return std::optional<SessionInfo>(session_);
   }
-  int wakeFd() const override { return -1; }
-  void acknowledgeWake() override {}
 
  private:
   SessionInfo session_;
-};
-
-class LogindSessionSource : public SessionSource {
- public:
-  LogindSessionSource(std::string seat, sd_login_monitor* monitor)
-      : seat_(std::move(seat)), monitor_(monitor) {}
-  ~LogindSessionSource() override { sd_login_monitor_unref(monitor_); }
-
-  Result<std::optional<SessionInfo>> current() override {
-    char* session = nullptr;
-    uid_t uid = 0;
-    int r = sd_seat_get_active(seat_.c_str(), &session, &uid);
-    if (r == -ENODATA || r == -ENXIO || r == -ENOENT) return std::optional<SessionInfo>();
-    if (r < 0) return makeError("logind: active session of {}: {}", seat_, std::strerror(-r));
-    LogindSession facts;
-    facts.id = take(session);
-    facts.seat = seat_;
-    facts.uid = uid;
-    char* value = nullptr;
-    if (sd_session_get_state(facts.id.c_str(), &value) >= 0) facts.state = take(value);
-    // A session on its way out is nobody's session any more; the next one follows.
-    if (facts.state == "closing") return std::optional<SessionInfo>();
-    value = nullptr;
-    if (sd_session_get_type(facts.id.c_str(), &value) >= 0) facts.type = take(value);
-    value = nullptr;
-    if (sd_session_get_class(facts.id.c_str(), &value) >= 0) facts.klass = take(value);
-    value = nullptr;
-    if (sd_session_get_display(facts.id.c_str(), &value) >= 0) facts.display = take(value);
-    auto info = sessionFromLogind(facts);
-    if (!info) return info.error();
-    return std::optional<SessionInfo>(std::move(*info));
-  }
-
-  int wakeFd() const override { return sd_login_monitor_get_fd(monitor_); }
-  void acknowledgeWake() override { sd_login_monitor_flush(monitor_); }
-
- private:
-  std::string seat_;
-  sd_login_monitor* monitor_;
 };
 
 }  // namespace
@@ -185,15 +136,6 @@ Result<std::unique_ptr<SessionSource>> SessionSource::createFixed(const SessionC
   return std::unique_ptr<SessionSource>(std::make_unique<FixedSessionSource>(std::move(*session)));
 }
 
-Result<std::unique_ptr<SessionSource>> SessionSource::createLogind(const std::string& seat) {
-  if (sd_booted() <= 0)
-    return makeError(
-        "session.source = \"logind\" needs a system booted with systemd (systemd-logind); "
-        "use [session] source = \"fixed\" on this machine");
-  sd_login_monitor* monitor = nullptr;
-  if (int r = sd_login_monitor_new(nullptr, &monitor); r < 0)
-    return makeError("logind: cannot watch sessions: {}", std::strerror(-r));
-  return std::unique_ptr<SessionSource>(std::make_unique<LogindSessionSource>(seat, monitor));
-}
+void SessionSource::watch(boost::asio::io_context&, std::function<void()>) {}
 
 }  // namespace funkhaus::supervisor

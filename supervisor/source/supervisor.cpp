@@ -515,27 +515,15 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
     machine_.refresh(*sessions_, "SIGHUP");
   }
 
+  // logind fills in a new session's fields over a few milliseconds: settle before moving the
+  // workers once.
   void watchSessions() {
-    session_watch_.reset();
-    const int fd = sessions_->wakeFd();
-    if (fd < 0) return;
-    session_watch_ = std::make_unique<asio::posix::stream_descriptor>(io_, dup(fd));
-    armSessionWatch();
-  }
-
-  void armSessionWatch() {
-    session_watch_->async_wait(
-        asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
-          if (ec || !session_watch_) return;
-          sessions_->acknowledgeWake();
-          // logind fills in a new session's fields over a few milliseconds: settle before
-          // moving the workers once.
-          session_settle_.expires_after(kSessionSettle);
-          session_settle_.async_wait([this](const boost::system::error_code& settle_ec) {
-            if (!settle_ec) machine_.refresh(*sessions_, "session change");
-          });
-          if (session_watch_) armSessionWatch();
-        });
+    sessions_->watch(io_, [this] {
+      session_settle_.expires_after(kSessionSettle);
+      session_settle_.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec) machine_.refresh(*sessions_, "session change");
+      });
+    });
   }
 
   SupervisorOptions options_;
@@ -547,7 +535,6 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
   asio::signal_set signals_;
   asio::steady_timer tick_;
   asio::steady_timer session_settle_;
-  std::unique_ptr<asio::posix::stream_descriptor> session_watch_;
   DisplayLeases leases_;
   std::optional<NetEndpoints> net_;
   std::optional<SessionPlan> plan_;

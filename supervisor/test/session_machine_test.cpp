@@ -72,8 +72,6 @@ struct RecordingNotifier final : ServiceNotifier {
 
 struct FakeSessions final : SessionSource {
   Result<std::optional<SessionInfo>> current() override { return now; }
-  int wakeFd() const override { return -1; }
-  void acknowledgeWake() override {}
   std::optional<SessionInfo> now;
 };
 

@@ -66,7 +66,11 @@ TEST(FixedSessionSource, DefaultsToFunkhausdsOwnUserWithConfiguredEnvironment) {
   EXPECT_EQ((*s)->environment.at("DISPLAY"), ":42") << "the config wins";
   EXPECT_EQ((*s)->environment.at("WAYLAND_DISPLAY"), "wayland-7");
   unsetenv("WAYLAND_DISPLAY");
-  EXPECT_EQ((*source)->wakeFd(), -1);
+  boost::asio::io_context io;
+  bool changed = false;
+  (*source)->watch(io, [&] { changed = true; });
+  io.poll();
+  EXPECT_FALSE(changed) << "a fixed session never changes";
   config.user = "no-such-user-funkhaus";
   auto missing = SessionSource::createFixed(config);
   ASSERT_FALSE(missing.ok());

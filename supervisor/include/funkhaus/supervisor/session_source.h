@@ -1,6 +1,7 @@
 // Session sources: which session's user the workers run as, and when that changes.
-// A seam: `logind` (the active session of seat0 via sd-login) and `fixed` (from the config);
-// tests use fakes. Used by funkhausd's event loop thread.
+// A seam: `logind` (the active session of seat0 via sd-login; its Linux code is
+// common/platform/linux/session_source_linux.cpp) and `fixed` (from the config); tests use
+// fakes. Used by funkhausd's event loop thread.
 #pragma once
 
 #include <sys/types.h>
@@ -10,7 +11,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include <boost/asio/io_context.hpp>
 
 #include "funkhaus/common/result.h"
 #include "funkhaus/supervisor/config.h"
@@ -35,10 +39,9 @@ class SessionSource {
   // The session workers should run in now, or nullopt when there is none (e.g. no one at
   // seat0). Errors are reported and the previous session kept.
   virtual Result<std::optional<SessionInfo>> current() = 0;
-  // An fd that becomes readable when the session may have changed, or -1.
-  virtual int wakeFd() const = 0;
-  // Called after wakeFd() became readable, before current().
-  virtual void acknowledgeWake() = 0;
+  // Calls `changed` on `io` whenever the session may have changed (then read current()).
+  // The default: a source whose session never changes. Stops when the source is destroyed.
+  virtual void watch(boost::asio::io_context& io, std::function<void()> changed);
 
   // `fixed`: the configured user (default: funkhausd's own user) and environment; when that is
   // funkhausd's own user, its DISPLAY, WAYLAND_DISPLAY, XAUTHORITY, XDG_RUNTIME_DIR and
