@@ -9,7 +9,9 @@ packages=(
   clang clang-format libclang-rt-14-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev
-  libboost-dev libsystemd-dev libcap-dev libssl-dev
+  libboost-dev libsystemd-dev libcap-dev
+  # GameStream (funkhaus-web): TLS and pairing crypto, mDNS through avahi-daemon
+  libssl-dev libavahi-client-dev
   # capture and encode: libavcodec (libx264, libx265), libswscale, X11 capture over xcb
   libavcodec-dev libavutil-dev libswscale-dev
   libxcb1-dev libxcb-shm0-dev libxcb-damage0-dev libxcb-xfixes0-dev libxcb-randr0-dev
@@ -18,6 +20,10 @@ packages=(
   ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-libav
   edid-decode
+  # GameStream tests: curl and openssl as HTTP(S)/TLS clients, avahi-daemon and a private D-Bus
+  # in a network namespace (veth pair), and Moonlight Embedded's build dependencies
+  curl openssl avahi-daemon dbus iproute2
+  libopus-dev libevdev-dev libudev-dev libcurl4-openssl-dev libexpat1-dev uuid-dev libsdl2-dev
   # packaging: the .deb and its checks under a real systemd
   dpkg-dev fakeroot systemd dbus libpam-systemd man-db
 )

@@ -1,0 +1,94 @@
+// Fuzz target: the pairing state machine. The input is a script of steps (phase, address,
+// argument) run against one machine on fake time; any order and any bytes give a reply or a clear
+// error, never a crash, and nothing is paired without the right secrets.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "funkhaus/web/pairing.h"
+
+namespace {
+
+using namespace funkhaus;
+using namespace funkhaus::web;
+
+struct Fixture {
+  FakeClock clock;
+  std::unique_ptr<PairingMachine> machine;
+  std::string cert_hex;
+  Fixture() {
+    auto key = PrivateKey::generateRsa2048();
+    auto cert = Certificate::selfSigned(*key, "fuzz host");
+    cert_hex = hexEncode(cert->toPem());
+    machine = std::make_unique<PairingMachine>(clock, PairingHost{*key, *cert}, PairingLimits{},
+                                               [](size_t n) { return Bytes(n, 0x42); });
+  }
+};
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static Fixture f;  // one host key for the whole run (RSA generation is slow)
+  size_t i = 0;
+  auto byte = [&]() -> uint8_t { return i < size ? data[i++] : 0; };
+  while (i < size) {
+    const uint8_t op = byte();
+    const std::string address = "192.0.2." + std::to_string(byte() % 4);
+    const size_t length = std::min<size_t>(byte() * 4u, size - i);
+    const std::string arg(reinterpret_cast<const char*>(data + i), length);
+    i += length;
+    switch (op % 9) {
+      case 0: {
+        auto r = f.machine->getServerCert(address, arg.substr(0, 16), arg, f.cert_hex,
+                                          [](Result<std::string>) {});
+        if (!r && r.error().message.empty()) __builtin_trap();
+        break;
+      }
+      case 1:
+        (void)f.machine->getServerCert(address, "n", "00112233445566778899AABBCCDDEEFF",
+                                       length % 2 ? arg : f.cert_hex, [](Result<std::string>) {});
+        break;
+      case 2:
+        (void)f.machine->enterPin(arg.substr(0, 6), std::nullopt);
+        (void)f.machine->enterPin("1234", address);
+        break;
+      case 3:
+        (void)f.machine->clientChallenge(address, arg);
+        break;
+      case 4:
+        (void)f.machine->serverChallengeResponse(address, arg);
+        break;
+      case 5:
+        if (f.machine->clientPairingSecret(address, arg).ok())
+          __builtin_trap();  // no right secrets
+        break;
+      case 6:
+        f.machine->abort(address);
+        break;
+      case 7:
+        f.clock.advance(std::chrono::seconds(arg.size()));
+        f.machine->expire();
+        break;
+      default:
+        if (f.machine->pending().size() > PairingLimits{}.max_pending) __builtin_trap();
+    }
+  }
+  return 0;
+}
+
+std::vector<std::vector<uint8_t>> fuzzSeeds() {
+  // getservercert, PIN, a 32-hex clientchallenge, a 64-hex response, a secret, expiry.
+  std::vector<uint8_t> seed = {1, 0, 0, 2, 0, 1, '1', '2', '3', '4'};
+  auto add = [&](uint8_t op, const std::string& hex) {
+    seed.push_back(op);
+    seed.push_back(0);
+    seed.push_back(static_cast<uint8_t>(hex.size() / 4));
+    seed.insert(seed.end(), hex.begin(), hex.end());
+  };
+  add(3, std::string(32, 'A'));
+  add(4, std::string(64, 'B'));
+  add(5, std::string(544, 'C').substr(0, 1020));
+  add(7, std::string(8, 'x'));
+  return {seed};
+}
