@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -20,10 +19,9 @@
 
 #include "funkhaus/bench/rtsp_viewer.h"
 #include "funkhaus/bench/variant.h"
+#include "funkhaus/common/child_process.h"
 #include "funkhaus/common/clock.h"
 #include "funkhaus/common/unique_fd.h"
-
-extern char** environ;
 
 namespace funkhaus::bench {
 
@@ -96,32 +94,27 @@ class ThreeProcessVariant : public Variant {
     std::vector<std::string> args = {funkhausd.string(), "--mode",        "user",
                                      "--config",         config.string(), "--worker-dir",
                                      bin_dir_.string()};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const std::string log = log_.string();
-    const pid_t parent = getpid();
-    pid_ = fork();
-    if (pid_ < 0) return makeError("fork: {}", std::strerror(errno));
-    if (pid_ == 0) {
-      // Only async-signal-safe calls until exec: the bench has threads.
-      const int out = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-      if (out < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) _exit(127);
-      // A bench that dies takes funkhausd (and through it the workers) along.
-      if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(127);
-      execve(argv[0], argv.data(), environ);
-      _exit(127);
-    }
+    UniqueFd out(open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!out.valid()) return makeError("{}: {}", log_.string(), std::strerror(errno));
+    ChildSpec spec;
+    spec.program = args.front();
+    spec.args.assign(args.begin() + 1, args.end());
+    spec.stdout_fd = out.get();    // and stderr
+    spec.drop_privileges = false;  // the bench's own user: funkhausd decides what its workers get
+    // In the bench's process group, as before: a terminal's Ctrl-C stops both. A bench that dies
+    // takes funkhausd (and through it the workers) along: the death signal.
+    spec.own_process_group = false;
+    auto process = ChildProcess::spawn(spec);
+    if (!process) return makeError("starting funkhausd: {}", process.error().message);
+    process_.emplace(std::move(*process));
 
     // Every worker running.
     const uint64_t deadline = monotonicNs() + uint64_t{kStartTimeoutMs} * 1'000'000;
     json status;
     for (;;) {
-      int wstatus = 0;
-      if (waitpid(pid_, &wstatus, WNOHANG) == pid_) {
-        pid_ = -1;
-        return makeError("funkhausd exited at start (status {}):\n{}", wstatus, tail(log_, 3000));
-      }
+      if (auto exited = process_->poll())
+        return makeError("funkhausd exited at start ({}):\n{}", describeExit(*exited),
+                         tail(log_, 3000));
       auto s = call(R"({"cmd":"status"})");
       if (s && allRunning(*s)) {
         status = std::move(*s);
@@ -169,7 +162,8 @@ class ThreeProcessVariant : public Variant {
   }
 
   std::vector<ProcessCpu> cpu() const override {
-    std::vector<ProcessCpu> out = {{"funkhausd", pid_ > 0 ? processCpuNs(pid_) : std::nullopt}};
+    std::vector<ProcessCpu> out = {
+        {"funkhausd", running() ? processCpuNs(process_->pid()) : std::nullopt}};
     for (const auto& [name, pid] : worker_pids_) out.push_back({name, processCpuNs(pid)});
     out.push_back({"bench (sink)", processCpuNs(0)});
     return out;
@@ -183,31 +177,25 @@ class ThreeProcessVariant : public Variant {
   Result<void> stop() override {
     Result<void> result;
     if (viewer_) {
-      if (pid_ > 0) {
+      if (running()) {
         // The last status before the end: counters of the run.
         if (auto s = call(R"({"cmd":"status"})"); s) last_status_ = *s;
         if (auto t = viewer_->teardown(); !t) result = t.error();
       }
       viewer_.reset();
     }
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      int wstatus = 0;
-      const uint64_t deadline = monotonicNs() + uint64_t{kStopTimeoutMs} * 1'000'000;
-      while (waitpid(pid_, &wstatus, WNOHANG) == 0) {
-        if (monotonicNs() > deadline) {
-          kill(pid_, SIGKILL);
-          waitpid(pid_, &wstatus, 0);
-          result = makeError("funkhausd did not stop within {} s of SIGTERM: killed",
-                             kStopTimeoutMs / 1000);
-          break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (running()) {
+      process_->signal(SIGTERM);
+      const auto exited = process_->wait(std::chrono::milliseconds(kStopTimeoutMs));
+      if (!exited) {
+        process_->stop(std::chrono::milliseconds(0));
+        result = makeError("funkhausd did not stop within {} s of SIGTERM: killed",
+                           kStopTimeoutMs / 1000);
+      } else if (result.ok() && *exited != ExitStatus{false, 0}) {
+        result = makeError("funkhausd exited ({}):\n{}", describeExit(*exited), tail(log_, 3000));
       }
-      pid_ = -1;
-      if (result.ok() && !(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0))
-        result = makeError("funkhausd exited with status {}:\n{}", wstatus, tail(log_, 3000));
     }
+    process_.reset();
     if (!dir_.empty()) {
       // funkhausd waits for every worker before it exits: nothing of this run is left.
       if (result.ok()) {
@@ -291,7 +279,9 @@ class ThreeProcessVariant : public Variant {
   BenchSettings settings_;
   fs::path bin_dir_, work_root_, dir_, log_;
   std::string socket_;
-  pid_t pid_ = -1;
+  bool running() const { return process_ && process_->running(); }
+
+  std::optional<ChildProcess> process_;  // funkhausd
   std::vector<std::pair<std::string, pid_t>> worker_pids_;
   std::optional<RtspViewer> viewer_;
   json last_status_;
