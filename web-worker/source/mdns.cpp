@@ -7,6 +7,7 @@
 #include <avahi-common/error.h>
 #include <avahi-common/malloc.h>
 #include <avahi-common/thread-watch.h>
+#include <avahi-common/timeval.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -16,6 +17,7 @@ namespace funkhaus::web {
 namespace {
 
 constexpr const char* kServiceType = "_nvstream._tcp";
+constexpr unsigned kRetryMs = 3000;  // without D-Bus, avahi-client does not wait by itself
 
 class AvahiAnnouncer final : public MdnsAnnouncer {
  public:
@@ -47,12 +49,30 @@ class AvahiAnnouncer final : public MdnsAnnouncer {
   // On the poll thread (or under its lock).
   void connect() {
     int error = 0;
-    // NO_FAIL: without avahi-daemon (or D-Bus) the client waits for it to appear.
+    // NO_FAIL: without avahi-daemon the client waits for it to appear; without D-Bus it fails,
+    // and a timer tries again.
     client_ = avahi_client_new(avahi_threaded_poll_get(poll_), AVAHI_CLIENT_NO_FAIL, onClient, this,
                                &error);
-    if (client_ == nullptr)
-      spdlog::warn("mDNS: cannot reach avahi-daemon ({}); the host is not announced",
-                   avahi_strerror(error));
+    if (client_ != nullptr) return;
+    sayWaiting(avahi_strerror(error));
+    const AvahiPoll* api = avahi_threaded_poll_get(poll_);
+    timeval when{};
+    avahi_elapse_time(&when, kRetryMs, 0);
+    if (retry_ != nullptr)
+      api->timeout_update(retry_, &when);
+    else
+      retry_ = api->timeout_new(api, &when, onRetry, this);
+  }
+
+  static void onRetry(AvahiTimeout*, void* data) { static_cast<AvahiAnnouncer*>(data)->connect(); }
+
+  void sayWaiting(const char* why) {
+    if (said_waiting_) return;
+    said_waiting_ = true;
+    spdlog::info(
+        "mDNS: avahi-daemon is not running ({}); the host is announced once it runs "
+        "(Moonlight can still add it by address)",
+        why);
   }
 
   static void onClient(AvahiClient* client, AvahiClientState state, void* data) {
@@ -134,6 +154,7 @@ class AvahiAnnouncer final : public MdnsAnnouncer {
   AvahiThreadedPoll* poll_ = nullptr;
   AvahiClient* client_ = nullptr;
   AvahiEntryGroup* group_ = nullptr;
+  AvahiTimeout* retry_ = nullptr;  // freed with the poll
   bool said_waiting_ = false;
   std::atomic<bool> announced_{false};
 };

@@ -244,3 +244,51 @@ TEST_F(WebClientTest, PairingSurvivesARestart) {
 
 }  // namespace
 }  // namespace funkhaus::web
+
+namespace funkhaus::web {
+namespace {
+
+// Discovery: avahi-daemon and a D-Bus of its own in a private network namespace (skipped with
+// the reason where namespaces, dbus-daemon or avahi-daemon are not available).
+TEST(WebMdnsTest, MoonlightFindsTheHostWithoutAnAddress) {
+  auto moonlight = ::funkhaus::test::findMoonlight();
+  if (!moonlight) GTEST_SKIP() << moonlight.error().message;
+  for (const char* tool : {"unshare", "dbus-daemon", "avahi-daemon", "ip"})
+    if (std::system(fmt::format("command -v {} >/dev/null", tool).c_str()) != 0)
+      GTEST_SKIP() << tool << " is not installed (scripts/install-deps.sh)";
+  test::TempDir dir;
+  const std::string command =
+      fmt::format("unshare -mnpf --mount-proc bash {} {} {} {} 2>&1", FUNKHAUS_WEB_MDNS_SCRIPT,
+                  FUNKHAUS_WEB_BINARY, *moonlight, dir.path().string());
+  FILE* pipe = ::popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string out;
+  char buffer[4096];
+  size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
+  const int status = ::pclose(pipe);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 77) GTEST_SKIP() << out;
+  if (has(out, "unshare failed") || has(out, "unshare: "))
+    GTEST_SKIP() << "cannot make namespaces here: " << out;
+  const auto between = [&](const std::string& a, const std::string& b) {
+    const size_t i = out.find(a), j = out.find(b);
+    return i == std::string::npos || j == std::string::npos ? std::string() : out.substr(i, j - i);
+  };
+  const std::string web_log = between("WEB-LOG-BEGIN", "WEB-LOG-END");
+  // Without avahi-daemon (and without D-Bus): one line, and serving goes on.
+  EXPECT_TRUE(has(out, "BEFORE-DAEMON serverinfo: <state>SUNSHINE_SERVER_FREE</state>")) << out;
+  size_t said = 0;
+  for (size_t at = web_log.find("avahi-daemon is not running"); at != std::string::npos;
+       at = web_log.find("avahi-daemon is not running", at + 1))
+    ++said;
+  EXPECT_EQ(said, 1u) << web_log;
+  // Once the daemon runs: announced, and moonlight finds the host by itself.
+  EXPECT_TRUE(has(web_log, "mDNS: announced 'funkhaus-mdns-test' as _nvstream._tcp on port 47989"))
+      << web_log;
+  const std::string list = between("MOONLIGHT-LIST-BEGIN", "MOONLIGHT-LIST-END");
+  EXPECT_TRUE(has(list, "Connecting to 10.77.0.")) << list;
+  EXPECT_TRUE(has(list, "You must pair with the PC first")) << list;  // found, talked, refused
+}
+
+}  // namespace
+}  // namespace funkhaus::web
