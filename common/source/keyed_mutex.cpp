@@ -102,7 +102,7 @@ bool KeyedMutex::releaseDeadHolder(uint32_t& word, uint32_t dead_pid, uint32_t k
     if (!(v & kMutexHeld) || (v & kMutexValueMask) != dead_pid) return false;
   } while (
       !ref.compare_exchange_weak(v, key, std::memory_order_acq_rel, std::memory_order_acquire));
-  if (v & kMutexWaiters) futexWake(&word, INT32_MAX);
+  if (v & kMutexWaiters) platform::wakeWord(&word, platform::kWakeAll);
   return true;
 }
 
