@@ -60,6 +60,8 @@ void expectSameConfig(const Config& a, const Config& b) {
   EXPECT_EQ(a.net.max_viewers, b.net.max_viewers);
   EXPECT_EQ(a.net.mtu, b.net.mtu);
   EXPECT_EQ(a.net.session_timeout_s, b.net.session_timeout_s);
+  EXPECT_EQ(a.net.rtsp_user, b.net.rtsp_user);
+  EXPECT_EQ(a.net.rtsp_password, b.net.rtsp_password);
   EXPECT_EQ(a.vdisplay.width, b.vdisplay.width);
   EXPECT_EQ(a.vdisplay.height, b.vdisplay.height);
   EXPECT_EQ(a.vdisplay.refresh_hz, b.vdisplay.refresh_hz);
@@ -114,6 +116,8 @@ TEST(ShippedConfig, EveryCommentedValueIsTheBuiltInDefault) {
                                           "net.max_viewers",
                                           "net.mtu",
                                           "net.session_timeout_s",
+                                          "net.rtsp_user",
+                                          "net.rtsp_password",
                                           "vdisplay.width",
                                           "vdisplay.height",
                                           "vdisplay.refresh_hz",

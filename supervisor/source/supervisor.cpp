@@ -143,6 +143,15 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
         host, net_->rtspPort(), options_.config.net.path,
         any ? " (or this machine's address from elsewhere)" : "", net_->rtpPort(),
         net_->rtpPort() + 1, host, net_->rtspPort(), options_.config.net.path);
+    if (options_.config.net.rtsp_password.empty())
+      spdlog::info(
+          "RTSP answers viewers on this host only: set [net] rtsp_password to let other hosts "
+          "watch (they sign in as '{}' with RTSP Digest: rtsp://{}:PASSWORD@HOST:{}{})",
+          options_.config.net.rtsp_user, options_.config.net.rtsp_user, net_->rtspPort(),
+          options_.config.net.path);
+    else
+      spdlog::info("RTSP viewers from other hosts sign in as '{}' (RTSP Digest)",
+                   options_.config.net.rtsp_user);
   }
 
   // ---- the session's set (SessionMachine::Hooks) --------------------------------------------
@@ -175,6 +184,11 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
     spec.path = options_.worker_dir + "/" + std::string(w.spec().binary);
     spec.args = w.spec().args(options_.config);
     spec.environment = session.environment;
+    if (w.spec().environment != nullptr)
+      for (const std::string& entry : w.spec().environment(options_.config)) {
+        const size_t eq = entry.find('=');
+        spec.environment[entry.substr(0, eq)] = eq == std::string::npos ? "" : entry.substr(eq + 1);
+      }
     spec.credentials = credentials_;
     return spec;
   }

@@ -1,11 +1,13 @@
 // The worker table: one row per worker, and the lookups on it.
 #include "funkhaus/supervisor/worker_table.h"
 
+#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 
+#include "funkhaus/net/protocol_declarations.h"
 #include "funkhaus/supervisor/config.h"
 
 namespace funkhaus::supervisor {
@@ -68,6 +70,13 @@ std::vector<std::string> netArgs(const Config& c) {
           std::to_string(c.net.session_timeout_s)};
 }
 
+// Viewers from other hosts sign in with these; the password itself never leaves funkhausd.
+std::vector<std::string> netEnvironment(const Config& c) {
+  const std::string credentials = rtspDigestCredentials(c);
+  if (credentials.empty()) return {};
+  return {std::string(net::kRtspDigestEnvironment) + "=" + credentials};
+}
+
 constexpr EventRoute kLogErrors{abi::Event::kError, EventAction::kLog};
 
 const std::vector<WorkerSpec>& rows() {
@@ -107,6 +116,7 @@ const std::vector<WorkerSpec>& rows() {
        .kind = abi::WorkerKind::kNet,
        .summary = "packet ring -> viewers (RTSP/RTP)",
        .args = netArgs,
+       .environment = netEnvironment,
        .edges = {{EdgeDirection::kIn, abi::RingId::kVideoPackets}},
        .events = {{abi::Event::kKeyframeRequest, EventAction::kCommandRingConsumer,
                    abi::RingId::kFrames, abi::Command::kKeyframe, 100ms},
@@ -156,6 +166,28 @@ std::string workerNames(std::string_view separator, std::string_view last) {
 std::vector<std::string> workerArgs(std::string_view name, const Config& config) {
   const WorkerSpec* w = findWorker(name);
   return w != nullptr ? w->args(config) : std::vector<std::string>{};
+}
+
+std::vector<std::string> workerEnvironment(std::string_view name, const Config& config) {
+  const WorkerSpec* w = findWorker(name);
+  return w != nullptr && w->environment != nullptr ? w->environment(config)
+                                                   : std::vector<std::string>{};
+}
+
+std::string rtspDigestCredentials(const Config& config) {
+  if (config.net.rtsp_password.empty()) return {};
+  const std::string text =
+      config.net.rtsp_user + ":" + net::kRtspDigestRealm + ":" + config.net.rtsp_password;
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (EVP_Digest(text.data(), text.size(), digest, &n, EVP_md5(), nullptr) != 1) return {};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = config.net.rtsp_user + ":";
+  for (unsigned int i = 0; i < n; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 15];
+  }
+  return out;
 }
 
 std::vector<std::string> defaultWorkers() {

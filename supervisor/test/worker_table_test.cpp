@@ -81,6 +81,21 @@ TEST(WorkerTable, KeyframeRequestsGoToTheConsumerOfTheFrameRing) {
       << "only the rows that list an event may send it";
 }
 
+TEST(WorkerTable, NetGetsTheRtspDigestInItsEnvironmentOnlyWithAPassword) {
+  auto c = parseConfig("[net]\nrtsp_user = \"tv\"\nrtsp_password = \"correct horse\"\n", "t.toml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  // MD5("tv:funkhaus:correct horse"), computed with Python's hashlib.
+  EXPECT_EQ(rtspDigestCredentials(*c), "tv:44fc23bc65cffbe8a32e8dd06f06381f");
+  EXPECT_EQ(workerEnvironment("net", *c),
+            std::vector<std::string>{"FUNKHAUS_RTSP_DIGEST=tv:44fc23bc65cffbe8a32e8dd06f06381f"});
+  EXPECT_TRUE(workerEnvironment("encode", *c).empty());
+  for (const std::string& a : workerArgs("net", *c))
+    EXPECT_EQ(a.find("44fc23bc"), std::string::npos) << "never on the command line";
+  const Config open = smallConfig("synthetic");
+  EXPECT_EQ(rtspDigestCredentials(open), "");
+  EXPECT_TRUE(workerEnvironment("net", open).empty());
+}
+
 TEST(SessionPlan, RingsComeFromTheEdgesOfTheSessionsWorkers) {
   const Config synthetic = smallConfig("synthetic");
   auto plan = SessionPlan::create(synthetic, synthetic.workers);

@@ -74,6 +74,8 @@ struct WorkerSpec {
   abi::WorkerKind kind{};     // its hello must name this kind
   std::string_view summary{};
   std::vector<std::string> (*args)(const Config&) = nullptr;
+  // Environment it gets on top of the session's ("NAME=value"; secrets go here, never in args).
+  std::vector<std::string> (*environment)(const Config&) = nullptr;
   std::vector<RingEdge> edges{};
   std::vector<EventRoute> events{};      // events it may send; any other is ignored
   std::vector<abi::Command> commands{};  // commands it accepts (kStop: every worker)
@@ -96,6 +98,11 @@ std::string workerNames(std::string_view separator = ", ", std::string_view last
 
 // The command-line arguments funkhausd gives worker `name` (a row of the table), or none.
 std::vector<std::string> workerArgs(std::string_view name, const Config& config);
+
+// The environment funkhausd adds for worker `name` ("NAME=value" entries), or none.
+std::vector<std::string> workerEnvironment(std::string_view name, const Config& config);
+// The RTSP Digest credentials funkhaus-net gets ("USER:HA1"), or "" without a password.
+std::string rtspDigestCredentials(const Config& config);
 
 // The workers that start when the config names none (ignoring kIfAvailable rows).
 std::vector<std::string> defaultWorkers();

@@ -55,6 +55,12 @@ inline constexpr EndpointDeclaration kRtspEndpoints[] = {
      false, "RTCP"},
 };
 
+// RTSP viewers from other hosts sign in with Digest: funkhausd hands funkhaus-net the
+// credentials in this environment variable as "USER:HA1" (HA1: the 32 lower-case hex digits of
+// MD5(USER:kRtspDigestRealm:PASSWORD)), never on the command line, which every user may read.
+inline constexpr const char* kRtspDigestEnvironment = "FUNKHAUS_RTSP_DIGEST";
+inline constexpr const char* kRtspDigestRealm = "funkhaus";
+
 inline constexpr ProtocolDeclaration kRtspProtocol = {abi::NetProtocol::kRtsp, "RTSP/RTP",
                                                       sizeof(abi::RtspState), kRtspEndpoints};
 

@@ -13,13 +13,12 @@
 #include <string_view>
 
 #include "funkhaus/common/result.h"
+#include "funkhaus/net/protocol_declarations.h"
 
 namespace funkhaus::net {
 
-inline constexpr const char* kDigestRealm = "funkhaus";
-// funkhausd hands the credentials to funkhaus-net in this variable ("USER:HA1", HA1 the 32 hex
-// digits of MD5(USER:funkhaus:PASSWORD)): not on the command line, which every user may read.
-inline constexpr const char* kDigestEnvironment = "FUNKHAUS_RTSP_DIGEST";
+inline constexpr const char* kDigestRealm = kRtspDigestRealm;
+inline constexpr const char* kDigestEnvironment = kRtspDigestEnvironment;  // "USER:HA1"
 
 struct DigestCredentials {
   std::string user;
