@@ -345,28 +345,34 @@ TEST_F(Service, StartReachesActiveOnlyAfterReadyAndIsConfined) {
   const auto verify = in("systemd-analyze verify funkhaus.service");
   EXPECT_TRUE(verify.ok() && verify.output.empty()) << verify.output;
 
-  // Type=notify: the unit is active only once funkhausd sent READY=1, which it sends only when
-  // every worker of the session is ready. With the net worker's binary gone, net fails and
-  // the unit stays "activating"; once net can start, READY=1 comes and the unit is active.
+  // funkhausd checks every worker binary of the set before it opens a port: with the net
+  // worker's binary gone it names it and exits 66, a permanent code (RestartPreventExitStatus),
+  // so the unit fails at once and systemd does not restart it into the same error.
   const std::string net_bin = "/usr/libexec/funkhaus/funkhaus-net";
   ASSERT_TRUE(in("mv " + net_bin + " " + net_bin + ".hidden").ok());
-  ASSERT_TRUE(in("systemctl start --no-block funkhaus").ok());
-  ASSERT_TRUE(waitFor(20s, [&] { return show("StatusText").starts_with("degraded"); }))
-      << show("StatusText") << journal();
-  std::this_thread::sleep_for(2s);
-  EXPECT_EQ(show("ActiveState"), "activating") << show("StatusText") << journal();
-  const json degraded = status();
-  ASSERT_NE(worker(degraded, "net"), nullptr) << degraded.dump();
-  EXPECT_EQ((*worker(degraded, "net"))["state"], "failed") << degraded.dump();
-  std::printf("[figures] net worker missing: unit %s, StatusText \"%s\"\n",
-              show("ActiveState").c_str(), show("StatusText").c_str());
-  ASSERT_TRUE(in("mv " + net_bin + ".hidden " + net_bin).ok());
   auto t = std::chrono::steady_clock::now();
-  const auto start_net = in("funkhausctl start net");
-  ASSERT_TRUE(start_net.ok()) << start_net.output;
+  EXPECT_FALSE(in("systemctl start funkhaus").ok()) << journal();
+  const double failed_ms = msSince(t);
+  ASSERT_TRUE(waitFor(20s, [&] { return show("ActiveState") == "failed"; }))
+      << show("ActiveState") << journal();
+  EXPECT_EQ(show("ExecMainStatus"), "66") << journal();
+  EXPECT_NE(journal().find("funkhaus-net (worker net) is missing"), std::string::npos) << journal();
+  std::this_thread::sleep_for(3s);  // longer than RestartSec=2s
+  EXPECT_EQ(show("ActiveState"), "failed") << "a permanent exit must not be restarted";
+  EXPECT_EQ(show("NRestarts"), "0");
+  std::printf("[figures] net worker binary missing: unit failed with exit %s after %.0f ms\n",
+              show("ExecMainStatus").c_str(), failed_ms);
+
+  // With the binary back, the unit is active only once funkhausd sent READY=1 (Type=notify),
+  // which it sends when every worker of the session is ready.
+  ASSERT_TRUE(in("mv " + net_bin + ".hidden " + net_bin).ok());
+  ASSERT_TRUE(in("systemctl reset-failed funkhaus").ok());
+  t = std::chrono::steady_clock::now();
+  ASSERT_TRUE(in("systemctl start --no-block funkhaus").ok());
   ASSERT_TRUE(waitFor(20s, [&] { return show("ActiveState") == "active"; }))
       << show("ActiveState") << " " << show("StatusText") << journal();
-  std::printf("[figures] funkhausctl start net -> READY=1 -> unit active in %.0f ms\n", msSince(t));
+  std::printf("[figures] binary back: systemctl start -> READY=1 -> unit active in %.0f ms\n",
+              msSince(t));
   EXPECT_EQ(show("SubState"), "running");
   EXPECT_TRUE(waitFor(5s, [&] { return show("StatusText") == "3 workers running"; }))
       << show("StatusText");
