@@ -105,7 +105,6 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     // The reply may come much later (getservercert waits for the PIN): no read is pending,
     // so the stream's timer is off until the write.
     tcpStream().expires_never();
-    std::weak_ptr<Connection> weak = this->shared_from_this();
     auto self = this->shared_from_this();
     shared_->handler(std::move(api),
                      [self](ApiResponse response) { self->write(std::move(response)); });
