@@ -35,7 +35,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   while (i < size) {
     const uint8_t op = byte();
     const std::string address = "192.0.2." + std::to_string(byte() % 4);
-    const size_t length = std::min<size_t>(byte() * 4u, size - i);
+    const size_t wanted = byte() * 4u;  // read before `size - i`: arguments are unsequenced
+    const size_t length = std::min<size_t>(wanted, size - i);
     const std::string arg(reinterpret_cast<const char*>(data + i), length);
     i += length;
     switch (op % 9) {
