@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -126,10 +127,20 @@ std::string frame(uint8_t channel, std::initializer_list<uint8_t> bytes) {
 }
 
 TEST(RtspClient, PlaysInterleavedAndKeepsFramesThatComeBeforeAResponse) {
+  // The methods the server saw, written on its thread: declared before the server, whose
+  // destructor joins that thread, and read under the mutex (a socket is no fence for TSan).
+  std::mutex seen_mutex;
+  std::string seen_methods;
+  auto seen = [&] {
+    std::lock_guard lock(seen_mutex);
+    return seen_methods;
+  };
   ScriptedServer server;
-  std::string seen;
   server.serve([&](const std::string& request) -> std::string {
-    seen += request.substr(0, request.find(' ')) + ",";
+    {
+      std::lock_guard lock(seen_mutex);
+      seen_methods += request.substr(0, request.find(' ')) + ",";
+    }
     const std::string ok = "RTSP/1.0 200 OK\r\nCSeq: " + cseqOf(request) + "\r\n";
     if (request.rfind("DESCRIBE", 0) == 0) {
       const std::string sdp = "v=0\r\nm=video 0 RTP/AVP 96\r\na=control:track0\r\n";
@@ -156,7 +167,7 @@ TEST(RtspClient, PlaysInterleavedAndKeepsFramesThatComeBeforeAResponse) {
   auto client =
       playInterleaved({"127.0.0.1", server.port(), 0, 2000, "test"}, "rtsp://127.0.0.1/live");
   ASSERT_TRUE(client) << client.error().message;
-  EXPECT_EQ(seen, "DESCRIBE,SETUP,PLAY,");
+  EXPECT_EQ(seen(), "DESCRIBE,SETUP,PLAY,");
   EXPECT_EQ(client->control(), "rtsp://127.0.0.1/live/track0");
   EXPECT_EQ(client->session(), "00000000000000AB");
   EXPECT_EQ(client->ssrc(), 0x01020304u);
