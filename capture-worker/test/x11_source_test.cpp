@@ -16,6 +16,7 @@
 #include "funkhaus/capture/barcode.h"
 #include "funkhaus/capture/capture_source.h"
 #include "funkhaus/common/clock.h"
+#include "funkhaus/test/colour_reference.h"
 #include "ring_fixture.h"
 #include "x_client.h"
 #include "xvfb_server.h"
@@ -29,18 +30,8 @@ using test::Ring;
 using test::XClient;
 using test::XvfbServer;
 
-struct Yuv {
-  int y, u, v;
-};
-
-// BT.709 limited range (the colour policy), from the standard's coefficients.
-Yuv bt709(int r, int g, int b) {
-  const double luma = 0.2126 * r + 0.7152 * g + 0.0722 * b;
-  const double y = 16 + 219 * luma / 255;
-  const double u = 128 + 224 * (b - luma) / 1.8556 / 255;
-  const double v = 128 + 224 * (r - luma) / 1.5748 / 255;
-  return {int(y + 0.5), int(u + 0.5), int(v + 0.5)};
-}
+using funkhaus::test::bt709;
+using funkhaus::test::Yuv;
 
 class X11Source : public ::testing::Test {
  protected:

@@ -10,22 +10,13 @@
 #include <vector>
 
 #include "funkhaus/common/frame_ring.h"
+#include "funkhaus/test/colour_reference.h"
 
 namespace funkhaus::media {
 namespace {
 
-struct Yuv {
-  int y, u, v;
-};
-
-// BT.709 limited range from full-range RGB, from the standard's coefficients.
-Yuv bt709(int r, int g, int b) {
-  const double luma = 0.2126 * r + 0.7152 * g + 0.0722 * b;
-  const double y = 16 + 219 * luma / 255;
-  const double u = 128 + 224 * (b - luma) / 1.8556 / 255;
-  const double v = 128 + 224 * (r - luma) / 1.5748 / 255;
-  return {int(y + 0.5), int(u + 0.5), int(v + 0.5)};
-}
+using test::bt709;
+using test::Yuv;
 
 struct Packed {
   uint32_t width, height;
