@@ -149,44 +149,43 @@ class RtspAuthCheck : public ::testing::Test {
 
 TEST_F(RtspAuthCheck, LoopbackNeedsNothingOtherHostsNeedAPassword) {
   RtspAuth open(std::nullopt, key_);
-  EXPECT_EQ(open.check(ipv4("127.0.0.1"), "DESCRIBE", "/", nullptr, kNow),
-            RtspAuth::Verdict::kAllowed);
-  EXPECT_EQ(open.check(remote_, "DESCRIBE", "/", nullptr, kNow), RtspAuth::Verdict::kForbidden);
+  EXPECT_EQ(open.check(ipv4("127.0.0.1"), "DESCRIBE", nullptr, kNow), RtspAuth::Verdict::kAllowed);
+  EXPECT_EQ(open.check(remote_, "DESCRIBE", nullptr, kNow), RtspAuth::Verdict::kForbidden);
   EXPECT_FALSE(open.passwordSet());
-  EXPECT_EQ(auth_.check(ipv6("::1"), "DESCRIBE", "/", nullptr, kNow), RtspAuth::Verdict::kAllowed);
-  EXPECT_EQ(auth_.check(remote_, "DESCRIBE", "/", nullptr, kNow), RtspAuth::Verdict::kChallenge);
+  EXPECT_EQ(auth_.check(ipv6("::1"), "DESCRIBE", nullptr, kNow), RtspAuth::Verdict::kAllowed);
+  EXPECT_EQ(auth_.check(remote_, "DESCRIBE", nullptr, kNow), RtspAuth::Verdict::kChallenge);
 }
 
 TEST_F(RtspAuthCheck, AnsweredChallengeIsAllowedWrongPasswordIsNot) {
   const std::string nonce = nonceOf(auth_.challenge(kNow));
   ASSERT_EQ(nonce.size(), 48u);
   const std::string good = signedHeader(nonce, "pw");
-  EXPECT_EQ(auth_.check(remote_, "DESCRIBE", "/", &good, kNow + 1000), RtspAuth::Verdict::kAllowed);
+  EXPECT_EQ(auth_.check(remote_, "DESCRIBE", &good, kNow + 1000), RtspAuth::Verdict::kAllowed);
   const std::string wrong = signedHeader(nonce, "pW");
-  EXPECT_EQ(auth_.check(remote_, "DESCRIBE", "/", &wrong, kNow), RtspAuth::Verdict::kChallenge);
+  EXPECT_EQ(auth_.check(remote_, "DESCRIBE", &wrong, kNow), RtspAuth::Verdict::kChallenge);
   // Signed for another method: not this request.
   const std::string other = signedHeader(nonce, "pw", "SETUP");
-  EXPECT_EQ(auth_.check(remote_, "DESCRIBE", "/", &other, kNow), RtspAuth::Verdict::kChallenge);
+  EXPECT_EQ(auth_.check(remote_, "DESCRIBE", &other, kNow), RtspAuth::Verdict::kChallenge);
   const std::string garbage = "Digest nonsense";
-  EXPECT_EQ(auth_.check(remote_, "DESCRIBE", "/", &garbage, kNow), RtspAuth::Verdict::kChallenge);
+  EXPECT_EQ(auth_.check(remote_, "DESCRIBE", &garbage, kNow), RtspAuth::Verdict::kChallenge);
 }
 
 TEST_F(RtspAuthCheck, NoncesAreOursAndExpire) {
   // A nonce made under another key (another process) or edited is not ours.
   RtspAuth other(credentials_, std::array<uint8_t, 32>{9});
   const std::string foreign = signedHeader(nonceOf(other.challenge(kNow)), "pw");
-  EXPECT_EQ(auth_.check(remote_, "DESCRIBE", "/", &foreign, kNow), RtspAuth::Verdict::kChallenge);
+  EXPECT_EQ(auth_.check(remote_, "DESCRIBE", &foreign, kNow), RtspAuth::Verdict::kChallenge);
   std::string nonce = nonceOf(auth_.challenge(kNow));
   nonce[3] = nonce[3] == '0' ? '1' : '0';
   const std::string edited = signedHeader(nonce, "pw");
-  EXPECT_EQ(auth_.check(remote_, "DESCRIBE", "/", &edited, kNow), RtspAuth::Verdict::kChallenge);
+  EXPECT_EQ(auth_.check(remote_, "DESCRIBE", &edited, kNow), RtspAuth::Verdict::kChallenge);
   // A good answer to an old nonce: stale, so the client retries without asking its user.
   const std::string old = signedHeader(nonceOf(auth_.challenge(kNow)), "pw");
-  EXPECT_EQ(auth_.check(remote_, "DESCRIBE", "/", &old, kNow + RtspAuth::kNonceLifetimeNs + 1),
+  EXPECT_EQ(auth_.check(remote_, "DESCRIBE", &old, kNow + RtspAuth::kNonceLifetimeNs + 1),
             RtspAuth::Verdict::kStale);
   EXPECT_NE(auth_.challenge(kNow, true).find("stale=TRUE"), std::string::npos);
   // A nonce from the future (clock went back: another boot) is not trusted.
-  EXPECT_EQ(auth_.check(remote_, "DESCRIBE", "/", &old, kNow - 1), RtspAuth::Verdict::kChallenge);
+  EXPECT_EQ(auth_.check(remote_, "DESCRIBE", &old, kNow - 1), RtspAuth::Verdict::kChallenge);
 }
 
 }  // namespace

@@ -1,13 +1,13 @@
 // The worker table: one row per worker, and the lookups on it.
 #include "funkhaus/supervisor/worker_table.h"
 
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 
 #include "funkhaus/net/protocol_declarations.h"
+#include "funkhaus/net/rtsp_digest.h"
 #include "funkhaus/supervisor/config.h"
 
 namespace funkhaus::supervisor {
@@ -176,18 +176,8 @@ std::vector<std::string> workerEnvironment(std::string_view name, const Config& 
 
 std::string rtspDigestCredentials(const Config& config) {
   if (config.net.rtsp_password.empty()) return {};
-  const std::string text =
-      config.net.rtsp_user + ":" + net::kRtspDigestRealm + ":" + config.net.rtsp_password;
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  if (EVP_Digest(text.data(), text.size(), digest, &n, EVP_md5(), nullptr) != 1) return {};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = config.net.rtsp_user + ":";
-  for (unsigned int i = 0; i < n; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 15];
-  }
-  return out;
+  return config.net.rtsp_user + ":" +
+         net::digestHa1(config.net.rtsp_user, net::kRtspDigestRealm, config.net.rtsp_password);
 }
 
 std::vector<std::string> defaultWorkers() {

@@ -20,24 +20,6 @@ namespace {
 
 constexpr size_t kMaxField = 512;  // any Digest field longer than this is not a real client's
 
-std::string hex(const uint8_t* data, size_t n) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(n * 2, '0');
-  for (size_t i = 0; i < n; ++i) {
-    out[2 * i] = kDigits[data[i] >> 4];
-    out[2 * i + 1] = kDigits[data[i] & 15];
-  }
-  return out;
-}
-
-std::string md5Hex(std::string_view text) {
-  uint8_t digest[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  if (EVP_Digest(text.data(), text.size(), digest, &n, EVP_md5(), nullptr) != 1)
-    throw std::runtime_error("OpenSSL has no MD5");
-  return hex(digest, n);
-}
-
 bool isHex(std::string_view s) {
   for (char c : s)
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return false;
@@ -54,12 +36,6 @@ bool equalSecret(std::string_view a, std::string_view b) {
 }
 
 }  // namespace
-
-std::string digestHa1(std::string_view user, std::string_view realm, std::string_view password) {
-  std::string text;
-  text.append(user).append(":").append(realm).append(":").append(password);
-  return md5Hex(text);
-}
 
 Result<DigestCredentials> parseDigestCredentials(std::string_view text) {
   const size_t colon = text.rfind(':');
@@ -196,7 +172,7 @@ std::string RtspAuth::makeNonce(uint64_t now_ns) const {
   uint8_t mac[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
   HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()), time, sizeof time, mac, &n);
-  return hex(time, sizeof time) + hex(mac, 16);
+  return lowerHex(time, sizeof time) + lowerHex(mac, 16);
 }
 
 std::optional<uint64_t> RtspAuth::nonceTime(std::string_view nonce) const {
@@ -222,10 +198,7 @@ std::string RtspAuth::expectedResponse(const std::string& ha1, std::string_view 
 }
 
 RtspAuth::Verdict RtspAuth::check(const sockaddr_storage& peer, std::string_view method,
-                                  std::string_view /*uri*/, const std::string* authorization,
-                                  uint64_t now_ns) const {
-  // The digest's uri is not compared with the request's: GStreamer signs its base URL also for
-  // SETUP of a track. The response still proves the password and is bound to a recent nonce.
+                                  const std::string* authorization, uint64_t now_ns) const {
   if (isLoopback(peer)) return Verdict::kAllowed;
   if (!credentials_) return Verdict::kForbidden;
   if (authorization == nullptr) return Verdict::kChallenge;

@@ -348,7 +348,7 @@ void RtspProtocol::handleRequest(Connection& c, const RtspRequest& r) {
 bool RtspProtocol::allowed(Connection& c, const RtspRequest& r, uint32_t cseq) {
   const bool starts_stream = r.method == "DESCRIBE" || r.method == "SETUP" || r.method == "PLAY";
   const uint64_t now = monotonicNs();
-  const auto verdict = auth_.check(c.peer(), r.method, r.uri, r.header("Authorization"), now);
+  const auto verdict = auth_.check(c.peer(), r.method, r.header("Authorization"), now);
   ConnectionData& data = dataOf(c);
   switch (verdict) {
     case RtspAuth::Verdict::kAllowed:

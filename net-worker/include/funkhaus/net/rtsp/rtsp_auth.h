@@ -14,6 +14,7 @@
 
 #include "funkhaus/common/result.h"
 #include "funkhaus/net/protocol_declarations.h"
+#include "funkhaus/net/rtsp_digest.h"
 
 namespace funkhaus::net {
 
@@ -25,8 +26,6 @@ struct DigestCredentials {
   std::string ha1;  // 32 lower-case hex digits
 };
 
-// MD5(user:realm:password) in lower-case hex.
-std::string digestHa1(std::string_view user, std::string_view realm, std::string_view password);
 // "USER:HA1" as funkhausd writes it; a clear error names what is wrong.
 Result<DigestCredentials> parseDigestCredentials(std::string_view text);
 
@@ -66,8 +65,10 @@ class RtspAuth {
   RtspAuth(std::optional<DigestCredentials> credentials, const std::array<uint8_t, 32>& key);
 
   bool passwordSet() const { return credentials_.has_value(); }
-  // `authorization` is the request's Authorization header or nullptr; `uri` the request URI.
-  Verdict check(const sockaddr_storage& peer, std::string_view method, std::string_view uri,
+  // `authorization` is the request's Authorization header or nullptr. The digest's uri is not
+  // compared with the request's: GStreamer signs its base URL also for SETUP of a track; the
+  // response still proves the password and is bound to a recent nonce.
+  Verdict check(const sockaddr_storage& peer, std::string_view method,
                 const std::string* authorization, uint64_t now_ns) const;
   // The WWW-Authenticate header line (with CRLF) of a 401.
   std::string challenge(uint64_t now_ns, bool stale = false) const;
