@@ -19,6 +19,7 @@
 #include "funkhaus/common/clock.h"
 #include "funkhaus/common/frame_ring.h"
 #include "funkhaus/test/fake_supervisor.h"
+#include "funkhaus/test/shell.h"
 #include "x_client.h"
 #include "xvfb_server.h"
 
@@ -290,26 +291,9 @@ TEST(CaptureWorker, X11SourceUnderXvfbRepeatsStaticFramesAndFollowsAResize) {
 
 // ---- funkhaus-barcode with real ffmpeg processes -------------------------------------------
 
-struct ShellRun {
-  int exit_code = -1;
-  std::string out;
-};
-
-ShellRun shell(const std::string& command) {
-  ShellRun r;
-  FILE* p = popen(command.c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
 bool haveFfmpeg() {
-  return shell("ffmpeg -hide_banner -encoders 2>/dev/null").out.find("libx264") !=
-         std::string::npos;
+  return funkhaus::test::runShell("ffmpeg -hide_banner -encoders 2>/dev/null")
+             .out.find("libx264") != std::string::npos;
 }
 
 class BarcodeTool : public ::testing::Test {
@@ -359,7 +343,7 @@ TEST_F(BarcodeTool, ReadsFramesThatFfmpegEncodedAndDecoded) {
         "h264 - | ffmpeg -hide_banner -loglevel error -f h264 -i - -f rawvideo -pix_fmt " +
         pix_fmt + " - | " + FUNKHAUS_BARCODE_BIN + " --width 320 --height 180 --pix-fmt " +
         pix_fmt + " 2>/dev/null";
-    const ShellRun r = shell(cmd);
+    const funkhaus::test::ShellRun r = funkhaus::test::runShell(cmd);
     EXPECT_EQ(r.exit_code, 0) << pix_fmt << "\n" << r.out.substr(0, 2000);
     std::istringstream lines(r.out);
     std::string line;
@@ -386,29 +370,37 @@ TEST_F(BarcodeTool, ReadsFramesThatFfmpegEncodedAndDecoded) {
 TEST_F(BarcodeTool, UnreadableFramesAndBadInputHaveTheirExitCodes) {
   const std::string tool = FUNKHAUS_BARCODE_BIN;
   // Two blank grey frames: two "unreadable" lines, exit 1.
-  ShellRun blank = shell("head -c 115200 /dev/zero | tr '\\0' '\\200' | " + tool +
-                         " --width 320 --height 180 --pix-fmt gray 2>/dev/null");
+  funkhaus::test::ShellRun blank =
+      funkhaus::test::runShell("head -c 115200 /dev/zero | tr '\\0' '\\200' | " + tool +
+                               " --width 320 --height 180 --pix-fmt gray 2>/dev/null");
   EXPECT_EQ(blank.exit_code, 1);
   EXPECT_NE(blank.out.find("index=0 unreadable: no barcode"), std::string::npos) << blank.out;
   EXPECT_NE(blank.out.find("index=1 unreadable"), std::string::npos) << blank.out;
   // A cut frame: exit 2.
   const std::string raw = dir_ + "/one.yuv";
   writeFrames(raw, 320, 180, 2);
-  ShellRun cut = shell("head -c 100000 " + raw + " | " + tool +
-                       " --width 320 --height 180 --pix-fmt yuv420p 2>&1");
+  funkhaus::test::ShellRun cut = funkhaus::test::runShell(
+      "head -c 100000 " + raw + " | " + tool + " --width 320 --height 180 --pix-fmt yuv420p 2>&1");
   EXPECT_EQ(cut.exit_code, 2);
   EXPECT_NE(cut.out.find("index=0 frame="), std::string::npos) << cut.out;
   EXPECT_NE(cut.out.find("input ends inside a frame"), std::string::npos) << cut.out;
   // The raw file itself, from --input: exit 0, two frames.
-  ShellRun file = shell(tool + " --width 320 --height 180 --input " + raw + " 2>/dev/null");
+  funkhaus::test::ShellRun file =
+      funkhaus::test::runShell(tool + " --width 320 --height 180 --input " + raw + " 2>/dev/null");
   EXPECT_EQ(file.exit_code, 0) << file.out;
   EXPECT_NE(file.out.find("index=1 frame="), std::string::npos) << file.out;
   // Empty input: no frames, exit 1. Bad arguments and a missing file: exit 2.
-  EXPECT_EQ(shell(tool + " --width 320 --height 180 < /dev/null 2>/dev/null").exit_code, 1);
-  EXPECT_EQ(shell(tool + " --width 320 2>/dev/null").exit_code, 2);
-  EXPECT_EQ(shell(tool + " --width 320 --height 180 --pix-fmt rgb24 2>/dev/null").exit_code, 2);
-  EXPECT_EQ(shell(tool + " --width 320 --height 180 --input /nonexistent 2>/dev/null").exit_code,
+  EXPECT_EQ(funkhaus::test::runShell(tool + " --width 320 --height 180 < /dev/null 2>/dev/null")
+                .exit_code,
+            1);
+  EXPECT_EQ(funkhaus::test::runShell(tool + " --width 320 2>/dev/null").exit_code, 2);
+  EXPECT_EQ(funkhaus::test::runShell(tool + " --width 320 --height 180 --pix-fmt rgb24 2>/dev/null")
+                .exit_code,
             2);
+  EXPECT_EQ(
+      funkhaus::test::runShell(tool + " --width 320 --height 180 --input /nonexistent 2>/dev/null")
+          .exit_code,
+      2);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <regex>
 #include <string>
 
+#include "funkhaus/test/shell.h"
 #include "funkhaus/vdisplay/protocol.h"
 
 namespace funkhaus::vdisplay {
@@ -18,16 +19,7 @@ namespace {
 
 bool haveEdidDecode() { return access("/usr/bin/edid-decode", X_OK) == 0; }
 
-std::string run(const std::string& command) {
-  std::string out;
-  FILE* p = popen(command.c_str(), "r");
-  if (p == nullptr) return out;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, p)) > 0) out.append(buffer, n);
-  pclose(p);
-  return out;
-}
+std::string run(const std::string& command) { return funkhaus::test::runShell(command).out; }
 
 std::vector<uint8_t> edidFor(uint32_t w, uint32_t h, uint32_t mhz, bool hdr, uint32_t serial) {
   auto t = cvtReducedBlanking(w, h, mhz);

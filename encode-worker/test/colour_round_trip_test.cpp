@@ -17,6 +17,7 @@
 #include "funkhaus/common/frame_ring.h"
 #include "funkhaus/common/media/colour.h"
 #include "funkhaus/encode/encoder.h"
+#include "funkhaus/test/shell.h"
 #include "test_support.h"
 
 namespace funkhaus::encode {
@@ -28,27 +29,10 @@ constexpr uint32_t kBars[] = {0xFFFFFF, 0xFFFF00, 0x00FFFF, 0x00FF00,
                               0xFF00FF, 0xFF0000, 0x0000FF, 0x000000};
 constexpr uint32_t kBarWidth = kWidth / 8;
 
-struct ShellRun {
-  int exit_code = -1;
-  std::string out;
-};
-
-ShellRun shell(const std::string& command) {
-  ShellRun r;
-  FILE* p = popen(command.c_str(), "r");
-  if (p == nullptr) return r;
-  char buffer[65536];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, p)) > 0) r.out.append(buffer, n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
 bool haveFfmpeg() {
-  return shell("ffmpeg -hide_banner -decoders 2>/dev/null").out.find(" h264 ") !=
+  return funkhaus::test::runShell("ffmpeg -hide_banner -decoders 2>/dev/null").out.find(" h264 ") !=
              std::string::npos &&
-         shell("ffprobe -version 2>/dev/null").exit_code == 0;
+         funkhaus::test::runShell("ffprobe -version 2>/dev/null").exit_code == 0;
 }
 
 TEST(ColourRoundTrip, ColourBarsThroughX264AndTheFfmpegCliComeBack) {
@@ -99,7 +83,7 @@ TEST(ColourRoundTrip, ColourBarsThroughX264AndTheFfmpegCliComeBack) {
              static_cast<std::streamsize>(stream.size()));
 
   // The VUI says BT.709 limited range.
-  const ShellRun probe = shell(
+  const funkhaus::test::ShellRun probe = funkhaus::test::runShell(
       "ffprobe -v error -select_streams v:0 -show_entries "
       "stream=color_space,color_range,color_primaries,color_transfer -of default=nw=1 " +
       file);
@@ -110,8 +94,9 @@ TEST(ColourRoundTrip, ColourBarsThroughX264AndTheFfmpegCliComeBack) {
   EXPECT_NE(probe.out.find("color_transfer=bt709"), std::string::npos) << probe.out;
 
   // A viewer's decode: ffmpeg converts to RGB the way the stream's VUI says.
-  const ShellRun decoded = shell("ffmpeg -hide_banner -loglevel error -i " + file +
-                                 " -frames:v 1 -f rawvideo -pix_fmt rgb24 - 2>/dev/null");
+  const funkhaus::test::ShellRun decoded =
+      funkhaus::test::runShell("ffmpeg -hide_banner -loglevel error -i " + file +
+                               " -frames:v 1 -f rawvideo -pix_fmt rgb24 - 2>/dev/null");
   std::filesystem::remove_all(dir);
   ASSERT_EQ(decoded.exit_code, 0);
   ASSERT_EQ(decoded.out.size(), size_t{kWidth} * kHeight * 3);

@@ -16,6 +16,7 @@
 #include <future>
 #include <thread>
 
+#include "funkhaus/test/shell.h"
 #include "funkhaus/web/identity.h"
 #include "temp_dir.h"
 #include "vectors.h"
@@ -34,15 +35,8 @@ struct Ran {
 
 // Runs a shell command and returns its exit code and stdout+stderr.
 Ran run(const std::string& command) {
-  Ran r;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return r;
-  char buffer[4096];
-  size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) r.output.append(buffer, n);
-  const int status = ::pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  funkhaus::test::ShellRun s = funkhaus::test::runShell(command + " 2>&1");
+  return Ran{s.exit_code, std::move(s.out)};
 }
 
 class HttpServerTest : public ::testing::Test {

@@ -14,6 +14,7 @@
 #include "funkhaus/common/files.h"
 #include "funkhaus/test/fake_supervisor.h"
 #include "funkhaus/test/moonlight.h"
+#include "funkhaus/test/shell.h"
 #include "funkhaus/test/worker_requests.h"
 #include "funkhaus/web/http_server.h"
 #include "temp_dir.h"
@@ -260,14 +261,9 @@ TEST(WebMdnsTest, MoonlightFindsTheHostWithoutAnAddress) {
   const std::string command =
       fmt::format("unshare -mnpf --mount-proc bash {} {} {} {} 2>&1", FUNKHAUS_WEB_MDNS_SCRIPT,
                   FUNKHAUS_WEB_BINARY, *moonlight, dir.path().string());
-  FILE* pipe = ::popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string out;
-  char buffer[4096];
-  size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
-  const int status = ::pclose(pipe);
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 77) GTEST_SKIP() << out;
+  const funkhaus::test::ShellRun run = funkhaus::test::runShell(command);
+  const std::string& out = run.out;
+  if (run.exit_code == 77) GTEST_SKIP() << out;
   if (has(out, "unshare failed") || has(out, "unshare: "))
     GTEST_SKIP() << "cannot make namespaces here: " << out;
   const auto between = [&](const std::string& a, const std::string& b) {

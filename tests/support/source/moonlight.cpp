@@ -3,7 +3,6 @@
 
 #include <fcntl.h>
 
-#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -11,6 +10,7 @@
 
 #include "funkhaus/common/unique_fd.h"
 #include "funkhaus/test/fake_supervisor.h"
+#include "funkhaus/test/shell.h"
 
 namespace funkhaus::test {
 
@@ -46,12 +46,9 @@ Result<std::string> findMoonlight() {
         "Moonlight Embedded is not available: no shared/tools/build-moonlight-embedded.sh above "
         "the source tree (set FUNKHAUS_TEST_TOOLS or FUNKHAUS_MOONLIGHT)");
   // The script prints the binary's path, building it first when absent.
-  FILE* pipe = ::popen(("'" + script->string() + "' 2>/dev/null").c_str(), "r");
-  if (pipe == nullptr) return makeError("cannot run {}", script->string());
-  std::array<char, 4096> buffer{};
-  std::string out;
-  while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr) out += buffer.data();
-  const int status = ::pclose(pipe);
+  const ShellRun run = runShell("'" + script->string() + "' 2>/dev/null");
+  std::string out = run.out;
+  const int status = run.exit_code;
   while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
   if (status != 0 || out.empty() || ::access(out.c_str(), X_OK) != 0)
     return makeError("Moonlight Embedded could not be built by {} (exit status {})",
