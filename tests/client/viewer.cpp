@@ -1,10 +1,9 @@
-// Viewer: fork/exec of ffmpeg or gst-launch-1.0 with stdout on a pipe, and a reader thread.
+// Viewer: ffmpeg or gst-launch-1.0 started through ChildProcess with stdout on a pipe, and a reader
+// thread.
 #include "viewer.h"
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,6 +14,7 @@
 #include <iterator>
 
 #include "funkhaus/capture/barcode.h"
+#include "funkhaus/common/child_process.h"
 #include "funkhaus/common/clock.h"
 #include "funkhaus/common/percentile.h"
 
@@ -104,50 +104,35 @@ Viewer::Viewer(Kind kind, const std::string& url, uint32_t width, uint32_t heigh
       log_path_(log_path),
       keep_last_frame_(keep_last_frame) {
   const auto args = commandFor(kind, url);
-  std::vector<char*> argv;
-  std::vector<std::string> storage = args;
-  for (auto& a : storage) argv.push_back(a.data());
-  argv.push_back(nullptr);
   int out[2];
   if (pipe2(out, O_CLOEXEC) != 0) std::abort();
-  const pid_t parent = getpid();
-  pid_ = fork();
-  if (pid_ < 0) std::abort();
-  if (pid_ == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);  // a crashed test takes its viewers with it
-    if (getppid() != parent) _exit(127);
-    const int log = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    const int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (log < 0 || null < 0 || dup2(null, 0) < 0 || dup2(out[1], 1) < 0 || dup2(log, 2) < 0)
-      _exit(127);
-    setpgid(0, 0);
-    execvp(argv[0], argv.data());
-    _exit(127);
-  }
-  close(out[1]);
-  reader_ = std::thread([this, fd = out[0]] { readLoop(fd); });
+  UniqueFd read_end(out[0]), write_end(out[1]);
+  UniqueFd log(open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!log.valid()) std::abort();
+  ChildSpec spec;
+  spec.program = args.front();
+  spec.args.assign(args.begin() + 1, args.end());
+  spec.stdout_fd = write_end.get();
+  spec.stderr_fd = log.get();
+  spec.drop_privileges = false;            // a test's viewer runs as the test does
+  auto child = ChildProcess::spawn(spec);  // a crashed test takes its viewers with it
+  if (!child) std::abort();
+  process_.emplace(std::move(*child));
+  reader_ = std::thread([this, fd = read_end.release()] { readLoop(fd); });
 }
 
 Viewer::~Viewer() {
   stop_ = true;
-  if (pid_ > 0) {
-    kill(-pid_, SIGKILL);
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
+  if (process_) {
+    if (process_->running()) kill(-process_->pid(), SIGKILL);  // its process group
+    process_.reset();                                          // SIGKILL and reaped
   }
   if (reader_.joinable()) reader_.join();
 }
 
-bool Viewer::running() {
-  if (pid_ <= 0) return false;
-  if (exit_status_ != -1) return false;
-  int status = 0;
-  if (waitpid(pid_, &status, WNOHANG) == pid_) {
-    exit_status_ = status;
-    return false;
-  }
-  return true;
-}
+pid_t Viewer::pid() const { return process_ ? process_->pid() : -1; }
+
+bool Viewer::running() { return process_ && !process_->poll(); }
 
 void Viewer::readLoop(int fd) {
   // GStreamer pads GRAY8 rows to 4 bytes; widths here are multiples of 4, so rows are packed.

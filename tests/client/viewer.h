@@ -8,9 +8,12 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "funkhaus/common/child_process.h"
 
 namespace funkhaus::test {
 
@@ -35,7 +38,7 @@ class Viewer {
 
   // Whether the client process is still running (it did not exit or crash).
   bool running();
-  pid_t pid() const { return pid_; }
+  pid_t pid() const;
   const char* name() const;
 
   std::vector<DecodedFrame> frames() const;
@@ -56,8 +59,7 @@ class Viewer {
   Kind kind_;
   uint32_t width_, height_;
   std::string log_path_;
-  pid_t pid_ = -1;
-  int exit_status_ = -1;
+  std::optional<ChildProcess> process_;
   std::thread reader_;
   std::atomic<bool> stop_{false};
   mutable std::mutex mutex_;
