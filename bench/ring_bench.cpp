@@ -90,8 +90,8 @@ void runRing(benchmark::State& state, uint32_t w, uint32_t h, FrameConsumer::Wai
   SharedMemory ring = makeRing(w, h);
   Shared* s = mapShared();
   pid_t child = fork();
-  if (child == 0) ringConsumerChild(ring.fd(), s, mode);
-  auto producer = FrameProducer::attach(*SharedMemory::attachDup(ring.fd()));
+  if (child == 0) ringConsumerChild(ring.handle(), s, mode);
+  auto producer = FrameProducer::attach(*SharedMemory::attachDup(ring.handle()));
   if (!producer) std::abort();
   uint64_t n = 0;
   for (auto _ : state) {

@@ -128,7 +128,7 @@ class ThreadedVariant : public Variant {
     auto argv = argvOf(args);
     auto options = capture::parseCaptureOptions(static_cast<int>(args.size()), argv.data());
     if (!options) return makeError("capture options: {}", options.error().message);
-    auto shm = SharedMemory::attachDup(plan_->ring(abi::RingId::kFrames)->memory.fd());
+    auto shm = SharedMemory::attachDup(plan_->ring(abi::RingId::kFrames)->memory.handle());
     if (!shm) return makeError("frame ring: {}", shm.error().message);
     auto producer = FrameProducer::attach(std::move(*shm));
     if (!producer) return makeError("frame ring: {}", producer.error().message);
@@ -197,12 +197,13 @@ class ThreadedVariant : public Variant {
     encode::routeLibavLogToSpdlog();
     auto encoder = encode::Encoder::create(arguments->config);
     if (!encoder) return makeError("encoder: {}", encoder.error().message);
-    auto frame_shm = SharedMemory::attachDup(plan_->ring(abi::RingId::kFrames)->memory.fd());
+    auto frame_shm = SharedMemory::attachDup(plan_->ring(abi::RingId::kFrames)->memory.handle());
     if (!frame_shm) return makeError("frame ring: {}", frame_shm.error().message);
     auto frames = FrameConsumer::attach(std::move(*frame_shm));
     if (!frames) return makeError("frame ring: {}", frames.error().message);
     frames_.emplace(std::move(*frames));
-    auto packet_shm = SharedMemory::attachDup(plan_->ring(abi::RingId::kVideoPackets)->memory.fd());
+    auto packet_shm =
+        SharedMemory::attachDup(plan_->ring(abi::RingId::kVideoPackets)->memory.handle());
     if (!packet_shm) return makeError("packet ring: {}", packet_shm.error().message);
     auto packets = PacketProducer::attach(std::move(*packet_shm));
     if (!packets) return makeError("packet ring: {}", packets.error().message);
@@ -235,7 +236,7 @@ class ThreadedVariant : public Variant {
     auto state = net::NetState::attach(std::move(*page));
     if (!state) return makeError("net state: {}", state.error().message);
     state_.emplace(std::move(*state));
-    auto ring = SharedMemory::attachDup(plan_->ring(abi::RingId::kVideoPackets)->memory.fd());
+    auto ring = SharedMemory::attachDup(plan_->ring(abi::RingId::kVideoPackets)->memory.handle());
     if (!ring) return makeError("packet ring: {}", ring.error().message);
     auto consumer = PacketConsumer::attach(std::move(*ring));
     if (!consumer) return makeError("packet ring: {}", consumer.error().message);

@@ -98,7 +98,7 @@ FakeSupervisor startCapture(const std::vector<std::string>& args,
 // funkhausd's part of the hand-over: the status page and the frame ring (kRingOut, kFrames).
 Result<void> handOverRing(FakeSupervisor& worker, const SharedMemory& ring) {
   return worker.handOver(
-      {{abi::FdRole::kRingOut, static_cast<uint32_t>(abi::RingId::kFrames), ring.fd()}});
+      {{abi::FdRole::kRingOut, static_cast<uint32_t>(abi::RingId::kFrames), ring.handle()}});
 }
 
 bool exitedWith(const std::optional<ExitStatus>& status, int code) {
@@ -107,7 +107,7 @@ bool exitedWith(const std::optional<ExitStatus>& status, int code) {
 
 TEST(CaptureWorker, FramesResumeWithLargerNumbersAfterSigkillAndRestart) {
   SharedMemory ring = makeRing(320, 180);
-  auto consumer_shm = SharedMemory::attachDup(ring.fd());
+  auto consumer_shm = SharedMemory::attachDup(ring.handle());
   auto consumer = FrameConsumer::attach(std::move(*consumer_shm));
   ASSERT_TRUE(consumer.ok());
   const std::vector<std::string> args = {"--width", "320", "--height", "180", "--fps", "60"};
@@ -224,7 +224,7 @@ TEST(CaptureWorker, X11SourceUnderXvfbRepeatsStaticFramesAndFollowsAResize) {
   ASSERT_TRUE(client.ok());
   client.fillRoot(0x3060C0);
   SharedMemory ring = makeRing(640, 480);
-  auto consumer_shm = SharedMemory::attachDup(ring.fd());
+  auto consumer_shm = SharedMemory::attachDup(ring.handle());
   auto consumer = FrameConsumer::attach(std::move(*consumer_shm));
   ASSERT_TRUE(consumer.ok());
   FakeSupervisor worker = startCapture({"--source", "x11", "--barcode", "--fps", "30"},

@@ -19,7 +19,7 @@ inline Ring makeRing(uint32_t width, uint32_t height, uint32_t slots = 4) {
   config.mode = *makeGeometry(abi::PixelFormat::kI420, width, height);
   auto shm = createFrameRing(config);
   if (!shm) std::abort();
-  auto consumer_shm = SharedMemory::attachDup(shm->fd());
+  auto consumer_shm = SharedMemory::attachDup(shm->handle());
   auto producer = FrameProducer::attach(std::move(*shm));
   auto consumer = FrameConsumer::attach(std::move(*consumer_shm));
   if (!producer || !consumer) std::abort();

@@ -192,8 +192,8 @@ int runOwner(const DemoOptions& o) {
           (1 << 20),
       o.busy_poll ? "busy-polls" : "sleeps on a futex");
   std::fflush(stdout);
-  pid_t consumer = spawnRole(o, "consumer", ring->fd());
-  pid_t producer = spawnRole(o, "producer", ring->fd());
+  pid_t consumer = spawnRole(o, "consumer", ring->handle());
+  pid_t producer = spawnRole(o, "producer", ring->handle());
   if (consumer < 0 || producer < 0) return 2;
   int exit_code = 0;
   int alive = 2;

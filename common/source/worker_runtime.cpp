@@ -72,7 +72,7 @@ Result<SharedMemory> WorkerContext::ring(abi::FdRole direction, abi::RingId ring
 
 Result<void> WorkerContext::send(Message message) {
   if (!channel_) return {};  // standalone: nobody to tell
-  auto sent = sendMessage(channel_->fd(), message);
+  auto sent = sendMessage(channel_->handle(), message);
   if (!sent) {
     ++channel_errors_;
     return makeError(ErrorCode::kPeerLost, "{}", sent.error().message);

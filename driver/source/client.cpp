@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "funkhaus/common/clock.h"
-#include "funkhaus/common/fd_passing.h"
+#include "funkhaus/platform/handle_passing.h"
 
 namespace funkhaus::vdisplay {
 
@@ -52,14 +52,15 @@ Result<VdisplayClient> VdisplayClient::adopt(UniqueFd socket, int timeout_ms) {
 Result<Reply> VdisplayClient::call(Request request, int timeout_ms) {
   request.request_id = next_request_id_++;
   const auto bytes = encodeRequest(request);
-  std::vector<int> fds;
+  std::vector<platform::NativeHandle> fds;
   if (request.ring.valid()) fds.push_back(request.ring.get());
   return callRaw(bytes, fds, request.request_id, timeout_ms);
 }
 
-Result<Reply> VdisplayClient::callRaw(std::span<const std::byte> datagram, std::span<const int> fds,
+Result<Reply> VdisplayClient::callRaw(std::span<const std::byte> datagram,
+                                      std::span<const platform::NativeHandle> fds,
                                       uint32_t request_id, int timeout_ms) {
-  if (auto sent = sendWithFds(socket_.get(), datagram, fds); !sent)
+  if (auto sent = platform::sendWithHandles(socket_.get(), datagram, fds); !sent)
     return makeError("sending to the driver: {}", sent.error().message);
   return receive(request_id, timeout_ms);
 }
@@ -74,14 +75,16 @@ Result<Reply> VdisplayClient::receive(uint32_t request_id, int timeout_ms) {
     if (n < 0 && errno != EINTR) return makeError("poll: {}", std::strerror(errno));
     if (n <= 0) continue;
     std::byte buffer[abi::kVdisplayMaxMessageSize + 1];
-    auto received = receiveWithFds(socket_.get(), buffer, MSG_DONTWAIT);
+    auto received =
+        platform::receiveWithHandles(socket_.get(), buffer, platform::Blocking::kDontWait);
     if (!received) return makeError("receiving from the driver: {}", received.error().message);
     if (!*received) continue;
-    const Received& r = **received;  // replies carry no fds: r.fds closes any that came
+    const platform::ReceivedDatagram& r =
+        **received;  // replies carry no fds: r.handles closes any that came
     if (r.closed()) return makeError("the driver closed the connection");
-    if (r.truncated || r.fds_truncated)
+    if (r.truncated || r.handles_truncated)
       return makeError("driver reply larger than {} bytes", abi::kVdisplayMaxMessageSize);
-    auto reply = parseReply(std::span<const std::byte>(buffer, r.size), r.fds.size());
+    auto reply = parseReply(std::span<const std::byte>(buffer, r.size), r.handles.size());
     if (!reply) return reply.error();
     if (reply->request_id != request_id)
       return makeError("driver answered request {} while we waited for {}", reply->request_id,

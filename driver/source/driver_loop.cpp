@@ -21,9 +21,9 @@
 
 #include "funkhaus/abi/exit_codes.h"
 #include "funkhaus/common/clock.h"
-#include "funkhaus/common/fd_passing.h"
 #include "funkhaus/common/stage_stats.h"
 #include "funkhaus/common/worker_runtime.h"
+#include "funkhaus/platform/handle_passing.h"
 #include "funkhaus/vdisplay/driver.h"
 #include "funkhaus/vdisplay/xauth.h"
 #include "funkhaus/vdisplay/xvfb_backend.h"
@@ -173,7 +173,9 @@ class VdisplayStage final : public WorkerStage {
 
   // Sends one reply; false if the host cannot take it (gone, or not reading its replies).
   bool sendReply(const Host& h, const Reply& reply) {
-    if (auto sent = sendWithFds(h.fd.get(), encodeReply(reply), {}, MSG_DONTWAIT); !sent) {
+    if (auto sent = platform::sendWithHandles(h.fd.get(), encodeReply(reply), {},
+                                              platform::Blocking::kDontWait);
+        !sent) {
       spdlog::warn("host {}: cannot send a reply ({}); closing it", h.id, sent.error().message);
       return false;
     }
@@ -185,27 +187,28 @@ class VdisplayStage final : public WorkerStage {
   bool serviceHost(Host& h) {
     for (int turn = 0; turn < kMaxRequestsPerTurn; ++turn) {
       std::byte buffer[abi::kVdisplayMaxMessageSize + 1];
-      auto received = receiveWithFds(h.fd.get(), buffer, MSG_DONTWAIT);
+      auto received =
+          platform::receiveWithHandles(h.fd.get(), buffer, platform::Blocking::kDontWait);
       if (!received) {
         spdlog::warn("host {}: {}", h.id, received.error().message);
         return false;
       }
       if (!*received) return true;  // nothing more this turn
-      Received& r = **received;
+      platform::ReceivedDatagram& r = **received;
       if (r.closed()) return false;  // orderly close
       const std::span<const std::byte> datagram(buffer, r.size);
       const auto peek = peekHeader(datagram);
       const uint16_t type = peek ? peek->type : 0;
       const uint32_t request_id = peek ? peek->request_id : 0;
       Reply reply;
-      if (r.fds_truncated) {
+      if (r.handles_truncated) {
         reply = refusal(type, request_id, VdisplayStatusCode::kBadMessage,
                         fmt::format("message carried more than {} fds", abi::kMaxMessageFds));
       } else if (r.truncated || datagram.size() > abi::kVdisplayMaxMessageSize) {
         reply = refusal(type, request_id, VdisplayStatusCode::kBadMessage,
                         fmt::format("message larger than {} bytes", abi::kVdisplayMaxMessageSize));
       } else {
-        auto parsed = parseRequest(datagram, std::move(r.fds));
+        auto parsed = parseRequest(datagram, std::move(r.handles));
         if (auto* error = std::get_if<ParseError>(&parsed)) {
           reply = refusal(type, request_id, error->code, error->message);
         } else {

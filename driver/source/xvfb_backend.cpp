@@ -315,7 +315,7 @@ class XvfbMonitor final : public Monitor {
     const auto damage_version = xcb_damage_query_version(conn_, 1, 1);
     const auto randr_version = xcb_randr_query_version(conn_, 1, 6);
     const auto atom = xcb_intern_atom(conn_, 0, 4, "EDID");
-    int ring_fd = fcntl(producer_.fd(), F_DUPFD_CLOEXEC, 3);  // xcb closes it once sent
+    int ring_fd = fcntl(producer_.handle(), F_DUPFD_CLOEXEC, 3);  // xcb closes it once sent
     if (ring_fd < 0) return makeError("dup of the ring fd: {}", std::strerror(errno));
     seg_ = xcb_generate_id(conn_);
     const auto attach = xcb_shm_attach_fd_checked(conn_, seg_, ring_fd, 0);

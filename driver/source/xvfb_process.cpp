@@ -75,7 +75,7 @@ Result<XvfbProcess> XvfbProcess::start(const XvfbConfig& config) {
       return makeError("Xvfb did not report its display within {} ms; its log: {}",
                        config.start_timeout.count(), server.logTail(400));
     }
-    pollfd fds[2] = {{ready_read.get(), POLLIN, 0}, {server.process_->pidfd(), POLLIN, 0}};
+    pollfd fds[2] = {{ready_read.get(), POLLIN, 0}, {server.process_->handle(), POLLIN, 0}};
     const int wait_ms =
         static_cast<int>(std::min<uint64_t>((deadline - now) / 1'000'000 + 1, kKeepaliveSliceMs));
     const int n = poll(fds, 2, wait_ms);

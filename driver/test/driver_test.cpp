@@ -27,7 +27,9 @@ SharedMemory ring(uint32_t w, uint32_t h, uint32_t slots = 3) {
   return std::move(*r);
 }
 
-UniqueFd dupOf(const SharedMemory& shm) { return UniqueFd(fcntl(shm.fd(), F_DUPFD_CLOEXEC, 0)); }
+UniqueFd dupOf(const SharedMemory& shm) {
+  return UniqueFd(fcntl(shm.handle(), F_DUPFD_CLOEXEC, 0));
+}
 
 class DriverTest : public ::testing::Test {
  protected:
@@ -121,7 +123,7 @@ TEST_F(DriverTest, AddPublishesIntoTheRingAndDescribesTheMonitor) {
   EXPECT_EQ(m.edid[12] | m.edid[13] << 8 | m.edid[14] << 16 | uint32_t{m.edid[15]} << 24,
             0xABCDEF00u);  // serial: seed << 8 | id
   // The host's consumer sees a frame of the mode with the reported generation.
-  auto consumer = FrameConsumer::attach(*SharedMemory::attachDup(shm.fd()));
+  auto consumer = FrameConsumer::attach(*SharedMemory::attachDup(shm.handle()));
   ASSERT_TRUE(consumer.ok()) << consumer.error().message;
   FrameConsumer::Frame f;
   ASSERT_EQ(consumer->acquireLatest(0, &f), FrameConsumer::Status::kFrame);

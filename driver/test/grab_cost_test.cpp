@@ -38,7 +38,7 @@ TEST(GrabCost, ShmGetImageIntoARingSlotAt1080p) {
   const xcb_window_t root = xcb_setup_roots_iterator(xcb_get_setup(c)).data->root;
   const xcb_shm_seg_t seg = xcb_generate_id(c);
   xcb_generic_error_t* error = xcb_request_check(
-      c, xcb_shm_attach_fd_checked(c, seg, fcntl(ring.fd(), F_DUPFD_CLOEXEC, 3), 0));
+      c, xcb_shm_attach_fd_checked(c, seg, fcntl(ring.handle(), F_DUPFD_CLOEXEC, 3), 0));
   ASSERT_EQ(error, nullptr);
 
   const int kFrames = 200;

@@ -74,9 +74,9 @@ TEST_F(VdisplayProcessTest, FramesCarryWhatXClientsDraw) {
 
   auto ring = hostRing(1024, 768);
   const uint64_t t0 = monotonicNs();
-  auto added = client->addMonitor(addBody(1024, 768, 60000), ring.fd());
+  auto added = client->addMonitor(addBody(1024, 768, 60000), ring.handle());
   ASSERT_TRUE(added.ok()) << added.error().message << "\n" << driver.log();
-  auto consumer = FrameConsumer::attach(*SharedMemory::attachDup(ring.fd()));
+  auto consumer = FrameConsumer::attach(*SharedMemory::attachDup(ring.handle()));
   ASSERT_TRUE(consumer.ok()) << consumer.error().message;
   FrameConsumer::Frame first;
   ASSERT_TRUE(waitForFrame(
@@ -201,7 +201,7 @@ TEST_F(VdisplayProcessTest, ThousandAddRemoveCyclesLeakNothing) {
   const uint64_t t0 = monotonicNs();
   for (int cycle = 0; cycle < kCycles; ++cycle) {
     auto ring = hostRing(640, 480, 2);  // a fresh memfd every time: a leak would pile up
-    auto added = client->addMonitor(addBody(640, 480, 60000), ring.fd());
+    auto added = client->addMonitor(addBody(640, 480, 60000), ring.handle());
     ASSERT_TRUE(added.ok()) << "cycle " << cycle << ": " << added.error().message << "\n"
                             << driver.log();
     ASSERT_EQ(added->monitor_id, 0u) << "cycle " << cycle;
@@ -249,7 +249,7 @@ pid_t startHost(const std::string& socket, int report, bool leak_socket, pid_t* 
     auto client = VdisplayClient::connect(socket);
     if (!client) _exit(10);
     auto ring = hostRing(640, 480);
-    auto added = client->addMonitor(addBody(640, 480, 30000), ring.fd());
+    auto added = client->addMonitor(addBody(640, 480, 30000), ring.handle());
     if (!added) _exit(11);
     pid_t child = 0;
     if (leak_socket) {
@@ -341,7 +341,7 @@ TEST_F(VdisplayProcessTest, PingsQueuedWhileTheDriverWasBusyKeepTheirHostAlive) 
     auto client = VdisplayClient::connect(driver.socket());
     if (!client) _exit(10);
     auto ring = hostRing(640, 480);
-    auto added = client->addMonitor(addBody(640, 480), ring.fd());
+    auto added = client->addMonitor(addBody(640, 480), ring.handle());
     if (!added) _exit(11);
     (void)!write(up[1], "x", 1);
     for (int i = 0; i < 30; ++i) {  // 6 s of pings every 200 ms
@@ -360,7 +360,7 @@ TEST_F(VdisplayProcessTest, PingsQueuedWhileTheDriverWasBusyKeepTheirHostAlive) 
   auto client = VdisplayClient::connect(driver.socket());
   ASSERT_TRUE(client.ok());
   auto ring = hostRing(640, 480);
-  ASSERT_TRUE(client->addMonitor(addBody(640, 480), ring.fd()).ok());
+  ASSERT_TRUE(client->addMonitor(addBody(640, 480), ring.handle()).ok());
   int status = 0;
   ASSERT_EQ(waitpid(pinger, &status, 0), pinger);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
@@ -379,7 +379,7 @@ TEST_F(VdisplayProcessTest, MissingXvfbIsABackendFailureThatCreatesNothing) {
   Request r;
   r.type = VdisplayMessageType::kAddMonitor;
   r.body = addBody(640, 480);
-  r.ring = UniqueFd(fcntl(ring.fd(), F_DUPFD_CLOEXEC, 0));
+  r.ring = UniqueFd(fcntl(ring.handle(), F_DUPFD_CLOEXEC, 0));
   auto reply = client->call(std::move(r));
   ASSERT_TRUE(reply.ok()) << reply.error().message;
   EXPECT_EQ(reply->code, VdisplayStatusCode::kBackendFailed);
@@ -428,7 +428,7 @@ TEST_F(VdisplayProcessTest, BadMessagesAndModesAreRefusedCreatingNothing) {
   auto small = hostRing(640, 480);
   // A ring another live process (this test) produces into.
   auto taken = hostRing(1280, 720);
-  auto producer = FrameProducer::attach(*SharedMemory::attachDup(taken.fd()));
+  auto producer = FrameProducer::attach(*SharedMemory::attachDup(taken.handle()));
   ASSERT_TRUE(producer.ok());
   auto bad_magic = add(1280, 720, 60000);
   bad_magic[0] = std::byte{0x58};
@@ -437,7 +437,7 @@ TEST_F(VdisplayProcessTest, BadMessagesAndModesAreRefusedCreatingNothing) {
   auto unknown = request(VdisplayMessageType::kPing, abi::VdisplayPingRequest{1});
   unknown[8] = std::byte{42};
 
-  const int r = ring.fd();
+  const int r = ring.handle();
   const std::vector<Case> cases = {
       {"garbage",
        {std::byte{1}, std::byte{2}, std::byte{3}},
@@ -470,12 +470,12 @@ TEST_F(VdisplayProcessTest, BadMessagesAndModesAreRefusedCreatingNothing) {
        "not sealed"},
       {"ring too small",
        add(1280, 720, 60000),
-       {small.fd()},
+       {small.handle()},
        VdisplayStatusCode::kRingTooSmall,
        "1280x720 BGRA needs 3686400"},
       {"ring with a live producer",
        add(1280, 720, 60000),
-       {taken.fd()},
+       {taken.handle()},
        VdisplayStatusCode::kBadRing,
        "producer is already attached"},
       {"zero width", add(0, 720, 60000), {r}, VdisplayStatusCode::kBadMode, "width 0"},
@@ -527,13 +527,13 @@ TEST_F(VdisplayProcessTest, BadMessagesAndModesAreRefusedCreatingNothing) {
       << "a refused ring stayed attached";
 
   // The connection survives all of it; one monitor fits, the second is refused.
-  auto added = client->addMonitor(addBody(1280, 720), ring.fd());
+  auto added = client->addMonitor(addBody(1280, 720), ring.handle());
   ASSERT_TRUE(added.ok()) << added.error().message;
   auto ring2 = hostRing(1280, 720);
   Request second;
   second.type = VdisplayMessageType::kAddMonitor;
   second.body = addBody(1280, 720);
-  second.ring = UniqueFd(fcntl(ring2.fd(), F_DUPFD_CLOEXEC, 0));
+  second.ring = UniqueFd(fcntl(ring2.handle(), F_DUPFD_CLOEXEC, 0));
   auto refused = client->call(std::move(second));
   ASSERT_TRUE(refused.ok());
   EXPECT_EQ(refused->code, VdisplayStatusCode::kTooManyMonitors) << refused->message;
@@ -559,12 +559,12 @@ TEST_F(VdisplayProcessTest, ModeChangeInPlaceKeepsAppsRestartBeyondTheFramebuffe
   auto client = VdisplayClient::connect(driver.socket());
   ASSERT_TRUE(client.ok()) << client.error().message;
   auto ring = hostRing(2560, 1440);  // room for every mode below
-  auto added = client->addMonitor(addBody(1280, 720, 60000, 0, 1920, 1080), ring.fd());
+  auto added = client->addMonitor(addBody(1280, 720, 60000, 0, 1920, 1080), ring.handle());
   ASSERT_TRUE(added.ok()) << added.error().message << "\n" << driver.log();
   EXPECT_EQ(added->fb_width, 1920u);
   EXPECT_EQ(added->fb_height, 1080u);
   const auto display = xenv(*added);
-  auto consumer = FrameConsumer::attach(*SharedMemory::attachDup(ring.fd()));
+  auto consumer = FrameConsumer::attach(*SharedMemory::attachDup(ring.handle()));
   ASSERT_TRUE(consumer.ok());
   ChildProcess clock =
       spawn({"xclock", "-geometry", "200x200+10+10", "-bg", "#00ff00"}, display, "");
@@ -598,7 +598,7 @@ TEST_F(VdisplayProcessTest, ModeChangeInPlaceKeepsAppsRestartBeyondTheFramebuffe
 
   // Past what the host's ring holds: refused, nothing changes.
   auto small_ring = hostRing(1280, 720);
-  auto small_added = client->addMonitor(addBody(1280, 720), small_ring.fd());
+  auto small_added = client->addMonitor(addBody(1280, 720), small_ring.handle());
   ASSERT_TRUE(small_added.ok()) << small_added.error().message;
   auto too_big = client->setMode(small_added->monitor_id, {1920, 1080, 60000});
   ASSERT_FALSE(too_big.ok());
@@ -634,11 +634,11 @@ TEST_F(VdisplayProcessTest, FirstFrameWaitsForAConsumerThatHoldsEverySlot) {
   auto client = VdisplayClient::connect(driver.socket());
   ASSERT_TRUE(client.ok());
   auto ring = hostRing(640, 480, 2);
-  auto consumer = FrameConsumer::attach(*SharedMemory::attachDup(ring.fd()));
+  auto consumer = FrameConsumer::attach(*SharedMemory::attachDup(ring.handle()));
   ASSERT_TRUE(consumer.ok());
   FrameConsumer::Frame held[2];
   {
-    auto earlier = FrameProducer::attach(*SharedMemory::attachDup(ring.fd()));
+    auto earlier = FrameProducer::attach(*SharedMemory::attachDup(ring.handle()));
     ASSERT_TRUE(earlier.ok());
     for (auto& f : held) {
       auto ws = earlier->beginFrame();
@@ -647,7 +647,7 @@ TEST_F(VdisplayProcessTest, FirstFrameWaitsForAConsumerThatHoldsEverySlot) {
       ASSERT_EQ(consumer->acquireLatest(0, &f), FrameConsumer::Status::kFrame);
     }
   }  // the earlier producer detaches; the consumer still holds both slots
-  auto added = client->addMonitor(addBody(640, 480), ring.fd());
+  auto added = client->addMonitor(addBody(640, 480), ring.handle());
   ASSERT_TRUE(added.ok()) << added.error().message << "\n" << driver.log();
   for (auto& f : held) consumer->release(f);
   FrameConsumer::Frame f;
@@ -668,9 +668,9 @@ TEST_F(VdisplayProcessTest, CrashedXServerIsRestartedAndFramesGoOn) {
   auto client = VdisplayClient::connect(driver.socket());
   ASSERT_TRUE(client.ok());
   auto ring = hostRing(800, 600);
-  auto added = client->addMonitor(addBody(800, 600, 30000), ring.fd());
+  auto added = client->addMonitor(addBody(800, 600, 30000), ring.handle());
   ASSERT_TRUE(added.ok()) << added.error().message;
-  auto consumer = FrameConsumer::attach(*SharedMemory::attachDup(ring.fd()));
+  auto consumer = FrameConsumer::attach(*SharedMemory::attachDup(ring.handle()));
   ASSERT_TRUE(consumer.ok());
   const auto servers = xvfbChildren(driver.pid());
   ASSERT_EQ(servers.size(), 1u);
@@ -714,7 +714,7 @@ TEST_F(VdisplayProcessTest, SupervisedByFunkhausdOverTheChannel) {
   auto client = VdisplayClient::adopt(std::move(control));
   ASSERT_TRUE(client.ok()) << client.error().message;
   auto ring = hostRing(1280, 720);
-  auto added = client->addMonitor(addBody(1280, 720, 60000), ring.fd());
+  auto added = client->addMonitor(addBody(1280, 720, 60000), ring.handle());
   ASSERT_TRUE(added.ok()) << added.error().message << "\n" << worker->log();
   const uint64_t beat = abi::atomicLoad(status->heartbeat);
   EXPECT_TRUE(waitUntil(
@@ -760,9 +760,9 @@ TEST_F(VdisplayProcessTest, SigtermStopsEveryXServerSigkillTakesThemAlong) {
     auto client = VdisplayClient::connect(driver.socket());
     ASSERT_TRUE(client.ok());
     auto a = hostRing(640, 480), b = hostRing(800, 600);
-    ASSERT_TRUE(client->addMonitor(addBody(640, 480), a.fd()).ok());
+    ASSERT_TRUE(client->addMonitor(addBody(640, 480), a.handle()).ok());
     ASSERT_TRUE(
-        client->addMonitor(addBody(800, 600, 30000, abi::kVdisplayMonitorHdr), b.fd()).ok());
+        client->addMonitor(addBody(800, 600, 30000, abi::kVdisplayMonitorHdr), b.handle()).ok());
     const auto servers = xvfbChildren(driver.pid());
     ASSERT_EQ(servers.size(), 2u);
     EXPECT_TRUE(exitedWith(driver.stop(SIGTERM), 0)) << driver.log();
@@ -777,7 +777,7 @@ TEST_F(VdisplayProcessTest, SigtermStopsEveryXServerSigkillTakesThemAlong) {
     auto client = VdisplayClient::connect(driver.socket());
     ASSERT_TRUE(client.ok());
     auto a = hostRing(640, 480);
-    ASSERT_TRUE(client->addMonitor(addBody(640, 480), a.fd()).ok());
+    ASSERT_TRUE(client->addMonitor(addBody(640, 480), a.handle()).ok());
     const auto servers = xvfbChildren(driver.pid());
     ASSERT_EQ(servers.size(), 1u);
     driver.stop(SIGKILL);

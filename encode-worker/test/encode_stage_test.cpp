@@ -199,7 +199,7 @@ TEST(StageTest, FollowsARestartedProducer) {
   }
   const uint32_t old_generation = rings.producer->generation();
   rings.producer.reset();
-  auto again = FrameProducer::attach(*SharedMemory::attachDup(rings.frame_ring.fd()));
+  auto again = FrameProducer::attach(*SharedMemory::attachDup(rings.frame_ring.handle()));
   ASSERT_TRUE(again) << again.error().message;
   EXPECT_NE(again->generation(), old_generation);
   for (uint32_t i = 3; i < 6; ++i) {

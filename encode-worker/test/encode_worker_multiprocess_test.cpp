@@ -46,10 +46,10 @@ std::vector<Handle> ringHandles(const SharedMemory* frames, const SharedMemory* 
   std::vector<Handle> handles;
   if (frames != nullptr)
     handles.push_back(
-        {abi::FdRole::kRingIn, static_cast<uint32_t>(abi::RingId::kFrames), frames->fd()});
+        {abi::FdRole::kRingIn, static_cast<uint32_t>(abi::RingId::kFrames), frames->handle()});
   if (packets != nullptr)
-    handles.push_back(
-        {abi::FdRole::kRingOut, static_cast<uint32_t>(abi::RingId::kVideoPackets), packets->fd()});
+    handles.push_back({abi::FdRole::kRingOut, static_cast<uint32_t>(abi::RingId::kVideoPackets),
+                       packets->handle()});
   return handles;
 }
 
@@ -76,8 +76,8 @@ struct Session {
   uint32_t next_index = 0;
 
   explicit Session(const abi::FrameGeometry& g) : geometry(g), frame_ring(test::makeFrameRing(g)) {
-    auto p = FrameProducer::attach(*SharedMemory::attachDup(frame_ring.fd()));
-    auto r = PacketConsumer::attach(*SharedMemory::attachDup(packet_ring.fd()));
+    auto p = FrameProducer::attach(*SharedMemory::attachDup(frame_ring.handle()));
+    auto r = PacketConsumer::attach(*SharedMemory::attachDup(packet_ring.handle()));
     if (!p || !r) std::abort();
     producer.emplace(std::move(*p));
     reader.emplace(std::move(*r));
@@ -200,7 +200,7 @@ TEST(EncodeWorkerProcess, RepeatsTheLastFrameWhileCaptureIsGone) {
   size_t repeats = 0;
   for (size_t i = before; i < records.size(); ++i)
     repeats += s.isPublished(records[i].header.capture_time_ns) ? 0 : 1;
-  auto p = FrameProducer::attach(*SharedMemory::attachDup(s.frame_ring.fd()));
+  auto p = FrameProducer::attach(*SharedMemory::attachDup(s.frame_ring.handle()));
   ASSERT_TRUE(p) << p.error().message;
   s.producer.emplace(std::move(*p));
   s.feed(15, kFps, records);

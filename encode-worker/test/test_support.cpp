@@ -161,10 +161,10 @@ SharedMemory makePacketRing() {
 Rings makeRings(const abi::FrameGeometry& capacity_mode, uint32_t slots) {
   Rings r{
       makeFrameRing(capacity_mode, slots), makePacketRing(), nullptr, nullptr, nullptr, nullptr};
-  auto producer = FrameProducer::attach(*SharedMemory::attachDup(r.frame_ring.fd()));
-  auto consumer = FrameConsumer::attach(*SharedMemory::attachDup(r.frame_ring.fd()));
-  auto packets = PacketProducer::attach(*SharedMemory::attachDup(r.packet_ring.fd()));
-  auto reader = PacketConsumer::attach(*SharedMemory::attachDup(r.packet_ring.fd()));
+  auto producer = FrameProducer::attach(*SharedMemory::attachDup(r.frame_ring.handle()));
+  auto consumer = FrameConsumer::attach(*SharedMemory::attachDup(r.frame_ring.handle()));
+  auto packets = PacketProducer::attach(*SharedMemory::attachDup(r.packet_ring.handle()));
+  auto reader = PacketConsumer::attach(*SharedMemory::attachDup(r.packet_ring.handle()));
   if (!producer || !consumer || !packets || !reader) std::abort();
   r.producer = std::make_unique<FrameProducer>(std::move(*producer));
   r.consumer = std::make_unique<FrameConsumer>(std::move(*consumer));

@@ -101,8 +101,8 @@ Result<void> NetHarness::start(const std::vector<std::string>& args, int timeout
   net_.emplace(std::move(*net));
   // What funkhausd hands net: the packet ring, the page, the endpoints, the kept connections.
   std::vector<Handle> handles = {
-      {abi::FdRole::kRingIn, static_cast<uint32_t>(abi::RingId::kVideoPackets), ring_->fd()},
-      {abi::FdRole::kNetState, 0, page_->fd()},
+      {abi::FdRole::kRingIn, static_cast<uint32_t>(abi::RingId::kVideoPackets), ring_->handle()},
+      {abi::FdRole::kNetState, 0, page_->handle()},
       {abi::FdRole::kEndpoint, abi::kEndpointRtspListen, listen_.get()},
       {abi::FdRole::kEndpoint, abi::kEndpointRtspRtp, rtp_.get()},
       {abi::FdRole::kEndpoint, abi::kEndpointRtspRtcp, rtcp_.get()},

@@ -53,7 +53,7 @@ class NetHarness {
   uint16_t rtspPort() const { return rtsp_port_; }
   uint16_t rtpPort() const { return rtp_port_; }
   std::string url(const std::string& path = "/live", const std::string& host = "127.0.0.1") const;
-  int ringFd() const { return ring_->fd(); }
+  int ringFd() const { return ring_->handle(); }
   // The RTSP blob of the net state page (viewer slots, parameter sets).
   abi::RtspState& page() const {
     return *static_cast<abi::RtspState*>(abi::findNetBlob(

@@ -123,7 +123,7 @@ class NetServerTest : public ::testing::Test {
   }
 
   void startServer(NetOptions options = {}, std::vector<std::pair<uint32_t, UniqueFd>> kept = {}) {
-    auto state = NetState::attach(*SharedMemory::attachDup(page_->fd()));
+    auto state = NetState::attach(*SharedMemory::attachDup(page_->handle()));
     ASSERT_TRUE(state.ok()) << state.error().message;
     state_.emplace(std::move(*state));
     io_ = std::make_unique<asio::io_context>();

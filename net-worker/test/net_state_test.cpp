@@ -39,7 +39,7 @@ TEST(NetState, AttachChecksEveryOwnerField) {
   for (const Case& c : cases) {
     const uint32_t good = *c.field;
     *c.field = c.bad;
-    auto state = NetState::attach(*SharedMemory::attachDup(page.fd()));
+    auto state = NetState::attach(*SharedMemory::attachDup(page.handle()));
     ASSERT_FALSE(state.ok());
     EXPECT_NE(state.error().message.find(c.says), std::string::npos) << state.error().message;
     *c.field = good;
@@ -74,7 +74,7 @@ TEST(NetState, AFreshOrForeignBlobStartsAfreshAndAKnownOneIsKept) {
       *reinterpret_cast<abi::NetStatePage*>(page.data()), abi::NetProtocol::kRtsp));
   ASSERT_NE(blob, nullptr);
   {
-    auto first = NetState::attach(*SharedMemory::attachDup(page.fd()));
+    auto first = NetState::attach(*SharedMemory::attachDup(page.handle()));
     ASSERT_TRUE(first.ok()) << first.error().message;
     auto rtsp = RtspBlob::open(*first);
     ASSERT_TRUE(rtsp.ok()) << rtsp.error().message;
@@ -83,14 +83,14 @@ TEST(NetState, AFreshOrForeignBlobStartsAfreshAndAKnownOneIsKept) {
     rtsp->viewer(4).session_id = 44;
   }
   {
-    auto second = NetState::attach(*SharedMemory::attachDup(page.fd()));
+    auto second = NetState::attach(*SharedMemory::attachDup(page.handle()));
     ASSERT_TRUE(second.ok());
     auto rtsp = RtspBlob::open(*second);
     ASSERT_TRUE(rtsp.ok());
     EXPECT_EQ(rtsp->viewer(4).session_id, 44u) << "a successor of the same build keeps it";
   }
   blob->header.version = abi::kRtspStateVersion + 1;  // another build's state
-  auto third = NetState::attach(*SharedMemory::attachDup(page.fd()));
+  auto third = NetState::attach(*SharedMemory::attachDup(page.handle()));
   ASSERT_TRUE(third.ok());
   auto rtsp = RtspBlob::open(*third);
   ASSERT_TRUE(rtsp.ok());
@@ -120,7 +120,7 @@ TEST(NetState, OneNetAtATimeAndRestartsAreCounted) {
   auto page = freshPage();
   auto* p = reinterpret_cast<abi::NetStatePage*>(page.data());
   {
-    auto first = NetState::attach(*SharedMemory::attachDup(page.fd()));
+    auto first = NetState::attach(*SharedMemory::attachDup(page.handle()));
     ASSERT_TRUE(first.ok()) << first.error().message;
     EXPECT_FALSE(first->restarted());
     EXPECT_EQ(p->net_pid, static_cast<uint32_t>(getpid()));
@@ -128,12 +128,12 @@ TEST(NetState, OneNetAtATimeAndRestartsAreCounted) {
   EXPECT_EQ(p->net_pid, 0u) << "released on detach";
   // Another live process holds it (our parent stands in for a running net).
   p->net_pid = static_cast<uint32_t>(getppid());
-  auto refused = NetState::attach(*SharedMemory::attachDup(page.fd()));
+  auto refused = NetState::attach(*SharedMemory::attachDup(page.handle()));
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.error().message.find("net state page"), std::string::npos);
   // A dead one does not.
   p->net_pid = test::deadPid();
-  auto again = NetState::attach(*SharedMemory::attachDup(page.fd()));
+  auto again = NetState::attach(*SharedMemory::attachDup(page.handle()));
   ASSERT_TRUE(again.ok()) << again.error().message;
   EXPECT_TRUE(again->restarted());
 }
@@ -220,7 +220,7 @@ TEST(NetState, ConnectionSlotValidationNamesTheBadField) {
 
 TEST(NetState, ParameterSetsSurviveAndBadOnesAreRefused) {
   auto page = freshPage();
-  auto state = NetState::attach(*SharedMemory::attachDup(page.fd()));
+  auto state = NetState::attach(*SharedMemory::attachDup(page.handle()));
   ASSERT_TRUE(state.ok());
   auto blob = RtspBlob::open(*state);
   ASSERT_TRUE(blob.ok());
@@ -254,7 +254,7 @@ TEST(NetState, ParameterSetsSurviveAndBadOnesAreRefused) {
 
 TEST(NetState, FreeViewerAndConnectionClearTheirHeaders) {
   auto page = freshPage();
-  auto state = NetState::attach(*SharedMemory::attachDup(page.fd()));
+  auto state = NetState::attach(*SharedMemory::attachDup(page.handle()));
   ASSERT_TRUE(state.ok());
   auto blob = RtspBlob::open(*state);
   ASSERT_TRUE(blob.ok());

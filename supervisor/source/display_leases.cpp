@@ -8,7 +8,7 @@
 #include <cstring>
 #include <vector>
 
-#include "funkhaus/common/fd_passing.h"
+#include "funkhaus/platform/handle_passing.h"
 
 namespace funkhaus::supervisor {
 
@@ -56,10 +56,11 @@ void DisplayLeases::send(Request request, Pending pending, int fd) {
   }
   request.request_id = next_request_++;
   if (next_request_ == 0) next_request_ = 1;
-  std::vector<int> fds;
+  std::vector<platform::NativeHandle> fds;
   if (fd >= 0) fds.push_back(fd);
-  if (auto sent = sendWithFds(socket_->native_handle(), vdisplay::encodeRequest(request), fds,
-                              MSG_DONTWAIT);
+  if (auto sent =
+          platform::sendWithHandles(socket_->native_handle(), vdisplay::encodeRequest(request), fds,
+                                    platform::Blocking::kDontWait);
       !sent) {
     const std::string why =
         fmt::format("sending {}: {}", vdisplay::toString(request.type), sent.error().message);
@@ -82,20 +83,21 @@ void DisplayLeases::read() {
 bool DisplayLeases::drainReplies(uint64_t epoch) {
   for (;;) {
     std::byte buffer[abi::kVdisplayMaxMessageSize + 1];
-    auto received = receiveWithFds(socket_->native_handle(), buffer, MSG_DONTWAIT);
+    auto received = platform::receiveWithHandles(socket_->native_handle(), buffer,
+                                                 platform::Blocking::kDontWait);
     if (received && !*received) return true;  // nothing more for now
     if (!received || (*received)->closed()) {
       // It stopped or died; its exit (seen by funkhausd) detaches us.
       spdlog::info("vdisplay: the driver closed its control socket");
       return false;
     }
-    // Replies carry no fds; r.fds closes any the driver sent anyway.
-    const Received& r = **received;
-    if (r.truncated || r.fds_truncated) {
+    // Replies carry no fds; r.handles closes any the driver sent anyway.
+    const platform::ReceivedDatagram& r = **received;
+    if (r.truncated || r.handles_truncated) {
       fail("the driver sent an oversized reply");
       continue;
     }
-    auto reply = vdisplay::parseReply(std::span<const std::byte>(buffer, r.size), r.fds.size());
+    auto reply = vdisplay::parseReply(std::span<const std::byte>(buffer, r.size), r.handles.size());
     if (!reply) {
       fail("malformed reply: " + reply.error().message);
       continue;

@@ -184,7 +184,7 @@ void NetEndpoints::release(uint32_t slot) { viewers_.erase(slot); }
 
 std::vector<HandedFd> NetEndpoints::handedFds(abi::WorkerKind worker) const {
   std::vector<HandedFd> out;
-  if (worker == abi::WorkerKind::kNet) out.push_back({abi::FdRole::kNetState, 0, state_.fd()});
+  if (worker == abi::WorkerKind::kNet) out.push_back({abi::FdRole::kNetState, 0, state_.handle()});
   for (const Endpoint& e : endpoints_)
     if (e.worker == worker) out.push_back({abi::FdRole::kEndpoint, e.tag, e.fd.get()});
   if (worker == abi::WorkerKind::kNet)

@@ -96,7 +96,7 @@ std::vector<HandedFd> SessionPlan::ringFds(const WorkerSpec& worker) const {
     const PlannedRing* r = ring(e.ring);
     if (r == nullptr || e.delivery != EdgeDelivery::kHandOver) continue;
     fds.push_back({e.direction == EdgeDirection::kIn ? abi::FdRole::kRingIn : abi::FdRole::kRingOut,
-                   tag(e.ring), r->memory.fd()});
+                   tag(e.ring), r->memory.handle()});
   }
   return fds;
 }

@@ -274,7 +274,7 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
     spec.fb_height = std::max(v.fb_height, v.height);
     spec.hdr = v.hdr;
     const std::string session = machine_.session().id;
-    leases_.lease(spec, ring->memory.fd(), [this, session](Result<LeasedMonitor> m) {
+    leases_.lease(spec, ring->memory.handle(), [this, session](Result<LeasedMonitor> m) {
       if (!m) {
         spdlog::warn("virtual monitor for session {}: {}", session, m.error().message);
         return;

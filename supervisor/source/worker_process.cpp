@@ -152,7 +152,7 @@ void WorkerProcess::tick() {
 // After hello: the status page and what the owner hands over, at most kMaxMessageFds per
 // message, the last one flagged.
 Result<void> WorkerProcess::sendHandOver() {
-  std::vector<HandedFd> fds = {{abi::FdRole::kStatusPage, 0, status_page_->fd()}};
+  std::vector<HandedFd> fds = {{abi::FdRole::kStatusPage, 0, status_page_->handle()}};
   for (const HandedFd& f : delegate_.handOver(*this)) fds.push_back(f);
   for (size_t first = 0; first < fds.size(); first += abi::kMaxMessageFds) {
     RingFdsMessage m;

@@ -49,7 +49,7 @@ pid_t producerHoldingASlot(const SharedMemory& ring) {
   const pid_t pid = fork();
   if (pid == 0) {
     close(ready[0]);
-    auto shm = SharedMemory::attachDup(ring.fd());
+    auto shm = SharedMemory::attachDup(ring.handle());
     if (!shm) _exit(10);
     auto producer = FrameProducer::attach(std::move(*shm));
     if (!producer) _exit(11);
@@ -81,7 +81,7 @@ pid_t liveStranger() {
 }
 
 SharedMemory mapAgain(const SharedMemory& ring) {
-  auto shm = SharedMemory::attachDup(ring.fd());
+  auto shm = SharedMemory::attachDup(ring.handle());
   if (!shm) std::abort();
   return std::move(*shm);
 }

@@ -17,7 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Pids in the input are arbitrary; clear them so attach is not refused for a live stranger.
   h->producer_pid = 0;
   h->consumer_pid = 0;
-  auto consumer = FrameConsumer::attach(*SharedMemory::attachDup(shm->fd()));
+  auto consumer = FrameConsumer::attach(*SharedMemory::attachDup(shm->handle()));
   if (!consumer) return 0;
   for (int i = 0; i < 3; ++i) {
     FrameConsumer::Frame f;
@@ -28,7 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       consumer->release(f);
     }
   }
-  auto producer = FrameProducer::attach(*SharedMemory::attachDup(shm->fd()));
+  auto producer = FrameProducer::attach(*SharedMemory::attachDup(shm->handle()));
   if (!producer) return 0;
   for (int i = 0; i < 3; ++i) {
     auto slot = producer->beginFrame();
@@ -57,7 +57,7 @@ std::vector<std::vector<uint8_t>> fuzzSeeds() {
   config.mode = *makeGeometry(abi::PixelFormat::kBgra, 16, 8);
   auto ring = createFrameRing(config);
   {
-    auto producer = FrameProducer::attach(*SharedMemory::attachDup(ring->fd()));
+    auto producer = FrameProducer::attach(*SharedMemory::attachDup(ring->handle()));
     auto slot = producer->beginFrame();
     producer->publish(*slot, FrameMeta{});
   }

@@ -16,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto* h = reinterpret_cast<abi::PacketRingHeader*>(shm->data());
   h->producer_pid = 0;
   h->consumer_pid = 0;
-  auto consumer = PacketConsumer::attach(*SharedMemory::attachDup(shm->fd()));
+  auto consumer = PacketConsumer::attach(*SharedMemory::attachDup(shm->handle()));
   if (!consumer) return 0;
   for (int i = 0; i < 64; ++i) {
     auto rec = consumer->peek();
@@ -26,7 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)sink;
     consumer->pop();
   }
-  auto producer = PacketProducer::attach(*SharedMemory::attachDup(shm->fd()));
+  auto producer = PacketProducer::attach(*SharedMemory::attachDup(shm->handle()));
   if (!producer) return 0;
   const std::byte payload[100] = {};
   for (int i = 0; i < 8; ++i) producer->push(PacketMeta{}, payload);
@@ -46,8 +46,8 @@ std::vector<std::vector<uint8_t>> fuzzSeeds() {
   config.max_record_size = 256;
   auto ring = createPacketRing(config);
   {
-    auto producer = PacketProducer::attach(*SharedMemory::attachDup(ring->fd()));
-    auto consumer = PacketConsumer::attach(*SharedMemory::attachDup(ring->fd()));
+    auto producer = PacketProducer::attach(*SharedMemory::attachDup(ring->handle()));
+    auto consumer = PacketConsumer::attach(*SharedMemory::attachDup(ring->handle()));
     const std::byte payload[200] = {};
     for (int i = 0; i < 4; ++i) producer->push(PacketMeta{}, payload);
     for (int i = 0; i < 3; ++i) {

@@ -90,10 +90,10 @@ void printFigures(const char* what, std::vector<uint64_t> ns) {
 TEST(RingMultiProcess, HundredThousandFramesWithoutATornOne) {
   constexpr uint64_t kFrames = 100'000;
   SharedMemory ring = makeRing(64, 16);  // 4 KiB frames
-  PeerProcess consumer(ring.fd(), {"consumer", "--frames", std::to_string(kFrames)});
+  PeerProcess consumer(ring.handle(), {"consumer", "--frames", std::to_string(kFrames)});
   ASSERT_TRUE(consumer.waitForLine("ready", 10'000));
-  PeerProcess producer(
-      ring.fd(), {"producer", "--payload", "4096", "--until-consumed", std::to_string(kFrames)});
+  PeerProcess producer(ring.handle(), {"producer", "--payload", "4096", "--until-consumed",
+                                       std::to_string(kFrames)});
   auto stats = consumer.waitForLine("stats", 300'000);
   ASSERT_TRUE(stats) << "consumer did not finish";
   EXPECT_NE(stats->find("frames=100000 torn=0"), std::string::npos) << *stats;
@@ -112,13 +112,13 @@ TEST(RingMultiProcess, HundredThousandFramesWithoutATornOne) {
 TEST(RingMultiProcess, SurvivesProducerKilledAtRandomPoints) {
   constexpr int kRounds = 50;
   SharedMemory ring = makeRing(256, 128);  // 128 KiB frames: kills often land mid-write
-  PeerProcess consumer(ring.fd(), {"consumer"});
+  PeerProcess consumer(ring.handle(), {"consumer"});
   ASSERT_TRUE(consumer.waitForLine("ready", 10'000));
   std::mt19937 rng(1234);
   std::vector<uint64_t> detect, recover;
   for (int round = 0; round < kRounds; ++round) {
     const uint64_t before = consumed(ring);
-    PeerProcess producer(ring.fd(), {"producer", "--payload", "131072"});
+    PeerProcess producer(ring.handle(), {"producer", "--payload", "131072"});
     ASSERT_TRUE(producer.waitForLine("ready", 10'000)) << "round " << round;
     ASSERT_TRUE(waitConsumedBeyond(ring, before, 10'000))
         << "round " << round << ": restarted producer's frames never reached the consumer";
@@ -153,13 +153,13 @@ TEST(RingMultiProcess, SurvivesProducerKilledAtRandomPoints) {
 TEST(RingMultiProcess, SurvivesConsumerKilledAtRandomPoints) {
   constexpr int kRounds = 50;
   SharedMemory ring = makeRing(256, 128);
-  PeerProcess producer(ring.fd(), {"producer", "--payload", "131072", "--interval-us", "200"});
+  PeerProcess producer(ring.handle(), {"producer", "--payload", "131072", "--interval-us", "200"});
   ASSERT_TRUE(producer.waitForLine("ready", 10'000));
   std::mt19937 rng(99);
   std::vector<uint64_t> detect, recover;
   for (int round = 0; round < kRounds; ++round) {
     const uint64_t before = consumed(ring);
-    PeerProcess consumer(ring.fd(), {"consumer"});
+    PeerProcess consumer(ring.handle(), {"consumer"});
     ASSERT_TRUE(consumer.waitForLine("ready", 10'000)) << "round " << round;
     ASSERT_TRUE(waitConsumedBeyond(ring, before, 10'000))
         << "round " << round << ": restarted consumer got no frame";
@@ -187,7 +187,7 @@ TEST(RingMultiProcess, SurvivesConsumerKilledAtRandomPoints) {
 
 TEST(RingMultiProcess, PeerCannotResizeTheSealedMemfd) {
   SharedMemory ring = makeRing(64, 16);
-  PeerProcess peer(ring.fd(), {"resize"});
+  PeerProcess peer(ring.handle(), {"resize"});
   auto line = peer.readLine(10'000);
   ASSERT_TRUE(line);
   EXPECT_NE(line->find("grow=-1 errno=1 shrink=-1 errno=1"), std::string::npos) << *line;

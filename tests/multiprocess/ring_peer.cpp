@@ -185,9 +185,9 @@ int main(int argc, char** argv) {
   if (a.role == "consumer") return consume(a, std::move(*shm));
   if (a.role == "resize") {
     // A peer trying to change the size of the sealed memfd under everybody's mappings.
-    const int grow = ftruncate(shm->fd(), static_cast<off_t>(shm->size() * 2));
+    const int grow = ftruncate(shm->handle(), static_cast<off_t>(shm->size() * 2));
     const int grow_errno = errno;
-    const int shrink = ftruncate(shm->fd(), 0);
+    const int shrink = ftruncate(shm->handle(), 0);
     const int shrink_errno = errno;
     std::printf("grow=%d errno=%d shrink=%d errno=%d\n", grow, grow_errno, shrink, shrink_errno);
     return grow != 0 && shrink != 0 ? 0 : 1;

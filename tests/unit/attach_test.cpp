@@ -43,10 +43,10 @@ TEST_P(FrameRingAttachRefusal, NamesTheBadField) {
   EXPECT_NE(layout.error().message.find(c.expected), std::string::npos)
       << c.what << ": " << layout.error().message;
   // Both sides refuse too, with the same message.
-  auto consumer = FrameConsumer::attach(*SharedMemory::attachDup(shm.fd()));
+  auto consumer = FrameConsumer::attach(*SharedMemory::attachDup(shm.handle()));
   ASSERT_FALSE(consumer.ok());
   EXPECT_EQ(consumer.error().message, layout.error().message);
-  auto producer = FrameProducer::attach(*SharedMemory::attachDup(shm.fd()));
+  auto producer = FrameProducer::attach(*SharedMemory::attachDup(shm.handle()));
   ASSERT_FALSE(producer.ok());
   EXPECT_EQ(producer.error().message, layout.error().message);
 }
@@ -100,9 +100,9 @@ TEST(FrameRingAttach, MappingSmallerThanHeaderIsRefused) {
 
 TEST(FrameRingAttach, ValidRingAttachesBothSides) {
   SharedMemory shm = smallFrameRing();
-  auto producer = FrameProducer::attach(*SharedMemory::attachDup(shm.fd()));
+  auto producer = FrameProducer::attach(*SharedMemory::attachDup(shm.handle()));
   ASSERT_TRUE(producer.ok()) << producer.error().message;
-  auto consumer = FrameConsumer::attach(*SharedMemory::attachDup(shm.fd()));
+  auto consumer = FrameConsumer::attach(*SharedMemory::attachDup(shm.handle()));
   ASSERT_TRUE(consumer.ok()) << consumer.error().message;
   EXPECT_EQ(consumer->slotCount(), 3u);
 }
@@ -151,8 +151,8 @@ TEST_P(PacketRingAttachRefusal, NamesTheBadField) {
   ASSERT_FALSE(layout.ok()) << c.what;
   EXPECT_NE(layout.error().message.find(c.expected), std::string::npos)
       << c.what << ": " << layout.error().message;
-  EXPECT_FALSE(PacketConsumer::attach(*SharedMemory::attachDup(shm.fd())).ok());
-  EXPECT_FALSE(PacketProducer::attach(*SharedMemory::attachDup(shm.fd())).ok());
+  EXPECT_FALSE(PacketConsumer::attach(*SharedMemory::attachDup(shm.handle())).ok());
+  EXPECT_FALSE(PacketProducer::attach(*SharedMemory::attachDup(shm.handle())).ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(

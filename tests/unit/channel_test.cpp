@@ -46,7 +46,7 @@ TEST(Channel, RingFdsCarryWorkingMemfds) {
   shm->data()[7] = std::byte{99};
   RingFdsMessage out;
   out.roles = {abi::FdRole::kStatusPage};
-  out.fds.emplace_back(dup(shm->fd()));
+  out.fds.emplace_back(dup(shm->handle()));
   ASSERT_TRUE(sendMessage(p.a.get(), Message(std::move(out))).ok());
   auto m = receiveMessage(p.b.get());
   ASSERT_TRUE(m.ok()) << m.error().message;

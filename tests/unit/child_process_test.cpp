@@ -83,7 +83,7 @@ TEST(ChildProcess, StopSendsSigtermThenSigkill) {
   ASSERT_TRUE(a.ok()) << a.error().message;
   EXPECT_EQ(a->stop(2s), (ExitStatus{true, SIGTERM}));
   EXPECT_FALSE(a->running());
-  EXPECT_EQ(a->pidfd(), -1) << "reaped";
+  EXPECT_EQ(a->handle(), -1) << "reaped";
 
   ChildSpec stubborn;
   stubborn.program = "/bin/sh";

@@ -26,9 +26,9 @@ struct Ring {
     config.slot_count = slots;
     config.mode = *makeGeometry(abi::PixelFormat::kBgra, kW, kH);
     owner.emplace(std::move(*createFrameRing(config)));
-    producer.emplace(std::move(*FrameProducer::attach(*SharedMemory::attachDup(owner->fd()))));
+    producer.emplace(std::move(*FrameProducer::attach(*SharedMemory::attachDup(owner->handle()))));
     consumer.emplace(
-        std::move(*FrameConsumer::attach(*SharedMemory::attachDup(owner->fd()), mode)));
+        std::move(*FrameConsumer::attach(*SharedMemory::attachDup(owner->handle()), mode)));
   }
   const abi::FrameRingHeader& header() const {
     return *reinterpret_cast<const abi::FrameRingHeader*>(owner->data());
@@ -196,7 +196,7 @@ TEST(FrameRing, RestartedProducerInvalidatesThePreviousGeneration) {
   Ring r(3);
   r.publish(1);
   r.producer.reset();  // the old producer goes away
-  auto again = FrameProducer::attach(*SharedMemory::attachDup(r.owner->fd()));
+  auto again = FrameProducer::attach(*SharedMemory::attachDup(r.owner->handle()));
   ASSERT_TRUE(again.ok()) << again.error().message;
   FrameConsumer::Frame f;
   EXPECT_EQ(r.consumer->acquireLatest(10'000'000, &f), Status::kTimeout);
@@ -212,12 +212,12 @@ TEST(FrameRing, SecondLiveProducerIsRefused) {
   Ring r(3);
   uint32_t& pid = reinterpret_cast<abi::FrameRingHeader*>(r.owner->data())->producer_pid;
   pid = static_cast<uint32_t>(getppid());  // pretend another live process produces
-  auto second = FrameProducer::attach(*SharedMemory::attachDup(r.owner->fd()));
+  auto second = FrameProducer::attach(*SharedMemory::attachDup(r.owner->handle()));
   ASSERT_FALSE(second.ok());
   EXPECT_NE(second.error().message.find("producer is already attached"), std::string::npos)
       << second.error().message;
   pid = test::deadPid();  // a dead one is replaced
-  EXPECT_TRUE(FrameProducer::attach(*SharedMemory::attachDup(r.owner->fd())).ok());
+  EXPECT_TRUE(FrameProducer::attach(*SharedMemory::attachDup(r.owner->handle())).ok());
 }
 
 TEST(FrameRing, RepeatLastRepublishesIntoAFreshSlot) {
@@ -274,7 +274,7 @@ TEST(FrameRing, SlotsHeldByDeadProcessesAreRecoveredOnAttach) {
   const uint32_t dead = test::deadPid();
   r.consumer->slot(1).mutex = abi::kMutexHeld | dead;
   r.consumer.reset();
-  auto consumer = FrameConsumer::attach(*SharedMemory::attachDup(r.owner->fd()));
+  auto consumer = FrameConsumer::attach(*SharedMemory::attachDup(r.owner->handle()));
   ASSERT_TRUE(consumer.ok());
   EXPECT_EQ(consumer->mutex(1).releasedKey(), abi::kKeyEmpty);
   EXPECT_TRUE(consumer->slot(1).flags & abi::kSlotFlagAbandoned);

@@ -20,8 +20,8 @@ struct Ring {
     config.capacity = capacity;
     config.max_record_size = max_record;
     owner.emplace(std::move(*createPacketRing(config)));
-    producer.emplace(std::move(*PacketProducer::attach(*SharedMemory::attachDup(owner->fd()))));
-    consumer.emplace(std::move(*PacketConsumer::attach(*SharedMemory::attachDup(owner->fd()))));
+    producer.emplace(std::move(*PacketProducer::attach(*SharedMemory::attachDup(owner->handle()))));
+    consumer.emplace(std::move(*PacketConsumer::attach(*SharedMemory::attachDup(owner->handle()))));
   }
   abi::PacketRingHeader& header() {
     return *reinterpret_cast<abi::PacketRingHeader*>(owner->data());
@@ -126,7 +126,8 @@ TEST(PacketRing, RestartedProducerContinuesAndFlagsDiscontinuity) {
   r.pop();
   ASSERT_EQ(r.push(2, 10), PacketProducer::PushResult::kCommitted);
   r.producer.reset();
-  r.producer.emplace(std::move(*PacketProducer::attach(*SharedMemory::attachDup(r.owner->fd()))));
+  r.producer.emplace(
+      std::move(*PacketProducer::attach(*SharedMemory::attachDup(r.owner->handle()))));
   ASSERT_EQ(r.push(3, 10), PacketProducer::PushResult::kCommitted);
   auto h2 = r.pop();
   EXPECT_EQ(h2.frame_number, 2u) << "a record committed before the restart is not lost";
@@ -141,7 +142,8 @@ TEST(PacketRing, RestartedConsumerContinuesFromTail) {
   ASSERT_EQ(r.push(2, 10), PacketProducer::PushResult::kCommitted);
   r.pop();
   r.consumer.reset();
-  r.consumer.emplace(std::move(*PacketConsumer::attach(*SharedMemory::attachDup(r.owner->fd()))));
+  r.consumer.emplace(
+      std::move(*PacketConsumer::attach(*SharedMemory::attachDup(r.owner->handle()))));
   EXPECT_EQ(r.pop().frame_number, 2u);
 }
 

@@ -28,15 +28,15 @@ TEST(SharedMemory, CreateSealsAgainstResizeAndLeavesNothingInDevShm) {
   auto shm = SharedMemory::create("test-ring", 1 << 16);
   ASSERT_TRUE(shm.ok()) << shm.error().message;
   EXPECT_EQ(devShmEntries(), before);
-  const int seals = fcntl(shm->fd(), F_GET_SEALS);
+  const int seals = fcntl(shm->handle(), F_GET_SEALS);
   EXPECT_EQ(seals & (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL),
             F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
-  EXPECT_NE(ftruncate(shm->fd(), 1 << 20), 0);
+  EXPECT_NE(ftruncate(shm->handle(), 1 << 20), 0);
   EXPECT_EQ(errno, EPERM);
-  EXPECT_NE(ftruncate(shm->fd(), 0), 0);
-  EXPECT_NE(fcntl(shm->fd(), F_ADD_SEALS, F_SEAL_WRITE), 0) << "further seals are sealed";
+  EXPECT_NE(ftruncate(shm->handle(), 0), 0);
+  EXPECT_NE(fcntl(shm->handle(), F_ADD_SEALS, F_SEAL_WRITE), 0) << "further seals are sealed";
   shm->data()[100] = std::byte{42};
-  auto peer = SharedMemory::attachDup(shm->fd());
+  auto peer = SharedMemory::attachDup(shm->handle());
   ASSERT_TRUE(peer.ok()) << peer.error().message;
   EXPECT_EQ(peer->size(), size_t{1} << 16);
   EXPECT_EQ(peer->data()[100], std::byte{42});
@@ -62,7 +62,7 @@ TEST(SharedMemory, AttachRefusesNonMemfdAndShortMemfd) {
 
   auto small = SharedMemory::create("small", 100);
   ASSERT_TRUE(small.ok());
-  auto short_attach = SharedMemory::attachDup(small->fd(), 4096);
+  auto short_attach = SharedMemory::attachDup(small->handle(), 4096);
   ASSERT_FALSE(short_attach.ok());
   EXPECT_NE(short_attach.error().message.find("needs at least 4096"), std::string::npos)
       << short_attach.error().message;

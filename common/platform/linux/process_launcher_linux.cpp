@@ -34,7 +34,7 @@ class LinuxProcess final : public LaunchedProcess {
         child_(std::move(child)),
         id_(static_cast<uint32_t>(child_.pid())),
         events_(events),
-        exit_(io, fcntl(child_.pidfd(), F_DUPFD_CLOEXEC, 0)),
+        exit_(io, fcntl(child_.handle(), F_DUPFD_CLOEXEC, 0)),
         channel_(io, channel.release()),
         output_(io, output.release()) {}
 

@@ -187,7 +187,7 @@ Result<void> FakeSupervisor::handOver(const std::vector<Handle>& handles,
                      static_cast<uint32_t>(kind_));
   if (h->body.pid != static_cast<uint32_t>(process_.pid()))
     return makeError("hello names pid {}, the worker is {}", h->body.pid, process_.pid());
-  std::vector<Handle> all = {{abi::FdRole::kStatusPage, 0, status_page_.fd()}};
+  std::vector<Handle> all = {{abi::FdRole::kStatusPage, 0, status_page_.handle()}};
   all.insert(all.end(), handles.begin(), handles.end());
   for (size_t first = 0; first < all.size(); first += abi::kMaxMessageFds) {
     RingFdsMessage m;

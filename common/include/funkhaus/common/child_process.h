@@ -64,9 +64,9 @@ class ChildProcess {
   ~ChildProcess();
 
   pid_t pid() const { return pid_; }
-  // Readable once the child has exited (for an event loop; its pidfd); invalid after it was
-  // reaped.
-  platform::NativeHandle pidfd() const { return process_.native(); }
+  // The process handle: readable (signalled) once the child has exited, for an event loop (a
+  // pidfd on Linux); invalid after it was reaped.
+  platform::NativeHandle handle() const { return process_.native(); }
   bool running() const { return pid_ > 0 && !exit_; }
 
   // Reaps the child if it has exited; never blocks. The exit status, or nullopt while it runs.

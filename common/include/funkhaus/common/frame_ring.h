@@ -57,7 +57,6 @@ class FrameRingView {
   const FrameRingLayout& layout() const { return layout_; }
   uint32_t slotCount() const { return layout_.slot_count; }
   platform::NativeHandle handle() const { return shm_.handle(); }
-  platform::NativeHandle fd() const { return shm_.handle(); }  // Linux call sites' spelling
   KeyedMutex mutex(uint32_t index) const { return KeyedMutex(slot(index).mutex, self_pid_); }
 
   // Recovers every slot held by a process that is gone: the slot is returned empty, flagged

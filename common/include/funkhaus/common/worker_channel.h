@@ -51,7 +51,7 @@ class WorkerChannel {
   // nullopt: none yet. Error: the channel broke or the message was malformed.
   Result<std::optional<Message>> receive(int timeout_ms);
 
-  platform::NativeHandle fd() const { return fd_.get(); }
+  platform::NativeHandle handle() const { return fd_.get(); }
 
  private:
   WorkerChannel(UniqueFd fd, SharedMemory status_page)

@@ -27,8 +27,9 @@ class VdisplayClient {
   // protocol failures: no reply in time, a malformed reply, a reply to another request.
   Result<Reply> call(Request request, int timeout_ms = kDefaultTimeoutMs);
   // Sends raw bytes (and fds) and waits for the reply to `request_id`; for tests of refusals.
-  Result<Reply> callRaw(std::span<const std::byte> datagram, std::span<const int> fds,
-                        uint32_t request_id, int timeout_ms = kDefaultTimeoutMs);
+  Result<Reply> callRaw(std::span<const std::byte> datagram,
+                        std::span<const platform::NativeHandle> fds, uint32_t request_id,
+                        int timeout_ms = kDefaultTimeoutMs);
 
   // Convenience wrappers: a refusal becomes an Error naming the request, status and reason.
   Result<abi::VdisplayMonitorReply> addMonitor(const abi::VdisplayAddMonitorRequest& request,

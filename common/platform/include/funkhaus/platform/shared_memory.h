@@ -37,10 +37,6 @@ class SharedMemory {
   size_t size() const { return size_; }
   // The object's handle, to hand over to another process (it stays ours).
   NativeHandle handle() const { return handle_.get(); }
-#if !defined(_WIN32)
-  // The same as handle(): the spelling Linux call sites outside common/ still use.
-  NativeHandle fd() const { return handle_.get(); }
-#endif
 
  private:
   SharedMemory(UniqueHandle handle, std::byte* data, size_t size)

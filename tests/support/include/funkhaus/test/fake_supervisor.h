@@ -91,7 +91,7 @@ class FakeSupervisor {
   abi::WorkerStatusPage& status() const {
     return *reinterpret_cast<abi::WorkerStatusPage*>(status_page_.data());
   }
-  int statusPageFd() const { return status_page_.fd(); }
+  int statusPageFd() const { return status_page_.handle(); }
   pid_t pid() const { return process_.pid(); }
   ChildProcess& process() { return process_; }
   int channel() const { return channel_.get(); }
