@@ -33,15 +33,19 @@ struct Pipe {
 };
 
 TEST(ChildProcess, MapsExactlyTheFdsItIsGiven) {
-  Pipe out, extra;
   // Not close-on-exec, and numbered below the highest fd the child keeps (9, the highest dash
-  // can redirect to): must still not leak into the child.
+  // can redirect to): must still not leak into the child. Taken before the pipes take the low
+  // numbers.
   int free_fd = 4;
   while (free_fd < 9 && fcntl(free_fd, F_GETFD) >= 0) ++free_fd;
   if (free_fd == 9) GTEST_SKIP() << "fds 4..8 are all in use";
-  UniqueFd stray(open("/dev/null", O_RDONLY));
-  ASSERT_EQ(dup2(stray.get(), free_fd), free_fd);
-  UniqueFd stray_below(free_fd);
+  UniqueFd stray_below(open("/dev/null", O_RDONLY));
+  ASSERT_TRUE(stray_below.valid());
+  if (stray_below.get() != free_fd) {
+    ASSERT_EQ(dup2(stray_below.get(), free_fd), free_fd);
+    stray_below = UniqueFd(free_fd);
+  }
+  Pipe out, extra;
   ChildSpec spec;
   spec.program = "/bin/sh";
   spec.args = {"-c", "echo out; echo extra >&9; ls /proc/self/fd | sort -n | tr '\\n' ' '"};
