@@ -1,9 +1,11 @@
-// funkhausctl: shows funkhausd's sessions and workers and restarts, stops or starts one.
+// funkhausctl: shows funkhausd's sessions and workers and restarts, stops or starts one; pairs
+// Moonlight clients with the host (GameStream, through funkhaus-web), lists and unpairs them.
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -45,9 +47,17 @@ Result<std::string> call(const std::string& path, const ControlRequest& request)
   return reply;
 }
 
+// Text from funkhausd may come from a worker, and a client name from the network: no control
+// characters reach the terminal.
+std::string printable(std::string text) {
+  for (char& c : text)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return text;
+}
+
 std::string cell(const nlohmann::json& j) {
   if (j.is_null()) return "-";
-  if (j.is_string()) return j.get<std::string>();
+  if (j.is_string()) return printable(j.get<std::string>());
   if (j.is_number_float()) {
     char b[32];
     std::snprintf(b, sizeof b, "%.1f", j.get<double>());
@@ -60,6 +70,60 @@ nlohmann::json at(const nlohmann::json& j, const char* key) {
   return j.is_object() && j.contains(key) ? j[key] : nlohmann::json();
 }
 
+// "3 min ago" from Unix seconds (0: never).
+std::string ago(const nlohmann::json& unix_seconds) {
+  if (!unix_seconds.is_number_integer() || unix_seconds.get<int64_t>() <= 0) return "never";
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  const int64_t s = std::max<int64_t>(now - unix_seconds.get<int64_t>(), 0);
+  char b[64];
+  if (s < 120)
+    std::snprintf(b, sizeof b, "%llds ago", static_cast<long long>(s));
+  else if (s < 7200)
+    std::snprintf(b, sizeof b, "%lld min ago", static_cast<long long>(s / 60));
+  else if (s < 172800)
+    std::snprintf(b, sizeof b, "%lld h ago", static_cast<long long>(s / 3600));
+  else
+    std::snprintf(b, sizeof b, "%lld days ago", static_cast<long long>(s / 86400));
+  return b;
+}
+
+void printWorkerRow(const nlohmann::json& w) {
+  const auto counters = at(w, "counters");
+  std::string extra;
+  if (w.contains("viewers")) extra = "viewers " + cell(w["viewers"]);
+  std::printf("  %-8s %-8s %-8s %8s %8s %-20s %6s %6s %7s %7s %9s %6s %s\n",
+              cell(at(w, "name")).c_str(), cell(at(w, "pid")).c_str(), cell(at(w, "state")).c_str(),
+              cell(at(w, "uptime_s")).c_str(), cell(at(w, "restarts")).c_str(),
+              cell(at(w, "last_exit")).c_str(), cell(at(w, "heartbeat_age_ms")).c_str(),
+              cell(at(w, "fps")).c_str(), cell(at(w, "latency_p50_ms")).c_str(),
+              cell(at(w, "latency_p99_ms")).c_str(), cell(at(counters, "frames_out")).c_str(),
+              cell(at(counters, "drops")).c_str(), extra.c_str());
+  if (w.contains("failure")) std::printf("      failed: %s\n", cell(w["failure"]).c_str());
+}
+
+void printHeader() {
+  std::printf("  %-8s %-8s %-8s %8s %8s %-20s %6s %6s %7s %7s %9s %6s %s\n", "WORKER", "PID",
+              "STATE", "UPTIME_S", "RESTARTS", "LAST_EXIT", "HB_MS", "FPS", "P50_MS", "P99_MS",
+              "FRAMES", "DROPS", "");
+}
+
+// The GameStream section: funkhausd's sockets and what funkhaus-web reported.
+void printGamestream(const nlohmann::json& g) {
+  std::printf("GameStream (Moonlight): %s HTTP %s, HTTPS %s; %s",
+              cell(at(g, "listen_address")).c_str(), cell(at(g, "http_port")).c_str(),
+              cell(at(g, "https_port")).c_str(), cell(at(g, "worker_state")).c_str());
+  if (g.contains("error")) {
+    std::printf(" (%s)\n", cell(g["error"]).c_str());
+    return;
+  }
+  std::printf(", '%s', %s paired client(s), %s pending pairing(s), running app: %s\n",
+              cell(at(g, "name")).c_str(), cell(at(g, "paired_clients")).c_str(),
+              cell(at(g, "pending_pairings")).c_str(),
+              g.contains("running_app_title") ? cell(g["running_app_title"]).c_str() : "none");
+}
+
 void printTable(const nlohmann::json& status) {
   std::printf("funkhausd pid %s, %s mode\n", cell(at(status, "pid")).c_str(),
               cell(at(status, "mode")).c_str());
@@ -67,29 +131,20 @@ void printTable(const nlohmann::json& status) {
     std::printf("viewers: rtsp://HOST:%s%s (RTP/RTCP on UDP %s)\n",
                 cell(at(net, "rtsp_port")).c_str(), cell(at(net, "path")).c_str(),
                 cell(at(net, "rtp_port")).c_str());
+  if (const auto g = at(status, "gamestream"); g.is_object()) printGamestream(g);
+  if (const auto host = at(status, "host_workers"); host.is_array() && !host.empty()) {
+    std::printf("\nhost workers\n");
+    printHeader();
+    for (const auto& w : host) printWorkerRow(w);
+  }
   const auto sessions = status.value("sessions", nlohmann::json::array());
-  if (sessions.empty()) std::printf("\nno active session: no workers running\n");
+  if (sessions.empty()) std::printf("\nno active session: no session workers running\n");
   for (const auto& s : sessions) {
     std::printf("\nsession %s (%s, %s) user %s uid %s\n", cell(at(s, "id")).c_str(),
                 cell(at(s, "type")).c_str(), cell(at(s, "class")).c_str(),
                 cell(at(s, "user")).c_str(), cell(at(s, "uid")).c_str());
-    std::printf("  %-8s %-8s %-8s %8s %8s %-20s %6s %6s %7s %7s %9s %6s %s\n", "WORKER", "PID",
-                "STATE", "UPTIME_S", "RESTARTS", "LAST_EXIT", "HB_MS", "FPS", "P50_MS", "P99_MS",
-                "FRAMES", "DROPS", "");
-    for (const auto& w : s["workers"]) {
-      const auto counters = at(w, "counters");
-      std::string extra;
-      if (w.contains("viewers")) extra = "viewers " + cell(w["viewers"]);
-      std::printf("  %-8s %-8s %-8s %8s %8s %-20s %6s %6s %7s %7s %9s %6s %s\n",
-                  cell(at(w, "name")).c_str(), cell(at(w, "pid")).c_str(),
-                  cell(at(w, "state")).c_str(), cell(at(w, "uptime_s")).c_str(),
-                  cell(at(w, "restarts")).c_str(), cell(at(w, "last_exit")).c_str(),
-                  cell(at(w, "heartbeat_age_ms")).c_str(), cell(at(w, "fps")).c_str(),
-                  cell(at(w, "latency_p50_ms")).c_str(), cell(at(w, "latency_p99_ms")).c_str(),
-                  cell(at(counters, "frames_out")).c_str(), cell(at(counters, "drops")).c_str(),
-                  extra.c_str());
-      if (w.contains("failure")) std::printf("      failed: %s\n", cell(w["failure"]).c_str());
-    }
+    printHeader();
+    for (const auto& w : s["workers"]) printWorkerRow(w);
     for (const auto& m : s.value("monitors", nlohmann::json::array()))
       std::printf("  virtual monitor %s: DISPLAY=%s%s%s, %sx%s at %s Hz\n",
                   cell(at(m, "id")).c_str(), cell(at(m, "display")).c_str(),
@@ -119,6 +174,47 @@ void printTable(const nlohmann::json& status) {
   }
 }
 
+// The reply of a request funkhaus-web served, for people.
+void printForwarded(const ControlRequest& request, const nlohmann::json& j) {
+  if (request.command == "pairing") {
+    const auto pending = j.value("pending", nlohmann::json::array());
+    if (pending.empty()) {
+      std::printf(
+          "no pairing request waits: start pairing in Moonlight (it shows a PIN), then run "
+          "funkhausctl pair PIN\n");
+      return;
+    }
+    std::printf("%-40s %-24s %8s %s\n", "ADDRESS", "CLIENT", "AGE_S", "STATE");
+    for (const auto& p : pending)
+      std::printf("%-40s %-24s %8s %s\n", cell(at(p, "address")).c_str(),
+                  cell(at(p, "name")).c_str(), cell(at(p, "age_s")).c_str(),
+                  at(p, "waiting_for_pin") == true ? "waiting for the PIN: funkhausctl pair PIN"
+                                                   : "pairing");
+  } else if (request.command == "pair") {
+    std::printf("PIN entered for the pairing request from %s: Moonlight finishes pairing now\n",
+                cell(at(j, "address")).c_str());
+  } else if (request.command == "clients") {
+    const auto clients = j.value("clients", nlohmann::json::array());
+    if (clients.empty()) {
+      std::printf("no paired clients\n");
+      return;
+    }
+    std::printf("%-16s %-24s %-16s %s\n", "ID", "NAME", "PAIRED", "LAST_SEEN");
+    for (const auto& c : clients)
+      std::printf("%-16s %-24s %-16s %s\n", cell(at(c, "id")).substr(0, 16).c_str(),
+                  cell(at(c, "name")).c_str(), ago(at(c, "paired_at")).c_str(),
+                  ago(at(c, "last_seen")).c_str());
+    std::printf(
+        "(ID: the first 16 hex digits of the SHA-256 of its certificate; funkhausctl "
+        "unpair ID)\n");
+  } else if (request.command == "unpair") {
+    std::printf("unpaired %s (%s): it is refused from now on\n", cell(at(j, "name")).c_str(),
+                cell(at(j, "id")).substr(0, 16).c_str());
+  } else {
+    std::printf("%s\n", j.dump().c_str());
+  }
+}
+
 // Runs one request; prints the result. Returns the exit code.
 int run(const std::string& socket_path, const ControlRequest& request, bool json) {
   auto reply = call(socket_path, request);
@@ -132,12 +228,20 @@ int run(const std::string& socket_path, const ControlRequest& request, bool json
     return 2;
   }
   if (!j.value("ok", false)) {
-    std::fprintf(stderr, "funkhausctl: %s\n", j.value("error", std::string("refused")).c_str());
+    std::fprintf(stderr, "funkhausctl: %s\n",
+                 printable(j.value("error", std::string("refused"))).c_str());
     return 1;
   }
   if (request.kind == ControlRequest::Kind::kMode)
     std::printf("virtual monitor %s is now %sx%s\n", cell(at(j, "display")).c_str(),
                 cell(at(j, "width")).c_str(), cell(at(j, "height")).c_str());
+  if (request.kind == ControlRequest::Kind::kForward) {
+    if (json) {
+      std::printf("%s\n", j.dump().c_str());
+      return 0;
+    }
+    printForwarded(request, j);
+  }
   if (request.kind == ControlRequest::Kind::kStatus) {
     if (json)
       std::printf("%s\n", j.dump().c_str());
@@ -169,6 +273,17 @@ int main(int argc, char** argv) {
   stop->add_option("worker", worker)->required()->check(CLI::IsMember(names));
   auto* start = app.add_subcommand("start", "Start a stopped or failed worker");
   start->add_option("worker", worker)->required()->check(CLI::IsMember(names));
+  std::string pin, client_address, client_id;
+  auto* pair = app.add_subcommand(
+      "pair", "Pair a Moonlight client: enter the PIN it shows (no PIN: list waiting requests)");
+  pair->add_option("pin", pin, "The 4 digits Moonlight shows");
+  pair->add_option("--address", client_address, "The client's address when several wait");
+  pair->add_flag("--json", json, "The reply as JSON");
+  auto* clients = app.add_subcommand("clients", "The paired Moonlight clients");
+  clients->add_flag("--json", json, "The reply as JSON");
+  auto* unpair = app.add_subcommand("unpair", "Unpair a Moonlight client (refused at once)");
+  unpair->add_option("id", client_id, "Its ID (8 or more hex digits, from funkhausctl clients)")
+      ->required();
   std::string mode_text;
   auto* mode = app.add_subcommand("mode", "Change the virtual monitor's mode live");
   mode->add_option("mode", mode_text, "WIDTHxHEIGHT or WIDTHxHEIGHT@HZ, e.g. 1280x720@60")
@@ -188,6 +303,18 @@ int main(int argc, char** argv) {
   if (*restart) request.kind = ControlRequest::Kind::kRestart;
   if (*stop) request.kind = ControlRequest::Kind::kStop;
   if (*start) request.kind = ControlRequest::Kind::kStart;
+  if (*pair || *clients || *unpair) {
+    request.kind = ControlRequest::Kind::kForward;
+    request.command = *clients ? "clients" : *unpair ? "unpair" : pin.empty() ? "pairing" : "pair";
+    request.pin = pin;
+    request.address = client_address;
+    request.id = client_id;
+    // The same checks funkhausd makes, so that a typo gets a message here.
+    if (auto checked = parseControlRequest(encodeControlRequest(request)); !checked) {
+      std::fprintf(stderr, "funkhausctl: %s\n", checked.error().message.c_str());
+      return 2;
+    }
+  }
   if (*mode) {
     request.kind = ControlRequest::Kind::kMode;
     unsigned w = 0, h = 0, hz = 0;

@@ -52,6 +52,15 @@ class TableReader {
     apply(i->get());
   }
 
+  void boolean(const char* key, auto&& apply) {
+    const toml::node* n = find(key);
+    if (n == nullptr) return;
+    if (const auto* b = n->as_boolean())
+      apply(b->get());
+    else
+      fail(*n, key, "must be true or false");
+  }
+
   void seen(const char* key) { seen_.insert(key); }
 
   const toml::table* table(const char* key) {
@@ -172,8 +181,12 @@ void readWorkers(TableReader& top, Config& config, std::string_view source,
     std::vector<std::string> names;
     for (const toml::node& n : *a) {
       const auto* s = n.as_string();
-      if (s == nullptr || findWorker(s->get()) == nullptr) {
-        r.fail(n, "start", "entries must be \"" + workerNames("\", \"", "\" or \"") + "\"");
+      const WorkerSpec* w = s != nullptr ? findWorker(s->get()) : nullptr;
+      if (w == nullptr || w->scope != Scope::kSession) {
+        r.fail(n, "start",
+               "entries must be \"" + workerNames("\", \"", "\" or \"", Scope::kSession) + "\"" +
+                   (w != nullptr ? " (" + s->get() + " is a host worker: its own section starts it)"
+                                 : std::string()));
       } else if (std::find(names.begin(), names.end(), s->get()) != names.end()) {
         r.fail(n, "start", "names \"" + s->get() + "\" twice");
       } else {
@@ -304,6 +317,80 @@ void readNet(TableReader& top, Config& config, std::string_view source,
     r.fail(*t, "rtp_port", "must be even (RTCP takes the odd port above it)");
 }
 
+bool ipAddress(const std::string& v) {
+  in6_addr a6{};
+  in_addr a4{};
+  return inet_pton(AF_INET, v.c_str(), &a4) == 1 || inet_pton(AF_INET6, v.c_str(), &a6) == 1;
+}
+
+// No control characters (they end up in logs, XML and a terminal).
+bool printable(const std::string& v) {
+  return std::none_of(v.begin(), v.end(),
+                      [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; });
+}
+
+void readGamestreamApps(TableReader& r, const toml::array& apps, Config& config,
+                        std::string_view source, std::vector<std::string>& errors) {
+  for (size_t i = 0; i < apps.size(); ++i) {
+    const std::string prefix = "gamestream.apps[" + std::to_string(i) + "].";
+    const toml::table* t = apps[i].as_table();
+    if (t == nullptr) {
+      r.fail(apps[i], "apps[" + std::to_string(i) + "]", "must be a table {title, command}");
+      continue;
+    }
+    TableReader a(*t, prefix, source, errors);
+    GamestreamApp app;
+    a.string("title", [&](const std::string& v) -> std::string {
+      if (v.empty() || v.size() > 64 || !printable(v))
+        return "must be 1 to 64 characters without control characters";
+      if (v == "Desktop") return "\"Desktop\" is always there (app 1); choose another title";
+      for (const GamestreamApp& known : config.gamestream.apps)
+        if (known.title == v) return "\"" + v + "\" is the title of an earlier app";
+      app.title = v;
+      return {};
+    });
+    a.string("command", [&](const std::string& v) -> std::string {
+      if (v.empty() || v.size() > 4096 || !printable(v))
+        return "must be 1 to 4096 characters on one line";
+      app.command = v;
+      return {};
+    });
+    a.rejectUnknown();
+    if (!t->contains("title")) a.fail(*t, "title", "is missing");
+    if (!t->contains("command")) a.fail(*t, "command", "is missing");
+    if (!app.title.empty() && !app.command.empty()) config.gamestream.apps.push_back(app);
+  }
+}
+
+void readGamestream(TableReader& top, Config& config, std::string_view source,
+                    std::vector<std::string>& errors) {
+  const toml::table* t = top.table("gamestream");
+  if (t == nullptr) return;
+  TableReader r(*t, "gamestream.", source, errors);
+  GamestreamConfig& c = config.gamestream;
+  r.boolean("enabled", [&](bool v) { c.enabled = v; });
+  // HTTPS is base_port - 5 (GameStream's layout); 0: any free ports (tests).
+  r.integer("base_port", 0, 65535, [&](int64_t v) { c.base_port = static_cast<uint16_t>(v); });
+  r.string("listen_address", [&](const std::string& v) -> std::string {
+    if (!ipAddress(v))
+      return "must be an IPv4 or IPv6 address such as \"::\" or \"127.0.0.1\", not \"" + v + "\"";
+    c.listen_address = v;
+    return {};
+  });
+  r.string("name", [&](const std::string& v) -> std::string {
+    if (v.empty() || v.size() > 63 || !printable(v))
+      return "must be 1 to 63 characters without control characters";
+    c.name = v;
+    return {};
+  });
+  r.boolean("mdns", [&](bool v) { c.mdns = v; });
+  if (const toml::array* apps = r.array("apps"))
+    readGamestreamApps(r, *apps, config, source, errors);
+  r.rejectUnknown();
+  if (c.base_port != 0 && c.base_port < 1029)
+    r.fail(*t, "base_port", "must be 0 or from 1029 (HTTPS takes base_port - 5, above 1023)");
+}
+
 void readVdisplay(TableReader& top, Config& config, std::string_view source,
                   std::vector<std::string>& errors) {
   const toml::table* t = top.table("vdisplay");
@@ -357,15 +444,24 @@ void resolveDefaults(Config& config, const std::string& worker_dir) {
     // The table's order; a worker that is only there when available joins if it is.
     config.workers.clear();
     for (const WorkerSpec& w : workerTable())
-      if (w.default_start == DefaultStart::kAlways ||
-          (w.default_start == DefaultStart::kIfAvailable && w.available != nullptr &&
-           w.available(config, worker_dir)))
+      if (w.scope == Scope::kSession &&
+          (w.default_start == DefaultStart::kAlways ||
+           (w.default_start == DefaultStart::kIfAvailable && w.available != nullptr &&
+            w.available(config, worker_dir))))
         config.workers.emplace_back(w.name);
   }
   if (config.capture.source == "auto")
     // Frames from the virtual display when a worker in the set produces the display ring.
     config.capture.source =
         producerOf(abi::RingId::kDisplay, config.workers, nullptr) ? "vdisplay" : "synthetic";
+}
+
+std::vector<std::string> hostWorkers(const Config& config) {
+  std::vector<std::string> out;
+  for (const WorkerSpec& w : workerTable())
+    if (w.scope == Scope::kHost && (w.enabled == nullptr || w.enabled(config)))
+      out.emplace_back(w.name);
+  return out;
 }
 
 const char* toString(RunMode mode) { return mode == RunMode::kSystem ? "system" : "user"; }
@@ -402,6 +498,7 @@ Result<Config> parseConfig(std::string_view text, std::string_view source_name) 
   readNet(top, config, source_name, errors);
   readVdisplay(top, config, source_name, errors);
   readRings(top, config, source_name, errors);
+  readGamestream(top, config, source_name, errors);
   top.rejectUnknown();
   if (!errors.empty()) {
     std::string all = errors.front();

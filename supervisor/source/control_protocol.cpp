@@ -3,8 +3,69 @@
 #include "funkhaus/supervisor/worker_table.h"
 
 #include <nlohmann/json.hpp>
+#include <optional>
 
 namespace funkhaus::supervisor {
+namespace {
+
+bool allOf(const std::string& s, const char* allowed) {
+  return s.find_first_not_of(allowed) == std::string::npos;
+}
+
+constexpr const char* kHex = "0123456789abcdefABCDEF";
+
+// A request a worker serves: only its own fields, each checked.
+Result<ControlRequest> parseForward(const nlohmann::json& j, const std::string& name) {
+  ControlRequest r;
+  r.kind = ControlRequest::Kind::kForward;
+  r.command = name;
+  for (const char* key : {"worker", "width", "height", "refresh_hz"})
+    if (j.contains(key)) return makeError("{} takes no \"{}\"", name, key);
+  auto text = [&](const char* key) -> std::optional<std::string> {
+    const auto it = j.find(key);
+    if (it == j.end() || !it->is_string()) return std::nullopt;
+    return it->get<std::string>();
+  };
+  const bool pair = name == "pair", unpair = name == "unpair";
+  if (!pair && (j.contains("pin") || j.contains("address")))
+    return makeError("{} takes no \"pin\" or \"address\"", name);
+  if (!unpair && j.contains("id")) return makeError("{} takes no \"id\"", name);
+  if (pair) {
+    const auto pin = text("pin");
+    if (!pin || pin->size() != 4 || !allOf(*pin, "0123456789"))
+      return makeError("pair needs \"pin\": the 4 digits Moonlight shows, as a string");
+    r.pin = *pin;
+    if (j.contains("address")) {
+      const auto address = text("address");
+      if (!address || address->empty() || address->size() > 64 ||
+          !allOf(*address, "0123456789abcdefABCDEF.:"))
+        return makeError("pair: \"address\" must be an IPv4 or IPv6 address");
+      r.address = *address;
+    }
+  }
+  if (unpair) {
+    const auto id = text("id");
+    if (!id || id->size() < 8 || id->size() > 64 || !allOf(*id, kHex))
+      return makeError("unpair needs \"id\": 8 to 64 hex digits of the client's id");
+    r.id = *id;
+  }
+  return r;
+}
+
+}  // namespace
+
+bool isMutating(const ControlRequest& request) {
+  if (request.kind == ControlRequest::Kind::kForward) return servedMutating(request.command);
+  return isMutating(request.kind);
+}
+
+std::string forwardedRequestText(const ControlRequest& request) {
+  nlohmann::json j = {{"cmd", request.command}};
+  if (!request.pin.empty()) j["pin"] = request.pin;
+  if (!request.address.empty()) j["address"] = request.address;
+  if (!request.id.empty()) j["id"] = request.id;
+  return j.dump();
+}
 
 Result<ControlRequest> parseControlRequest(std::string_view line) {
   if (line.size() > kMaxControlRequest)
@@ -13,11 +74,15 @@ Result<ControlRequest> parseControlRequest(std::string_view line) {
   if (j.is_discarded()) return makeError("request is not valid JSON");
   if (!j.is_object()) return makeError("request must be a JSON object");
   for (const auto& [key, value] : j.items())
-    if (key != "cmd" && key != "worker" && key != "width" && key != "height" && key != "refresh_hz")
+    if (key != "cmd" && key != "worker" && key != "width" && key != "height" &&
+        key != "refresh_hz" && key != "pin" && key != "address" && key != "id")
       return makeError("unknown request field \"{}\"", key.substr(0, 64));
   const auto cmd = j.find("cmd");
   if (cmd == j.end() || !cmd->is_string()) return makeError("request needs a string \"cmd\"");
   const std::string name = cmd->get<std::string>();
+  if (servingWorker(name) != nullptr) return parseForward(j, name);
+  for (const char* key : {"pin", "address", "id"})
+    if (j.contains(key)) return makeError("{} takes no \"{}\"", name.substr(0, 64), key);
   ControlRequest r;
   if (name == "status")
     r.kind = ControlRequest::Kind::kStatus;
@@ -83,6 +148,8 @@ std::string encodeControlRequest(const ControlRequest& request) {
       j["height"] = request.height;
       if (request.refresh_hz != 0) j["refresh_hz"] = request.refresh_hz;
       return j.dump();
+    case ControlRequest::Kind::kForward:
+      return forwardedRequestText(request);
   }
   j["worker"] = request.worker;
   return j.dump();

@@ -1,5 +1,6 @@
 // ControlServer: the control socket on Boost.Asio.
 #include "funkhaus/supervisor/control_server.h"
+#include "funkhaus/supervisor/worker_table.h"
 
 #include <grp.h>
 #include <pwd.h>
@@ -107,13 +108,18 @@ void ControlServer::serve(std::shared_ptr<stream_protocol::socket> socket) {
                                asio::buffers_begin(conn->buffer.data()) + static_cast<long>(n) - 1);
         auto request = parseControlRequest(line);
         if (!request) return respond(errorReply(request.error().message));
-        if (!isMutating(request->kind)) return respond(handler_.status());
+        if (request->kind == ControlRequest::Kind::kStatus) {
+          if (auto reply = handler_.status(respond)) respond(*reply);
+          return;
+        }
         ucred peer{};
         socklen_t len = sizeof peer;
-        if (getsockopt(socket->native_handle(), SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0 ||
-            !authorized(peer.uid))
+        if (getsockopt(socket->native_handle(), SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0)
+          return respond(errorReply("cannot tell who is asking (SO_PEERCRED)"));
+        if (isMutating(*request) && !authorized(peer.uid))
           return respond(errorReply(fmt::format(
-              "permission denied: only root, uid {} and members of group '{}' may change workers",
+              "permission denied: only root, uid {} and members of group '{}' may change workers "
+              "or pairings",
               geteuid(), control_group_)));
         if (auto reply = handler_.change(*request, peer.uid, respond)) respond(*reply);
       });
@@ -121,6 +127,10 @@ void ControlServer::serve(std::shared_ptr<stream_protocol::socket> socket) {
 
 bool ControlServer::authorized(uint32_t uid) const {
   if (uid == 0 || uid == geteuid()) return true;
+  // The network-facing service user (funkhaus-web in system mode) never steers funkhausd,
+  // whatever its groups.
+  if (const passwd* service = getpwnam(kServiceUser); service != nullptr && service->pw_uid == uid)
+    return false;
   const group* g = getgrnam(control_group_.c_str());
   if (g == nullptr) return false;
   const passwd* pw = getpwuid(uid);

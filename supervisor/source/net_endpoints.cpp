@@ -26,7 +26,7 @@ struct Address {
   int family = AF_INET;
 };
 
-Result<Address> parseAddress(const std::string& host) {
+Result<Address> parseAddress(const std::string& host, const char* key = "net.bind") {
   Address a;
   auto* v4 = reinterpret_cast<sockaddr_in*>(&a.storage);
   auto* v6 = reinterpret_cast<sockaddr_in6*>(&a.storage);
@@ -39,7 +39,7 @@ Result<Address> parseAddress(const std::string& host) {
     a.length = sizeof(sockaddr_in6);
     a.family = AF_INET6;
   } else {
-    return makeError("net.bind: \"{}\" is not an IPv4 or IPv6 address", host);
+    return makeError("{}: \"{}\" is not an IPv4 or IPv6 address", key, host);
   }
   return a;
 }
@@ -70,7 +70,7 @@ Result<UniqueFd> bound(const Address& address, const EndpointDeclaration& e, uin
   return fd;
 }
 
-// The port [net] gives an endpoint of its own.
+// The port [net] or [gamestream] gives an endpoint of its own.
 uint16_t configuredPort(const NetConfig& config, PortSetting setting) {
   switch (setting) {
     case PortSetting::kPort:
@@ -78,8 +78,17 @@ uint16_t configuredPort(const NetConfig& config, PortSetting setting) {
     case PortSetting::kRtpPort:
       return config.rtp_port;
     case PortSetting::kRelative:
+    case PortSetting::kGamestreamHttp:
+    case PortSetting::kGamestreamHttps:
       break;
   }
+  return 0;
+}
+
+uint16_t configuredPort(const GamestreamConfig& config, PortSetting setting) {
+  if (config.base_port == 0) return 0;  // any free port
+  if (setting == PortSetting::kGamestreamHttp) return config.base_port;
+  if (setting == PortSetting::kGamestreamHttps) return static_cast<uint16_t>(config.base_port - 5);
   return 0;
 }
 
@@ -99,32 +108,44 @@ Result<NetEndpoints> NetEndpoints::open(
   for (const net::ProtocolDeclaration* p : protocols)
     for (const EndpointDeclaration& d : p->endpoints)
       if (d.port != PortSetting::kRelative)
-        if (auto ok = e.openGroup(config, *p, d); !ok) return ok.error();
+        if (auto ok = e.openGroup(config.bind, configuredPort(config, d.port), "net", *p, d); !ok)
+          return ok.error();
   return e;
+}
+
+Result<void> NetEndpoints::openWeb(const GamestreamConfig& config,
+                                   const net::ProtocolDeclaration& web) {
+  if (auto address = parseAddress(config.listen_address, "gamestream.listen_address"); !address)
+    return address.error();
+  for (const EndpointDeclaration& d : web.endpoints)
+    if (d.port != PortSetting::kRelative)
+      if (auto ok = openGroup(config.listen_address, configuredPort(config, d.port), "gamestream",
+                              web, d);
+          !ok)
+        return ok;
+  return {};
 }
 
 // The endpoint `leader` and those that follow it, bound together: at the configured port, or
 // (port 0) at a free port where the leader's rules hold and every follower's port is free too.
-Result<void> NetEndpoints::openGroup(const NetConfig& config,
-                                     const net::ProtocolDeclaration& protocol,
+Result<void> NetEndpoints::openGroup(const std::string& bind, uint16_t configured,
+                                     const char* section, const net::ProtocolDeclaration& protocol,
                                      const EndpointDeclaration& leader) {
-  const Address address = *parseAddress(config.bind);
-  const uint16_t configured = configuredPort(config, leader.port);
+  const Address address = *parseAddress(bind);
   std::vector<const EndpointDeclaration*> followers;
   for (const EndpointDeclaration& d : protocol.endpoints)
     if (d.port == PortSetting::kRelative && d.follows == leader.tag) followers.push_back(&d);
   if (configured != 0 && leader.even && configured % 2 != 0)
-    return makeError("net: the {} port {} must be even", leader.name, configured);
+    return makeError("{}: the {} port {} must be even", section, leader.name, configured);
   for (int attempt = 0; attempt < 200; ++attempt) {
     auto first = bound(address, leader, configured);
     if (!first) {
       if (configured == 0)
-        return makeError("net: cannot bind a {} port for {}: {}", kindName(leader), leader.name,
-                         first.error().message);
-      return makeError("net: cannot {} {} {} port {} ({}): {}",
+        return makeError("{}: cannot bind a {} port for {}: {}", section, kindName(leader),
+                         leader.name, first.error().message);
+      return makeError("{}: cannot {} {} {} port {} ({}): {}", section,
                        leader.kind == EndpointKind::kTcpListen ? "listen on" : "bind",
-                       kindName(leader), config.bind, configured, leader.name,
-                       first.error().message);
+                       kindName(leader), bind, configured, leader.name, first.error().message);
     }
     const uint16_t port = boundPort(first->get());
     if (configured == 0 && leader.even && port % 2 != 0) continue;  // try another
@@ -137,7 +158,7 @@ Result<void> NetEndpoints::openGroup(const NetConfig& config,
                                 : Result<UniqueFd>(makeError("beyond port 65535"));
       if (!next) {
         if (configured != 0)
-          return makeError("net: cannot bind {} {} port {} ({}): {}", kindName(*f), config.bind,
+          return makeError("{}: cannot bind {} {} port {} ({}): {}", section, kindName(*f), bind,
                            want, f->name, next.error().message);
         complete = false;
         break;
@@ -148,7 +169,7 @@ Result<void> NetEndpoints::openGroup(const NetConfig& config,
     for (Endpoint& g : group) endpoints_.push_back(std::move(g));
     return {};
   }
-  return makeError("net: found no free {} port for {} and the ports that follow it",
+  return makeError("{}: found no free {} port for {} and the ports that follow it", section,
                    kindName(leader), leader.name);
 }
 

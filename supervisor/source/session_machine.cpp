@@ -48,7 +48,26 @@ SessionMachine::~SessionMachine() = default;
 WorkerProcess* SessionMachine::find(std::string_view name) const {
   for (const auto& w : workers_)
     if (w->name() == name) return w.get();
+  for (const auto& w : host_)
+    if (w->name() == name) return w.get();
   return nullptr;
+}
+
+bool SessionMachine::isHost(const WorkerProcess& worker) const {
+  return worker.spec().scope == Scope::kHost;
+}
+
+void SessionMachine::startHost() {
+  if (host_started_ || state_ == State::kShuttingDown || state_ == State::kDone) return;
+  host_started_ = true;
+  WorkerProcess::Delegate& delegate = *this;
+  for (const auto& name : supervisor::hostWorkers(config_))
+    if (const WorkerSpec* spec = findWorker(name))
+      host_.push_back(std::make_unique<WorkerProcess>(*spec, config_.restart, timingsOf(config_),
+                                                      launcher_, clock_, delegate));
+  if (!host_.empty()) spdlog::info("starting {} host worker(s)", host_.size());
+  for (const auto& w : host_) w->start();
+  updateStatus();
 }
 
 void SessionMachine::setConfig(const Config& config) { config_ = config; }
@@ -123,7 +142,7 @@ void SessionMachine::shutdown(int exit_code) {
   hooks_.setEnding();
   state_ = State::kShuttingDown;
   stopSet();
-  continueIfGone();
+  continueIfGone();  // the host set stops once the session's is gone
 }
 
 void SessionMachine::tick() {
@@ -132,6 +151,9 @@ void SessionMachine::tick() {
   else
     for (const auto& w : workers_)
       if (w->running()) w->tick();  // grace periods only: nothing new starts now
+  const bool host_runs = state_ != State::kShuttingDown && state_ != State::kDone;
+  for (size_t i = 0; i < host_.size(); ++i)  // by index: a tick may end in a shutdown
+    if (host_runs || host_[i]->running()) host_[i]->tick();
   updateStatus();
 }
 
@@ -150,6 +172,12 @@ void SessionMachine::stopSet() {
 
 bool SessionMachine::allGone() const {
   for (const auto& w : workers_)
+    if (w->running()) return false;
+  return true;
+}
+
+bool SessionMachine::hostGone() const {
+  for (const auto& w : host_)
     if (w->running()) return false;
   return true;
 }
@@ -175,6 +203,12 @@ void SessionMachine::continueIfGone() {
       startSet();
       break;
     case State::kShuttingDown:
+      // The session's set is gone: now the host set, then done.
+      if (!host_stopping_) {
+        host_stopping_ = true;
+        for (auto it = host_.rbegin(); it != host_.rend(); ++it) (*it)->stop();
+      }
+      if (!hostGone()) break;
       state_ = State::kDone;
       hooks_.closePlan();
       hooks_.finished(exit_code_);
@@ -188,13 +222,19 @@ void SessionMachine::continueIfGone() {
 }
 
 void SessionMachine::updateStatus() {
+  // Host workers do not hold READY back; one that is not running is named in the status.
+  std::string host;
+  for (const auto& w : host_)
+    if (w->state() != WorkerState::kRunning)
+      host += (host.empty() ? "" : ", ") + w->name() + " " + toString(w->state());
+  if (!host.empty()) host = "; host: " + host;
   if (state_ == State::kNoSession) {
     // Nothing to wait for: funkhausd is up and watching for a session.
     if (!notified_ready_) {
       notified_ready_ = true;
       notifier_.ready();
     }
-    const std::string status = "waiting for a session";
+    const std::string status = "waiting for a session" + host;
     if (status != last_status_) notifier_.status(last_status_ = status);
     return;
   }
@@ -211,13 +251,15 @@ void SessionMachine::updateStatus() {
     notifier_.ready();
     spdlog::info("every worker is ready");
   }
-  const std::string status = degraded.empty() ? fmt::format("{} workers running", workers_.size())
-                                              : fmt::format("degraded: {}", degraded);
+  const std::string status = (degraded.empty() ? fmt::format("{} workers running", workers_.size())
+                                               : fmt::format("degraded: {}", degraded)) +
+                             host;
   if (status != last_status_) notifier_.status(last_status_ = status);
 }
 
 Result<LaunchSpec> SessionMachine::prepareLaunch(WorkerProcess& worker) {
-  return hooks_.prepareLaunch(worker, session_);
+  static const SessionInfo kNoSession;
+  return hooks_.prepareLaunch(worker, isHost(worker) ? kNoSession : session_);
 }
 
 std::vector<HandedFd> SessionMachine::handOver(WorkerProcess& worker) {
@@ -234,9 +276,24 @@ Result<void> SessionMachine::onConnection(WorkerProcess& worker, Message& messag
   return hooks_.onConnection(worker, message);
 }
 
+void SessionMachine::onRequest(WorkerProcess& worker, uint32_t id, const std::string& text) {
+  hooks_.onRequest(worker, id, text);
+}
+
 void SessionMachine::onReaped(WorkerProcess& worker, uint32_t pid) { hooks_.onReaped(worker, pid); }
 
-void SessionMachine::onEscalate(WorkerProcess&) { restartSet(); }
+// A host worker has no set to restart: it starts again on its own, within the same limit as
+// session restarts (past it funkhausd gives up).
+void SessionMachine::onEscalate(WorkerProcess& worker) {
+  if (!isHost(worker)) return restartSet();
+  if (state_ == State::kShuttingDown || state_ == State::kDone) return;
+  if (!escalation_.allowSessionRestart(clock_.now())) {
+    spdlog::critical("{}: keeps failing: giving up so systemd can take over", worker.name());
+    return shutdown(1);
+  }
+  spdlog::warn("{}: restarting it with a fresh restart history", worker.name());
+  worker.start();
+}
 
 void SessionMachine::onChanged(WorkerProcess&) {
   continueIfGone();

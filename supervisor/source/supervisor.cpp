@@ -18,8 +18,7 @@
 #include <vector>
 
 #include "funkhaus/abi/exit_codes.h"
-#include "funkhaus/abi/frame_ring.h"
-#include "funkhaus/abi/packet_ring.h"
+#include "funkhaus/abi/net_state.h"
 #include "funkhaus/abi/status_page.h"
 #include "funkhaus/common/frame_ring.h"
 #include "funkhaus/common/packet_ring.h"
@@ -28,9 +27,12 @@
 #include "funkhaus/supervisor/event_router.h"
 #include "funkhaus/supervisor/net_endpoints.h"
 #include "funkhaus/supervisor/process_launcher.h"
+#include "funkhaus/supervisor/service_account.h"
 #include "funkhaus/supervisor/service_notifier.h"
 #include "funkhaus/supervisor/session_machine.h"
 #include "funkhaus/supervisor/session_plan.h"
+#include "funkhaus/supervisor/status_report.h"
+#include "funkhaus/supervisor/worker_requests.h"
 #include "funkhaus/supervisor/worker_table.h"
 
 namespace funkhaus::supervisor {
@@ -50,6 +52,13 @@ namespace {
 constexpr auto kTick = 50ms;
 // How long a burst of session-change notifications may take before funkhausd acts on it.
 constexpr auto kSessionSettle = 100ms;
+// How long a forwarded request (funkhausctl pair, ...) and the status's host-state may take.
+constexpr auto kForwardTimeout = 5s;
+constexpr auto kStatusTimeout = 1s;
+
+std::string dumpSafe(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 }  // namespace
 
@@ -67,7 +76,8 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
         leases_(io_),
         router_(*clock_),
         control_(io_, *this),
-        machine_(options_.config, *launcher_, *clock_, *notifier_, *this) {}
+        machine_(options_.config, *launcher_, *clock_, *notifier_, *this),
+        state_dir_(stateDirectory(options_.mode)) {}
 
   int run() {
     // Before any socket opens: a funkhausd that cannot start its workers must not hold the
@@ -82,14 +92,27 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
       spdlog::critical("control socket: {}", listening.error().message);
       return 1;
     }
-    if (anyWorkerHas(Device::kNetEndpoints)) {
-      auto endpoints = NetEndpoints::open(options_.config.net);
+    // The endpoints of the session's net and of host workers (funkhaus-web's HTTP and HTTPS)
+    // are opened once and outlive every worker.
+    const bool session_net = anyWorkerHas(Device::kNetEndpoints, options_.config.workers);
+    const bool host_net = anyWorkerHas(Device::kNetEndpoints, hostWorkers(options_.config));
+    if (session_net || host_net) {
+      auto endpoints = NetEndpoints::open(
+          options_.config.net,
+          session_net ? std::span<const net::ProtocolDeclaration* const>(net::kNetProtocols)
+                      : std::span<const net::ProtocolDeclaration* const>());
+      if (endpoints && host_net)
+        if (auto web = endpoints->openWeb(options_.config.gamestream); !web)
+          endpoints = web.error();
       if (!endpoints) {
         spdlog::critical("{}", endpoints.error().message);
         return 1;
       }
       net_.emplace(std::move(*endpoints));
-      logViewerUrl();
+      if (session_net) logViewerUrl(options_.config.net, net_->rtspPort(), net_->rtpPort());
+      if (host_net)
+        logGamestream(options_.config.gamestream, net_->port(abi::kEndpointGamestreamHttp),
+                      net_->port(abi::kEndpointGamestreamHttps), state_dir_);
     }
     auto session = sessions_->current();
     if (!session) {
@@ -97,6 +120,7 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
       return 1;
     }
     if (!*session) spdlog::info("no active session yet: waiting for one");
+    machine_.startHost();  // with or without a session
     machine_.switchTo(*session);
     watchSessions();
     waitSignals();
@@ -111,7 +135,9 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
 
   // Every worker of the config has its binary, executable, in the worker directory.
   Result<void> checkBinaries() const {
-    for (const auto& name : options_.config.workers) {
+    std::vector<std::string> names = options_.config.workers;
+    for (const std::string& host : hostWorkers(options_.config)) names.push_back(host);
+    for (const auto& name : names) {
       const WorkerSpec* w = findWorker(name);
       if (w == nullptr) return makeError("no worker \"{}\" in the worker table", name);
       const std::string path = options_.worker_dir + "/" + std::string(w->binary);
@@ -124,34 +150,11 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
     return {};
   }
 
-  bool anyWorkerHas(Device device) const {
-    for (const auto& name : options_.config.workers)
+  static bool anyWorkerHas(Device device, const std::vector<std::string>& names) {
+    for (const auto& name : names)
       if (const WorkerSpec* w = findWorker(name); w != nullptr && hasDevice(*w, device))
         return true;
     return false;
-  }
-
-  void logViewerUrl() const {
-    const std::string& bind = options_.config.net.bind;
-    const bool any = bind == "0.0.0.0" || bind == "::";
-    const std::string host = any                                   ? "127.0.0.1"
-                             : bind.find(':') != std::string::npos ? "[" + bind + "]"
-                                                                   : bind;
-    spdlog::info(
-        "viewers: open rtsp://{}:{}{} in ffplay, VLC, mpv or GStreamer{} (RTP/RTCP on UDP "
-        "{}-{}), e.g.  ffplay -fflags nobuffer -flags low_delay rtsp://{}:{}{}",
-        host, net_->rtspPort(), options_.config.net.path,
-        any ? " (or this machine's address from elsewhere)" : "", net_->rtpPort(),
-        net_->rtpPort() + 1, host, net_->rtspPort(), options_.config.net.path);
-    if (options_.config.net.rtsp_password.empty())
-      spdlog::info(
-          "RTSP answers viewers on this host only: set [net] rtsp_password to let other hosts "
-          "watch (they sign in as '{}' with RTSP Digest: rtsp://{}:PASSWORD@HOST:{}{})",
-          options_.config.net.rtsp_user, options_.config.net.rtsp_user, net_->rtspPort(),
-          options_.config.net.path);
-    else
-      spdlog::info("RTSP viewers from other hosts sign in as '{}' (RTSP Digest)",
-                   options_.config.net.rtsp_user);
   }
 
   // ---- the session's set (SessionMachine::Hooks) --------------------------------------------
@@ -183,6 +186,7 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
     LaunchSpec spec;
     spec.path = options_.worker_dir + "/" + std::string(w.spec().binary);
     spec.args = w.spec().args(options_.config);
+    if (w.spec().state_dir) spec.args.insert(spec.args.end(), {"--state-dir", state_dir_});
     spec.environment = session.environment;
     if (w.spec().environment != nullptr)
       for (const std::string& entry : w.spec().environment(options_.config)) {
@@ -190,6 +194,11 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
         spec.environment[entry.substr(0, eq)] = eq == std::string::npos ? "" : entry.substr(eq + 1);
       }
     spec.credentials = credentials_;
+    if (w.spec().credentials == CredentialPolicy::kServiceUser) {
+      auto service = serviceCredentials(options_.mode, kServiceUser);
+      if (!service) return service.error();
+      spec.credentials = *service;
+    }
     return spec;
   }
 
@@ -229,6 +238,24 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
     if (auto* release = std::get_if<ConnectionReleaseMessage>(&message))
       net_->release(release->slot);
     return {};
+  }
+
+  // A worker's request (untrusted JSON): answered from what funkhausd knows of the session.
+  void onRequest(WorkerProcess& w, uint32_t id, const std::string& text) override {
+    StreamView view;
+    const SessionInfo& s = machine_.session();
+    view.session = machine_.state() == SessionMachine::State::kRunning && !s.id.empty();
+    view.greeter = s.klass == "greeter";
+    view.rtsp_port = net_ ? net_->rtspPort() : 0;
+    for (const auto& sw : machine_.workers())
+      if (hasDevice(sw->spec(), Device::kNetEndpoints)) {
+        view.net_state = toString(sw->state());
+        view.net_ready = sw->ready() && sw->state() == WorkerState::kRunning;
+      }
+    const RequestAnswer answer = answerWorkerRequest(w.spec(), text, view);
+    if (!answer.log.empty()) spdlog::info("{}", answer.log);
+    if (auto sent = w.reply(id, answer.reply); !sent)
+      spdlog::warn("{}: answering request {}: {}", w.name(), id, sent.error().message);
   }
 
   // The owner cleans up: the reaped worker's roles and slots in its rings go back at once, so
@@ -286,22 +313,6 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
     });
   }
 
-  static void logEvent(const WorkerSpec& from, const abi::EventBody& event) {
-    switch (static_cast<abi::Event>(event.event)) {
-      case abi::Event::kModeChanged:
-        spdlog::info("{}: mode changed to {}x{}", from.name, event.arg >> 32,
-                     event.arg & 0xffffffffu);
-        break;
-      case abi::Event::kError:
-        spdlog::warn("{}: reported error {}", from.name, event.arg);
-        break;
-      case abi::Event::kKeyframeRequest:
-      case abi::Event::kModeRequest:
-        spdlog::info("{}: event {} (arg {})", from.name, event.event, event.arg);
-        break;
-    }
-  }
-
   // A viewer's mode request: untrusted numbers; the driver validates the mode, we only unpack.
   void viewerMode(const abi::EventBody& event) {
     const vdisplay::Mode mode{static_cast<uint32_t>(event.arg >> 32),
@@ -330,12 +341,76 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
 
   // ---- control requests (ControlServer::Handler) --------------------------------------------
 
-  std::string status() override {
-    return statusJson().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  // The status, with the GameStream section from funkhaus-web's host-state when it runs.
+  std::optional<std::string> status(const ControlServer::Respond& respond) override {
+    nlohmann::json out = statusJson();
+    const WorkerSpec* spec = servingWorker("host-state");
+    WorkerProcess* web = spec != nullptr ? machine_.find(spec->name) : nullptr;
+    if (web == nullptr || !web->ready()) {
+      if (web != nullptr)
+        out["gamestream"] = gamestreamJson(
+            *web, {{"error", fmt::format("{} is {}", web->spec().binary, toString(web->state()))}});
+      return dumpSafe(out);
+    }
+    auto asked = web->request(R"({"cmd":"host-state"})", kStatusTimeout,
+                              [this, out, respond, web](Result<std::string> reply) mutable {
+                                out["gamestream"] = gamestreamJson(*web, hostStateStatus(reply));
+                                respond(dumpSafe(out));
+                              });
+    if (!asked) {
+      out["gamestream"] = gamestreamJson(*web, {{"error", asked.error().message}});
+      return dumpSafe(out);
+    }
+    return std::nullopt;
+  }
+
+  // What funkhausd knows (sockets, config) and what the worker said (`state`, checked).
+  nlohmann::json gamestreamJson(const WorkerProcess& web, nlohmann::json state) const {
+    const GamestreamConfig& g = options_.config.gamestream;
+    nlohmann::json out = {{"worker", web.name()},
+                          {"worker_state", toString(web.state())},
+                          {"listen_address", g.listen_address},
+                          {"http_port", net_ ? net_->port(abi::kEndpointGamestreamHttp) : 0},
+                          {"https_port", net_ ? net_->port(abi::kEndpointGamestreamHttps) : 0},
+                          {"state_dir", state_dir_}};
+    for (auto& [key, value] : state.items())
+      if (!out.contains(key)) out[key] = value;
+    if (const auto app = state.find("running_app"); app != state.end() && app->is_number()) {
+      const uint64_t id = app->get<uint64_t>();
+      if (id == 1) out["running_app_title"] = "Desktop";
+      for (size_t i = 0; i < g.apps.size(); ++i)
+        if (id == gamestreamAppId(i)) out["running_app_title"] = g.apps[i].title;
+    }
+    return out;
+  }
+
+  // A request a worker serves (funkhausctl pair, clients, ...): forwarded, its reply checked.
+  std::optional<std::string> forward(const ControlRequest& request, uint32_t peer_uid,
+                                     const ControlServer::Respond& respond) {
+    const WorkerSpec* spec = servingWorker(request.command);
+    WorkerProcess* w = spec != nullptr ? machine_.find(spec->name) : nullptr;
+    if (w == nullptr)
+      return ControlServer::errorReply(fmt::format(
+          "{} is not running: the config does not enable it ([gamestream] enabled = false?)",
+          spec != nullptr ? spec->binary : "the worker"));
+    if (!w->ready())
+      return ControlServer::errorReply(fmt::format(
+          "{} is not running ({}{}{}): try again when funkhausctl status shows it "
+          "running",
+          w->spec().binary, toString(w->state()), w->failure().empty() ? "" : ": ", w->failure()));
+    if (isMutating(request))
+      spdlog::info("{}: {} requested by uid {}", w->name(), request.command, peer_uid);
+    const std::string name(w->spec().binary);
+    auto sent = w->request(
+        forwardedRequestText(request), kForwardTimeout,
+        [respond, name](Result<std::string> reply) { respond(checkedForwardReply(name, reply)); });
+    if (!sent) return ControlServer::errorReply(sent.error().message);
+    return std::nullopt;
   }
 
   std::optional<std::string> change(const ControlRequest& request, uint32_t peer_uid,
                                     const ControlServer::Respond& respond) override {
+    if (request.kind == ControlRequest::Kind::kForward) return forward(request, peer_uid, respond);
     if (request.kind == ControlRequest::Kind::kMode) {
       if (!leases_.current())
         return ControlServer::errorReply(
@@ -361,7 +436,7 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
     WorkerProcess* w = machine_.find(request.worker);
     if (w == nullptr)
       return ControlServer::errorReply(
-          fmt::format("no worker '{}' in this session", request.worker));
+          fmt::format("no worker '{}' in this session or on this host", request.worker));
     switch (request.kind) {
       case ControlRequest::Kind::kRestart:
         spdlog::info("{}: restart requested by uid {}", w->name(), peer_uid);
@@ -379,6 +454,7 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
         break;
       case ControlRequest::Kind::kStatus:
       case ControlRequest::Kind::kMode:
+      case ControlRequest::Kind::kForward:
         break;
     }
     machine_.updateStatus();
@@ -389,38 +465,12 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
     const TimePoint now = clock_->now();
     nlohmann::json workers = nlohmann::json::array();
     for (const auto& wp : machine_.workers()) {
-      const WorkerProcess& w = *wp;
-      const auto pid = w.pid();
-      nlohmann::json j;
-      j["name"] = w.name();
-      j["pid"] = pid ? nlohmann::json(*pid) : nlohmann::json(nullptr);
-      j["state"] = toString(w.state());
-      j["restarts"] = w.restarts();
-      j["uptime_s"] = pid ? std::chrono::duration<double>(now - w.startedAt()).count() : 0.0;
-      j["last_exit"] =
-          w.lastExit() ? nlohmann::json(describeExit(*w.lastExit())) : nlohmann::json(nullptr);
-      if (!w.failure().empty()) j["failure"] = w.failure();
-      j["heartbeat_age_ms"] =
-          pid ? std::chrono::duration<double, std::milli>(now - w.heartbeatSeen()).count() : 0.0;
-      if (const abi::WorkerStatusPage* s = w.statusPage()) {
-        // Written by the worker: numbers only, shown as they are (they cannot steer us).
-        j["fps"] = static_cast<double>(abi::atomicLoad(s->fps_milli)) / 1000.0;
-        j["latency_p50_ms"] = static_cast<double>(abi::atomicLoad(s->latency_p50_ns)) / 1e6;
-        j["latency_p99_ms"] = static_cast<double>(abi::atomicLoad(s->latency_p99_ns)) / 1e6;
-        j["counters"] = {{"frames_in", abi::atomicLoad(s->frames_in)},
-                         {"frames_out", abi::atomicLoad(s->frames_out)},
-                         {"drops", abi::atomicLoad(s->drops)},
-                         {"errors", abi::atomicLoad(s->errors)},
-                         {"bytes_out", abi::atomicLoad(s->bytes_out)},
-                         {"keyframes", abi::atomicLoad(s->keyframes)}};
-        if (w.spec().reports_viewers) j["viewers"] = abi::atomicLoad(s->viewers);
-      }
-      workers.push_back(j);
+      workers.push_back(workerStatusJson(*wp, now));
     }
     const SessionInfo& s = machine_.session();
     nlohmann::json session = {{"id", s.id},     {"user", s.user},   {"uid", s.uid},
                               {"type", s.type}, {"class", s.klass}, {"workers", workers}};
-    if (plan_) session["rings"] = ringsJson();
+    if (plan_) session["rings"] = ringsStatusJson(*plan_);
     if (const auto& m = leases_.current())
       session["monitors"] =
           nlohmann::json::array({{{"id", m->id},
@@ -438,42 +488,14 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
         {"mode", toString(options_.mode)},
         {"pid", getpid()},
         {"sessions", s.id.empty() ? nlohmann::json::array() : nlohmann::json::array({session})}};
-    if (net_)
+    nlohmann::json host = nlohmann::json::array();
+    for (const auto& wp : machine_.hostWorkers()) host.push_back(workerStatusJson(*wp, now));
+    out["host_workers"] = host;
+    if (net_ && net_->rtspPort() != 0)
       out["net"] = {{"rtsp_port", net_->rtspPort()},
                     {"rtp_port", net_->rtpPort()},
                     {"path", options_.config.net.path},
                     {"kept_viewer_sockets", net_->keptViewers()}};
-    return out;
-  }
-
-  // Ring counters as the peers wrote them (untrusted numbers, displayed only), by ring name.
-  nlohmann::json ringsJson() const {
-    nlohmann::json out = nlohmann::json::object();
-    for (const PlannedRing& r : plan_->rings()) {
-      if (r.kind == RingKind::kFrame) {
-        const auto& f = *reinterpret_cast<const abi::FrameRingHeader*>(r.memory.data());
-        out[std::string(r.name)] = {{"slots", f.slot_count},
-                                    {"published", abi::atomicLoad(f.published)},
-                                    {"consumed", abi::atomicLoad(f.consumed)},
-                                    {"dropped", abi::atomicLoad(f.dropped)},
-                                    {"repeated", abi::atomicLoad(f.repeated)},
-                                    {"overwritten", abi::atomicLoad(f.overwritten)},
-                                    {"stale_rejected", abi::atomicLoad(f.stale_rejected)},
-                                    {"abandoned", abi::atomicLoad(f.abandoned)},
-                                    {"generation", abi::atomicLoad(f.generation)}};
-        continue;
-      }
-      const auto& p = *reinterpret_cast<const abi::PacketRingHeader*>(r.memory.data());
-      const uint64_t head = abi::atomicLoad(p.head), tail = abi::atomicLoad(p.tail);
-      const uint64_t capacity = p.capacity;  // written by funkhausd, never by a peer
-      const uint64_t used = head >= tail ? std::min(head - tail, capacity) : 0;
-      out[std::string(r.name)] = {
-          {"capacity_bytes", capacity},
-          {"used_bytes", used},
-          {"occupancy", capacity != 0 ? static_cast<double>(used) / capacity : 0.0},
-          {"records", abi::atomicLoad(p.records)},
-          {"dropped_records", abi::atomicLoad(p.dropped_records)}};
-    }
     return out;
   }
 
@@ -518,8 +540,12 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
       spdlog::error("SIGHUP: config not reloaded: {}", sessions.error().message);
       return;
     }
-    // Sockets and session watch stay; the rest of the config applies from the next spawn.
+    // Sockets and session watch stay, and so does the host set; the rest of the config applies
+    // from the next spawn.
     config->net = options_.config.net;
+    config->gamestream.enabled = options_.config.gamestream.enabled;
+    config->gamestream.base_port = options_.config.gamestream.base_port;
+    config->gamestream.listen_address = options_.config.gamestream.listen_address;
     resolveDefaults(*config, options_.worker_dir);
     options_.config = std::move(*config);
     machine_.setConfig(options_.config);
@@ -556,7 +582,8 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
   std::map<const WorkerProcess*, UniqueFd> control_peers_;  // driver ends until it is ready
   EventRouter router_;
   ControlServer control_;
-  SessionMachine machine_;  // last: its workers go first
+  SessionMachine machine_;  // its workers go first
+  std::string state_dir_;   // host workers' --state-dir
   int exit_code_ = 0;
 };
 

@@ -86,6 +86,27 @@ Result<void> WorkerProcess::command(abi::Command command, uint64_t arg) {
   return process_->send(CommandMessage{{static_cast<uint32_t>(command), 0, arg}});
 }
 
+Result<void> WorkerProcess::request(std::string text, Duration timeout, ReplyHandler done) {
+  if (!process_ || !ready_) return makeError("{} is not ready", name_);
+  const uint32_t id = next_request_++;
+  if (next_request_ == 0) next_request_ = 1;  // 0 is not an id
+  if (auto sent = process_->send(RequestMessage{id, std::move(text)}); !sent) return sent;
+  replies_[id] = {clock_.now() + timeout, std::move(done)};
+  return {};
+}
+
+Result<void> WorkerProcess::reply(uint32_t id, std::string text) {
+  if (!process_) return makeError("{} is gone", name_);
+  return process_->send(ReplyMessage{id, std::move(text)});
+}
+
+// Every request still waiting gets `why` (the handlers may do anything: take them out first).
+void WorkerProcess::failRequests(const std::string& why) {
+  auto pending = std::move(replies_);
+  replies_.clear();
+  for (auto& [id, p] : pending) p.done(makeError("{}: {}", name_, why));
+}
+
 void WorkerProcess::launch() {
   auto spec = delegate_.prepareLaunch(*this);
   if (!spec) return fail(spec.error().message);
@@ -132,6 +153,15 @@ void WorkerProcess::terminate() {
 
 void WorkerProcess::tick() {
   const TimePoint now = clock_.now();
+  for (auto it = replies_.begin(); it != replies_.end();) {
+    if (now < it->second.deadline) {
+      ++it;
+      continue;
+    }
+    ReplyHandler done = std::move(it->second.done);
+    it = replies_.erase(it);
+    done(makeError("{} did not answer in time", name_));
+  }
   if (state_ == WorkerState::kBackoff && !process_ && now >= restart_at_) launch();
   if (!process_) return;
   if (state_ == WorkerState::kStopping) {
@@ -196,6 +226,20 @@ void WorkerProcess::onMessage(Message message) {
   } else if (auto* event = std::get_if<EventMessage>(&message)) {
     if (!ready_) return kill("event before ready");
     delegate_.onEvent(*this, event->body);
+  } else if (auto* request = std::get_if<RequestMessage>(&message)) {
+    if (spec_.requests.empty()) return kill("sent a request it may not send");
+    if (!ready_) return kill("request before ready");
+    delegate_.onRequest(*this, request->id, request->text);
+  } else if (auto* reply = std::get_if<ReplyMessage>(&message)) {
+    auto it = replies_.find(reply->id);
+    if (it == replies_.end()) {
+      // Late (its request timed out) or made up: nothing waits for it.
+      spdlog::warn("{}: reply {} that nobody waits for: ignored", name_, reply->id);
+      return;
+    }
+    ReplyHandler done = std::move(it->second.done);
+    replies_.erase(it);
+    done(std::move(reply->text));
   } else if (std::holds_alternative<ConnectionDepositMessage>(message) ||
              std::holds_alternative<ConnectionReleaseMessage>(message)) {
     if (!spec_.deposits_connections || !hello_)
@@ -216,6 +260,7 @@ void WorkerProcess::onOutputLine(const std::string& line) { spdlog::info("[{}] {
 void WorkerProcess::onExit(uint32_t id, const ExitStatus& status) {
   last_exit_ = status;
   hello_ = ready_ = false;
+  failRequests("exited before answering");
   delegate_.onReaped(*this, id);
   process_.reset();  // the launched process is done (we are called from it: nothing follows)
   const TimePoint now = clock_.now();

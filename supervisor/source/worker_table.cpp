@@ -77,6 +77,19 @@ std::vector<std::string> netEnvironment(const Config& c) {
   return {std::string(net::kRtspDigestEnvironment) + "=" + credentials};
 }
 
+bool gamestreamEnabled(const Config& c) { return c.gamestream.enabled; }
+
+// The apps besides Desktop as ID:TITLE; the state directory comes from funkhausd (per mode).
+std::vector<std::string> webArgs(const Config& c) {
+  std::vector<std::string> out;
+  if (!c.gamestream.name.empty()) out.insert(out.end(), {"--name", c.gamestream.name});
+  for (size_t i = 0; i < c.gamestream.apps.size(); ++i)
+    out.insert(out.end(),
+               {"--app", std::to_string(gamestreamAppId(i)) + ":" + c.gamestream.apps[i].title});
+  if (!c.gamestream.mdns) out.emplace_back("--no-mdns");
+  return out;
+}
+
 constexpr EventRoute kLogErrors{abi::Event::kError, EventAction::kLog};
 
 const std::vector<WorkerSpec>& rows() {
@@ -126,6 +139,22 @@ const std::vector<WorkerSpec>& rows() {
        .devices = {Device::kNetEndpoints},
        .deposits_connections = true,
        .reports_viewers = true},
+      {.name = "web",
+       .binary = "funkhaus-web",
+       .kind = abi::WorkerKind::kWeb,
+       .summary = "GameStream HTTP(S): pairing, app list, launch (host-wide, service user)",
+       .args = webArgs,
+       .events = {kLogErrors},
+       .commands = {abi::Command::kStop},
+       .devices = {Device::kNetEndpoints},
+       .credentials = CredentialPolicy::kServiceUser,
+       .scope = Scope::kHost,
+       .default_start = DefaultStart::kNever,
+       .enabled = gamestreamEnabled,
+       .requests = {"launch", "cancel"},
+       .serves = {"pairing", "pair", "clients", "unpair", "host-state"},
+       .serves_mutating = {"pair", "unpair"},
+       .state_dir = true},
   };
   return table;
 }
@@ -153,12 +182,15 @@ const WorkerSpec* findWorker(std::string_view name) {
   return nullptr;
 }
 
-std::string workerNames(std::string_view separator, std::string_view last) {
+std::string workerNames(std::string_view separator, std::string_view last,
+                        std::optional<Scope> scope) {
+  std::vector<std::string_view> names;
+  for (const WorkerSpec& w : rows())
+    if (!scope || w.scope == *scope) names.push_back(w.name);
   std::string out;
-  const auto& table = rows();
-  for (size_t i = 0; i < table.size(); ++i) {
-    if (i > 0) out += i + 1 == table.size() ? last : separator;
-    out += table[i].name;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) out += i + 1 == names.size() ? last : separator;
+    out += names[i];
   }
   return out;
 }
@@ -183,7 +215,8 @@ std::string rtspDigestCredentials(const Config& config) {
 std::vector<std::string> defaultWorkers() {
   std::vector<std::string> out;
   for (const WorkerSpec& w : rows())
-    if (w.default_start == DefaultStart::kAlways) out.emplace_back(w.name);
+    if (w.scope == Scope::kSession && w.default_start == DefaultStart::kAlways)
+      out.emplace_back(w.name);
   return out;
 }
 
@@ -207,6 +240,24 @@ const EventRoute* routeOf(const WorkerSpec& worker, abi::Event event) {
   for (const EventRoute& r : worker.events)
     if (r.event == event) return &r;
   return nullptr;
+}
+
+bool maySend(const WorkerSpec& worker, std::string_view cmd) {
+  return std::find(worker.requests.begin(), worker.requests.end(), cmd) != worker.requests.end();
+}
+
+const WorkerSpec* servingWorker(std::string_view cmd) {
+  for (const WorkerSpec& w : rows())
+    if (std::find(w.serves.begin(), w.serves.end(), cmd) != w.serves.end()) return &w;
+  return nullptr;
+}
+
+bool servedMutating(std::string_view cmd) {
+  for (const WorkerSpec& w : rows())
+    if (std::find(w.serves_mutating.begin(), w.serves_mutating.end(), cmd) !=
+        w.serves_mutating.end())
+      return true;
+  return false;
 }
 
 const WorkerSpec* consumerOf(abi::RingId ring, std::span<const std::string> names,

@@ -221,6 +221,71 @@ TEST(Config, BadPipelineValuesNameTheKeyAndLine) {
   EXPECT_NE(errorOf("[net]\nprot = 1\n").find("net.prot: unknown key"), std::string::npos);
 }
 
+TEST(Config, GamestreamSectionIsReadAndItsTitlesGoToTheWebWorker) {
+  auto d = parseConfig("", "funkhaus.toml");
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(d->gamestream.enabled) << "on with the embedded defaults too";
+  EXPECT_EQ(d->gamestream.base_port, 47989);
+  EXPECT_EQ(hostWorkers(*d), (std::vector<std::string>{"web"}));
+  auto c = parseConfig(R"(
+[gamestream]
+enabled = true
+base_port = 48989
+listen_address = "127.0.0.1"
+name = "living room"
+mdns = false
+[[gamestream.apps]]
+title = "Steam Big Picture"
+command = "steam -bigpicture"
+[[gamestream.apps]]
+title = "Tom & Jerry <2>"
+command = "/usr/games/tomandjerry --fullscreen"
+)",
+                       "funkhaus.toml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->gamestream.base_port, 48989);
+  EXPECT_EQ(c->gamestream.listen_address, "127.0.0.1");
+  ASSERT_EQ(c->gamestream.apps.size(), 2u);
+  EXPECT_EQ(c->gamestream.apps[1].command, "/usr/games/tomandjerry --fullscreen");
+  EXPECT_EQ(workerArgs("web", *c),
+            (std::vector<std::string>{"--name", "living room", "--app", "2:Steam Big Picture",
+                                      "--app", "3:Tom & Jerry <2>", "--no-mdns"}));
+  auto off = parseConfig("[gamestream]\nenabled = false\n", "funkhaus.toml");
+  ASSERT_TRUE(off.ok());
+  EXPECT_TRUE(hostWorkers(*off).empty());
+}
+
+TEST(Config, BadGamestreamValuesNameTheKeyAndLine) {
+  EXPECT_EQ(errorOf("[gamestream]\nenabled = 1\n"),
+            "funkhaus.toml:2: gamestream.enabled: must be true or false");
+  EXPECT_EQ(errorOf("[gamestream]\nbase_port = 1000\n"),
+            "funkhaus.toml:1: gamestream.base_port: must be 0 or from 1029 (HTTPS takes "
+            "base_port - 5, above 1023)");
+  EXPECT_EQ(errorOf("[gamestream]\nbase_port = 70000\n"),
+            "funkhaus.toml:2: gamestream.base_port: must be an integer from 0 to 65535");
+  EXPECT_NE(errorOf("[gamestream]\nlisten_address = \"example.org\"\n")
+                .find("funkhaus.toml:2: gamestream.listen_address: must be an IPv4 or IPv6"),
+            std::string::npos);
+  EXPECT_EQ(errorOf("[gamestream]\nname = \"\"\n"),
+            "funkhaus.toml:2: gamestream.name: must be 1 to 63 characters without control "
+            "characters");
+  EXPECT_EQ(errorOf("[[gamestream.apps]]\ntitle = \"Desktop\"\ncommand = \"x\"\n"),
+            "funkhaus.toml:2: gamestream.apps[0].title: \"Desktop\" is always there (app 1); "
+            "choose another title");
+  EXPECT_EQ(errorOf("[[gamestream.apps]]\ntitle = \"A\"\ncommand = \"a\"\n"
+                    "[[gamestream.apps]]\ntitle = \"A\"\ncommand = \"b\"\n"),
+            "funkhaus.toml:5: gamestream.apps[1].title: \"A\" is the title of an earlier app");
+  EXPECT_EQ(errorOf("[[gamestream.apps]]\ntitle = \"A\"\n"),
+            "funkhaus.toml:1: gamestream.apps[0].command: is missing");
+  EXPECT_EQ(errorOf("[[gamestream.apps]]\ntitle = \"A\"\ncommand = \"a\"\nicon = 1\n"),
+            "funkhaus.toml:4: gamestream.apps[0].icon: unknown key");
+  EXPECT_EQ(errorOf("[gamestream]\napps = [1]\n"),
+            "funkhaus.toml:2: gamestream.apps[0]: must be a table {title, command}");
+  EXPECT_NE(errorOf("[workers]\nstart = [\"capture\", \"web\"]\n")
+                .find("web is a host worker: its own section starts it"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace funkhaus::supervisor
 

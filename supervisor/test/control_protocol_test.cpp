@@ -41,7 +41,7 @@ TEST(ControlProtocol, RefusesMalformedRequests) {
   EXPECT_EQ(refusal(R"({"cmd":"reboot"})"), "unknown command \"reboot\"");
   EXPECT_EQ(refusal(R"({"cmd":"restart"})"), "restart needs a \"worker\"");
   EXPECT_EQ(refusal(R"({"cmd":"restart","worker":"gpu"})"),
-            "unknown worker \"gpu\" (vdisplay, capture, encode, net)");
+            "unknown worker \"gpu\" (vdisplay, capture, encode, net, web)");
   EXPECT_EQ(refusal(R"({"cmd":"status","extra":1})"), "unknown request field \"extra\"");
   EXPECT_EQ(refusal(R"({"cmd":"status","worker":"net"})"), "status takes no worker");
   EXPECT_NE(refusal(std::string(5000, ' ')).find("exceeds"), std::string::npos);
@@ -71,6 +71,43 @@ TEST(ControlProtocol, ModeRequestRoundTripsAndIsChecked) {
         R"({"cmd":"restart","worker":"capture","width":1280})",
         R"({"cmd":"mode","width":99999,"height":720})"})
     EXPECT_FALSE(parseControlRequest(bad).ok()) << bad;
+}
+
+TEST(ControlProtocol, RequestsTheWebWorkerServesAreForwardedWithCheckedFields) {
+  auto pairing = parseControlRequest(R"({"cmd":"pairing"})");
+  ASSERT_TRUE(pairing.ok());
+  EXPECT_EQ(pairing->kind, ControlRequest::Kind::kForward);
+  EXPECT_FALSE(isMutating(*pairing)) << "anyone may see who waits";
+  auto pair = parseControlRequest(R"({"cmd":"pair","pin":"0123","address":"127.0.0.1"})");
+  ASSERT_TRUE(pair.ok());
+  EXPECT_TRUE(isMutating(*pair));
+  EXPECT_EQ(forwardedRequestText(*pair), R"({"address":"127.0.0.1","cmd":"pair","pin":"0123"})");
+  EXPECT_EQ(encodeControlRequest(*pair), forwardedRequestText(*pair));
+  auto unpair = parseControlRequest(R"({"cmd":"unpair","id":"0a1B2c3D"})");
+  ASSERT_TRUE(unpair.ok());
+  EXPECT_TRUE(isMutating(*unpair));
+  EXPECT_EQ(forwardedRequestText(*unpair), R"({"cmd":"unpair","id":"0a1B2c3D"})");
+  for (const char* cmd : {"clients", "host-state"}) {
+    auto r = parseControlRequest(std::string(R"({"cmd":")") + cmd + "\"}");
+    ASSERT_TRUE(r.ok()) << cmd;
+    EXPECT_FALSE(isMutating(*r)) << cmd;
+  }
+  EXPECT_EQ(refusal(R"({"cmd":"pair"})"),
+            "pair needs \"pin\": the 4 digits Moonlight shows, as a string");
+  EXPECT_EQ(refusal(R"({"cmd":"pair","pin":1234})"),
+            "pair needs \"pin\": the 4 digits Moonlight shows, as a string");
+  EXPECT_EQ(refusal(R"({"cmd":"pair","pin":"12a4"})"),
+            "pair needs \"pin\": the 4 digits Moonlight shows, as a string");
+  EXPECT_EQ(refusal(R"({"cmd":"pair","pin":"1234","address":"host; rm"})"),
+            "pair: \"address\" must be an IPv4 or IPv6 address");
+  EXPECT_EQ(refusal(R"({"cmd":"unpair","id":"0a1B"})"),
+            "unpair needs \"id\": 8 to 64 hex digits of the client's id");
+  EXPECT_EQ(refusal(R"({"cmd":"clients","pin":"1234"})"),
+            "clients takes no \"pin\" or \"address\"");
+  EXPECT_EQ(refusal(R"({"cmd":"pairing","worker":"web"})"), "pairing takes no \"worker\"");
+  EXPECT_EQ(refusal(R"({"cmd":"status","id":"00000000"})"), "status takes no \"id\"");
+  EXPECT_EQ(refusal(R"({"cmd":"launch"})"), "unknown command \"launch\"")
+      << "what workers ask funkhausd is not a control request";
 }
 
 }  // namespace

@@ -46,7 +46,7 @@ class Funkhausd {
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "bin");
     const fs::path bin = FUNKHAUS_BIN_DIR;
-    for (const char* w : {"vdisplay", "capture", "encode", "net"}) {
+    for (const char* w : {"vdisplay", "capture", "encode", "net", "web"}) {
       if (missing_binary == w) continue;
       const fs::path target = (permanent_encode && std::string(w) == "encode")
                                   ? fs::path(FUNKHAUS_EXIT_WORKER)
@@ -54,6 +54,7 @@ class Funkhausd {
       fs::create_symlink(target, dir_ / "bin" / (std::string("funkhaus-") + w));
     }
     socket_ = (dir_ / "control.sock").string();
+    own_gamestream_ = extra_config.find("[gamestream]") != std::string::npos;
     std::ofstream(dir_ / "funkhaus.toml") << baseConfig() << extra_config;
     const std::string config = (dir_ / "funkhaus.toml").string();
     const std::string worker_dir = (dir_ / "bin").string();
@@ -67,6 +68,14 @@ class Funkhausd {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
+    // Host workers keep their state under the test's directory (user mode: XDG_STATE_HOME).
+    std::vector<std::string> env_storage = {"XDG_STATE_HOME=" +
+                                            state_home.value_or(dir_ / "state").string()};
+    for (char** e = environ; *e != nullptr; ++e)
+      if (std::string(*e).rfind("XDG_STATE_HOME=", 0) != 0) env_storage.emplace_back(*e);
+    std::vector<char*> envp;
+    for (auto& e : env_storage) envp.push_back(e.data());
+    envp.push_back(nullptr);
     const std::string log = (dir_ / "funkhausd.log").string();
     // fork + exec rather than posix_spawn: funkhausd gets PR_SET_PDEATHSIG, so a test that
     // crashes takes its funkhausd (and through theirs, the workers) with it instead of leaving
@@ -78,7 +87,7 @@ class Funkhausd {
       const int out = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
       if (out < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) _exit(127);
       if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(127);
-      execve(argv[0], argv.data(), environ);
+      execve(argv[0], argv.data(), envp.data());
       _exit(127);
     }
   }
@@ -91,15 +100,22 @@ class Funkhausd {
     fs::remove_all(dir_);
   }
 
+  // Where the next Funkhausd's host workers keep their state (XDG_STATE_HOME); unset: under its
+  // own directory. A test that restarts funkhausd on the same state sets it.
+  static inline std::optional<fs::path> state_home;
+
   pid_t pid() const { return pid_; }
-  // Every test funkhausd: its own control socket, a free RTSP port and small rings, so tests
-  // can run beside each other and beside a real funkhaus.
+  // Every test funkhausd: its own control socket, a free RTSP port, GameStream on free loopback
+  // ports without mDNS (unless the test's config has its own [gamestream]) and small rings, so
+  // tests can run beside each other and beside a real funkhaus.
   std::string baseConfig() const {
     std::string base = "[control]\nsocket = \"" + socket_ +
                        "\"\n[workers]\nheartbeat_timeout_ms = " + (pipeline_ ? "1000" : "500") +
                        "\nstart = [";
     for (size_t i = 0; i < workers_.size(); ++i) base += (i ? ", \"" : "\"") + workers_[i] + "\"";
     base += "]\n[net]\nport = 0\n";
+    if (!own_gamestream_)
+      base += "[gamestream]\nbase_port = 0\nlisten_address = \"127.0.0.1\"\nmdns = false\n";
     if (!pipeline_)
       base +=
           "[rings]\nmax_width = 320\nmax_height = 180\n"
@@ -185,6 +201,7 @@ class Funkhausd {
  private:
   static inline int counter_ = 0;
   bool pipeline_ = false;
+  bool own_gamestream_ = false;
   std::vector<std::string> workers_;
   fs::path dir_;
   std::string socket_;

@@ -120,5 +120,36 @@ TEST(NetEndpoints, DepositsAreValidated) {
   EXPECT_EQ(e->keptViewers(), 0u);
 }
 
+TEST(NetEndpoints, GamestreamSocketsAreOpenedForWebAtBaseAndBaseMinusFive) {
+  auto e = NetEndpoints::open(loopback(), {});
+  ASSERT_TRUE(e.ok()) << e.error().message;
+  GamestreamConfig g;
+  g.listen_address = "127.0.0.1";
+  g.base_port = 0;  // any free ports
+  ASSERT_TRUE(e->openWeb(g).ok());
+  const auto web = e->handedFds(abi::WorkerKind::kWeb);
+  ASSERT_EQ(web.size(), 2u);
+  EXPECT_NE(e->port(abi::kEndpointGamestreamHttp), 0);
+  EXPECT_NE(e->port(abi::kEndpointGamestreamHttps), 0);
+  EXPECT_EQ(fdOf(e->handedFds(), abi::FdRole::kEndpoint, abi::kEndpointGamestreamHttp), -1)
+      << "net does not get web's sockets";
+  // A fixed base: HTTP there, HTTPS five below; taken ports are refused by name.
+  GamestreamConfig fixed = g;
+  fixed.base_port = static_cast<uint16_t>(e->port(abi::kEndpointGamestreamHttp) + 5);
+  auto second = NetEndpoints::open(loopback(), {});
+  ASSERT_TRUE(second.ok());
+  auto taken = second->openWeb(fixed);
+  ASSERT_FALSE(taken.ok()) << "base - 5 is the first one's HTTP port";
+  EXPECT_NE(taken.error().message.find("gamestream: cannot listen on TCP 127.0.0.1 port"),
+            std::string::npos)
+      << taken.error().message;
+  EXPECT_NE(taken.error().message.find("(GameStream HTTPS)"), std::string::npos)
+      << taken.error().message;
+  GamestreamConfig bad = g;
+  bad.listen_address = "nowhere";
+  EXPECT_NE(second->openWeb(bad).error().message.find("gamestream.listen_address"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace funkhaus::supervisor

@@ -96,12 +96,17 @@ struct RecordingHooks final : SessionMachine::Hooks {
     events.push_back({w.name(), e.event});
   }
   Result<void> onConnection(WorkerProcess&, Message&) override { return {}; }
+  void onRequest(WorkerProcess& w, uint32_t id, const std::string& text) override {
+    requests.push_back({w.name(), text});
+    (void)w.reply(id, R"({"ok":true})");
+  }
   void onReaped(WorkerProcess& w, uint32_t pid) override { reaped.push_back({w.name(), pid}); }
   void finished(int code) override { exit_code = code; }
 
   int plans = 0, closed_plans = 0, endings = 0;
   std::vector<std::string> plan_users, ready;
   std::vector<std::pair<std::string, uint32_t>> events, reaped;
+  std::vector<std::pair<std::string, std::string>> requests;
   std::optional<int> exit_code;
 };
 
@@ -482,6 +487,136 @@ TEST(EventRouter, KeyframeRequestsGoByEdgeAtMostEvery100Ms) {
   clock.advance(1s);
   EXPECT_FALSE(router.route(net, keyframe, config.workers, config, sinks))
       << "nobody consumes the frame ring in this set";
+}
+
+// ---- the host set: funkhaus-web lives as long as funkhausd, sessions or not ---------------------
+
+TEST_F(Machine, HostWorkersStartWithoutASession) {
+  ASSERT_TRUE(config_.gamestream.enabled) << "on by default";
+  machine().startHost();
+  machine().switchTo(std::nullopt);
+  EXPECT_EQ(launchedPaths(), (std::vector<std::string>{"funkhaus-web"}));
+  EXPECT_EQ(hooks_.plans, 0) << "no session rings for a host worker";
+  EXPECT_FALSE(launched()[0]->spec.environment.contains("USER")) << "no session's environment";
+  EXPECT_EQ(notifier_.readies, 1) << "a starting host worker does not hold READY back";
+  EXPECT_EQ(notifier_.statuses.back(), "waiting for a session; host: web starting");
+  bringUp(process("web"), abi::WorkerKind::kWeb);
+  EXPECT_EQ(machine().find("web")->state(), WorkerState::kRunning);
+  EXPECT_EQ(notifier_.statuses.back(), "waiting for a session");
+  machine().startHost();
+  EXPECT_EQ(launched().size(), 1u) << "started once";
+}
+
+TEST_F(Machine, HostWorkersAreNotStartedWhenTheConfigDisablesThem) {
+  config_.gamestream.enabled = false;
+  machine().startHost();
+  EXPECT_TRUE(launched().empty());
+  EXPECT_TRUE(machine().hostWorkers().empty());
+  EXPECT_EQ(machine().find("web"), nullptr);
+}
+
+TEST_F(Machine, HostWorkersSurviveSessionSwitches) {
+  machine().startHost();
+  bringUp(process("web"), abi::WorkerKind::kWeb);
+  const uint32_t web_pid = *machine().find("web")->pid();
+  machine().switchTo(session("1", "alice", 1001));
+  bringUpAll();
+  EXPECT_EQ(notifier_.statuses.back(), "3 workers running");
+  machine().switchTo(session("2", "bob", 1002));
+  EXPECT_EQ(machine().state(), SessionMachine::State::kSwitching);
+  for (const char* name : {"net", "encode", "capture"}) exitWith(process(name), kStopped);
+  EXPECT_EQ(machine().state(), SessionMachine::State::kRunning);
+  EXPECT_EQ(machine().session().user, "bob");
+  bringUpAll();
+  machine().switchTo(std::nullopt);
+  for (const char* name : {"net", "encode", "capture"}) exitWith(process(name), kStopped);
+  EXPECT_EQ(machine().state(), SessionMachine::State::kNoSession);
+  WorkerProcess* web = machine().find("web");
+  ASSERT_NE(web, nullptr);
+  EXPECT_EQ(web->pid(), web_pid) << "the same process through two switches";
+  EXPECT_EQ(web->state(), WorkerState::kRunning);
+  EXPECT_EQ(process("web")->terminates, 0);
+  EXPECT_EQ(web->restarts(), 0);
+}
+
+TEST_F(Machine, AKilledHostWorkerIsRestartedWithBackoffAndItsPidReleased) {
+  machine().startHost();
+  machine().switchTo(session("1", "alice", 1001));
+  bringUp(process("web"), abi::WorkerKind::kWeb);
+  bringUpAll();
+  const uint32_t first = *machine().find("web")->pid();
+  exitWith(process("web"), kKilled);  // kill -9
+  EXPECT_EQ(hooks_.reaped.back(), (std::pair<std::string, uint32_t>{"web", first}))
+      << "the owner cleans up after it";
+  EXPECT_EQ(machine().find("web")->state(), WorkerState::kBackoff);
+  EXPECT_EQ(notifier_.statuses.back(), "3 workers running; host: web backoff");
+  clock_.advance(99ms);
+  machine().tick();
+  EXPECT_FALSE(machine().find("web")->running()) << "not before the backoff";
+  clock_.advance(2ms);
+  machine().tick();
+  ASSERT_TRUE(machine().find("web")->running());
+  EXPECT_NE(*machine().find("web")->pid(), first);
+  bringUp(process("web"), abi::WorkerKind::kWeb);
+  EXPECT_EQ(machine().find("web")->restarts(), 1);
+  EXPECT_EQ(machine().state(), SessionMachine::State::kRunning);
+  EXPECT_EQ(hooks_.plans, 1) << "the session's set was not touched";
+  EXPECT_EQ(process("capture")->terminates, 0);
+}
+
+TEST_F(Machine, AHostWorkerWhoseHeartbeatStopsIsKilledWithoutASession) {
+  machine().startHost();
+  bringUp(process("web"), abi::WorkerKind::kWeb);
+  clock_.advance(501ms);
+  machine().tick();
+  EXPECT_EQ(process("web")->kills, 1);
+}
+
+TEST_F(Machine, ShutdownStopsTheSessionSetFirstAndTheHostSetLast) {
+  machine().startHost();
+  machine().switchTo(session("1", "alice", 1001));
+  bringUp(process("web"), abi::WorkerKind::kWeb);
+  bringUpAll();
+  machine().shutdown(0);
+  EXPECT_EQ(process("web")->terminates, 0) << "the session's workers go first";
+  for (const char* name : {"net", "encode", "capture"}) exitWith(process(name), kStopped);
+  EXPECT_EQ(process("web")->terminates, 1);
+  EXPECT_FALSE(hooks_.exit_code.has_value());
+  machine().tick();
+  EXPECT_EQ(process("web")->terminates, 1) << "asked once (its grace period runs)";
+  exitWith(process("web"), kStopped);
+  EXPECT_EQ(machine().state(), SessionMachine::State::kDone);
+  EXPECT_EQ(hooks_.exit_code, 0);
+}
+
+TEST_F(Machine, HostWorkerRequestsReachTheHooksAndForwardedRequestsGetTheirReplies) {
+  machine().startHost();
+  FakeProcess* web = process("web");
+  bringUp(web, abi::WorkerKind::kWeb);
+  web->events->onMessage(RequestMessage{7, R"({"cmd":"cancel","client":{"id":"AB"}})"});
+  ASSERT_EQ(hooks_.requests.size(), 1u);
+  EXPECT_EQ(hooks_.requests[0].first, "web");
+  std::vector<Result<std::string>> replies;
+  auto keep = [&](Result<std::string> r) { replies.push_back(std::move(r)); };
+  ASSERT_TRUE(machine().find("web")->request(R"({"cmd":"clients"})", 5s, keep).ok());
+  ASSERT_TRUE(machine().find("web")->request(R"({"cmd":"clients"})", 5s, keep).ok());
+  EXPECT_TRUE(replies.empty());
+  web->events->onMessage(ReplyMessage{1, R"({"ok":true,"clients":[]})"});
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(*replies[0], R"({"ok":true,"clients":[]})");
+  web->events->onMessage(ReplyMessage{99, "{}"});  // nobody asked: ignored, not fatal
+  EXPECT_EQ(web->kills, 0);
+  clock_.advance(5001ms);
+  beat("web");
+  machine().tick();
+  ASSERT_EQ(replies.size(), 2u);
+  EXPECT_FALSE(replies[1].ok()) << "overdue";
+  // A session worker's row lists no requests: sending one gets it killed.
+  machine().switchTo(session("1", "alice", 1001));
+  bringUpAll();
+  process("net")->events->onMessage(RequestMessage{1, R"({"cmd":"launch"})"});
+  EXPECT_EQ(process("net")->kills, 1);
+  EXPECT_EQ(hooks_.requests.size(), 1u);
 }
 
 }  // namespace

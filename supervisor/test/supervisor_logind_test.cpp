@@ -66,6 +66,7 @@ class LogindSessions : public ::testing::Test {
         << "[session]\nsource = \"logind\"\n[control]\nsocket = \"" << socket_
         << "\"\n[workers]\nheartbeat_timeout_ms = 1000\nstart = [\"capture\", \"encode\", "
            "\"net\"]\n[net]\nport = 0\n"
+        << "[gamestream]\nbase_port = 0\nlisten_address = \"127.0.0.1\"\nmdns = false\n"
         << "[rings]\nmax_width = 320\nmax_height = 180\n"
         << "[capture]\nwidth = 320\nheight = 180\nfps = 30\n";
   }

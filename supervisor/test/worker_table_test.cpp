@@ -63,7 +63,10 @@ TEST(WorkerTable, RowsAreUniqueAndEveryEdgeHasItsOtherEnd) {
       }
   }
   EXPECT_EQ(findWorker("gpu"), nullptr);
-  EXPECT_EQ(workerNames(), "vdisplay, capture, encode, net");
+  EXPECT_EQ(workerNames(), "vdisplay, capture, encode, net, web");
+  EXPECT_EQ(workerNames(", ", " or ", Scope::kSession), "vdisplay, capture, encode or net");
+  EXPECT_EQ(defaultWorkers(), (std::vector<std::string>{"capture", "encode", "net"}))
+      << "host rows never join a session";
 }
 
 TEST(WorkerTable, KeyframeRequestsGoToTheConsumerOfTheFrameRing) {

@@ -165,10 +165,11 @@ TEST_F(Package, ManPagesRenderAndProgramsHaveHelp) {
 
 // ---- the package installed, under a real systemd --------------------------------------------
 
-// Any free port (the namespace shares the host's network), small synthetic frames, the three
-// pipeline workers.
+// Any free port (the namespace shares the host's network; GameStream on loopback, not
+// announced), small synthetic frames, the three pipeline workers.
 std::string smallPipeline() {
-  return "[net]\nport = 0\n[capture]\nsource = \"synthetic\"\nwidth = 320\nheight = 180\n"
+  return "[net]\nport = 0\n[gamestream]\nbase_port = 0\nlisten_address = \"127.0.0.1\"\n"
+         "mdns = false\n[capture]\nsource = \"synthetic\"\nwidth = 320\nheight = 180\n"
          "fps = 30\n[rings]\nmax_width = 320\nmax_height = 180\n"
          "[workers]\nstart = [\"capture\", \"encode\", \"net\"]\n";
 }

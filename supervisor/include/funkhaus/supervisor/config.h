@@ -87,6 +87,26 @@ struct RingsConfig {
   uint32_t packet_ring_kib = 8192;
 };
 
+// One [[gamestream.apps]] entry: an app Moonlight lists besides Desktop.
+struct GamestreamApp {
+  std::string title;    // unique, not "Desktop"
+  std::string command;  // what runs in the session when it is launched (not run yet: see README)
+};
+
+// [gamestream]: funkhaus-web, the GameStream HTTP(S) worker Moonlight pairs with (host-scope).
+// funkhausd owns its two listening sockets (they survive a web restart).
+struct GamestreamConfig {
+  bool enabled = true;
+  uint16_t base_port = 47989;         // HTTP; HTTPS is base_port - 5; 0: any free ports (tests)
+  std::string listen_address = "::";  // IPv4 or IPv6 literal; "::" takes IPv4 too
+  std::string name;                   // for clients; empty: the host name
+  bool mdns = true;                   // announce _nvstream._tcp through avahi-daemon
+  std::vector<GamestreamApp> apps;
+};
+
+// The app id funkhaus-web gets for apps[i] (Desktop is 1).
+inline uint32_t gamestreamAppId(size_t index) { return static_cast<uint32_t>(index) + 2; }
+
 struct Config {
   std::optional<RunMode> mode;  // unset: system when started as root, user otherwise
   SessionConfig session;
@@ -95,6 +115,7 @@ struct Config {
   NetConfig net;
   VdisplayConfig vdisplay;
   RingsConfig rings;
+  GamestreamConfig gamestream;
   RestartPolicyConfig restart;
   Duration heartbeat_timeout = std::chrono::seconds(1);  // no heartbeat this long: replaced
   Duration stop_grace = std::chrono::seconds(1);         // SIGTERM -> SIGKILL
@@ -111,6 +132,9 @@ Result<Config> parseConfig(std::string_view text, std::string_view source_name);
 // Reads and parses `path`. A missing file is not an error when `required` is false: the
 // defaults then apply (funkhausd runs with no config file at all).
 Result<Config> loadConfig(const std::filesystem::path& path, bool required);
+
+// The host-scope workers (worker_table.h) this config enables, in table order.
+std::vector<std::string> hostWorkers(const Config& config);
 
 // Settles what the config leaves to funkhausd: without [workers] start, the worker table's
 // optional rows join when available (vdisplay: `worker_dir` has funkhaus-vdisplay, Xvfb is

@@ -13,20 +13,32 @@ namespace funkhaus::supervisor {
 inline constexpr size_t kMaxControlRequest = 4096;
 
 struct ControlRequest {
-  enum class Kind { kStatus, kRestart, kStop, kStart, kMode };
+  enum class Kind { kStatus, kRestart, kStop, kStart, kMode, kForward };
   Kind kind = Kind::kStatus;
   std::string worker;  // restart/stop/start: a worker of the table (worker_table.h)
   // mode: the session's virtual monitor's new mode.
   uint32_t width = 0, height = 0, refresh_hz = 0;
+  // kForward: a request a worker serves (worker_table.h `serves`: pairing, pair, clients, unpair,
+  // host-state), funkhausd forwards it with these fields (checked here).
+  std::string command;
+  std::string pin;      // pair: 4 digits
+  std::string address;  // pair: optional, the client's address when several wait
+  std::string id;       // unpair: 8 to 64 hex digits of the client's id
 };
 
-// {"cmd":"status"}, {"cmd":"restart"|"stop"|"start","worker":"NAME"} or
-// {"cmd":"mode","width":W,"height":H,"refresh_hz":R}. Errors say what is wrong; unknown fields
-// are refused.
+// {"cmd":"status"}, {"cmd":"restart"|"stop"|"start","worker":"NAME"},
+// {"cmd":"mode","width":W,"height":H,"refresh_hz":R}, {"cmd":"pairing"|"clients"|"host-state"},
+// {"cmd":"pair","pin":"1234"[,"address":"A"]} or {"cmd":"unpair","id":"HEX"}. Errors say what
+// is wrong; unknown fields are refused.
 Result<ControlRequest> parseControlRequest(std::string_view line);
 
 // Requests that change something need root, funkhausd's own user or the control group.
 inline bool isMutating(ControlRequest::Kind kind) { return kind != ControlRequest::Kind::kStatus; }
+// The same for a parsed request (forwarded ones: as the serving row says).
+bool isMutating(const ControlRequest& request);
+
+// A forwarded request as the JSON text the serving worker gets.
+std::string forwardedRequestText(const ControlRequest& request);
 
 // The request as one line of JSON (without the newline).
 std::string encodeControlRequest(const ControlRequest& request);

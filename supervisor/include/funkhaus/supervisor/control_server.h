@@ -24,10 +24,12 @@ class ControlServer {
   class Handler {
    public:
     virtual ~Handler() = default;
-    // {"ok":true,...} status for anyone.
-    virtual std::string status() = 0;
-    // An authorised request that changes something: the reply, or nullopt when it comes later
-    // through `respond` (a mode change waits for the driver).
+    // {"ok":true,...} status for anyone: the reply, or nullopt when it comes later through
+    // `respond` (after asking a host worker).
+    virtual std::optional<std::string> status(const Respond& respond) = 0;
+    // Any other request, authorised if it changes something: the reply, or nullopt when it
+    // comes later through `respond` (a mode change waits for the driver, a forwarded request
+    // for its worker).
     virtual std::optional<std::string> change(const ControlRequest& request, uint32_t peer_uid,
                                               const Respond& respond) = 0;
   };

@@ -30,6 +30,11 @@ class NetEndpoints {
       const NetConfig& config,
       std::span<const net::ProtocolDeclaration* const> protocols = net::kNetProtocols);
 
+  // Also opens the endpoints `web` declares (funkhaus-web's GameStream HTTP and HTTPS) on
+  // [gamestream] listen_address: base_port and base_port - 5, or any free ports with 0.
+  Result<void> openWeb(const GamestreamConfig& config,
+                       const net::ProtocolDeclaration& web = net::kGamestreamWebProtocol);
+
   // The bound port of endpoint `tag`, 0 if it is not open.
   uint16_t port(uint32_t tag) const;
   // The RTSP protocol's ports, for funkhausd's start line and status.
@@ -56,7 +61,9 @@ class NetEndpoints {
   };
 
   explicit NetEndpoints(SharedMemory state) : state_(std::move(state)) {}
-  Result<void> openGroup(const NetConfig& config, const net::ProtocolDeclaration& protocol,
+  // `section` names the config table in errors; `configured` is the leader's port (0: any).
+  Result<void> openGroup(const std::string& bind, uint16_t configured, const char* section,
+                         const net::ProtocolDeclaration& protocol,
                          const net::EndpointDeclaration& leader);
 
   SharedMemory state_;

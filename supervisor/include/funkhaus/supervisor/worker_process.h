@@ -5,6 +5,8 @@
 #pragma once
 
 #include <algorithm>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,6 +45,9 @@ class WorkerProcess final : private ProcessEvents {
     virtual void onEvent(WorkerProcess& worker, const abi::EventBody& event) = 0;
     // A connection deposit or release (only from a row that deposits); an error kills it.
     virtual Result<void> onConnection(WorkerProcess& worker, Message& message) = 0;
+    // A request it sent (its row lists requests it may send; the text is untrusted JSON):
+    // answer with WorkerProcess::reply(id, ...), now or later.
+    virtual void onRequest(WorkerProcess& worker, uint32_t id, const std::string& text) = 0;
     // Reaped: `pid` is free for reuse; release what it held (ring roles, slots, devices).
     virtual void onReaped(WorkerProcess& worker, uint32_t pid) = 0;
     // Its restart policy asks for the whole set again.
@@ -85,7 +90,13 @@ class WorkerProcess final : private ProcessEvents {
   void fail(std::string why);
   // A command to a ready worker that accepts it.
   Result<void> command(abi::Command command, uint64_t arg = 0);
-  // Backoff over, grace over, no hello, heartbeat stopped: whatever is due now.
+  // A request to this ready worker (JSON text); `done` gets the reply's text (untrusted), or an
+  // error when it did not answer within `timeout` or exited first. Never called synchronously.
+  using ReplyHandler = std::function<void(Result<std::string>)>;
+  Result<void> request(std::string text, Duration timeout, ReplyHandler done);
+  // The answer to request `id` it sent.
+  Result<void> reply(uint32_t id, std::string text);
+  // Backoff over, grace over, no hello, heartbeat stopped, a reply overdue: whatever is due now.
   void tick();
 
  private:
@@ -93,6 +104,7 @@ class WorkerProcess final : private ProcessEvents {
 
   void launch();
   void terminate();
+  void failRequests(const std::string& why);
   Result<void> sendHandOver();
 
   void onMessage(Message message) override;
@@ -117,6 +129,12 @@ class WorkerProcess final : private ProcessEvents {
   bool hello_ = false, ready_ = false;
   std::optional<ExitStatus> last_exit_;
   std::string failure_;
+  struct PendingReply {
+    TimePoint deadline;
+    ReplyHandler done;
+  };
+  std::map<uint32_t, PendingReply> replies_;
+  uint32_t next_request_ = 1;
 };
 
 }  // namespace funkhaus::supervisor

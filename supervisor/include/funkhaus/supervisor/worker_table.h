@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -55,7 +56,12 @@ enum class Device {
 
 enum class CredentialPolicy {
   kSessionUser,  // the session's user (system mode); funkhausd's own in user mode
+  // The unprivileged service user kServiceUser (system mode; never root: absent, the worker
+  // fails); funkhausd's own in user mode.
+  kServiceUser,
 };
+
+inline constexpr const char* kServiceUser = "funkhaus";
 
 enum class Scope {
   kSession,  // one per session, moved with it
@@ -84,8 +90,17 @@ struct WorkerSpec {
   bool reports_viewers = false;       // its status page's viewer count is shown
   CredentialPolicy credentials = CredentialPolicy::kSessionUser;
   Scope scope = Scope::kSession;
-  DefaultStart default_start = DefaultStart::kAlways;
+  DefaultStart default_start = DefaultStart::kAlways;  // session rows
   bool (*available)(const Config&, const std::string& worker_dir) = nullptr;
+  // Host rows: runs when this says so for the config (nullptr: always).
+  bool (*enabled)(const Config&) = nullptr;
+  // Requests it may send funkhausd ("cmd" of its kRequest JSON); any other is refused.
+  std::vector<std::string_view> requests{};
+  // Control requests funkhausd forwards to it as kRequest (funkhausctl's "cmd"), and which of
+  // those change something (they need the control group).
+  std::vector<std::string_view> serves{};
+  std::vector<std::string_view> serves_mutating{};
+  bool state_dir = false;  // gets --state-dir (funkhausd's state directory for the mode)
 };
 
 // Every worker funkhausd knows, in default start order.
@@ -93,8 +108,10 @@ std::span<const WorkerSpec> workerTable();
 
 // The row of `name`, or nullptr.
 const WorkerSpec* findWorker(std::string_view name);
-// "vdisplay, capture, encode, net" (for error messages and help).
-std::string workerNames(std::string_view separator = ", ", std::string_view last = ", ");
+// "vdisplay, capture, encode, net, web" (for error messages and help); only rows of `scope` if
+// given.
+std::string workerNames(std::string_view separator = ", ", std::string_view last = ", ",
+                        std::optional<Scope> scope = std::nullopt);
 
 // The command-line arguments funkhausd gives worker `name` (a row of the table), or none.
 std::vector<std::string> workerArgs(std::string_view name, const Config& config);
@@ -104,7 +121,7 @@ std::vector<std::string> workerEnvironment(std::string_view name, const Config& 
 // The RTSP Digest credentials funkhaus-net gets ("USER:HA1"), or "" without a password.
 std::string rtspDigestCredentials(const Config& config);
 
-// The workers that start when the config names none (ignoring kIfAvailable rows).
+// The session workers that start when the config names none (ignoring kIfAvailable rows).
 std::vector<std::string> defaultWorkers();
 
 // The edges of a worker that exist for this config.
@@ -113,6 +130,12 @@ bool hasDevice(const WorkerSpec& worker, Device device);
 bool acceptsCommand(const WorkerSpec& worker, abi::Command command);
 // The route of `event` from this worker, or nullptr when it may not send it.
 const EventRoute* routeOf(const WorkerSpec& worker, abi::Event event);
+// It may send request `cmd` to funkhausd.
+bool maySend(const WorkerSpec& worker, std::string_view cmd);
+// The row that serves control request `cmd`, or nullptr.
+const WorkerSpec* servingWorker(std::string_view cmd);
+// Control request `cmd` (served by a row) changes something.
+bool servedMutating(std::string_view cmd);
 // Among `names` (a session's workers), the one with `ring` as an input (output) edge for
 // `config`; with no config, edges count whatever their condition.
 const WorkerSpec* consumerOf(abi::RingId ring, std::span<const std::string> names,

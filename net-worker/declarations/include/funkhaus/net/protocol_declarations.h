@@ -23,9 +23,11 @@ enum class EndpointKind : uint8_t {
 // Which [net] setting gives an endpoint its port (funkhausd's config). A new protocol with ports
 // of its own adds its settings here and in funkhausd's config.
 enum class PortSetting : uint8_t {
-  kRelative,  // none: `follows`' port plus `offset`
-  kPort,      // [net] port (RTSP over TCP)
-  kRtpPort,   // [net] rtp_port (RTP/RTCP over UDP)
+  kRelative,         // none: `follows`' port plus `offset`
+  kPort,             // [net] port (RTSP over TCP)
+  kRtpPort,          // [net] rtp_port (RTP/RTCP over UDP)
+  kGamestreamHttp,   // [gamestream] base_port (GameStream HTTP)
+  kGamestreamHttps,  // [gamestream] base_port - 5 (GameStream HTTPS)
 };
 
 struct EndpointDeclaration {
@@ -63,6 +65,18 @@ inline constexpr const char* kRtspDigestRealm = "funkhaus";
 
 inline constexpr ProtocolDeclaration kRtspProtocol = {abi::NetProtocol::kRtsp, "RTSP/RTP",
                                                       sizeof(abi::RtspState), kRtspEndpoints};
+
+// GameStream's HTTP(S) API, served by funkhaus-web (host-wide) on [gamestream] listen_address.
+// Its stream side (RTSP, control, media on funkhaus-net) is not in this build yet, so it is not
+// among kNetProtocols and reserves no blob in the net state page.
+inline constexpr EndpointDeclaration kGamestreamWebEndpoints[] = {
+    {abi::kEndpointGamestreamHttp, EndpointKind::kTcpListen, PortSetting::kGamestreamHttp, 0, 0,
+     false, "GameStream HTTP", abi::WorkerKind::kWeb},
+    {abi::kEndpointGamestreamHttps, EndpointKind::kTcpListen, PortSetting::kGamestreamHttps, 0, 0,
+     false, "GameStream HTTPS", abi::WorkerKind::kWeb},
+};
+inline constexpr ProtocolDeclaration kGamestreamWebProtocol = {
+    abi::NetProtocol::kGamestream, "GameStream HTTP(S)", 0, kGamestreamWebEndpoints};
 
 // Every protocol this build has, in the order funkhausd reserves their blobs.
 inline constexpr const ProtocolDeclaration* kNetProtocols[] = {&kRtspProtocol};

@@ -1,0 +1,47 @@
+// funkhausd's side of the JSON requests on a worker's channel: the answers to the requests a
+// worker sends (funkhaus-web's launch and cancel, by the row's `requests`), the check of a
+// reply to a request funkhausd forwarded (funkhausctl's pair, clients, ...), and the status
+// section made from funkhaus-web's host-state. Everything a worker wrote is untrusted: parsed,
+// typed and bounded here. Pure functions; funkhausd's event loop thread.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "funkhaus/common/result.h"
+#include "funkhaus/supervisor/worker_table.h"
+
+namespace funkhaus::supervisor {
+
+// What funkhausd knows of the session when a worker asks for a stream.
+struct StreamView {
+  bool session = false;    // a session's set runs
+  bool greeter = false;    // ... and it is the login screen
+  std::string net_state;   // its net worker's state ("" if it has none)
+  bool net_ready = false;  // its net worker is up
+  uint16_t rtsp_port = 0;  // where viewers reach it
+};
+
+struct RequestAnswer {
+  std::string reply;  // JSON text for the worker
+  std::string log;    // one line for funkhausd's log ("" = nothing worth a line)
+};
+
+// The answer to request `text` from a worker of row `from` (which may send only what its row
+// lists): launch -> {"ok":true,"rtsp_port":N} when the session's net worker is ready, else a
+// clear error; cancel -> {"ok":true}; anything malformed -> {"ok":false,"error":...}.
+RequestAnswer answerWorkerRequest(const WorkerSpec& from, std::string_view text,
+                                  const StreamView& view);
+
+// The reply to a forwarded request as funkhausctl gets it: a JSON object with a boolean "ok"
+// (and then "error" a string), re-encoded; anything else becomes an error naming the worker.
+std::string checkedForwardReply(std::string_view worker, const Result<std::string>& reply);
+
+// The fields of funkhaus-web's host-state reply that the status shows, each checked for type
+// and size: name, unique_id, http_port, https_port, paired_clients, pending_pairings,
+// running_app, mdns. An unusable reply gives {"error": "..."}.
+nlohmann::json hostStateStatus(const Result<std::string>& reply);
+
+}  // namespace funkhaus::supervisor
