@@ -1,0 +1,233 @@
+// GameStream end to end (label client): a real funkhausd (user mode) starts funkhaus-web as a
+// host worker on the sockets it holds; the real funkhausctl enters the PIN; the real Moonlight
+// Embedded pairs, lists the apps, survives a kill -9 of funkhaus-web and a restart of funkhausd,
+// and is refused once unpaired. Loopback only, ports of the test's own.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+#include "../../supervisor/test/funkhausd_process.h"
+#include "funkhaus/test/moonlight.h"
+
+namespace funkhaus {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+namespace fs = std::filesystem;
+using test::Funkhausd;
+
+bool has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+bool bindable(uint16_t port) {
+  UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+}
+
+// A base port (not GameStream's default) whose HTTPS port, base - 5, is free too.
+uint16_t freeBasePort() {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        getsockname(fd.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0)
+      continue;
+    const uint16_t port = ntohs(a.sin_port);
+    fd.reset();
+    if (port > 2000 && port != 47989 && bindable(port) && bindable(port - 5)) return port;
+  }
+  return 0;
+}
+
+struct Output {
+  int exit_code = -1;
+  std::string text;
+};
+
+// The real funkhausctl on funkhausd's socket (stdout and stderr).
+Output funkhausctl(const Funkhausd& d, const std::string& args) {
+  const std::string command = std::string(FUNKHAUS_BIN_DIR) + "/funkhausctl --socket '" +
+                              d.socket() + "' " + args + " 2>&1";
+  Output out;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return out;
+  char buffer[4096];
+  size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) out.text.append(buffer, n);
+  const int status = ::pclose(pipe);
+  out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+class GamestreamClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto moonlight = test::findMoonlight();
+    if (!moonlight) GTEST_SKIP() << moonlight.error().message;
+    moonlight_ = *moonlight;
+    base_port_ = freeBasePort();
+    ASSERT_NE(base_port_, 0) << "no free port pair on loopback";
+    dir_ = fs::temp_directory_path() / ("funkhaus-gamestream-" + std::to_string(getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    Funkhausd::state_home = dir_ / "state";
+  }
+
+  void TearDown() override {
+    if (funkhausd_ && HasFailure()) std::printf("funkhausd log:\n%s\n", funkhausd_->log().c_str());
+    funkhausd_.reset();
+    Funkhausd::state_home.reset();
+    if (!dir_.empty()) fs::remove_all(dir_);
+  }
+
+  std::string config() const {
+    return "[gamestream]\nbase_port = " + std::to_string(base_port_) +
+           "\nlisten_address = \"127.0.0.1\"\nname = \"funkhaus-e2e\"\nmdns = false\n"
+           "[[gamestream.apps]]\ntitle = \"Steam Big Picture\"\ncommand = \"steam -bigpicture\"\n";
+  }
+
+  // funkhausd with one light session worker; waits for funkhaus-web to run.
+  void startFunkhausd() {
+    funkhausd_.emplace(config(), false, "user", false, std::vector<std::string>{"capture"});
+    ASSERT_TRUE(Funkhausd::waitFor(20s, [&] { return webState() == "running"; }))
+        << funkhausd_->status().dump();
+  }
+
+  json web() const {
+    const json s = funkhausd_->status();
+    if (!s.is_object() || !s.contains("host_workers")) return json();
+    for (const auto& w : s["host_workers"])
+      if (w["name"] == "web") return w;
+    return json();
+  }
+  std::string webState() const {
+    const json w = web();
+    return w.is_object() && w["state"].is_string() ? w["state"].get<std::string>() : "";
+  }
+
+  std::vector<std::string> args(const std::string& action, std::vector<std::string> extra = {}) {
+    std::vector<std::string> a = {action, "-keydir", (dir_ / "client/keys").string(), "-port",
+                                  std::to_string(base_port_)};
+    a.insert(a.end(), extra.begin(), extra.end());
+    a.push_back("127.0.0.1");
+    return a;
+  }
+  std::string moonlight(const std::string& action) {
+    return test::runMoonlight(moonlight_, args(action), dir_ / "client", 60s);
+  }
+
+  std::string moonlight_;
+  uint16_t base_port_ = 0;
+  fs::path dir_;
+  std::optional<Funkhausd> funkhausd_;
+};
+
+TEST_F(GamestreamClientTest, PairListRestartAndUnpairThroughFunkhausctl) {
+  ASSERT_NO_FATAL_FAILURE(startFunkhausd());
+  // The host's sockets: HTTP at the base, HTTPS five below, in the status.
+  const json status = json::parse(funkhausctl(*funkhausd_, "status --json").text, nullptr, false);
+  ASSERT_TRUE(status.contains("gamestream")) << status.dump();
+  EXPECT_EQ(status["gamestream"]["http_port"], base_port_);
+  EXPECT_EQ(status["gamestream"]["https_port"], base_port_ - 5);
+  EXPECT_EQ(status["gamestream"]["name"], "funkhaus-e2e");
+  EXPECT_EQ(status["gamestream"]["paired_clients"], 0);
+  EXPECT_TRUE(has(funkhausctl(*funkhausd_, "pair").text, "no pairing request waits"));
+
+  // Moonlight asks to pair; funkhausctl shows who waits, then enters the PIN.
+  auto run = test::MoonlightRun::start(moonlight_, args("pair", {"-pin", "4321"}), dir_ / "client");
+  ASSERT_TRUE(run.ok()) << run.error().message;
+  Output pending;
+  ASSERT_TRUE(Funkhausd::waitFor(30s,
+                                 [&] {
+                                   pending = funkhausctl(*funkhausd_, "pair");
+                                   return has(pending.text, "waiting for the PIN");
+                                 }))
+      << pending.text << run->output();
+  EXPECT_TRUE(has(pending.text, "127.0.0.1")) << pending.text;
+  EXPECT_TRUE(has(pending.text, "roth")) << pending.text;  // Moonlight Embedded's name
+  EXPECT_EQ(funkhausctl(*funkhausd_, "pair 12x4").exit_code, 2) << "checked before it is sent";
+  const auto t0 = std::chrono::steady_clock::now();
+  const Output entered = funkhausctl(*funkhausd_, "pair 4321");
+  EXPECT_EQ(entered.exit_code, 0) << entered.text;
+  ASSERT_TRUE(run->wait(60s).has_value()) << run->output();
+  const double took_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_TRUE(has(run->output(), "Succesfully paired")) << run->output();
+  std::printf(
+      "[figures] funkhausctl pair PIN -> moonlight printed \"Succesfully paired\" and exited: "
+      "%.0f ms (funkhausctl -> funkhausd -> funkhaus-web -> Moonlight's remaining phases)\n",
+      took_ms);
+
+  std::string list = moonlight("list");
+  EXPECT_TRUE(has(list, "Desktop")) << list;
+  EXPECT_TRUE(has(list, "Steam Big Picture")) << list;
+  const Output clients = funkhausctl(*funkhausd_, "clients");
+  EXPECT_TRUE(has(clients.text, "roth")) << clients.text;
+  const json clients_json =
+      json::parse(funkhausctl(*funkhausd_, "clients --json").text, nullptr, false);
+  ASSERT_TRUE(clients_json.contains("clients") && clients_json["clients"].size() == 1)
+      << clients_json.dump();
+  const std::string id = clients_json["clients"][0]["id"];
+  EXPECT_TRUE(has(clients.text, id.substr(0, 16))) << clients.text;
+  const json after_pair =
+      json::parse(funkhausctl(*funkhausd_, "status --json").text, nullptr, false);
+  EXPECT_EQ(after_pair["gamestream"]["paired_clients"], 1) << after_pair.dump();
+  EXPECT_TRUE(has(funkhausctl(*funkhausd_, "status").text, "1 paired client(s)"));
+
+  // kill -9 of funkhaus-web: funkhausd starts it again on the same sockets.
+  const int old_pid = web()["pid"].get<int>();
+  ASSERT_EQ(::kill(old_pid, SIGKILL), 0);
+  ASSERT_TRUE(Funkhausd::waitFor(20s, [&] {
+    const json w = web();
+    return w.is_object() && w["state"] == "running" && w["pid"].is_number() &&
+           w["pid"].get<int>() != old_pid;
+  })) << funkhausd_->status().dump();
+  EXPECT_EQ(web()["restarts"], 1);
+  list = moonlight("list");
+  EXPECT_TRUE(has(list, "Steam Big Picture")) << "after the kill: " << list;
+
+  // funkhausd restarted: the pairing is in the state directory.
+  funkhausd_.reset();
+  ASSERT_NO_FATAL_FAILURE(startFunkhausd());
+  list = moonlight("list");
+  EXPECT_TRUE(has(list, "Steam Big Picture")) << "after funkhausd's restart: " << list;
+
+  // Unpaired at the host: refused at once.
+  const Output unpaired = funkhausctl(*funkhausd_, "unpair " + id.substr(0, 8));
+  EXPECT_EQ(unpaired.exit_code, 0) << unpaired.text;
+  EXPECT_TRUE(has(unpaired.text, "unpaired roth")) << unpaired.text;
+  list = moonlight("list");
+  EXPECT_TRUE(has(list, "You must pair with the PC first")) << list;
+  EXPECT_FALSE(has(list, "Steam Big Picture")) << list;
+  EXPECT_TRUE(has(funkhausctl(*funkhausd_, "clients").text, "no paired clients"));
+  const Output again = funkhausctl(*funkhausd_, "unpair " + id.substr(0, 8));
+  EXPECT_EQ(again.exit_code, 1) << again.text;
+
+  // Without funkhaus-web: a clear error, not a hang.
+  EXPECT_EQ(funkhausctl(*funkhausd_, "stop web").exit_code, 0);
+  ASSERT_TRUE(Funkhausd::waitFor(10s, [&] { return webState() == "stopped"; }));
+  const Output stopped = funkhausctl(*funkhausd_, "clients");
+  EXPECT_EQ(stopped.exit_code, 1);
+  EXPECT_TRUE(has(stopped.text, "funkhaus-web is not running (stopped)")) << stopped.text;
+  EXPECT_TRUE(has(funkhausctl(*funkhausd_, "status").text, "funkhaus-web is stopped"));
+}
+
+}  // namespace
+}  // namespace funkhaus
