@@ -82,6 +82,12 @@ void expectSameConfig(const Config& a, const Config& b) {
   EXPECT_EQ(a.heartbeat_timeout, b.heartbeat_timeout);
   EXPECT_EQ(a.stop_grace, b.stop_grace);
   EXPECT_EQ(a.workers, b.workers);
+  EXPECT_EQ(a.gamestream.enabled, b.gamestream.enabled);
+  EXPECT_EQ(a.gamestream.base_port, b.gamestream.base_port);
+  EXPECT_EQ(a.gamestream.listen_address, b.gamestream.listen_address);
+  EXPECT_EQ(a.gamestream.name, b.gamestream.name);
+  EXPECT_EQ(a.gamestream.mdns, b.gamestream.mdns);
+  EXPECT_EQ(a.gamestream.apps.size(), b.gamestream.apps.size());
   EXPECT_EQ(a.control_socket, b.control_socket);
   EXPECT_EQ(a.control_group, b.control_group);
 }
@@ -118,6 +124,10 @@ TEST(ShippedConfig, EveryCommentedValueIsTheBuiltInDefault) {
                                           "net.session_timeout_s",
                                           "net.rtsp_user",
                                           "net.rtsp_password",
+                                          "gamestream.enabled",
+                                          "gamestream.base_port",
+                                          "gamestream.listen_address",
+                                          "gamestream.mdns",
                                           "vdisplay.width",
                                           "vdisplay.height",
                                           "vdisplay.refresh_hz",
@@ -144,16 +154,21 @@ TEST(ShippedConfig, KeysWithoutAFixedDefaultAreDescribed) {
   const std::string text = readShipped();
   // These depend on the mode or name something of the machine: described in prose, with the
   // value they take when unset.
-  for (const char* phrase : {"# mode:", "[session]", "source = \"fixed\"", "user = \"NAME\"",
-                             "[session.environment]", "[control]", "socket = \"/"})
+  for (const char* phrase :
+       {"# mode:", "[session]", "source = \"fixed\"", "user = \"NAME\"", "[session.environment]",
+        "[control]", "socket = \"/", "name = \"living room\"", "# [[gamestream.apps]]",
+        "# title = \"Steam Big Picture\"", "# command = \"steam -bigpicture\""})
     EXPECT_NE(text.find(phrase), std::string::npos) << phrase;
   // And the prose examples are valid when taken literally.
   auto example = parseConfig(
       "mode = \"user\"\n[session]\nsource = \"fixed\"\nuser = \"NAME\"\n"
-      "[session.environment]\nDISPLAY = \":0\"\n[control]\nsocket = \"/ABSOLUTE/PATH\"\n",
+      "[session.environment]\nDISPLAY = \":0\"\n[control]\nsocket = \"/ABSOLUTE/PATH\"\n"
+      "[gamestream]\nname = \"living room\"\n[[gamestream.apps]]\ntitle = \"Steam Big "
+      "Picture\"\ncommand = \"steam -bigpicture\"\n",
       "example.toml");
   ASSERT_TRUE(example) << example.error().message;
   EXPECT_EQ(example->session.environment.at("DISPLAY"), ":0");
+  EXPECT_EQ(example->gamestream.apps.at(0).title, "Steam Big Picture");
 }
 
 }  // namespace
