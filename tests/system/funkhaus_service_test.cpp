@@ -89,7 +89,8 @@ TEST_F(Package, HasTheBinariesUnitsConfigAndManPages) {
   }
   for (const char* exe :
        {"/usr/sbin/funkhausd", "/usr/bin/funkhausctl", "/usr/libexec/funkhaus/funkhaus-capture",
-        "/usr/libexec/funkhaus/funkhaus-encode", "/usr/libexec/funkhaus/funkhaus-net"}) {
+        "/usr/libexec/funkhaus/funkhaus-encode", "/usr/libexec/funkhaus/funkhaus-net",
+        "/usr/libexec/funkhaus/funkhaus-web"}) {
     ASSERT_TRUE(files.contains(exe)) << exe << "\n" << listing.output;
     EXPECT_EQ(files[exe], "-rwxr-xr-x") << exe;
   }
@@ -341,6 +342,10 @@ TEST_F(Service, StartReachesActiveOnlyAfterReadyAndIsConfined) {
   EXPECT_EQ(show("ActiveState"), "inactive") << "policy-rc.d should have kept it stopped";
   EXPECT_EQ(trim(in("getent group funkhaus | cut -d: -f1").output), "funkhaus")
       << "sysusers.d did not create the group";
+  // funkhaus-web's service user: not in the control group, its state directory its own.
+  EXPECT_EQ(trim(in("id -gn funkhaus; id -Gn funkhaus").output), "nogroup\nnogroup")
+      << "sysusers.d did not create user funkhaus outside the control group";
+  EXPECT_EQ(trim(in("stat -c '%U %a' /var/lib/funkhaus").output), "funkhaus 700");
 
   // The installed units are clean for systemd-analyze verify (binaries and man pages present).
   const auto verify = in("systemd-analyze verify funkhaus.service");
