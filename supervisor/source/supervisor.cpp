@@ -29,6 +29,7 @@
 #include "funkhaus/supervisor/process_launcher.h"
 #include "funkhaus/supervisor/service_account.h"
 #include "funkhaus/supervisor/service_notifier.h"
+#include "funkhaus/supervisor/session_apps.h"
 #include "funkhaus/supervisor/session_machine.h"
 #include "funkhaus/supervisor/session_plan.h"
 #include "funkhaus/supervisor/status_report.h"
@@ -76,13 +77,16 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
         leases_(io_),
         router_(*clock_),
         control_(io_, *this),
+        apps_(*clock_, options_.config.stop_grace),
         machine_(options_.config, *launcher_, *clock_, *notifier_, *this),
         state_dir_(stateDirectory(options_.mode)) {}
 
   int run() {
     // Before any socket opens: a funkhausd that cannot start its workers must not hold the
     // viewers' port open and never answer.
-    if (auto missing = checkBinaries(); !missing) {
+    std::vector<std::string> all = options_.config.workers;
+    for (const std::string& host : hostWorkers(options_.config)) all.push_back(host);
+    if (auto missing = checkWorkerBinaries(all, options_.worker_dir); !missing) {
       spdlog::critical("{}", missing.error().message);
       return abi::kExitUnsupported;  // permanent: systemd does not retry it
     }
@@ -94,8 +98,8 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
     }
     // The endpoints of the session's net and of host workers (funkhaus-web's HTTP and HTTPS)
     // are opened once and outlive every worker.
-    const bool session_net = anyWorkerHas(Device::kNetEndpoints, options_.config.workers);
-    const bool host_net = anyWorkerHas(Device::kNetEndpoints, hostWorkers(options_.config));
+    const bool session_net = anyHasDevice(Device::kNetEndpoints, options_.config.workers);
+    const bool host_net = anyHasDevice(Device::kNetEndpoints, hostWorkers(options_.config));
     if (session_net || host_net) {
       auto endpoints = NetEndpoints::open(
           options_.config.net,
@@ -134,29 +138,6 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
   // ---- start-up ---------------------------------------------------------------------------
 
   // Every worker of the config has its binary, executable, in the worker directory.
-  Result<void> checkBinaries() const {
-    std::vector<std::string> names = options_.config.workers;
-    for (const std::string& host : hostWorkers(options_.config)) names.push_back(host);
-    for (const auto& name : names) {
-      const WorkerSpec* w = findWorker(name);
-      if (w == nullptr) return makeError("no worker \"{}\" in the worker table", name);
-      const std::string path = options_.worker_dir + "/" + std::string(w->binary);
-      if (access(path.c_str(), X_OK) != 0)
-        return makeError(
-            "worker binary {} (worker {}) is missing or not executable: {}; install it or set "
-            "--worker-dir",
-            path, name, std::strerror(errno));
-    }
-    return {};
-  }
-
-  static bool anyWorkerHas(Device device, const std::vector<std::string>& names) {
-    for (const auto& name : names)
-      if (const WorkerSpec* w = findWorker(name); w != nullptr && hasDevice(*w, device))
-        return true;
-    return false;
-  }
-
   // ---- the session's set (SessionMachine::Hooks) --------------------------------------------
 
   Result<void> openPlan(const SessionInfo& session) override {
@@ -171,7 +152,10 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
     return {};
   }
 
-  void setEnding() override { leases_.release(); }
+  void setEnding() override {
+    apps_.stop("its session ends");
+    leases_.release();
+  }
   void closePlan() override { plan_.reset(); }
 
   Result<LaunchSpec> prepareLaunch(WorkerProcess& w, const SessionInfo& session) override {
@@ -252,10 +236,30 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
         view.net_state = toString(sw->state());
         view.net_ready = sw->ready() && sw->state() == WorkerState::kRunning;
       }
-    const RequestAnswer answer = answerWorkerRequest(w.spec(), text, view);
+    RequestAnswer answer = answerWorkerRequest(w.spec(), text, view);
     if (!answer.log.empty()) spdlog::info("{}", answer.log);
+    if (answer.cancel) apps_.stop("the client cancelled");
+    if (answer.launch_app != 0)
+      if (auto started = launchApp(answer.launch_app, answer.resume); !started)
+        answer.reply = ControlServer::errorReply(started.error().message);
     if (auto sent = w.reply(id, answer.reply); !sent)
       spdlog::warn("{}: answering request {}: {}", w.name(), id, sent.error().message);
+  }
+
+  // The [[gamestream.apps]] command of app `id` in the session, as its user, on its virtual
+  // monitor when it has one (Desktop, id 1, runs nothing; a resumed app that runs stays).
+  Result<void> launchApp(uint32_t id, bool resume) {
+    const SessionInfo& s = machine_.session();
+    if (resume && apps_.runs(id, s.id)) return {};
+    const auto& m = leases_.current();
+    auto launch = appLaunch(options_.config.gamestream, id, s, credentials_,
+                            m ? m->display : std::string(), m ? m->xauthority : std::string());
+    if (!launch) {
+      apps_.stop("the client chose another app");
+      return launch.error();
+    }
+    if (!*launch) return apps_.stop("the client chose Desktop"), Result<void>();
+    return apps_.start(std::move(**launch));
   }
 
   // The owner cleans up: the reaped worker's roles and slots in its rings go back at once, so
@@ -366,22 +370,14 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
 
   // What funkhausd knows (sockets, config) and what the worker said (`state`, checked).
   nlohmann::json gamestreamJson(const WorkerProcess& web, nlohmann::json state) const {
-    const GamestreamConfig& g = options_.config.gamestream;
-    nlohmann::json out = {{"worker", web.name()},
-                          {"worker_state", toString(web.state())},
-                          {"listen_address", g.listen_address},
-                          {"http_port", net_ ? net_->port(abi::kEndpointGamestreamHttp) : 0},
-                          {"https_port", net_ ? net_->port(abi::kEndpointGamestreamHttps) : 0},
-                          {"state_dir", state_dir_}};
-    for (auto& [key, value] : state.items())
-      if (!out.contains(key)) out[key] = value;
-    if (const auto app = state.find("running_app"); app != state.end() && app->is_number()) {
-      const uint64_t id = app->get<uint64_t>();
-      if (id == 1) out["running_app_title"] = "Desktop";
-      for (size_t i = 0; i < g.apps.size(); ++i)
-        if (id == gamestreamAppId(i)) out["running_app_title"] = g.apps[i].title;
-    }
-    return out;
+    GamestreamFacts f{options_.config.gamestream,
+                      web.name(),
+                      toString(web.state()),
+                      net_ ? net_->port(abi::kEndpointGamestreamHttp) : uint16_t{0},
+                      net_ ? net_->port(abi::kEndpointGamestreamHttps) : uint16_t{0},
+                      state_dir_,
+                      apps_.runningTitle()};
+    return gamestreamStatus(f, std::move(state));
   }
 
   // A request a worker serves (funkhausctl pair, clients, ...): forwarded, its reply checked.
@@ -506,6 +502,7 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
     tick_.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
       machine_.tick();
+      apps_.tick();
       if (notifier_->watchdogEnabled()) notifier_->watchdog();
       scheduleTick();
     });
@@ -582,6 +579,7 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
   std::map<const WorkerProcess*, UniqueFd> control_peers_;  // driver ends until it is ready
   EventRouter router_;
   ControlServer control_;
+  SessionApps apps_;
   SessionMachine machine_;  // its workers go first
   std::string state_dir_;   // host workers' --state-dir
   int exit_code_ = 0;

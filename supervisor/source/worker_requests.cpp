@@ -88,8 +88,9 @@ RequestAnswer answerLaunch(const WorkerSpec& from, const json& j, const StreamVi
   Fields f("launch");
   const bool resume = f.boolean(j, "resume");
   std::optional<std::string> title, client_name;
+  std::optional<int64_t> app_id;
   if (const json* app = f.object(j, "app")) {
-    f.integer(*app, "id", 1, INT32_MAX);
+    app_id = f.integer(*app, "id", 1, INT32_MAX);
     title = f.text(*app, "title", 1, kMaxText);
   }
   f.integer(j, "width", 1, 16384);
@@ -114,8 +115,11 @@ RequestAnswer answerLaunch(const WorkerSpec& from, const json& j, const StreamVi
     return refuse(view.net_state.empty()
                       ? "the session streams nothing (no net worker in [workers] start)"
                       : "the stream is not ready (funkhaus-net is " + view.net_state + ")");
-  return {dumpSafe({{"ok", true}, {"rtsp_port", view.rtsp_port}}),
-          fmt::format("{}: {}: stream on RTSP port {}", from.name, who, view.rtsp_port)};
+  RequestAnswer ok{dumpSafe({{"ok", true}, {"rtsp_port", view.rtsp_port}}),
+                   fmt::format("{}: {}: stream on RTSP port {}", from.name, who, view.rtsp_port)};
+  ok.launch_app = static_cast<uint32_t>(*app_id);
+  ok.resume = resume;
+  return ok;
 }
 
 }  // namespace
@@ -137,9 +141,11 @@ RequestAnswer answerWorkerRequest(const WorkerSpec& from, std::string_view text,
     Fields f("cancel");
     if (const json* client = f.object(j, "client")) f.text(*client, "id", 1, 64, kHexDigits);
     if (!f.ok()) return {failure(f.error()), fmt::format("{}: {}", from.name, f.error())};
-    // Nothing runs per launch yet (apps' commands are not started): the stream stays up for
-    // RTSP viewers, so there is nothing to stop.
-    return {dumpSafe({{"ok", true}}), fmt::format("{}: a client cancelled its stream", from.name)};
+    // The app stops; the stream stays up for RTSP viewers.
+    RequestAnswer ok{dumpSafe({{"ok", true}}),
+                     fmt::format("{}: a client cancelled its stream", from.name)};
+    ok.cancel = true;
+    return ok;
   }
   return {failure("funkhausd does not know request '" + cmd.substr(0, 40) + "'"), ""};
 }
@@ -185,6 +191,25 @@ nlohmann::json hostStateStatus(const Result<std::string>& reply) {
       out["running_app"] = *it;
   }
   if (const auto it = j.find("mdns"); it != j.end() && it->is_boolean()) out["mdns"] = *it;
+  return out;
+}
+
+nlohmann::json gamestreamStatus(const GamestreamFacts& f, nlohmann::json state) {
+  json out = {{"worker", f.worker},
+              {"worker_state", f.worker_state},
+              {"listen_address", f.config.listen_address},
+              {"http_port", f.http_port},
+              {"https_port", f.https_port},
+              {"state_dir", f.state_dir}};
+  for (auto& [key, value] : state.items())
+    if (!out.contains(key)) out[key] = value;
+  if (const auto app = state.find("running_app"); app != state.end() && app->is_number()) {
+    const uint64_t id = app->get<uint64_t>();
+    if (id == 1) out["running_app_title"] = "Desktop";
+    for (size_t i = 0; i < f.config.apps.size(); ++i)
+      if (id == gamestreamAppId(i)) out["running_app_title"] = f.config.apps[i].title;
+  }
+  if (!f.app_process.empty()) out["app_process"] = f.app_process;
   return out;
 }
 

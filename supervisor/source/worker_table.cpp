@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 
 #include "funkhaus/net/protocol_declarations.h"
 #include "funkhaus/net/rtsp_digest.h"
@@ -229,6 +231,27 @@ std::vector<RingEdge> activeEdges(const WorkerSpec& worker, const Config& config
 
 bool hasDevice(const WorkerSpec& worker, Device device) {
   return std::find(worker.devices.begin(), worker.devices.end(), device) != worker.devices.end();
+}
+
+bool anyHasDevice(Device device, std::span<const std::string> names) {
+  for (const auto& name : names)
+    if (const WorkerSpec* w = findWorker(name); w != nullptr && hasDevice(*w, device)) return true;
+  return false;
+}
+
+Result<void> checkWorkerBinaries(std::span<const std::string> names,
+                                 const std::string& worker_dir) {
+  for (const auto& name : names) {
+    const WorkerSpec* w = findWorker(name);
+    if (w == nullptr) return makeError("no worker \"{}\" in the worker table", name);
+    const std::string path = worker_dir + "/" + std::string(w->binary);
+    if (access(path.c_str(), X_OK) != 0)
+      return makeError(
+          "worker binary {} (worker {}) is missing or not executable: {}; install it or set "
+          "--worker-dir",
+          path, name, std::strerror(errno));
+  }
+  return {};
 }
 
 bool acceptsCommand(const WorkerSpec& worker, abi::Command command) {

@@ -45,6 +45,13 @@ TEST(WorkerRequests, LaunchGetsTheRtspPortWhenTheSessionStreams) {
   const RequestAnswer a = answerWorkerRequest(*findWorker("web"), launch().dump(), ready());
   EXPECT_EQ(a.log.find("00112233"), std::string::npos) << "the stream key is never logged";
   EXPECT_NE(a.log.find("'roth' asks to launch 'Steam'"), std::string::npos) << a.log;
+  EXPECT_EQ(a.launch_app, 2u) << "funkhausd starts app 2's command";
+  EXPECT_FALSE(a.resume);
+  const RequestAnswer refused = answerWorkerRequest(*findWorker("web"), launch().dump(), {});
+  EXPECT_EQ(refused.launch_app, 0u) << "nothing starts without a session";
+  const RequestAnswer cancel =
+      answerWorkerRequest(*findWorker("web"), R"({"cmd":"cancel","client":{"id":"AB"}})", ready());
+  EXPECT_TRUE(cancel.cancel);
 }
 
 TEST(WorkerRequests, LaunchIsRefusedClearlyWithoutAStreamingSession) {

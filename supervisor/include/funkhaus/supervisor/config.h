@@ -90,7 +90,7 @@ struct RingsConfig {
 // One [[gamestream.apps]] entry: an app Moonlight lists besides Desktop.
 struct GamestreamApp {
   std::string title;    // unique, not "Desktop"
-  std::string command;  // what runs in the session when it is launched (not run yet: see README)
+  std::string command;  // /bin/sh -c in the session when a client launches it (session_apps.h)
 };
 
 // [gamestream]: funkhaus-web, the GameStream HTTP(S) worker Moonlight pairs with (host-scope).

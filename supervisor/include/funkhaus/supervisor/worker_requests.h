@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "funkhaus/common/result.h"
+#include "funkhaus/supervisor/config.h"
 #include "funkhaus/supervisor/worker_table.h"
 
 namespace funkhaus::supervisor {
@@ -27,6 +28,10 @@ struct StreamView {
 struct RequestAnswer {
   std::string reply;  // JSON text for the worker
   std::string log;    // one line for funkhausd's log ("" = nothing worth a line)
+  // What funkhausd does besides replying (only when the reply is ok):
+  uint32_t launch_app = 0;  // launch: the app id the client asked for (1: Desktop)
+  bool resume = false;      // ... to resume it
+  bool cancel = false;      // cancel: the client's app stops
 };
 
 // The answer to request `text` from a worker of row `from` (which may send only what its row
@@ -43,5 +48,18 @@ std::string checkedForwardReply(std::string_view worker, const Result<std::strin
 // and size: name, unique_id, http_port, https_port, paired_clients, pending_pairings,
 // running_app, mdns. An unusable reply gives {"error": "..."}.
 nlohmann::json hostStateStatus(const Result<std::string>& reply);
+
+// What the status's GameStream section says besides web's host-state.
+struct GamestreamFacts {
+  const GamestreamConfig& config;
+  std::string worker, worker_state;
+  uint16_t http_port = 0, https_port = 0;  // the sockets funkhausd holds
+  std::string state_dir;
+  std::string app_process;  // the title of the app funkhausd runs ("" = none)
+};
+
+// The status's GameStream section: `facts` and the checked host-state fields (`state`), with the
+// running app's title.
+nlohmann::json gamestreamStatus(const GamestreamFacts& facts, nlohmann::json state);
 
 }  // namespace funkhaus::supervisor

@@ -14,6 +14,7 @@
 #include "funkhaus/abi/message.h"
 #include "funkhaus/abi/status_page.h"
 #include "funkhaus/common/clock.h"
+#include "funkhaus/common/result.h"
 
 namespace funkhaus::supervisor {
 
@@ -127,6 +128,11 @@ std::vector<std::string> defaultWorkers();
 // The edges of a worker that exist for this config.
 std::vector<RingEdge> activeEdges(const WorkerSpec& worker, const Config& config);
 bool hasDevice(const WorkerSpec& worker, Device device);
+// Any of the workers `names` has `device`.
+bool anyHasDevice(Device device, std::span<const std::string> names);
+// Every worker of `names` is in the table and has its binary, executable, in `worker_dir`; the
+// error names the first that does not.
+Result<void> checkWorkerBinaries(std::span<const std::string> names, const std::string& worker_dir);
 bool acceptsCommand(const WorkerSpec& worker, abi::Command command);
 // The route of `event` from this worker, or nullptr when it may not send it.
 const EventRoute* routeOf(const WorkerSpec& worker, abi::Event event);
