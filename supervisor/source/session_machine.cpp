@@ -66,8 +66,8 @@ void SessionMachine::startHost() {
       host_.push_back(std::make_unique<WorkerProcess>(*spec, config_.restart, timingsOf(config_),
                                                       launcher_, clock_, delegate));
   if (!host_.empty()) spdlog::info("starting {} host worker(s)", host_.size());
+  // No status update here: READY waits for the session's set (switchTo and tick say it).
   for (const auto& w : host_) w->start();
-  updateStatus();
 }
 
 void SessionMachine::setConfig(const Config& config) { config_ = config; }

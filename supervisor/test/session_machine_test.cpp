@@ -507,6 +507,19 @@ TEST_F(Machine, HostWorkersStartWithoutASession) {
   EXPECT_EQ(launched().size(), 1u) << "started once";
 }
 
+TEST_F(Machine, StartingTheHostSetSendsNoReadyBeforeTheSessionsSetIsUp) {
+  // funkhausd starts the host set before it looks at the session: READY must still wait for
+  // the session's workers (the service test caught READY=1 with capture still starting).
+  machine().startHost();
+  EXPECT_EQ(notifier_.readies, 0);
+  machine().switchTo(session("1", "alice", 1001));
+  bringUp(process("web"), abi::WorkerKind::kWeb);
+  EXPECT_EQ(notifier_.readies, 0) << "capture, encode and net are starting";
+  bringUpAll();
+  EXPECT_EQ(notifier_.readies, 1);
+  EXPECT_EQ(notifier_.statuses.back(), "3 workers running");
+}
+
 TEST_F(Machine, HostWorkersAreNotStartedWhenTheConfigDisablesThem) {
   config_.gamestream.enabled = false;
   machine().startHost();

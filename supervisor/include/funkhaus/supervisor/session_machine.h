@@ -73,7 +73,8 @@ class SessionMachine : private WorkerProcess::Delegate {
   // The config for the next set (a reload); workers already running keep theirs.
   void setConfig(const Config& config);
 
-  // Starts the host set (hostWorkers(config)), whether or not there is a session. Once.
+  // Starts the host set (hostWorkers(config)), whether or not there is a session. Once. It
+  // sends no READY: that is the session's set's (switchTo, tick).
   void startHost();
 
   // Re-reads `sessions`; moves the set when the session is another one now (or none).
