@@ -729,7 +729,9 @@ TEST_F(Service, UpgradeRestartsTheServiceAndKeepsTheConfig) {
 class UserUnit : public Service {
  protected:
   void startUserInstance() {
-    ASSERT_TRUE(in("useradd --shell /usr/sbin/nologin fhuser").ok());
+    // With a home: a user-mode funkhausd's funkhaus-web keeps its state in
+    // ~/.local/state/funkhaus.
+    ASSERT_TRUE(in("useradd --create-home --shell /usr/sbin/nologin fhuser").ok());
     uid_ = trim(in("id -u fhuser").output);
     prefix_ = "runuser -u fhuser -- env XDG_RUNTIME_DIR=/run/user/" + uid_ + " ";
     ASSERT_TRUE(in("systemctl start user@" + uid_ + ".service").ok()) << in("journalctl -b").output;
@@ -794,7 +796,8 @@ TEST_F(UserUnit, RemoveStopsEveryInstanceAndPurgeRemovesTheConfig) {
   install(/*start=*/true, serviceConfig(kServiceUser));
   ASSERT_EQ(show("ActiveState"), "active") << journal();
   startUserInstance();
-  EXPECT_EQ(funkhausProcesses().size(), 8u) << ::testing::PrintToString(funkhausProcesses());
+  // Two funkhausds with funkhaus-web and three session workers each.
+  EXPECT_EQ(funkhausProcesses().size(), 10u) << ::testing::PrintToString(funkhausProcesses());
 
   auto t = std::chrono::steady_clock::now();
   const auto remove = in("dpkg -r funkhaus");
