@@ -303,6 +303,12 @@ int main(int argc, char** argv) {
   if (*restart) request.kind = ControlRequest::Kind::kRestart;
   if (*stop) request.kind = ControlRequest::Kind::kStop;
   if (*start) request.kind = ControlRequest::Kind::kStart;
+  if (*pair && pin.empty() && !client_address.empty()) {
+    std::fprintf(stderr,
+                 "funkhausctl: --address picks the client a PIN is for: funkhausctl pair PIN "
+                 "--address ADDRESS\n");
+    return 2;
+  }
   if (*pair || *clients || *unpair) {
     request.kind = ControlRequest::Kind::kForward;
     request.command = *clients ? "clients" : *unpair ? "unpair" : pin.empty() ? "pairing" : "pair";
