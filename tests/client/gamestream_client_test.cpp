@@ -17,6 +17,7 @@
 
 #include "../../supervisor/test/funkhausd_process.h"
 #include "funkhaus/test/moonlight.h"
+#include "funkhaus/test/shell.h"
 
 namespace funkhaus {
 namespace {
@@ -57,24 +58,12 @@ uint16_t freeBasePort() {
   return 0;
 }
 
-struct Output {
-  int exit_code = -1;
-  std::string text;
-};
+using Output = funkhaus::test::ShellRun;
 
 // The real funkhausctl on funkhausd's socket (stdout and stderr).
 Output funkhausctl(const Funkhausd& d, const std::string& args) {
-  const std::string command = std::string(FUNKHAUS_BIN_DIR) + "/funkhausctl --socket '" +
-                              d.socket() + "' " + args + " 2>&1";
-  Output out;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return out;
-  char buffer[4096];
-  size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) out.text.append(buffer, n);
-  const int status = ::pclose(pipe);
-  out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
+  return funkhaus::test::runShell(std::string(FUNKHAUS_BIN_DIR) + "/funkhausctl --socket '" +
+                                  d.socket() + "' " + args + " 2>&1");
 }
 
 class GamestreamClientTest : public ::testing::Test {
@@ -146,13 +135,13 @@ class GamestreamClientTest : public ::testing::Test {
 TEST_F(GamestreamClientTest, PairListRestartAndUnpairThroughFunkhausctl) {
   ASSERT_NO_FATAL_FAILURE(startFunkhausd());
   // The host's sockets: HTTP at the base, HTTPS five below, in the status.
-  const json status = json::parse(funkhausctl(*funkhausd_, "status --json").text, nullptr, false);
+  const json status = json::parse(funkhausctl(*funkhausd_, "status --json").out, nullptr, false);
   ASSERT_TRUE(status.contains("gamestream")) << status.dump();
   EXPECT_EQ(status["gamestream"]["http_port"], base_port_);
   EXPECT_EQ(status["gamestream"]["https_port"], base_port_ - 5);
   EXPECT_EQ(status["gamestream"]["name"], "funkhaus-e2e");
   EXPECT_EQ(status["gamestream"]["paired_clients"], 0);
-  EXPECT_TRUE(has(funkhausctl(*funkhausd_, "pair").text, "no pairing request waits"));
+  EXPECT_TRUE(has(funkhausctl(*funkhausd_, "pair").out, "no pairing request waits"));
 
   // Moonlight asks to pair; funkhausctl shows who waits, then enters the PIN.
   auto run = test::MoonlightRun::start(moonlight_, args("pair", {"-pin", "4321"}), dir_ / "client");
@@ -161,15 +150,15 @@ TEST_F(GamestreamClientTest, PairListRestartAndUnpairThroughFunkhausctl) {
   ASSERT_TRUE(Funkhausd::waitFor(30s,
                                  [&] {
                                    pending = funkhausctl(*funkhausd_, "pair");
-                                   return has(pending.text, "waiting for the PIN");
+                                   return has(pending.out, "waiting for the PIN");
                                  }))
-      << pending.text << run->output();
-  EXPECT_TRUE(has(pending.text, "127.0.0.1")) << pending.text;
-  EXPECT_TRUE(has(pending.text, "roth")) << pending.text;  // Moonlight Embedded's name
+      << pending.out << run->output();
+  EXPECT_TRUE(has(pending.out, "127.0.0.1")) << pending.out;
+  EXPECT_TRUE(has(pending.out, "roth")) << pending.out;  // Moonlight Embedded's name
   EXPECT_EQ(funkhausctl(*funkhausd_, "pair 12x4").exit_code, 2) << "checked before it is sent";
   const auto t0 = std::chrono::steady_clock::now();
   const Output entered = funkhausctl(*funkhausd_, "pair 4321");
-  EXPECT_EQ(entered.exit_code, 0) << entered.text;
+  EXPECT_EQ(entered.exit_code, 0) << entered.out;
   ASSERT_TRUE(run->wait(60s).has_value()) << run->output();
   const double took_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -183,17 +172,17 @@ TEST_F(GamestreamClientTest, PairListRestartAndUnpairThroughFunkhausctl) {
   EXPECT_TRUE(has(list, "Desktop")) << list;
   EXPECT_TRUE(has(list, "Steam Big Picture")) << list;
   const Output clients = funkhausctl(*funkhausd_, "clients");
-  EXPECT_TRUE(has(clients.text, "roth")) << clients.text;
+  EXPECT_TRUE(has(clients.out, "roth")) << clients.out;
   const json clients_json =
-      json::parse(funkhausctl(*funkhausd_, "clients --json").text, nullptr, false);
+      json::parse(funkhausctl(*funkhausd_, "clients --json").out, nullptr, false);
   ASSERT_TRUE(clients_json.contains("clients") && clients_json["clients"].size() == 1)
       << clients_json.dump();
   const std::string id = clients_json["clients"][0]["id"];
-  EXPECT_TRUE(has(clients.text, id.substr(0, 16))) << clients.text;
+  EXPECT_TRUE(has(clients.out, id.substr(0, 16))) << clients.out;
   const json after_pair =
-      json::parse(funkhausctl(*funkhausd_, "status --json").text, nullptr, false);
+      json::parse(funkhausctl(*funkhausd_, "status --json").out, nullptr, false);
   EXPECT_EQ(after_pair["gamestream"]["paired_clients"], 1) << after_pair.dump();
-  EXPECT_TRUE(has(funkhausctl(*funkhausd_, "status").text, "1 paired client(s)"));
+  EXPECT_TRUE(has(funkhausctl(*funkhausd_, "status").out, "1 paired client(s)"));
 
   // kill -9 of funkhaus-web: funkhausd starts it again on the same sockets.
   const int old_pid = web()["pid"].get<int>();
@@ -215,22 +204,22 @@ TEST_F(GamestreamClientTest, PairListRestartAndUnpairThroughFunkhausctl) {
 
   // Unpaired at the host: refused at once.
   const Output unpaired = funkhausctl(*funkhausd_, "unpair " + id.substr(0, 8));
-  EXPECT_EQ(unpaired.exit_code, 0) << unpaired.text;
-  EXPECT_TRUE(has(unpaired.text, "unpaired roth")) << unpaired.text;
+  EXPECT_EQ(unpaired.exit_code, 0) << unpaired.out;
+  EXPECT_TRUE(has(unpaired.out, "unpaired roth")) << unpaired.out;
   list = moonlight("list");
   EXPECT_TRUE(has(list, "You must pair with the PC first")) << list;
   EXPECT_FALSE(has(list, "Steam Big Picture")) << list;
-  EXPECT_TRUE(has(funkhausctl(*funkhausd_, "clients").text, "no paired clients"));
+  EXPECT_TRUE(has(funkhausctl(*funkhausd_, "clients").out, "no paired clients"));
   const Output again = funkhausctl(*funkhausd_, "unpair " + id.substr(0, 8));
-  EXPECT_EQ(again.exit_code, 1) << again.text;
+  EXPECT_EQ(again.exit_code, 1) << again.out;
 
   // Without funkhaus-web: a clear error, not a hang.
   EXPECT_EQ(funkhausctl(*funkhausd_, "stop web").exit_code, 0);
   ASSERT_TRUE(Funkhausd::waitFor(10s, [&] { return webState() == "stopped"; }));
   const Output stopped = funkhausctl(*funkhausd_, "clients");
   EXPECT_EQ(stopped.exit_code, 1);
-  EXPECT_TRUE(has(stopped.text, "funkhaus-web is not running (stopped)")) << stopped.text;
-  EXPECT_TRUE(has(funkhausctl(*funkhausd_, "status").text, "funkhaus-web is stopped"));
+  EXPECT_TRUE(has(stopped.out, "funkhaus-web is not running (stopped)")) << stopped.out;
+  EXPECT_TRUE(has(funkhausctl(*funkhausd_, "status").out, "funkhaus-web is stopped"));
 }
 
 // A client launches an app: funkhausd runs its command in the session (funkhaus-web asked over
@@ -242,7 +231,7 @@ TEST_F(GamestreamClientTest, LaunchRunsTheAppsCommandAndQuitStopsIt) {
   auto run = test::MoonlightRun::start(moonlight_, args("pair", {"-pin", "2468"}), dir_ / "client");
   ASSERT_TRUE(run.ok());
   ASSERT_TRUE(Funkhausd::waitFor(
-      30s, [&] { return has(funkhausctl(*funkhausd_, "pair").text, "waiting for the PIN"); }));
+      30s, [&] { return has(funkhausctl(*funkhausd_, "pair").out, "waiting for the PIN"); }));
   EXPECT_EQ(funkhausctl(*funkhausd_, "pair 2468").exit_code, 0);
   ASSERT_TRUE(run->wait(60s).has_value());
   ASSERT_TRUE(has(run->output(), "Succesfully paired")) << run->output();
@@ -265,7 +254,7 @@ TEST_F(GamestreamClientTest, LaunchRunsTheAppsCommandAndQuitStopsIt) {
       << funkhausd_->log();
   const pid_t app = std::stoi(pid_line);
   EXPECT_EQ(::kill(app, 0), 0) << "the app runs";
-  const json status = json::parse(funkhausctl(*funkhausd_, "status --json").text, nullptr, false);
+  const json status = json::parse(funkhausctl(*funkhausd_, "status --json").out, nullptr, false);
   EXPECT_EQ(status["gamestream"]["app_process"], "Steam Big Picture") << status.dump();
 
   // Its stream cannot start (RTSP is not GameStream's yet): end the client, then quit the app.
