@@ -22,7 +22,7 @@ packages=(
   edid-decode
   # GameStream tests: curl and openssl as HTTP(S)/TLS clients, avahi-daemon and a private D-Bus
   # in a network namespace (veth pair), and Moonlight Embedded's build dependencies
-  curl openssl avahi-daemon dbus iproute2
+  curl openssl avahi-daemon dbus iproute2 libenet-dev
   libopus-dev libevdev-dev libudev-dev libcurl4-openssl-dev libexpat1-dev uuid-dev libsdl2-dev
   # packaging: the .deb and its checks under a real systemd
   dpkg-dev fakeroot systemd dbus libpam-systemd man-db
