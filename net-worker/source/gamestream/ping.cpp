@@ -1,0 +1,20 @@
+// Media-port ping parser: two fixed forms, compared byte by byte.
+#include "funkhaus/net/gamestream/ping.h"
+
+#include <algorithm>
+
+namespace funkhaus::net::gamestream {
+
+std::optional<uint32_t> parsePing(std::span<const uint8_t> datagram, std::string_view payload16) {
+  if (datagram.size() == 4 && std::equal(datagram.begin(), datagram.end(), "PING")) return 0;
+  if (datagram.size() != kPayloadPingSize || payload16.size() != kPingPayloadSize)
+    return std::nullopt;
+  if (!std::equal(payload16.begin(), payload16.end(), datagram.begin(),
+                  [](char a, uint8_t b) { return static_cast<uint8_t>(a) == b; }))
+    return std::nullopt;
+  const auto counter = datagram.subspan(kPingPayloadSize);
+  return uint32_t{counter[0]} << 24 | uint32_t{counter[1]} << 16 | uint32_t{counter[2]} << 8 |
+         uint32_t{counter[3]};
+}
+
+}  // namespace funkhaus::net::gamestream

@@ -1,0 +1,53 @@
+// Fuzz target: the bytes a client sends on TCP 48010 (one request per connection). Each parsed
+// request is answered: a 200 is one of the seven steps, a refusal has a reason, and the reply's
+// bytes are framed as gamestream.md §4.1 says.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "../gamestream/handshake_test_data.h"
+#include "funkhaus/net/gamestream/handshake.h"
+
+namespace {
+
+funkhaus::net::gamestream::HandshakeConfig config() {
+  funkhaus::net::gamestream::HandshakeConfig c;
+  c.audio_ping_payload = "0123456789ABCDEF";
+  c.video_ping_payload = "FEDCBA9876543210";
+  c.connect_data = 0x12345678;
+  c.hevc = true;
+  return c;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace funkhaus::net;
+  using namespace funkhaus::net::gamestream;
+  static const HandshakeConfig kConfig = config();
+  const RtspUnit u = parseRtspUnit(std::span<const uint8_t>(data, size), handshakeLimits());
+  if (u.kind != RtspUnit::Kind::kRequest) return 0;
+  const HandshakeReply reply = answerHandshake(u.request, kConfig);
+  if ((reply.status == 200) == (reply.step == HandshakeStep::kRefused)) __builtin_trap();
+  if (reply.status != 200 && reply.detail.empty()) __builtin_trap();
+  if (reply.stream.has_value() != (reply.step == HandshakeStep::kAnnounce)) __builtin_trap();
+  const std::string wire = formatReply(reply, u.request.cseq().value_or(0));
+  const size_t end = wire.find("\r\n\r\n");
+  if (wire.compare(0, 9, "RTSP/1.0 ") != 0 || end == std::string::npos ||
+      wire.size() != end + 4 + reply.body.size() || wire.find("\r\nCSeq: ") == std::string::npos)
+    __builtin_trap();
+  // Nothing from the request breaks the reply's lines: every CR and LF of the head is a CRLF.
+  for (size_t i = 0; i < end + 4; ++i) {
+    if (wire[i] == '\r' && wire[i + 1] != '\n') __builtin_trap();
+    if (wire[i] == '\n' && wire[i - 1] != '\r') __builtin_trap();
+  }
+  return 0;
+}
+
+std::vector<std::vector<uint8_t>> fuzzSeeds() {
+  std::vector<std::vector<uint8_t>> out;
+  for (const std::string& s : funkhaus::net::gamestream::testing::moonlightHandshake())
+    out.emplace_back(s.begin(), s.end());
+  return out;
+}
