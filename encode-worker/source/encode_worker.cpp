@@ -64,10 +64,16 @@ class EncodeWorkerStage final : public WorkerStage {
         stage_->requestKeyframe();
         break;
       case abi::Command::kSetBitrate:
-        if (auto set = stage_->setBitrate(command.arg); !set)
+        if (auto set = stage_->setBitrate(command.arg); !set) {
           spdlog::warn("encode: set bitrate refused: {}", set.error().message);
-        else
+        } else {
+          config_.bitrate = command.arg;  // also for an encoder of another codec
           spdlog::info("encode: bitrate {} bit/s from the next frame", command.arg);
+        }
+        break;
+      case abi::Command::kSetCodec:
+        if (auto set = setCodec(static_cast<uint32_t>(command.arg)); !set)
+          spdlog::warn("encode: set codec refused: {}", set.error().message);
         break;
       case abi::Command::kStop:  // the runtime's
         break;
@@ -79,6 +85,26 @@ class EncodeWorkerStage final : public WorkerStage {
   }
 
  private:
+  // Another codec: a new encoder of the same family (or software), starting with an IDR.
+  Result<void> setCodec(uint32_t codec) {
+    auto name = encoderForCodec(stage_->encoder().name(), codec);
+    if (!name) return name.error();
+    if (static_cast<uint32_t>(stage_->encoder().codec()) == codec) return {};
+    EncoderConfig next = config_;
+    next.encoder = *name;
+    if (auto valid = validateConfig(next); !valid) return valid;
+    context_->heartbeat();
+    auto encoder = Encoder::create(next);
+    context_->heartbeat();
+    if (!encoder) return encoder.error();
+    stage_.reset();  // gives its slots back before the next stage takes frames
+    stage_ = std::make_unique<EncodeStage>(std::move(*encoder), *frames_, *packets_);
+    config_ = next;
+    spdlog::info("encode: now {} ({}), {} bit/s", stage_->encoder().name(),
+                 media::codecName(stage_->encoder().codec()), next.bitrate);
+    return {};
+  }
+
   EncoderConfig config_;
   WorkerContext* context_ = nullptr;
   std::optional<FrameConsumer> frames_;

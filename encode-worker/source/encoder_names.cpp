@@ -43,6 +43,18 @@ const char* softwareEncoderFor(Codec codec) {
   return codec == Codec::kHevc ? "libx265" : "libx264";
 }
 
+Result<std::string> encoderForCodec(const std::string& encoder, uint32_t codec_id) {
+  const auto codec = media::codecFromId(codec_id);
+  if (!codec || *codec == Codec::kNone)
+    return makeError("codec {} is not one funkhaus encodes", codec_id);
+  const KnownEncoder* current = findKnown(encoder);
+  if (current != nullptr && current->codec == *codec) return encoder;
+  for (const auto& k : kKnownEncoders)
+    if (current != nullptr && k.family == current->family && k.codec == *codec)
+      return std::string(k.name);
+  return std::string(softwareEncoderFor(*codec));
+}
+
 Result<void> validateBitrate(uint64_t bitrate) {
   if (bitrate < kMinBitrate || bitrate > kMaxBitrate)
     return makeError("bitrate {} bit/s is out of range ({}..{})", bitrate, kMinBitrate,

@@ -38,6 +38,9 @@ Result<void> validateBitrate(uint64_t bitrate);
 // The codec an encoder name produces, and the software encoder of that codec.
 Result<Codec> codecOf(const std::string& encoder);
 const char* softwareEncoderFor(Codec codec);
+// The encoder of `codec` in the family of `encoder` (h264_nvenc -> hevc_nvenc), or the software
+// one for `codec` when that family has none. Errors: `codec` is not a codec funkhaus encodes.
+Result<std::string> encoderForCodec(const std::string& encoder, uint32_t codec);
 
 // Routes libavcodec's log (and libx264's, which goes through it) into spdlog. Process-wide.
 void routeLibavLogToSpdlog();
