@@ -158,7 +158,7 @@ Result<Message> parseMessage(std::span<const std::byte> datagram, std::vector<Un
     case MessageType::kCommand: {
       auto body = bodyOf<abi::CommandBody>(payload, "command");
       if (!body) return body.error();
-      if (body->command == 0 || body->command > static_cast<uint32_t>(abi::Command::kSetBitrate))
+      if (body->command == 0 || body->command > abi::kMaxCommand)
         return makeError("unknown command {}", body->command);
       return Message{CommandMessage{*body}};
     }
@@ -181,7 +181,7 @@ Result<Message> parseMessage(std::span<const std::byte> datagram, std::vector<Un
     case MessageType::kEvent: {
       auto body = bodyOf<abi::EventBody>(payload, "event");
       if (!body) return body.error();
-      if (body->event == 0 || body->event > static_cast<uint32_t>(abi::Event::kModeRequest))
+      if (body->event == 0 || body->event > abi::kMaxEvent)
         return makeError("unknown event {}", body->event);
       return Message{EventMessage{*body}};
     }

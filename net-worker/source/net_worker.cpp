@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include "funkhaus/abi/exit_codes.h"
 #include "funkhaus/common/clock.h"
@@ -107,6 +108,12 @@ Result<void> NetStage::start(WorkerContext& context) {
     const uint64_t arg = uint64_t{width} << 32 | uint64_t{height} << 16 | refresh_hz;
     if (auto ok = context_->sendEvent(abi::Event::kModeRequest, arg); !ok)
       spdlog::error("mode request: {}", ok.error().message);
+  };
+  link.requestStream = [this](uint32_t codec, uint64_t bitrate) {
+    for (auto [event, arg] : {std::pair{abi::Event::kCodecRequest, uint64_t{codec}},
+                              std::pair{abi::Event::kBitrateRequest, bitrate}})
+      if (auto ok = context_->sendEvent(event, arg); !ok)
+        spdlog::error("stream settings: {}", ok.error().message);
   };
   const bool restarted = state_->restarted();
   auto core = NetCore::create(io_, *state_, std::move(handover), options_, std::move(link));

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -232,6 +233,47 @@ void DisplayLeases::release() {
   remove.body = abi::VdisplayMonitorRequest{current_->id, 0};
   current_.reset();
   send(std::move(remove), {VdisplayMessageType::kRemoveMonitor, 0, nullptr});
+}
+
+void DisplayLeases::leaseSessionMonitor(const VdisplayConfig& v, int ring_fd,
+                                        const std::string& session, std::function<void()> updated) {
+  MonitorSpec spec;
+  spec.mode = {v.width, v.height, v.refresh_hz * 1000};
+  spec.fb_width = std::max(v.fb_width, v.width);
+  spec.fb_height = std::max(v.fb_height, v.height);
+  spec.hdr = v.hdr;
+  lease(spec, ring_fd, [session, updated](Result<LeasedMonitor> m) {
+    if (!m) {
+      spdlog::warn("virtual monitor for session {}: {}", session, m.error().message);
+      return;
+    }
+    spdlog::info("session {}: virtual monitor {} is X display {} ({}x{} at {} Hz{}{})", session,
+                 m->id, m->display, m->mode.width, m->mode.height, m->mode.refresh_millihz / 1000,
+                 m->xauthority.empty() ? "" : ", XAUTHORITY=", m->xauthority);
+    updated();
+  });
+}
+
+void DisplayLeases::viewerMode(const vdisplay::Mode& mode, std::function<void()> updated) {
+  if (!current_) {
+    spdlog::info("a viewer asked for {}x{}, but the session has no virtual monitor", mode.width,
+                 mode.height);
+    return;
+  }
+  const vdisplay::Mode& now = current_->mode;
+  if (mode.width == now.width && mode.height == now.height &&
+      (mode.refresh_millihz == 0 || mode.refresh_millihz == now.refresh_millihz))
+    return;
+  vdisplay::Mode wanted = mode;
+  if (wanted.refresh_millihz == 0) wanted.refresh_millihz = now.refresh_millihz;
+  spdlog::info("a viewer asked for {}x{} at {} Hz: changing the virtual monitor", wanted.width,
+               wanted.height, wanted.refresh_millihz / 1000);
+  setMode(wanted, [updated](Result<LeasedMonitor> m) {
+    if (!m)
+      spdlog::warn("viewer's mode: {}", m.error().message);
+    else
+      updated();
+  });
 }
 
 }  // namespace funkhaus::supervisor

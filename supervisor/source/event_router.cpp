@@ -20,14 +20,22 @@ bool EventRouter::route(const WorkerSpec& from, const abi::EventBody& event,
       auto last = last_forward_.find({&from, event.event});
       if (last != last_forward_.end() && now - last->second < route->min_interval) return false;
       const WorkerSpec* target = consumerOf(route->ring, workers, &config);
-      if (target == nullptr || !acceptsCommand(*target, route->command) ||
-          !sinks.command(*target, route->command))
-        return false;
+      if (target == nullptr || !acceptsCommand(*target, route->command)) return false;
+      const uint64_t arg = route->sticky ? event.arg : 0;
+      if (route->sticky) sticky_[{target, route->command}] = arg;  // also for a later start
+      if (!sinks.command(*target, route->command, arg)) return false;
       last_forward_[{&from, event.event}] = now;
       return true;
     }
   }
   return false;
+}
+
+std::vector<std::pair<abi::Command, uint64_t>> EventRouter::sticky(const WorkerSpec& target) const {
+  std::vector<std::pair<abi::Command, uint64_t>> out;
+  for (const auto& [key, arg] : sticky_)
+    if (key.first == &target) out.emplace_back(key.second, arg);
+  return out;
 }
 
 }  // namespace funkhaus::supervisor

@@ -6,9 +6,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
+#include "funkhaus/abi/gamestream_state.h"
 #include "funkhaus/abi/message.h"
 #include "funkhaus/abi/net_state.h"
 #include "funkhaus/common/net_state_page.h"
@@ -77,9 +79,7 @@ uint16_t configuredPort(const NetConfig& config, PortSetting setting) {
       return config.port;
     case PortSetting::kRtpPort:
       return config.rtp_port;
-    case PortSetting::kRelative:
-    case PortSetting::kGamestreamHttp:
-    case PortSetting::kGamestreamHttps:
+    default:
       break;
   }
   return 0;
@@ -87,9 +87,18 @@ uint16_t configuredPort(const NetConfig& config, PortSetting setting) {
 
 uint16_t configuredPort(const GamestreamConfig& config, PortSetting setting) {
   if (config.base_port == 0) return 0;  // any free port
-  if (setting == PortSetting::kGamestreamHttp) return config.base_port;
-  if (setting == PortSetting::kGamestreamHttps) return static_cast<uint16_t>(config.base_port - 5);
-  return 0;
+  switch (setting) {
+    case PortSetting::kGamestreamHttp:
+      return config.base_port;
+    case PortSetting::kGamestreamHttps:
+      return static_cast<uint16_t>(config.base_port - 5);
+    case PortSetting::kGamestreamRtsp:
+      return static_cast<uint16_t>(config.base_port + 21);
+    case PortSetting::kGamestreamVideo:
+      return static_cast<uint16_t>(config.base_port + 9);
+    default:
+      return 0;
+  }
 }
 
 const char* kindName(const EndpointDeclaration& e) {
@@ -98,19 +107,51 @@ const char* kindName(const EndpointDeclaration& e) {
 
 }  // namespace
 
-Result<NetEndpoints> NetEndpoints::open(
-    const NetConfig& config, std::span<const net::ProtocolDeclaration* const> protocols) {
+Result<NetEndpoints> NetEndpoints::open(const NetConfig& config,
+                                        std::span<const net::ProtocolDeclaration* const> protocols,
+                                        const GamestreamConfig* gamestream) {
   if (auto address = parseAddress(config.bind); !address) return address.error();
+  if (gamestream != nullptr)
+    if (auto address = parseAddress(gamestream->listen_address, "gamestream.listen_address");
+        !address)
+      return address.error();
   auto state = createNetStatePage(net::blobRequests(protocols));
   if (!state) return state.error();
   NetEndpoints e(std::move(*state));
   e.max_viewers_ = config.max_viewers;
   for (const net::ProtocolDeclaration* p : protocols)
-    for (const EndpointDeclaration& d : p->endpoints)
-      if (d.port != PortSetting::kRelative)
-        if (auto ok = e.openGroup(config.bind, configuredPort(config, d.port), "net", *p, d); !ok)
-          return ok.error();
+    for (const EndpointDeclaration& d : p->endpoints) {
+      if (d.port == PortSetting::kRelative) continue;
+      Result<void> ok;
+      if (!net::isGamestreamPort(d.port))
+        ok = e.openGroup(config.bind, configuredPort(config, d.port), "net", *p, d);
+      else if (gamestream == nullptr)
+        ok = makeError("{}: needs the [gamestream] table", d.name);
+      else
+        ok = e.openGroup(gamestream->listen_address, configuredPort(*gamestream, d.port),
+                         "gamestream", *p, d);
+      if (!ok) return ok.error();
+    }
   return e;
+}
+
+void NetEndpoints::publishLaunch(const abi::GamestreamLaunch& launch) {
+  auto* page = reinterpret_cast<abi::NetStatePage*>(state_.data());
+  auto* blob =
+      static_cast<abi::GamestreamState*>(abi::findNetBlob(*page, abi::NetProtocol::kGamestream));
+  if (blob == nullptr) return;
+  // Seqlock: odd while the fields change; the reader retries until it sees one even value twice.
+  std::atomic_ref<uint64_t> sequence(blob->launch.sequence);
+  const uint64_t before = sequence.load(std::memory_order_relaxed);
+  const uint64_t odd = (before | 1) + ((before & 1) ? 2 : 0);
+  sequence.store(odd, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
+  abi::GamestreamLaunch copy = launch;
+  copy.sequence = odd;
+  std::memcpy(reinterpret_cast<unsigned char*>(&blob->launch) + sizeof(uint64_t),
+              reinterpret_cast<const unsigned char*>(&copy) + sizeof(uint64_t),
+              sizeof copy - sizeof(uint64_t));
+  sequence.store(odd + 1, std::memory_order_release);
 }
 
 Result<void> NetEndpoints::openWeb(const GamestreamConfig& config,

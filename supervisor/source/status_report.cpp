@@ -108,6 +108,8 @@ void logEvent(const WorkerSpec& from, const abi::EventBody& event) {
       break;
     case abi::Event::kKeyframeRequest:
     case abi::Event::kModeRequest:
+    case abi::Event::kCodecRequest:
+    case abi::Event::kBitrateRequest:
       spdlog::info("{}: event {} (arg {})", from.name, event.event, event.arg);
       break;
   }

@@ -101,10 +101,13 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
     const bool session_net = anyHasDevice(Device::kNetEndpoints, options_.config.workers);
     const bool host_net = anyHasDevice(Device::kNetEndpoints, hostWorkers(options_.config));
     if (session_net || host_net) {
-      auto endpoints = NetEndpoints::open(
-          options_.config.net,
-          session_net ? std::span<const net::ProtocolDeclaration* const>(net::kNetProtocols)
-                      : std::span<const net::ProtocolDeclaration* const>());
+      using Protocols = std::span<const net::ProtocolDeclaration* const>;
+      const Protocols protocols = !session_net ? Protocols()
+                                  : options_.config.gamestream.enabled
+                                      ? Protocols(net::kNetProtocols)
+                                      : Protocols(net::kRtspOnly);
+      auto endpoints =
+          NetEndpoints::open(options_.config.net, protocols, &options_.config.gamestream);
       if (endpoints && host_net)
         if (auto web = endpoints->openWeb(options_.config.gamestream); !web)
           endpoints = web.error();
@@ -146,6 +149,7 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
     else
       credentials_.reset();
     plan_.reset();
+    router_.forgetSticky();  // a new session's stream starts from the configured encoder
     auto plan = SessionPlan::create(options_.config, options_.config.workers);
     if (!plan) return plan.error();
     plan_.emplace(std::move(*plan));
@@ -201,13 +205,16 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
   void onReady(WorkerProcess& w) override {
     control_peers_.erase(&w);  // the driver has its copy
     if (hasDevice(w.spec(), Device::kDisplayControl)) leaseMonitor(w);
+    for (const auto& [command, arg] : router_.sticky(w.spec()))  // the stream's settings
+      if (auto sent = w.command(command, arg); !sent)
+        spdlog::warn("{}: {}", w.name(), sent.error().message);
   }
 
   void onEvent(WorkerProcess& w, const abi::EventBody& event) override {
     EventRouter::Sinks sinks;
-    sinks.command = [this](const WorkerSpec& target, abi::Command command) {
+    sinks.command = [this](const WorkerSpec& target, abi::Command command, uint64_t arg) {
       WorkerProcess* to = machine_.find(target.name);
-      return to != nullptr && to->command(command).ok();
+      return to != nullptr && to->command(command, arg).ok();
     };
     sinks.log = [](const WorkerSpec& from, const abi::EventBody& e) { logEvent(from, e); };
     sinks.display_mode = [this](const abi::EventBody& e) { viewerMode(e); };
@@ -230,7 +237,7 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
     const SessionInfo& s = machine_.session();
     view.session = machine_.state() == SessionMachine::State::kRunning && !s.id.empty();
     view.greeter = s.klass == "greeter";
-    view.rtsp_port = net_ ? net_->rtspPort() : 0;
+    view.rtsp_port = net_ ? net_->gamestreamRtspPort() : 0;
     for (const auto& sw : machine_.workers())
       if (hasDevice(sw->spec(), Device::kNetEndpoints)) {
         view.net_state = toString(sw->state());
@@ -240,8 +247,11 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
     if (!answer.log.empty()) spdlog::info("{}", answer.log);
     if (answer.cancel) apps_.stop("the client cancelled");
     if (answer.launch_app != 0)
-      if (auto started = launchApp(answer.launch_app, answer.resume); !started)
+      if (auto started = launchApp(answer.launch_app, answer.resume); !started) {
         answer.reply = ControlServer::errorReply(started.error().message);
+        answer.publish.reset();
+      }
+    if (answer.publish && net_) net_->publishLaunch(*answer.publish);
     if (auto sent = w.reply(id, answer.reply); !sent)
       spdlog::warn("{}: answering request {}: {}", w.name(), id, sent.error().message);
   }
@@ -298,49 +308,16 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
   void leaseMonitor(const WorkerProcess& w) {
     const PlannedRing* ring = plan_ ? plan_->leasedRing(w.spec()) : nullptr;
     if (ring == nullptr || !leases_.attached()) return;
-    const VdisplayConfig& v = options_.config.vdisplay;
-    MonitorSpec spec;
-    spec.mode = {v.width, v.height, v.refresh_hz * 1000};
-    spec.fb_width = std::max(v.fb_width, v.width);
-    spec.fb_height = std::max(v.fb_height, v.height);
-    spec.hdr = v.hdr;
-    const std::string session = machine_.session().id;
-    leases_.lease(spec, ring->memory.handle(), [this, session](Result<LeasedMonitor> m) {
-      if (!m) {
-        spdlog::warn("virtual monitor for session {}: {}", session, m.error().message);
-        return;
-      }
-      spdlog::info("session {}: virtual monitor {} is X display {} ({}x{} at {} Hz{}{})", session,
-                   m->id, m->display, m->mode.width, m->mode.height, m->mode.refresh_millihz / 1000,
-                   m->xauthority.empty() ? "" : ", XAUTHORITY=", m->xauthority);
-      machine_.updateStatus();
-    });
+    leases_.leaseSessionMonitor(options_.config.vdisplay, ring->memory.handle(),
+                                machine_.session().id, [this] { machine_.updateStatus(); });
   }
 
-  // A viewer's mode request: untrusted numbers; the driver validates the mode, we only unpack.
+  // A viewer's mode request: width << 32 | height << 16 | refresh Hz (0: any).
   void viewerMode(const abi::EventBody& event) {
-    const vdisplay::Mode mode{static_cast<uint32_t>(event.arg >> 32),
-                              static_cast<uint32_t>((event.arg >> 16) & 0xffff),
-                              static_cast<uint32_t>(event.arg & 0xffff) * 1000};
-    if (!leases_.current()) {
-      spdlog::info("a viewer asked for {}x{}, but the session has no virtual monitor", mode.width,
-                   mode.height);
-      return;
-    }
-    const auto& current = leases_.current()->mode;
-    if (mode.width == current.width && mode.height == current.height &&
-        (mode.refresh_millihz == 0 || mode.refresh_millihz == current.refresh_millihz))
-      return;
-    vdisplay::Mode wanted = mode;
-    if (wanted.refresh_millihz == 0) wanted.refresh_millihz = current.refresh_millihz;
-    spdlog::info("a viewer asked for {}x{} at {} Hz: changing the virtual monitor", wanted.width,
-                 wanted.height, wanted.refresh_millihz / 1000);
-    leases_.setMode(wanted, [this](Result<LeasedMonitor> m) {
-      if (!m)
-        spdlog::warn("viewer's mode: {}", m.error().message);
-      else
-        machine_.updateStatus();
-    });
+    leases_.viewerMode(
+        {static_cast<uint32_t>(event.arg >> 32), static_cast<uint32_t>((event.arg >> 16) & 0xffff),
+         static_cast<uint32_t>(event.arg & 0xffff) * 1000},
+        [this] { machine_.updateStatus(); });
   }
 
   // ---- control requests (ControlServer::Handler) --------------------------------------------

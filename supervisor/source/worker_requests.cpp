@@ -93,14 +93,15 @@ RequestAnswer answerLaunch(const WorkerSpec& from, const json& j, const StreamVi
     app_id = f.integer(*app, "id", 1, INT32_MAX);
     title = f.text(*app, "title", 1, kMaxText);
   }
-  f.integer(j, "width", 1, 16384);
-  f.integer(j, "height", 1, 16384);
-  f.integer(j, "fps", 1, 1000);
-  f.text(j, "rikey", 32, 32, kHexDigits);  // a stream key: checked, never logged
-  f.integer(j, "rikeyid", INT32_MIN, INT32_MAX);
+  const auto width = f.integer(j, "width", 0, 16384);  // 0: a resume keeps the mode
+  const auto height = f.integer(j, "height", 0, 16384);
+  const auto fps = f.integer(j, "fps", 0, 1000);
+  const auto rikey = f.text(j, "rikey", 32, 32, kHexDigits);  // a stream key: never logged
+  const auto rikeyid = f.integer(j, "rikeyid", INT32_MIN, INT32_MAX);
   f.integer(j, "surround_info", 0, INT32_MAX);
+  std::optional<std::string> client_id;
   if (const json* client = f.object(j, "client")) {
-    f.text(*client, "id", 1, 64, kHexDigits);
+    client_id = f.text(*client, "id", 1, sizeof(abi::GamestreamLaunch::client_id), kHexDigits);
     client_name = f.text(*client, "name", 0, kMaxText);
   }
   if (!f.ok()) return {failure(f.error()), fmt::format("{}: refused: {}", from.name, f.error())};
@@ -119,6 +120,17 @@ RequestAnswer answerLaunch(const WorkerSpec& from, const json& j, const StreamVi
                    fmt::format("{}: {}: stream on RTSP port {}", from.name, who, view.rtsp_port)};
   ok.launch_app = static_cast<uint32_t>(*app_id);
   ok.resume = resume;
+  abi::GamestreamLaunch launch{};
+  launch.active = 1;
+  launch.rikeyid = static_cast<int32_t>(*rikeyid);
+  for (size_t i = 0; i < sizeof launch.rikey; ++i)
+    launch.rikey[i] = static_cast<uint8_t>(std::stoi(rikey->substr(2 * i, 2), nullptr, 16));
+  launch.app_id = ok.launch_app;
+  launch.width = static_cast<uint32_t>(*width);
+  launch.height = static_cast<uint32_t>(*height);
+  launch.fps = static_cast<uint32_t>(*fps);
+  std::copy(client_id->begin(), client_id->end(), launch.client_id);
+  ok.publish = launch;
   return ok;
 }
 
@@ -145,6 +157,7 @@ RequestAnswer answerWorkerRequest(const WorkerSpec& from, std::string_view text,
     RequestAnswer ok{dumpSafe({{"ok", true}}),
                      fmt::format("{}: a client cancelled its stream", from.name)};
     ok.cancel = true;
+    ok.publish = abi::GamestreamLaunch{};  // active 0: the stream ends
     return ok;
   }
   return {failure("funkhausd does not know request '" + cmd.substr(0, 40) + "'"), ""};

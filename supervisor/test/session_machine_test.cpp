@@ -462,7 +462,7 @@ TEST(EventRouter, KeyframeRequestsGoByEdgeAtMostEvery100Ms) {
   std::vector<std::pair<std::string, abi::Command>> sent;
   bool deliverable = true;
   EventRouter::Sinks sinks;
-  sinks.command = [&](const WorkerSpec& to, abi::Command c) {
+  sinks.command = [&](const WorkerSpec& to, abi::Command c, uint64_t) {
     if (deliverable) sent.push_back({std::string(to.name), c});
     return deliverable;
   };

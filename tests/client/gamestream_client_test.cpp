@@ -40,7 +40,16 @@ bool bindable(uint16_t port) {
   return bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
 }
 
-// A base port (not GameStream's default) whose HTTPS port, base - 5, is free too.
+bool bindableUdp(uint16_t port) {
+  UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+}
+
+// A base port (not GameStream's default) whose other ports (HTTPS, RTSP, media) are free too.
 uint16_t freeBasePort() {
   for (int attempt = 0; attempt < 100; ++attempt) {
     UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -53,7 +62,13 @@ uint16_t freeBasePort() {
       continue;
     const uint16_t port = ntohs(a.sin_port);
     fd.reset();
-    if (port > 2000 && port != 47989 && bindable(port) && bindable(port - 5)) return port;
+    if (port <= 2000 || port > 65000 || port == 47989) continue;
+    // HTTP, HTTPS (base - 5), RTSP (+21), video, control, audio (+9..+11).
+    bool free = true;
+    for (int offset : {0, -5, 21, 9, 10, 11})
+      free = free && bindable(static_cast<uint16_t>(port + offset)) &&
+             bindableUdp(static_cast<uint16_t>(port + offset));
+    if (free) return port;
   }
   return 0;
 }
@@ -124,6 +139,31 @@ class GamestreamClientTest : public ::testing::Test {
   }
   std::string moonlight(const std::string& action) {
     return test::runMoonlight(moonlight_, args(action), dir_ / "client", 60s);
+  }
+
+  // Moonlight Embedded pairs with PIN `pin`, entered through funkhausctl.
+  void pair(const std::string& pin) {
+    auto run = test::MoonlightRun::start(moonlight_, args("pair", {"-pin", pin}), dir_ / "client");
+    ASSERT_TRUE(run.ok()) << run.error().message;
+    ASSERT_TRUE(Funkhausd::waitFor(30s, [&] {
+      return has(funkhausctl(*funkhausd_, "pair").out, "waiting for the PIN");
+    })) << run->output();
+    EXPECT_EQ(funkhausctl(*funkhausd_, "pair " + pin).exit_code, 0);
+    ASSERT_TRUE(run->wait(60s).has_value()) << run->output();
+    ASSERT_TRUE(has(run->output(), "Succesfully paired")) << run->output();
+  }
+
+  // `moonlight stream` (fake platform: the whole protocol, no decoder) with `extra` options.
+  Result<test::MoonlightRun> stream(const std::string& app, std::vector<std::string> extra) {
+    std::ofstream(dir_ / "client/gamecontrollerdb.txt") << "";  // stream wants a mapping file
+    std::vector<std::string> options = {
+        "-app", app,        "-platform",
+        "fake", "-mapping", (dir_ / "client/gamecontrollerdb.txt").string()};
+    options.insert(options.end(), extra.begin(), extra.end());
+    // Line-buffered: its log file is read while it runs.
+    std::vector<std::string> line_buffered = {"-oL", moonlight_};
+    for (std::string& a : args("stream", options)) line_buffered.push_back(std::move(a));
+    return test::MoonlightRun::start("/usr/bin/stdbuf", line_buffered, dir_ / "client");
   }
 
   std::string moonlight_;
@@ -223,25 +263,12 @@ TEST_F(GamestreamClientTest, PairListRestartAndUnpairThroughFunkhausctl) {
 }
 
 // A client launches an app: funkhausd runs its command in the session (funkhaus-web asked over
-// the channel), and the client's quit stops it. Moonlight's stream itself fails after the
-// launch: funkhaus-net speaks RTSP, not GameStream's stream protocol yet.
+// the channel), and the client's quit stops it.
 TEST_F(GamestreamClientTest, LaunchRunsTheAppsCommandAndQuitStopsIt) {
   ASSERT_NO_FATAL_FAILURE(startFunkhausd({"capture", "encode", "net"}));
   ASSERT_TRUE(funkhausd_->waitAllRunning(20s)) << funkhausd_->status().dump();
-  auto run = test::MoonlightRun::start(moonlight_, args("pair", {"-pin", "2468"}), dir_ / "client");
-  ASSERT_TRUE(run.ok());
-  ASSERT_TRUE(Funkhausd::waitFor(
-      30s, [&] { return has(funkhausctl(*funkhausd_, "pair").out, "waiting for the PIN"); }));
-  EXPECT_EQ(funkhausctl(*funkhausd_, "pair 2468").exit_code, 0);
-  ASSERT_TRUE(run->wait(60s).has_value());
-  ASSERT_TRUE(has(run->output(), "Succesfully paired")) << run->output();
-
-  std::ofstream(dir_ / "client/gamecontrollerdb.txt") << "";  // stream wants a mapping file
-  auto stream = test::MoonlightRun::start(
-      moonlight_,
-      args("stream", {"-app", "Steam Big Picture", "-platform", "fake", "-mapping",
-                      (dir_ / "client/gamecontrollerdb.txt").string()}),
-      dir_ / "client");
+  ASSERT_NO_FATAL_FAILURE(pair("2468"));
+  auto stream = this->stream("Steam Big Picture", {});
   ASSERT_TRUE(stream.ok()) << stream.error().message;
   std::string pid_line;
   ASSERT_TRUE(Funkhausd::waitFor(10s,
@@ -257,13 +284,59 @@ TEST_F(GamestreamClientTest, LaunchRunsTheAppsCommandAndQuitStopsIt) {
   const json status = json::parse(funkhausctl(*funkhausd_, "status --json").out, nullptr, false);
   EXPECT_EQ(status["gamestream"]["app_process"], "Steam Big Picture") << status.dump();
 
-  // Its stream cannot start (RTSP is not GameStream's yet): end the client, then quit the app.
+  // End the client, then quit the app.
   if (!stream->wait(5s)) stream->process().stop(1s);
   const std::string quit = moonlight("quit");
   EXPECT_TRUE(Funkhausd::waitFor(10s, [&] { return ::kill(app, 0) != 0; }))
       << "quit stops the app\n"
       << quit << "\n"
       << funkhausd_->log();
+}
+
+// The black-box check: Moonlight streams Desktop at 1280x720@60 for 20 s, and a kill -9
+// of encode, capture and net (4 s apart) never ends its stream: it is still running at the end
+// and never printed a termination.
+TEST_F(GamestreamClientTest, MoonlightStreamsThroughKillsOfEncodeCaptureAndNet) {
+  funkhausd_.emplace(config() +
+                         "[rings]\nmax_width = 1280\nmax_height = 720\n"
+                         "[capture]\nwidth = 1280\nheight = 720\nfps = 60\n",
+                     false, "user", true, std::vector<std::string>{"capture", "encode", "net"});
+  ASSERT_TRUE(Funkhausd::waitFor(20s, [&] { return webState() == "running"; }));
+  ASSERT_TRUE(funkhausd_->waitAllRunning(20s)) << funkhausd_->status().dump();
+  ASSERT_NO_FATAL_FAILURE(pair("1357"));
+
+  const auto t0 = std::chrono::steady_clock::now();
+  auto run = stream(
+      "Desktop", {"-width", "1280", "-height", "720", "-fps", "60", "-bitrate", "10000", "-debug"});
+  ASSERT_TRUE(run.ok()) << run.error().message;
+  ASSERT_TRUE(Funkhausd::waitFor(
+      20s, [&] { return has(run->output(), "Received first video packet") || !run->running(); }));
+  ASSERT_TRUE(run->running()) << run->output() << "\n" << funkhausd_->log();
+  ASSERT_TRUE(has(run->output(), "Received first video packet")) << run->output();
+  std::printf(
+      "[figures] moonlight stream -> first video packet: %.0f ms\n",
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  std::this_thread::sleep_for(4s);
+  for (const char* name : {"encode", "capture", "net"}) {
+    const json w = funkhausd_->worker(name);
+    ASSERT_TRUE(w.is_object() && w["pid"].is_number()) << funkhausd_->status().dump();
+    const int pid = w["pid"].get<int>();
+    ASSERT_EQ(::kill(pid, SIGKILL), 0) << name;
+    std::this_thread::sleep_for(4s);
+    EXPECT_TRUE(run->running()) << "after kill -9 of " << name << "\n" << run->output();
+    const json again = funkhausd_->worker(name);
+    EXPECT_TRUE(again.is_object() && again["pid"] != pid && again["state"] == "running")
+        << name << " came back: " << again.dump();
+  }
+  std::this_thread::sleep_for(4s);
+  const std::string out = run->output();
+  EXPECT_TRUE(run->running()) << out;
+  EXPECT_FALSE(has(out, "terminated")) << out;
+  EXPECT_FALSE(has(out, "No video received")) << out;
+  const json net = funkhausd_->worker("net");
+  std::printf("[figures] after 3 kills: net %s\n", net.dump().c_str());
+  run->process().stop(2s);
+  moonlight("quit");
 }
 
 }  // namespace

@@ -112,7 +112,9 @@ enum class Command : uint32_t {
   kStop = 1,        // finish and exit with kExitStopped
   kKeyframe = 2,    // encode: next frame is an IDR
   kSetBitrate = 3,  // encode: arg = bits per second
+  kSetCodec = 4,    // encode: arg = Codec (codec.h); the next frame is an IDR of that codec
 };
+inline constexpr uint32_t kMaxCommand = static_cast<uint32_t>(Command::kSetCodec);
 
 struct CommandBody {
   uint32_t command;  // Command
@@ -143,7 +145,12 @@ enum class Event : uint32_t {
   // arg = width << 32 | height << 16 | refresh_hz (0: any). funkhausd checks it against the
   // virtual display's bounds.
   kModeRequest = 4,
+  // net: a GameStream client announced its stream; funkhausd forwards these to the encoder and
+  // sends them again to a restarted one. arg = Codec (codec.h) / bits per second.
+  kCodecRequest = 5,
+  kBitrateRequest = 6,
 };
+inline constexpr uint32_t kMaxEvent = static_cast<uint32_t>(Event::kBitrateRequest);
 
 struct EventBody {
   uint32_t event;  // Event

@@ -43,6 +43,10 @@ inline constexpr uint32_t kEndpointRtspRtcp = endpointTag(NetProtocol::kRtsp, 3)
 // GameStream (gamestream.md §1): HTTP and HTTPS go to funkhaus-web, the rest to funkhaus-net.
 inline constexpr uint32_t kEndpointGamestreamHttp = endpointTag(NetProtocol::kGamestream, 1);
 inline constexpr uint32_t kEndpointGamestreamHttps = endpointTag(NetProtocol::kGamestream, 2);
+inline constexpr uint32_t kEndpointGamestreamRtsp = endpointTag(NetProtocol::kGamestream, 3);
+inline constexpr uint32_t kEndpointGamestreamVideo = endpointTag(NetProtocol::kGamestream, 4);
+inline constexpr uint32_t kEndpointGamestreamControl = endpointTag(NetProtocol::kGamestream, 5);
+inline constexpr uint32_t kEndpointGamestreamAudio = endpointTag(NetProtocol::kGamestream, 6);
 
 enum class ConnectionState : uint32_t {
   kFree = 0,  // unused; funkhausd keeps no socket for it

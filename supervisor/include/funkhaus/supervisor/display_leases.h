@@ -16,6 +16,7 @@
 
 #include "funkhaus/common/result.h"
 #include "funkhaus/common/unique_fd.h"
+#include "funkhaus/supervisor/config.h"
 #include "funkhaus/vdisplay/protocol.h"
 
 namespace funkhaus::supervisor {
@@ -60,6 +61,13 @@ class DisplayLeases {
   // Gives the lease back (REMOVE_MONITOR), also one still being added. Never removes a
   // monitor that belongs to another lease or to an earlier driver.
   void release();
+
+  // The session's monitor as [vdisplay] configures it, on `ring_fd`; logged, then `updated`.
+  void leaseSessionMonitor(const VdisplayConfig& config, int ring_fd, const std::string& session,
+                           std::function<void()> updated);
+  // A viewer's mode request (untrusted numbers: the driver validates the mode); refresh 0 keeps
+  // the current rate. Nothing happens when the monitor has that mode already.
+  void viewerMode(const vdisplay::Mode& mode, std::function<void()> updated);
 
   const std::optional<LeasedMonitor>& current() const { return current_; }
   // The driver's last complaint (version mismatch, refusals), for the status.

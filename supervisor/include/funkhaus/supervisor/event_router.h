@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "funkhaus/abi/message.h"
 #include "funkhaus/common/clock.h"
@@ -19,8 +20,8 @@ namespace funkhaus::supervisor {
 class EventRouter {
  public:
   struct Sinks {
-    // Sends `command` to `target`; false when it cannot take it now (not ready, not running).
-    std::function<bool(const WorkerSpec& target, abi::Command command)> command;
+    // Sends `command` (with `arg`) to `target`; false when it cannot take it now.
+    std::function<bool(const WorkerSpec& target, abi::Command command, uint64_t arg)> command;
     std::function<void(const WorkerSpec& from, const abi::EventBody& event)> log;
     std::function<void(const abi::EventBody& event)> display_mode;
   };
@@ -32,7 +33,13 @@ class EventRouter {
   bool route(const WorkerSpec& from, const abi::EventBody& event,
              std::span<const std::string> workers, const Config& config, const Sinks& sinks);
 
+  // The sticky commands routed to `target` so far (latest arg per command), for a successor.
+  std::vector<std::pair<abi::Command, uint64_t>> sticky(const WorkerSpec& target) const;
+  // A new session: its stream starts over.
+  void forgetSticky() { sticky_.clear(); }
+
  private:
+  std::map<std::pair<const WorkerSpec*, abi::Command>, uint64_t> sticky_;
   const Clock& clock_;
   std::map<std::pair<const WorkerSpec*, uint32_t>, TimePoint> last_forward_;
 };

@@ -22,13 +22,16 @@ namespace funkhaus::supervisor {
 
 class NetEndpoints {
  public:
-  // Opens every endpoint `protocols` declare on [net] bind: TCP ones listening, UDP ones bound;
-  // ports from [net] port / rtp_port (0: any free one), an endpoint that follows another bound
-  // together with it (RTCP = RTP + 1, RTP even). Creates the net state page with one blob per
-  // protocol. Errors name the address, port and endpoint.
+  // Opens every endpoint `protocols` declare: TCP ones listening, UDP ones bound; those with a
+  // [net] port on [net] bind (port / rtp_port, 0: any free one), GameStream's on [gamestream]
+  // listen_address at base_port + their offset (`gamestream` required then; base_port 0: any
+  // free ports); an endpoint that follows another is bound together with it (RTCP = RTP + 1,
+  // RTP even). Creates the net state page with one blob per protocol. Errors name the address,
+  // port and endpoint.
   static Result<NetEndpoints> open(
       const NetConfig& config,
-      std::span<const net::ProtocolDeclaration* const> protocols = net::kNetProtocols);
+      std::span<const net::ProtocolDeclaration* const> protocols = net::kRtspOnly,
+      const GamestreamConfig* gamestream = nullptr);
 
   // Also opens the endpoints `web` declares (funkhaus-web's GameStream HTTP and HTTPS) on
   // [gamestream] listen_address: base_port and base_port - 5, or any free ports with 0.
@@ -40,6 +43,12 @@ class NetEndpoints {
   // The RTSP protocol's ports, for funkhausd's start line and status.
   uint16_t rtspPort() const { return port(abi::kEndpointRtspListen); }
   uint16_t rtpPort() const { return port(abi::kEndpointRtspRtp); }
+  // GameStream's RTSP port (sessionUrl0 of /launch), 0 if it is not served.
+  uint16_t gamestreamRtspPort() const { return port(abi::kEndpointGamestreamRtsp); }
+
+  // Publishes a launch (or its end: `launch.active` 0) in the GameStream blob of the net state
+  // page, where the session's net (and its successor) reads it. No-op without that blob.
+  void publishLaunch(const abi::GamestreamLaunch& launch);
 
   // Keeps a connection net accepted. Refused unless it is a connected TCP socket and the slot
   // is below max_viewers; a slot already kept is replaced (its old fd closed).

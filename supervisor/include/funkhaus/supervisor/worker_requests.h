@@ -7,9 +7,11 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "funkhaus/abi/gamestream_state.h"
 #include "funkhaus/common/result.h"
 #include "funkhaus/supervisor/config.h"
 #include "funkhaus/supervisor/worker_table.h"
@@ -22,7 +24,7 @@ struct StreamView {
   bool greeter = false;    // ... and it is the login screen
   std::string net_state;   // its net worker's state ("" if it has none)
   bool net_ready = false;  // its net worker is up
-  uint16_t rtsp_port = 0;  // where viewers reach it
+  uint16_t rtsp_port = 0;  // where the client's RTSP handshake goes (sessionUrl0)
 };
 
 struct RequestAnswer {
@@ -32,6 +34,9 @@ struct RequestAnswer {
   uint32_t launch_app = 0;  // launch: the app id the client asked for (1: Desktop)
   bool resume = false;      // ... to resume it
   bool cancel = false;      // cancel: the client's app stops
+  // launch and cancel: what funkhausd publishes to the session's net (the stream key, or the
+  // stream's end); sequence is funkhausd's to set.
+  std::optional<abi::GamestreamLaunch> publish = std::nullopt;
 };
 
 // The answer to request `text` from a worker of row `from` (which may send only what its row

@@ -47,6 +47,9 @@ struct EventRoute {
   abi::RingId ring{};       // kCommandRingConsumer
   abi::Command command{};   // kCommandRingConsumer
   Duration min_interval{};  // forwarded at most this often (a flood cannot make every frame an IDR)
+  // kCommandRingConsumer: the event's arg goes with the command, and the latest one is sent
+  // again whenever the target (re)starts (a setting of the stream, not a one-off request).
+  bool sticky = false;
 };
 
 // fds funkhausd opens and keeps for a worker (they outlive its processes).

@@ -9,6 +9,7 @@
 #include <span>
 #include <vector>
 
+#include "funkhaus/abi/gamestream_state.h"
 #include "funkhaus/abi/net_state.h"
 #include "funkhaus/abi/rtsp_state.h"
 #include "funkhaus/abi/status_page.h"
@@ -28,7 +29,16 @@ enum class PortSetting : uint8_t {
   kRtpPort,          // [net] rtp_port (RTP/RTCP over UDP)
   kGamestreamHttp,   // [gamestream] base_port (GameStream HTTP)
   kGamestreamHttps,  // [gamestream] base_port - 5 (GameStream HTTPS)
+  kGamestreamRtsp,   // [gamestream] base_port + 21 (the stream's RTSP handshake)
+  kGamestreamVideo,  // [gamestream] base_port + 9 (video; control and audio follow it)
 };
+
+// Which config table gives the port of an endpoint with a port of its own: [net] (bound on
+// [net] bind) or [gamestream] (bound on [gamestream] listen_address).
+constexpr bool isGamestreamPort(PortSetting setting) {
+  return setting == PortSetting::kGamestreamHttp || setting == PortSetting::kGamestreamHttps ||
+         setting == PortSetting::kGamestreamRtsp || setting == PortSetting::kGamestreamVideo;
+}
 
 struct EndpointDeclaration {
   uint32_t tag;  // abi::endpointTag(protocol, index): the tag of its FdRole::kEndpoint
@@ -66,9 +76,25 @@ inline constexpr const char* kRtspDigestRealm = "funkhaus";
 inline constexpr ProtocolDeclaration kRtspProtocol = {abi::NetProtocol::kRtsp, "RTSP/RTP",
                                                       sizeof(abi::RtspState), kRtspEndpoints};
 
+// GameStream's stream (gamestream.md §1): the RTSP handshake on TCP base + 21, video on UDP
+// base + 9, the ENet control stream on base + 10, audio on base + 11, all on [gamestream]
+// listen_address, served by the session's funkhaus-net. Enabled with [gamestream] enabled.
+inline constexpr EndpointDeclaration kGamestreamEndpoints[] = {
+    {abi::kEndpointGamestreamRtsp, EndpointKind::kTcpListen, PortSetting::kGamestreamRtsp, 0, 0,
+     false, "GameStream RTSP"},
+    {abi::kEndpointGamestreamVideo, EndpointKind::kUdp, PortSetting::kGamestreamVideo, 0, 0, false,
+     "GameStream video"},
+    {abi::kEndpointGamestreamControl, EndpointKind::kUdp, PortSetting::kRelative,
+     abi::kEndpointGamestreamVideo, 1, false, "GameStream control"},
+    {abi::kEndpointGamestreamAudio, EndpointKind::kUdp, PortSetting::kRelative,
+     abi::kEndpointGamestreamVideo, 2, false, "GameStream audio"},
+};
+inline constexpr ProtocolDeclaration kGamestreamProtocol = {
+    abi::NetProtocol::kGamestream, "GameStream", sizeof(abi::GamestreamState),
+    kGamestreamEndpoints};
+
 // GameStream's HTTP(S) API, served by funkhaus-web (host-wide) on [gamestream] listen_address.
-// Its stream side (RTSP, control, media on funkhaus-net) is not in this build yet, so it is not
-// among kNetProtocols and reserves no blob in the net state page.
+// Not among kNetProtocols: the stream's declaration above holds the blob.
 inline constexpr EndpointDeclaration kGamestreamWebEndpoints[] = {
     {abi::kEndpointGamestreamHttp, EndpointKind::kTcpListen, PortSetting::kGamestreamHttp, 0, 0,
      false, "GameStream HTTP", abi::WorkerKind::kWeb},
@@ -79,7 +105,10 @@ inline constexpr ProtocolDeclaration kGamestreamWebProtocol = {
     abi::NetProtocol::kGamestream, "GameStream HTTP(S)", 0, kGamestreamWebEndpoints};
 
 // Every protocol this build has, in the order funkhausd reserves their blobs.
-inline constexpr const ProtocolDeclaration* kNetProtocols[] = {&kRtspProtocol};
+inline constexpr const ProtocolDeclaration* kNetProtocols[] = {&kRtspProtocol,
+                                                               &kGamestreamProtocol};
+// RTSP/RTP alone (funkhausd with [gamestream] enabled = false).
+inline constexpr const ProtocolDeclaration* kRtspOnly[] = {&kRtspProtocol};
 
 // The declaration of `protocol`, or nullptr for one this build does not have.
 constexpr const ProtocolDeclaration* findProtocol(abi::NetProtocol protocol) {
@@ -90,7 +119,7 @@ constexpr const ProtocolDeclaration* findProtocol(abi::NetProtocol protocol) {
 
 // The blobs funkhausd reserves in the net state page for `protocols` (createNetStatePage()).
 inline std::vector<abi::NetBlobRequest> blobRequests(
-    std::span<const ProtocolDeclaration* const> protocols = kNetProtocols) {
+    std::span<const ProtocolDeclaration* const> protocols = kRtspOnly) {
   std::vector<abi::NetBlobRequest> blobs;
   for (const ProtocolDeclaration* p : protocols) blobs.push_back({p->protocol, p->blob_size});
   return blobs;
