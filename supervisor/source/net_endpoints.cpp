@@ -135,6 +135,20 @@ Result<NetEndpoints> NetEndpoints::open(const NetConfig& config,
   return e;
 }
 
+std::string NetEndpoints::streamingClient() const {
+  auto* page = reinterpret_cast<abi::NetStatePage*>(state_.data());
+  auto* blob = static_cast<const abi::GamestreamState*>(
+      abi::findNetBlob(*page, abi::NetProtocol::kGamestream));
+  if (blob == nullptr) return "";
+  const uint32_t phase = std::atomic_ref<const uint32_t>(blob->phase).load();
+  if (phase < static_cast<uint32_t>(abi::GamestreamPhase::kAnnounced) ||
+      phase > abi::kMaxGamestreamPhase || blob->launch.active != 1 ||
+      std::atomic_ref<const uint64_t>(blob->launch_sequence).load() != blob->launch.sequence)
+    return "";
+  const auto* id = reinterpret_cast<const char*>(blob->launch.client_id);
+  return std::string(id, strnlen(id, sizeof blob->launch.client_id));
+}
+
 void NetEndpoints::publishLaunch(const abi::GamestreamLaunch& launch) {
   auto* page = reinterpret_cast<abi::NetStatePage*>(state_.data());
   auto* blob =

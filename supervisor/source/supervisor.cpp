@@ -238,6 +238,7 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
     view.session = machine_.state() == SessionMachine::State::kRunning && !s.id.empty();
     view.greeter = s.klass == "greeter";
     view.rtsp_port = net_ ? net_->gamestreamRtspPort() : 0;
+    view.streaming_client = net_ ? net_->streamingClient() : "";
     for (const auto& sw : machine_.workers())
       if (hasDevice(sw->spec(), Device::kNetEndpoints)) {
         view.net_state = toString(sw->state());

@@ -116,6 +116,10 @@ RequestAnswer answerLaunch(const WorkerSpec& from, const json& j, const StreamVi
     return refuse(view.net_state.empty()
                       ? "the session streams nothing (no net worker in [workers] start)"
                       : "the stream is not ready (funkhaus-net is " + view.net_state + ")");
+  if (!view.streaming_client.empty() && view.streaming_client != *client_id)
+    return refuse(
+        "another client is streaming from this host: one stream at a time (it must "
+        "quit, or its stream must end, first)");
   RequestAnswer ok{dumpSafe({{"ok", true}, {"rtsp_port", view.rtsp_port}}),
                    fmt::format("{}: {}: stream on RTSP port {}", from.name, who, view.rtsp_port)};
   ok.launch_app = static_cast<uint32_t>(*app_id);

@@ -5,9 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <csignal>
 #include <deque>
 #include <map>
+#include <tuple>
 
 #include "funkhaus/abi/exit_codes.h"
 #include "funkhaus/supervisor/event_router.h"
@@ -452,6 +454,43 @@ TEST_F(Machine, EventsFromReadyWorkersReachTheHooks) {
   EXPECT_EQ(hooks_.events, (std::vector<std::pair<std::string, uint32_t>>{{"encode", 3}}));
   process("encode")->events->onMessage(ConnectionReleaseMessage{1});
   EXPECT_EQ(process("encode")->kills, 1) << "only a row that deposits may release";
+}
+
+// A GameStream client's codec and bitrate go to encode with their value, at once, and are
+// remembered: a restarted encode gets the latest of each again (sticky()); a new session forgets.
+TEST(EventRouter, StreamSettingsGoToEncodeAndStayForItsSuccessor) {
+  FakeClock clock;
+  EventRouter router(clock);
+  Config config;
+  config.workers = {"capture", "encode", "net"};
+  std::vector<std::tuple<std::string, abi::Command, uint64_t>> sent;
+  EventRouter::Sinks sinks;
+  sinks.command = [&](const WorkerSpec& to, abi::Command c, uint64_t arg) {
+    sent.emplace_back(std::string(to.name), c, arg);
+    return true;
+  };
+  sinks.log = [](const WorkerSpec&, const abi::EventBody&) {};
+  sinks.display_mode = [](const abi::EventBody&) {};
+  const WorkerSpec& net = *findWorker("net");
+  const abi::EventBody hevc{static_cast<uint32_t>(abi::Event::kCodecRequest), 0, 2};
+  const abi::EventBody rate{static_cast<uint32_t>(abi::Event::kBitrateRequest), 0, 20'000'000};
+  const abi::EventBody lower{static_cast<uint32_t>(abi::Event::kBitrateRequest), 0, 9'000'000};
+  EXPECT_TRUE(router.route(net, hevc, config.workers, config, sinks));
+  EXPECT_TRUE(router.route(net, rate, config.workers, config, sinks));
+  EXPECT_TRUE(router.route(net, lower, config.workers, config, sinks)) << "no rate limit";
+  EXPECT_EQ(sent, (std::vector<std::tuple<std::string, abi::Command, uint64_t>>{
+                      {"encode", abi::Command::kSetCodec, 2},
+                      {"encode", abi::Command::kSetBitrate, 20'000'000},
+                      {"encode", abi::Command::kSetBitrate, 9'000'000}}));
+  auto sticky = router.sticky(*findWorker("encode"));
+  std::sort(sticky.begin(), sticky.end());
+  EXPECT_EQ(sticky, (std::vector<std::pair<abi::Command, uint64_t>>{
+                        {abi::Command::kSetBitrate, 9'000'000}, {abi::Command::kSetCodec, 2}}));
+  EXPECT_TRUE(router.sticky(*findWorker("capture")).empty());
+  EXPECT_FALSE(router.route(*findWorker("capture"), hevc, config.workers, config, sinks))
+      << "only net's row lists stream settings";
+  router.forgetSticky();
+  EXPECT_TRUE(router.sticky(*findWorker("encode")).empty());
 }
 
 TEST(EventRouter, KeyframeRequestsGoByEdgeAtMostEvery100Ms) {

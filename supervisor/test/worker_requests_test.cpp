@@ -72,6 +72,47 @@ TEST(WorkerRequests, LaunchIsRefusedClearlyWithoutAStreamingSession) {
   EXPECT_EQ(answer(launch(), no_net)["ok"], false);
 }
 
+// What funkhausd publishes to net: the key (decoded from hex), the mode and who launched; a
+// cancel publishes the end of the stream; a resume may come without a mode.
+TEST(WorkerRequests, LaunchPublishesTheStreamKeyAndCancelItsEnd) {
+  const RequestAnswer a = answerWorkerRequest(*findWorker("web"), launch().dump(), ready());
+  ASSERT_TRUE(a.publish.has_value());
+  EXPECT_EQ(a.publish->active, 1u);
+  EXPECT_EQ(a.publish->rikeyid, -5);
+  EXPECT_EQ(a.publish->rikey[0], 0x00);
+  EXPECT_EQ(a.publish->rikey[1], 0x11);
+  EXPECT_EQ(a.publish->rikey[15], 0xff);
+  EXPECT_EQ(a.publish->width, 1920u);
+  EXPECT_EQ(a.publish->fps, 60u);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(a.publish->client_id)), "ABCDEF0123");
+  const RequestAnswer cancel =
+      answerWorkerRequest(*findWorker("web"), R"({"cmd":"cancel","client":{"id":"AB"}})", ready());
+  ASSERT_TRUE(cancel.publish.has_value());
+  EXPECT_EQ(cancel.publish->active, 0u);
+  json resume = launch();
+  resume["resume"] = true;
+  resume["width"] = 0;
+  resume["height"] = 0;
+  resume["fps"] = 0;
+  EXPECT_EQ(answer(resume, ready())["ok"], true) << "a resume keeps the mode";
+  const RequestAnswer refused = answerWorkerRequest(*findWorker("web"), launch().dump(), {});
+  EXPECT_FALSE(refused.publish.has_value()) << "nothing published when refused";
+}
+
+// One stream at a time: while another client streams, a launch is refused with a reason; the
+// client that streams may launch again (it reconnects).
+TEST(WorkerRequests, ASecondClientIsRefusedWhileOneStreams) {
+  StreamView busy = ready();
+  busy.streaming_client = "0123456789";
+  const json refused = answer(launch(), busy);
+  EXPECT_EQ(refused["ok"], false);
+  EXPECT_NE(refused["error"].get<std::string>().find("another client is streaming"),
+            std::string::npos)
+      << refused.dump();
+  busy.streaming_client = "ABCDEF0123";
+  EXPECT_EQ(answer(launch(), busy)["ok"], true);
+}
+
 TEST(WorkerRequests, MalformedRequestsAreRefusedByField) {
   json bad = launch();
   bad["rikey"] = "xyz";

@@ -339,5 +339,174 @@ TEST_F(GamestreamClientTest, MoonlightStreamsThroughKillsOfEncodeCaptureAndNet) 
   moonlight("quit");
 }
 
+// Our own client on moonlight-common-c (tests/client/gamestream_probe, built at test time into
+// the test-client cache): decodes every access unit with libavcodec and reads the synthetic
+// source's barcode, so these tests see pictures, latencies, pauses and FEC, not only a log.
+class GamestreamProbeTest : public GamestreamClientTest {
+ protected:
+  void SetUp() override {
+    GamestreamClientTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    const test::ShellRun built = test::runShell(std::string(FUNKHAUS_SOURCE_DIR) +
+                                                "/tests/client/gamestream_probe/build.sh 2>&1");
+    if (!built.ok() || built.out.empty())
+      GTEST_SKIP() << "the GameStream probe could not be built: " << built.out;
+    probe_ = built.out.substr(built.out.find_last_of('\n', built.out.size() - 2) + 1);
+    while (!probe_.empty() && probe_.back() == '\n') probe_.pop_back();
+  }
+
+  // funkhausd streaming the synthetic pattern at WxH@60, with Moonlight Embedded paired.
+  void startHost(int width, int height) {
+    funkhausd_.emplace(config() + "[rings]\nmax_width = " + std::to_string(width) +
+                           "\nmax_height = " + std::to_string(height) +
+                           "\n[capture]\nsource = \"synthetic\"\nwidth = " + std::to_string(width) +
+                           "\nheight = " + std::to_string(height) + "\nfps = 60\n",
+                       false, "user", true, std::vector<std::string>{"capture", "encode", "net"});
+    ASSERT_TRUE(Funkhausd::waitFor(20s, [&] { return webState() == "running"; }));
+    ASSERT_TRUE(funkhausd_->waitAllRunning(20s)) << funkhausd_->status().dump();
+    ASSERT_NO_FATAL_FAILURE(pair("8642"));
+  }
+
+  // Starts the probe; its JSON summary is the last line of its output.
+  Result<test::MoonlightRun> probe(std::vector<std::string> options) {
+    std::vector<std::string> a = {"--host",      "127.0.0.1",
+                                  "--http-port", std::to_string(base_port_),
+                                  "--keydir",    (dir_ / "client/keys").string(),
+                                  "--quit"};
+    a.insert(a.end(), options.begin(), options.end());
+    return test::MoonlightRun::start(probe_, a, dir_ / "client");
+  }
+  static json summary(const std::string& output) {
+    const size_t at = output.rfind("{\"type\":\"summary\"");
+    return at == std::string::npos ? json() : json::parse(output.substr(at), nullptr, false);
+  }
+
+  std::string probe_;
+};
+
+struct ProbeCase {
+  const char* codec;
+  int width, height, bitrate_kbps;
+};
+
+class GamestreamProbeStreams : public GamestreamProbeTest,
+                               public ::testing::WithParamInterface<ProbeCase> {};
+
+// H.264 and HEVC, 720p60 and 1080p60, bitrates on both sides of 15 Mbit/s (the client changes its
+// RTSP target address there): every access unit decodes and carries the barcode and a latency.
+TEST_P(GamestreamProbeStreams, DecodesEveryFrameWithItsHostLatency) {
+  const ProbeCase c = GetParam();
+  ASSERT_NO_FATAL_FAILURE(startHost(c.width, c.height));
+  auto run = probe({"--codec", c.codec, "--width", std::to_string(c.width), "--height",
+                    std::to_string(c.height), "--fps", "60", "--bitrate",
+                    std::to_string(c.bitrate_kbps), "--seconds", "6"});
+  ASSERT_TRUE(run.ok()) << run.error().message;
+  ASSERT_TRUE(run->wait(60s).has_value()) << run->output();
+  const json s = summary(run->output());
+  ASSERT_TRUE(s.is_object()) << run->output();
+  EXPECT_EQ(s["connected"], true) << s.dump();
+  EXPECT_TRUE(s["terminated_error"].is_null()) << s.dump();
+  EXPECT_EQ(s["video"]["format"], std::string(c.codec) == "hevc" ? 0x100 : 0x1) << s.dump();
+  EXPECT_GE(s["frames_decoded"].get<int>(), 60) << s.dump();
+  EXPECT_EQ(s["decode_errors"], 0) << s.dump();
+  // A barcode block may blur in a low-bitrate frame; more than 1 % unreadable is a broken picture.
+  EXPECT_GT(s["barcode"]["ok"].get<int>(), 0) << s.dump();
+  EXPECT_LE(s["barcode"]["failed"].get<int>() * 100, s["barcode"]["ok"].get<int>()) << s.dump();
+  EXPECT_EQ(s["host_latency_ms"]["unknown"], 0) << s.dump();
+  EXPECT_GT(s["host_latency_ms"]["p50"].get<double>(), 0.0) << s.dump();
+  std::printf(
+      "[figures] %s %dx%d@60 %d kbit/s: first decoded frame %.0f ms after LiStartConnection "
+      "(launch %.0f ms before), host processing latency p50 %.1f / p99 %.1f ms, decoded %.1f fps, "
+      "%d frames lost, capture->decoded p50 %.1f ms\n",
+      c.codec, c.width, c.height, c.bitrate_kbps, s["first_frame_ms"].get<double>(),
+      s["launch_ms"].get<double>(), s["host_latency_ms"]["p50"].get<double>(),
+      s["host_latency_ms"]["p99"].get<double>(), s["fps"].get<double>(),
+      s["frames_lost"].get<int>(), s["barcode"]["capture_to_decoded_ms"]["p50"].get<double>());
+}
+
+INSTANTIATE_TEST_SUITE_P(Gamestream, GamestreamProbeStreams,
+                         ::testing::Values(ProbeCase{"h264", 1280, 720, 10000},
+                                           ProbeCase{"hevc", 1280, 720, 20000},
+                                           ProbeCase{"h264", 1920, 1080, 20000},
+                                           ProbeCase{"hevc", 1920, 1080, 10000}),
+                         [](const ::testing::TestParamInfo<ProbeCase>& p) {
+                           return std::string(p.param.codec) + "_" +
+                                  std::to_string(p.param.height) + "p_" +
+                                  std::to_string(p.param.bitrate_kbps / 1000) + "M";
+                         });
+
+// kill -9 of encode, capture and net, 4 s apart, while the probe decodes: never a termination,
+// a pause per kill (matched to the kill by time), frames again after each.
+TEST_F(GamestreamProbeTest, EachWorkerKillCostsAPauseNotTheStream) {
+  ASSERT_NO_FATAL_FAILURE(startHost(1280, 720));
+  auto run = probe({"--seconds", "17"});
+  ASSERT_TRUE(run.ok()) << run.error().message;
+  std::this_thread::sleep_for(4s);
+  std::vector<std::pair<std::string, double>> kills;  // worker, CLOCK_REALTIME ms
+  for (const char* name : {"encode", "capture", "net"}) {
+    const json w = funkhausd_->worker(name);
+    ASSERT_TRUE(w.is_object() && w["pid"].is_number()) << funkhausd_->status().dump();
+    const double at = std::chrono::duration<double, std::milli>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+    ASSERT_EQ(::kill(w["pid"].get<int>(), SIGKILL), 0) << name;
+    kills.emplace_back(name, at);
+    std::this_thread::sleep_for(4s);
+  }
+  ASSERT_TRUE(run->wait(60s).has_value()) << run->output();
+  const json s = summary(run->output());
+  ASSERT_TRUE(s.is_object()) << run->output();
+  EXPECT_EQ(s["connected"], true) << s.dump();
+  EXPECT_TRUE(s["terminated_error"].is_null()) << s.dump();
+  EXPECT_EQ(s["exit_code"], 0) << s.dump();
+  EXPECT_EQ(s["barcode"]["failed"], 0) << s.dump();
+  for (const auto& [name, at] : kills) {
+    double longest = 0;  // the longest gap between decoded frames that began near the kill
+    for (const auto& p : s["pauses"])
+      if (p["start_ms"].get<double>() >= at - 200 && p["start_ms"].get<double>() <= at + 1500)
+        longest = std::max(longest, p["duration_ms"].get<double>());
+    EXPECT_LT(longest, 3000) << name << ": " << s["pauses"].dump();
+    std::printf("[figures] kill -9 %s: longest pause %.0f ms (0: under 100 ms)\n", name.c_str(),
+                longest);
+  }
+  bool decoding_at_end = false;  // the last per-second line still shows decoded frames
+  const std::string out = run->output();
+  const size_t last = out.rfind("{\"t\":");
+  if (last != std::string::npos) {
+    const json line = json::parse(out.substr(last, out.find('\n', last) - last), nullptr, false);
+    decoding_at_end = line.is_object() && line["fps"].get<double>() > 10;
+  }
+  EXPECT_TRUE(decoding_at_end) << out;
+  std::printf("[figures] through 3 kills: %d frames decoded, %d lost, %d IDR, %.1f fps\n",
+              s["frames_decoded"].get<int>(), s["frames_lost"].get<int>(),
+              s["idr_frames"].get<int>(), s["fps"].get<double>());
+}
+
+// 5 % of the video datagrams dropped at random by a proxy between the probe and the host:
+// Reed-Solomon FEC (20 % parity per block) recovers them; the stream never needs much else.
+TEST_F(GamestreamProbeTest, FecRecoversFivePercentLoss) {
+  ASSERT_NO_FATAL_FAILURE(startHost(1280, 720));
+  auto run = probe({"--seconds", "8", "--proxy-address", "127.0.0.2", "--drop-video-percent", "5"});
+  ASSERT_TRUE(run.ok()) << run.error().message;
+  ASSERT_TRUE(run->wait(60s).has_value()) << run->output();
+  const json s = summary(run->output());
+  ASSERT_TRUE(s.is_object()) << run->output();
+  EXPECT_EQ(s["connected"], true) << s.dump();
+  EXPECT_TRUE(s["terminated_error"].is_null()) << s.dump();
+  const json& fec = s["fec"];
+  ASSERT_TRUE(fec.is_object()) << s.dump();
+  EXPECT_GT(s["proxy"]["video_dropped"].get<int>(), 0) << s.dump();
+  EXPECT_GT(fec["recovered"].get<int>(), 0) << s.dump();
+  EXPECT_LE(fec["failed"].get<int>() * 10, fec["recovered"].get<int>()) << s.dump();
+  EXPECT_GE(s["frames_decoded"].get<int>(), 200) << s.dump();
+  EXPECT_EQ(s["decode_errors"], 0) << s.dump();
+  std::printf(
+      "[figures] 5 %% video loss: %d of %d datagrams dropped, FEC recovered %d, failed %d; "
+      "%d frames decoded, %d lost, %d IDR\n",
+      s["proxy"]["video_dropped"].get<int>(), s["proxy"]["video_to_client"].get<int>(),
+      fec["recovered"].get<int>(), fec["failed"].get<int>(), s["frames_decoded"].get<int>(),
+      s["frames_lost"].get<int>(), s["idr_frames"].get<int>());
+}
+
 }  // namespace
 }  // namespace funkhaus

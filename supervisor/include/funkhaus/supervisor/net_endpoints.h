@@ -49,6 +49,9 @@ class NetEndpoints {
   // Publishes a launch (or its end: `launch.active` 0) in the GameStream blob of the net state
   // page, where the session's net (and its successor) reads it. No-op without that blob.
   void publishLaunch(const abi::GamestreamLaunch& launch);
+  // The client id of the launch whose stream net serves right now ("" if none): read from net's
+  // part of the blob (untrusted: only the phase, bounded, and funkhausd's own launch are used).
+  std::string streamingClient() const;
 
   // Keeps a connection net accepted. Refused unless it is a connected TCP socket and the slot
   // is below max_viewers; a slot already kept is replaced (its old fd closed).

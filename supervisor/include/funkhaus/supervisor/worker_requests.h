@@ -20,11 +20,12 @@ namespace funkhaus::supervisor {
 
 // What funkhausd knows of the session when a worker asks for a stream.
 struct StreamView {
-  bool session = false;    // a session's set runs
-  bool greeter = false;    // ... and it is the login screen
-  std::string net_state;   // its net worker's state ("" if it has none)
-  bool net_ready = false;  // its net worker is up
-  uint16_t rtsp_port = 0;  // where the client's RTSP handshake goes (sessionUrl0)
+  bool session = false;          // a session's set runs
+  bool greeter = false;          // ... and it is the login screen
+  std::string net_state;         // its net worker's state ("" if it has none)
+  bool net_ready = false;        // its net worker is up
+  uint16_t rtsp_port = 0;        // where the client's RTSP handshake goes (sessionUrl0)
+  std::string streaming_client;  // the id of the client whose stream runs ("" if none)
 };
 
 struct RequestAnswer {
