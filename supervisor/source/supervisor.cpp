@@ -375,11 +375,23 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
     if (isMutating(request))
       spdlog::info("{}: {} requested by uid {}", w->name(), request.command, peer_uid);
     const std::string name(w->spec().binary);
-    auto sent = w->request(
-        forwardedRequestText(request), kForwardTimeout,
-        [respond, name](Result<std::string> reply) { respond(checkedForwardReply(name, reply)); });
+    auto sent = w->request(forwardedRequestText(request), kForwardTimeout,
+                           [this, respond, name](Result<std::string> reply) {
+                             std::string checked = checkedForwardReply(name, reply);
+                             endUnpairedStream(checked);
+                             respond(std::move(checked));
+                           });
     if (!sent) return ControlServer::errorReply(sent.error().message);
     return std::nullopt;
+  }
+
+  // An unpaired client that streams loses its stream at once (its key is no longer good).
+  void endUnpairedStream(const std::string& checked_reply) {
+    const auto j = nlohmann::json::parse(checked_reply, nullptr, false);
+    if (!net_ || !j.is_object() || !j.contains("id") || !j["id"].is_string()) return;
+    if (j["id"].get<std::string>() != net_->streamingClient()) return;
+    spdlog::info("the unpaired client streams: its stream ends");
+    net_->publishLaunch(abi::GamestreamLaunch{});
   }
 
   std::optional<std::string> change(const ControlRequest& request, uint32_t peer_uid,

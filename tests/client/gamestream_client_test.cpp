@@ -335,8 +335,20 @@ TEST_F(GamestreamClientTest, MoonlightStreamsThroughKillsOfEncodeCaptureAndNet) 
   EXPECT_FALSE(has(out, "No video received")) << out;
   const json net = funkhausd_->worker("net");
   std::printf("[figures] after 3 kills: net %s\n", net.dump().c_str());
-  run->process().stop(2s);
-  moonlight("quit");
+
+  // Unpaired at the host while it streams: its stream ends at once (termination, disconnect).
+  const json clients = json::parse(funkhausctl(*funkhausd_, "clients --json").out, nullptr, false);
+  ASSERT_TRUE(clients.contains("clients") && clients["clients"].size() == 1) << clients.dump();
+  const std::string id = clients["clients"][0]["id"];
+  const auto unpaired_at = std::chrono::steady_clock::now();
+  EXPECT_EQ(funkhausctl(*funkhausd_, "unpair " + id.substr(0, 8)).exit_code, 0);
+  EXPECT_TRUE(run->wait(5s).has_value()) << "still streaming after unpair\n" << run->output();
+  EXPECT_TRUE(has(run->output(), "terminated")) << run->output();
+  std::printf(
+      "[figures] unpair -> moonlight exited: %.0f ms\n",
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - unpaired_at)
+          .count());
+  if (run->running()) run->process().stop(2s);
 }
 
 // Our own client on moonlight-common-c (tests/client/gamestream_probe, built at test time into
