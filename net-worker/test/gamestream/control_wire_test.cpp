@@ -177,7 +177,7 @@ TEST(EnetWire, DataLengthPastTheEndIsTruncated) {
   appendHeader(d, 0, 0, uint16_t{1});
   const uint8_t a[] = {1, 2, 3, 4};
   appendCommand(d, sendReliable(0, 1, a));
-  d.resize(d.size() - 1);  // one payload byte short
+  d.pop_back();  // one payload byte short
   const auto parsed = parseDatagram(d);
   ASSERT_TRUE(parsed);
   EXPECT_TRUE(parsed->truncated);
