@@ -507,17 +507,29 @@ TEST_F(GamestreamProbeTest, FecRecoversFivePercentLoss) {
   EXPECT_TRUE(s["terminated_error"].is_null()) << s.dump();
   const json& fec = s["fec"];
   ASSERT_TRUE(fec.is_object()) << s.dump();
-  EXPECT_GT(s["proxy"]["video_dropped"].get<int>(), 0) << s.dump();
-  EXPECT_GT(fec["recovered"].get<int>(), 0) << s.dump();
-  EXPECT_LE(fec["failed"].get<int>() * 10, fec["recovered"].get<int>()) << s.dump();
+  const int dropped = s["proxy"]["video_dropped"].get<int>();
+  EXPECT_GT(dropped, 0) << s.dump();
+  // Every drop is attributed to a frame (the proxy read its frame index).
+  EXPECT_EQ(fec["datagrams_dropped"].get<int>(), dropped) << s.dump();
+  const int with_drops = fec["frames_with_drops"].get<int>();
+  const int recovered = fec["frames_recovered"].get<int>();
+  const int failed = fec["frames_failed"].get<int>();
+  EXPECT_EQ(recovered + failed + fec["frames_pending"].get<int>(), with_drops) << s.dump();
+  // Recovery happens, and fails only where a block lost more datagrams than it has parity: with
+  // 20 % parity (at least 2 shards) and 5 % random loss about 1 % of the ~10-datagram frames
+  // lose 3 or more, plus a frame after such a loss the library may discard waiting for an IDR.
+  EXPECT_GT(recovered, 0) << s.dump();
+  EXPECT_LE(failed * 10, with_drops) << s.dump();
   EXPECT_GE(s["frames_decoded"].get<int>(), 200) << s.dump();
   EXPECT_EQ(s["decode_errors"], 0) << s.dump();
   std::printf(
-      "[figures] 5 %% video loss: %d of %d datagrams dropped, FEC recovered %d, failed %d; "
-      "%d frames decoded, %d lost, %d IDR\n",
-      s["proxy"]["video_dropped"].get<int>(), s["proxy"]["video_to_client"].get<int>(),
-      fec["recovered"].get<int>(), fec["failed"].get<int>(), s["frames_decoded"].get<int>(),
-      s["frames_lost"].get<int>(), s["idr_frames"].get<int>());
+      "[figures] 5 %% video loss: %d of %d datagrams dropped; %d frames with drops: %d recovered, "
+      "%d failed (%d after a missing frame), recovered by drops %s; %d frames decoded, %d lost, "
+      "%d IDR; library counters recovered %d, failed %d\n",
+      dropped, s["proxy"]["video_to_client"].get<int>(), with_drops, recovered, failed,
+      fec["frames_failed_after_missing"].get<int>(), fec["recovered_by_dropped"].dump().c_str(),
+      s["frames_decoded"].get<int>(), s["frames_lost"].get<int>(), s["idr_frames"].get<int>(),
+      fec["recovered"].get<int>(), fec["failed"].get<int>());
 }
 
 }  // namespace

@@ -652,8 +652,8 @@ int run(const Options& o) {
     // Recovery as the proxy's drops show it (this library version counts no video FEC
     // recoveries itself: packetCountFecRecovered stays 0).
     if (fec.is_null()) fec = Json::object();
-    for (const auto& [key, value] : session.stats.fecFrames(c.dropped_video_frames).items())
-      fec[key] = value;
+    const Json frames = session.stats.fecFrames(c.dropped_video_frames);
+    for (const auto& [key, value] : frames.items()) fec[key] = value;
     summary["proxy"] = Json{{"address", o.proxy_address},
                             {"drop_video_percent", o.drop_video_percent.value_or(0.0)},
                             {"tcp_connections", c.tcp_connections},

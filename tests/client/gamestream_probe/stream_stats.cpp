@@ -130,19 +130,29 @@ Json StreamStats::fecFrames(const std::vector<uint32_t>& dropped_frames) const {
   std::map<int64_t, uint64_t> drops;  // frame number -> dropped datagrams
   for (uint32_t f : dropped_frames) ++drops[static_cast<int64_t>(f)];
   const int64_t last = delivered_.empty() ? -1 : *delivered_.rbegin();
-  uint64_t recovered = 0, failed = 0, pending = 0;
+  uint64_t recovered = 0, failed = 0, pending = 0, following = 0;
+  std::map<uint64_t, uint64_t> recovered_by_drops;  // dropped datagrams -> recovered frames
   Json failed_list = Json::array();
   for (const auto& [frame, count] : drops) {
     if (frame <= INT32_MAX && delivered_.contains(static_cast<int>(frame))) {
       ++recovered;
+      ++recovered_by_drops[count];
     } else if (frame > last) {
       ++pending;
     } else {
       ++failed;
+      // The frame before never arrived either: the library may have discarded this one while
+      // waiting for an IDR frame, whatever its drops.
+      const bool after_loss =
+          frame - 1 <= INT32_MAX && !delivered_.contains(static_cast<int>(frame - 1));
+      if (after_loss) ++following;
       if (failed_list.size() < 20)
-        failed_list.push_back(Json{{"frame", frame}, {"dropped", count}});
+        failed_list.push_back(
+            Json{{"frame", frame}, {"dropped", count}, {"previous_missing", after_loss}});
     }
   }
+  Json by_drops = Json::object();
+  for (const auto& [count, frames] : recovered_by_drops) by_drops[std::to_string(count)] = frames;
   uint64_t missing = 0;
   if (!delivered_.empty()) {
     const int first = *delivered_.begin();
@@ -152,9 +162,11 @@ Json StreamStats::fecFrames(const std::vector<uint32_t>& dropped_frames) const {
               {"frames_with_drops", drops.size()},
               {"frames_recovered", recovered},
               {"frames_failed", failed},
+              {"frames_failed_after_missing", following},
               {"frames_pending", pending},
               {"frames_missing", missing},
-              {"failed", failed_list}};
+              {"recovered_by_dropped", by_drops},
+              {"failed_frames", failed_list}};
 }
 
 Json StreamStats::summary(Timestamps end) const {

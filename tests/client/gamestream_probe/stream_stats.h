@@ -52,8 +52,10 @@ class StreamStats {
   // datagram: {"datagrams_dropped", "frames_with_drops", "frames_recovered" (a decode unit of
   // that frame number arrived), "frames_failed" (none did), "frames_pending" (after the last
   // decode unit: the stream ended first), "frames_missing" (frame numbers between the first and
-  // the last decode unit that never arrived, with or without drops), "failed" (up to 20 failed
-  // frames with their dropped datagram counts)}.
+  // the last decode unit that never arrived, with or without drops), "frames_failed_after_missing"
+  // (failed frames whose previous frame is missing too: perhaps discarded while the library
+  // waited for an IDR), "recovered_by_dropped" ({"k": recovered frames that lost k datagrams}),
+  // "failed_frames" (up to 20 failed frames with their drop counts)}.
   Json fecFrames(const std::vector<uint32_t>& dropped_frames) const;
 
  private:
