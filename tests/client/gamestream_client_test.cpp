@@ -471,7 +471,9 @@ TEST_F(GamestreamProbeTest, EachWorkerKillCostsAPauseNotTheStream) {
   EXPECT_EQ(s["connected"], true) << s.dump();
   EXPECT_TRUE(s["terminated_error"].is_null()) << s.dump();
   EXPECT_EQ(s["exit_code"], 0) << s.dump();
-  EXPECT_EQ(s["barcode"]["failed"], 0) << s.dump();
+  EXPECT_LE(s["barcode"]["failed"].get<int>() * 100, s["barcode"]["ok"].get<int>())
+      << "at most 1 % unreadable barcodes (a block may blur in a frame)\n"
+      << s.dump();
   for (const auto& [name, at] : kills) {
     double longest = 0;  // the longest gap between decoded frames that began near the kill
     for (const auto& p : s["pauses"])
