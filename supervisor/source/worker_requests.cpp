@@ -155,8 +155,12 @@ RequestAnswer answerWorkerRequest(const WorkerSpec& from, std::string_view text,
   if (cmd == "launch") return answerLaunch(from, j, view);
   if (cmd == "cancel") {
     Fields f("cancel");
-    if (const json* client = f.object(j, "client")) f.text(*client, "id", 1, 64, kHexDigits);
+    std::optional<std::string> id;
+    if (const json* client = f.object(j, "client")) id = f.text(*client, "id", 1, 64, kHexDigits);
     if (!f.ok()) return {failure(f.error()), fmt::format("{}: {}", from.name, f.error())};
+    if (!view.streaming_client.empty() && view.streaming_client != *id)
+      return {failure("another client is streaming from this host: only it can quit"),
+              fmt::format("{}: a client that does not stream asked to quit: refused", from.name)};
     // The app stops; the stream stays up for RTSP viewers.
     RequestAnswer ok{dumpSafe({{"ok", true}}),
                      fmt::format("{}: a client cancelled its stream", from.name)};

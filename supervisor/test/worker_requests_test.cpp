@@ -109,8 +109,11 @@ TEST(WorkerRequests, ASecondClientIsRefusedWhileOneStreams) {
   EXPECT_NE(refused["error"].get<std::string>().find("another client is streaming"),
             std::string::npos)
       << refused.dump();
+  const json quit = {{"cmd", "cancel"}, {"client", {{"id", "ABCDEF0123"}}}};
+  EXPECT_EQ(answer(quit, busy)["ok"], false) << "only the streaming client quits its stream";
   busy.streaming_client = "ABCDEF0123";
   EXPECT_EQ(answer(launch(), busy)["ok"], true);
+  EXPECT_EQ(answer(quit, busy)["ok"], true);
 }
 
 TEST(WorkerRequests, MalformedRequestsAreRefusedByField) {
