@@ -31,17 +31,9 @@ bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-bool bindable(uint16_t port) {
-  UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-}
-
-bool bindableUdp(uint16_t port) {
-  UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+// Whether `port` on loopback is free for a socket of `type` (SOCK_STREAM or SOCK_DGRAM).
+bool bindable(uint16_t port, int type = SOCK_STREAM) {
+  UniqueFd fd(socket(AF_INET, type | SOCK_CLOEXEC, 0));
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
@@ -67,7 +59,7 @@ uint16_t freeBasePort() {
     bool free = true;
     for (int offset : {0, -5, 21, 9, 10, 11})
       free = free && bindable(static_cast<uint16_t>(port + offset)) &&
-             bindableUdp(static_cast<uint16_t>(port + offset));
+             bindable(static_cast<uint16_t>(port + offset), SOCK_DGRAM);
     if (free) return port;
   }
   return 0;

@@ -1,5 +1,6 @@
 // AES-128-GCM control messages with OpenSSL's EVP interface; replay window on shared memory.
 #include "funkhaus/net/gamestream/control_cipher.h"
+#include "funkhaus/common/byte_order.h"
 
 #include <openssl/evp.h>
 
@@ -15,19 +16,6 @@ struct CtxDeleter {
   void operator()(EVP_CIPHER_CTX* ctx) const { EVP_CIPHER_CTX_free(ctx); }
 };
 using Ctx = std::unique_ptr<EVP_CIPHER_CTX, CtxDeleter>;
-
-uint16_t le16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | p[1] << 8); }
-uint32_t le32(const uint8_t* p) {
-  return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
-}
-void putLe16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v);
-  p[1] = static_cast<uint8_t>(v >> 8);
-}
-void putLe32(uint8_t* p, uint32_t v) {
-  putLe16(p, static_cast<uint16_t>(v));
-  putLe16(p + 2, static_cast<uint16_t>(v >> 16));
-}
 
 bool windowBit(const abi::GsControlCipherState& s, uint32_t i) {
   return (s.replay_window[i / 64] >> (i % 64)) & 1;
@@ -99,7 +87,7 @@ std::vector<uint8_t> controlIv(uint32_t seq, ControlIvMode mode, ControlDirectio
     return iv;
   }
   std::vector<uint8_t> iv(12, 0);
-  putLe32(iv.data(), seq);
+  bytes::storeLe<uint32_t>(iv.data(), seq);
   iv[10] = direction == ControlDirection::kClientToHost ? 'C' : 'H';
   iv[11] = 'C';  // control stream
   return iv;
@@ -110,14 +98,15 @@ std::vector<uint8_t> encryptControl(ControlKeyView key, uint32_t seq, uint16_t t
                                     ControlDirection direction) {
   if (payload.size() > kMaxControlPayload) std::abort();  // callers bound their messages
   std::vector<uint8_t> plain(4 + payload.size());
-  putLe16(plain.data(), type);
-  putLe16(plain.data() + 2, static_cast<uint16_t>(payload.size()));
+  bytes::storeLe<uint16_t>(plain.data(), type);
+  bytes::storeLe<uint16_t>(plain.data() + 2, static_cast<uint16_t>(payload.size()));
   std::copy(payload.begin(), payload.end(), plain.begin() + 4);
 
   std::vector<uint8_t> out(8 + kControlTagSize + plain.size());
-  putLe16(out.data(), kEncryptedControlHeaderType);
-  putLe16(out.data() + 2, static_cast<uint16_t>(4 + kControlTagSize + plain.size()));
-  putLe32(out.data() + 4, seq);
+  bytes::storeLe<uint16_t>(out.data(), kEncryptedControlHeaderType);
+  bytes::storeLe<uint16_t>(out.data() + 2,
+                           static_cast<uint16_t>(4 + kControlTagSize + plain.size()));
+  bytes::storeLe<uint32_t>(out.data() + 4, seq);
 
   const auto iv = controlIv(seq, mode, direction);
   Ctx ctx(EVP_CIPHER_CTX_new());
@@ -140,10 +129,10 @@ Result<ControlMessage> decryptControl(ControlKeyView key, std::span<const uint8_
                                       ControlDropReason* reason, ControlDirection direction) {
   if (reason != nullptr) *reason = ControlDropReason::kNone;
   if (bytes.size() < 8) return drop(state, ControlDropReason::kTruncated, reason, 0);
-  const uint32_t seq = le32(bytes.data() + 4);
-  if (le16(bytes.data()) != kEncryptedControlHeaderType)
+  const uint32_t seq = bytes::le32(bytes.data() + 4);
+  if (bytes::le16(bytes.data()) != kEncryptedControlHeaderType)
     return drop(state, ControlDropReason::kNotEncrypted, reason, seq);
-  const size_t length = le16(bytes.data() + 2);  // seq + tag + sealed bytes
+  const size_t length = bytes::le16(bytes.data() + 2);  // seq + tag + sealed bytes
   if (length < 4 + kControlTagSize + 4)
     return drop(state, ControlDropReason::kWrongLength, reason, seq);
   if (bytes.size() < 4 + length) return drop(state, ControlDropReason::kTruncated, reason, seq);
@@ -176,8 +165,8 @@ Result<ControlMessage> decryptControl(ControlKeyView key, std::span<const uint8_
   if (EVP_DecryptFinal_ex(ctx.get(), plain.data() + len, &final_len) != 1)
     return drop(state, ControlDropReason::kBadTag, reason, seq);
 
-  const uint16_t type = le16(plain.data());
-  const size_t inner = le16(plain.data() + 2);
+  const uint16_t type = bytes::le16(plain.data());
+  const size_t inner = bytes::le16(plain.data() + 2);
   if (inner != plain.size() - 4) return drop(state, ControlDropReason::kInnerLength, reason, seq);
 
   if (state.incoming_valid != 1) {

@@ -1,21 +1,9 @@
 // GameStream control message payloads: bounds-checked decoding and building.
 #include "funkhaus/net/gamestream/control_messages.h"
+#include "funkhaus/common/byte_order.h"
 
 namespace funkhaus::net::gamestream {
 namespace {
-
-uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
-uint32_t be32(const uint8_t* p) {
-  return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
-}
-uint32_t le32(const uint8_t* p) {
-  return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
-}
-uint64_t le64(const uint8_t* p) { return uint64_t{le32(p)} | uint64_t{le32(p + 4)} << 32; }
-void putLe16(std::vector<uint8_t>& out, uint16_t v) {
-  out.push_back(static_cast<uint8_t>(v));
-  out.push_back(static_cast<uint8_t>(v >> 8));
-}
 
 Error tooShort(uint16_t type, size_t got, size_t need) {
   return makeError("control message 0x{:04x}: {} payload bytes, needs {}", type, got, need);
@@ -34,11 +22,11 @@ Result<ClientControl> decodeClientControl(const ControlMessage& message) {
       return ClientControl{PeriodicPing{}};
     case kControlInvalidateRefFrames: {
       if (p.size() < 16) return tooShort(message.type, p.size(), 16);
-      return ClientControl{RfiRequest{le64(p.data()), le64(p.data() + 8)}};
+      return ClientControl{RfiRequest{bytes::le64(p.data()), bytes::le64(p.data() + 8)}};
     }
     case kControlLtrAck: {
       if (p.size() < 4) return tooShort(message.type, p.size(), 4);
-      return ClientControl{LtrAck{le32(p.data())}};
+      return ClientControl{LtrAck{bytes::le32(p.data())}};
     }
     case kControlInputData: {
       // The input decoder validates the packet; here only that there is one.
@@ -48,14 +36,14 @@ Result<ClientControl> decodeClientControl(const ControlMessage& message) {
     case kControlFrameFecStatus: {
       if (p.size() < 21) return tooShort(message.type, p.size(), 21);
       FecStatus s;
-      s.frame_index = be32(p.data());
-      s.highest_received_seq = be16(p.data() + 4);
-      s.next_contiguous_seq = be16(p.data() + 6);
-      s.missing_before_highest = be16(p.data() + 8);
-      s.total_data = be16(p.data() + 10);
-      s.total_parity = be16(p.data() + 12);
-      s.received_data = be16(p.data() + 14);
-      s.received_parity = be16(p.data() + 16);
+      s.frame_index = bytes::be32(p.data());
+      s.highest_received_seq = bytes::be16(p.data() + 4);
+      s.next_contiguous_seq = bytes::be16(p.data() + 6);
+      s.missing_before_highest = bytes::be16(p.data() + 8);
+      s.total_data = bytes::be16(p.data() + 10);
+      s.total_parity = bytes::be16(p.data() + 12);
+      s.received_data = bytes::be16(p.data() + 14);
+      s.received_parity = bytes::be16(p.data() + 16);
       s.fec_percent = p[18];
       s.block_index = p[19];
       s.block_count = p[20];
@@ -74,9 +62,9 @@ std::vector<uint8_t> terminationPayload(uint32_t reason) {
 std::vector<uint8_t> rumblePayload(uint16_t controller, uint16_t low_frequency,
                                    uint16_t high_frequency) {
   std::vector<uint8_t> out(4, 0);
-  putLe16(out, controller);
-  putLe16(out, low_frequency);
-  putLe16(out, high_frequency);
+  bytes::appendLe<uint16_t>(out, controller);
+  bytes::appendLe<uint16_t>(out, low_frequency);
+  bytes::appendLe<uint16_t>(out, high_frequency);
   return out;
 }
 

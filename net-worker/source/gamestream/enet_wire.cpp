@@ -1,5 +1,6 @@
 // ENet 1.3 wire format: parsing (bounds-checked) and building. Layouts from ENet's protocol.h.
 #include "funkhaus/net/gamestream/enet_wire.h"
+#include "funkhaus/common/byte_order.h"
 
 #include <algorithm>
 #include <array>
@@ -24,19 +25,6 @@ constexpr std::array<size_t, kCommandCount> kCommandSizes = {
     24,  // SEND_UNRELIABLE_FRAGMENT: as SEND_FRAGMENT
 };
 
-uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
-uint32_t be32(const uint8_t* p) {
-  return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
-}
-void put16(std::vector<uint8_t>& out, uint16_t v) {
-  out.push_back(static_cast<uint8_t>(v >> 8));
-  out.push_back(static_cast<uint8_t>(v));
-}
-void put32(std::vector<uint8_t>& out, uint32_t v) {
-  put16(out, static_cast<uint16_t>(v >> 16));
-  put16(out, static_cast<uint16_t>(v));
-}
-
 bool carriesPayload(uint8_t number) {
   return number == kCommandSendReliable || number == kCommandSendUnreliable ||
          number == kCommandSendFragment || number == kCommandSendUnsequenced ||
@@ -53,14 +41,14 @@ size_t commandSize(uint8_t command_byte) {
 std::optional<ParsedDatagram> parseDatagram(std::span<const uint8_t> bytes) {
   if (bytes.size() < 2) return std::nullopt;
   ParsedDatagram out;
-  const uint16_t word = be16(bytes.data());
+  const uint16_t word = bytes::be16(bytes.data());
   out.header.peer_id = word & kMaxPeerId;
   out.header.session = static_cast<uint8_t>((word & kHeaderSessionMask) >> kHeaderSessionShift);
   out.header.compressed = (word & kHeaderFlagCompressed) != 0;
   out.header.has_sent_time = (word & kHeaderFlagSentTime) != 0;
   out.header.size = out.header.has_sent_time ? 4 : 2;
   if (bytes.size() < out.header.size) return std::nullopt;
-  if (out.header.has_sent_time) out.header.sent_time = be16(bytes.data() + 2);
+  if (out.header.has_sent_time) out.header.sent_time = bytes::be16(bytes.data() + 2);
   if (out.header.compressed) return out;  // the caller refuses it; nothing below is plain
 
   size_t at = out.header.size;
@@ -73,7 +61,7 @@ std::optional<ParsedDatagram> parseDatagram(std::span<const uint8_t> bytes) {
     Command c;
     c.command = p[0];
     c.channel = p[1];
-    c.reliable_seq = be16(p + 2);
+    c.reliable_seq = bytes::be16(p + 2);
     const size_t fixed = commandSize(c.command);
     if (fixed == 0 || bytes.size() - at < fixed) {
       out.truncated = true;
@@ -82,55 +70,55 @@ std::optional<ParsedDatagram> parseDatagram(std::span<const uint8_t> bytes) {
     size_t data_length = 0;
     switch (c.number()) {
       case kCommandAcknowledge:
-        c.received_reliable_seq = be16(p + 4);
-        c.received_sent_time = be16(p + 6);
+        c.received_reliable_seq = bytes::be16(p + 4);
+        c.received_sent_time = bytes::be16(p + 6);
         break;
       case kCommandConnect:
       case kCommandVerifyConnect:
-        c.outgoing_peer_id = be16(p + 4);
+        c.outgoing_peer_id = bytes::be16(p + 4);
         c.incoming_session_id = p[6];
         c.outgoing_session_id = p[7];
-        c.mtu = be32(p + 8);
-        c.window_size = be32(p + 12);
-        c.channel_count = be32(p + 16);
-        c.incoming_bandwidth = be32(p + 20);
-        c.outgoing_bandwidth = be32(p + 24);
-        c.throttle_interval = be32(p + 28);
-        c.throttle_acceleration = be32(p + 32);
-        c.throttle_deceleration = be32(p + 36);
-        c.connect_id = be32(p + 40);
-        if (c.number() == kCommandConnect) c.data = be32(p + 44);
+        c.mtu = bytes::be32(p + 8);
+        c.window_size = bytes::be32(p + 12);
+        c.channel_count = bytes::be32(p + 16);
+        c.incoming_bandwidth = bytes::be32(p + 20);
+        c.outgoing_bandwidth = bytes::be32(p + 24);
+        c.throttle_interval = bytes::be32(p + 28);
+        c.throttle_acceleration = bytes::be32(p + 32);
+        c.throttle_deceleration = bytes::be32(p + 36);
+        c.connect_id = bytes::be32(p + 40);
+        if (c.number() == kCommandConnect) c.data = bytes::be32(p + 44);
         break;
       case kCommandDisconnect:
-        c.data = be32(p + 4);
+        c.data = bytes::be32(p + 4);
         break;
       case kCommandPing:
         break;
       case kCommandSendReliable:
-        data_length = be16(p + 4);
+        data_length = bytes::be16(p + 4);
         break;
       case kCommandSendUnreliable:
       case kCommandSendUnsequenced:
-        c.sequence = be16(p + 4);
-        data_length = be16(p + 6);
+        c.sequence = bytes::be16(p + 4);
+        data_length = bytes::be16(p + 6);
         break;
       case kCommandSendFragment:
       case kCommandSendUnreliableFragment:
-        c.sequence = be16(p + 4);
-        data_length = be16(p + 6);
-        c.fragment_count = be32(p + 8);
-        c.fragment_number = be32(p + 12);
-        c.total_length = be32(p + 16);
-        c.fragment_offset = be32(p + 20);
+        c.sequence = bytes::be16(p + 4);
+        data_length = bytes::be16(p + 6);
+        c.fragment_count = bytes::be32(p + 8);
+        c.fragment_number = bytes::be32(p + 12);
+        c.total_length = bytes::be32(p + 16);
+        c.fragment_offset = bytes::be32(p + 20);
         break;
       case kCommandBandwidthLimit:
-        c.incoming_bandwidth = be32(p + 4);
-        c.outgoing_bandwidth = be32(p + 8);
+        c.incoming_bandwidth = bytes::be32(p + 4);
+        c.outgoing_bandwidth = bytes::be32(p + 8);
         break;
       case kCommandThrottleConfigure:
-        c.throttle_interval = be32(p + 4);
-        c.throttle_acceleration = be32(p + 8);
-        c.throttle_deceleration = be32(p + 12);
+        c.throttle_interval = bytes::be32(p + 4);
+        c.throttle_acceleration = bytes::be32(p + 8);
+        c.throttle_deceleration = bytes::be32(p + 12);
         break;
       default:
         break;
@@ -151,65 +139,65 @@ void appendHeader(std::vector<uint8_t>& out, uint16_t peer_id, uint8_t session,
   uint16_t word = static_cast<uint16_t>((peer_id & kMaxPeerId) |
                                         ((session << kHeaderSessionShift) & kHeaderSessionMask));
   if (sent_time) word |= kHeaderFlagSentTime;
-  put16(out, word);
-  if (sent_time) put16(out, *sent_time);
+  bytes::appendBe<uint16_t>(out, word);
+  if (sent_time) bytes::appendBe<uint16_t>(out, *sent_time);
 }
 
 void appendCommand(std::vector<uint8_t>& out, const Command& c) {
   const size_t start = out.size();
   out.push_back(c.command);
   out.push_back(c.channel);
-  put16(out, c.reliable_seq);
+  bytes::appendBe<uint16_t>(out, c.reliable_seq);
   const auto length = static_cast<uint16_t>(c.payload.size());
   switch (c.number()) {
     case kCommandAcknowledge:
-      put16(out, c.received_reliable_seq);
-      put16(out, c.received_sent_time);
+      bytes::appendBe<uint16_t>(out, c.received_reliable_seq);
+      bytes::appendBe<uint16_t>(out, c.received_sent_time);
       break;
     case kCommandConnect:
     case kCommandVerifyConnect:
-      put16(out, c.outgoing_peer_id);
+      bytes::appendBe<uint16_t>(out, c.outgoing_peer_id);
       out.push_back(c.incoming_session_id);
       out.push_back(c.outgoing_session_id);
-      put32(out, c.mtu);
-      put32(out, c.window_size);
-      put32(out, c.channel_count);
-      put32(out, c.incoming_bandwidth);
-      put32(out, c.outgoing_bandwidth);
-      put32(out, c.throttle_interval);
-      put32(out, c.throttle_acceleration);
-      put32(out, c.throttle_deceleration);
-      put32(out, c.connect_id);
-      if (c.number() == kCommandConnect) put32(out, c.data);
+      bytes::appendBe<uint32_t>(out, c.mtu);
+      bytes::appendBe<uint32_t>(out, c.window_size);
+      bytes::appendBe<uint32_t>(out, c.channel_count);
+      bytes::appendBe<uint32_t>(out, c.incoming_bandwidth);
+      bytes::appendBe<uint32_t>(out, c.outgoing_bandwidth);
+      bytes::appendBe<uint32_t>(out, c.throttle_interval);
+      bytes::appendBe<uint32_t>(out, c.throttle_acceleration);
+      bytes::appendBe<uint32_t>(out, c.throttle_deceleration);
+      bytes::appendBe<uint32_t>(out, c.connect_id);
+      if (c.number() == kCommandConnect) bytes::appendBe<uint32_t>(out, c.data);
       break;
     case kCommandDisconnect:
-      put32(out, c.data);
+      bytes::appendBe<uint32_t>(out, c.data);
       break;
     case kCommandSendReliable:
-      put16(out, length);
+      bytes::appendBe<uint16_t>(out, length);
       break;
     case kCommandSendUnreliable:
     case kCommandSendUnsequenced:
-      put16(out, c.sequence);
-      put16(out, length);
+      bytes::appendBe<uint16_t>(out, c.sequence);
+      bytes::appendBe<uint16_t>(out, length);
       break;
     case kCommandSendFragment:
     case kCommandSendUnreliableFragment:
-      put16(out, c.sequence);
-      put16(out, length);
-      put32(out, c.fragment_count);
-      put32(out, c.fragment_number);
-      put32(out, c.total_length);
-      put32(out, c.fragment_offset);
+      bytes::appendBe<uint16_t>(out, c.sequence);
+      bytes::appendBe<uint16_t>(out, length);
+      bytes::appendBe<uint32_t>(out, c.fragment_count);
+      bytes::appendBe<uint32_t>(out, c.fragment_number);
+      bytes::appendBe<uint32_t>(out, c.total_length);
+      bytes::appendBe<uint32_t>(out, c.fragment_offset);
       break;
     case kCommandBandwidthLimit:
-      put32(out, c.incoming_bandwidth);
-      put32(out, c.outgoing_bandwidth);
+      bytes::appendBe<uint32_t>(out, c.incoming_bandwidth);
+      bytes::appendBe<uint32_t>(out, c.outgoing_bandwidth);
       break;
     case kCommandThrottleConfigure:
-      put32(out, c.throttle_interval);
-      put32(out, c.throttle_acceleration);
-      put32(out, c.throttle_deceleration);
+      bytes::appendBe<uint32_t>(out, c.throttle_interval);
+      bytes::appendBe<uint32_t>(out, c.throttle_acceleration);
+      bytes::appendBe<uint32_t>(out, c.throttle_deceleration);
       break;
     default:
       break;

@@ -4,12 +4,12 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include <algorithm>
 #include <cstring>
 #include <random>
 
+#include "funkhaus/common/clock.h"
 #include "funkhaus/net/gamestream/announce.h"
 #include "funkhaus/net/gamestream/control_cipher.h"
 #include "funkhaus/net/gamestream/control_messages.h"
@@ -25,14 +25,25 @@ namespace {
 
 using abi::GamestreamPhase;
 
-uint64_t monotonicNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
-}
-
 bool atLeast(const abi::GamestreamState& s, GamestreamPhase phase) {
   return s.phase >= static_cast<uint32_t>(phase);
+}
+
+// The packetizer's parameters for the announced stream under the launch's key.
+VideoParams videoParams(const abi::GamestreamStreamParams& s, const uint8_t (&key)[16]) {
+  VideoParams vp;
+  vp.packet_size = s.packet_size;
+  vp.fec_percent = s.fec_percent;
+  vp.min_fec_packets = s.min_fec_packets;
+  vp.codec = static_cast<media::Codec>(s.codec);
+  vp.encrypt = (s.encryption & kEncryptionVideo) != 0;
+  std::copy(std::begin(key), std::end(key), vp.key.begin());
+  return vp;
+}
+
+void sendText(NetCore& core, Connection& c, const std::string& text) {
+  core.sendControl(c, std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+  core.closeAfterFlush(c);  // one request per connection: the client reads until EOF
 }
 
 }  // namespace
@@ -90,10 +101,7 @@ size_t GamestreamProtocol::onInput(Connection& c, std::span<const uint8_t> input
     ++counters_.errors;
     ++state_->dropped_input;
     spdlog::info("GameStream RTSP {}: {}", c.name(), u.error.empty() ? "not a request" : u.error);
-    const std::string reply =
-        fmt::format("RTSP/1.0 {} Bad Request\r\nCSeq: 0\r\n\r\n", u.status != 0 ? u.status : 400);
-    core_.sendControl(c, std::span(reinterpret_cast<const uint8_t*>(reply.data()), reply.size()));
-    core_.closeAfterFlush(c);
+    sendText(core_, c, formatReply(refuseHandshake(u.status != 0 ? u.status : 400, u.error), 0));
     return 0;
   }
   if (!core_.consume(c, u.consumed)) return 0;
@@ -103,9 +111,7 @@ size_t GamestreamProtocol::onInput(Connection& c, std::span<const uint8_t> input
 
 void GamestreamProtocol::onOverlong(Connection& c) {
   ++counters_.errors;
-  const std::string reply = "RTSP/1.0 413 Request Entity Too Large\r\nCSeq: 0\r\n\r\n";
-  core_.sendControl(c, std::span(reinterpret_cast<const uint8_t*>(reply.data()), reply.size()));
-  core_.closeAfterFlush(c);
+  sendText(core_, c, formatReply(refuseHandshake(413, "request too long"), 0));
 }
 
 void GamestreamProtocol::handleRequest(Connection& c, const RtspRequest& r) {
@@ -114,9 +120,7 @@ void GamestreamProtocol::handleRequest(Connection& c, const RtspRequest& r) {
   const uint32_t cseq = r.cseq().value_or(0);
   auto refuse = [&](int status, const std::string& why) {
     spdlog::info("GameStream RTSP {}: {} {}: {}", c.name(), r.method, r.uri, why);
-    const std::string text = formatReply(refuseHandshake(status, why), cseq);
-    core_.sendControl(c, std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
-    core_.closeAfterFlush(c);
+    sendText(core_, c, formatReply(refuseHandshake(status, why), cseq));
   };
   const auto launch = readLaunch(*state_);
   if (!launch || launch->active != 1)
@@ -164,13 +168,7 @@ void GamestreamProtocol::handleRequest(Connection& c, const RtspRequest& r) {
     s.audio_channels = p.audio_channels;
     s.audio_packet_ms = p.audio_packet_duration_ms;
     s.audio_encrypted = p.audioEncrypted() ? 1 : 0;
-    VideoParams vp;
-    vp.packet_size = s.packet_size;
-    vp.fec_percent = s.fec_percent;
-    vp.min_fec_packets = s.min_fec_packets;
-    vp.codec = static_cast<media::Codec>(s.codec);
-    vp.encrypt = (s.encryption & 0x02) != 0;
-    std::copy(std::begin(launch->rikey), std::end(launch->rikey), vp.key.begin());
+    const VideoParams vp = videoParams(s, launch->rikey);
     if (auto ok = checkVideoParams(vp); !ok) {
       reply = refuseHandshake(400, ok.error().message);
     } else {
@@ -198,24 +196,15 @@ void GamestreamProtocol::handleRequest(Connection& c, const RtspRequest& r) {
                  reply.detail);
   else
     spdlog::debug("GameStream RTSP {}: {} {}", c.name(), r.method, r.uri);
-  const std::string text = formatReply(reply, cseq);
-  core_.sendControl(c, std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
-  core_.closeAfterFlush(c);  // one request per connection: the client reads until EOF
+  sendText(core_, c, formatReply(reply, cseq));
 }
 
 // ---- the stream ------------------------------------------------------------------------------
 
 void GamestreamProtocol::startVideo() {
-  VideoParams vp;
-  const abi::GamestreamStreamParams& s = state_->params;
-  vp.packet_size = s.packet_size;
-  vp.fec_percent = s.fec_percent;
-  vp.min_fec_packets = s.min_fec_packets;
-  vp.codec = static_cast<media::Codec>(s.codec);
-  vp.encrypt = (s.encryption & 0x02) != 0;
-  if (const auto launch = readLaunch(*state_))
-    std::copy(std::begin(launch->rikey), std::end(launch->rikey), vp.key.begin());
-  auto packetizer = VideoPacketizer::create(vp);
+  uint8_t key[16] = {};
+  if (const auto launch = readLaunch(*state_)) std::copy_n(launch->rikey, sizeof key, key);
+  auto packetizer = VideoPacketizer::create(videoParams(state_->params, key));
   if (!packetizer) {
     endStream("video: " + packetizer.error().message, true);
     return;
@@ -385,8 +374,10 @@ bool GamestreamProtocol::serve(const MediaUnit& unit) {
   socklen_t length = 0;
   const sockaddr_storage to = addressOf(state_->video_peer, &length);
   const size_t size = impl_->video->datagramSize();
-  std::vector<mmsghdr> messages(*count);
-  std::vector<iovec> iov(*count);
+  messages_.resize(*count);  // kept across frames: no allocation once grown
+  iov_.resize(*count);
+  std::vector<mmsghdr>& messages = messages_;
+  std::vector<iovec>& iov = iov_;
   for (size_t i = 0; i < *count; ++i) {
     iov[i] = {datagrams_.data() + i * size, size};
     messages[i] = {};

@@ -14,33 +14,6 @@ constexpr std::string_view kAudioStream = "streamid=audio";
 constexpr std::string_view kVideoStream = "streamid=video";
 constexpr std::string_view kControlStream = "streamid=control";
 
-const char* reasonPhrase(int status) {
-  switch (status) {
-    case 200:
-      return "OK";
-    case 400:
-      return "Bad Request";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 413:
-      return "Request Entity Too Large";
-    case 414:
-      return "Request-URI Too Large";
-    case 454:
-      return "Session Not Found";
-    case 500:
-      return "Internal Server Error";
-    case 501:
-      return "Not Implemented";
-    case 505:
-      return "RTSP Version Not Supported";
-    default:
-      return "Error";
-  }
-}
-
 // The text before the first ';' of a Session value, without the spaces around it.
 std::string_view sessionToken(std::string_view value) {
   return trim(value.substr(0, value.find(';')));
@@ -250,8 +223,8 @@ HandshakeReply answerHandshake(const RtspRequest& request, const HandshakeConfig
 }
 
 std::string formatReply(const HandshakeReply& reply, uint32_t cseq) {
-  std::string out =
-      fmt::format("RTSP/1.0 {} {}\r\nCSeq: {}\r\n", reply.status, reasonPhrase(reply.status), cseq);
+  std::string out = fmt::format("RTSP/1.0 {} {}\r\nCSeq: {}\r\n", reply.status,
+                                rtspReasonPhrase(reply.status), cseq);
   for (const RtspHeader& h : reply.headers) out += fmt::format("{}: {}\r\n", h.name, h.value);
   if (!reply.body.empty()) out += fmt::format("Content-Length: {}\r\n", reply.body.size());
   out += "\r\n";

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "funkhaus/common/byte_order.h"
+
 namespace funkhaus::net::gamestream {
 
 std::optional<uint32_t> parsePing(std::span<const uint8_t> datagram, std::string_view payload16) {
@@ -12,9 +14,7 @@ std::optional<uint32_t> parsePing(std::span<const uint8_t> datagram, std::string
   if (!std::equal(payload16.begin(), payload16.end(), datagram.begin(),
                   [](char a, uint8_t b) { return static_cast<uint8_t>(a) == b; }))
     return std::nullopt;
-  const auto counter = datagram.subspan(kPingPayloadSize);
-  return uint32_t{counter[0]} << 24 | uint32_t{counter[1]} << 16 | uint32_t{counter[2]} << 8 |
-         uint32_t{counter[3]};
+  return bytes::be32(datagram.data() + kPingPayloadSize);
 }
 
 }  // namespace funkhaus::net::gamestream

@@ -1,6 +1,7 @@
 // GameStream video packetization (gamestream.md §6): frame header, per-packet headers, FEC blocks
 // with the client's Reed-Solomon code, AES-128-GCM per datagram.
 #include "funkhaus/net/gamestream/video_packetizer.h"
+#include "funkhaus/common/byte_order.h"
 
 #include <algorithm>
 #include <cstring>
@@ -29,24 +30,6 @@ constexpr size_t kOffMultiFecFlags = 26;
 constexpr size_t kOffMultiFecBlocks = 27;
 constexpr size_t kOffFecInfo = 28;
 constexpr size_t kOffPayload = 32;
-
-void putLe16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v);
-  p[1] = static_cast<uint8_t>(v >> 8);
-}
-void putLe32(uint8_t* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
-}
-void putLe64(uint8_t* p, uint64_t v) {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
-}
-void putBe16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
-void putBe32(uint8_t* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (8 * (3 - i)));
-}
 
 uint32_t ceilDiv(size_t a, size_t b) { return static_cast<uint32_t>((a + b - 1) / b); }
 
@@ -214,10 +197,10 @@ Result<size_t> VideoPacketizer::packetizeFrame(const VideoFrameIn& frame,
 
   uint8_t header[kVideoFrameHeaderSize] = {};
   header[0] = kFrameHeaderShort;
-  putLe16(header + 1, frame.host_latency_100us);
+  bytes::storeLe<uint16_t>(header + 1, frame.host_latency_100us);
   header[3] = frame.idr ? kFrameTypeIdr : kFrameTypeP;
   const size_t last_len = total % chunk == 0 ? chunk : total % chunk;
-  putLe16(header + 4, static_cast<uint16_t>(last_len));
+  bytes::storeLe<uint16_t>(header + 4, static_cast<uint16_t>(last_len));
 
   const size_t prefix = cipher_ ? kVideoEncryptionPrefix : 0;
   const size_t stride = prefix + packet_bytes;
@@ -240,7 +223,7 @@ Result<size_t> VideoPacketizer::packetizeFrame(const VideoFrameIn& frame,
     // (RTP header, frameIndex, multiFecBlocks) and fecInfo stay 0 until the parity is done.
     for (uint32_t i = 0; i < block.data_shards; ++i) {
       uint8_t* p = packetAt(k + i);
-      putLe32(p + kOffStreamPacketIndex, (seq + i) << 8);
+      bytes::storeLe<uint32_t>(p + kOffStreamPacketIndex, (seq + i) << 8);
       uint8_t flags = kVideoFlagPicData;
       if (i == 0) flags |= kVideoFlagSof;
       if (i + 1 == block.data_shards) flags |= kVideoFlagEof;
@@ -268,12 +251,13 @@ Result<size_t> VideoPacketizer::packetizeFrame(const VideoFrameIn& frame,
       uint8_t* p = packetAt(k + x);
       p[0] = kRtpVersionWithExtension;
       p[1] = 0;  // payload type
-      putBe16(p + kOffSeq, static_cast<uint16_t>(seq + x));
-      putBe32(p + kOffTimestamp, frame.rtp_timestamp);
+      bytes::storeBe<uint16_t>(p + kOffSeq, static_cast<uint16_t>(seq + x));
+      bytes::storeBe<uint32_t>(p + kOffTimestamp, frame.rtp_timestamp);
       std::memset(p + 8, 0, 8);  // SSRC and the reserved extension word
-      putLe32(p + kOffFrameIndex, frame_index);
+      bytes::storeLe<uint32_t>(p + kOffFrameIndex, frame_index);
       p[kOffMultiFecBlocks] = static_cast<uint8_t>(b << 4 | last_block << 6);
-      putLe32(p + kOffFecInfo, block.data_shards << 22 | x << 12 | block.fec_percent << 4);
+      bytes::storeLe<uint32_t>(p + kOffFecInfo,
+                               block.data_shards << 22 | x << 12 | block.fec_percent << 4);
     }
     seq += shards;
     k += shards;
@@ -284,9 +268,9 @@ Result<size_t> VideoPacketizer::packetizeFrame(const VideoFrameIn& frame,
     EVP_CIPHER_CTX* ctx = cipher_->ctx;
     for (size_t d = 0; d < count; ++d) {
       uint8_t* slot = out.data() + base + d * stride;
-      putLe64(slot, iv_counter++);  // IV bytes 0..7; 8..10 stay 0
+      bytes::storeLe<uint64_t>(slot, iv_counter++);  // IV bytes 0..7; 8..10 stay 0
       slot[11] = kIvFixedField;
-      putLe32(slot + 12, frame_index);
+      bytes::storeLe<uint32_t>(slot + 12, frame_index);
       uint8_t* packet = slot + prefix;
       int len = 0;
       int final_len = 0;

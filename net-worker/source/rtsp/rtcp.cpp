@@ -1,6 +1,7 @@
 // RTCP build and parse. Packet types: SR 200, RR 201, SDES 202, BYE 203, RTPFB 205 (FMT 1 generic
 // NACK), PSFB 206 (FMT 1 PLI, FMT 4 FIR).
 #include "funkhaus/net/rtsp/rtcp.h"
+#include "funkhaus/common/byte_order.h"
 
 #include <algorithm>
 
@@ -16,34 +17,18 @@ constexpr uint8_t kRtpfb = 205;
 constexpr uint8_t kPsfb = 206;
 constexpr size_t kReportBlockSize = 24;
 
-uint32_t be32(const uint8_t* p) {
-  return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
-}
-
-void put32(uint8_t* p, uint32_t v) {
-  p[0] = static_cast<uint8_t>(v >> 24);
-  p[1] = static_cast<uint8_t>(v >> 16);
-  p[2] = static_cast<uint8_t>(v >> 8);
-  p[3] = static_cast<uint8_t>(v);
-}
-
-void put16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
-
 ReportBlock readReportBlock(uint32_t reporter, const uint8_t* p) {
   ReportBlock b;
   b.reporter_ssrc = reporter;
-  b.source_ssrc = be32(p);
+  b.source_ssrc = bytes::be32(p);
   b.fraction_lost = p[4];
   uint32_t lost = uint32_t{p[5]} << 16 | uint32_t{p[6]} << 8 | p[7];
   if (lost & 0x800000) lost |= 0xFF000000;  // 24-bit two's complement
   b.cumulative_lost = static_cast<int32_t>(lost);
-  b.highest_sequence = be32(p + 8);
-  b.jitter = be32(p + 12);
-  b.last_sr = be32(p + 16);
-  b.delay_since_last_sr = be32(p + 20);
+  b.highest_sequence = bytes::be32(p + 8);
+  b.jitter = bytes::be32(p + 12);
+  b.last_sr = bytes::be32(p + 16);
+  b.delay_since_last_sr = bytes::be32(p + 20);
   return b;
 }
 
@@ -68,18 +53,18 @@ size_t buildSenderReport(const SenderReport& r, std::span<uint8_t> out) {
   std::fill(p, p + total, uint8_t{0});
   p[0] = 0x80;  // V=2, RC=0
   p[1] = kSr;
-  put16(p + 2, static_cast<uint16_t>(sr_size / 4 - 1));
-  put32(p + 4, r.ssrc);
-  put32(p + 8, static_cast<uint32_t>(r.ntp_time >> 32));
-  put32(p + 12, static_cast<uint32_t>(r.ntp_time));
-  put32(p + 16, r.rtp_time);
-  put32(p + 20, r.packet_count);
-  put32(p + 24, r.octet_count);
+  bytes::storeBe<uint16_t>(p + 2, static_cast<uint16_t>(sr_size / 4 - 1));
+  bytes::storeBe<uint32_t>(p + 4, r.ssrc);
+  bytes::storeBe<uint32_t>(p + 8, static_cast<uint32_t>(r.ntp_time >> 32));
+  bytes::storeBe<uint32_t>(p + 12, static_cast<uint32_t>(r.ntp_time));
+  bytes::storeBe<uint32_t>(p + 16, r.rtp_time);
+  bytes::storeBe<uint32_t>(p + 20, r.packet_count);
+  bytes::storeBe<uint32_t>(p + 24, r.octet_count);
   uint8_t* s = p + sr_size;
   s[0] = 0x81;  // V=2, SC=1
   s[1] = kSdes;
-  put16(s + 2, static_cast<uint16_t>(sdes_size / 4 - 1));
-  put32(s + 4, r.ssrc);
+  bytes::storeBe<uint16_t>(s + 2, static_cast<uint16_t>(sdes_size / 4 - 1));
+  bytes::storeBe<uint32_t>(s + 4, r.ssrc);
   s[8] = 1;  // CNAME
   s[9] = static_cast<uint8_t>(cname);
   std::copy_n(r.cname.data(), cname, s + 10);
@@ -118,7 +103,7 @@ Result<RtcpInfo> parseRtcp(std::span<const uint8_t> d) {
           return makeError("RTCP {} with {} report blocks needs {} bytes, has {}",
                            type == kSr ? "SR" : "RR", count, fixed + count * kReportBlockSize,
                            body);
-        const uint32_t reporter = be32(p + 4);
+        const uint32_t reporter = bytes::be32(p + 4);
         for (size_t i = 0; i < count; ++i)
           info.reports.push_back(readReportBlock(reporter, p + fixed + i * kReportBlockSize));
         break;
@@ -127,14 +112,14 @@ Result<RtcpInfo> parseRtcp(std::span<const uint8_t> d) {
         if (body < 4 + size_t{count} * 4)
           return makeError("RTCP BYE with {} SSRCs needs {} bytes, has {}", count, 4 + count * 4,
                            body);
-        for (size_t i = 0; i < count; ++i) info.byes.push_back(be32(p + 4 + i * 4));
+        for (size_t i = 0; i < count; ++i) info.byes.push_back(bytes::be32(p + 4 + i * 4));
         break;
       }
       case kRtpfb:
       case kPsfb: {
         if (body < 12) return makeError("RTCP feedback packet of {} bytes (< 12)", body);
-        const uint32_t sender = be32(p + 4);
-        const uint32_t media = be32(p + 8);
+        const uint32_t sender = bytes::be32(p + 4);
+        const uint32_t media = bytes::be32(p + 8);
         const size_t fci = body - 12;
         if (type == kRtpfb && count == 1) {  // generic NACK: 4-byte FCI entries
           if (fci % 4 != 0) return makeError("RTCP NACK with {} FCI bytes", fci);
@@ -144,7 +129,8 @@ Result<RtcpInfo> parseRtcp(std::span<const uint8_t> d) {
         } else if (type == kPsfb && count == 4) {  // FIR: 8-byte FCI entries (SSRC, seq, 0)
           if (fci == 0 || fci % 8 != 0) return makeError("RTCP FIR with {} FCI bytes", fci);
           for (size_t i = 0; i < fci; i += 8)
-            info.keyframe_requests.push_back({KeyframeRequestKind::kFir, sender, be32(p + 12 + i)});
+            info.keyframe_requests.push_back(
+                {KeyframeRequestKind::kFir, sender, bytes::be32(p + 12 + i)});
         }
         break;
       }

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "funkhaus/abi/packet_ring.h"
+#include "funkhaus/common/byte_order.h"
 #include "funkhaus/common/clock.h"
 #include "funkhaus/net/rtsp/rtcp.h"
 #include "funkhaus/net/rtsp/rtsp_protocol.h"
@@ -25,11 +26,6 @@ constexpr size_t kMaxBatch = 64;  // RTP packets per sendmmsg
 // kernel's unsent queue: it is that many frames behind, and more frames would only add latency.
 constexpr size_t kMaxFramesBehind = Connection::kTrackedMediaEnds;
 constexpr size_t kMaxRtcpDatagram = 4096;
-
-void put16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
 
 bool isPlaying(const abi::RtspViewerSlot& s) {
   return abi::atomicLoad(s.state) == static_cast<uint32_t>(abi::ViewerState::kPlaying);
@@ -177,7 +173,7 @@ bool RtspProtocol::sendTcp(Session& session, abi::RtspViewerSlot& s, const Media
     uint8_t* p = frame_unit_.data();
     p[0] = '$';
     p[1] = s.rtp_channel;
-    put16(p + 2, static_cast<uint16_t>(packet));
+    bytes::storeBe<uint16_t>(p + 2, static_cast<uint16_t>(packet));
     writeRtpHeader(p + 4, f.marker, kRtpPayloadType, static_cast<uint16_t>(s.next_sequence), ts,
                    s.ssrc);
     std::memcpy(p + 4 + kRtpHeaderSize, f.prefix.data(), f.prefix_size);
@@ -220,7 +216,7 @@ void RtspProtocol::sendReports() {
     } else if (!c->out().mediaQueued()) {
       buffer[0] = '$';
       buffer[1] = s.rtcp_channel;
-      put16(buffer + 2, static_cast<uint16_t>(n));
+      bytes::storeBe<uint16_t>(buffer + 2, static_cast<uint16_t>(n));
       core_.push(*c, std::span<const uint8_t>(buffer, n + 4), false);
       core_.flush(*c);
     }

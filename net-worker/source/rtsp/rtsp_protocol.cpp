@@ -36,49 +36,6 @@ uint64_t randomBits() {
   return v;
 }
 
-const char* reason(int status) {
-  switch (status) {
-    case 200:
-      return "OK";
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 413:
-      return "Request Entity Too Large";
-    case 414:
-      return "Request-URI Too Large";
-    case 451:
-      return "Parameter Not Understood";
-    case 453:
-      return "Not Enough Bandwidth";
-    case 454:
-      return "Session Not Found";
-    case 455:
-      return "Method Not Valid in This State";
-    case 461:
-      return "Unsupported Transport";
-    case 500:
-      return "Internal Server Error";
-    case 501:
-      return "Not Implemented";
-    case 503:
-      return "Service Unavailable";
-    case 505:
-      return "RTSP Version Not Supported";
-    case 551:
-      return "Option not supported";
-    default:
-      return "Error";
-  }
-}
-
 bool isState(const abi::RtspViewerSlot& s, abi::ViewerState state) {
   return abi::atomicLoad(s.state) == static_cast<uint32_t>(state);
 }
@@ -262,7 +219,7 @@ void RtspProtocol::sweep(uint64_t now) {
 void RtspProtocol::respond(Connection& c, int status, std::optional<uint32_t> cseq,
                            const std::string& headers, const std::string& body,
                            const char* content_type) {
-  std::string r = fmt::format("RTSP/1.0 {} {}\r\n", status, reason(status));
+  std::string r = fmt::format("RTSP/1.0 {} {}\r\n", status, rtspReasonPhrase(status));
   if (cseq) r += fmt::format("CSeq: {}\r\n", *cseq);
   r += "Server: funkhaus\r\n";
   r += headers;

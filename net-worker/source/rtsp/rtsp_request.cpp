@@ -195,4 +195,47 @@ RtspUnit parseRtspUnit(std::span<const uint8_t> input, const RtspLimits& limits)
   return u;
 }
 
+const char* rtspReasonPhrase(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 413:
+      return "Request Entity Too Large";
+    case 414:
+      return "Request-URI Too Large";
+    case 451:
+      return "Parameter Not Understood";
+    case 453:
+      return "Not Enough Bandwidth";
+    case 454:
+      return "Session Not Found";
+    case 455:
+      return "Method Not Valid in This State";
+    case 461:
+      return "Unsupported Transport";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 503:
+      return "Service Unavailable";
+    case 505:
+      return "RTSP Version Not Supported";
+    case 551:
+      return "Option not supported";
+    default:
+      return "Error";
+  }
+}
+
 }  // namespace funkhaus::net

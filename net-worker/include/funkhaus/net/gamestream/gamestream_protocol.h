@@ -7,6 +7,7 @@
 #pragma once
 
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <array>
 #include <cstdint>
@@ -75,7 +76,9 @@ class GamestreamProtocol final : public Protocol {
   bool registered_ = false;
   int video_fd_ = -1, control_fd_ = -1, audio_fd_ = -1;
   uint16_t rtsp_port_ = 0, video_port_ = 0, control_port_ = 0, audio_port_ = 0;
-  std::vector<uint8_t> datagrams_;
+  std::vector<uint8_t> datagrams_;  // one frame's datagrams, and its sendmmsg vectors
+  std::vector<mmsghdr> messages_;
+  std::vector<iovec> iov_;
 };
 
 }  // namespace funkhaus::net::gamestream

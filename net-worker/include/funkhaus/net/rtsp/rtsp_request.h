@@ -64,6 +64,8 @@ RtspUnit parseRtspUnit(std::span<const uint8_t> input, const RtspLimits& limits 
 
 // `s` without the spaces and tabs around it.
 std::string_view trim(std::string_view s);
+// The reason phrase of an RTSP status code ("Error" for one this server does not send).
+const char* rtspReasonPhrase(int status);
 // Case-insensitive ASCII comparison.
 bool equalsIgnoreCase(std::string_view a, std::string_view b);
 
