@@ -60,8 +60,6 @@ Result<void> validateStream(const abi::GamestreamState& s) {
     if (p.fec_percent > 255 || p.min_fec_packets > 64)
       return makeError("FEC {} % / {} packets out of range", p.fec_percent, p.min_fec_packets);
   }
-  if (s.video_rtp_seq > 0xffff)
-    return makeError("video sequence {} beyond 16 bits", s.video_rtp_seq);
   return {};
 }
 

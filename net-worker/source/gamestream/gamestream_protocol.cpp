@@ -368,7 +368,7 @@ bool GamestreamProtocol::serve(const MediaUnit& unit) {
     return false;
   }
   // Taken before anything goes out: a kill leaves a gap the client sees, never a reuse.
-  state_->video_rtp_seq = counters.next_rtp_seq & 0xffff;
+  state_->video_rtp_seq = counters.next_rtp_seq;
   state_->video_frame_index = counters.next_frame_index;
   state_->video_iv = counters.next_iv;
   socklen_t length = 0;

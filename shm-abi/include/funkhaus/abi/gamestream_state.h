@@ -96,8 +96,10 @@ struct GamestreamState {
   GamestreamPeer video_peer;  // where video goes (the first matching video ping)
   GamestreamPeer audio_peer;  // where audio goes (the first matching audio ping)
   GamestreamStreamParams params;
-  // Video counters: next RTP sequence number (16 bits used), next frame index (first 1), next
-  // IV counter of encrypted video. Taken before the datagrams go out: a kill leaves a gap.
+  // Video counters: the next packet's counter (its low 16 bits are the RTP sequence number, its
+  // low 24 bits the streamPacketIndex, which must keep growing past 65535), next frame index
+  // (first 1), next IV counter of encrypted video. Taken before the datagrams go out: a kill leaves
+  // a gap.
   uint32_t video_rtp_seq;
   uint32_t video_frame_index;
   uint64_t video_iv;
