@@ -95,7 +95,7 @@ class CaptureStage final : public WorkerStage {
     if (!ready && number > next_) missed_ += number - next_;
     next_ = number + 1;
 
-    auto outcome = source_->capture(*producer_, number, now);
+    auto outcome = source_->capture(*producer_, number + number_offset_, now);
     if (!outcome) return outcome.error();
     const uint64_t done = monotonicNs();
     switch (outcome->kind) {
@@ -129,6 +129,27 @@ class CaptureStage final : public WorkerStage {
     return {};
   }
 
+  // kSetFps: the grid takes the new rate from the next frame; frame numbers go on from where
+  // they were (downstream sees them rise, never jump back).
+  void onCommand(const abi::CommandBody& command) override {
+    if (static_cast<abi::Command>(command.command) != abi::Command::kSetFps) return;
+    if (command.arg < kMinFps) {
+      spdlog::warn("frame rate {} refused (at least {})", command.arg, kMinFps);
+      return;
+    }
+    const auto fps = static_cast<uint32_t>(std::min<uint64_t>(command.arg, kMaxFps));
+    if (fps == clock_.fps()) return;
+    const uint64_t now = monotonicNs();
+    const uint64_t next = next_ + number_offset_;  // in the numbers downstream has seen
+    clock_ = FrameClock(fps);
+    number_offset_ = next - (clock_.frameAt(now) + 1);
+    next_ = clock_.frameAt(now) + 1;
+    options_.fps = options_.source.fps = fps;  // also for a source opened later
+    if (source_) source_->setFps(fps);
+    spdlog::info("capturing at {} fps{}", fps,
+                 fps != command.arg ? fmt::format(" (asked for {})", command.arg) : "");
+  }
+
   void publish(abi::WorkerStatusPage& page, uint64_t now_ns) override {
     abi::storeRelaxed(page.frames_out, frames_out_);
     abi::storeRelaxed(page.bytes_out, bytes_out_);
@@ -144,7 +165,7 @@ class CaptureStage final : public WorkerStage {
 
  private:
   CaptureOptions options_;
-  const FrameClock clock_;
+  FrameClock clock_;
   WorkerContext* context_ = nullptr;
   std::optional<FrameProducer> producer_;
   UniqueFd input_ring_;  // the driver ring (vdisplay); the source keeps a duplicate
@@ -152,6 +173,8 @@ class CaptureStage final : public WorkerStage {
   StageStats stats_;
   bool running_ = false;
   uint64_t next_ = 0;  // the number of the next frame due on the grid
+  // Added to grid numbers for the frames' numbers: they go on rising across a change of rate.
+  uint64_t number_offset_ = 0;
   uint64_t frames_out_ = 0, bytes_out_ = 0, drops_ = 0, errors_ = 0, missed_ = 0;
   uint64_t next_error_log_ns_ = 0;
 };

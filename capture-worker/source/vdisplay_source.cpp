@@ -34,6 +34,11 @@ class VdisplaySource : public CaptureSource {
     if (held_) input_.release(*held_);
   }
 
+  void setFps(uint32_t fps) override {
+    config_.fps = fps;
+    if (fallback_) fallback_->setFps(fps);
+  }
+
   bool waitForFrame(uint64_t until_ns) override {
     if (held_) return true;
     const uint64_t now = monotonicNs();

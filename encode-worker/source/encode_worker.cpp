@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 
@@ -75,6 +76,10 @@ class EncodeWorkerStage final : public WorkerStage {
         if (auto set = setCodec(static_cast<uint32_t>(command.arg)); !set)
           spdlog::warn("encode: set codec refused: {}", set.error().message);
         break;
+      case abi::Command::kSetFps:
+        if (auto set = setFps(command.arg); !set)
+          spdlog::warn("encode: set frame rate refused: {}", set.error().message);
+        break;
       case abi::Command::kStop:  // the runtime's
         break;
     }
@@ -92,6 +97,20 @@ class EncodeWorkerStage final : public WorkerStage {
     if (static_cast<uint32_t>(stage_->encoder().codec()) == codec) return {};
     EncoderConfig next = config_;
     next.encoder = *name;
+    return reopen(next);
+  }
+
+  // Another frame rate (rate control and the repeat interval depend on it): a new encoder,
+  // starting with an IDR. Rates over the encoder's limit are capped.
+  Result<void> setFps(uint64_t fps) {
+    if (fps == 0) return makeError("frame rate 0");
+    EncoderConfig next = config_;
+    next.fps = static_cast<uint32_t>(std::min<uint64_t>(fps, kMaxFps));
+    if (next.fps == config_.fps) return {};
+    return reopen(next);
+  }
+
+  Result<void> reopen(const EncoderConfig& next) {
     if (auto valid = validateConfig(next); !valid) return valid;
     context_->heartbeat();
     auto encoder = Encoder::create(next);
@@ -100,8 +119,8 @@ class EncodeWorkerStage final : public WorkerStage {
     stage_.reset();  // gives its slots back before the next stage takes frames
     stage_ = std::make_unique<EncodeStage>(std::move(*encoder), *frames_, *packets_);
     config_ = next;
-    spdlog::info("encode: now {} ({}), {} bit/s", stage_->encoder().name(),
-                 media::codecName(stage_->encoder().codec()), next.bitrate);
+    spdlog::info("encode: now {} ({}), {} bit/s, {} fps", stage_->encoder().name(),
+                 media::codecName(stage_->encoder().codec()), next.bitrate, next.fps);
     return {};
   }
 

@@ -109,9 +109,10 @@ Result<void> NetStage::start(WorkerContext& context) {
     if (auto ok = context_->sendEvent(abi::Event::kModeRequest, arg); !ok)
       spdlog::error("mode request: {}", ok.error().message);
   };
-  link.requestStream = [this](uint32_t codec, uint64_t bitrate) {
+  link.requestStream = [this](uint32_t codec, uint64_t bitrate, uint32_t fps) {
     for (auto [event, arg] : {std::pair{abi::Event::kCodecRequest, uint64_t{codec}},
-                              std::pair{abi::Event::kBitrateRequest, bitrate}})
+                              std::pair{abi::Event::kBitrateRequest, bitrate},
+                              std::pair{abi::Event::kFpsRequest, uint64_t{fps}}})
       if (auto ok = context_->sendEvent(event, arg); !ok)
         spdlog::error("stream settings: {}", ok.error().message);
   };

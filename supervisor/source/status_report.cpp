@@ -110,6 +110,7 @@ void logEvent(const WorkerSpec& from, const abi::EventBody& event) {
     case abi::Event::kModeRequest:
     case abi::Event::kCodecRequest:
     case abi::Event::kBitrateRequest:
+    case abi::Event::kFpsRequest:
       spdlog::info("{}: event {} (arg {})", from.name, event.event, event.arg);
       break;
   }

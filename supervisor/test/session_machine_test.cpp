@@ -493,6 +493,32 @@ TEST(EventRouter, StreamSettingsGoToEncodeAndStayForItsSuccessor) {
   EXPECT_TRUE(router.sticky(*findWorker("encode")).empty());
 }
 
+// A frame rate goes to both ends of the frame ring (capture paces, encode rates), and each gets
+// it again when it restarts.
+TEST(EventRouter, FrameRateGoesToCaptureAndEncode) {
+  FakeClock clock;
+  EventRouter router(clock);
+  Config config;
+  config.workers = {"capture", "encode", "net"};
+  std::vector<std::tuple<std::string, abi::Command, uint64_t>> sent;
+  EventRouter::Sinks sinks;
+  sinks.command = [&](const WorkerSpec& to, abi::Command c, uint64_t arg) {
+    sent.emplace_back(std::string(to.name), c, arg);
+    return true;
+  };
+  sinks.log = [](const WorkerSpec&, const abi::EventBody&) {};
+  sinks.display_mode = [](const abi::EventBody&) {};
+  const abi::EventBody fps30{static_cast<uint32_t>(abi::Event::kFpsRequest), 0, 30};
+  EXPECT_TRUE(router.route(*findWorker("net"), fps30, config.workers, config, sinks));
+  std::sort(sent.begin(), sent.end());
+  EXPECT_EQ(sent,
+            (std::vector<std::tuple<std::string, abi::Command, uint64_t>>{
+                {"capture", abi::Command::kSetFps, 30}, {"encode", abi::Command::kSetFps, 30}}));
+  const std::vector<std::pair<abi::Command, uint64_t>> fps{{abi::Command::kSetFps, 30}};
+  EXPECT_EQ(router.sticky(*findWorker("capture")), fps);
+  EXPECT_EQ(router.sticky(*findWorker("encode")), fps);
+}
+
 TEST(EventRouter, KeyframeRequestsGoByEdgeAtMostEvery100Ms) {
   FakeClock clock;
   EventRouter router(clock);

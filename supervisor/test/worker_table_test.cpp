@@ -56,8 +56,11 @@ TEST(WorkerTable, RowsAreUniqueAndEveryEdgeHasItsOtherEnd) {
       EXPECT_NE(other, nullptr) << w.name << " ring " << tag(e.ring) << " has no other end";
     }
     for (const EventRoute& r : w.events)
-      if (r.action == EventAction::kCommandRingConsumer) {
-        const WorkerSpec* target = consumerOf(r.ring, all, nullptr);
+      if (r.action == EventAction::kCommandRingConsumer ||
+          r.action == EventAction::kCommandRingProducer) {
+        const WorkerSpec* target = r.action == EventAction::kCommandRingConsumer
+                                       ? consumerOf(r.ring, all, nullptr)
+                                       : producerOf(r.ring, all, nullptr);
         ASSERT_NE(target, nullptr) << w.name;
         EXPECT_TRUE(acceptsCommand(*target, r.command)) << target->name;
       }

@@ -439,6 +439,37 @@ INSTANTIATE_TEST_SUITE_P(Gamestream, GamestreamProbeStreams,
                                   std::to_string(p.param.bitrate_kbps / 1000) + "M";
                          });
 
+// The client's frame rate drives capture and encode (funkhausd is configured for 60): a 30 fps
+// stream comes at 30 fps, also after encode and capture are killed (funkhausd sends the rate
+// again to their successors).
+TEST_F(GamestreamProbeTest, AnnouncedFrameRateDrivesCaptureAndEncode) {
+  ASSERT_NO_FATAL_FAILURE(startHost(1280, 720));
+  auto run = probe({"--codec", "h264", "--width", "1280", "--height", "720", "--fps", "30",
+                    "--bitrate", "8000", "--seconds", "10"});
+  ASSERT_TRUE(run.ok()) << run.error().message;
+  std::this_thread::sleep_for(4s);
+  for (const char* name : {"encode", "capture"}) {
+    const json w = funkhausd_->worker(name);
+    ASSERT_TRUE(w.is_object() && w["pid"].is_number()) << funkhausd_->status().dump();
+    ASSERT_EQ(::kill(w["pid"].get<int>(), SIGKILL), 0) << name;
+  }
+  ASSERT_TRUE(run->wait(60s).has_value()) << run->output();
+  const json s = summary(run->output());
+  ASSERT_TRUE(s.is_object()) << run->output();
+  EXPECT_EQ(s["connected"], true) << s.dump();
+  EXPECT_TRUE(s["terminated_error"].is_null()) << s.dump();
+  // 60 would mean the configured rate won; a kill costs a few frames, so not exactly 30.
+  EXPECT_GT(s["fps"].get<double>(), 20.0) << s.dump();
+  EXPECT_LT(s["fps"].get<double>(), 36.0) << s.dump();
+  const std::string log = funkhausd_->log();
+  EXPECT_NE(log.find("capturing at 30 fps"), std::string::npos) << log;
+  EXPECT_NE(log.find("bit/s, 30 fps"), std::string::npos) << "encode reopened at 30 fps\n" << log;
+  std::printf(
+      "[figures] 30 fps announced (60 configured), encode and capture killed: decoded "
+      "%.1f fps, %d frames\n",
+      s["fps"].get<double>(), s["frames_decoded"].get<int>());
+}
+
 // kill -9 of encode, capture and net, 4 s apart, while the probe decodes: never a termination,
 // a pause per kill (matched to the kill by time), frames again after each.
 TEST_F(GamestreamProbeTest, EachWorkerKillCostsAPauseNotTheStream) {

@@ -86,6 +86,8 @@ TEST(GoldenLayout, GamestreamValues) {
   EXPECT_EQ(static_cast<uint32_t>(Command::kSetCodec), 4u);
   EXPECT_EQ(static_cast<uint32_t>(Event::kCodecRequest), 5u);
   EXPECT_EQ(static_cast<uint32_t>(Event::kBitrateRequest), 6u);
+  EXPECT_EQ(static_cast<uint32_t>(Command::kSetFps), 5u);
+  EXPECT_EQ(static_cast<uint32_t>(Event::kFpsRequest), 7u);
 }
 
 }  // namespace

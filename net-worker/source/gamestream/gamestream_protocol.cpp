@@ -179,7 +179,7 @@ void GamestreamProtocol::handleRequest(Connection& c, const RtspRequest& r) {
           s.width, s.height, s.fps, s.bitrate_kbps, media::codecName(vp.codec), s.packet_size,
           s.fec_percent, s.min_fec_packets, s.encryption);
       core_.requestMode(s.width, s.height, s.fps);
-      core_.requestStream(s.codec, uint64_t{s.bitrate_kbps} * 1000);
+      core_.requestStream(s.codec, uint64_t{s.bitrate_kbps} * 1000, s.fps);
     }
   } else if (reply.step == HandshakeStep::kPlay && reply.status == 200) {
     if (!atLeast(*state_, GamestreamPhase::kAnnounced)) {

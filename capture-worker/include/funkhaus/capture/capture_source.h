@@ -75,6 +75,10 @@ class CaptureSource {
   // vdisplay source wakes when the driver publishes. A signal may cut the wait short.
   virtual bool waitForFrame(uint64_t until_ns);
 
+  // The stream's frame rate changed (a GameStream client announced another); sources that pace
+  // or repeat by it follow.
+  virtual void setFps(uint32_t fps) { (void)fps; }
+
   // Opens the source for a ring whose slots hold `payload_capacity` bytes. On error,
   // `*failure` (if given) says which kind of failure it was.
   static Result<std::unique_ptr<CaptureSource>> create(const SourceConfig& config,

@@ -41,8 +41,9 @@ struct SupervisorLink {
   std::function<void()> requestKeyframe;               // ask the encoder for an IDR
   // A viewer asked for a display mode; refresh 0 = any.
   std::function<void(uint32_t width, uint32_t height, uint32_t refresh_hz)> requestMode;
-  // A client announced its stream: the encoder's codec (abi::Codec) and bits per second.
-  std::function<void(uint32_t codec, uint64_t bitrate)> requestStream;
+  // A client announced its stream: the encoder's codec (abi::Codec), bits per second and frames
+  // per second (capture and encode).
+  std::function<void(uint32_t codec, uint64_t bitrate, uint32_t fps)> requestStream;
 };
 
 // The sockets funkhausd handed over.
@@ -128,8 +129,8 @@ class NetCore {
   // A viewer asked for a display mode (forwarded to funkhausd).
   void requestMode(uint32_t width, uint32_t height, uint32_t refresh_hz);
   // A client's stream settings (forwarded to funkhausd, which sets the encoder).
-  void requestStream(uint32_t codec, uint64_t bitrate) {
-    if (link_.requestStream) link_.requestStream(codec, bitrate);
+  void requestStream(uint32_t codec, uint64_t bitrate, uint32_t fps) {
+    if (link_.requestStream) link_.requestStream(codec, bitrate, fps);
   }
 
  private:

@@ -113,8 +113,9 @@ enum class Command : uint32_t {
   kKeyframe = 2,    // encode: next frame is an IDR
   kSetBitrate = 3,  // encode: arg = bits per second
   kSetCodec = 4,    // encode: arg = Codec (codec.h); the next frame is an IDR of that codec
+  kSetFps = 5,      // capture, encode: arg = frames per second (1..240)
 };
-inline constexpr uint32_t kMaxCommand = static_cast<uint32_t>(Command::kSetCodec);
+inline constexpr uint32_t kMaxCommand = static_cast<uint32_t>(Command::kSetFps);
 
 struct CommandBody {
   uint32_t command;  // Command
@@ -149,8 +150,11 @@ enum class Event : uint32_t {
   // sends them again to a restarted one. arg = Codec (codec.h) / bits per second.
   kCodecRequest = 5,
   kBitrateRequest = 6,
+  // net: a GameStream client announced its frame rate; funkhausd forwards it to capture and
+  // encode (and again to a restarted one). arg = frames per second.
+  kFpsRequest = 7,
 };
-inline constexpr uint32_t kMaxEvent = static_cast<uint32_t>(Event::kBitrateRequest);
+inline constexpr uint32_t kMaxEvent = static_cast<uint32_t>(Event::kFpsRequest);
 
 struct EventBody {
   uint32_t event;  // Event

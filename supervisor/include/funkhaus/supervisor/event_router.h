@@ -28,8 +28,9 @@ class EventRouter {
 
   explicit EventRouter(const Clock& clock) : clock_(clock) {}
 
-  // Routes `event` from `from` in a session of `workers` (names, start order). An event its row
-  // does not list is dropped (false); so is one that comes again sooner than its route allows.
+  // Routes `event` from `from` in a session of `workers` (names, start order), by every route
+  // its row lists for it. An event its row does not list is dropped (false); so is one that
+  // comes again sooner than its route allows.
   bool route(const WorkerSpec& from, const abi::EventBody& event,
              std::span<const std::string> workers, const Config& config, const Sinks& sinks);
 
@@ -39,9 +40,12 @@ class EventRouter {
   void forgetSticky() { sticky_.clear(); }
 
  private:
+  bool deliver(const WorkerSpec& from, const EventRoute& route, const abi::EventBody& event,
+               std::span<const std::string> workers, const Config& config, const Sinks& sinks);
+
   std::map<std::pair<const WorkerSpec*, abi::Command>, uint64_t> sticky_;
   const Clock& clock_;
-  std::map<std::pair<const WorkerSpec*, uint32_t>, TimePoint> last_forward_;
+  std::map<std::pair<const WorkerSpec*, const EventRoute*>, TimePoint> last_forward_;
 };
 
 }  // namespace funkhaus::supervisor

@@ -38,16 +38,17 @@ struct RingEdge {
 enum class EventAction {
   kLog,                  // logged, nothing else
   kCommandRingConsumer,  // `command` to the worker that consumes ring `ring` (route by edge)
+  kCommandRingProducer,  // `command` to the worker that produces ring `ring`
   kDisplayMode,          // a viewer's mode request for the session's virtual monitor
 };
 
 struct EventRoute {
   abi::Event event;
   EventAction action = EventAction::kLog;
-  abi::RingId ring{};       // kCommandRingConsumer
-  abi::Command command{};   // kCommandRingConsumer
+  abi::RingId ring{};       // kCommandRing*
+  abi::Command command{};   // kCommandRing*
   Duration min_interval{};  // forwarded at most this often (a flood cannot make every frame an IDR)
-  // kCommandRingConsumer: the event's arg goes with the command, and the latest one is sent
+  // kCommandRing*: the event's arg goes with the command, and the latest one is sent
   // again whenever the target (re)starts (a setting of the stream, not a one-off request).
   bool sticky = false;
 };
