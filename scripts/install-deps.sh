@@ -15,6 +15,8 @@ packages=(
   # capture and encode: libavcodec (libx264, libx265), libswscale, X11 capture over xcb
   libavcodec-dev libavutil-dev libswscale-dev
   libxcb1-dev libxcb-shm0-dev libxcb-damage0-dev libxcb-xfixes0-dev libxcb-randr0-dev
+  # input: XTEST into the session's X display, uinput devices read back with libevdev
+  libxcb-xtest0-dev libxcb-xkb-dev libevdev-dev
   # tests: real X servers and clients, real viewers, an EDID parser nobody here wrote
   xvfb x11-apps x11-utils xterm x11-xserver-utils
   ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good

@@ -79,14 +79,16 @@ enum class RingId : uint32_t {
   kDisplay = 1,       // frame ring, BGRA: vdisplay (driver) -> capture
   kFrames = 2,        // frame ring, I420: capture -> encode
   kVideoPackets = 3,  // packet ring, access units: encode -> net
+  kInput = 4,         // input ring (input_ring.h), the client's input: net -> input
 };
-inline constexpr uint32_t kMaxRingId = static_cast<uint32_t>(RingId::kVideoPackets);
+inline constexpr uint32_t kMaxRingId = static_cast<uint32_t>(RingId::kInput);
 
 // Which device an fd is (the tag of kDevice).
 enum class DeviceId : uint32_t {
   kDisplayControl = 1,  // vdisplay: its end of the control socket (VdisplayHeader datagrams)
+  kUinput = 2,          // input: an open /dev/uinput, one per virtual device it may create
 };
-inline constexpr uint32_t kMaxDeviceId = static_cast<uint32_t>(DeviceId::kDisplayControl);
+inline constexpr uint32_t kMaxDeviceId = static_cast<uint32_t>(DeviceId::kUinput);
 
 inline constexpr uint32_t kMaxMessageFds = 8;
 

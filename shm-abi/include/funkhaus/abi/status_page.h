@@ -19,8 +19,9 @@ enum class WorkerKind : uint32_t {
   kNet = 3,
   kVdisplay = 4,
   kWeb = 5,  // host-level: the GameStream HTTP(S) API
+  kInput = 6,
 };
-inline constexpr uint32_t kMaxWorkerKind = static_cast<uint32_t>(WorkerKind::kWeb);
+inline constexpr uint32_t kMaxWorkerKind = static_cast<uint32_t>(WorkerKind::kInput);
 
 enum class WorkerState : uint32_t {
   kStarting = 0,  // spawned, not yet attached to its rings
