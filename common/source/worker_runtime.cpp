@@ -34,6 +34,8 @@ const char* ringName(abi::RingId ring) {
       return "frame ring";
     case abi::RingId::kVideoPackets:
       return "video packet ring";
+    case abi::RingId::kInput:
+      return "input ring";
   }
   return "ring";
 }
