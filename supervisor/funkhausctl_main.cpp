@@ -154,6 +154,20 @@ void printTable(const nlohmann::json& status) {
                   cell(at(m, "xauthority")) == "-" ? "" : cell(at(m, "xauthority")).c_str(),
                   cell(at(m, "width")).c_str(), cell(at(m, "height")).c_str(),
                   cell(at(m, "refresh_hz")).c_str());
+    if (const auto g = at(s, "gamestream"); g.is_object()) {
+      std::printf("  GameStream stream: %s", cell(at(g, "phase")).c_str());
+      if (g.contains("client")) std::printf(" to client %.12s", cell(g["client"]).c_str());
+      if (g.contains("width"))
+        std::printf(", %sx%s@%s %s %s kbit/s, FEC %s %%", cell(g["width"]).c_str(),
+                    cell(at(g, "height")).c_str(), cell(at(g, "fps")).c_str(),
+                    cell(at(g, "codec")).c_str(), cell(at(g, "bitrate_kbps")).c_str(),
+                    cell(at(g, "fec_percent")).c_str());
+      if (g.contains("frames_sent"))
+        std::printf(", %s frames sent, %s bad datagrams/messages dropped, last heard %s ms ago",
+                    cell(g["frames_sent"]).c_str(), cell(at(g, "dropped_input")).c_str(),
+                    cell(at(g, "last_heard_ms")).c_str());
+      std::printf("\n");
+    }
     if (s.contains("vdisplay_error"))
       std::printf("  vdisplay: %s\n", cell(s["vdisplay_error"]).c_str());
     if (const auto rings = at(s, "rings"); rings.is_object())

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "funkhaus/abi/codec.h"
 #include "funkhaus/abi/gamestream_state.h"
 #include "funkhaus/abi/message.h"
 #include "funkhaus/abi/net_state.h"
@@ -147,6 +148,48 @@ std::string NetEndpoints::streamingClient() const {
     return "";
   const auto* id = reinterpret_cast<const char*>(blob->launch.client_id);
   return std::string(id, strnlen(id, sizeof blob->launch.client_id));
+}
+
+nlohmann::json NetEndpoints::gamestreamStream(uint64_t now_ns) const {
+  auto* page = reinterpret_cast<abi::NetStatePage*>(state_.data());
+  auto* blob = static_cast<const abi::GamestreamState*>(
+      abi::findNetBlob(*page, abi::NetProtocol::kGamestream));
+  if (blob == nullptr) return nullptr;
+  auto load32 = [](const uint32_t& v) { return std::atomic_ref<const uint32_t>(v).load(); };
+  auto load64 = [](const uint64_t& v) { return std::atomic_ref<const uint64_t>(v).load(); };
+  static constexpr const char* kPhases[] = {"idle", "handshake", "announced", "playing"};
+  // A stream of an older launch, or of a cancelled one, is no stream.
+  const bool current =
+      blob->launch.active == 1 && load64(blob->launch_sequence) == blob->launch.sequence;
+  uint32_t phase = current ? load32(blob->phase) : 0;
+  if (phase > abi::kMaxGamestreamPhase) phase = 0;
+  nlohmann::json j = {{"phase", kPhases[phase]}};
+  if (phase == 0) return j;
+  const auto* id = reinterpret_cast<const char*>(blob->launch.client_id);
+  j["client"] = std::string(id, strnlen(id, sizeof blob->launch.client_id));
+  j["app_id"] = blob->launch.app_id;
+  if (phase >= static_cast<uint32_t>(abi::GamestreamPhase::kAnnounced)) {
+    const abi::GamestreamStreamParams& p = blob->params;
+    const uint32_t codec = load32(p.codec);
+    j["width"] = load32(p.width);
+    j["height"] = load32(p.height);
+    j["fps"] = load32(p.fps);
+    j["codec"] = codec == static_cast<uint32_t>(abi::Codec::kH264)   ? "h264"
+                 : codec == static_cast<uint32_t>(abi::Codec::kHevc) ? "hevc"
+                                                                     : "unknown";
+    j["bitrate_kbps"] = load32(p.bitrate_kbps);
+    j["fec_percent"] = load32(p.fec_percent);
+    j["encrypted_video"] = (load32(p.encryption) & 2u) != 0;
+  }
+  j["frames_sent"] = load64(blob->frames_sent);
+  j["bytes_sent"] = load64(blob->bytes_sent);
+  j["dropped_input"] = load64(blob->dropped_input);
+  const uint64_t started = load64(blob->started_ns);
+  const uint64_t heard = load64(blob->last_heard_ns);
+  j["playing_s"] = started != 0 && now_ns >= started ? (now_ns - started) / 1e9 : 0.0;
+  j["last_heard_ms"] =
+      heard != 0 && now_ns >= heard ? nlohmann::json((now_ns - heard) / 1e6) : nlohmann::json();
+  return j;
 }
 
 void NetEndpoints::publishLaunch(const abi::GamestreamLaunch& launch) {

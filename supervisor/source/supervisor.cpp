@@ -20,6 +20,7 @@
 #include "funkhaus/abi/exit_codes.h"
 #include "funkhaus/abi/net_state.h"
 #include "funkhaus/abi/status_page.h"
+#include "funkhaus/common/clock.h"
 #include "funkhaus/common/frame_ring.h"
 #include "funkhaus/common/packet_ring.h"
 #include "funkhaus/supervisor/control_server.h"
@@ -457,6 +458,8 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
     nlohmann::json session = {{"id", s.id},     {"user", s.user},   {"uid", s.uid},
                               {"type", s.type}, {"class", s.klass}, {"workers", workers}};
     if (plan_) session["rings"] = ringsStatusJson(*plan_);
+    if (net_ && options_.config.gamestream.enabled)
+      session["gamestream"] = net_->gamestreamStream(monotonicNs());
     if (const auto& m = leases_.current())
       session["monitors"] =
           nlohmann::json::array({{{"id", m->id},

@@ -448,6 +448,17 @@ TEST_F(GamestreamProbeTest, AnnouncedFrameRateDrivesCaptureAndEncode) {
                     "--bitrate", "8000", "--seconds", "10"});
   ASSERT_TRUE(run.ok()) << run.error().message;
   std::this_thread::sleep_for(4s);
+  // funkhausctl status shows the stream: client, announced parameters, counters.
+  const json status = funkhausd_->status();
+  const json stream = status["sessions"][0]["gamestream"];
+  EXPECT_EQ(stream["phase"], "playing") << status.dump();
+  EXPECT_EQ(stream["fps"], 30) << status.dump();
+  EXPECT_EQ(stream["codec"], "h264") << status.dump();
+  EXPECT_EQ(stream["bitrate_kbps"], 8000) << status.dump();
+  EXPECT_GT(stream["frames_sent"].get<int>(), 30) << status.dump();
+  EXPECT_EQ(stream["client"].get<std::string>().size(), 64u) << status.dump();
+  const Output text = funkhausctl(*funkhausd_, "status");
+  EXPECT_NE(text.out.find("GameStream stream: playing to client "), std::string::npos) << text.out;
   for (const char* name : {"encode", "capture"}) {
     const json w = funkhausd_->worker(name);
     ASSERT_TRUE(w.is_object() && w["pid"].is_number()) << funkhausd_->status().dump();

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "funkhaus/common/result.h"
 #include "funkhaus/common/shared_memory.h"
 #include "funkhaus/common/unique_fd.h"
@@ -52,6 +54,9 @@ class NetEndpoints {
   // The client id of the launch whose stream net serves right now ("" if none): read from net's
   // part of the blob (untrusted: only the phase, bounded, and funkhausd's own launch are used).
   std::string streamingClient() const;
+  // The GameStream stream net serves, for status: phase, client, announced parameters and
+  // counters (net's numbers, displayed only; null when GameStream is not served).
+  nlohmann::json gamestreamStream(uint64_t now_ns) const;
 
   // Keeps a connection net accepted. Refused unless it is a connected TCP socket and the slot
   // is below max_viewers; a slot already kept is replaced (its old fd closed).
