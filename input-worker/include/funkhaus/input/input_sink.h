@@ -2,12 +2,12 @@
 // evdev devices (uinput). Used on funkhaus-input's main thread only (not thread-safe).
 //
 // Contract for implementations (xtest_sink.cpp; uinput_sink.cpp):
-// - The dispatcher has range-checked every event before apply() (input_check.h: kind known,
-//   vk 1..255, button 1..kMaxMouseButton, pad index < kMaxPads, known pad bits and types, code
-//   point a Unicode scalar value, contact events known, floats finite). A sink may still refuse
-//   an event it cannot express by returning an Error; the dispatcher counts it and carries on.
-//   Only an Error with ErrorCode::kPeerLost (the display or device is gone for good) ends the
-//   worker, which funkhausd then restarts.
+// - The dispatcher has range-checked every event before apply() (checkInputEvent() of
+//   common/input_ring.h: kind known, vk 1..255, button 1..kMaxMouseButton, pad index <
+//   kMaxPads, code point a Unicode scalar value, contact events known, floats finite, ...). A sink
+//   may still refuse an event it cannot express by returning an Error; the dispatcher counts it and
+//   carries on. Only an Error with ErrorCode::kPeerLost (the display or device is gone for good)
+//   ends the worker, which funkhausd then restarts.
 // - apply() only gets the kinds the sink said it takes(); kReleaseAll never reaches apply():
 //   the dispatcher calls releaseAll() instead.
 // - apply() may get an "up" the sink never saw go down: a kKeyUp / kButtonUp of a key or button
