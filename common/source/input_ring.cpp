@@ -292,8 +292,9 @@ Result<InputRingLayout> validateInputRing(const std::byte* base, size_t size) {
                      h.total_size, size);
   const uint64_t events_bytes = uint64_t{h.slot_count} * sizeof(InputEvent);
   if (h.events_offset > size || events_bytes > size - h.events_offset)
-    return makeError("input ring: events_offset {} + {} slots do not fit the {}-byte mapping",
-                     h.events_offset, h.slot_count, size);
+    return makeError(
+        "input ring: events_offset {} + slot_count {} slots do not fit the {}-byte mapping",
+        h.events_offset, h.slot_count, size);
   return InputRingLayout{h.slot_count, h.events_offset, h.total_size};
 }
 
