@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "funkhaus/common/frame_ring.h"
+#include "funkhaus/common/input_ring.h"
 #include "funkhaus/common/packet_ring.h"
 
 namespace funkhaus::supervisor {
@@ -50,18 +51,24 @@ Result<SharedMemory> createDisplay(const Config& config) {
   return createFrameRing(driver);
 }
 
+Result<SharedMemory> createInput(const Config&) { return createInputRing(InputRingConfig{}); }
+
 // Every ring a session may have: what flows through it and how it is made.
 struct RingSpec {
   abi::RingId id;
   RingKind kind;
   std::string_view name;
   Result<SharedMemory> (*create)(const Config&);
+  // Made only when a worker of the set reads it (net writes input whether or not anyone
+  // listens: without an input worker the ring is not there and net drops input).
+  bool needs_consumer = false;
 };
 
 constexpr RingSpec kRings[] = {
     {abi::RingId::kDisplay, RingKind::kFrame, "display", createDisplay},
     {abi::RingId::kFrames, RingKind::kFrame, "frames", createFrames},
     {abi::RingId::kVideoPackets, RingKind::kPacket, "packets", createVideoPackets},
+    {abi::RingId::kInput, RingKind::kInput, "input", createInput, true},
 };
 
 uint32_t tag(abi::RingId ring) { return static_cast<uint32_t>(ring); }
@@ -72,11 +79,14 @@ Result<SessionPlan> SessionPlan::create(const Config& config,
                                         std::span<const std::string> workers) {
   std::vector<PlannedRing> rings;
   for (const RingSpec& spec : kRings) {
-    bool used = false;
+    bool used = false, read = false;
     for (const std::string& name : workers)
       if (const WorkerSpec* w = findWorker(name))
-        for (const RingEdge& e : activeEdges(*w, config)) used = used || e.ring == spec.id;
-    if (!used) continue;
+        for (const RingEdge& e : activeEdges(*w, config)) {
+          used = used || e.ring == spec.id;
+          read = read || (e.ring == spec.id && e.direction == EdgeDirection::kIn);
+        }
+    if (!used || (spec.needs_consumer && !read)) continue;
     auto memory = spec.create(config);
     if (!memory) return memory.error();
     rings.push_back({spec.id, spec.kind, spec.name, std::move(*memory)});

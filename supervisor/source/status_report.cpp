@@ -2,6 +2,7 @@
 #include "funkhaus/supervisor/status_report.h"
 
 #include "funkhaus/abi/frame_ring.h"
+#include "funkhaus/abi/input_ring.h"
 #include "funkhaus/abi/packet_ring.h"
 #include "funkhaus/abi/status_page.h"
 
@@ -53,6 +54,15 @@ nlohmann::json ringsStatusJson(const SessionPlan& plan) {
                                   {"stale_rejected", abi::atomicLoad(f.stale_rejected)},
                                   {"abandoned", abi::atomicLoad(f.abandoned)},
                                   {"generation", abi::atomicLoad(f.generation)}};
+      continue;
+    }
+    if (r.kind == RingKind::kInput) {
+      const auto& i = *reinterpret_cast<const abi::InputRingHeader*>(r.memory.data());
+      out[std::string(r.name)] = {{"events", abi::atomicLoad(i.head)},
+                                  {"consumed", abi::atomicLoad(i.tail)},
+                                  {"overrun", abi::atomicLoad(i.overrun)},
+                                  {"rejected", abi::atomicLoad(i.rejected)},
+                                  {"out_of_range", abi::atomicLoad(i.out_of_range)}};
       continue;
     }
     const auto& p = *reinterpret_cast<const abi::PacketRingHeader*>(r.memory.data());

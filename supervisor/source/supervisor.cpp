@@ -34,6 +34,7 @@
 #include "funkhaus/supervisor/session_machine.h"
 #include "funkhaus/supervisor/session_plan.h"
 #include "funkhaus/supervisor/status_report.h"
+#include "funkhaus/supervisor/uinput_devices.h"
 #include "funkhaus/supervisor/worker_requests.h"
 #include "funkhaus/supervisor/worker_table.h"
 
@@ -150,6 +151,7 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
     else
       credentials_.reset();
     plan_.reset();
+    monitor_of_.clear();
     router_.forgetSticky();  // a new session's stream starts from the configured encoder
     auto plan = SessionPlan::create(options_.config, options_.config.workers);
     if (!plan) return plan.error();
@@ -182,6 +184,14 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
         const size_t eq = entry.find('=');
         spec.environment[entry.substr(0, eq)] = eq == std::string::npos ? "" : entry.substr(eq + 1);
       }
+    if (w.spec().on_monitor) {
+      const auto& monitor = leases_.current();
+      monitor_of_[&w] = monitor ? monitor->display : "";
+      if (monitor) spec.environment["DISPLAY"] = monitor->display;
+      if (monitor && !monitor->xauthority.empty())
+        spec.environment["XAUTHORITY"] = monitor->xauthority;
+    }
+    if (hasDevice(w.spec(), Device::kUinput)) openUinputFor(w);
     spec.credentials = credentials_;
     if (w.spec().credentials == CredentialPolicy::kServiceUser) {
       auto service = serviceCredentials(options_.mode, kServiceUser);
@@ -200,11 +210,16 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
     if (auto peer = control_peers_.find(&w); peer != control_peers_.end())
       fds.push_back({abi::FdRole::kDevice, static_cast<uint32_t>(abi::DeviceId::kDisplayControl),
                      peer->second.get()});
+    if (auto uinput = uinput_fds_.find(&w); uinput != uinput_fds_.end())
+      for (const UniqueFd& fd : uinput->second)
+        fds.push_back(
+            {abi::FdRole::kDevice, static_cast<uint32_t>(abi::DeviceId::kUinput), fd.get()});
     return fds;
   }
 
   void onReady(WorkerProcess& w) override {
     control_peers_.erase(&w);  // the driver has its copy
+    uinput_fds_.erase(&w);     // ours would keep the worker's devices alive after it
     if (hasDevice(w.spec(), Device::kDisplayControl)) leaseMonitor(w);
     for (const auto& [command, arg] : router_.sticky(w.spec()))  // the stream's settings
       if (auto sent = w.command(command, arg); !sent)
@@ -311,7 +326,35 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
     const PlannedRing* ring = plan_ ? plan_->leasedRing(w.spec()) : nullptr;
     if (ring == nullptr || !leases_.attached()) return;
     leases_.leaseSessionMonitor(options_.config.vdisplay, ring->memory.handle(),
-                                machine_.session().id, [this] { machine_.updateStatus(); });
+                                machine_.session().id, [this] {
+                                  machine_.updateStatus();
+                                  followMonitor();
+                                });
+  }
+
+  // Workers that work on the session's monitor move to a new one (they started without it, or
+  // on the one before).
+  void followMonitor() {
+    const auto& monitor = leases_.current();
+    if (!monitor) return;
+    for (const auto& w : machine_.workers())
+      if (w->spec().on_monitor && w->pid() && monitor_of_[w.get()] != monitor->display) {
+        spdlog::info("{}: to virtual monitor {} (DISPLAY={})", w->name(), monitor->id,
+                     monitor->display);
+        w->restart();
+      }
+  }
+
+  void openUinputFor(const WorkerProcess& w) {
+    auto fds = openUinput(kUinputDevices);
+    if (fds) {
+      uinput_fds_[&w] = std::move(*fds);
+      return;
+    }
+    uinput_fds_.erase(&w);
+    if (uinput_error_ != fds.error().message)  // once, not at every restart
+      spdlog::warn("{}: no virtual pads, touch screen or pen: {}", w.name(), fds.error().message);
+    uinput_error_ = fds.error().message;
   }
 
   // A viewer's mode request: width << 32 | height << 16 | refresh Hz (0: any).
@@ -570,6 +613,9 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
   std::optional<SessionPlan> plan_;
   std::optional<Credentials> credentials_;
   std::map<const WorkerProcess*, UniqueFd> control_peers_;  // driver ends until it is ready
+  std::map<const WorkerProcess*, std::vector<UniqueFd>> uinput_fds_;  // until it is ready
+  std::string uinput_error_;
+  std::map<const WorkerProcess*, std::string> monitor_of_;  // the DISPLAY it was started on
   EventRouter router_;
   ControlServer control_;
   SessionApps apps_;

@@ -44,6 +44,10 @@ bool vdisplayAvailable(const Config& c, const std::string& worker_dir) {
 
 std::vector<std::string> noArgs(const Config&) { return {}; }
 
+bool inputAvailable(const Config&, const std::string& worker_dir) {
+  return access((worker_dir + "/funkhaus-input").c_str(), X_OK) == 0;
+}
+
 std::vector<std::string> captureArgs(const Config& c) {
   if (c.capture.source == "vdisplay")
     // The monitor's own size; the ring's capacity bounds it.
@@ -130,10 +134,11 @@ const std::vector<WorkerSpec>& rows() {
       {.name = "net",
        .binary = "funkhaus-net",
        .kind = abi::WorkerKind::kNet,
-       .summary = "packet ring -> viewers (RTSP/RTP)",
+       .summary = "packet ring -> viewers (RTSP/RTP, GameStream); their input -> input ring",
        .args = netArgs,
        .environment = netEnvironment,
-       .edges = {{EdgeDirection::kIn, abi::RingId::kVideoPackets}},
+       .edges = {{EdgeDirection::kIn, abi::RingId::kVideoPackets},
+                 {EdgeDirection::kOut, abi::RingId::kInput}},
        .events = {{abi::Event::kKeyframeRequest, EventAction::kCommandRingConsumer,
                    abi::RingId::kFrames, abi::Command::kKeyframe, 100ms},
                   {abi::Event::kModeRequest, EventAction::kDisplayMode},
@@ -167,6 +172,18 @@ const std::vector<WorkerSpec>& rows() {
        .devices = {Device::kNetEndpoints},
        .deposits_connections = true,
        .reports_viewers = true},
+      {.name = "input",
+       .binary = "funkhaus-input",
+       .kind = abi::WorkerKind::kInput,
+       .summary = "input ring -> the session (XTEST on its X display, uinput devices)",
+       .args = noArgs,
+       .edges = {{EdgeDirection::kIn, abi::RingId::kInput}},
+       .events = {kLogErrors},
+       .commands = {abi::Command::kStop},
+       .devices = {Device::kUinput},
+       .default_start = DefaultStart::kIfAvailable,
+       .available = inputAvailable,
+       .on_monitor = true},
       {.name = "web",
        .binary = "funkhaus-web",
        .kind = abi::WorkerKind::kWeb,

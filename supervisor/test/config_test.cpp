@@ -107,7 +107,7 @@ TEST(Config, BadValuesAreNamedWithTheirLine) {
             "funkhaus.toml:2: session.environment.1BAD: is not a valid environment variable name");
   EXPECT_EQ(errorOf("[workers]\nstart = [\"capture\", \"gpu\"]\n"),
             "funkhaus.toml:2: workers.start: entries must be \"vdisplay\", \"capture\", "
-            "\"encode\" or \"net\"");
+            "\"encode\", \"net\" or \"input\"");
   EXPECT_EQ(errorOf("[workers]\nstart = [\"net\", \"net\"]\n"),
             "funkhaus.toml:2: workers.start: names \"net\" twice");
   EXPECT_EQ(errorOf("[control]\nsocket = \"relative.sock\"\n"),

@@ -46,7 +46,7 @@ class Funkhausd {
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "bin");
     const fs::path bin = FUNKHAUS_BIN_DIR;
-    for (const char* w : {"vdisplay", "capture", "encode", "net", "web"}) {
+    for (const char* w : {"vdisplay", "capture", "encode", "net", "input", "web"}) {
       if (missing_binary == w) continue;
       const fs::path target = (permanent_encode && std::string(w) == "encode")
                                   ? fs::path(FUNKHAUS_EXIT_WORKER)

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "funkhaus/abi/frame_ring.h"
+#include "funkhaus/abi/input_ring.h"
 #include "funkhaus/abi/packet_ring.h"
 #include "funkhaus/supervisor/config.h"
 #include "funkhaus/supervisor/session_plan.h"
@@ -66,8 +67,8 @@ TEST(WorkerTable, RowsAreUniqueAndEveryEdgeHasItsOtherEnd) {
       }
   }
   EXPECT_EQ(findWorker("gpu"), nullptr);
-  EXPECT_EQ(workerNames(), "vdisplay, capture, encode, net, web");
-  EXPECT_EQ(workerNames(", ", " or ", Scope::kSession), "vdisplay, capture, encode or net");
+  EXPECT_EQ(workerNames(), "vdisplay, capture, encode, net, input, web");
+  EXPECT_EQ(workerNames(", ", " or ", Scope::kSession), "vdisplay, capture, encode, net or input");
   EXPECT_EQ(defaultWorkers(), (std::vector<std::string>{"capture", "encode", "net"}))
       << "host rows never join a session";
 }
@@ -142,6 +143,24 @@ TEST(SessionPlan, RingsComeFromTheEdgesOfTheSessionsWorkers) {
   auto net_plan = SessionPlan::create(only_net, only_net.workers);
   ASSERT_TRUE(net_plan.ok());
   EXPECT_EQ(net_plan->rings().size(), 1u) << "only the rings the set's edges touch";
+
+  // The input ring is there only with its reader: net's input goes nowhere without it.
+  Config with_input = synthetic;
+  with_input.workers = {"capture", "encode", "net", "input"};
+  auto input_plan = SessionPlan::create(with_input, with_input.workers);
+  ASSERT_TRUE(input_plan.ok()) << input_plan.error().message;
+  ASSERT_NE(input_plan->ring(abi::RingId::kInput), nullptr);
+  EXPECT_EQ(reinterpret_cast<const abi::InputRingHeader*>(
+                input_plan->ring(abi::RingId::kInput)->memory.data())
+                ->magic,
+            abi::kInputRingMagic);
+  EXPECT_EQ(rolesOf(input_plan->ringFds(*findWorker("net"))),
+            (std::set<std::pair<abi::FdRole, uint32_t>>{
+                {abi::FdRole::kRingIn, tag(abi::RingId::kVideoPackets)},
+                {abi::FdRole::kRingOut, tag(abi::RingId::kInput)}}));
+  EXPECT_EQ(rolesOf(input_plan->ringFds(*findWorker("input"))),
+            (std::set<std::pair<abi::FdRole, uint32_t>>{
+                {abi::FdRole::kRingIn, tag(abi::RingId::kInput)}}));
 }
 
 TEST(SessionPlan, EachPlanHasFreshRings) {

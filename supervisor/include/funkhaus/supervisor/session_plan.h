@@ -26,7 +26,7 @@ struct HandedFd {
   int fd = -1;
 };
 
-enum class RingKind { kFrame, kPacket };
+enum class RingKind { kFrame, kPacket, kInput };
 
 struct PlannedRing {
   abi::RingId id;

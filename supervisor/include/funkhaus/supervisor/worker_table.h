@@ -57,7 +57,13 @@ struct EventRoute {
 enum class Device {
   kDisplayControl,  // a control socket to the virtual display driver (display leases)
   kNetEndpoints,    // the endpoints the enabled protocols declare for this worker's kind
+  // /dev/uinput, opened kUinputDevices times (one per virtual device the worker may create).
+  // Handed over and closed at once: a copy kept here would keep the worker's devices alive.
+  kUinput,
 };
+
+// 16 pads, keyboard, mouse, absolute mouse, touch screen, pen tablet.
+inline constexpr uint32_t kUinputDevices = 21;
 
 enum class CredentialPolicy {
   kSessionUser,  // the session's user (system mode); funkhausd's own in user mode
@@ -106,6 +112,9 @@ struct WorkerSpec {
   std::vector<std::string_view> serves{};
   std::vector<std::string_view> serves_mutating{};
   bool state_dir = false;  // gets --state-dir (funkhausd's state directory for the mode)
+  // Works on the session's virtual monitor: gets its DISPLAY and XAUTHORITY, and is restarted
+  // when the session gets another monitor.
+  bool on_monitor = false;
 };
 
 // Every worker funkhausd knows, in default start order.
