@@ -93,6 +93,7 @@ void printWorkerRow(const nlohmann::json& w) {
   const auto counters = at(w, "counters");
   std::string extra;
   if (w.contains("viewers")) extra = "viewers " + cell(w["viewers"]);
+  if (w.contains("devices")) extra = "devices " + cell(w["devices"]);
   std::printf("  %-8s %-8s %-8s %8s %8s %-20s %6s %6s %7s %7s %9s %6s %s\n",
               cell(at(w, "name")).c_str(), cell(at(w, "pid")).c_str(), cell(at(w, "state")).c_str(),
               cell(at(w, "uptime_s")).c_str(), cell(at(w, "restarts")).c_str(),

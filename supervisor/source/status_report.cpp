@@ -35,6 +35,7 @@ nlohmann::json workerStatusJson(const WorkerProcess& w, TimePoint now) {
                      {"bytes_out", abi::atomicLoad(s->bytes_out)},
                      {"keyframes", abi::atomicLoad(s->keyframes)}};
     if (w.spec().reports_viewers) j["viewers"] = abi::atomicLoad(s->viewers);
+    if (w.spec().reports_devices) j["devices"] = abi::atomicLoad(s->devices);
   }
   return j;
 }

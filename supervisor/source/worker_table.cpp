@@ -181,6 +181,7 @@ const std::vector<WorkerSpec>& rows() {
        .events = {kLogErrors},
        .commands = {abi::Command::kStop},
        .devices = {Device::kUinput},
+       .reports_devices = true,
        .default_start = DefaultStart::kIfAvailable,
        .available = inputAvailable,
        .on_monitor = true},

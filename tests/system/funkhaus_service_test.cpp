@@ -90,14 +90,14 @@ TEST_F(Package, HasTheBinariesUnitsConfigAndManPages) {
   for (const char* exe :
        {"/usr/sbin/funkhausd", "/usr/bin/funkhausctl", "/usr/libexec/funkhaus/funkhaus-capture",
         "/usr/libexec/funkhaus/funkhaus-encode", "/usr/libexec/funkhaus/funkhaus-net",
-        "/usr/libexec/funkhaus/funkhaus-web"}) {
+        "/usr/libexec/funkhaus/funkhaus-web", "/usr/libexec/funkhaus/funkhaus-input"}) {
     ASSERT_TRUE(files.contains(exe)) << exe << "\n" << listing.output;
     EXPECT_EQ(files[exe], "-rwxr-xr-x") << exe;
   }
   for (const char* file :
        {"/etc/funkhaus/funkhaus.toml", "/lib/systemd/system/funkhaus.service",
         "/usr/lib/systemd/user/funkhaus.service", "/usr/lib/sysusers.d/funkhaus.conf",
-        "/usr/lib/tmpfiles.d/funkhaus.conf"})
+        "/usr/lib/tmpfiles.d/funkhaus.conf", "/lib/udev/rules.d/60-funkhaus-uinput.rules"})
     EXPECT_TRUE(files.contains(file)) << file << "\n" << listing.output;
   // A man page for every program: funkhausd(8), funkhausctl(1), and one per worker.
   for (const auto& [path, mode] : files) {

@@ -186,10 +186,12 @@ TEST(GoldenLayout, WorkerStatusPageV4) {
        {"fps_milli", 136, 8},
        {"viewers", 144, 8},
        {"keyframes", 152, 8},
-       {"reserved1", 160, 96}},
-      {W(magic), W(abi_version), W(header_size), W(kind), W(reserved0), W(heartbeat), W(state),
-       W(pid), W(frames_in), W(frames_out), W(drops), W(errors), W(bytes_out), W(latency_p50_ns),
-       W(latency_p99_ns), W(fps_milli), W(viewers), W(keyframes), W(reserved1)});
+       {"devices", 160, 8},
+       {"reserved1", 168, 88}},
+      {W(magic),     W(abi_version), W(header_size), W(kind),           W(reserved0),
+       W(heartbeat), W(state),       W(pid),         W(frames_in),      W(frames_out),
+       W(drops),     W(errors),      W(bytes_out),   W(latency_p50_ns), W(latency_p99_ns),
+       W(fps_milli), W(viewers),     W(keyframes),   W(devices),        W(reserved1)});
 }
 
 TEST(GoldenLayout, MessagesV4) {

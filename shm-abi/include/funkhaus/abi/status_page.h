@@ -53,7 +53,8 @@ struct WorkerStatusPage {
   uint64_t fps_milli;       // (atomic) frames out per second x 1000, over the last second
   uint64_t viewers;         // (atomic) net: viewers playing
   uint64_t keyframes;       // (atomic) encode: IDRs produced; net: keyframe requests received
-  uint64_t reserved1[12];
+  uint64_t devices;         // (atomic) input: virtual devices it holds (was reserved: 0 before)
+  uint64_t reserved1[11];
 };
 
 static_assert(sizeof(WorkerStatusPage) == 4 * kCacheLine, "status page size is part of the ABI");

@@ -99,6 +99,7 @@ struct WorkerSpec {
   std::vector<Device> devices{};
   bool deposits_connections = false;  // may deposit accepted connections for safe keeping
   bool reports_viewers = false;       // its status page's viewer count is shown
+  bool reports_devices = false;       // its status page's device count is shown
   CredentialPolicy credentials = CredentialPolicy::kSessionUser;
   Scope scope = Scope::kSession;
   DefaultStart default_start = DefaultStart::kAlways;  // session rows
