@@ -207,6 +207,7 @@ Result<void> checkInputEvent(const InputEvent& e) {
       const uint32_t c = e.text.code_point;
       if (c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
         return makeError("code point U+{:X} is not a Unicode scalar value", c);
+      if (c == 0) return makeError("code point NUL");
       return {};
     }
     case InputKind::kPadState:

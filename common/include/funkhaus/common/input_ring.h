@@ -35,9 +35,10 @@ struct InputRingLayout {
 Result<InputRingLayout> validateInputRing(const std::byte* base, size_t size);
 
 // An event as the ABI allows it: a known kind, and its payload in range (vk 1..255, button 1..5,
-// pad index < kMaxPads, a Unicode scalar value, contact events and tools known, floats finite and
-// in 0..1, ...). The GameStream decoder produces only such events, publish() refuses others and
-// the consumer skips others (counted as out of range). The error names the field.
+// pad index < kMaxPads, a Unicode scalar value other than NUL, contact events and tools known,
+// floats finite and in 0..1, ...). The GameStream decoder produces only such events, publish()
+// refuses others and the consumer skips others (counted as out of range). The error names the
+// field.
 Result<void> checkInputEvent(const abi::InputEvent& event);
 
 // Shared part of both sides: the mapping and the validated layout.
