@@ -106,6 +106,14 @@ void GamestreamApi::handle(const ApiRequest& request, Respond respond) {
       if (auto removed = store_.remove(id); !removed)
         return respond(error(500, removed.error().message));
       spdlog::info("client {} unpaired itself", id);
+      // Its stream, if it has one, ends with its pairing (funkhausd refuses the cancel of a
+      // client that does not stream: then there is nothing to end).
+      link_.cancel(id, [this, id](Result<void> done) {
+        if (!done)
+          return spdlog::debug("no stream of client {} to end: {}", id, done.error().message);
+        running_app_ = 0;
+        spdlog::info("the stream of client {} ended with its pairing", id);
+      });
     } else {
       pairing_.abort(request.peer_address);
     }

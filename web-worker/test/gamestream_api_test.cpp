@@ -138,6 +138,19 @@ TEST_F(ApiTest, LaunchAsksFunkhausdAndAnswersWithTheLocalAddress) {
   EXPECT_TRUE(has(get("/serverinfo", true), "<currentgame>0</currentgame>"));
 }
 
+// A client that unpairs itself (Moonlight's "unpair" on the host) loses its stream too.
+TEST_F(ApiTest, SelfUnpairEndsTheClientsStream) {
+  pairClient();
+  const std::string key = "&rikey=00112233445566778899AABBCCDDEEFF&rikeyid=1";
+  EXPECT_TRUE(has(get("/launch?appid=1&mode=1280x720x60" + key, true), "<gamesession>1"));
+  EXPECT_TRUE(has(get("/unpair", true), "status_code=\"200\""));
+  EXPECT_EQ(store_.size(), 0u);
+  EXPECT_EQ(link_.cancels, std::vector<std::string>{client_cert_.fingerprint()});
+  // An unpaired client's request over HTTP cancels nothing.
+  EXPECT_TRUE(has(get("/unpair?uniqueid=0123456789ABCDEF"), "status_code=\"200\""));
+  EXPECT_EQ(link_.cancels.size(), 1u);
+}
+
 TEST_F(ApiTest, LaunchParametersAreValidated) {
   pairClient();
   const std::string key = "&rikey=00112233445566778899AABBCCDDEEFF&rikeyid=1";
