@@ -91,6 +91,19 @@ Result<void> NetStage::start(WorkerContext& context) {
   Handover handover;
   handover.endpoints = context.takeAll(abi::FdRole::kEndpoint);
   handover.connections = context.takeAll(abi::FdRole::kConnection);
+  // The input ring is there only when the session has an input worker.
+  if (UniqueFd input_fd =
+          context.take(abi::FdRole::kRingOut, static_cast<uint32_t>(abi::RingId::kInput));
+      input_fd.valid()) {
+    auto input_ring = SharedMemory::attach(std::move(input_fd));
+    if (!input_ring)
+      return makeError(ErrorCode::kAttachFailed, "input ring: {}", input_ring.error().message);
+    auto producer = InputProducer::attach(std::move(*input_ring));
+    if (!producer) return makeError(ErrorCode::kAttachFailed, "{}", producer.error().message);
+    handover.input.emplace(std::move(*producer));
+  } else {
+    spdlog::info("input is not routed: the session has no input worker (clients' input dropped)");
+  }
   SupervisorLink link;
   link.deposit = [this](uint32_t slot, int fd) {
     if (auto ok = context_->depositConnection(slot, fd); !ok)

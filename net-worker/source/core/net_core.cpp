@@ -88,6 +88,7 @@ Result<std::unique_ptr<NetCore>> NetCore::create(asio::io_context& io, NetState&
 // start, endpoints and adoption
 
 Result<void> NetCore::start(Handover handover) {
+  if (handover.input) input_.emplace(std::move(*handover.input));  // before protocols start
   const auto enabled = state_.protocols();
   if (enabled.empty())
     return makeError("net state page: funkhausd reserved no protocol blob: nothing to serve");

@@ -16,6 +16,7 @@
 #include "funkhaus/net/gamestream/enet_server.h"
 #include "funkhaus/net/gamestream/gamestream_blob.h"
 #include "funkhaus/net/gamestream/handshake.h"
+#include "funkhaus/net/gamestream/input_packet.h"
 #include "funkhaus/net/gamestream/ping.h"
 #include "funkhaus/net/gamestream/video_packetizer.h"
 #include "funkhaus/net/socket_address.h"
@@ -55,6 +56,9 @@ struct GamestreamProtocol::Impl {
   std::mt19937_64 random{std::random_device{}()};
   Outbox outbox;
   std::vector<EnetEvent> events;
+  std::vector<abi::InputEvent> input;  // one packet's events (kept: no allocation per packet)
+  uint64_t input_published = 0;        // events of the launched client sent to the input ring
+  uint64_t input_rejected = 0;         // its input packets that did not decode (dropped)
 };
 
 GamestreamProtocol::GamestreamProtocol(NetCore& core) : core_(core), viewer_{} {}
@@ -79,6 +83,14 @@ Result<void> GamestreamProtocol::start() {
   impl_ = std::make_unique<Impl>(*state_);
   core_.viewers().add(&viewer_);
   registered_ = true;
+  if (InputProducer* input = core_.input()) {
+    // A previous net published into the ring: what the client holds now is unknown to us.
+    if (input->published() > 0) {
+      spdlog::info("GameStream: input released (a previous net fed the input ring)");
+      input->releaseAll();
+    }
+    core_.every(kRumblePollPeriod, [this] { sendRumble(); });
+  }
   if (atLeast(*state_, GamestreamPhase::kPlaying)) {
     spdlog::info("GameStream: continuing the stream of the previous net (frame {}, control {})",
                  state_->video_frame_index, impl_->enet.connected() ? "connected" : "waiting");
@@ -151,6 +163,8 @@ void GamestreamProtocol::handleRequest(Connection& c, const RtspRequest& r) {
   config.connect_data = state_->connect_data;
   config.hevc = true;
   config.encryption_supported = kEncryptionControlV2 | kEncryptionVideo;
+  // Touch and pen come only when asked for, and only an input worker can use them.
+  if (core_.input() != nullptr) config.feature_flags |= kSsFeaturePenTouchEvents;
   HandshakeReply reply = answerHandshake(r, config);
   if (reply.step == HandshakeStep::kAnnounce && reply.status == 200 && reply.stream) {
     const StreamParams& p = *reply.stream;
@@ -234,7 +248,10 @@ void GamestreamProtocol::followLaunch(uint64_t now_ns) {
 }
 
 void GamestreamProtocol::endStream(const std::string& why, bool tell_client) {
-  spdlog::info("GameStream: stream ends: {}", why);
+  spdlog::info("GameStream: stream ends: {} (input: {} events, {} packets dropped)", why,
+               impl_->input_published, impl_->input_rejected);
+  if (InputProducer* input = core_.input()) input->releaseAll();  // nothing stays pressed
+  impl_->input_published = impl_->input_rejected = 0;
   if (tell_client && impl_->enet.connected()) {
     if (const auto launch = readLaunch(*state_)) {
       const auto message =
@@ -323,7 +340,6 @@ void GamestreamProtocol::onControl(std::span<const uint8_t> data, const sockaddr
 }
 
 void GamestreamProtocol::onControlMessage(uint16_t type, std::span<const uint8_t> payload) {
-  (void)payload;
   switch (type) {
     case kControlRequestIdr:
     case kControlInvalidateReferenceFrames:  // no RFI: answered with an IDR
@@ -331,9 +347,46 @@ void GamestreamProtocol::onControlMessage(uint16_t type, std::span<const uint8_t
       viewer_.needs_keyframe = true;
       core_.requestKeyframe();
       break;
+    case kControlInputData:
+      routeInput(payload);
+      break;
     default:
-      break;  // pings, FEC statistics, input (the input issue routes it)
+      break;  // pings, FEC statistics
   }
+}
+
+void GamestreamProtocol::routeInput(std::span<const uint8_t> packet) {
+  InputProducer* input = core_.input();
+  if (input == nullptr) return;  // not routed (said once at start)
+  impl_->input.clear();
+  auto decoded = decodeInputPacket(packet, impl_->input);
+  if (!decoded) {
+    ++impl_->input_rejected;
+    ++state_->dropped_input;
+    ++counters_.errors;
+    input->countRejected();
+    spdlog::debug("GameStream: input dropped: {}", decoded.error().message);
+    return;
+  }
+  for (const abi::InputEvent& e : impl_->input)
+    if (input->publish(e)) ++impl_->input_published;
+}
+
+void GamestreamProtocol::sendRumble() {
+  InputProducer* input = core_.input();
+  if (input == nullptr) return;
+  input->heartbeat();
+  const std::vector<RumbleUpdate> changed = input->pollRumble();
+  if (changed.empty() || !impl_->enet.connected()) return;  // nobody to tell: dropped
+  const auto launch = readLaunch(*state_);
+  if (!launch || launch->active != 1 || launch->sequence != state_->launch_sequence) return;
+  const uint64_t now = monotonicNs();
+  for (const RumbleUpdate& r : changed) {
+    const auto message = encryptControl(launch->rikey, state_->control, kControlRumble,
+                                        rumblePayload(r.pad, r.low_frequency, r.high_frequency));
+    if (!impl_->enet.send(message, now, impl_->outbox)) ++counters_.errors;
+  }
+  flushControl();
 }
 
 void GamestreamProtocol::flushControl() {

@@ -17,11 +17,13 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "funkhaus/common/input_ring.h"
 #include "funkhaus/common/result.h"
 #include "funkhaus/common/unique_fd.h"
 #include "funkhaus/net/access_unit.h"
@@ -46,10 +48,13 @@ struct SupervisorLink {
   std::function<void(uint32_t codec, uint64_t bitrate, uint32_t fps)> requestStream;
 };
 
-// The sockets funkhausd handed over.
+// The sockets and rings funkhausd handed over.
 struct Handover {
   std::vector<std::pair<uint32_t, UniqueFd>> endpoints;    // FdRole::kEndpoint, by tag
   std::vector<std::pair<uint32_t, UniqueFd>> connections;  // FdRole::kConnection, by slot
+  // The input ring (kRingOut, RingId::kInput), attached; none when the session has no input
+  // worker (the clients' input is then dropped).
+  std::optional<InputProducer> input;
 };
 
 struct NetCounters {
@@ -91,6 +96,8 @@ class NetCore {
   ViewerRegistry& viewers() { return viewers_; }
   // The fd of an endpoint the core holds (-1 if none).
   int endpointFd(uint32_t tag) const;
+  // The input ring's producer side, or null when the session routes no input.
+  InputProducer* input() { return input_ ? &*input_ : nullptr; }
   // Runs `tick` every `period` on the loop.
   void every(std::chrono::nanoseconds period, std::function<void()> tick);
   void countError() { ++counters_.errors; }
@@ -174,6 +181,7 @@ class NetCore {
   NetState& state_;
   NetOptions options_;
   SupervisorLink link_;
+  std::optional<InputProducer> input_;
   std::vector<std::unique_ptr<Protocol>> protocols_;
   std::vector<Endpoint> endpoints_;
   std::map<uint64_t, std::shared_ptr<Connection>> connections_;

@@ -10,6 +10,7 @@
 #include <sys/uio.h>
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -29,6 +30,8 @@ inline constexpr uint64_t kClientTimeoutNs = 10'000'000'000;
 inline constexpr uint64_t kHandshakeTimeoutNs = 30'000'000'000;
 // Parity percentage of every video FEC block (Sunshine's default).
 inline constexpr uint32_t kFecPercent = 20;
+// How often the input ring's rumble is looked at.
+inline constexpr std::chrono::milliseconds kRumblePollPeriod{10};
 
 class GamestreamProtocol final : public Protocol {
  public:
@@ -61,6 +64,10 @@ class GamestreamProtocol final : public Protocol {
   void onAudioPing(std::span<const uint8_t> data, const sockaddr_storage& from);
   void onControl(std::span<const uint8_t> data, const sockaddr_storage& from);
   void onControlMessage(uint16_t type, std::span<const uint8_t> payload);
+  // An input packet of the launched client (0x0206): decoded into the input ring, or counted.
+  void routeInput(std::span<const uint8_t> packet);
+  // What the input worker says the pads should rumble, to the client (0x010B).
+  void sendRumble();
   // A new launch (or none): the stream of the old one ends.
   void followLaunch(uint64_t now_ns);
   // Ends the stream: termination message to the client (if it is connected), state reset.
