@@ -10,14 +10,12 @@
 #include <cstdio>
 #include <memory>
 #include <optional>
-#include <variant>
 
 #include "funkhaus/abi/exit_codes.h"
-#include "funkhaus/common/clock.h"
 #include "funkhaus/common/input_ring.h"
-#include "funkhaus/common/stage_stats.h"
 #include "funkhaus/common/worker_runtime.h"
 #include "funkhaus/input/dispatcher.h"
+#include "funkhaus/input/input_pump.h"
 #include "funkhaus/input/xtest_sink.h"
 
 namespace funkhaus::input {
@@ -58,13 +56,8 @@ class InputStage final : public WorkerStage {
     if (!sinks) return sinks.error();
     dispatcher_.emplace(std::move(*sinks));
 
-    bool consistent = true;
-    const abi::InputHeld predecessor = consumer_->readApplied(&consistent);
-    if (!consistent) spdlog::warn("the previous worker died writing what it applied");
-    if (auto r = dispatcher_->releasePredecessor(predecessor); !r) return r;
-    consumer_->writeApplied(dispatcher_->applied());
-    dispatcher_->takeAppliedChanged();
-    return {};
+    pump_.emplace(*consumer_, *dispatcher_);
+    return pump_->start();
   }
 
   Result<void> step(int64_t budget_ns) override {
@@ -72,30 +65,8 @@ class InputStage final : public WorkerStage {
       context_->setState(abi::WorkerState::kRunning);
       running_ = true;
     }
-    dispatcher_->poll();
     consumer_->heartbeat();
-    int64_t timeout = std::max<int64_t>(budget_ns, 0);
-    for (uint32_t n = 0; n < kMaxBatch; ++n) {
-      InputNext next = consumer_->next(timeout);
-      if (std::holds_alternative<InputTimeout>(next)) break;
-      timeout = 0;  // something came: take what else is there, then flush
-      if (auto* overrun = std::get_if<InputOverrun>(&next)) {
-        if (overrun->held_consistent) {
-          if (auto r = dispatcher_->resync(overrun->held, overrun->lost); !r) return r;
-        } else {
-          dispatcher_->releaseAll();
-        }
-        continue;
-      }
-      const auto& event = std::get<abi::InputEvent>(next);
-      const uint64_t out_of_range = dispatcher_->counters().out_of_range;
-      if (auto r = dispatcher_->dispatch(event); !r) return r;
-      if (dispatcher_->counters().out_of_range != out_of_range) consumer_->countOutOfRange();
-      stats_.onFrame(event.received_ns, monotonicNs());
-      if (stopSignalled()) break;
-    }
-    finishBatch();
-    return {};
+    return pump_->runBatch(budget_ns, kMaxBatch);
   }
 
   void publish(abi::WorkerStatusPage& page, uint64_t now_ns) override {
@@ -104,29 +75,22 @@ class InputStage final : public WorkerStage {
     abi::storeRelaxed(page.frames_out, c.applied);
     abi::storeRelaxed(page.drops, consumer_->overrun() + consumer_->outOfRange() + c.unrouted);
     abi::storeRelaxed(page.errors, c.sink_errors + context_->channelErrors());
-    abi::storeRelaxed(page.viewers, dispatcher_->devices());
-    stats_.publish(page, now_ns);
+    abi::storeRelaxed(page.viewers, dispatcher_->devices());  // devices (a gauge)
+    pump_->stats().publish(page, now_ns);
   }
 
   void stop() override {
-    if (dispatcher_) {
-      dispatcher_->releaseAll();
-      finishBatch();
-      const DispatchCounters& c = dispatcher_->counters();
-      spdlog::info(
-          "stopping: {} events in, {} applied, {} lost to overruns, {} out of range, {} without "
-          "a sink, {} refused by sinks",
-          c.events_in, c.applied, consumer_->overrun(), consumer_->outOfRange(), c.unrouted,
-          c.sink_errors);
-    }
+    if (!pump_) return;
+    pump_->stop();
+    const DispatchCounters& c = dispatcher_->counters();
+    spdlog::info(
+        "stopping: {} events in, {} applied, {} lost to overruns, {} out of range, {} without "
+        "a sink, {} refused by sinks",
+        c.events_in, c.applied, consumer_->overrun(), consumer_->outOfRange(), c.unrouted,
+        c.sink_errors);
   }
 
  private:
-  void finishBatch() {
-    dispatcher_->flush();
-    if (dispatcher_->takeAppliedChanged()) consumer_->writeApplied(dispatcher_->applied());
-  }
-
   Result<std::vector<std::unique_ptr<InputSink>>> openSinks(std::vector<UniqueFd> uinput) {
     std::vector<std::unique_ptr<InputSink>> sinks;
     XtestOptions xtest_options;
@@ -176,7 +140,7 @@ class InputStage final : public WorkerStage {
   WorkerContext* context_ = nullptr;
   std::optional<InputConsumer> consumer_;
   std::optional<Dispatcher> dispatcher_;
-  StageStats stats_;
+  std::optional<InputPump> pump_;
   bool running_ = false;
 };
 

@@ -336,6 +336,11 @@ void XtestSink::flush() {
   if (!broken_) xcb_flush(conn_);
 }
 
+void XtestSink::sync() {
+  if (broken_) return;
+  std::free(xcb_get_input_focus_reply(conn_, xcb_get_input_focus(conn_), nullptr));
+}
+
 void XtestSink::readGeometry() {
   XReply<xcb_get_geometry_reply_t> g(
       xcb_get_geometry_reply(conn_, xcb_get_geometry(conn_, root_), nullptr));

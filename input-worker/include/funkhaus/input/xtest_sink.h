@@ -50,6 +50,9 @@ class XtestSink final : public InputSink {
   uint32_t width() const { return width_; }
   uint32_t height() const { return height_; }
   const std::string& display() const { return display_; }
+  // Waits until the server has processed every request sent so far (one round trip): what
+  // another client sees afterwards includes them. For tests; the worker never waits.
+  void sync();
 
  private:
   struct KeyLookup {
