@@ -22,6 +22,7 @@
 #include "funkhaus/abi/status_page.h"
 #include "funkhaus/common/clock.h"
 #include "funkhaus/common/frame_ring.h"
+#include "funkhaus/common/input_ring.h"
 #include "funkhaus/common/packet_ring.h"
 #include "funkhaus/supervisor/control_server.h"
 #include "funkhaus/supervisor/display_leases.h"
@@ -300,9 +301,10 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
     for (const RingEdge& e : activeEdges(w.spec(), options_.config)) {
       const PlannedRing* ring = plan_->ring(e.ring);
       if (ring == nullptr) continue;
-      if (ring->kind == RingKind::kPacket) {
-        if (auto ok = releasePacketRingPeer(ring->memory, pid); !ok)
-          spdlog::warn("{}: {} ring: {}", w.name(), ring->name, ok.error().message);
+      if (ring->kind == RingKind::kPacket || ring->kind == RingKind::kInput) {
+        auto ok = ring->kind == RingKind::kPacket ? releasePacketRingPeer(ring->memory, pid)
+                                                  : releaseInputRingPeer(ring->memory, pid);
+        if (!ok) spdlog::warn("{}: {} ring: {}", w.name(), ring->name, ok.error().message);
         continue;
       }
       auto released = releaseFrameRingPeer(ring->memory, pid);
