@@ -75,7 +75,7 @@ class InputStage final : public WorkerStage {
     abi::storeRelaxed(page.frames_out, c.applied);
     abi::storeRelaxed(page.drops, consumer_->overrun() + consumer_->outOfRange() + c.unrouted);
     abi::storeRelaxed(page.errors, c.sink_errors + context_->channelErrors());
-    abi::storeRelaxed(page.viewers, dispatcher_->devices());  // devices (a gauge)
+    abi::storeRelaxed(page.devices, dispatcher_->devices());  // a gauge
     pump_->stats().publish(page, now_ns);
   }
 

@@ -2,9 +2,18 @@
 // as kRingIn/kInput, the session's display in DISPLAY), under a real Xvfb.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <memory>
+#include <sstream>
 #include <thread>
+#include <vector>
 
 #include "funkhaus/abi/exit_codes.h"
 #include "funkhaus/common/clock.h"
@@ -102,7 +111,7 @@ TEST_F(InputWorker, TypesIntoTheSessionAndReportsInItsStatusPage) {
   EXPECT_TRUE(eventually([&] { return abi::atomicLoad(s.frames_out) == 6; })) << worker->log();
   EXPECT_EQ(abi::atomicLoad(s.frames_in), 6u);
   EXPECT_EQ(abi::atomicLoad(s.drops), 0u);
-  EXPECT_EQ(abi::atomicLoad(s.viewers), 1u);  // devices: the X display
+  EXPECT_EQ(abi::atomicLoad(s.devices), 1u);  // the X display
   EXPECT_EQ(abi::atomicLoad(s.state), static_cast<uint32_t>(abi::WorkerState::kRunning));
   EXPECT_TRUE(exitedWith(worker->stop(), abi::kExitStopped)) << worker->log();
 }
@@ -126,6 +135,96 @@ TEST_F(InputWorker, ASuccessorReleasesTheKeysOfAKilledWorker) {
   ASSERT_TRUE(second->waitReady()) << second->log();
   EXPECT_TRUE(eventually([&] { return recorder_->keysDown().empty(); })) << second->log();
   EXPECT_TRUE(exitedWith(second->stop(), abi::kExitStopped)) << second->log();
+}
+
+// CPU seconds a process has used (utime + stime of /proc/PID/stat).
+double cpuSeconds(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const size_t close = text.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(text.substr(close + 2));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// A client flooding 100 000 events/s (keys and mouse moves) for 2 s: the ring overwrites what
+// the worker cannot take (counted), net never waits, the X server stays responsive, and once the
+// flood ends the worker is at the newest state at once: no key stuck, the next key typed.
+// Figures, not assertions, for the rates and round trips.
+TEST_F(InputWorker, AFloodIsDroppedAndCountedAndTheNewestStateWins) {
+  auto worker = startInput(xvfb_->display(), *ring_);
+  ASSERT_TRUE(worker);
+  ASSERT_TRUE(worker->waitReady()) << worker->log();
+  constexpr uint64_t kRate = 100'000, kSeconds = 2;
+  std::atomic<bool> flooding{true};
+  std::vector<double> round_trips_ms;  // X server round trips from another client meanwhile
+  std::thread prober([&] {
+    while (flooding.load()) {
+      const uint64_t t0 = monotonicNs();
+      recorder_->sync();
+      round_trips_ms.push_back(static_cast<double>(monotonicNs() - t0) / 1e6);
+      std::this_thread::sleep_for(10ms);
+    }
+  });
+  const double cpu_before = cpuSeconds(worker->pid());
+  const uint64_t start = monotonicNs();
+  uint64_t sent = 0, publish_ns = 0;
+  abi::InputEvent move{};
+  move.kind = static_cast<uint16_t>(InputKind::kMouseMove);
+  move.pointer.x = 1;
+  while (sent < kRate * kSeconds) {
+    // Paced in bursts of 100 (a client's packets come in bursts too).
+    const uint64_t due = start + sent * 1'000'000'000 / kRate;
+    while (monotonicNs() < due) std::this_thread::yield();
+    const uint64_t t0 = monotonicNs();
+    for (int i = 0; i < 100; ++i, ++sent) {
+      const uint32_t n = static_cast<uint32_t>(sent % 4);
+      move.pointer.x = (n & 1) ? 1 : -1;
+      ASSERT_TRUE(producer_->publish(n == 0   ? key(InputKind::kKeyDown, 0x41)
+                                     : n == 2 ? key(InputKind::kKeyUp, 0x41)
+                                              : move));
+    }
+    publish_ns += monotonicNs() - t0;
+  }
+  const double flood_s = static_cast<double>(monotonicNs() - start) / 1e9;
+  flooding = false;
+  prober.join();
+  const double cpu = cpuSeconds(worker->pid()) - cpu_before;
+  // The last event was a key-up: nothing may stay down, and the next key arrives.
+  EXPECT_TRUE(eventually([&] { return recorder_->keysDown().empty(); })) << worker->log();
+  (void)recorder_->typed();
+  ASSERT_TRUE(producer_->publish(key(InputKind::kKeyDown, 0x42)));
+  ASSERT_TRUE(producer_->publish(key(InputKind::kKeyUp, 0x42)));
+  std::vector<uint32_t> typed;
+  EXPECT_TRUE(eventually([&] {
+    for (uint32_t ks : recorder_->typed()) typed.push_back(ks);
+    return !typed.empty() && typed.back() == XK_b;
+  })) << worker->log();
+  const auto& s = worker->status();
+  const uint64_t in = abi::atomicLoad(s.frames_in), drops = abi::atomicLoad(s.drops);
+  EXPECT_EQ(abi::atomicLoad(s.state), static_cast<uint32_t>(abi::WorkerState::kRunning));
+  EXPECT_GT(in + drops, 0u);
+  std::sort(round_trips_ms.begin(), round_trips_ms.end());
+  const auto at = [&](double q) {
+    return round_trips_ms.empty()
+               ? 0.0
+               : round_trips_ms[static_cast<size_t>(q * (round_trips_ms.size() - 1))];
+  };
+  std::printf(
+      "[figures] input flood %llu events in %.2f s (%.0f/s; publish %.0f ns/event): worker read "
+      "%llu, dropped %llu (overrun), used %.0f %% of a core; X round trips meanwhile p50 %.2f / "
+      "p99 %.2f ms (%zu)\n",
+      static_cast<unsigned long long>(sent), flood_s, static_cast<double>(sent) / flood_s,
+      static_cast<double>(publish_ns) / static_cast<double>(sent),
+      static_cast<unsigned long long>(in), static_cast<unsigned long long>(drops),
+      100.0 * cpu / flood_s, at(0.5), at(0.99), round_trips_ms.size());
+  EXPECT_TRUE(exitedWith(worker->stop(), abi::kExitStopped)) << worker->log();
 }
 
 TEST_F(InputWorker, WithoutDisplayOrUinputThereIsNowhereToPutInput) {
