@@ -1,7 +1,8 @@
 // gamestream_probe: funkhaus's own GameStream test client on moonlight-common-c (GPL-3.0, linked
 // only here, in the test-client cache that build.sh makes). It launches an app with the
 // certificate a paired Moonlight Embedded left in its key directory, streams it, decodes every
-// access unit, reads the capture barcode and prints JSON: one line per second and a summary.
+// access unit, reads the capture barcode and prints JSON: one line per second and a summary;
+// with --input-script it also sends input (LiSend*) and prints a line per action.
 #include <Limelight.h>
 #include <openssl/rand.h>
 #include <signal.h>
@@ -28,6 +29,7 @@
 #include <vector>
 
 #include "gamestream_http.h"
+#include "input_script.h"
 #include "loss_proxy.h"
 #include "stream_stats.h"
 #include "video_decoder.h"
@@ -63,11 +65,17 @@ frame (libavcodec), reads funkhaus's capture barcode from it and reports.
                            RTSP port and UDP ports PORT+9, +10, +11 to --host
   --drop-video-percent P   with --proxy-address: drop P % (0..100) of the host's video datagrams
   --report FILE            write the summary JSON to FILE as well
+  --input-script FILE      once the first frame is decoded, perform FILE's input actions in
+                           order (keys, text, pointer, buttons, wheels, sleeps, marks, waits for
+                           a file; see input_script.h) and print one line per action
+                           {"type":"input","action",...,"sent_ns" (CLOCK_MONOTONIC),"rc"};
+                           streaming still ends after --seconds (an unfinished script with it)
   --quit                   /cancel the app after streaming
   --help                   this text
 
 Output on stdout: one JSON line per second {"t","decoded","fps",...,"type":"second"}, then one
-summary line {"type":"summary",...}. Log on stderr. Exit status: 0 connected and never
+summary line {"type":"summary",...} (with --input-script: its "input" {"actions","performed",
+"failed","started_ns"}). Log on stderr. Exit status: 0 connected and never
 terminated, 1 otherwise, 2 usage error.
 )";
 
@@ -86,6 +94,7 @@ struct Options {
   std::string proxy_address;
   std::optional<double> drop_video_percent;
   std::string report;
+  std::optional<std::vector<InputAction>> input_script;
   bool quit = false;
   bool help = false;
 };
@@ -141,7 +150,8 @@ Result<Options> parseOptions(int argc, char** argv) {
                                                     "--packet-size",
                                                     "--proxy-address",
                                                     "--drop-video-percent",
-                                                    "--report"};
+                                                    "--report",
+                                                    "--input-script"};
     if (std::find(std::begin(kValueOptions), std::end(kValueOptions), name) ==
         std::end(kValueOptions))
       return makeError(ErrorCode::kBadConfig, "unknown argument '{}'", argv[i]);
@@ -197,6 +207,11 @@ Result<Options> parseOptions(int argc, char** argv) {
       o.drop_video_percent = *p;
     } else if (name == "--report") {
       o.report = text;
+    } else if (name == "--input-script") {
+      auto script = loadInputScript(text);
+      if (!script)
+        return makeError(ErrorCode::kBadConfig, "--input-script: {}", script.error().message);
+      o.input_script = std::move(*script);
     } else {
       return makeError(ErrorCode::kBadConfig, "unknown argument '{}'", argv[i]);
     }
@@ -231,6 +246,7 @@ struct Session {
   std::optional<int> terminated;
   bool connecting_done = false;
   bool finished = false;
+  bool input_stop = false;  // the input script stops (the stream is ending)
   uint64_t poor_status = 0;
   // Video: set up on the main thread, used on the receive thread.
   int video_format = 0;
@@ -398,6 +414,39 @@ void tick(Session& s) {
     line["type"] = "second";
     emit(line);
   }
+}
+
+// What the input thread did, for the summary.
+struct InputReport {
+  size_t performed = 0;
+  size_t failed = 0;  // a LiSend* call refused it, a wait-file timed out, or a wait was cut
+  int64_t started_ns = 0;
+};
+
+// The input thread: waits for the first decoded frame, then performs the script in order until
+// it ends or the stream does.
+void runInputScript(Session& s, const std::vector<InputAction>& script, InputReport& report) {
+  const InputWait wait = [&s](std::chrono::nanoseconds d) {
+    std::unique_lock lock(s.mutex);
+    s.changed.wait_for(lock, d, [&] { return s.input_stop || s.terminated.has_value(); });
+    return !s.input_stop && !s.terminated;
+  };
+  while (s.stats.decodedFrames() == 0)
+    if (!wait(std::chrono::milliseconds(5))) return;
+  report.started_ns = now().monotonic_ns;
+  spdlog::info("input script: first frame decoded, {} actions", script.size());
+  for (const InputAction& action : script) {
+    {
+      std::lock_guard lock(s.mutex);
+      if (s.input_stop || s.terminated) break;
+    }
+    const Json line = performInputAction(action, wait);
+    emit(line);
+    ++report.performed;
+    if (line["rc"] != 0) ++report.failed;
+  }
+  spdlog::info("input script: {} of {} actions performed, {} failed", report.performed,
+               script.size(), report.failed);
 }
 
 int run(const Options& o) {
@@ -595,11 +644,24 @@ int run(const Options& o) {
     // Stream until --seconds have passed, the host ends the stream, or a signal.
     const auto deadline = std::chrono::steady_clock::now() +
                           std::chrono::microseconds(static_cast<int64_t>(o.seconds * 1e6));
+    InputReport input;
+    std::thread input_thread;
+    if (o.input_script)
+      input_thread = std::thread([&] { runInputScript(session, *o.input_script, input); });
     {
       std::unique_lock lock(session.mutex);
       while (!session.terminated && !g_signalled && std::chrono::steady_clock::now() < deadline)
         session.changed.wait_until(lock, std::min(deadline, std::chrono::steady_clock::now() +
                                                                 std::chrono::milliseconds(50)));
+      session.input_stop = true;
+      session.changed.notify_all();
+    }
+    if (input_thread.joinable()) {
+      input_thread.join();
+      summary["input"] = Json{{"actions", o.input_script->size()},
+                              {"performed", input.performed},
+                              {"failed", input.failed},
+                              {"started_ns", input.started_ns}};
     }
     if (const RTP_VIDEO_STATS* v = LiGetRTPVideoStats(); v != nullptr)
       fec = Json{{"packets_video", v->packetCountVideo},    {"packets_fec", v->packetCountFec},
