@@ -1,5 +1,5 @@
-// Reed-Solomon over GF(2^8)/0x11D with the client's Cauchy parity matrix. The multiply-add
-// kernel uses a 64 KB product table, or AVX2 nibble shuffles where the CPU has them.
+// Reed-Solomon over GF(2^8)/0x11D with the client's Cauchy parity matrix (or a fixed one). The
+// multiply-add kernel uses a 64 KB product table, or AVX2 nibble shuffles where the CPU has them.
 #include "funkhaus/net/gamestream/reed_solomon.h"
 
 #include <array>
@@ -120,7 +120,24 @@ Result<ReedSolomon> ReedSolomon::create(int data_shards, int parity_shards) {
   return ReedSolomon(data_shards, parity_shards);
 }
 
+Result<ReedSolomon> ReedSolomon::createWithMatrix(int data_shards, int parity_shards,
+                                                  std::span<const uint8_t> matrix) {
+  auto rs = create(data_shards, parity_shards);
+  if (!rs) return rs;
+  if (matrix.size() != static_cast<size_t>(data_shards) * static_cast<size_t>(parity_shards)) {
+    return makeError(ErrorCode::kBadConfig,
+                     "Reed-Solomon matrix of {} coefficients for {} data x {} parity shards",
+                     matrix.size(), data_shards, parity_shards);
+  }
+  rs->matrix_.assign(matrix.begin(), matrix.end());
+  return rs;
+}
+
 uint8_t ReedSolomon::coefficient(int parity_row, int data_column) const {
+  if (!matrix_.empty()) {
+    return matrix_[static_cast<size_t>(parity_row) * static_cast<size_t>(data_shards_) +
+                   static_cast<size_t>(data_column)];
+  }
   // (parity + i) > j always, so the XOR is never 0 and always below 256.
   return kTables
       .inv[static_cast<unsigned>(parity_shards_ + data_column) ^ static_cast<unsigned>(parity_row)];

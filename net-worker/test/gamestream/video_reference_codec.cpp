@@ -3,6 +3,7 @@
 
 #include <dlfcn.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <utility>
@@ -109,6 +110,13 @@ std::string findArchive() {
   return fs::exists(p) ? p.string() : std::string();
 }
 
+// Writes a code's parity rows the way the client installs its audio matrix (memcpy into p[]).
+constexpr const char* kShim =
+    "#include <string.h>\n"
+    "#include \"rs.h\"\n"
+    "void funkhaus_rs_set_matrix(reed_solomon *rs, const uint8_t *m, size_t n)\n"
+    "{ memcpy(rs->p, m, n); }\n";
+
 std::string quote(const std::string& s) {
   std::string q = "'";
   for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
@@ -145,11 +153,18 @@ std::unique_ptr<ClientDecoder> ClientDecoder::load(std::string& why, bool& faile
   const std::string extract = "tar -xzf " + quote(archive) + " -C " + quote(decoder->dir_) +
                               " moonlight-common-c/nanors/rs.c moonlight-common-c/nanors/rs.h "
                               "moonlight-common-c/nanors/deps/obl";
+  const std::string shim = decoder->dir_ + "/funkhaus_rs_shim.c";
   const std::string build = quote(cc) + " -O2 -shared -fPIC -std=gnu11 -w -I" + quote(root) +
                             " -I" + quote(root + "/deps/obl") + " " + quote(root + "/rs.c") + " " +
                             quote(root + "/deps/obl/oblas_common.c") + " " +
-                            quote(root + "/deps/obl/oblas_lite.c") + " -o " + quote(lib);
-  if (std::system(extract.c_str()) != 0 || std::system(build.c_str()) != 0) {
+                            quote(root + "/deps/obl/oblas_lite.c") + " " + quote(shim) + " -o " +
+                            quote(lib);
+  bool shim_written = false;
+  if (FILE* f = std::fopen(shim.c_str(), "w"); f != nullptr) {
+    shim_written = std::fputs(kShim, f) >= 0;
+    shim_written = std::fclose(f) == 0 && shim_written;
+  }
+  if (!shim_written || std::system(extract.c_str()) != 0 || std::system(build.c_str()) != 0) {
     why = "extracting or building nanors from " + archive + " failed";
     failed = true;
     return nullptr;
@@ -167,8 +182,11 @@ std::unique_ptr<ClientDecoder> ClientDecoder::load(std::string& why, bool& faile
       reinterpret_cast<int (*)(void*, uint8_t**, int, int)>(sym("reed_solomon_encode"));
   decoder->decode_ =
       reinterpret_cast<int (*)(void*, uint8_t**, uint8_t*, int, int)>(sym("reed_solomon_decode"));
+  decoder->set_matrix_ =
+      reinterpret_cast<void (*)(void*, const uint8_t*, size_t)>(sym("funkhaus_rs_set_matrix"));
   auto init = reinterpret_cast<void (*)()>(sym("reed_solomon_init"));
-  if (!decoder->new_ || !decoder->release_ || !decoder->encode_ || !decoder->decode_ || !init) {
+  if (!decoder->new_ || !decoder->release_ || !decoder->encode_ || !decoder->decode_ ||
+      !decoder->set_matrix_ || !init) {
     why = "nanors symbols missing";
     failed = true;
     return nullptr;
@@ -185,9 +203,11 @@ ClientDecoder::~ClientDecoder() {
   }
 }
 
-bool ClientDecoder::encode(int data, int parity, std::vector<std::vector<uint8_t>>& shards) const {
+bool ClientDecoder::encode(int data, int parity, std::vector<std::vector<uint8_t>>& shards,
+                           const std::vector<uint8_t>& matrix) const {
   void* rs = new_(data, parity);
   if (rs == nullptr) return false;
+  if (!matrix.empty()) set_matrix_(rs, matrix.data(), matrix.size());
   std::vector<uint8_t*> ptrs;
   for (auto& s : shards) ptrs.push_back(s.data());
   const int ret = encode_(rs, ptrs.data(), data + parity, static_cast<int>(shards[0].size()));
@@ -196,9 +216,11 @@ bool ClientDecoder::encode(int data, int parity, std::vector<std::vector<uint8_t
 }
 
 bool ClientDecoder::decode(int data, int parity, std::vector<std::vector<uint8_t>>& shards,
-                           const std::vector<bool>& missing) const {
+                           const std::vector<bool>& missing,
+                           const std::vector<uint8_t>& matrix) const {
   void* rs = new_(data, parity);
   if (rs == nullptr) return false;
+  if (!matrix.empty()) set_matrix_(rs, matrix.data(), matrix.size());
   const size_t size = shards[0].size();
   std::vector<uint8_t*> ptrs;
   std::vector<uint8_t> marks;

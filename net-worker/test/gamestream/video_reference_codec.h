@@ -1,6 +1,6 @@
-// Test-only references for GameStream video FEC: GF(2^8) by shift-and-XOR, a Gaussian-elimination
-// erasure decoder, and the Moonlight client's own decoder (nanors) built from its archive at test
-// time. Used by the funkhaus_gs_video_tests thread only.
+// Test-only references for GameStream video (and audio) FEC: GF(2^8) by shift-and-XOR, a
+// Gaussian-elimination erasure decoder, and the Moonlight client's own decoder (nanors) built from
+// its archive at test time. Used by the test thread of funkhaus_gs_video_tests and _audio_tests.
 #pragma once
 
 #include <cstddef>
@@ -26,7 +26,8 @@ bool refDecode(int data, int parity, std::vector<std::vector<uint8_t>>& shards,
                const std::vector<bool>& missing);
 
 // nanors (moonlight-common-c/nanors, MIT) compiled from the client archive into a temp dir and
-// loaded with dlopen. Never part of the repository or of a funkhaus binary.
+// loaded with dlopen, with a one-line shim of ours that sets the parity matrix. Never part of the
+// repository or of a funkhaus binary.
 class ClientDecoder {
  public:
   // nullptr with `why` set when the archive or a C compiler is absent (the caller skips), or
@@ -35,10 +36,13 @@ class ClientDecoder {
   ~ClientDecoder();
 
   // reed_solomon_encode / reed_solomon_decode on `shards` (data + parity, each `size` bytes);
-  // decode rebuilds the data shards flagged in `missing`. False when nanors refuses.
-  bool encode(int data, int parity, std::vector<std::vector<uint8_t>>& shards) const;
+  // decode rebuilds the data shards flagged in `missing`. False when nanors refuses. A non-empty
+  // `matrix` (parity x data, row-major) replaces nanors' parity rows as the client does for
+  // audio (RtpAudioQueue.c copies its fixed rows into the code's p[]).
+  bool encode(int data, int parity, std::vector<std::vector<uint8_t>>& shards,
+              const std::vector<uint8_t>& matrix = {}) const;
   bool decode(int data, int parity, std::vector<std::vector<uint8_t>>& shards,
-              const std::vector<bool>& missing) const;
+              const std::vector<bool>& missing, const std::vector<uint8_t>& matrix = {}) const;
 
   const std::string& archive() const { return archive_; }
 
@@ -52,6 +56,7 @@ class ClientDecoder {
   void (*release_)(void*) = nullptr;
   int (*encode_)(void*, uint8_t**, int, int) = nullptr;
   int (*decode_)(void*, uint8_t**, uint8_t*, int, int) = nullptr;
+  void (*set_matrix_)(void*, const uint8_t*, size_t) = nullptr;  // our shim beside nanors
 };
 
 }  // namespace funkhaus::net::gamestream::video_test

@@ -1,10 +1,11 @@
 // Reed-Solomon erasure code over GF(2^8) as the Moonlight client decodes it (nanors): the parity
-// of GameStream video FEC blocks. Pure computation; any thread (objects are immutable).
+// of GameStream video and audio FEC blocks. Pure computation; any thread (objects are immutable).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "funkhaus/common/result.h"
 
@@ -29,6 +30,12 @@ class ReedSolomon {
 
   // 1 <= data_shards, 1 <= parity_shards, data_shards + parity_shards <= 255.
   static Result<ReedSolomon> create(int data_shards, int parity_shards);
+  // The same code with a fixed parity matrix instead of the Cauchy one: `matrix` holds
+  // parity_shards rows of data_shards coefficients each (row-major, nanors' layout of its p[]),
+  // as the client installs for audio (gamestream.md §7). The caller vouches that the matrix
+  // recovers the erasures it needs; only its shape is checked.
+  static Result<ReedSolomon> createWithMatrix(int data_shards, int parity_shards,
+                                              std::span<const uint8_t> matrix);
 
   int dataShards() const { return data_shards_; }
   int parityShards() const { return parity_shards_; }
@@ -46,6 +53,7 @@ class ReedSolomon {
 
   int data_shards_;
   int parity_shards_;
+  std::vector<uint8_t> matrix_;  // fixed coefficients, row-major; empty: the Cauchy matrix
 };
 
 }  // namespace funkhaus::net::gamestream
