@@ -163,7 +163,8 @@ void SessionMachine::startSet() {
     for (const auto& w : workers_) w->fail("session rings: " + plan.error().message);
     return;
   }
-  for (const auto& w : workers_) w->start();  // start order
+  for (const auto& w : workers_)  // start order
+    if (!hooks_.startsLater(*w)) w->start();
 }
 
 void SessionMachine::stopSet() {

@@ -15,6 +15,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "funkhaus/abi/exit_codes.h"
@@ -153,6 +154,7 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
       credentials_.reset();
     plan_.reset();
     monitor_of_.clear();
+    waiting_for_monitor_.clear();
     router_.forgetSticky();  // a new session's stream starts from the configured encoder
     auto plan = SessionPlan::create(options_.config, options_.config.workers);
     if (!plan) return plan.error();
@@ -165,6 +167,16 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
     leases_.release();
   }
   void closePlan() override { plan_.reset(); }
+
+  // Workers on the monitor start once the session's driver leased it (followMonitor()).
+  bool startsLater(WorkerProcess& w) override {
+    if (!w.spec().on_monitor || !plan_ || plan_->ring(abi::RingId::kDisplay) == nullptr ||
+        leases_.current())
+      return false;
+    spdlog::info("{}: starts when the session's virtual monitor is there", w.name());
+    waiting_for_monitor_.insert(&w);
+    return true;
+  }
 
   Result<LaunchSpec> prepareLaunch(WorkerProcess& w, const SessionInfo& session) override {
     if (hasDevice(w.spec(), Device::kDisplayControl)) {
@@ -339,12 +351,15 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
   void followMonitor() {
     const auto& monitor = leases_.current();
     if (!monitor) return;
-    for (const auto& w : machine_.workers())
-      if (w->spec().on_monitor && w->pid() && monitor_of_[w.get()] != monitor->display) {
+    for (const auto& w : machine_.workers()) {
+      if (waiting_for_monitor_.erase(w.get()) > 0) {
+        w->start();
+      } else if (w->spec().on_monitor && w->pid() && monitor_of_[w.get()] != monitor->display) {
         spdlog::info("{}: to virtual monitor {} (DISPLAY={})", w->name(), monitor->id,
                      monitor->display);
         w->restart();
       }
+    }
   }
 
   void openUinputFor(const WorkerProcess& w) {
@@ -618,6 +633,7 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
   std::map<const WorkerProcess*, std::vector<UniqueFd>> uinput_fds_;  // until it is ready
   std::string uinput_error_;
   std::map<const WorkerProcess*, std::string> monitor_of_;  // the DISPLAY it was started on
+  std::set<const WorkerProcess*> waiting_for_monitor_;      // startsLater() said so
   EventRouter router_;
   ControlServer control_;
   SessionApps apps_;

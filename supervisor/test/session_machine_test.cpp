@@ -92,6 +92,7 @@ struct RecordingHooks final : SessionMachine::Hooks {
     s.environment["PLAN"] = std::to_string(plans);
     return s;
   }
+  bool startsLater(WorkerProcess& w) override { return later.contains(w.name()); }
   std::vector<HandedFd> handOver(WorkerProcess&) override { return {}; }
   void onReady(WorkerProcess& w) override { ready.push_back(w.name()); }
   void onEvent(WorkerProcess& w, const abi::EventBody& e) override {
@@ -110,6 +111,7 @@ struct RecordingHooks final : SessionMachine::Hooks {
   std::vector<std::pair<std::string, uint32_t>> events, reaped;
   std::vector<std::pair<std::string, std::string>> requests;
   std::optional<int> exit_code;
+  std::set<std::string> later;  // startsLater() says so for these
 };
 
 SessionInfo session(const std::string& id, const std::string& user, uid_t uid) {
@@ -202,6 +204,20 @@ TEST_F(Machine, StartsTheSetInStartOrderAndIsReadyWhenEveryWorkerIs) {
   EXPECT_EQ(notifier_.readies, 1);
   EXPECT_EQ(notifier_.statuses.back(), "3 workers running");
   EXPECT_EQ(process("encode")->hand_overs, 1) << "the status page at least, after hello";
+}
+
+// A worker that waits for something the set makes (funkhaus-input for its virtual monitor) is
+// not started with the set; READY waits for it; whoever it waits for starts it.
+TEST_F(Machine, AWorkerThatStartsLaterIsLeftForItsHookToStart) {
+  hooks_.later = {"net"};
+  machine().switchTo(session("1", "alice", 1001));
+  EXPECT_EQ(launchedPaths(), (std::vector<std::string>{"funkhaus-capture", "funkhaus-encode"}));
+  bringUp(process("capture"), abi::WorkerKind::kCapture);
+  bringUp(process("encode"), abi::WorkerKind::kEncode);
+  EXPECT_EQ(notifier_.readies, 0);
+  machine().find("net")->start();  // what the supervisor does once the monitor is there
+  bringUp(process("net"), abi::WorkerKind::kNet);
+  EXPECT_EQ(notifier_.readies, 1);
 }
 
 TEST_F(Machine, WithoutASessionItIsReadyAndWaits) {

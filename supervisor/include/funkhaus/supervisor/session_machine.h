@@ -47,6 +47,12 @@ class SessionMachine : private WorkerProcess::Delegate {
     virtual void closePlan() = 0;
     // Per worker, as WorkerProcess::Delegate says. A host worker gets an empty session.
     virtual Result<LaunchSpec> prepareLaunch(WorkerProcess& worker, const SessionInfo& session) = 0;
+    // A worker of the set that does not start with it: it waits for something the set makes
+    // (its virtual monitor), and whoever says so starts it once that is there.
+    virtual bool startsLater(WorkerProcess& worker) {
+      (void)worker;
+      return false;
+    }
     virtual std::vector<HandedFd> handOver(WorkerProcess& worker) = 0;
     virtual void onReady(WorkerProcess& worker) = 0;
     virtual void onEvent(WorkerProcess& worker, const abi::EventBody& event) = 0;
