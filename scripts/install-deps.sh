@@ -26,6 +26,8 @@ packages=(
   # in a network namespace (veth pair), and Moonlight Embedded's build dependencies
   curl openssl avahi-daemon dbus iproute2 libenet-dev
   libopus-dev libevdev-dev libudev-dev libcurl4-openssl-dev libexpat1-dev uuid-dev libsdl2-dev
+  # audio: libpulse (the session's sound server), a private pulseaudio with pactl/paplay for tests
+  libpulse-dev pulseaudio pulseaudio-utils
   # packaging: the .deb and its checks under a real systemd
   dpkg-dev fakeroot systemd dbus libpam-systemd man-db
 )
