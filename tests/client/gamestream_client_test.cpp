@@ -18,6 +18,7 @@
 #include "../../supervisor/test/funkhausd_process.h"
 #include "funkhaus/test/moonlight.h"
 #include "funkhaus/test/shell.h"
+#include "gamestream_ports.h"
 
 namespace funkhaus {
 namespace {
@@ -29,40 +30,6 @@ using test::Funkhausd;
 
 bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
-}
-
-// Whether `port` on loopback is free for a socket of `type` (SOCK_STREAM or SOCK_DGRAM).
-bool bindable(uint16_t port, int type = SOCK_STREAM) {
-  UniqueFd fd(socket(AF_INET, type | SOCK_CLOEXEC, 0));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-}
-
-// A base port (not GameStream's default) whose other ports (HTTPS, RTSP, media) are free too.
-uint16_t freeBasePort() {
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-        getsockname(fd.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0)
-      continue;
-    const uint16_t port = ntohs(a.sin_port);
-    fd.reset();
-    if (port <= 2000 || port > 65000 || port == 47989) continue;
-    // HTTP, HTTPS (base - 5), RTSP (+21), video, control, audio (+9..+11).
-    bool free = true;
-    for (int offset : {0, -5, 21, 9, 10, 11})
-      free = free && bindable(static_cast<uint16_t>(port + offset)) &&
-             bindable(static_cast<uint16_t>(port + offset), SOCK_DGRAM);
-    if (free) return port;
-  }
-  return 0;
 }
 
 using Output = funkhaus::test::ShellRun;
@@ -79,7 +46,7 @@ class GamestreamClientTest : public ::testing::Test {
     auto moonlight = test::findMoonlight();
     if (!moonlight) GTEST_SKIP() << moonlight.error().message;
     moonlight_ = *moonlight;
-    base_port_ = freeBasePort();
+    base_port_ = test::freeGamestreamBasePort();
     ASSERT_NE(base_port_, 0) << "no free port pair on loopback";
     dir_ = fs::temp_directory_path() / ("funkhaus-gamestream-" + std::to_string(getpid()));
     fs::remove_all(dir_);

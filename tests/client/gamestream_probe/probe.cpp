@@ -73,7 +73,8 @@ frame (libavcodec), reads funkhaus's capture barcode from it and reports.
   --quit                   /cancel the app after streaming
   --help                   this text
 
-Output on stdout: one JSON line per second {"t","decoded","fps",...,"type":"second"}, then one
+Output on stdout: one JSON line per second {"t","decoded","fps",...,"type":"second"}, one per
+rumble message of the host {"type":"rumble","controller","low","high","received_ns"}, then one
 summary line {"type":"summary",...} (with --input-script: its "input" {"actions","performed",
 "failed","started_ns"}). Log on stderr. Exit status: 0 connected and never
 terminated, 1 otherwise, 2 usage error.
@@ -391,6 +392,17 @@ void emit(const Json& line) {
   std::fflush(stdout);
 }
 
+// The host's rumble (control message 0x010B): one JSON line each.
+void rumble(unsigned short controller, unsigned short low, unsigned short high) {
+  Json line;
+  line["type"] = "rumble";
+  line["controller"] = controller;
+  line["low"] = low;
+  line["high"] = high;
+  line["received_ns"] = now().monotonic_ns;
+  emit(line);
+}
+
 // Prints the per-second lines from the start of LiStartConnection on; interrupts a pending
 // connection on SIGINT/SIGTERM.
 void tick(Session& s) {
@@ -601,6 +613,7 @@ int run(const Options& o) {
   listener.connectionTerminated = connectionTerminated;
   listener.logMessage = logMessage;
   listener.connectionStatusUpdate = connectionStatusUpdate;
+  listener.rumble = rumble;
   DECODER_RENDERER_CALLBACKS video;
   LiInitializeVideoCallbacks(&video);
   video.setup = videoSetup;
