@@ -73,6 +73,9 @@ InputEvent make(InputKind kind, uint8_t index = 0) {
   return e;
 }
 
+// Text in one packet: a phrase from an on-screen keyboard, not a document.
+constexpr size_t kMaxTextBytes = 256;
+
 // One code point from exactly these 1..4 bytes, strictly (no overlong forms, no surrogates).
 Result<uint32_t> decodeUtf8(const uint8_t* s, size_t n) {
   const uint8_t b0 = s[0];
@@ -195,12 +198,27 @@ Result<void> decodeBody(uint32_t magic, const Body& b, std::vector<InputEvent>& 
       return {};
     }
     case kInputUtf8Text: {
-      if (b.size > 4) return makeError("{} bytes of text; one code point is 1..4", b.size);
-      auto cp = decodeUtf8(b.p, b.size);
-      if (!cp) return cp.error();
-      InputEvent e = make(InputKind::kText);
-      e.text.code_point = *cp;
-      events.push_back(e);
+      // Moonlight sends a code point per packet; the protocol library takes any string
+      // (LiSendUtf8TextEvent), so a packet may carry several: an event each, all or none.
+      if (b.size > kMaxTextBytes)
+        return makeError("{} bytes of text (at most {})", b.size, kMaxTextBytes);
+      const size_t first = events.size();
+      for (size_t at = 0; at < b.size;) {
+        const uint8_t lead = b.p[at];
+        const size_t length = lead < 0x80             ? 1
+                              : (lead & 0xE0) == 0xC0 ? 2
+                              : (lead & 0xF0) == 0xE0 ? 3
+                                                      : 4;
+        auto cp = decodeUtf8(b.p + at, std::min(length, b.size - at));
+        if (!cp) {
+          events.resize(first);
+          return cp.error();
+        }
+        InputEvent e = make(InputKind::kText);
+        e.text.code_point = *cp;
+        events.push_back(e);
+        at += length;
+      }
       return {};
     }
     case kInputTouch: {

@@ -161,7 +161,7 @@ TEST(GsInputPacket, HapticsEnableIsNoted) {
   EXPECT_TRUE(decode({0x00, 0x00, 0x00, 0x06, 0x0D, 0x00, 0x00, 0x00, 0x01, 0x00}).empty());
 }
 
-TEST(GsInputPacket, Utf8TextIsOneCodePoint) {
+TEST(GsInputPacket, Utf8TextIsAnEventPerCodePoint) {
   EXPECT_EQ(one({0x00, 0x00, 0x00, 0x05, 0x17, 0x00, 0x00, 0x00, 0x61}).text.code_point, 0x61u);
   EXPECT_EQ(one({0x00, 0x00, 0x00, 0x06, 0x17, 0x00, 0x00, 0x00, 0xC3, 0xA4}).text.code_point,
             0xE4u);
@@ -173,6 +173,7 @@ TEST(GsInputPacket, Utf8TextIsOneCodePoint) {
       0x1F600u);
   auto text = [](const Bytes& utf8) {
     Bytes p(8 + utf8.size());
+    p[2] = static_cast<uint8_t>((4 + utf8.size()) >> 8);
     p[3] = static_cast<uint8_t>(4 + utf8.size());
     p[4] = 0x17;
     std::copy(utf8.begin(), utf8.end(), p.begin() + 8);
@@ -186,8 +187,20 @@ TEST(GsInputPacket, Utf8TextIsOneCodePoint) {
   EXPECT_NE(refused(text({0x80})).find("lead byte"), std::string::npos);
   EXPECT_NE(refused(text({0xFF})).find("lead byte"), std::string::npos);
   EXPECT_NE(refused(text({0x00})).find("NUL"), std::string::npos);
-  EXPECT_NE(refused(text({0x61, 0x62})).find("2 UTF-8 bytes"), std::string::npos);
-  EXPECT_NE(refused(text({0xF0, 0x9F, 0x98, 0x80, 0x61})).find("1..4"), std::string::npos);
+  EXPECT_NE(refused(text({0xC3})).find("1 UTF-8 bytes"), std::string::npos);  // truncated
+  // Several code points in one packet (LiSendUtf8TextEvent takes a string): an event each.
+  std::vector<abi::InputEvent> several;
+  const Bytes phrase = {0x00, 0x00, 0x00, 0x0A, 0x17, 0x00, 0x00,
+                        0x00, 0x61, 0xC3, 0xA4, 0xE2, 0x82, 0xAC};
+  ASSERT_TRUE(decodeInputPacket(phrase, several).ok());
+  ASSERT_EQ(several.size(), 3u);
+  EXPECT_EQ(several[0].text.code_point, 0x61u);
+  EXPECT_EQ(several[1].text.code_point, 0xE4u);
+  EXPECT_EQ(several[2].text.code_point, 0x20ACu);
+  // One bad code point refuses the whole packet (none of it is typed).
+  several.clear();
+  EXPECT_NE(refused(text({0x61, 0xC0, 0x80})).find("overlong"), std::string::npos);
+  EXPECT_NE(refused(text(Bytes(257, 0x61))).find("at most 256"), std::string::npos);
 }
 
 const Bytes kTouchPacket = {

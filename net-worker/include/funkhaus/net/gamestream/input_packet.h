@@ -38,7 +38,8 @@ inline constexpr uint32_t kInputPadBattery = 0x55000007;
 //
 // The size field must match the payload exactly; each body must be at least as long as the
 // client's structure for its magic (longer is accepted: later clients may append fields), a
-// UTF-8 text body 1..4 bytes that are exactly one code point. Range checks: vk 1..255 (the
+// UTF-8 text body 1..256 bytes of whole code points (an event each; one bad code point refuses
+// the packet). Range checks: vk 1..255 (the
 // client's keyCode & 0xFF), mouse buttons 1..5, controllers < 16, pad reference sizes >= 1, a
 // Unicode scalar value other than NUL, known contact events, pen tools and buttons, tilt 0..90,
 // rotation 0..360, finite floats with pressure and contact area in 0..1. Positions are clamped
