@@ -264,6 +264,10 @@ class CaptureTest : public PulseSessionTest, public ::testing::WithParamInterfac
 // frames of exactly 240 samples, goes through the encoder and a client's decoder, and keeps its
 // frequency and level on every channel.
 TEST_P(CaptureTest, APlayedToneIsCapturedEncodedAndDecoded) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "under TSan: libpulse is not instrumented, and its playing and recording "
+                  "threads share the server's memory ring buffers, which TSan cannot see";
+#endif
   const int channels = GetParam();
   addSpeakers();
   auto session = connect();
