@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "fake_sink.h"
+#include "input_events.h"
 
 namespace funkhaus::input {
 namespace {
@@ -15,21 +16,10 @@ namespace {
 using abi::InputKind;
 using test::FakeSink;
 
-abi::InputEvent make(InputKind kind) {
-  abi::InputEvent e{};
-  e.kind = static_cast<uint16_t>(kind);
-  return e;
-}
-abi::InputEvent key(InputKind kind, uint32_t vk) {
-  auto e = make(kind);
-  e.key.vk = vk;
-  return e;
-}
-abi::InputEvent button(InputKind kind, uint32_t b) {
-  auto e = make(kind);
-  e.button.button = b;
-  return e;
-}
+using test::button;
+using test::key;
+using test::make;
+
 bool keyDown(const abi::InputHeld& held, uint32_t vk) {
   return (held.keys[vk / 64] >> (vk % 64) & 1) != 0;
 }

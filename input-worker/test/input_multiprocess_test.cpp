@@ -19,6 +19,7 @@
 #include "funkhaus/common/clock.h"
 #include "funkhaus/common/input_ring.h"
 #include "funkhaus/test/fake_supervisor.h"
+#include "input_events.h"
 #include "x_recorder.h"
 #include "xvfb_server.h"
 
@@ -30,12 +31,7 @@ using capture::test::XvfbServer;
 using funkhaus::test::FakeSupervisor;
 using namespace std::chrono_literals;
 
-abi::InputEvent key(InputKind kind, uint32_t vk) {
-  abi::InputEvent e{};
-  e.kind = static_cast<uint16_t>(kind);
-  e.key.vk = vk;
-  return e;
-}
+using test::key;
 
 std::unique_ptr<FakeSupervisor> startInput(const std::string& display, const SharedMemory& ring) {
   std::vector<std::string> env;

@@ -17,6 +17,7 @@
 #include "funkhaus/common/input_ring.h"
 #include "funkhaus/input/dispatcher.h"
 #include "funkhaus/input/input_pump.h"
+#include "input_events.h"
 #include "x_client.h"
 #include "x_recorder.h"
 #include "xvfb_server.h"
@@ -30,42 +31,13 @@ using test::Recorder;
 
 constexpr uint32_t kWidth = 1280, kHeight = 720;
 
-abi::InputEvent make(InputKind kind) {
-  abi::InputEvent e{};
-  e.kind = static_cast<uint16_t>(kind);
-  return e;
-}
-abi::InputEvent key(InputKind kind, uint32_t vk) {
-  auto e = make(kind);
-  e.key.vk = vk;
-  return e;
-}
-abi::InputEvent button(InputKind kind, uint32_t b) {
-  auto e = make(kind);
-  e.button.button = b;
-  return e;
-}
-abi::InputEvent scroll(InputKind kind, int32_t amount) {
-  auto e = make(kind);
-  e.scroll.amount = amount;
-  return e;
-}
-abi::InputEvent position(int32_t x, int32_t y, uint32_t w, uint32_t h) {
-  auto e = make(InputKind::kMousePosition);
-  e.pointer = {x, y, w, h};
-  return e;
-}
-abi::InputEvent move(int32_t dx, int32_t dy) {
-  auto e = make(InputKind::kMouseMove);
-  e.pointer.x = dx;
-  e.pointer.y = dy;
-  return e;
-}
-abi::InputEvent text(uint32_t code_point) {
-  auto e = make(InputKind::kText);
-  e.text.code_point = code_point;
-  return e;
-}
+using test::button;
+using test::key;
+using test::make;
+using test::move;
+using test::position;
+using test::scroll;
+using test::text;
 
 // Code points of a UTF-8 string (the test's own strings: valid).
 std::vector<uint32_t> codePoints(const std::string& utf8) {
