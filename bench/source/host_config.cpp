@@ -12,7 +12,8 @@ std::string hostConfigToml(const BenchSettings& s, const std::string& control_so
       "# funkhaus_pipeline_bench: the host configuration of every variant. Everything not\n"
       "# named here is funkhausd's default (encode: libx264, preset superfast, 8000 kbit/s).\n"
       "[capture]\nsource = \"synthetic\"\nwidth = {}\nheight = {}\nfps = {}\n"
-      "[net]\nbind = \"127.0.0.1\"\nport = 0\n",
+      "[net]\nbind = \"127.0.0.1\"\nport = 0\n"
+      "[workers]\nstart = [\"capture\", \"encode\", \"net\"]\n",
       s.width, s.height, s.fps);
   // A TOML literal string: the caller checked that the path holds no quote or control byte.
   if (!control_socket.empty()) text += fmt::format("[control]\nsocket = '{}'\n", control_socket);

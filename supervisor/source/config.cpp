@@ -440,7 +440,7 @@ void readRings(TableReader& top, Config& config, std::string_view source,
 }  // namespace
 
 void resolveDefaults(Config& config, const std::string& worker_dir) {
-  if (!config.workers_set) {
+  auto pickWorkers = [&] {
     // The table's order; a worker that is only there when available joins if it is.
     config.workers.clear();
     for (const WorkerSpec& w : workerTable())
@@ -449,11 +449,16 @@ void resolveDefaults(Config& config, const std::string& worker_dir) {
            (w.default_start == DefaultStart::kIfAvailable && w.available != nullptr &&
             w.available(config, worker_dir))))
         config.workers.emplace_back(w.name);
-  }
-  if (config.capture.source == "auto")
+  };
+  if (!config.workers_set) pickWorkers();
+  if (config.capture.source == "auto") {
     // Frames from the virtual display when a worker in the set produces the display ring.
     config.capture.source =
         producerOf(abi::RingId::kDisplay, config.workers, nullptr) ? "vdisplay" : "synthetic";
+    // Availability may depend on the source now known (input has no display to go to with the
+    // synthetic picture).
+    if (!config.workers_set) pickWorkers();
+  }
 }
 
 std::vector<std::string> hostWorkers(const Config& config) {

@@ -44,8 +44,11 @@ bool vdisplayAvailable(const Config& c, const std::string& worker_dir) {
 
 std::vector<std::string> noArgs(const Config&) { return {}; }
 
-bool inputAvailable(const Config&, const std::string& worker_dir) {
-  return access((worker_dir + "/funkhaus-input").c_str(), X_OK) == 0;
+// Input needs somewhere to go: an X display (any source but the synthetic picture has one) or
+// /dev/uinput, which funkhausd opens for it.
+bool inputAvailable(const Config& c, const std::string& worker_dir) {
+  return access((worker_dir + "/funkhaus-input").c_str(), X_OK) == 0 &&
+         (c.capture.source != "synthetic" || access("/dev/uinput", W_OK) == 0);
 }
 
 std::vector<std::string> captureArgs(const Config& c) {

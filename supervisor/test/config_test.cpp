@@ -317,7 +317,7 @@ TEST(Config, DriverJoinsOnlyWhenTheSourceMayUseIt) {
   const auto dir =
       std::filesystem::temp_directory_path() / ("funkhaus-driver-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
-  for (const char* name : {"funkhaus-vdisplay", "Xvfb"}) {
+  for (const char* name : {"funkhaus-vdisplay", "Xvfb", "funkhaus-input"}) {
     std::ofstream(dir / name) << "#!/bin/sh\n";
     std::filesystem::permissions(dir / name, std::filesystem::perms::owner_all);
   }
@@ -331,12 +331,23 @@ TEST(Config, DriverJoinsOnlyWhenTheSourceMayUseIt) {
   };
   const Config automatic = resolved("");
   EXPECT_EQ(automatic.capture.source, "vdisplay");
-  EXPECT_EQ(automatic.workers, (std::vector<std::string>{"vdisplay", "capture", "encode", "net"}));
+  EXPECT_EQ(automatic.workers,
+            (std::vector<std::string>{"vdisplay", "capture", "encode", "net", "input"}));
+  // With the synthetic picture there is no X display: input joins only if it can have uinput.
+  const bool uinput = access("/dev/uinput", W_OK) == 0;
+  std::vector<std::string> three = {"capture", "encode", "net"};
+  std::vector<std::string> with_input = {"capture", "encode", "net", "input"};
   const Config synthetic = resolved("[capture]\nsource = \"synthetic\"\n");
-  EXPECT_EQ(synthetic.workers, (std::vector<std::string>{"capture", "encode", "net"}))
-      << "no virtual display that nobody watches";
+  EXPECT_EQ(synthetic.workers, uinput ? with_input : three)
+      << "no virtual display that nobody watches, no input worker with nowhere to put input";
   const Config x11 = resolved("[capture]\nsource = \"x11\"\n");
-  EXPECT_EQ(x11.workers, (std::vector<std::string>{"capture", "encode", "net"}));
+  EXPECT_EQ(x11.workers, with_input);
+  // "auto" without the driver's binary is the synthetic picture: the same rule, decided after
+  // the source is known.
+  std::filesystem::remove(dir / "funkhaus-vdisplay");
+  const Config automatic_synthetic = resolved("");
+  EXPECT_EQ(automatic_synthetic.capture.source, "synthetic");
+  EXPECT_EQ(automatic_synthetic.workers, uinput ? with_input : three);
   setenv("PATH", old_path.c_str(), 1);
   std::filesystem::remove_all(dir);
 }
