@@ -173,6 +173,7 @@ PacketProducer::PushResult PacketProducer::push(const PacketMeta& meta,
   rec.frame_number = meta.frame_number;
   rec.capture_time_ns = meta.capture_time_ns;
   rec.codec = meta.codec;
+  rec.format = meta.format;
   std::memcpy(area + at, &rec, sizeof rec);
   if (!payload.empty()) std::memcpy(area + at + sizeof rec, payload.data(), payload.size());
   head_ += pad + need;

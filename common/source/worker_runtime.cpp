@@ -36,6 +36,8 @@ const char* ringName(abi::RingId ring) {
       return "video packet ring";
     case abi::RingId::kInput:
       return "input ring";
+    case abi::RingId::kAudioPackets:
+      return "audio packet ring";
   }
   return "ring";
 }

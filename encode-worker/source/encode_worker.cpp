@@ -80,7 +80,8 @@ class EncodeWorkerStage final : public WorkerStage {
         if (auto set = setFps(command.arg); !set)
           spdlog::warn("encode: set frame rate refused: {}", set.error().message);
         break;
-      case abi::Command::kStop:  // the runtime's
+      case abi::Command::kStop:      // the runtime's
+      case abi::Command::kSetAudio:  // not encode's (funkhausd's table routes it to audio)
         break;
     }
   }

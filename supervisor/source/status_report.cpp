@@ -122,6 +122,7 @@ void logEvent(const WorkerSpec& from, const abi::EventBody& event) {
     case abi::Event::kCodecRequest:
     case abi::Event::kBitrateRequest:
     case abi::Event::kFpsRequest:
+    case abi::Event::kAudioRequest:
       spdlog::info("{}: event {} (arg {})", from.name, event.event, event.arg);
       break;
   }

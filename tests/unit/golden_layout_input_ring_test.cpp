@@ -3,6 +3,7 @@
 // kInputRingVersion.
 #include <cstring>
 
+#include "funkhaus/abi/codec.h"
 #include "funkhaus/abi/input_ring.h"
 #include "funkhaus/abi/message.h"
 #include "funkhaus/abi/status_page.h"
@@ -243,11 +244,23 @@ TEST(GoldenLayout, InputRingValues) {
   EXPECT_EQ(static_cast<uint8_t>(PadType::kPlayStation), 2);
   EXPECT_EQ(static_cast<uint8_t>(PadType::kNintendo), 3);
   EXPECT_EQ(static_cast<uint32_t>(RingId::kInput), 4u);
-  EXPECT_EQ(kMaxRingId, 4u);
+  EXPECT_EQ(static_cast<uint32_t>(RingId::kAudioPackets), 5u);
+  EXPECT_EQ(kMaxRingId, 5u);
   EXPECT_EQ(static_cast<uint32_t>(DeviceId::kUinput), 2u);
   EXPECT_EQ(kMaxDeviceId, 2u);
   EXPECT_EQ(static_cast<uint32_t>(WorkerKind::kInput), 6u);
-  EXPECT_EQ(kMaxWorkerKind, 6u);
+  EXPECT_EQ(static_cast<uint32_t>(WorkerKind::kAudio), 7u);
+  EXPECT_EQ(kMaxWorkerKind, 7u);
+  EXPECT_EQ(static_cast<uint32_t>(Codec::kOpus), 3u);
+  EXPECT_EQ(static_cast<uint32_t>(Command::kSetAudio), 6u);
+  EXPECT_EQ(static_cast<uint32_t>(Event::kAudioRequest), 8u);
+  EXPECT_EQ(opusFormat(6, 240), 6u | 240u << 8);
+  EXPECT_EQ(opusFormatChannels(opusFormat(8, 480)), 8u);
+  EXPECT_EQ(opusFormatSamples(opusFormat(8, 480)), 480u);
+  EXPECT_TRUE(audioRequested(audioRequest(2, 5)));
+  EXPECT_FALSE(audioRequested(0));
+  EXPECT_EQ(audioRequestChannels(audioRequest(6, 5)), 6u);
+  EXPECT_EQ(audioRequestPacketMs(audioRequest(6, 10)), 10u);
 }
 
 }  // namespace

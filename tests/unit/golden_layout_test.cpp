@@ -111,8 +111,8 @@ TEST(GoldenLayout, PacketRecordHeaderV4) {
        {"frame_number", 8, 8},
        {"capture_time_ns", 16, 8},
        {"codec", 24, 4},
-       {"reserved", 28, 4}},
-      {W(size), W(flags), W(frame_number), W(capture_time_ns), W(codec), W(reserved)});
+       {"format", 28, 4}},
+      {W(size), W(flags), W(frame_number), W(capture_time_ns), W(codec), W(format)});
 }
 
 TEST(GoldenLayout, PacketRingHeaderV4) {

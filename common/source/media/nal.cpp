@@ -29,6 +29,8 @@ const char* codecName(Codec codec) {
       return "H.264";
     case Codec::kHevc:
       return "HEVC";
+    case Codec::kOpus:
+      return "Opus";
   }
   return "?";
 }

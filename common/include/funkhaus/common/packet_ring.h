@@ -55,6 +55,7 @@ struct PacketMeta {
   uint64_t capture_time_ns = 0;
   uint32_t flags = 0;  // kRecordFlagKeyframe; the ring adds kRecordFlagDiscontinuity itself
   uint32_t codec = 0;
+  uint32_t format = 0;  // abi::opusFormat() for kOpus records
 };
 
 class PacketProducer : public PacketRingView {

@@ -80,8 +80,9 @@ enum class RingId : uint32_t {
   kFrames = 2,        // frame ring, I420: capture -> encode
   kVideoPackets = 3,  // packet ring, access units: encode -> net
   kInput = 4,         // input ring (input_ring.h), the client's input: net -> input
+  kAudioPackets = 5,  // packet ring, Opus packets (Codec::kOpus): audio -> net
 };
-inline constexpr uint32_t kMaxRingId = static_cast<uint32_t>(RingId::kInput);
+inline constexpr uint32_t kMaxRingId = static_cast<uint32_t>(RingId::kAudioPackets);
 
 // Which device an fd is (the tag of kDevice).
 enum class DeviceId : uint32_t {
@@ -116,8 +117,22 @@ enum class Command : uint32_t {
   kSetBitrate = 3,  // encode: arg = bits per second
   kSetCodec = 4,    // encode: arg = Codec (codec.h); the next frame is an IDR of that codec
   kSetFps = 5,      // capture, encode: arg = frames per second (1..240)
+  // audio: arg = audioRequest(): channels and packet duration the listeners want; 0: nobody
+  // listens (the user's default sink comes back).
+  kSetAudio = 6,
 };
-inline constexpr uint32_t kMaxCommand = static_cast<uint32_t>(Command::kSetFps);
+inline constexpr uint32_t kMaxCommand = static_cast<uint32_t>(Command::kSetAudio);
+
+// The arg of kSetAudio and kAudioRequest: channels (2, 6, 8; 0: the worker's configured count)
+// in bits 8-15, packet duration in ms (5, 10, 20) in bits 0-7; 0 alone: nobody listens.
+constexpr uint64_t audioRequest(uint32_t channels, uint32_t packet_ms) {
+  return uint64_t{channels & 0xFF} << 8 | (packet_ms & 0xFF) | uint64_t{1} << 16;
+}
+constexpr bool audioRequested(uint64_t arg) { return (arg >> 16 & 1) != 0; }
+constexpr uint32_t audioRequestChannels(uint64_t arg) {
+  return static_cast<uint32_t>(arg >> 8 & 0xFF);
+}
+constexpr uint32_t audioRequestPacketMs(uint64_t arg) { return static_cast<uint32_t>(arg & 0xFF); }
 
 struct CommandBody {
   uint32_t command;  // Command
@@ -155,8 +170,11 @@ enum class Event : uint32_t {
   // net: a GameStream client announced its frame rate; funkhausd forwards it to capture and
   // encode (and again to a restarted one). arg = frames per second.
   kFpsRequest = 7,
+  // net: whether anybody listens to audio (audioRequest(), or 0), sent when that changes;
+  // funkhausd forwards it to the audio ring's producer as kSetAudio (and again to a restarted one).
+  kAudioRequest = 8,
 };
-inline constexpr uint32_t kMaxEvent = static_cast<uint32_t>(Event::kFpsRequest);
+inline constexpr uint32_t kMaxEvent = static_cast<uint32_t>(Event::kAudioRequest);
 
 struct EventBody {
   uint32_t event;  // Event

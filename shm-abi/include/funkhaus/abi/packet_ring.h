@@ -1,6 +1,8 @@
 // Layout of a packet ring: PacketRingHeader at offset 0 of a sealed memfd, then a byte area of
 // `capacity` bytes holding variable-length records. Created by funkhausd, written by one
-// producer (encode) and read by one consumer (net). Single producer, single consumer.
+// producer (encode; audio for the audio ring) and read by one consumer (net). Single producer,
+// single consumer. In an audio ring, frame_number counts packets and capture_time_ns is the
+// capture time of the packet's first sample (the video's clock).
 #pragma once
 
 #include <cstddef>
@@ -33,7 +35,7 @@ struct PacketRecordHeader {
   uint64_t frame_number;     // frame number of the access unit
   uint64_t capture_time_ns;  // CLOCK_MONOTONIC capture time of its frame
   uint32_t codec;            // Codec (codec.h)
-  uint32_t reserved;
+  uint32_t format;           // kOpus: opusFormat() (codec.h); 0 for video
 };
 
 static_assert(sizeof(PacketRecordHeader) == 32, "record header size is part of the ABI");

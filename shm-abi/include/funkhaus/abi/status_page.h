@@ -20,8 +20,9 @@ enum class WorkerKind : uint32_t {
   kVdisplay = 4,
   kWeb = 5,  // host-level: the GameStream HTTP(S) API
   kInput = 6,
+  kAudio = 7,
 };
-inline constexpr uint32_t kMaxWorkerKind = static_cast<uint32_t>(WorkerKind::kInput);
+inline constexpr uint32_t kMaxWorkerKind = static_cast<uint32_t>(WorkerKind::kAudio);
 
 enum class WorkerState : uint32_t {
   kStarting = 0,  // spawned, not yet attached to its rings
