@@ -11,6 +11,9 @@ if command -v ccache >/dev/null; then
   # Compiles are cached outside the checkout (~/.cache/ccache), keyed on paths relative to it, so a
   # fresh clone or another worktree reuses them.
   export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$root}
+  # Three builds (plain, ASan+UBSan, TSan) of ~1.5 GB each must all stay cached, or every CI run
+  # after a header change rebuilds the sanitizer builds cold.
+  export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-12G}
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 fi
 cmake -S "$root" -B "$build_dir" -G Ninja -DFUNKHAUS_WERROR=ON "${launcher[@]}" "$@"
