@@ -2,7 +2,8 @@
 # Builds gamestream_probe, funkhaus's own GameStream test client, and prints the path of the
 # binary. The probe links moonlight-common-c (GPL-3.0), so both are built here, in a cache OUTSIDE
 # the repository, never into a funkhaus binary: moonlight-common-c from its source archive
-# (static, Release), the probe from the sources beside this script plus funkhaus's barcode reader.
+# (static, Release), the probe from the sources beside this script plus funkhaus's barcode reader
+# and the tests' WAV writer (tests/support/source/audio_analysis.cpp).
 # Usage: build.sh [--debug] [CACHE_DIR]   (default: ${XDG_CACHE_HOME:-$HOME/.cache}/funkhaus-test-clients)
 #   --debug (or FUNKHAUS_PROBE_DEBUG=1)  a separate Debug variant: moonlight-common-c with LC_DEBUG
 #                               (a host protocol violation aborts on an assert) and its FEC
@@ -42,9 +43,10 @@ if [[ -n $debug ]]; then build_type=Debug; variant=-debug; fi
 
 # The probe's inputs: its own sources, the funkhaus sources compiled into it, this script.
 probe_sources=("$here"/*.cpp)
-project_sources=("$repo/capture-worker/source/barcode.cpp")
+project_sources=("$repo/capture-worker/source/barcode.cpp" "$repo/tests/support/source/audio_analysis.cpp")
 hashed_files=("$here"/*.cpp "$here"/*.h "$here/build.sh" "${project_sources[@]}"
               "$repo/capture-worker/include/funkhaus/capture/barcode.h"
+              "$repo/tests/support/include/funkhaus/test/audio_analysis.h"
               "$repo/common/include/funkhaus/common/result.h"
               "$repo/common/include/funkhaus/common/percentile.h"
               "$repo/shm-abi/include/funkhaus/abi/exit_codes.h")
@@ -62,7 +64,7 @@ flock 9
 if [[ -x $out ]]; then echo "$out"; exit 0; fi
 
 deps=(cmake make gcc g++ pkg-config libssl-dev libcurl4-openssl-dev libavcodec-dev libavutil-dev
-      libswscale-dev libfmt-dev libspdlog-dev nlohmann-json3-dev)
+      libswscale-dev libfmt-dev libspdlog-dev nlohmann-json3-dev libopus-dev)
 missing=()
 for p in "${deps[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
 if (( ${#missing[@]} )); then
@@ -89,10 +91,11 @@ fi
 rm -rf "$probe_dir.tmp"
 mkdir -p "$probe_dir.tmp"
 cxx=${CXX:-c++}
-pkgs="libavcodec libavutil libswscale libcurl libcrypto fmt spdlog"
+pkgs="libavcodec libavutil libswscale libcurl libcrypto fmt spdlog opus"
 cflags=(-std=c++20 -O2 -g -Wall -Wextra -Werror -pthread
         -I"$here" -I"$lib_dir/src/src"
         -I"$repo/capture-worker/include" -I"$repo/common/include" -I"$repo/shm-abi/include"
+        -I"$repo/tests/support/include"
         $(pkg-config --cflags $pkgs))
 objs=()
 pids=()

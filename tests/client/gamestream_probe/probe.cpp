@@ -1,8 +1,9 @@
 // gamestream_probe: funkhaus's own GameStream test client on moonlight-common-c (GPL-3.0, linked
 // only here, in the test-client cache that build.sh makes). It launches an app with the
 // certificate a paired Moonlight Embedded left in its key directory, streams it, decodes every
-// access unit, reads the capture barcode and prints JSON: one line per second and a summary;
-// with --input-script it also sends input (LiSend*) and prints a line per action.
+// access unit, reads the capture barcode, decodes every audio packet (libopus; optionally into a
+// WAV file) and prints JSON: one line per second and a summary; with --input-script it also sends
+// input (LiSend*) and prints a line per action.
 #include <Limelight.h>
 #include <openssl/rand.h>
 #include <signal.h>
@@ -28,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "audio_decoder.h"
 #include "gamestream_http.h"
 #include "input_script.h"
 #include "loss_proxy.h"
@@ -65,6 +67,12 @@ frame (libavcodec), reads funkhaus's capture barcode from it and reports.
                            RTSP port and UDP ports PORT+9, +10, +11 to --host
   --drop-video-percent P   with --proxy-address: drop P % (0..100) of the host's video datagrams
   --report FILE            write the summary JSON to FILE as well
+  --audio-channels 2|6|8   audio asked for: stereo (default), 5.1 or 7.1 (the stream's
+                           audioConfiguration and the launch's surroundAudioInfo)
+  --audio-wav FILE         write the decoded audio to FILE (WAV, 32-bit float, 48 kHz, the
+                           negotiated channels in the order FL FR C LFE BL BR SL SR; a lost
+                           packet's concealment included) and list every audio packet in the
+                           summary (see below)
   --input-script FILE      once the first frame is decoded, perform FILE's input actions in
                            order (keys, text, pointer, buttons, wheels, sleeps, marks, waits for
                            a file; see input_script.h) and print one line per action
@@ -76,7 +84,14 @@ frame (libavcodec), reads funkhaus's capture barcode from it and reports.
 Output on stdout: one JSON line per second {"t","decoded","fps",...,"type":"second"}, one per
 rumble message of the host {"type":"rumble","controller","low","high","received_ns"}, then one
 summary line {"type":"summary",...} (with --input-script: its "input" {"actions","performed",
-"failed","started_ns"}). Log on stderr. Exit status: 0 connected and never
+"failed","started_ns"}). The summary's "audio": {"packets" (lost ones included), "lost",
+"decode_errors","last_decode_error","samples" (decoded per channel),"layout" (null before the
+audio stream: {"channels","streams","coupled_streams","samples_per_frame","sample_rate",
+"mapping","audio_configuration_channels"}),"first_packet_ns","last_packet_ns","wav" (the
+file or null)}; with --audio-wav also "packet_received_ns" and "packet_samples": for each packet
+in the order decoded, CLOCK_MONOTONIC when the library handed it over (it gives no RTP
+sequence or timestamp) and the samples per channel it added to the WAV file, so sample i of the
+file came in the packet where the running sum of packet_samples first exceeds i. Log on stderr. Exit status: 0 connected and never
 terminated, 1 otherwise, 2 usage error.
 )";
 
@@ -95,6 +110,8 @@ struct Options {
   std::string proxy_address;
   std::optional<double> drop_video_percent;
   std::string report;
+  int audio_channels = 2;
+  std::string audio_wav;
   std::optional<std::vector<InputAction>> input_script;
   bool quit = false;
   bool help = false;
@@ -152,6 +169,8 @@ Result<Options> parseOptions(int argc, char** argv) {
                                                     "--proxy-address",
                                                     "--drop-video-percent",
                                                     "--report",
+                                                    "--audio-channels",
+                                                    "--audio-wav",
                                                     "--input-script"};
     if (std::find(std::begin(kValueOptions), std::end(kValueOptions), name) ==
         std::end(kValueOptions))
@@ -208,6 +227,14 @@ Result<Options> parseOptions(int argc, char** argv) {
       o.drop_video_percent = *p;
     } else if (name == "--report") {
       o.report = text;
+    } else if (name == "--audio-channels") {
+      if (text != "2" && text != "6" && text != "8")
+        return makeError(ErrorCode::kBadConfig, "--audio-channels: expected 2, 6 or 8, got '{}'",
+                         text);
+      o.audio_channels = text[0] - '0';
+    } else if (name == "--audio-wav") {
+      if (text.empty()) return makeError(ErrorCode::kBadConfig, "--audio-wav: empty");
+      o.audio_wav = text;
     } else if (name == "--input-script") {
       auto script = loadInputScript(text);
       if (!script)
@@ -257,6 +284,10 @@ struct Session {
   std::unique_ptr<VideoDecoder> decoder;
   std::vector<uint8_t> au;
   uint64_t logged_errors = 0;
+  // Audio: made by the renderer's init, used on the audio receive thread.
+  std::string audio_wav;
+  std::unique_ptr<AudioDecoder> audio_decoder;
+  uint64_t logged_audio_errors = 0;
 };
 
 Session* g_session = nullptr;
@@ -369,14 +400,68 @@ int submitDecodeUnit(PDECODE_UNIT du) {
   return need_idr ? DR_NEED_IDR : DR_OK;
 }
 
-int audioInit(int, const POPUS_MULTISTREAM_CONFIGURATION opus, void*, int) {
-  spdlog::info("audio: {} Hz, {} channels, {} samples per packet", opus->sampleRate,
-               opus->channelCount, opus->samplesPerFrame);
+// The stream's Opus layout: a decoder for it (and the WAV file, with --audio-wav).
+int audioInit(int audio_configuration, const POPUS_MULTISTREAM_CONFIGURATION opus, void*, int) {
+  OpusLayout layout;
+  layout.sample_rate = opus->sampleRate;
+  layout.channels = opus->channelCount;
+  layout.streams = opus->streams;
+  layout.coupled_streams = opus->coupledStreams;
+  layout.samples_per_frame = opus->samplesPerFrame;
+  std::copy(std::begin(opus->mapping), std::end(opus->mapping), layout.mapping.begin());
+  Json mapping = Json::array();
+  for (int c = 0; c < std::clamp(opus->channelCount, 0, 8); ++c)
+    mapping.push_back(opus->mapping[c]);
+  spdlog::info(
+      "audio: {} Hz, {} channels, {} streams ({} coupled), mapping {}, {} samples per "
+      "packet",
+      opus->sampleRate, opus->channelCount, opus->streams, opus->coupledStreams, mapping.dump(),
+      opus->samplesPerFrame);
+  g_session->stats.setAudioLayout(
+      Json{{"channels", opus->channelCount},
+           {"streams", opus->streams},
+           {"coupled_streams", opus->coupledStreams},
+           {"samples_per_frame", opus->samplesPerFrame},
+           {"sample_rate", opus->sampleRate},
+           {"mapping", mapping},
+           {"audio_configuration_channels",
+            CHANNEL_COUNT_FROM_AUDIO_CONFIGURATION(audio_configuration)}});
+  auto decoder = AudioDecoder::create(layout, g_session->audio_wav);
+  if (!decoder) {
+    spdlog::error("audio init: {}", decoder.error().message);
+    return -1;
+  }
+  g_session->audio_decoder = std::move(*decoder);
   return 0;
 }
 
+// Called on the audio receive thread as each packet arrives (CAPABILITY_DIRECT_SUBMIT); a null
+// packet stands for a lost one.
 void audioSample(char* data, int length) {
-  g_session->stats.onAudioPacket(data == nullptr || length <= 0);
+  Session& s = *g_session;
+  const Timestamps at = now();
+  const bool lost = data == nullptr || length <= 0;
+  int samples = 0;
+  if (!s.audio_decoder) {
+    s.stats.onAudioDecodeError("no audio decoder");
+  } else {
+    auto decoded =
+        s.audio_decoder->decode(reinterpret_cast<const unsigned char*>(data), lost ? 0 : length);
+    if (decoded) {
+      samples = *decoded;
+    } else {
+      s.stats.onAudioDecodeError(decoded.error().message);
+      if (++s.logged_audio_errors <= 20) spdlog::warn("audio: {}", decoded.error().message);
+    }
+  }
+  s.stats.onAudioPacket(at, lost, samples);
+}
+
+// The stream ended: the WAV file is finished (the decoder stays for the summary).
+void audioCleanup() {
+  if (!g_session->audio_decoder) return;
+  if (auto closed = g_session->audio_decoder->close(); !closed)
+    spdlog::error("--audio-wav: {}", closed.error().message);
 }
 
 // The port after the last ':' of sessionUrl0 (48010 when there is none).
@@ -464,6 +549,8 @@ void runInputScript(Session& s, const std::vector<InputAction>& script, InputRep
 int run(const Options& o) {
   Session session;
   g_session = &session;
+  session.audio_wav = o.audio_wav;
+  if (!o.audio_wav.empty()) session.stats.keepAudioPackets();
   const Timestamps probe_start = now();
   Json summary;
   summary["type"] = "summary";
@@ -486,6 +573,7 @@ int run(const Options& o) {
       summary["streamed_s"] = 0.0;
       const Json stream = session.stats.summary(now());
       for (const auto& [key, value] : stream.items()) summary[key] = value;
+      summary["audio"]["wav"] = nullptr;
       summary["fec"] = nullptr;
       summary["rtt_ms"] = nullptr;
       summary["proxy"] = nullptr;
@@ -552,8 +640,10 @@ int run(const Options& o) {
   launch.rikeyid =
       static_cast<int32_t>((uint32_t{rikeyid_bytes[0]} << 24) | (uint32_t{rikeyid_bytes[1]} << 16) |
                            (uint32_t{rikeyid_bytes[2]} << 8) | uint32_t{rikeyid_bytes[3]});
-  launch.surround_audio_info =
-      SURROUNDAUDIOINFO_FROM_AUDIO_CONFIGURATION(AUDIO_CONFIGURATION_STEREO);
+  const int audio_configuration = o.audio_channels == 8   ? AUDIO_CONFIGURATION_71_SURROUND
+                                  : o.audio_channels == 6 ? AUDIO_CONFIGURATION_51_SURROUND
+                                                          : AUDIO_CONFIGURATION_STEREO;
+  launch.surround_audio_info = SURROUNDAUDIOINFO_FROM_AUDIO_CONFIGURATION(audio_configuration);
   launch.extra_query = LiGetLaunchUrlQueryParameters();
   launch.resume = info->current_game == app->id;
   auto launched = http.launch(launch);
@@ -600,7 +690,7 @@ int run(const Options& o) {
   config.bitrate = o.bitrate;
   config.packetSize = o.packet_size;
   config.streamingRemotely = STREAM_CFG_LOCAL;
-  config.audioConfiguration = AUDIO_CONFIGURATION_STEREO;
+  config.audioConfiguration = audio_configuration;
   config.supportedVideoFormats = o.codec == "hevc" ? VIDEO_FORMAT_H265 : VIDEO_FORMAT_H264;
   config.clientRefreshRateX100 = o.fps * 100;
   config.encryptionFlags = static_cast<int>(ENCFLG_ALL);
@@ -624,6 +714,7 @@ int run(const Options& o) {
   LiInitializeAudioCallbacks(&audio);
   audio.init = audioInit;
   audio.decodeAndPlaySample = audioSample;
+  audio.cleanup = audioCleanup;
   audio.capabilities = CAPABILITY_DIRECT_SUBMIT;
 
   session.start = now();
@@ -721,6 +812,9 @@ int run(const Options& o) {
                 100
           : 0.0;
   for (const auto& [key, value] : stream.items()) summary[key] = value;
+  // LiStopConnection cleaned the audio renderer up: the WAV file is complete.
+  summary["audio"]["wav"] =
+      session.audio_decoder && !o.audio_wav.empty() ? Json(o.audio_wav) : Json(nullptr);
   summary["rtt_ms"] = rtt;
   if (proxy) {
     const ProxyCounters c = proxy->counters();

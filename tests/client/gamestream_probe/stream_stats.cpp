@@ -98,10 +98,33 @@ void StreamStats::onPicture(Timestamps at, double receive_to_decoded_ms,
   }
 }
 
-void StreamStats::onAudioPacket(bool lost) {
+void StreamStats::onAudioPacket(Timestamps at, bool lost, int samples) {
   std::lock_guard lock(mutex_);
   ++audio_packets_;
   if (lost) ++audio_lost_;
+  audio_samples_ += static_cast<uint64_t>(std::max(samples, 0));
+  if (!first_audio_) first_audio_ = at;
+  last_audio_ = at;
+  if (keep_audio_packets_) {
+    audio_received_ns_.push_back(at.monotonic_ns);
+    audio_packet_samples_.push_back(samples);
+  }
+}
+
+void StreamStats::onAudioDecodeError(const std::string& message) {
+  std::lock_guard lock(mutex_);
+  ++audio_decode_errors_;
+  audio_last_error_ = message;
+}
+
+void StreamStats::setAudioLayout(Json layout) {
+  std::lock_guard lock(mutex_);
+  audio_layout_ = std::move(layout);
+}
+
+void StreamStats::keepAudioPackets() {
+  std::lock_guard lock(mutex_);
+  keep_audio_packets_ = true;
 }
 
 uint64_t StreamStats::decodedFrames() const {
@@ -221,7 +244,20 @@ Json StreamStats::summary(Timestamps end) const {
   barcode["skipped"] = barcode_skipped_;
   barcode["capture_to_decoded_ms"] = distribution(capture_to_decoded_ms_);
   j["barcode"] = barcode;
-  j["audio"] = Json{{"packets", audio_packets_}, {"lost", audio_lost_}};
+  Json audio{
+      {"packets", audio_packets_},
+      {"lost", audio_lost_},
+      {"decode_errors", audio_decode_errors_},
+      {"last_decode_error", audio_last_error_.empty() ? Json(nullptr) : Json(audio_last_error_)},
+      {"samples", audio_samples_},
+      {"layout", audio_layout_},
+      {"first_packet_ns", first_audio_ ? Json(first_audio_->monotonic_ns) : Json(nullptr)},
+      {"last_packet_ns", last_audio_ ? Json(last_audio_->monotonic_ns) : Json(nullptr)}};
+  if (keep_audio_packets_) {
+    audio["packet_received_ns"] = audio_received_ns_;
+    audio["packet_samples"] = audio_packet_samples_;
+  }
+  j["audio"] = audio;
   return j;
 }
 

@@ -39,7 +39,14 @@ class StreamStats {
   void onPicture(Timestamps at, double receive_to_decoded_ms,
                  const std::optional<capture::BarcodeData>& barcode,
                  const std::string& barcode_error);
-  void onAudioPacket(bool lost);
+  // An audio packet handed over by the library at `at` (`lost`: its placeholder for a missing
+  // one, which libopus conceals), decoded to `samples` per channel (0 when decoding failed).
+  void onAudioPacket(Timestamps at, bool lost, int samples);
+  void onAudioDecodeError(const std::string& message);
+  // What the renderer's init was given (the negotiated layout), for the summary.
+  void setAudioLayout(Json layout);
+  // Keep every audio packet's receive time and sample count for the summary.
+  void keepAudioPackets();
 
   // The per-second line: elapsed seconds `t`, totals and the frames decoded since the last line.
   Json secondLine(int t);
@@ -93,6 +100,15 @@ class StreamStats {
   // Audio.
   uint64_t audio_packets_ = 0;
   uint64_t audio_lost_ = 0;
+  uint64_t audio_decode_errors_ = 0;
+  std::string audio_last_error_;
+  uint64_t audio_samples_ = 0;
+  Json audio_layout_;
+  std::optional<Timestamps> first_audio_;
+  std::optional<Timestamps> last_audio_;
+  bool keep_audio_packets_ = false;
+  std::vector<int64_t> audio_received_ns_;
+  std::vector<int> audio_packet_samples_;
 };
 
 // {"p50","p99","max","count"} of `samples` in ms (nearest rank, common/percentile.h).
