@@ -23,6 +23,8 @@ namespace {
 
 // Stale access units on (re)start: older than this is not worth sending.
 constexpr uint64_t kStaleNs = 300'000'000;
+// Audio packets handed to the loop and not yet served: 80 ms of 5 ms packets.
+constexpr uint32_t kAudioInFlight = 16;
 
 Result<void> checkPath(const std::string& path) {
   if (path.size() < 2 || path.size() > 200 || path.front() != '/' || path.back() == '/')
@@ -104,6 +106,22 @@ Result<void> NetStage::start(WorkerContext& context) {
   } else {
     spdlog::info("input is not routed: the session has no input worker (clients' input dropped)");
   }
+  // The audio ring is there only when the session has an audio worker.
+  std::optional<PacketConsumer> audio;
+  if (UniqueFd audio_fd =
+          context.take(abi::FdRole::kRingIn, static_cast<uint32_t>(abi::RingId::kAudioPackets));
+      audio_fd.valid()) {
+    auto audio_ring = SharedMemory::attach(std::move(audio_fd));
+    if (!audio_ring)
+      return makeError(ErrorCode::kAttachFailed, "audio ring: {}", audio_ring.error().message);
+    auto audio_consumer = PacketConsumer::attach(std::move(*audio_ring));
+    if (!audio_consumer)
+      return makeError(ErrorCode::kAttachFailed, "audio ring: {}", audio_consumer.error().message);
+    audio.emplace(std::move(*audio_consumer));
+    handover.audio = true;
+  } else {
+    spdlog::info("no audio: the session has no audio worker");
+  }
   SupervisorLink link;
   link.deposit = [this](uint32_t slot, int fd) {
     if (auto ok = context_->depositConnection(slot, fd); !ok)
@@ -129,6 +147,10 @@ Result<void> NetStage::start(WorkerContext& context) {
       if (auto ok = context_->sendEvent(event, arg); !ok)
         spdlog::error("stream settings: {}", ok.error().message);
   };
+  link.requestAudio = [this](uint64_t request) {
+    if (auto ok = context_->sendEvent(abi::Event::kAudioRequest, request); !ok)
+      spdlog::error("audio request: {}", ok.error().message);
+  };
   const bool restarted = state_->restarted();
   auto core = NetCore::create(io_, *state_, std::move(handover), options_, std::move(link));
   if (!core) return makeError(ErrorCode::kBadConfig, "{}", core.error().message);
@@ -152,6 +174,16 @@ Result<void> NetStage::start(WorkerContext& context) {
       reader_->done();
     });
   });
+  if (audio) {
+    audio_reader_ =
+        std::make_unique<RingReader>(std::move(*audio), kStaleNs, kAudioInFlight, "audio");
+    audio_reader_->start([this](std::shared_ptr<AccessUnit> packet) {
+      asio::post(io_, [this, packet] {
+        core_->onAudioPacket(*packet);
+        audio_reader_->done();
+      });
+    });
+  }
   return {};
 }
 
@@ -170,14 +202,18 @@ void NetStage::publish(abi::WorkerStatusPage& status, uint64_t now_ns) {
   abi::storeRelaxed(status.frames_in, reader_->framesIn());
   abi::storeRelaxed(status.frames_out, c.frames_out);
   abi::storeRelaxed(status.bytes_out, c.bytes_out);
-  abi::storeRelaxed(status.drops, c.drops + reader_->overflowDropped());
-  abi::storeRelaxed(status.errors, c.errors + reader_->errors() + context_->channelErrors());
+  const uint64_t audio_drops = audio_reader_ ? audio_reader_->overflowDropped() : 0;
+  const uint64_t audio_errors = audio_reader_ ? audio_reader_->errors() : 0;
+  abi::storeRelaxed(status.drops, c.drops + reader_->overflowDropped() + audio_drops);
+  abi::storeRelaxed(status.errors,
+                    c.errors + reader_->errors() + audio_errors + context_->channelErrors());
   abi::storeRelaxed(status.viewers, core_->playingViewers());
   abi::storeRelaxed(status.keyframes, c.keyframes_received);
   stats_.publish(status, now_ns);
 }
 
 void NetStage::stop() {
+  if (audio_reader_) audio_reader_->stop();
   if (reader_) reader_->stop();
 }
 

@@ -12,6 +12,7 @@ extern "C" {
 #include <libavutil/opt.h>
 }
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -48,6 +49,15 @@ UniqueFd bindUdp(uint16_t port, uint32_t address) {
 }  // namespace
 
 Result<std::unique_ptr<NetHarness>> NetHarness::create(uint64_t ring_capacity, bool every_address) {
+  NetHarnessConfig config;
+  config.ring_capacity = ring_capacity;
+  config.every_address = every_address;
+  return create(config);
+}
+
+Result<std::unique_ptr<NetHarness>> NetHarness::create(const NetHarnessConfig& harness) {
+  const uint64_t ring_capacity = harness.ring_capacity;
+  const bool every_address = harness.every_address;
   const uint32_t address = every_address ? INADDR_ANY : INADDR_LOOPBACK;
   std::unique_ptr<NetHarness> h(new NetHarness());
   h->listen_ = UniqueFd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -72,7 +82,31 @@ Result<std::unique_ptr<NetHarness>> NetHarness::create(uint64_t ring_capacity, b
   }
   if (!h->rtcp_.valid()) return makeError("no free even UDP port pair");
 
-  auto page = createNetStatePage(net::blobRequests());
+  if (harness.gamestream) {
+    h->gs_listen_ = UniqueFd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (bind(h->gs_listen_.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        listen(h->gs_listen_.get(), 64) != 0)
+      return makeError("GameStream RTSP socket: {}", std::strerror(errno));
+    h->gs_rtsp_port_ = boundPort(h->gs_listen_.get());
+    // Video, control and audio on three consecutive ports.
+    for (int attempt = 0; attempt < 200 && !h->gs_audio_.valid(); ++attempt) {
+      const auto port = static_cast<uint16_t>(20000 + rng() % 30000);
+      UniqueFd video = bindUdp(port, address);
+      if (!video.valid()) continue;
+      UniqueFd control = bindUdp(static_cast<uint16_t>(port + 1), address);
+      if (!control.valid()) continue;
+      UniqueFd audio = bindUdp(static_cast<uint16_t>(port + 2), address);
+      if (!audio.valid()) continue;
+      h->gs_video_ = std::move(video);
+      h->gs_control_ = std::move(control);
+      h->gs_audio_ = std::move(audio);
+      h->gs_video_port_ = port;
+    }
+    if (!h->gs_audio_.valid()) return makeError("no three free consecutive UDP ports");
+  }
+
+  auto page = harness.gamestream ? createNetStatePage(net::blobRequests(net::kNetProtocols))
+                                 : createNetStatePage(net::blobRequests());
   if (!page) return page.error();
   h->page_.emplace(std::move(*page));
 
@@ -83,7 +117,34 @@ Result<std::unique_ptr<NetHarness>> NetHarness::create(uint64_t ring_capacity, b
   auto ring = createPacketRing(config);
   if (!ring) return ring.error();
   h->ring_.emplace(std::move(*ring));
+  if (harness.audio) {
+    PacketRingConfig audio_config;
+    audio_config.name = "net-test-audio";
+    audio_config.capacity = 256u << 10;
+    audio_config.max_record_size = 16u << 10;
+    auto audio_ring = createPacketRing(audio_config);
+    if (!audio_ring) return audio_ring.error();
+    h->audio_ring_.emplace(std::move(*audio_ring));
+  }
   return h;
+}
+
+void NetHarness::publishLaunch(const abi::GamestreamLaunch& launch) {
+  abi::GamestreamState& blob = gamestream();
+  std::atomic_ref<uint64_t> sequence(blob.launch.sequence);
+  const uint64_t next = (sequence.load() | 1) + 1;
+  sequence.store(next - 1);  // odd: being written
+  abi::GamestreamLaunch copy = launch;
+  copy.sequence = next - 1;
+  std::memcpy(reinterpret_cast<unsigned char*>(&blob.launch) + sizeof(uint64_t),
+              reinterpret_cast<const unsigned char*>(&copy) + sizeof(uint64_t),
+              sizeof copy - sizeof(uint64_t));
+  sequence.store(next);
+}
+
+std::vector<uint64_t> NetHarness::audioRequests() {
+  std::lock_guard lock(mutex_);
+  return audio_requests_;
 }
 
 NetHarness::~NetHarness() { kill9(); }
@@ -107,6 +168,15 @@ Result<void> NetHarness::start(const std::vector<std::string>& args, int timeout
       {abi::FdRole::kEndpoint, abi::kEndpointRtspRtp, rtp_.get()},
       {abi::FdRole::kEndpoint, abi::kEndpointRtspRtcp, rtcp_.get()},
   };
+  if (gs_listen_.valid()) {
+    handles.push_back({abi::FdRole::kEndpoint, abi::kEndpointGamestreamRtsp, gs_listen_.get()});
+    handles.push_back({abi::FdRole::kEndpoint, abi::kEndpointGamestreamVideo, gs_video_.get()});
+    handles.push_back({abi::FdRole::kEndpoint, abi::kEndpointGamestreamControl, gs_control_.get()});
+    handles.push_back({abi::FdRole::kEndpoint, abi::kEndpointGamestreamAudio, gs_audio_.get()});
+  }
+  if (audio_ring_)
+    handles.push_back({abi::FdRole::kRingIn, static_cast<uint32_t>(abi::RingId::kAudioPackets),
+                       audio_ring_->handle()});
   {
     std::lock_guard lock(mutex_);
     for (auto& [slot, fd] : kept_) handles.push_back({abi::FdRole::kConnection, slot, fd.get()});
@@ -122,6 +192,9 @@ void NetHarness::onMessage(const Message& m) {
     if (e->body.event == static_cast<uint32_t>(abi::Event::kKeyframeRequest)) {
       ++keyframe_requests;
       if (on_keyframe_request) on_keyframe_request();
+    } else if (e->body.event == static_cast<uint32_t>(abi::Event::kAudioRequest)) {
+      std::lock_guard lock(mutex_);
+      audio_requests_.push_back(e->body.arg);
     }
   } else if (const auto* d = std::get_if<ConnectionDepositMessage>(&m)) {
     ++deposits;

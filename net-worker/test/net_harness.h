@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "funkhaus/abi/gamestream_state.h"
 #include "funkhaus/abi/net_state.h"
 #include "funkhaus/abi/rtsp_state.h"
 #include "funkhaus/abi/status_page.h"
@@ -28,12 +29,24 @@
 
 namespace funkhaus::test {
 
+// What a harness serves beside RTSP.
+struct NetHarnessConfig {
+  uint64_t ring_capacity = 8u << 20;
+  bool every_address = false;
+  // The GameStream blob and its endpoints (RTSP TCP, video/control/audio UDP on consecutive
+  // loopback ports), as funkhausd with [gamestream] enabled hands them.
+  bool gamestream = false;
+  // An audio ring (RingId::kAudioPackets), as when the session has an audio worker.
+  bool audio = false;
+};
+
 class NetHarness {
  public:
   // Sockets (on loopback, or on every address of the network namespace), page and ring;
   // nothing runs yet.
   static Result<std::unique_ptr<NetHarness>> create(uint64_t ring_capacity = 8u << 20,
                                                     bool every_address = false);
+  static Result<std::unique_ptr<NetHarness>> create(const NetHarnessConfig& config);
   ~NetHarness();
 
   // Starts funkhaus-net with `args` and hands it every fd (and every kept connection); returns
@@ -54,6 +67,22 @@ class NetHarness {
   uint16_t rtpPort() const { return rtp_port_; }
   std::string url(const std::string& path = "/live", const std::string& host = "127.0.0.1") const;
   int ringFd() const { return ring_->handle(); }
+  // The audio ring (-1 without one).
+  int audioRingFd() const { return audio_ring_ ? audio_ring_->handle() : -1; }
+  // GameStream's ports (0 without GameStream): RTSP (TCP) and video; control and audio follow
+  // video by 1 and 2.
+  uint16_t gamestreamRtspPort() const { return gs_rtsp_port_; }
+  uint16_t gamestreamVideoPort() const { return gs_video_port_; }
+  uint16_t gamestreamAudioPort() const { return gs_video_port_ ? gs_video_port_ + 2 : 0; }
+  // The GameStream blob (only with GameStream).
+  abi::GamestreamState& gamestream() const {
+    return *static_cast<abi::GamestreamState*>(abi::findNetBlob(
+        *reinterpret_cast<abi::NetStatePage*>(page_->data()), abi::NetProtocol::kGamestream));
+  }
+  // Publishes a launch as funkhausd does after /launch (seqlock; the next even sequence).
+  void publishLaunch(const abi::GamestreamLaunch& launch);
+  // The args of every kAudioRequest the net sent, in order.
+  std::vector<uint64_t> audioRequests();
   // The RTSP blob of the net state page (viewer slots, parameter sets).
   abi::RtspState& page() const {
     return *static_cast<abi::RtspState*>(abi::findNetBlob(
@@ -78,7 +107,10 @@ class NetHarness {
 
   UniqueFd listen_, rtp_, rtcp_;
   uint16_t rtsp_port_ = 0, rtp_port_ = 0;
-  std::optional<SharedMemory> page_, ring_;
+  UniqueFd gs_listen_, gs_video_, gs_control_, gs_audio_;
+  uint16_t gs_rtsp_port_ = 0, gs_video_port_ = 0;
+  std::optional<SharedMemory> page_, ring_, audio_ring_;
+  std::vector<uint64_t> audio_requests_;
   std::optional<FakeSupervisor> net_;
   std::mutex mutex_;
   std::map<uint32_t, UniqueFd> kept_;  // deposited connections by slot (the listener adds)

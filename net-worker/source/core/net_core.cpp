@@ -9,10 +9,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <cerrno>
 #include <cstring>
 
+#include "funkhaus/abi/codec.h"
+#include "funkhaus/abi/message.h"
 #include "funkhaus/abi/packet_ring.h"
 #include "funkhaus/common/clock.h"
 #include "funkhaus/net/protocols.h"
@@ -89,6 +92,7 @@ Result<std::unique_ptr<NetCore>> NetCore::create(asio::io_context& io, NetState&
 
 Result<void> NetCore::start(Handover handover) {
   if (handover.input) input_.emplace(std::move(*handover.input));  // before protocols start
+  audio_ = handover.audio;
   const auto enabled = state_.protocols();
   if (enabled.empty())
     return makeError("net state page: funkhausd reserved no protocol blob: nothing to serve");
@@ -113,6 +117,8 @@ Result<void> NetCore::start(Handover handover) {
       armDatagrams(endpoints_[i]);
   }
   every(kSweepEvery, [this] { sweep(); });
+  // funkhausd learns at once what this net wants (a predecessor may have left audio on).
+  if (audio_) sendAudioRequest();
   return {};
 }
 
@@ -265,6 +271,52 @@ uint64_t NetCore::onAccessUnit(const AccessUnit& au) {
   if (!any) return 0;
   ++counters_.frames_out;
   return monotonicNs();
+}
+
+void NetCore::onAudioPacket(const AccessUnit& packet) {
+  const uint32_t channels = abi::opusFormatChannels(packet.format);
+  const uint32_t samples = abi::opusFormatSamples(packet.format);
+  if (packet.codec != static_cast<uint32_t>(abi::Codec::kOpus) || channels == 0 || channels > 8 ||
+      samples == 0 || samples > 48 * 120 || packet.data.empty()) {
+    ++counters_.errors;
+    ++counters_.audio_bad;
+    if (!audio_refusal_logged_)
+      spdlog::warn(
+          "audio packet {}: codec {}, format 0x{:x} is no Opus packet net can send; "
+          "dropped (logged once)",
+          packet.frame_number, packet.codec, packet.format);
+    audio_refusal_logged_ = true;
+    return;
+  }
+  for (auto& p : protocols_) p->serveAudio(packet);
+}
+
+void NetCore::requestAudio(const Protocol& protocol, uint64_t request) {
+  if (!audio_) return;
+  auto it = std::find_if(audio_requests_.begin(), audio_requests_.end(),
+                         [&](const auto& r) { return r.first == &protocol; });
+  if (it == audio_requests_.end())
+    audio_requests_.emplace_back(&protocol, request);
+  else
+    it->second = request;
+  sendAudioRequest();
+}
+
+void NetCore::sendAudioRequest() {
+  uint64_t wanted = 0;
+  for (const auto& [protocol, request] : audio_requests_) {
+    if (!abi::audioRequested(request)) continue;
+    const bool named = abi::audioRequestChannels(request) != 0;
+    if (wanted == 0 || (named && abi::audioRequestChannels(wanted) == 0)) wanted = request;
+  }
+  if (audio_sent_ == wanted) return;
+  audio_sent_ = wanted;
+  if (wanted == 0)
+    spdlog::info("audio: nobody listens");
+  else
+    spdlog::info("audio: listeners want {} channels (0: the audio worker's), {} ms packets",
+                 abi::audioRequestChannels(wanted), abi::audioRequestPacketMs(wanted));
+  if (link_.requestAudio) link_.requestAudio(wanted);
 }
 
 NetCounters NetCore::counters() const {

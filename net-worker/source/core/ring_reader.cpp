@@ -7,8 +7,12 @@
 
 namespace funkhaus::net {
 
-RingReader::RingReader(PacketConsumer consumer, uint64_t stale_ns)
-    : consumer_(std::move(consumer)), stale_ns_(stale_ns) {}
+RingReader::RingReader(PacketConsumer consumer, uint64_t stale_ns, uint32_t max_in_flight,
+                       const char* name)
+    : consumer_(std::move(consumer)),
+      stale_ns_(stale_ns),
+      max_in_flight_(max_in_flight),
+      name_(name) {}
 
 RingReader::~RingReader() { stop(); }
 
@@ -28,7 +32,7 @@ void RingReader::run() {
   while (!stop_.load(std::memory_order_relaxed)) {
     const auto status = consumer_.wait(50'000'000);
     if (status == PacketConsumer::Status::kProducerGone) {
-      spdlog::info("the packet ring's producer is gone; waiting for the next one");
+      spdlog::info("the {} ring's producer is gone; waiting for the next one", name_);
       continue;
     }
     if (status != PacketConsumer::Status::kRecord) continue;
@@ -53,9 +57,10 @@ void RingReader::run() {
         }
         fresh = true;
         if (stale_.load() != 0)
-          spdlog::info("skipped {} stale access units from before this start", stale_.load());
+          spdlog::info("skipped {} stale records of the {} ring from before this start",
+                       stale_.load(), name_);
       }
-      if (in_flight_.load(std::memory_order_acquire) >= kMaxInFlight) {
+      if (in_flight_.load(std::memory_order_acquire) >= max_in_flight_) {
         overflow_.fetch_add(1, std::memory_order_relaxed);
         discontinuity = true;
         consumer_.pop();
@@ -66,6 +71,7 @@ void RingReader::run() {
       unit->capture_time_ns = r.header.capture_time_ns;
       unit->flags = r.header.flags | (discontinuity ? abi::kRecordFlagDiscontinuity : 0);
       unit->codec = r.header.codec;
+      unit->format = r.header.format;
       const auto* bytes = reinterpret_cast<const uint8_t*>(r.payload.data());
       unit->data.assign(bytes, bytes + r.payload.size());
       consumer_.pop();

@@ -9,8 +9,11 @@
 #include <cstring>
 #include <random>
 
+#include "funkhaus/abi/codec.h"
+#include "funkhaus/abi/message.h"
 #include "funkhaus/common/clock.h"
 #include "funkhaus/net/gamestream/announce.h"
+#include "funkhaus/net/gamestream/audio_packetizer.h"
 #include "funkhaus/net/gamestream/control_cipher.h"
 #include "funkhaus/net/gamestream/control_messages.h"
 #include "funkhaus/net/gamestream/enet_server.h"
@@ -53,6 +56,10 @@ struct GamestreamProtocol::Impl {
   explicit Impl(abi::GamestreamState& state) : enet(state.control) {}
   EnetServer enet;
   std::optional<VideoPacketizer> video;
+  std::optional<AudioPacketizer> audio;  // while the stream plays and the session has audio
+  uint64_t audio_sent = 0;               // audio packets of this stream sent whole
+  uint64_t audio_dropped = 0;            // ... not sent (socket full) or not for this client
+  bool audio_refusal_logged = false;     // a record the client cannot decode (said once)
   std::mt19937_64 random{std::random_device{}()};
   Outbox outbox;
   std::vector<EnetEvent> events;
@@ -95,6 +102,7 @@ Result<void> GamestreamProtocol::start() {
     spdlog::info("GameStream: continuing the stream of the previous net (frame {}, control {})",
                  state_->video_frame_index, impl_->enet.connected() ? "connected" : "waiting");
     startVideo();
+    startAudio();
   }
   return {};
 }
@@ -163,6 +171,10 @@ void GamestreamProtocol::handleRequest(Connection& c, const RtspRequest& r) {
   config.connect_data = state_->connect_data;
   config.hevc = true;
   config.encryption_supported = kEncryptionControlV2 | kEncryptionVideo;
+  if (core_.audioRouted()) {  // audio is sent: encrypted if the client wants, surround offered
+    config.encryption_supported |= kEncryptionAudio;
+    config.surround = surroundOffer();
+  }
   // Touch and pen come only when asked for, and only an input worker can use them.
   if (core_.input() != nullptr) config.feature_flags |= kSsFeaturePenTouchEvents;
   HandshakeReply reply = answerHandshake(r, config);
@@ -203,6 +215,7 @@ void GamestreamProtocol::handleRequest(Connection& c, const RtspRequest& r) {
       state_->started_ns = now;
       state_->last_heard_ns = now;
       startVideo();
+      startAudio();
     }
   }
   if (reply.status != 200)
@@ -226,6 +239,33 @@ void GamestreamProtocol::startVideo() {
   impl_->video.emplace(std::move(*packetizer));
   // Video flows once the client pinged; it starts with an IDR.
   viewer_.playing = false;
+}
+
+void GamestreamProtocol::startAudio() {
+  if (!core_.audioRouted()) return;
+  const abi::GamestreamStreamParams& s = state_->params;
+  if (s.audio_channels != 2 && s.audio_channels != 6 && s.audio_channels != 8) {
+    spdlog::warn("GameStream: no audio: the client asked for {} channels (2, 6 or 8 are sent)",
+                 s.audio_channels);
+    return;
+  }
+  AudioParams params;
+  params.packet_duration_ms = s.audio_packet_ms;
+  params.encrypt = s.audio_encrypted == 1;
+  if (const auto launch = readLaunch(*state_)) {
+    std::copy_n(launch->rikey, params.key.size(), params.key.begin());
+    params.key_id = launch->rikeyid;
+  }
+  auto packetizer = AudioPacketizer::create(params);
+  if (!packetizer) {  // missing audio never ends the stream
+    spdlog::warn("GameStream: no audio: {}", packetizer.error().message);
+    return;
+  }
+  impl_->audio.emplace(std::move(*packetizer));
+  impl_->audio_refusal_logged = false;
+  spdlog::info("GameStream: audio: {} channels, {} ms packets{}, from packet {}", s.audio_channels,
+               s.audio_packet_ms, params.encrypt ? ", encrypted" : "", state_->audio_rtp_seq);
+  core_.requestAudio(*this, abi::audioRequest(s.audio_channels, s.audio_packet_ms));
 }
 
 void GamestreamProtocol::followLaunch(uint64_t now_ns) {
@@ -262,6 +302,17 @@ void GamestreamProtocol::endStream(const std::string& why, bool tell_client) {
     flushControl();
   }
   impl_->video.reset();
+  if (impl_->audio) {
+    const AudioPacketizerStats& a = impl_->audio->stats();
+    spdlog::info(
+        "GameStream: audio: {} packets sent, {} dropped, {} FEC blocks ({} without: "
+        "sizes {}, partial {})",
+        impl_->audio_sent, impl_->audio_dropped, a.fec_blocks,
+        a.fec_skipped_size + a.fec_skipped_partial, a.fec_skipped_size, a.fec_skipped_partial);
+    impl_->audio.reset();
+    core_.requestAudio(*this, 0);
+  }
+  impl_->audio_sent = impl_->audio_dropped = 0;
   if (viewer_.playing) core_.viewerDropped(viewer_);
   viewer_.playing = false;
   const uint64_t sequence = state_->launch_sequence;
@@ -298,7 +349,10 @@ void GamestreamProtocol::onAudioPing(std::span<const uint8_t> data, const sockad
     ++state_->dropped_input;
     return;
   }
-  state_->audio_peer = peerOf(from);  // audio itself is the audio issue's
+  const abi::GamestreamPeer peer = peerOf(from);
+  if (state_->audio_peer.family == 0 && impl_->audio)
+    spdlog::info("GameStream: audio goes to port {} (first ping)", peer.port);
+  state_->audio_peer = peer;  // later pings follow a NAT rebinding
 }
 
 void GamestreamProtocol::onControl(std::span<const uint8_t> data, const sockaddr_storage& from) {
@@ -457,6 +511,54 @@ bool GamestreamProtocol::serve(const MediaUnit& unit) {
   ++state_->frames_sent;
   core_.viewerDelivered(viewer_);
   return true;
+}
+
+void GamestreamProtocol::serveAudio(const AccessUnit& packet) {
+  if (!impl_ || !impl_->audio || state_->audio_peer.family == 0) return;
+  const abi::GamestreamStreamParams& s = state_->params;
+  const uint32_t channels = abi::opusFormatChannels(packet.format);
+  const uint32_t samples = abi::opusFormatSamples(packet.format);
+  if (channels != s.audio_channels || samples != s.audio_packet_ms * 48) {
+    // The client's decoder is set up for its layout and duration: anything else is noise to it.
+    ++impl_->audio_dropped;
+    ++counters_.drops;
+    if (!impl_->audio_refusal_logged)
+      spdlog::warn(
+          "GameStream: audio packets of {} channels x {} samples dropped: the client "
+          "decodes {} channels x {} (logged once per stream)",
+          channels, samples, s.audio_channels, s.audio_packet_ms * 48);
+    impl_->audio_refusal_logged = true;
+    return;
+  }
+  AudioStreamCounters counters{state_->audio_rtp_seq, state_->audio_timestamp};
+  auto datagrams = impl_->audio->packetize(packet.data, counters);
+  if (!datagrams) {
+    ++impl_->audio_dropped;
+    ++counters_.errors;
+    spdlog::debug("GameStream: audio packet {} not sent: {}", packet.frame_number,
+                  datagrams.error().message);
+    return;
+  }
+  // Taken before anything goes out: a kill leaves a gap, never a reused sequence number (IV).
+  state_->audio_rtp_seq = counters.next_rtp_seq;
+  state_->audio_timestamp = counters.next_timestamp;
+  socklen_t length = 0;
+  const sockaddr_storage to = addressOf(state_->audio_peer, &length);
+  bool whole = true;
+  for (std::span<const uint8_t> d : *datagrams) {
+    if (sendto(audio_fd_, d.data(), d.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&to),
+               length) != static_cast<ssize_t>(d.size())) {
+      whole = false;
+      continue;
+    }
+    counters_.bytes_out += d.size();
+  }
+  if (whole) {
+    ++impl_->audio_sent;
+  } else {
+    ++impl_->audio_dropped;
+    ++counters_.drops;
+  }
 }
 
 void GamestreamProtocol::sweep(uint64_t now_ns) {

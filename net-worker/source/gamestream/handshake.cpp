@@ -129,6 +129,14 @@ HandshakeReply answerAnnounce(const RtspRequest& request, const HandshakeConfig&
 
 }  // namespace
 
+std::vector<SurroundParams> surroundOffer() {
+  // Coded channels of 5.1: 0 1 = FL FR, 2 3 = BL BR, 4 = C, 5 = LFE (FL FR C LFE BL BR ->
+  // 0 1 4 5 2 3); of 7.1 also 4 5 = SL SR, 6 = C, 7 = LFE (-> 0 1 6 7 2 3 4 5). Written with LFE's
+  // entry moved last.
+  return {SurroundParams{6, 4, 2, {0, 1, 4, 2, 3, 5}},
+          SurroundParams{8, 5, 3, {0, 1, 6, 2, 3, 4, 5, 7}}};
+}
+
 RtspLimits handshakeLimits() {
   RtspLimits limits;
   limits.max_body = kMaxAnnounceBody;

@@ -1,4 +1,5 @@
-// Access units as net serves them: the private copy of a packet-ring record (AccessUnit) and the
+// Access units as net serves them: the private copy of a packet-ring record (AccessUnit; also an
+// Opus packet of the audio ring) and the
 // view the core makes of it once for every protocol (MediaUnit: codec, NAL units, keyframe).
 // funkhaus-net: made on the ring reader's thread, served on the main thread.
 #pragma once
@@ -17,7 +18,8 @@ struct AccessUnit {
   uint64_t capture_time_ns = 0;  // CLOCK_MONOTONIC
   uint32_t flags = 0;            // abi::kRecordFlag*
   uint32_t codec = 0;            // abi::Codec id as the record says (unchecked)
-  std::vector<uint8_t> data;     // Annex B
+  uint32_t format = 0;           // the record's format: abi::opusFormat() for Opus, else 0
+  std::vector<uint8_t> data;     // Annex B (video), one Opus packet (audio)
 };
 
 // An access unit split and classified once (funkhaus/common/media/nal.h), for every protocol.

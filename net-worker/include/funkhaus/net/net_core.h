@@ -46,6 +46,9 @@ struct SupervisorLink {
   // A client announced its stream: the encoder's codec (abi::Codec), bits per second and frames
   // per second (capture and encode).
   std::function<void(uint32_t codec, uint64_t bitrate, uint32_t fps)> requestStream;
+  // Whether anybody listens to audio: abi::audioRequest(channels, packet_ms), or 0 (sent on
+  // every change, and once at start; only when the session has an audio ring).
+  std::function<void(uint64_t request)> requestAudio;
 };
 
 // The sockets and rings funkhausd handed over.
@@ -55,6 +58,9 @@ struct Handover {
   // The input ring (kRingOut, RingId::kInput), attached; none when the session has no input
   // worker (the clients' input is then dropped).
   std::optional<InputProducer> input;
+  // The session has an audio ring (kRingIn, RingId::kAudioPackets; the worker reads it and
+  // hands its packets to onAudioPacket()). Without it no protocol offers audio.
+  bool audio = false;
 };
 
 struct NetCounters {
@@ -62,6 +68,7 @@ struct NetCounters {
   uint64_t bytes_out = 0;            // bytes handed to the kernel (TCP and datagrams)
   uint64_t drops = 0;                // (viewer, access unit) pairs dropped for slow viewers
   uint64_t errors = 0;               // bad records and input, broken connections
+  uint64_t audio_bad = 0;            // audio records dropped here (not Opus, bad format)
   uint64_t keyframes_received = 0;   // keyframe requests from viewers
   uint64_t keyframes_requested = 0;  // keyframe requests sent to funkhausd
   uint64_t connections = 0;          // connections accepted
@@ -83,6 +90,9 @@ class NetCore {
   // Splits and classifies one access unit once and serves it to every protocol. Returns the
   // CLOCK_MONOTONIC time when done, or 0 if no viewer got the whole unit.
   uint64_t onAccessUnit(const AccessUnit& unit);
+  // Checks one record of the audio ring (Opus, a channel count, a duration) and serves it to
+  // every protocol; a record that does not check out is counted and dropped.
+  void onAudioPacket(const AccessUnit& packet);
 
   NetCounters counters() const;
   uint32_t playingViewers() const { return viewers_.playing(); }
@@ -98,6 +108,12 @@ class NetCore {
   int endpointFd(uint32_t tag) const;
   // The input ring's producer side, or null when the session routes no input.
   InputProducer* input() { return input_ ? &*input_ : nullptr; }
+  // Whether the session has an audio ring (protocols offer audio only then).
+  bool audioRouted() const { return audio_; }
+  // What `protocol`'s listeners want of audio now (abi::audioRequest(), or 0 for nobody). The
+  // core sends funkhausd the combined request when it changes: a request that names its channels
+  // (a GameStream client's) wins over one that leaves them to the audio worker (RTSP's).
+  void requestAudio(const Protocol& protocol, uint64_t request);
   // Runs `tick` every `period` on the loop.
   void every(std::chrono::nanoseconds period, std::function<void()> tick);
   void countError() { ++counters_.errors; }
@@ -176,12 +192,17 @@ class NetCore {
   void armTimer(Timer& t);
   void sweep();
   void sendKeyframeRequest();
+  void sendAudioRequest();
 
   boost::asio::io_context& io_;
   NetState& state_;
   NetOptions options_;
   SupervisorLink link_;
   std::optional<InputProducer> input_;
+  bool audio_ = false;
+  std::vector<std::pair<const Protocol*, uint64_t>> audio_requests_;
+  std::optional<uint64_t> audio_sent_;  // the request funkhausd has (none before the first)
+  bool audio_refusal_logged_ = false;
   std::vector<std::unique_ptr<Protocol>> protocols_;
   std::vector<Endpoint> endpoints_;
   std::map<uint64_t, std::shared_ptr<Connection>> connections_;

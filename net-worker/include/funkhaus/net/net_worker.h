@@ -1,6 +1,6 @@
 // The funkhaus-net worker: its command line and NetStage, the stage the worker runtime runs
 // (common/worker_runtime.h): the page, the ring reader and NetCore on an Asio loop that each step
-// runs for its budget. funkhaus-net's main thread (plus the ring reader's).
+// runs for its budget. funkhaus-net's main thread (plus the ring readers').
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -25,9 +25,10 @@ class NetStage final : public WorkerStage {
  public:
   explicit NetStage(NetOptions options) : options_(std::move(options)) {}
 
-  // Attaches the net state page and the packet ring, takes the endpoints and the kept
-  // connections and starts serving (NetCore::create). Errors: kBadConfig for a missing or
-  // wrong handle, kAttachFailed for a page or ring that does not check out.
+  // Attaches the net state page and the packet ring (and the audio ring when the session has
+  // one), takes the endpoints and the kept connections and starts serving (NetCore::create).
+  // Errors: kBadConfig for a missing or wrong handle, kAttachFailed for a page or ring that does
+  // not check out.
   Result<void> start(WorkerContext& context) override;
   // Runs the loop for the budget.
   Result<void> step(int64_t budget_ns) override;
@@ -40,7 +41,9 @@ class NetStage final : public WorkerStage {
   boost::asio::io_context io_;
   std::optional<NetState> state_;
   std::unique_ptr<NetCore> core_;
-  std::unique_ptr<RingReader> reader_;  // last: its thread stops before the rest goes
+  // Last: their threads stop before the rest goes.
+  std::unique_ptr<RingReader> reader_;
+  std::unique_ptr<RingReader> audio_reader_;  // only when the session has an audio ring
   StageStats stats_;
   bool running_ = false;
 };

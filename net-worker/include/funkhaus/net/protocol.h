@@ -61,6 +61,10 @@ class Protocol {
 
   // Serves one access unit to its viewers. True if at least one got it whole.
   virtual bool serve(const MediaUnit& unit) = 0;
+  // Serves one Opus packet of the audio ring (codec kOpus, format abi::opusFormat() with a
+  // channel count and a duration the core checked) to its audio listeners. A protocol without
+  // audio ignores it.
+  virtual void serveAudio(const AccessUnit& packet) { (void)packet; }
   // Every sweep of the core (250 ms): timeouts and whatever waits.
   virtual void sweep(uint64_t now_ns) = 0;
   virtual ProtocolCounters counters() const = 0;

@@ -18,13 +18,14 @@ class RingReader {
  public:
   using Deliver = std::function<void(std::shared_ptr<AccessUnit>)>;
 
-  // At most this many units handed over and not yet done(): beyond, units are dropped and the
-  // next one handed over carries kRecordFlagDiscontinuity.
+  // At most this many units handed over and not yet done() (by default): beyond, units are
+  // dropped and the next one handed over carries kRecordFlagDiscontinuity.
   static constexpr uint32_t kMaxInFlight = 4;
 
   // Until the first fresh record, records captured more than `stale_ns` ago are dropped (a
-  // restarted net finds what piled up while it was down).
-  RingReader(PacketConsumer consumer, uint64_t stale_ns);
+  // restarted net finds what piled up while it was down). `name` says which ring in logs.
+  RingReader(PacketConsumer consumer, uint64_t stale_ns, uint32_t max_in_flight = kMaxInFlight,
+             const char* name = "packet");
   RingReader(const RingReader&) = delete;
   RingReader& operator=(const RingReader&) = delete;
   ~RingReader();
@@ -44,6 +45,8 @@ class RingReader {
 
   PacketConsumer consumer_;
   uint64_t stale_ns_;
+  uint32_t max_in_flight_;
+  const char* name_;
   Deliver deliver_;
   std::thread thread_;
   std::atomic<bool> stop_{false};

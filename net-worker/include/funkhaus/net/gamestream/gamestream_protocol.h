@@ -1,7 +1,8 @@
 // GamestreamProtocol: Moonlight's stream as a protocol of funkhaus-net — the RTSP handshake on
 // TCP (one request per connection), the ENet control stream on UDP (AES-GCM with the launch's
-// key), video on UDP (packets, FEC, optional encryption) and the audio port's pings, for the
-// one client funkhausd published a launch for. Its whole state is in its blob (gamestream_state.h),
+// key), video on UDP (packets, FEC, optional encryption) and audio on UDP (Opus of the audio
+// ring: RTP, optional AES-CBC, 4 + 2 FEC) once the audio port was pinged, for the one client
+// funkhausd published a launch for. Its whole state is in its blob (gamestream_state.h),
 // so a restarted net goes on with the same peer, sequence numbers and keys. funkhaus-net main
 // thread.
 #pragma once
@@ -53,6 +54,7 @@ class GamestreamProtocol final : public Protocol {
   void onDatagram(uint32_t tag, std::span<const uint8_t> data,
                   const sockaddr_storage& from) override;
   bool serve(const MediaUnit& unit) override;
+  void serveAudio(const AccessUnit& packet) override;
   void sweep(uint64_t now_ns) override;
   ProtocolCounters counters() const override { return counters_; }
 
@@ -73,6 +75,9 @@ class GamestreamProtocol final : public Protocol {
   // Ends the stream: termination message to the client (if it is connected), state reset.
   void endStream(const std::string& why, bool tell_client);
   void startVideo();
+  // The stream's audio (when the session has an audio ring): the packetizer for the announced
+  // parameters and the audio request to funkhausd.
+  void startAudio();
   void flushControl();
 
   NetCore& core_;

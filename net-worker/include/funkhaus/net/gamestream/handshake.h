@@ -31,6 +31,12 @@ struct SurroundParams {
   std::array<uint8_t, 8> mapping{};  // the first `channels` digits are published (each 0..9)
 };
 
+// The surround lines funkhaus offers: the normal-quality 5.1 and 7.1 layouts the audio worker
+// encodes (audio-worker's gameStreamLayout(), whose surroundParams() must give the same text),
+// each mapping written in the order the client reads it (FL FR C BL BR SL SR LFE). No
+// high-quality line: the audio request carries no quality, so the client keeps to these.
+std::vector<SurroundParams> surroundOffer();
+
 // Bits of x-ss-general.featureFlags (DESCRIBE).
 inline constexpr uint32_t kSsFeaturePenTouchEvents = 0x01;
 inline constexpr uint32_t kSsFeatureControllerTouchEvents = 0x02;

@@ -1,0 +1,579 @@
+// funkhaus-net serves the audio ring: the real binary under the harness, an audio ring fed with
+// libopus packets of a 1 kHz tone, and a GameStream client of our own (handshake, audio ping)
+// that checks every datagram (RTP header, AES-CBC with the client's IV, the 4 + 2 FEC parity by
+// the reference field), decodes the Opus and measures the tone; the audio requests net sends,
+// restart continuity, and the DESCRIBE surround lines against the audio worker's table.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <opus/opus.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <numbers>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "funkhaus/abi/codec.h"
+#include "funkhaus/abi/message.h"
+#include "funkhaus/audio/opus_stream_encoder.h"
+#include "funkhaus/common/clock.h"
+#include "funkhaus/common/packet_ring.h"
+#include "funkhaus/common/shared_memory.h"
+#include "funkhaus/common/unique_fd.h"
+#include "funkhaus/net/gamestream/handshake.h"
+#include "gamestream/handshake_test_data.h"
+#include "gamestream/video_reference_codec.h"
+#include "net_harness.h"
+
+namespace funkhaus::test {
+namespace {
+
+using namespace std::chrono_literals;
+namespace gs = net::gamestream;
+namespace gst = net::gamestream::testing;
+
+constexpr int kRate = 48000;
+constexpr double kToneHz = 1000.0;
+constexpr double kToneAmplitude = 0.25;  // -12 dBFS peak, -15 dBFS RMS
+constexpr int kChannels = 2;
+constexpr int kFrameSamples = 240;  // 5 ms
+
+// ---- the audio source: libopus packets of a 1 kHz tone into the audio ring, in real time ----
+
+class ToneSource {
+ public:
+  explicit ToneSource(int ring_fd, int channels = kChannels)
+      : ring_fd_(ring_fd), channels_(channels) {}
+  ~ToneSource() { stop(); }
+
+  Result<void> start() {
+    auto shm = SharedMemory::attachDup(ring_fd_);
+    if (!shm) return shm.error();
+    auto producer = PacketProducer::attach(std::move(*shm));
+    if (!producer) return producer.error();
+    int error = OPUS_OK;
+    encoder_ = opus_encoder_create(kRate, kChannels, OPUS_APPLICATION_RESTRICTED_LOWDELAY, &error);
+    if (error != OPUS_OK) return makeError("opus_encoder_create: {}", opus_strerror(error));
+    opus_encoder_ctl(encoder_, OPUS_SET_BITRATE(96000));
+    opus_encoder_ctl(encoder_, OPUS_SET_VBR(0));
+    thread_ = std::thread(
+        [this, p = std::make_shared<PacketProducer>(std::move(*producer))] { run(*p); });
+    return {};
+  }
+  void stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    if (encoder_ != nullptr) opus_encoder_destroy(encoder_);
+    encoder_ = nullptr;
+  }
+  uint64_t packets() const { return packets_.load(); }
+
+ private:
+  void run(PacketProducer& producer) {
+    std::vector<float> pcm(kFrameSamples * kChannels);
+    std::vector<unsigned char> out(1500);
+    auto next = std::chrono::steady_clock::now();
+    uint64_t sample = 0;
+    while (!stop_) {
+      for (int i = 0; i < kFrameSamples; ++i, ++sample) {
+        const double v =
+            kToneAmplitude * std::sin(2 * std::numbers::pi * kToneHz * double(sample) / kRate);
+        for (int c = 0; c < kChannels; ++c) pcm[i * kChannels + c] = static_cast<float>(v);
+      }
+      const int n = opus_encode_float(encoder_, pcm.data(), kFrameSamples, out.data(),
+                                      static_cast<opus_int32>(out.size()));
+      if (n > 0) {
+        PacketMeta meta;
+        meta.frame_number = packets_;
+        meta.capture_time_ns = monotonicNs();
+        meta.codec = static_cast<uint32_t>(abi::Codec::kOpus);
+        // The record says what the test wants net to believe (a wrong count is dropped).
+        meta.format = abi::opusFormat(static_cast<uint32_t>(channels_), kFrameSamples);
+        producer.push(meta, std::span(reinterpret_cast<const std::byte*>(out.data()),
+                                      static_cast<size_t>(n)));
+        ++packets_;
+      }
+      next += 5ms;
+      std::this_thread::sleep_until(next);
+    }
+  }
+
+  int ring_fd_;
+  int channels_;
+  OpusEncoder* encoder_ = nullptr;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> packets_{0};
+};
+
+// ---- the tone, measured ----
+
+struct ToneFigures {
+  double frequency = 0;  // Hz of the strongest DFT bin (1 Hz resolution around the tone)
+  double rms_db = -200;  // dBFS RMS
+};
+
+// Of mono samples at 48 kHz: the RMS level and the frequency with the strongest Goertzel power
+// between 200 Hz and 5 kHz (a coarse 10 Hz sweep, then 1 Hz around the best).
+ToneFigures measure(const std::vector<float>& x) {
+  ToneFigures f;
+  if (x.empty()) return f;
+  double sum = 0;
+  for (float v : x) sum += double(v) * v;
+  f.rms_db = 10 * std::log10(sum / double(x.size()) + 1e-30);
+  auto power = [&](double hz) {
+    const double w = 2 * std::numbers::pi * hz / kRate, coeff = 2 * std::cos(w);
+    double s1 = 0, s2 = 0;
+    for (float v : x) {
+      const double s = v + coeff * s1 - s2;
+      s2 = s1;
+      s1 = s;
+    }
+    return s1 * s1 + s2 * s2 - coeff * s1 * s2;
+  };
+  double best = 0, best_hz = 0;
+  for (double hz = 200; hz <= 5000; hz += 10)
+    if (const double p = power(hz); p > best) best = p, best_hz = hz;
+  for (double hz = best_hz - 10; hz <= best_hz + 10; hz += 1)
+    if (const double p = power(hz); p > best) best = p, f.frequency = hz;
+  if (f.frequency == 0) f.frequency = best_hz;
+  return f;
+}
+
+// The level of the tone as sent: a sine of kToneAmplitude.
+double expectedRmsDb() { return 20 * std::log10(kToneAmplitude / std::sqrt(2.0)); }
+
+// ---- a GameStream client of our own ----
+
+struct RtspAnswer {
+  int status = 0;
+  std::map<std::string, std::string> headers;
+  std::string body;
+};
+
+// One request on its own connection (GameStream's way); the reply read to EOF.
+std::optional<RtspAnswer> rtspRequest(uint16_t port, const std::string& wire) {
+  UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return std::nullopt;
+  if (send(fd.get(), wire.data(), wire.size(), MSG_NOSIGNAL) != ssize_t(wire.size()))
+    return std::nullopt;
+  std::string in;
+  char buffer[4096];
+  for (;;) {
+    pollfd p{fd.get(), POLLIN, 0};
+    if (poll(&p, 1, 5000) <= 0) return std::nullopt;
+    const ssize_t n = recv(fd.get(), buffer, sizeof buffer, 0);
+    if (n < 0) return std::nullopt;
+    if (n == 0) break;
+    in.append(buffer, size_t(n));
+  }
+  RtspAnswer r;
+  const size_t end = in.find("\r\n\r\n");
+  if (in.rfind("RTSP/1.0 ", 0) != 0 || end == std::string::npos) return std::nullopt;
+  r.status = std::stoi(in.substr(9, 3));
+  size_t at = in.find("\r\n") + 2;
+  while (at < end) {
+    const size_t eol = in.find("\r\n", at);
+    const std::string line = in.substr(at, eol - at);
+    if (const size_t colon = line.find(": "); colon != std::string::npos)
+      r.headers[line.substr(0, colon)] = line.substr(colon + 2);
+    at = eol + 2;
+  }
+  r.body = in.substr(end + 4);
+  return r;
+}
+
+struct GsStream {
+  std::string session;
+  std::string audio_ping;
+  std::string describe;
+};
+
+// OPTIONS .. PLAY as moonlight-common-c does them, with `announce` as the ANNOUNCE body.
+std::optional<GsStream> handshake(uint16_t port, const std::string& announce) {
+  GsStream s;
+  const std::string url = "rtsp://127.0.0.1:48010";
+  const std::pair<std::string, std::string> transport = {"Transport",
+                                                         "unicast;X-GS-ClientPort=50000-50001"};
+  auto step = [&](const std::string& wire) -> std::optional<RtspAnswer> {
+    auto r = rtspRequest(port, wire);
+    if (!r || r->status != 200) {
+      ADD_FAILURE() << "refused or unanswered: " << wire.substr(0, wire.find('\r'))
+                    << (r ? " -> " + std::to_string(r->status) : "");
+      return std::nullopt;
+    }
+    return r;
+  };
+  if (!step(gst::moonlightRequest("OPTIONS", url, 1, {}))) return std::nullopt;
+  auto describe = step(gst::moonlightRequest("DESCRIBE", url, 2, {{"Accept", "application/sdp"}}));
+  if (!describe) return std::nullopt;
+  s.describe = describe->body;
+  auto audio = step(gst::moonlightRequest("SETUP", "streamid=audio/0/0", 3, {transport}));
+  if (!audio) return std::nullopt;
+  s.session = audio->headers["Session"];
+  s.session = s.session.substr(0, s.session.find(';'));
+  s.audio_ping = audio->headers["X-SS-Ping-Payload"];
+  const std::pair<std::string, std::string> session = {"Session", s.session};
+  if (!step(gst::moonlightRequest("SETUP", "streamid=video/0/0", 4, {session, transport})) ||
+      !step(gst::moonlightRequest("SETUP", "streamid=control/13/0", 5, {session, transport})) ||
+      !step(gst::moonlightRequest("ANNOUNCE", "streamid=control/13/0", 6,
+                                  {session, {"Content-type", "application/sdp"}}, announce)) ||
+      !step(gst::moonlightRequest("PLAY", "/", 7, {session})))
+    return std::nullopt;
+  return s;
+}
+
+// The audio side of the client: pings the audio port, takes every datagram and checks it.
+class AudioReceiver {
+ public:
+  AudioReceiver(const uint8_t (&key)[16], int32_t key_id, bool encrypted)
+      : key_id_(key_id), encrypted_(encrypted) {
+    std::memcpy(key_, key, sizeof key_);
+    fd_ = UniqueFd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd_.get(), reinterpret_cast<sockaddr*>(&a), sizeof a);
+    int error = OPUS_OK;
+    decoder_ = opus_decoder_create(kRate, kChannels, &error);
+  }
+  ~AudioReceiver() { opus_decoder_destroy(decoder_); }
+
+  void ping(uint16_t port, const std::string& payload) {
+    std::string datagram = payload;
+    const uint32_t counter = htonl(++pings_);
+    datagram.append(reinterpret_cast<const char*>(&counter), 4);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sendto(fd_.get(), datagram.data(), datagram.size(), 0, reinterpret_cast<sockaddr*>(&a),
+           sizeof a);
+  }
+
+  // Takes datagrams for `duration` (pinging every 500 ms like the client).
+  void receive(std::chrono::milliseconds duration, uint16_t port, const std::string& payload) {
+    const auto end = std::chrono::steady_clock::now() + duration;
+    auto next_ping = std::chrono::steady_clock::now();
+    std::vector<uint8_t> buffer(2048);
+    while (std::chrono::steady_clock::now() < end) {
+      if (std::chrono::steady_clock::now() >= next_ping) {
+        ping(port, payload);
+        next_ping += 500ms;
+      }
+      pollfd p{fd_.get(), POLLIN, 0};
+      if (poll(&p, 1, 20) <= 0) continue;
+      const ssize_t n = recv(fd_.get(), buffer.data(), buffer.size(), 0);
+      if (n > 0) take(std::span(buffer.data(), size_t(n)));
+    }
+  }
+
+  // Every data packet in arrival order: (RTP seq, timestamp).
+  std::vector<std::pair<uint16_t, uint32_t>> sequence;
+  std::vector<float> left;  // decoded left channel
+  uint64_t data_packets = 0, fec_packets = 0, fec_checked = 0;
+  std::vector<std::string> faults;
+
+ private:
+  void take(std::span<const uint8_t> d) {
+    if (d.size() < 12 || d[0] != 0x80) return fault("not an RTP v2 datagram");
+    const uint8_t pt = d[1] & 0x7F;
+    const uint16_t seq = uint16_t(d[2] << 8 | d[3]);
+    const uint32_t ts = uint32_t(d[4]) << 24 | uint32_t(d[5]) << 16 | uint32_t(d[6]) << 8 | d[7];
+    if (d.size() > 1400) return fault("datagram longer than the client's 1400 bytes");
+    if (pt == 97) {
+      ++data_packets;
+      sequence.emplace_back(seq, ts);
+      std::vector<uint8_t> payload(d.begin() + 12, d.end());
+      payloads_[seq] = payload;
+      std::vector<uint8_t> opus = payload;
+      if (encrypted_ && !decrypt(seq, payload, opus)) return fault("does not decrypt");
+      std::vector<float> pcm(kFrameSamples * kChannels);
+      const int n = opus_decode_float(decoder_, opus.data(), opus_int32(opus.size()), pcm.data(),
+                                      kFrameSamples, 0);
+      if (n != kFrameSamples) return fault("Opus did not decode to 240 samples");
+      for (int i = 0; i < n; ++i) left.push_back(pcm[size_t(i) * kChannels]);
+      checkBlocks();
+    } else if (pt == 127) {
+      ++fec_packets;
+      if (d.size() < 24) return fault("FEC datagram too short");
+      const uint8_t index = d[12];
+      const uint16_t base = uint16_t(d[14] << 8 | d[15]);
+      if (d[13] != 97 || index > 1 || base % 4 != 0) return fault("FEC header");
+      fec_[{base, index}] = std::vector<uint8_t>(d.begin() + 24, d.end());
+      checkBlocks();
+    } else {
+      fault("payload type " + std::to_string(pt));
+    }
+  }
+
+  // A block whose 4 data and 2 parity payloads arrived: parity as the client's fixed matrix
+  // makes it, computed by the reference field.
+  void checkBlocks() {
+    static constexpr uint8_t kMatrix[2][4] = {{0x77, 0x40, 0x38, 0x0E}, {0xC7, 0xA7, 0x0D, 0x6C}};
+    for (auto it = fec_.begin(); it != fec_.end();) {
+      const auto [base, index] = it->first;
+      bool all = true;
+      for (uint16_t i = 0; i < 4; ++i) all = all && payloads_.count(uint16_t(base + i));
+      if (!all) {
+        ++it;
+        continue;
+      }
+      std::vector<uint8_t> parity(it->second.size(), 0);
+      for (int i = 0; i < 4; ++i) {
+        const auto& p = payloads_[uint16_t(base + i)];
+        if (p.size() != parity.size()) {
+          fault("FEC over payloads of unequal size");
+          break;
+        }
+        for (size_t b = 0; b < p.size(); ++b)
+          parity[b] ^= gs::video_test::refMul(kMatrix[index][i], p[b]);
+      }
+      if (parity != it->second) fault("FEC parity differs from the client's matrix");
+      ++fec_checked;
+      it = fec_.erase(it);
+    }
+  }
+
+  bool decrypt(uint16_t seq, const std::vector<uint8_t>& in, std::vector<uint8_t>& out) {
+    uint8_t iv[16] = {};
+    const uint32_t be = htonl(uint32_t(key_id_) + seq);
+    std::memcpy(iv, &be, 4);
+    EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+    out.assign(in.size() + 16, 0);
+    int n = 0, m = 0;
+    const bool ok = EVP_DecryptInit_ex(ctx, EVP_aes_128_cbc(), nullptr, key_, iv) == 1 &&
+                    EVP_DecryptUpdate(ctx, out.data(), &n, in.data(), int(in.size())) == 1 &&
+                    EVP_DecryptFinal_ex(ctx, out.data() + n, &m) == 1;  // checks the PKCS#7 padding
+    EVP_CIPHER_CTX_free(ctx);
+    out.resize(ok ? size_t(n + m) : 0);
+    return ok;
+  }
+
+  void fault(const std::string& what) {
+    if (faults.size() < 10) faults.push_back(what);
+  }
+
+  uint8_t key_[16];
+  int32_t key_id_;
+  bool encrypted_;
+  UniqueFd fd_;
+  OpusDecoder* decoder_ = nullptr;
+  uint32_t pings_ = 0;
+  std::map<uint16_t, std::vector<uint8_t>> payloads_;
+  std::map<std::pair<uint16_t, uint8_t>, std::vector<uint8_t>> fec_;
+};
+
+abi::GamestreamLaunch testLaunch(uint8_t (&key)[16], int32_t key_id) {
+  abi::GamestreamLaunch launch{};
+  launch.active = 1;
+  launch.rikeyid = key_id;
+  for (int i = 0; i < 16; ++i) key[i] = uint8_t(0x30 + 7 * i);
+  std::memcpy(launch.rikey, key, 16);
+  launch.app_id = 1;
+  launch.width = 1280;
+  launch.height = 720;
+  launch.fps = 60;
+  std::memcpy(launch.client_id, "audio-test-client", 17);
+  return launch;
+}
+
+bool waitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
+struct GsSetup {
+  std::unique_ptr<NetHarness> harness;
+  std::unique_ptr<ToneSource> tone;
+  uint8_t key[16] = {};
+  int32_t key_id = 0x12345678;
+};
+
+GsSetup startGamestream(int tone_channels = kChannels) {
+  GsSetup s;
+  NetHarnessConfig config;
+  config.gamestream = true;
+  config.audio = true;
+  auto harness = NetHarness::create(config);
+  if (!harness) {
+    ADD_FAILURE() << harness.error().message;
+    return s;
+  }
+  s.harness = std::move(*harness);
+  s.harness->publishLaunch(testLaunch(s.key, s.key_id));
+  if (auto ok = s.harness->start(); !ok) {
+    ADD_FAILURE() << ok.error().message;
+    s.harness.reset();
+    return s;
+  }
+  s.tone = std::make_unique<ToneSource>(s.harness->audioRingFd(), tone_channels);
+  if (auto ok = s.tone->start(); !ok) ADD_FAILURE() << ok.error().message;
+  return s;
+}
+
+// ---- tests ----
+
+TEST(NetAudio, GamestreamSendsTheToneEncryptedWithFecAndAsksForAudio) {
+  GsSetup s = startGamestream();
+  ASSERT_TRUE(s.harness);
+  NetHarness& h = *s.harness;
+  // Net says at start that nobody listens.
+  ASSERT_TRUE(waitFor([&] { return !h.audioRequests().empty(); }, 5s));
+  EXPECT_EQ(h.audioRequests().front(), 0u);
+
+  // The test ANNOUNCE: stereo, 5 ms, audio encryption on (featureFlags 0xA7 has 0x20).
+  auto stream = handshake(h.gamestreamRtspPort(), gst::AnnounceBody().text());
+  ASSERT_TRUE(stream);
+  EXPECT_NE(stream->describe.find("a=fmtp:97 surround-params=642014235"), std::string::npos)
+      << stream->describe;
+  ASSERT_EQ(stream->audio_ping.size(), 16u);
+  ASSERT_TRUE(waitFor([&] { return h.audioRequests().back() == abi::audioRequest(2, 5); }, 3s));
+
+  AudioReceiver rx(s.key, s.key_id, true);
+  rx.receive(2000ms, h.gamestreamAudioPort(), stream->audio_ping);
+  EXPECT_TRUE(rx.faults.empty()) << rx.faults.front();
+  ASSERT_GT(rx.data_packets, 300u) << "2 s of 5 ms packets";
+  EXPECT_GT(rx.fec_checked, rx.data_packets / 4 - 4) << "FEC on (nearly) every block";
+  // Sequence numbers and timestamps step by one packet (ms timestamps) without gaps.
+  size_t steps = 0;
+  for (size_t i = 1; i < rx.sequence.size(); ++i) {
+    EXPECT_EQ(uint16_t(rx.sequence[i].first - rx.sequence[i - 1].first), 1) << i;
+    EXPECT_EQ(rx.sequence[i].second - rx.sequence[i - 1].second, 5u) << i;
+    ++steps;
+  }
+  EXPECT_EQ(rx.sequence.front().first, 0) << "a new stream starts at sequence 0";
+  // The tone, after the decoder settled.
+  const std::vector<float> tail(rx.left.begin() + std::min<size_t>(rx.left.size(), 4800),
+                                rx.left.end());
+  const ToneFigures f = measure(tail);
+  std::printf(
+      "[figures] GameStream audio: %zu packets, %zu FEC blocks checked, tone %.0f Hz at "
+      "%.2f dBFS RMS (sent %.2f)\n",
+      size_t(rx.data_packets), size_t(rx.fec_checked), f.frequency, f.rms_db, expectedRmsDb());
+  EXPECT_NEAR(f.frequency, kToneHz, 5);
+  EXPECT_NEAR(f.rms_db, expectedRmsDb(), 1.0);
+
+  // The client cancels: the stream ends and net says nobody listens.
+  abi::GamestreamLaunch cancelled = testLaunch(s.key, s.key_id);
+  cancelled.active = 0;
+  h.publishLaunch(cancelled);
+  EXPECT_TRUE(waitFor([&] { return h.audioRequests().back() == 0; }, 3s));
+  const std::vector<uint64_t> requests = h.audioRequests();
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_EQ(requests[1], abi::audioRequest(2, 5));
+  EXPECT_EQ(requests[2], 0u);
+  s.tone->stop();
+  EXPECT_TRUE(h.stop().has_value());
+}
+
+TEST(NetAudio, GamestreamRestartContinuesSequenceAndTimestamps) {
+  GsSetup s = startGamestream();
+  ASSERT_TRUE(s.harness);
+  NetHarness& h = *s.harness;
+  // Unencrypted this time: neither featureFlags 0x20 nor encryptionEnabled 0x04.
+  auto stream = handshake(h.gamestreamRtspPort(),
+                          gst::AnnounceBody().set("x-nv-general.featureFlags", "135").text());
+  ASSERT_TRUE(stream);
+  AudioReceiver rx(s.key, s.key_id, false);
+  rx.receive(1000ms, h.gamestreamAudioPort(), stream->audio_ping);
+  const size_t before = rx.sequence.size();
+  ASSERT_GT(before, 100u);
+  h.kill9();
+  ASSERT_TRUE(h.start());
+  rx.receive(1500ms, h.gamestreamAudioPort(), stream->audio_ping);
+  EXPECT_TRUE(rx.faults.empty()) << rx.faults.front();
+  ASSERT_GT(rx.sequence.size(), before + 100);
+  const auto last = rx.sequence[before - 1], first = rx.sequence[before];
+  const uint16_t gap = uint16_t(first.first - last.first);
+  std::printf(
+      "[figures] GameStream audio across a net restart: sequence %u -> %u, timestamp %u "
+      "-> %u\n",
+      unsigned(last.first), unsigned(first.first), last.second, first.second);
+  // No reuse; at most the one packet a kill between taking and sending loses.
+  EXPECT_GE(gap, 1);
+  EXPECT_LE(gap, 2);
+  EXPECT_EQ(first.second - last.second, 5u * gap);
+  for (size_t i = before + 1; i < rx.sequence.size(); ++i)
+    EXPECT_EQ(uint16_t(rx.sequence[i].first - rx.sequence[i - 1].first), 1) << i;
+  const ToneFigures f = measure(
+      std::vector<float>(rx.left.end() - std::min<size_t>(rx.left.size(), 48000), rx.left.end()));
+  EXPECT_NEAR(f.frequency, kToneHz, 5);
+  EXPECT_NEAR(f.rms_db, expectedRmsDb(), 1.0);
+  // The restarted net asked for audio again (the stream plays on).
+  EXPECT_EQ(h.audioRequests().back(), abi::audioRequest(2, 5));
+  s.tone->stop();
+  EXPECT_TRUE(h.stop().has_value());
+}
+
+TEST(NetAudio, GamestreamDropsRecordsOfAnotherChannelCount) {
+  GsSetup s = startGamestream(6);  // records claim 5.1; the client decodes stereo
+  ASSERT_TRUE(s.harness);
+  NetHarness& h = *s.harness;
+  auto stream = handshake(h.gamestreamRtspPort(), gst::AnnounceBody().text());
+  ASSERT_TRUE(stream);
+  AudioReceiver rx(s.key, s.key_id, true);
+  rx.receive(600ms, h.gamestreamAudioPort(), stream->audio_ping);
+  EXPECT_EQ(rx.data_packets, 0u);
+  EXPECT_TRUE(h.waitForLog("audio packets of 6 channels", 1000));
+  size_t lines = 0;
+  for (const std::string& line : h.logLines())
+    lines += line.find("audio packets of 6 channels") != std::string::npos;
+  EXPECT_EQ(lines, 1u) << "one log line per stream";
+  s.tone->stop();
+  EXPECT_TRUE(h.stop().has_value());
+}
+
+TEST(NetAudio, WithoutAnAudioRingNothingChanges) {
+  NetHarnessConfig config;
+  config.gamestream = true;
+  auto harness = NetHarness::create(config);
+  ASSERT_TRUE(harness);
+  NetHarness& h = **harness;
+  uint8_t key[16];
+  h.publishLaunch(testLaunch(key, 7));
+  ASSERT_TRUE(h.start());
+  auto stream = handshake(h.gamestreamRtspPort(), gst::AnnounceBody().text());
+  ASSERT_TRUE(stream);
+  EXPECT_EQ(stream->describe.find("surround-params"), std::string::npos);
+  EXPECT_TRUE(h.waitForLog("no audio: the session has no audio worker", 1000));
+  std::this_thread::sleep_for(300ms);
+  EXPECT_TRUE(h.audioRequests().empty());
+  EXPECT_TRUE(h.stop().has_value());
+}
+
+// The surround lines net offers are the audio worker's layouts, as its surroundParams() writes.
+TEST(NetAudio, SurroundOfferMatchesTheAudioWorkersLayouts) {
+  const std::vector<gs::SurroundParams> offer = gs::surroundOffer();
+  ASSERT_EQ(offer.size(), 2u);
+  for (const gs::SurroundParams& p : offer) {
+    auto layout = audio::gameStreamLayout(p.channels, false);
+    ASSERT_TRUE(layout);
+    std::string ours =
+        std::to_string(p.channels) + std::to_string(p.streams) + std::to_string(p.coupled_streams);
+    for (int i = 0; i < p.channels; ++i) ours += char('0' + p.mapping[size_t(i)]);
+    EXPECT_EQ(ours, audio::surroundParams(*layout, false)) << int(p.channels) << " channels";
+  }
+}
+
+}  // namespace
+}  // namespace funkhaus::test
