@@ -41,8 +41,29 @@ class PulseServer {
       return nullptr;
     }
     server->dir_ = dir;
-    if (!server->launch(why)) return nullptr;
+    if (!server->launchHere(why)) return nullptr;
     return server;
+  }
+
+  // A fresh temp dir and its address, no server yet (launch() starts one there).
+  static std::unique_ptr<PulseServer> reserve(std::string* why) {
+    auto server = std::unique_ptr<PulseServer>(new PulseServer());
+    char dir[] = "/tmp/funkhaus-audio-XXXXXX";
+    if (mkdtemp(dir) == nullptr) {
+      *why = std::string("mkdtemp: ") + std::strerror(errno);
+      return nullptr;
+    }
+    server->dir_ = dir;
+    return server;
+  }
+
+  // Starts pulseaudio on this server's address (again, after kill(): a new server, same socket).
+  bool launch(std::string* why) {
+    if (process_) {
+      *why = "pulseaudio is running already";
+      return false;
+    }
+    return launchHere(why);
   }
 
   ~PulseServer() {
@@ -58,6 +79,7 @@ class PulseServer {
     if (process_) {
       process_->signal(SIGKILL);
       process_->wait(std::chrono::milliseconds(5000));
+      process_.reset();
     }
   }
   std::string log() const {
@@ -106,7 +128,7 @@ class PulseServer {
     return env;
   }
 
-  bool launch(std::string* why) {
+  bool launchHere(std::string* why) {
     std::filesystem::create_directories(dir_ + "/home/.config");
     std::filesystem::create_directories(dir_ + "/run");
     chmod((dir_ + "/run").c_str(), 0700);
