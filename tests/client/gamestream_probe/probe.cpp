@@ -73,6 +73,9 @@ frame (libavcodec), reads funkhaus's capture barcode from it and reports.
                            negotiated channels in the order FL FR C LFE BL BR SL SR; a lost
                            packet's concealment included) and list every audio packet in the
                            summary (see below)
+  --picture-luma           list every decoded picture in the summary: "pictures" {"decoded_ns"
+                           (CLOCK_MONOTONIC after decoding), "mean_luma" (0..255)}, e.g. to
+                           find a flash of the picture
   --input-script FILE      once the first frame is decoded, perform FILE's input actions in
                            order (keys, text, pointer, buttons, wheels, sleeps, marks, waits for
                            a file; see input_script.h) and print one line per action
@@ -112,6 +115,7 @@ struct Options {
   std::string report;
   int audio_channels = 2;
   std::string audio_wav;
+  bool picture_luma = false;
   std::optional<std::vector<InputAction>> input_script;
   bool quit = false;
   bool help = false;
@@ -153,6 +157,10 @@ Result<Options> parseOptions(int argc, char** argv) {
     }
     if (name == "--quit") {
       o.quit = true;
+      continue;
+    }
+    if (name == "--picture-luma") {
+      o.picture_luma = true;
       continue;
     }
     static constexpr const char* kValueOptions[] = {"--host",
@@ -395,7 +403,7 @@ int submitDecodeUnit(PDECODE_UNIT du) {
       need_idr = true;
     }
     s.stats.onPicture(at, static_cast<double>(LiGetMicroseconds() - du->receiveTimeUs) / 1000.0,
-                      p.barcode, p.barcode_error);
+                      p.barcode, p.barcode_error, p.mean_luma);
   }
   return need_idr ? DR_NEED_IDR : DR_OK;
 }
@@ -551,6 +559,7 @@ int run(const Options& o) {
   g_session = &session;
   session.audio_wav = o.audio_wav;
   if (!o.audio_wav.empty()) session.stats.keepAudioPackets();
+  if (o.picture_luma) session.stats.keepPictures();
   const Timestamps probe_start = now();
   Json summary;
   summary["type"] = "summary";

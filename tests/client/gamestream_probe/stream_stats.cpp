@@ -74,9 +74,13 @@ void StreamStats::onDecodeError(const std::string& message, bool corrupt_picture
 
 void StreamStats::onPicture(Timestamps at, double receive_to_decoded_ms,
                             const std::optional<capture::BarcodeData>& barcode,
-                            const std::string& barcode_error) {
+                            const std::string& barcode_error, double mean_luma) {
   std::lock_guard lock(mutex_);
   ++decoded_;
+  if (keep_pictures_) {
+    picture_decoded_ns_.push_back(at.monotonic_ns);
+    picture_mean_luma_.push_back(std::round(mean_luma * 10) / 10);
+  }
   receive_to_decoded_ms_.push_back(receive_to_decoded_ms);
   if (!first_picture_) first_picture_ = at;
   if (last_picture_) {
@@ -125,6 +129,11 @@ void StreamStats::setAudioLayout(Json layout) {
 void StreamStats::keepAudioPackets() {
   std::lock_guard lock(mutex_);
   keep_audio_packets_ = true;
+}
+
+void StreamStats::keepPictures() {
+  std::lock_guard lock(mutex_);
+  keep_pictures_ = true;
 }
 
 uint64_t StreamStats::decodedFrames() const {
@@ -258,6 +267,8 @@ Json StreamStats::summary(Timestamps end) const {
     audio["packet_samples"] = audio_packet_samples_;
   }
   j["audio"] = audio;
+  if (keep_pictures_)
+    j["pictures"] = Json{{"decoded_ns", picture_decoded_ns_}, {"mean_luma", picture_mean_luma_}};
   return j;
 }
 

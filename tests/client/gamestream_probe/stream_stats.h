@@ -38,7 +38,7 @@ class StreamStats {
   // A decoded picture and its barcode (or why it had none).
   void onPicture(Timestamps at, double receive_to_decoded_ms,
                  const std::optional<capture::BarcodeData>& barcode,
-                 const std::string& barcode_error);
+                 const std::string& barcode_error, double mean_luma = -1);
   // An audio packet handed over by the library at `at` (`lost`: its placeholder for a missing
   // one, which libopus conceals), decoded to `samples` per channel (0 when decoding failed).
   void onAudioPacket(Timestamps at, bool lost, int samples);
@@ -47,6 +47,8 @@ class StreamStats {
   void setAudioLayout(Json layout);
   // Keep every audio packet's receive time and sample count for the summary.
   void keepAudioPackets();
+  // Keep every decoded picture's time and mean luma for the summary.
+  void keepPictures();
 
   // The per-second line: elapsed seconds `t`, totals and the frames decoded since the last line.
   Json secondLine(int t);
@@ -109,6 +111,10 @@ class StreamStats {
   bool keep_audio_packets_ = false;
   std::vector<int64_t> audio_received_ns_;
   std::vector<int> audio_packet_samples_;
+  // Pictures, when kept.
+  bool keep_pictures_ = false;
+  std::vector<int64_t> picture_decoded_ns_;
+  std::vector<double> picture_mean_luma_;
 };
 
 // {"p50","p99","max","count"} of `samples` in ms (nearest rank, common/percentile.h).

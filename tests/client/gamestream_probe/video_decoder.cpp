@@ -119,6 +119,11 @@ Result<std::vector<DecodedPicture>> VideoDecoder::decode(std::vector<uint8_t>& a
           fmt::format("cannot convert {} to gray",
                       av_get_pix_fmt_name(static_cast<AVPixelFormat>(frame_->format)));
     } else {
+      uint64_t sum = 0, count = 0;
+      for (uint32_t row = 0; row < p.height; row += 4)
+        for (uint32_t col = 0; col < p.width; col += 4, ++count)
+          sum += y[static_cast<size_t>(row) * static_cast<size_t>(stride) + col];
+      p.mean_luma = count ? static_cast<double>(sum) / static_cast<double>(count) : -1;
       auto read = capture::readBarcode(y, static_cast<uint32_t>(stride), p.width, p.height);
       if (read)
         p.barcode = *read;

@@ -25,6 +25,7 @@ struct DecodedPicture {
   bool corrupt = false;  // libavcodec flagged it (concealed errors, missing references)
   std::optional<capture::BarcodeData> barcode;
   std::string barcode_error;  // why there is no barcode
+  double mean_luma = -1;      // 0..255 over every 4th pixel of every 4th row; -1: no luma
 };
 
 class VideoDecoder {
