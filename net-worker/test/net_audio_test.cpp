@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <opus/opus.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,6 +17,8 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <numbers>
@@ -534,10 +537,10 @@ TEST(NetAudio, GamestreamDropsRecordsOfAnotherChannelCount) {
   AudioReceiver rx(s.key, s.key_id, true);
   rx.receive(600ms, h.gamestreamAudioPort(), stream->audio_ping);
   EXPECT_EQ(rx.data_packets, 0u);
-  EXPECT_TRUE(h.waitForLog("audio packets of 6 channels", 1000));
+  EXPECT_TRUE(h.waitForLog("GameStream: audio packets of 6 channels", 1000));
   size_t lines = 0;
   for (const std::string& line : h.logLines())
-    lines += line.find("audio packets of 6 channels") != std::string::npos;
+    lines += line.find("GameStream: audio packets of 6 channels") != std::string::npos;
   EXPECT_EQ(lines, 1u) << "one log line per stream";
   s.tone->stop();
   EXPECT_TRUE(h.stop().has_value());
@@ -560,6 +563,98 @@ TEST(NetAudio, WithoutAnAudioRingNothingChanges) {
   EXPECT_TRUE(h.audioRequests().empty());
   EXPECT_TRUE(h.stop().has_value());
 }
+
+// ---- RTSP: ffmpeg pulls video and audio ----
+
+bool haveFfmpeg() { return std::system("command -v ffmpeg >/dev/null 2>&1") == 0; }
+
+// The samples of channel 0 of a 16-bit PCM WAV file (chunks walked: ffmpeg adds a LIST chunk).
+std::vector<float> readWavChannel0(const std::string& path, int* channels, int* rate) {
+  std::vector<float> out;
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return out;
+  std::vector<uint8_t> bytes;
+  uint8_t chunk[65536];
+  for (size_t n; (n = std::fread(chunk, 1, sizeof chunk, f)) > 0;)
+    bytes.insert(bytes.end(), chunk, chunk + n);
+  std::fclose(f);
+  auto le32 = [&](size_t at) {
+    return uint32_t(bytes[at]) | uint32_t(bytes[at + 1]) << 8 | uint32_t(bytes[at + 2]) << 16 |
+           uint32_t(bytes[at + 3]) << 24;
+  };
+  if (bytes.size() < 12 || std::memcmp(bytes.data(), "RIFF", 4) != 0) return out;
+  size_t at = 12;
+  int bits = 0;
+  while (at + 8 <= bytes.size()) {
+    const std::string id(reinterpret_cast<const char*>(&bytes[at]), 4);
+    size_t size = le32(at + 4);
+    if (id == "fmt " && at + 24 <= bytes.size()) {
+      *channels = bytes[at + 10] | bytes[at + 11] << 8;
+      *rate = int(le32(at + 12));
+      bits = bytes[at + 22] | bytes[at + 23] << 8;
+    } else if (id == "data") {
+      size = std::min(size, bytes.size() - at - 8);  // a file cut short says 0xFFFFFFFF
+      if (bits != 16 || *channels < 1) return out;
+      const size_t frame = size_t(*channels) * 2;
+      for (size_t i = at + 8; i + frame <= at + 8 + size; i += frame)
+        out.push_back(float(int16_t(bytes[i] | bytes[i + 1] << 8)) / 32768.0f);
+      return out;
+    }
+    at += 8 + size + (size & 1);
+  }
+  return out;
+}
+
+class NetAudioRtsp : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(NetAudioRtsp, FfmpegPullsVideoAndTheTone) {
+  if (!haveFfmpeg()) GTEST_SKIP() << "ffmpeg is not installed";
+  const std::string transport = GetParam();
+  NetHarnessConfig config;
+  config.audio = true;
+  auto harness = NetHarness::create(config);
+  ASSERT_TRUE(harness) << harness.error().message;
+  NetHarness& h = **harness;
+  VideoSource video(h.ringFd(), 320, 240, 30);
+  h.on_keyframe_request = [&video] { video.requestKeyframe(); };
+  ASSERT_TRUE(h.start());
+  ASSERT_TRUE(video.start());
+  ToneSource tone(h.audioRingFd());
+  ASSERT_TRUE(tone.start());
+  char dir_template[] = "/tmp/funkhaus-net-audio-XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  const std::string dir = dir_template, wav = dir + "/audio.wav", log = dir + "/ffmpeg.log";
+  const std::string command = "timeout 30 ffmpeg -nostdin -loglevel error -rtsp_transport " +
+                              transport + " -i " + h.url() + " -map 0:a -t 4 -c:a pcm_s16le -y " +
+                              wav + " -map 0:v -t 4 -f null - >" + log + " 2>&1";
+  const int status = std::system(command.c_str());
+  EXPECT_EQ(status, 0) << command;
+  int channels = 0, rate = 0;
+  const std::vector<float> samples = readWavChannel0(wav, &channels, &rate);
+  EXPECT_EQ(channels, 2);
+  EXPECT_EQ(rate, kRate);
+  ASSERT_GT(samples.size(), size_t(3 * kRate)) << "at least 3 of the 4 s";
+  // The tone after the first half second (the decoder settles, streams line up).
+  const ToneFigures f =
+      measure(std::vector<float>(samples.begin() + kRate / 2, samples.end() - kRate / 10));
+  std::printf(
+      "[figures] RTSP/%s: ffmpeg wrote %.2f s of %d-channel audio: tone %.0f Hz at %.2f "
+      "dBFS RMS (sent %.2f)\n",
+      transport.c_str(), double(samples.size()) / kRate, channels, f.frequency, f.rms_db,
+      expectedRmsDb());
+  EXPECT_NEAR(f.frequency, kToneHz, 5);
+  EXPECT_NEAR(f.rms_db, expectedRmsDb(), 1.0);
+  // The viewer set up audio (the worker's channels, 5 ms) and left: nobody listens again.
+  EXPECT_TRUE(waitFor([&] { return h.audioRequests().back() == 0; }, 15s));
+  const std::vector<uint64_t> requests = h.audioRequests();
+  EXPECT_EQ(requests, (std::vector<uint64_t>{0, abi::audioRequest(0, 5), 0}));
+  tone.stop();
+  video.stop();
+  EXPECT_TRUE(h.stop().has_value());
+  std::system(("rm -rf " + dir).c_str());
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, NetAudioRtsp, ::testing::Values("udp", "tcp"));
 
 // The surround lines net offers are the audio worker's layouts, as its surroundParams() writes.
 TEST(NetAudio, SurroundOfferMatchesTheAudioWorkersLayouts) {

@@ -1,4 +1,4 @@
-// SDP for H.264 and HEVC; base64 (RFC 4648 vectors); profile-level-id.
+// SDP for H.264 and HEVC, the Opus audio section; base64 (RFC 4648 vectors); profile-level-id.
 #include "funkhaus/net/rtsp/sdp.h"
 
 #include <gtest/gtest.h>
@@ -69,6 +69,25 @@ TEST(Sdp, Hevc) {
   EXPECT_NE(sdp.find("a=fmtp:96 sprop-vps=QAEM;sprop-sps=QgEB;sprop-pps=RAHB\r\n"),
             std::string::npos)
       << sdp;
+}
+
+TEST(Sdp, AudioSectionOnlyWhenAsked) {
+  ParameterSets sets;
+  sets.codec = Codec::kH264;
+  SdpOptions o;
+  o.origin_address = "127.0.0.1";
+  EXPECT_EQ(buildSdp(sets, o).find("m=audio"), std::string::npos);
+  o.audio = true;
+  const std::string sdp = buildSdp(sets, o);
+  // After the video section (its control line first), RFC 7587's fixed clock and channels.
+  const size_t video = sdp.find("a=control:track0\r\n");
+  const size_t audio = sdp.find("m=audio 0 RTP/AVP 97\r\n");
+  ASSERT_NE(video, std::string::npos);
+  ASSERT_NE(audio, std::string::npos);
+  EXPECT_LT(video, audio);
+  EXPECT_NE(sdp.find("a=rtpmap:97 opus/48000/2\r\n", audio), std::string::npos) << sdp;
+  EXPECT_NE(sdp.find("a=fmtp:97 sprop-stereo=1\r\n", audio), std::string::npos);
+  EXPECT_NE(sdp.find("a=control:track1\r\n", audio), std::string::npos);
 }
 
 TEST(Sdp, ProfileLevelId) {

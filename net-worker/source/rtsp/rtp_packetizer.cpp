@@ -74,6 +74,13 @@ void writeRtpHeader(uint8_t* out, bool marker, uint8_t payload_type, uint16_t se
   }
 }
 
+uint32_t rtpAudioTimestamp(uint64_t monotonic_ns, uint32_t offset) {
+  const uint64_t seconds = monotonic_ns / 1'000'000'000u;
+  const uint64_t rest = monotonic_ns % 1'000'000'000u;
+  const uint64_t ticks = seconds * kRtpAudioClockRate + rest * kRtpAudioClockRate / 1'000'000'000u;
+  return static_cast<uint32_t>(ticks) + offset;
+}
+
 uint32_t rtpTimestamp(uint64_t monotonic_ns, uint32_t offset) {
   // Split so that the product cannot overflow 64 bits for any uptime.
   const uint64_t seconds = monotonic_ns / 1'000'000'000u;

@@ -1,5 +1,6 @@
 // RtspProtocol's media side: RTP to every playing viewer (UDP with sendmmsg from the shared RTP
-// socket, or '$'-framed on the RTSP connection), sender reports, and the RTCP viewers send.
+// socket, or '$'-framed on the RTSP connection), the audio track's Opus packets, sender reports,
+// and the RTCP viewers send.
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -10,6 +11,7 @@
 #include <atomic>
 #include <cstring>
 
+#include "funkhaus/abi/codec.h"
 #include "funkhaus/abi/packet_ring.h"
 #include "funkhaus/common/byte_order.h"
 #include "funkhaus/common/clock.h"
@@ -26,6 +28,12 @@ constexpr size_t kMaxBatch = 64;  // RTP packets per sendmmsg
 // kernel's unsent queue: it is that many frames behind, and more frames would only add latency.
 constexpr size_t kMaxFramesBehind = Connection::kTrackedMediaEnds;
 constexpr size_t kMaxRtcpDatagram = 4096;
+// A TCP viewer with more than this queued gets no audio until it caught up (audio is small; the
+// queue holds video it has not taken).
+constexpr size_t kMaxAudioQueued = 256 * 1024;
+// Audio timestamps count samples; they are set from the capture clock again when the two part by
+// more than this (the first packet, lost packets, a restarted producer).
+constexpr int64_t kAudioResyncTicks = 48 * 100;
 
 bool isPlaying(const abi::RtspViewerSlot& s) {
   return abi::atomicLoad(s.state) == static_cast<uint32_t>(abi::ViewerState::kPlaying);
@@ -80,6 +88,98 @@ bool RtspProtocol::serve(const MediaUnit& mu) {
     }
   }
   return any;
+}
+
+void RtspProtocol::serveAudio(const AccessUnit& packet) {
+  const uint32_t channels = abi::opusFormatChannels(packet.format);
+  const uint32_t samples = abi::opusFormatSamples(packet.format);
+  if (!audio_requested_) return;  // no viewer has the audio track
+  if (channels != 2) {
+    // RTSP viewers decode stereo Opus (RFC 7587); a multistream packet would be noise to them.
+    if (!audio_refusal_logged_)
+      spdlog::warn(
+          "RTSP: audio packets of {} channels are not sent (viewers take stereo; "
+          "logged once)",
+          channels);
+    audio_refusal_logged_ = true;
+    return;
+  }
+  const size_t size = kRtpHeaderSize + packet.data.size();
+  if (size > 0xFFFF) return;
+  for (uint32_t i = 0; i < abi::kMaxConnections; ++i) {
+    Session& session = sessions_[i];
+    AudioTrack& audio = session.audio;
+    if (session.connection == nullptr || !audio.set_up) continue;
+    abi::RtspViewerSlot& s = blob_->viewer(i);
+    if (!isPlaying(s)) continue;
+    // Sample-exact timestamps on the capture clock: continuous while the two agree.
+    const uint32_t captured = rtpAudioTimestamp(packet.capture_time_ns, audio.timestamp_offset);
+    const auto apart = static_cast<int32_t>(captured - audio.next_timestamp);
+    if (!audio.timed || (packet.flags & abi::kRecordFlagDiscontinuity) != 0 ||
+        apart > kAudioResyncTicks || apart < -kAudioResyncTicks)
+      audio.next_timestamp = captured;
+    const uint32_t ts = audio.next_timestamp;
+    audio.next_timestamp += samples;
+    audio.timed = true;
+    const uint16_t seq = audio.next_sequence++;
+    frame_unit_.resize(4 + size);
+    uint8_t* p = frame_unit_.data();
+    writeRtpHeader(p + 4, false, kRtpAudioPayloadType, seq, ts, audio.ssrc);
+    std::memcpy(p + 4 + kRtpHeaderSize, packet.data.data(), packet.data.size());
+    bool sent = false;
+    if (s.transport == static_cast<uint32_t>(abi::ViewerTransport::kUdp)) {
+      socklen_t len = 0;
+      const sockaddr_storage dest = viewerAddress(s, audio.client_rtp_port, &len);
+      sent = sendto(rtp_fd_, p + 4, size, MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&dest),
+                    len) == static_cast<ssize_t>(size);
+    } else if (Connection& c = *session.connection; c.out().queuedBytes() <= kMaxAudioQueued) {
+      p[0] = '$';
+      p[1] = audio.rtp_channel;
+      bytes::storeBe<uint16_t>(p + 2, static_cast<uint16_t>(size));
+      // Not a media unit: the video's frame accounting (mediaQueued, mediaBehind) stays its own.
+      sent = core_.push(c, frame_unit_, false);
+      core_.flush(c);
+    }
+    if (sent) {
+      ++audio.packets_sent;
+      audio.octets_sent += packet.data.size();
+      counters_.bytes_out += s.transport == static_cast<uint32_t>(abi::ViewerTransport::kUdp)
+                                 ? size
+                                 : 0;  // TCP bytes are the core's
+    } else {
+      ++audio.dropped;
+      ++counters_.drops;
+    }
+  }
+}
+
+void RtspProtocol::sendAudioReport(Session& session, const abi::RtspViewerSlot& s, uint64_t now_ns,
+                                   uint64_t ntp_time) {
+  AudioTrack& audio = session.audio;
+  if (!audio.set_up || audio.packets_sent == 0) return;
+  uint8_t buffer[4 + 28 + 4 + 4 + 2 + 255 + 4];
+  SenderReport sr;
+  sr.ssrc = audio.ssrc;
+  sr.ntp_time = ntp_time;
+  sr.rtp_time = rtpAudioTimestamp(now_ns, audio.timestamp_offset);
+  sr.packet_count = static_cast<uint32_t>(audio.packets_sent);
+  sr.octet_count = static_cast<uint32_t>(audio.octets_sent);
+  sr.cname = cname_;
+  const size_t n = buildSenderReport(sr, std::span(buffer + 4, sizeof buffer - 4));
+  if (n == 0) return;
+  if (s.transport == static_cast<uint32_t>(abi::ViewerTransport::kUdp)) {
+    socklen_t len = 0;
+    const sockaddr_storage dest = viewerAddress(s, audio.client_rtcp_port, &len);
+    if (sendto(rtcp_fd_, buffer + 4, n, MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&dest),
+               len) > 0)
+      counters_.bytes_out += n;
+  } else if (!session.connection->out().mediaQueued()) {
+    buffer[0] = '$';
+    buffer[1] = audio.rtcp_channel;
+    bytes::storeBe<uint16_t>(buffer + 2, static_cast<uint16_t>(n));
+    core_.push(*session.connection, std::span<const uint8_t>(buffer, n + 4), false);
+    core_.flush(*session.connection);
+  }
 }
 
 void RtspProtocol::dropFrame(uint32_t slot) {
@@ -220,6 +320,7 @@ void RtspProtocol::sendReports() {
       core_.push(*c, std::span<const uint8_t>(buffer, n + 4), false);
       core_.flush(*c);
     }
+    if (!c->closed()) sendAudioReport(sessions_[i], s, now, sr.ntp_time);
   }
 }
 
@@ -242,7 +343,10 @@ std::optional<uint32_t> RtspProtocol::slotByAddress(const sockaddr_storage& from
     if (sessions_[i].connection == nullptr) continue;
     const abi::RtspViewerSlot& s = blob_->viewer(i);
     if (s.transport != static_cast<uint32_t>(abi::ViewerTransport::kUdp)) continue;
-    if (s.address_family != from.ss_family || s.client_rtcp_port != port) continue;
+    const AudioTrack& audio = sessions_[i].audio;
+    if (s.address_family != from.ss_family ||
+        (s.client_rtcp_port != port && !(audio.set_up && audio.client_rtcp_port == port)))
+      continue;
     const void* addr =
         from.ss_family == AF_INET
             ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in&>(from).sin_addr)

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "funkhaus/abi/message.h"
 #include "funkhaus/common/clock.h"
 #include "funkhaus/net/rtsp/rtsp_transport.h"
 #include "funkhaus/net/rtsp/sdp.h"
@@ -160,8 +161,9 @@ size_t RtspProtocol::onInput(Connection& c, std::span<const uint8_t> input) {
     core_.skip(c, u.skip);
   } else if (const int slot = dataOf(c).slot; slot >= 0) {  // kInterleaved
     const abi::RtspViewerSlot& s = blob_->viewer(static_cast<uint32_t>(slot));
+    const AudioTrack& audio = sessions_[static_cast<size_t>(slot)].audio;
     if (s.transport == static_cast<uint32_t>(abi::ViewerTransport::kTcpInterleaved) &&
-        u.channel == s.rtcp_channel)
+        (u.channel == s.rtcp_channel || (audio.set_up && u.channel == audio.rtcp_channel)))
       handleRtcp(u.payload, slot);
   }
   return u.consumed;
@@ -188,8 +190,19 @@ void RtspProtocol::setNeedsKeyframe(uint32_t slot, bool needs) {
 
 void RtspProtocol::freeSession(uint32_t slot) {
   core_.viewers().remove(&sessions_[slot].viewer);
+  const bool audio = sessions_[slot].audio.set_up;
   sessions_[slot] = Session{};
   blob_->freeViewer(slot);
+  if (audio) updateAudioRequest();
+}
+
+void RtspProtocol::updateAudioRequest() {
+  bool any = false;
+  for (const Session& s : sessions_) any = any || (s.connection != nullptr && s.audio.set_up);
+  if (any == audio_requested_) return;
+  audio_requested_ = any;
+  // The audio worker's own channel count, 5 ms packets (a GameStream client's request wins).
+  core_.requestAudio(*this, any ? abi::audioRequest(0, 5) : 0);
 }
 
 void RtspProtocol::endViewer(Connection& c) {
@@ -235,6 +248,12 @@ bool RtspProtocol::isAggregatePath(const std::string& path) const {
   return path == opt_.path || path == opt_.path + "/";
 }
 
+bool RtspProtocol::isAudioTrackPath(const std::string& path) const {
+  if (!core_.audioRouted()) return false;
+  const std::string track = opt_.path + "/" + kAudioTrackControl;
+  return path == track || path == track + "/";
+}
+
 bool RtspProtocol::isTrackPath(const std::string& path) const {
   const std::string track = opt_.path + "/" + kTrackControl;
   return path == track || path == track + "/";
@@ -271,7 +290,8 @@ void RtspProtocol::handleRequest(Connection& c, const RtspRequest& r) {
   const std::string& m = r.method;
   if (!allowed(c, r, *cseq)) return;
   if (m == "OPTIONS") {
-    if (path != "*" && !isAggregatePath(path) && !isTrackPath(path)) return respond(c, 404, cseq);
+    if (path != "*" && !isAggregatePath(path) && !isTrackPath(path) && !isAudioTrackPath(path))
+      return respond(c, 404, cseq);
     return respond(c, 200, cseq, fmt::format("Public: {}\r\n", kPublic));
   }
   if (m == "DESCRIBE") return handleDescribe(c, r, *cseq);
@@ -283,7 +303,8 @@ void RtspProtocol::handleRequest(Connection& c, const RtspRequest& r) {
     return respond(c, 200, cseq, own >= 0 ? sessionHeader(static_cast<uint32_t>(own)) : "");
   }
   if (m == "PAUSE" || m == "TEARDOWN") {
-    if (!isAggregatePath(path) && !isTrackPath(path) && path != "*") return respond(c, 404, cseq);
+    if (!isAggregatePath(path) && !isTrackPath(path) && !isAudioTrackPath(path) && path != "*")
+      return respond(c, 404, cseq);
     const auto slot = sessionSlot(c, r);
     if (!slot) return respond(c, 454, cseq);
     abi::RtspViewerSlot& s = blob_->viewer(*slot);
@@ -360,6 +381,7 @@ void RtspProtocol::answerDescribe(Connection& c, const RtspRequest& r, uint32_t 
   o.session_id = randomBits() >> 1;
   o.origin_ipv6 = c.local().ss_family == AF_INET6;
   o.origin_address = formatHost(c.local());
+  o.audio = core_.audioRouted();
   const std::string sdp = buildSdp(sets_, o);
   std::string base = r.uri;
   if (base.empty() || base.back() != '/') base += '/';
@@ -387,6 +409,7 @@ void RtspProtocol::answerDeferred(uint64_t now) {
 
 void RtspProtocol::handleSetup(Connection& c, const RtspRequest& r, uint32_t cseq) {
   const std::string path = uriPath(r.uri);
+  if (isAudioTrackPath(path)) return handleAudioSetup(c, r, cseq);
   if (!isAggregatePath(path) && !isTrackPath(path)) return respond(c, 404, cseq);
   ConnectionData& data = dataOf(c);
   if (data.slot >= 0) return respond(c, 455, cseq);  // one stream, set up once per connection
@@ -459,9 +482,58 @@ void RtspProtocol::handleSetup(Connection& c, const RtspRequest& r, uint32_t cse
   respond(c, 200, cseq, reply + sessionHeader(slot));
 }
 
+void RtspProtocol::handleAudioSetup(Connection& c, const RtspRequest& r, uint32_t cseq) {
+  const int own = dataOf(c).slot;
+  if (own < 0) {
+    // The viewer's session (its connection slot) comes from the video's SETUP.
+    spdlog::info("connection {}: SETUP of the audio track before the video's refused", c.name());
+    return respond(c, 455, cseq);
+  }
+  const auto slot = sessionSlot(c, r);
+  if (!slot) return respond(c, 454, cseq);
+  Session& session = sessions_[*slot];
+  AudioTrack& audio = session.audio;
+  if (audio.set_up) return respond(c, 455, cseq, sessionHeader(*slot));
+  const abi::RtspViewerSlot& s = blob_->viewer(*slot);
+  const std::string* transport_header = r.header("Transport");
+  const auto t = transport_header ? chooseTransport(*transport_header) : std::nullopt;
+  if (!t) return respond(c, 461, cseq);
+  const bool tcp = s.transport == static_cast<uint32_t>(abi::ViewerTransport::kTcpInterleaved);
+  if (t->tcp != tcp) return respond(c, 461, cseq);  // both tracks one way
+  AudioTrack track;
+  const uint64_t bits = randomBits();
+  track.ssrc = static_cast<uint32_t>(bits);
+  if (track.ssrc == s.ssrc) track.ssrc ^= 1;
+  track.timestamp_offset = static_cast<uint32_t>(bits >> 32);
+  track.next_sequence = static_cast<uint16_t>(randomBits() & 0x7FFF);
+  std::string reply;
+  if (tcp) {
+    track.rtp_channel = *t->rtp_channel;
+    track.rtcp_channel = *t->rtcp_channel;
+    for (uint8_t used : {s.rtp_channel, s.rtcp_channel})
+      if (track.rtp_channel == used || track.rtcp_channel == used) return respond(c, 461, cseq);
+    reply = fmt::format("Transport: RTP/{}/TCP;unicast;interleaved={}-{};ssrc={:08X}\r\n",
+                        t->profile.substr(4), track.rtp_channel, track.rtcp_channel, track.ssrc);
+  } else {
+    track.client_rtp_port = *t->client_rtp_port;
+    track.client_rtcp_port = *t->client_rtcp_port;
+    reply = fmt::format(
+        "Transport: {};unicast;client_port={}-{};server_port={}-{};ssrc={:08X};mode=play\r\n",
+        t->profile, track.client_rtp_port, track.client_rtcp_port, server_rtp_port_,
+        server_rtp_port_ + 1, track.ssrc);
+  }
+  track.set_up = true;
+  audio = track;
+  spdlog::info("connection {}: SETUP of the audio track ({}) in slot {}", c.name(),
+               tcp ? "TCP interleaved" : "UDP", *slot);
+  updateAudioRequest();
+  respond(c, 200, cseq, reply + sessionHeader(*slot));
+}
+
 void RtspProtocol::handlePlay(Connection& c, const RtspRequest& r, uint32_t cseq) {
   const std::string path = uriPath(r.uri);
-  if (!isAggregatePath(path) && !isTrackPath(path)) return respond(c, 404, cseq);
+  if (!isAggregatePath(path) && !isTrackPath(path) && !isAudioTrackPath(path))
+    return respond(c, 404, cseq);
   const auto slot = sessionSlot(c, r);
   if (!slot) return respond(c, 454, cseq);
   abi::RtspViewerSlot& s = blob_->viewer(*slot);
@@ -471,18 +543,30 @@ void RtspProtocol::handlePlay(Connection& c, const RtspRequest& r, uint32_t cseq
   }
   // The viewer starts at the next keyframe, and one more a second later (viewer_registry.h).
   core_.viewerStarted(sessions_[*slot].viewer);
-  std::string url = r.uri;
-  if (!isTrackPath(path)) {
-    while (!url.empty() && url.back() == '/') url.pop_back();
-    url += std::string("/") + kTrackControl;
+  // The aggregate URL (the request's without a track) and each track's below it.
+  std::string base = r.uri;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  for (const char* track : {kTrackControl, kAudioTrackControl}) {
+    const std::string suffix = std::string("/") + track;
+    if (base.ends_with(suffix)) {
+      base.erase(base.size() - suffix.size());
+      break;
+    }
   }
+  const std::string url = isTrackPath(path) ? r.uri : base + "/" + kTrackControl;
   // The next keyframe is captured after the latest record, so its timestamp is not earlier.
   const uint64_t at = last_capture_ns_ != 0 ? last_capture_ns_ : monotonicNs();
+  std::string info = fmt::format("url={};seq={};rtptime={}", url, s.next_sequence & 0xFFFF,
+                                 rtpTimestamp(at, s.rtp_timestamp_offset));
+  if (const AudioTrack& audio = sessions_[*slot].audio; audio.set_up) {
+    info +=
+        fmt::format(",url={}/{};seq={};rtptime={}", base, kAudioTrackControl, audio.next_sequence,
+                    audio.timed ? audio.next_timestamp
+                                : rtpAudioTimestamp(monotonicNs(), audio.timestamp_offset));
+  }
   spdlog::info("connection {}: PLAY session {}", c.name(), formatSessionId(s.session_id));
   respond(c, 200, cseq,
-          fmt::format("Range: npt=now-\r\nRTP-Info: url={};seq={};rtptime={}\r\n{}", url,
-                      s.next_sequence & 0xFFFF, rtpTimestamp(at, s.rtp_timestamp_offset),
-                      sessionHeader(*slot)));
+          fmt::format("Range: npt=now-\r\nRTP-Info: {}\r\n{}", info, sessionHeader(*slot)));
 }
 
 }  // namespace funkhaus::net

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "funkhaus/net/rtsp/rtp_packetizer.h"
+
 namespace funkhaus::net {
 
 std::string base64Encode(std::span<const uint8_t> in) {
@@ -70,6 +72,14 @@ std::string buildSdp(const ParameterSets& sets, const SdpOptions& o) {
   sdp += "a=rtcp-fb:96 nack pli\r\n";
   sdp += "a=rtcp-fb:96 ccm fir\r\n";
   sdp += fmt::format("a=control:{}\r\n", kTrackControl);
+  if (o.audio) {
+    // RFC 7587: the clock is 48 kHz and the channels 2 whatever the packets hold; sprop-stereo
+    // says the packets are stereo.
+    sdp += fmt::format("m=audio 0 RTP/AVP {}\r\n", kRtpAudioPayloadType);
+    sdp += fmt::format("a=rtpmap:{} opus/48000/2\r\n", kRtpAudioPayloadType);
+    sdp += fmt::format("a=fmtp:{} sprop-stereo=1\r\n", kRtpAudioPayloadType);
+    sdp += fmt::format("a=control:{}\r\n", kAudioTrackControl);
+  }
   return sdp;
 }
 

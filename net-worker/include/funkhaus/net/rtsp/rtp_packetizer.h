@@ -18,7 +18,9 @@ using media::Codec;
 using media::NalUnit;
 using media::ParameterSets;
 
-inline constexpr uint8_t kRtpPayloadType = 96;  // dynamic, as announced in the SDP
+inline constexpr uint8_t kRtpPayloadType = 96;       // dynamic, as announced in the SDP
+inline constexpr uint8_t kRtpAudioPayloadType = 97;  // Opus (RFC 7587), dynamic likewise
+inline constexpr uint32_t kRtpAudioClockRate = 48'000;
 inline constexpr size_t kRtpHeaderSize = 12;
 inline constexpr uint32_t kRtpClockRate = 90'000;
 // Payload budget per RTP packet (RTP header excluded): the --mtu range.
@@ -50,5 +52,7 @@ void writeRtpHeader(uint8_t* out, bool marker, uint8_t payload_type, uint16_t se
 // 90 kHz RTP timestamp of a CLOCK_MONOTONIC time plus a per-viewer offset (wraps mod 2^32).
 // Derived from the time alone, so it continues across a net restart without extra state.
 uint32_t rtpTimestamp(uint64_t monotonic_ns, uint32_t offset);
+// The same at 48 kHz (Opus, RFC 7587: always 48 kHz whatever the coded bandwidth).
+uint32_t rtpAudioTimestamp(uint64_t monotonic_ns, uint32_t offset);
 
 }  // namespace funkhaus::net

@@ -1,6 +1,7 @@
 // RtspProtocol: RTSP 1.0 / RTP as a protocol of funkhaus-net — the RTSP methods on connections of
 // its listening endpoint, RTP/RTCP over its shared UDP pair or interleaved on the RTSP
-// connection, its viewers (RTSP sessions) and parameter sets in its blob (abi/rtsp_state.h).
+// connection, its viewers (RTSP sessions) and parameter sets in its blob (abi/rtsp_state.h);
+// with an audio ring a second track of stereo Opus (RFC 7587) that a viewer sets up after video.
 // Requests in rtsp_protocol.cpp, media and RTCP in rtp_sender.cpp. funkhaus-net main thread.
 #pragma once
 
@@ -40,14 +41,29 @@ class RtspProtocol final : public Protocol {
   void onDatagram(uint32_t tag, std::span<const uint8_t> data,
                   const sockaddr_storage& from) override;
   bool serve(const MediaUnit& unit) override;
+  void serveAudio(const AccessUnit& packet) override;
   void sweep(uint64_t now_ns) override;
   ProtocolCounters counters() const override { return counters_; }
 
  private:
+  // The audio track of a session. Kept in this process only (the blob has no room for it): a
+  // restarted net continues the session's video alone.
+  struct AudioTrack {
+    bool set_up = false;
+    uint16_t client_rtp_port = 0, client_rtcp_port = 0;  // UDP (the video's client address)
+    uint8_t rtp_channel = 0, rtcp_channel = 0;           // TCP interleaved
+    uint32_t ssrc = 0;
+    uint32_t timestamp_offset = 0;  // random; 48 kHz capture time + this starts the timestamps
+    uint16_t next_sequence = 0;
+    bool timed = false;           // next_timestamp is set (after the first packet)
+    uint32_t next_timestamp = 0;  // the previous packet's timestamp + its samples
+    uint64_t packets_sent = 0, octets_sent = 0, dropped = 0;
+  };
   // One viewer slot at runtime (its state in the blob is the same index).
   struct Session {
     Connection* connection = nullptr;
     Viewer viewer;
+    AudioTrack audio;
   };
   // What RTSP keeps per connection.
   struct ConnectionData : ConnectionState {
@@ -69,9 +85,14 @@ class RtspProtocol final : public Protocol {
   void answerDescribe(Connection& c, const RtspRequest& r, uint32_t cseq);
   void answerDeferred(uint64_t now_ns);
   void handleSetup(Connection& c, const RtspRequest& r, uint32_t cseq);
+  // SETUP of the audio track, on the connection and session whose video was set up.
+  void handleAudioSetup(Connection& c, const RtspRequest& r, uint32_t cseq);
+  // Tells the core whether any viewer has the audio track set up.
+  void updateAudioRequest();
   void handlePlay(Connection& c, const RtspRequest& r, uint32_t cseq);
   bool isAggregatePath(const std::string& path) const;
   bool isTrackPath(const std::string& path) const;
+  bool isAudioTrackPath(const std::string& path) const;
   std::optional<uint32_t> sessionSlot(Connection& c, const RtspRequest& r);
   std::string sessionHeader(uint32_t slot) const;
   // The viewer of `c` is gone (TEARDOWN, closed): slot freed, connection no longer kept.
@@ -85,6 +106,9 @@ class RtspProtocol final : public Protocol {
   void dropFrame(uint32_t slot);
   sockaddr_storage viewerAddress(const abi::RtspViewerSlot& s, uint16_t port, socklen_t* len) const;
   void sendReports();
+  // The audio track's sender report of `session` (A/V sync for the viewer).
+  void sendAudioReport(Session& session, const abi::RtspViewerSlot& s, uint64_t now_ns,
+                       uint64_t ntp_time);
   void handleRtcp(std::span<const uint8_t> data, int slot_hint);
   std::optional<uint32_t> slotByAddress(const sockaddr_storage& from) const;
 
@@ -97,6 +121,8 @@ class RtspProtocol final : public Protocol {
   ProtocolCounters counters_;
   media::ParameterSets sets_;  // the latest seen; complete() once SPS/PPS(/VPS) are known
   bool codec_known_ = false;
+  bool audio_requested_ = false;       // the core was told a viewer listens
+  bool audio_refusal_logged_ = false;  // non-stereo packets skipped (said once)
   uint64_t last_capture_ns_ = 0;
   int rtp_fd_ = -1, rtcp_fd_ = -1;
   int udp_family_ = AF_INET;
