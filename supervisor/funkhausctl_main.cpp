@@ -169,6 +169,23 @@ void printTable(const nlohmann::json& status) {
                     cell(at(g, "last_heard_ms")).c_str());
       std::printf("\n");
     }
+    if (const auto a = at(s, "sound_server"); a.is_object()) {
+      // The line a person copies to play into the session: PULSE_SERVER=... paplay x.wav
+      std::printf("  sound server: %s",
+                  a.value("env", std::string()).empty() ? "none" : cell(at(a, "env")).c_str());
+      if (at(a, "started_by_funkhaus") == true) {
+        std::printf(" (pulseaudio started by funkhaus: %s", cell(at(a, "state")).c_str());
+        if (!at(a, "pid").is_null()) std::printf(", pid %s", cell(at(a, "pid")).c_str());
+        std::printf(", %s restarts", cell(at(a, "restarts")).c_str());
+        if (!at(a, "last_exit").is_null())
+          std::printf(", last exit %s", cell(at(a, "last_exit")).c_str());
+        std::printf(")");
+      } else {
+        std::printf(" (%s)", cell(at(a, "state")).c_str());
+      }
+      if (a.contains("failure")) std::printf(": %s", cell(a["failure"]).c_str());
+      std::printf("\n");
+    }
     if (s.contains("vdisplay_error"))
       std::printf("  vdisplay: %s\n", cell(s["vdisplay_error"]).c_str());
     if (const auto rings = at(s, "rings"); rings.is_object())

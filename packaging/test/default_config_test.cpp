@@ -88,6 +88,10 @@ void expectSameConfig(const Config& a, const Config& b) {
   EXPECT_EQ(a.gamestream.name, b.gamestream.name);
   EXPECT_EQ(a.gamestream.mdns, b.gamestream.mdns);
   EXPECT_EQ(a.gamestream.apps.size(), b.gamestream.apps.size());
+  EXPECT_EQ(a.audio.enabled, b.audio.enabled);
+  EXPECT_EQ(a.audio.channels, b.audio.channels);
+  EXPECT_EQ(a.audio.bitrate, b.audio.bitrate);
+  EXPECT_EQ(a.audio.frame_ms, b.audio.frame_ms);
   EXPECT_EQ(a.control_socket, b.control_socket);
   EXPECT_EQ(a.control_group, b.control_group);
 }
@@ -128,6 +132,9 @@ TEST(ShippedConfig, EveryCommentedValueIsTheBuiltInDefault) {
                                           "gamestream.base_port",
                                           "gamestream.listen_address",
                                           "gamestream.mdns",
+                                          "audio.enabled",
+                                          "audio.channels",
+                                          "audio.frame_ms",
                                           "vdisplay.width",
                                           "vdisplay.height",
                                           "vdisplay.refresh_hz",
@@ -157,14 +164,15 @@ TEST(ShippedConfig, KeysWithoutAFixedDefaultAreDescribed) {
   for (const char* phrase :
        {"# mode:", "[session]", "source = \"fixed\"", "user = \"NAME\"", "[session.environment]",
         "[control]", "socket = \"/", "name = \"living room\"", "# [[gamestream.apps]]",
-        "# title = \"Steam Big Picture\"", "# command = \"steam -bigpicture\""})
+        "# title = \"Steam Big Picture\"", "# command = \"steam -bigpicture\"", "bitrate = 128000",
+        "PULSE_SERVER=unix:"})
     EXPECT_NE(text.find(phrase), std::string::npos) << phrase;
   // And the prose examples are valid when taken literally.
   auto example = parseConfig(
       "mode = \"user\"\n[session]\nsource = \"fixed\"\nuser = \"NAME\"\n"
       "[session.environment]\nDISPLAY = \":0\"\n[control]\nsocket = \"/ABSOLUTE/PATH\"\n"
       "[gamestream]\nname = \"living room\"\n[[gamestream.apps]]\ntitle = \"Steam Big "
-      "Picture\"\ncommand = \"steam -bigpicture\"\n",
+      "Picture\"\ncommand = \"steam -bigpicture\"\n[audio]\nbitrate = 128000\n",
       "example.toml");
   ASSERT_TRUE(example) << example.error().message;
   EXPECT_EQ(example->session.environment.at("DISPLAY"), ":0");

@@ -437,7 +437,79 @@ void readRings(TableReader& top, Config& config, std::string_view source,
   r.rejectUnknown();
 }
 
+void readAudio(TableReader& top, Config& config, std::string_view source,
+               std::vector<std::string>& errors) {
+  const toml::table* t = top.table("audio");
+  if (t == nullptr) return;
+  TableReader r(*t, "audio.", source, errors);
+  AudioConfig& c = config.audio;
+  r.boolean("enabled", [&](bool v) { c.enabled = v; });
+  bool channels_ok = true;
+  if (const toml::node* n = t->get("channels")) {
+    const auto* i = n->as_integer();
+    if (i != nullptr && (i->get() == 2 || i->get() == 6 || i->get() == 8)) {
+      c.channels = static_cast<uint32_t>(i->get());
+    } else {
+      r.fail(*n, "channels", "must be 2 (stereo), 6 (5.1) or 8 (7.1)");
+      channels_ok = false;
+    }
+  }
+  r.seen("channels");
+  // Bounds per channel count below, once the count is known.
+  r.integer("bitrate", 1, 100'000'000, [&](int64_t v) { c.bitrate = static_cast<uint32_t>(v); });
+  if (const toml::node* n = t->get("frame_ms")) {
+    const auto* i = n->as_integer();
+    if (i != nullptr && (i->get() == 5 || i->get() == 10))
+      c.frame_ms = static_cast<uint32_t>(i->get());
+    else
+      r.fail(*n, "frame_ms", "must be 5 or 10 (milliseconds of sound per Opus packet)");
+  }
+  r.seen("frame_ms");
+  r.rejectUnknown();
+  if (channels_ok && c.bitrate != 0 &&
+      (c.bitrate < audioMinBitrate(c.channels) || c.bitrate > audioMaxBitrate(c.channels)))
+    r.fail(*t->get("bitrate"), "bitrate",
+           "must be from " + std::to_string(audioMinBitrate(c.channels)) + " to " +
+               std::to_string(audioMaxBitrate(c.channels)) + " bits/s for " +
+               std::to_string(c.channels) + " channels (" +
+               std::to_string(audioStreams(c.channels)) + " Opus streams of 6 to 510 kbit/s)");
+}
+
+// A session worker named in [workers] start whose own section turns it off.
+void checkNamedWorkersEnabled(TableReader& top, const Config& config, const toml::table& root) {
+  if (!config.workers_set) return;
+  const toml::node* workers = root.get("workers");
+  for (const std::string& name : config.workers)
+    if (const WorkerSpec* w = findWorker(name);
+        w != nullptr && w->enabled != nullptr && !w->enabled(config) && workers != nullptr)
+      top.fail(*workers, "workers.start",
+               "names \"" + name + "\", which its own section disables (enabled = false)");
+}
+
 }  // namespace
+
+uint32_t audioStreams(uint32_t channels) {
+  switch (channels) {
+    case 6:
+      return 4;  // 2 coupled + 2 mono
+    case 8:
+      return 5;  // 3 coupled + 2 mono
+    default:
+      return 1;
+  }
+}
+uint32_t audioMinBitrate(uint32_t channels) { return 6'000 * audioStreams(channels); }
+uint32_t audioMaxBitrate(uint32_t channels) { return 510'000 * audioStreams(channels); }
+uint32_t audioDefaultBitrate(uint32_t channels) {
+  switch (channels) {
+    case 6:
+      return 256'000;
+    case 8:
+      return 450'000;
+    default:
+      return 96'000;
+  }
+}
 
 void resolveDefaults(Config& config, const std::string& worker_dir) {
   auto pickWorkers = [&] {
@@ -504,7 +576,9 @@ Result<Config> parseConfig(std::string_view text, std::string_view source_name) 
   readVdisplay(top, config, source_name, errors);
   readRings(top, config, source_name, errors);
   readGamestream(top, config, source_name, errors);
+  readAudio(top, config, source_name, errors);
   top.rejectUnknown();
+  checkNamedWorkersEnabled(top, config, root);
   if (!errors.empty()) {
     std::string all = errors.front();
     for (size_t i = 1; i < errors.size(); ++i) all += "\n" + errors[i];

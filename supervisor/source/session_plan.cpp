@@ -51,6 +51,15 @@ Result<SharedMemory> createDisplay(const Config& config) {
   return createFrameRing(driver);
 }
 
+// Opus packets are under 1.4 KB at up to 200 per second: 256 KiB hold about a second of 7.1.
+Result<SharedMemory> createAudioPackets(const Config&) {
+  PacketRingConfig packets;
+  packets.name = "funkhaus-audio";
+  packets.capacity = 256 * 1024;
+  packets.max_record_size = 16 * 1024;
+  return createPacketRing(packets);
+}
+
 Result<SharedMemory> createInput(const Config&) { return createInputRing(InputRingConfig{}); }
 
 // Every ring a session may have: what flows through it and how it is made.
@@ -62,6 +71,8 @@ struct RingSpec {
   // Made only when a worker of the set reads it (net writes input whether or not anyone
   // listens: without an input worker the ring is not there and net drops input).
   bool needs_consumer = false;
+  // Made only when a worker of the set writes it (net reads audio when there is any).
+  bool needs_producer = false;
 };
 
 constexpr RingSpec kRings[] = {
@@ -69,6 +80,7 @@ constexpr RingSpec kRings[] = {
     {abi::RingId::kFrames, RingKind::kFrame, "frames", createFrames},
     {abi::RingId::kVideoPackets, RingKind::kPacket, "packets", createVideoPackets},
     {abi::RingId::kInput, RingKind::kInput, "input", createInput, true},
+    {abi::RingId::kAudioPackets, RingKind::kPacket, "audio", createAudioPackets, true, true},
 };
 
 uint32_t tag(abi::RingId ring) { return static_cast<uint32_t>(ring); }
@@ -79,14 +91,15 @@ Result<SessionPlan> SessionPlan::create(const Config& config,
                                         std::span<const std::string> workers) {
   std::vector<PlannedRing> rings;
   for (const RingSpec& spec : kRings) {
-    bool used = false, read = false;
+    bool used = false, read = false, written = false;
     for (const std::string& name : workers)
       if (const WorkerSpec* w = findWorker(name))
         for (const RingEdge& e : activeEdges(*w, config)) {
           used = used || e.ring == spec.id;
           read = read || (e.ring == spec.id && e.direction == EdgeDirection::kIn);
+          written = written || (e.ring == spec.id && e.direction == EdgeDirection::kOut);
         }
-    if (!used || (spec.needs_consumer && !read)) continue;
+    if (!used || (spec.needs_consumer && !read) || (spec.needs_producer && !written)) continue;
     auto memory = spec.create(config);
     if (!memory) return memory.error();
     rings.push_back({spec.id, spec.kind, spec.name, std::move(*memory)});

@@ -127,8 +127,9 @@ Result<std::unique_ptr<SessionSource>> SessionSource::createFixed(const SessionC
   if (session->uid == geteuid()) {
     // funkhausd's own session (user mode from a desktop, the user unit): the workers reach the
     // same display, runtime dir and bus as funkhausd.
-    for (const char* name : {"DISPLAY", "WAYLAND_DISPLAY", "XAUTHORITY", "XDG_RUNTIME_DIR",
-                             "DBUS_SESSION_BUS_ADDRESS", "XDG_SESSION_TYPE", "XDG_SESSION_ID"})
+    for (const char* name :
+         {"DISPLAY", "WAYLAND_DISPLAY", "XAUTHORITY", "XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS",
+          "XDG_SESSION_TYPE", "XDG_SESSION_ID", "PULSE_SERVER"})
       if (const char* value = getenv(name); value != nullptr && *value != '\0')
         session->environment[name] = value;
   }

@@ -80,6 +80,24 @@ nlohmann::json ringsStatusJson(const SessionPlan& plan) {
   return out;
 }
 
+nlohmann::json soundServerStatusJson(const SoundServer& sound) {
+  nlohmann::json j;
+  j["pulse_server"] = sound.address();
+  j["env"] = sound.address().empty() ? "" : "PULSE_SERVER=" + sound.address();
+  j["started_by_funkhaus"] = sound.ours();
+  j["state"] = toString(sound.state());
+  if (!sound.ours()) return j;
+  j["pid"] = sound.pid() != 0 ? nlohmann::json(sound.pid()) : nlohmann::json(nullptr);
+  j["restarts"] = sound.restarts();
+  j["last_exit"] =
+      sound.lastExit() ? nlohmann::json(describeExit(*sound.lastExit())) : nlohmann::json(nullptr);
+  if (sound.state() == SoundServer::State::kRestarting)
+    j["restart_in_ms"] =
+        std::chrono::duration_cast<std::chrono::milliseconds>(sound.restartIn()).count();
+  if (!sound.failure().empty()) j["failure"] = sound.failure();
+  return j;
+}
+
 void logViewerUrl(const NetConfig& net, uint16_t rtsp_port, uint16_t rtp_port) {
   const std::string& bind = net.bind;
   const bool any = bind == "0.0.0.0" || bind == "::";

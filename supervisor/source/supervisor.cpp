@@ -35,6 +35,7 @@
 #include "funkhaus/supervisor/session_apps.h"
 #include "funkhaus/supervisor/session_machine.h"
 #include "funkhaus/supervisor/session_plan.h"
+#include "funkhaus/supervisor/sound_server.h"
 #include "funkhaus/supervisor/status_report.h"
 #include "funkhaus/supervisor/uinput_devices.h"
 #include "funkhaus/supervisor/worker_requests.h"
@@ -82,6 +83,7 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
         router_(*clock_),
         control_(io_, *this),
         apps_(*clock_, options_.config.stop_grace),
+        sound_(*clock_, options_.config.restart, options_.config.stop_grace),
         machine_(options_.config, *launcher_, *clock_, *notifier_, *this),
         state_dir_(stateDirectory(options_.mode)) {}
 
@@ -159,14 +161,43 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
     auto plan = SessionPlan::create(options_.config, options_.config.workers);
     if (!plan) return plan.error();
     plan_.emplace(std::move(*plan));
+    setUpSound(session);
     return {};
+  }
+
+  // The session's sound server for the workers that need one: its own, or one funkhausd starts
+  // (before them; they retry on their own until it answers). Without one video goes on.
+  void setUpSound(const SessionInfo& session) {
+    sound_.stop("a new set starts");
+    if (!options_.config.audio.enabled || !anyUsesSoundServer(options_.config.workers)) return;
+    if (auto own = sessionSoundServer(session.environment)) return sound_.useExternal(*own);
+    SoundServerLaunch launch;
+    launch.dir = soundServerDir(session);
+    launch.credentials = credentials_;
+    if (auto started = sound_.start(std::move(launch)); !started)
+      spdlog::error("{}: the session has no sound until it is fixed", started.error().message);
+  }
+
+  // A private directory for funkhausd's server: in the session's runtime dir (system mode), or
+  // beside the control socket (user mode; system mode when the session has no runtime dir).
+  std::string soundServerDir(const SessionInfo& session) const {
+    if (options_.mode == RunMode::kSystem)
+      if (auto runtime = session.environment.find("XDG_RUNTIME_DIR");
+          runtime != session.environment.end() && runtime->second.starts_with('/'))
+        return runtime->second + "/funkhaus-pulse";
+    const std::string& socket = options_.control_socket;
+    const std::string run_dir = socket.substr(0, socket.rfind('/'));
+    return run_dir + "/pulse-" + std::to_string(session.uid);
   }
 
   void setEnding() override {
     apps_.stop("its session ends");
     leases_.release();
   }
-  void closePlan() override { plan_.reset(); }
+  void closePlan() override {
+    plan_.reset();
+    sound_.stop("the session's workers are gone");
+  }
 
   // Workers on the monitor start once the session's driver leased it (followMonitor()).
   bool startsLater(WorkerProcess& w) override {
@@ -205,6 +236,7 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
         spec.environment["XAUTHORITY"] = monitor->xauthority;
     }
     if (hasDevice(w.spec(), Device::kUinput)) openUinputFor(w);
+    if (w.spec().sound_server && sound_.ours()) spec.environment["PULSE_SERVER"] = sound_.address();
     spec.credentials = credentials_;
     if (w.spec().credentials == CredentialPolicy::kServiceUser) {
       auto service = serviceCredentials(options_.mode, kServiceUser);
@@ -299,6 +331,7 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
       return launch.error();
     }
     if (!*launch) return apps_.stop("the client chose Desktop"), Result<void>();
+    if (sound_.ours()) (*launch)->environment["PULSE_SERVER"] = sound_.address();
     return apps_.start(std::move(**launch));
   }
 
@@ -532,6 +565,8 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
     else if (plan_ && plan_->ring(abi::RingId::kDisplay))
       session["monitors"] = nlohmann::json::array();
     if (!leases_.lastError().empty()) session["vdisplay_error"] = leases_.lastError();
+    if (sound_.state() != SoundServer::State::kNone || !sound_.failure().empty())
+      session["sound_server"] = soundServerStatusJson(sound_);
     nlohmann::json out = {
         {"ok", true},
         {"mode", toString(options_.mode)},
@@ -556,6 +591,7 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
       if (ec) return;
       machine_.tick();
       apps_.tick();
+      sound_.tick();
       if (notifier_->watchdogEnabled()) notifier_->watchdog();
       scheduleTick();
     });
@@ -637,6 +673,7 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
   EventRouter router_;
   ControlServer control_;
   SessionApps apps_;
+  SoundServer sound_;       // stopped after the workers that use it
   SessionMachine machine_;  // its workers go first
   std::string state_dir_;   // host workers' --state-dir
   int exit_code_ = 0;

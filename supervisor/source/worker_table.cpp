@@ -51,6 +51,18 @@ bool inputAvailable(const Config& c, const std::string& worker_dir) {
          (c.capture.source != "synthetic" || access("/dev/uinput", W_OK) == 0);
 }
 
+bool audioEnabled(const Config& c) { return c.audio.enabled; }
+
+bool audioAvailable(const Config& c, const std::string& worker_dir) {
+  return c.audio.enabled && access((worker_dir + "/funkhaus-audio").c_str(), X_OK) == 0;
+}
+
+std::vector<std::string> audioArgs(const Config& c) {
+  return {"--channels", std::to_string(c.audio.channels),
+          "--bitrate",  std::to_string(audioBitrate(c.audio)),
+          "--frame-ms", std::to_string(c.audio.frame_ms)};
+}
+
 std::vector<std::string> captureArgs(const Config& c) {
   if (c.capture.source == "vdisplay")
     // The monitor's own size; the ring's capacity bounds it.
@@ -141,6 +153,7 @@ const std::vector<WorkerSpec>& rows() {
        .args = netArgs,
        .environment = netEnvironment,
        .edges = {{EdgeDirection::kIn, abi::RingId::kVideoPackets},
+                 {EdgeDirection::kIn, abi::RingId::kAudioPackets},
                  {EdgeDirection::kOut, abi::RingId::kInput}},
        .events = {{abi::Event::kKeyframeRequest, EventAction::kCommandRingConsumer,
                    abi::RingId::kFrames, abi::Command::kKeyframe, 100ms},
@@ -170,6 +183,13 @@ const std::vector<WorkerSpec>& rows() {
                    abi::Command::kSetFps,
                    {},
                    true},
+                  // Whether anybody listens, and to what; a restarted audio worker hears it again.
+                  {abi::Event::kAudioRequest,
+                   EventAction::kCommandRingProducer,
+                   abi::RingId::kAudioPackets,
+                   abi::Command::kSetAudio,
+                   {},
+                   true},
                   kLogErrors},
        .commands = {abi::Command::kStop},
        .devices = {Device::kNetEndpoints},
@@ -188,6 +208,18 @@ const std::vector<WorkerSpec>& rows() {
        .default_start = DefaultStart::kIfAvailable,
        .available = inputAvailable,
        .on_monitor = true},
+      {.name = "audio",
+       .binary = "funkhaus-audio",
+       .kind = abi::WorkerKind::kAudio,
+       .summary = "the session's sound server -> Opus packets in the audio ring",
+       .args = audioArgs,
+       .edges = {{EdgeDirection::kOut, abi::RingId::kAudioPackets}},
+       .events = {kLogErrors},
+       .commands = {abi::Command::kStop, abi::Command::kSetAudio},
+       .default_start = DefaultStart::kIfAvailable,
+       .available = audioAvailable,
+       .enabled = audioEnabled,
+       .sound_server = true},
       {.name = "web",
        .binary = "funkhaus-web",
        .kind = abi::WorkerKind::kWeb,
@@ -267,6 +299,12 @@ std::vector<std::string> defaultWorkers() {
     if (w.scope == Scope::kSession && w.default_start == DefaultStart::kAlways)
       out.emplace_back(w.name);
   return out;
+}
+
+bool anyUsesSoundServer(std::span<const std::string> names) {
+  for (const auto& name : names)
+    if (const WorkerSpec* w = findWorker(name); w != nullptr && w->sound_server) return true;
+  return false;
 }
 
 std::vector<RingEdge> activeEdges(const WorkerSpec& worker, const Config& config) {

@@ -107,7 +107,7 @@ TEST(Config, BadValuesAreNamedWithTheirLine) {
             "funkhaus.toml:2: session.environment.1BAD: is not a valid environment variable name");
   EXPECT_EQ(errorOf("[workers]\nstart = [\"capture\", \"gpu\"]\n"),
             "funkhaus.toml:2: workers.start: entries must be \"vdisplay\", \"capture\", "
-            "\"encode\", \"net\" or \"input\"");
+            "\"encode\", \"net\", \"input\" or \"audio\"");
   EXPECT_EQ(errorOf("[workers]\nstart = [\"net\", \"net\"]\n"),
             "funkhaus.toml:2: workers.start: names \"net\" twice");
   EXPECT_EQ(errorOf("[control]\nsocket = \"relative.sock\"\n"),
@@ -349,6 +349,89 @@ TEST(Config, DriverJoinsOnlyWhenTheSourceMayUseIt) {
   EXPECT_EQ(automatic_synthetic.capture.source, "synthetic");
   EXPECT_EQ(automatic_synthetic.workers, uinput ? with_input : three);
   setenv("PATH", old_path.c_str(), 1);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Config, AudioSectionIsReadAndGoesToTheWorkersArguments) {
+  auto defaults = parseConfig("", "f.toml");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_TRUE(defaults->audio.enabled);
+  EXPECT_EQ(defaults->audio.channels, 2u);
+  EXPECT_EQ(defaults->audio.frame_ms, 5u);
+  EXPECT_EQ(workerArgs("audio", *defaults),
+            (std::vector<std::string>{"--channels", "2", "--bitrate", "96000", "--frame-ms", "5"}));
+  // Unset, the bitrate follows the channels (Opus streams: 1, 4, 5).
+  auto surround = parseConfig("[audio]\nchannels = 6\n", "f.toml");
+  ASSERT_TRUE(surround.ok()) << surround.error().message;
+  EXPECT_EQ(
+      workerArgs("audio", *surround),
+      (std::vector<std::string>{"--channels", "6", "--bitrate", "256000", "--frame-ms", "5"}));
+  auto c = parseConfig("[audio]\nenabled = true\nchannels = 8\nbitrate = 2550000\nframe_ms = 10\n",
+                       "f.toml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(workerArgs("audio", *c), (std::vector<std::string>{"--channels", "8", "--bitrate",
+                                                               "2550000", "--frame-ms", "10"}));
+  auto low = parseConfig("[audio]\nbitrate = 6000\n", "f.toml");
+  ASSERT_TRUE(low.ok()) << low.error().message;
+  EXPECT_EQ(audioBitrate(low->audio), 6000u);
+  auto off = parseConfig("[audio]\nenabled = false\n", "f.toml");
+  ASSERT_TRUE(off.ok());
+  EXPECT_FALSE(off->audio.enabled);
+}
+
+TEST(Config, BadAudioValuesNameTheKeyAndLine) {
+  EXPECT_EQ(errorOf("[audio]\nchannels = 4\n"),
+            "funkhaus.toml:2: audio.channels: must be 2 (stereo), 6 (5.1) or 8 (7.1)");
+  EXPECT_EQ(errorOf("[audio]\nchannels = \"2\"\n"),
+            "funkhaus.toml:2: audio.channels: must be 2 (stereo), 6 (5.1) or 8 (7.1)");
+  EXPECT_EQ(errorOf("[audio]\nbitrate = 5999\n"),
+            "funkhaus.toml:2: audio.bitrate: must be from 6000 to 510000 bits/s for 2 channels "
+            "(1 Opus streams of 6 to 510 kbit/s)");
+  EXPECT_EQ(errorOf("[audio]\nchannels = 6\nbitrate = 2040001\n"),
+            "funkhaus.toml:3: audio.bitrate: must be from 24000 to 2040000 bits/s for 6 channels "
+            "(4 Opus streams of 6 to 510 kbit/s)");
+  EXPECT_EQ(errorOf("[audio]\nbitrate = 96000\nchannels = 8\nbitrate_kbps = 96\n"),
+            "funkhaus.toml:4: audio.bitrate_kbps: unknown key");
+  EXPECT_EQ(errorOf("[audio]\nbitrate = -1\n"),
+            "funkhaus.toml:2: audio.bitrate: must be an integer from 1 to 100000000");
+  EXPECT_EQ(errorOf("[audio]\nframe_ms = 20\n"),
+            "funkhaus.toml:2: audio.frame_ms: must be 5 or 10 (milliseconds of sound per Opus "
+            "packet)");
+  EXPECT_EQ(errorOf("[audio]\nenabled = \"yes\"\n"),
+            "funkhaus.toml:2: audio.enabled: must be true or false");
+  EXPECT_EQ(errorOf("audio = 1\n"), "funkhaus.toml:1: audio: must be a table");
+  EXPECT_EQ(errorOf("[workers]\nstart = [\"capture\", \"encode\", \"net\", \"audio\"]\n"
+                    "[audio]\nenabled = false\n"),
+            "funkhaus.toml:1: workers.start: names \"audio\", which its own section disables "
+            "(enabled = false)");
+  // Several at once, each on its line.
+  const std::string both = errorOf("[audio]\nchannels = 3\nframe_ms = 7\n");
+  EXPECT_NE(both.find("funkhaus.toml:2: audio.channels"), std::string::npos) << both;
+  EXPECT_NE(both.find("funkhaus.toml:3: audio.frame_ms"), std::string::npos) << both;
+}
+
+TEST(Config, AudioJoinsTheDefaultSetWhenItsBinaryIsThereAndItIsEnabled) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("funkhaus-audio-row-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  auto resolved = [&](const char* text) {
+    auto c = parseConfig(text, "f.toml");
+    EXPECT_TRUE(c.ok());
+    resolveDefaults(*c, dir.string());
+    return *c;
+  };
+  const char* synthetic = "[capture]\nsource = \"synthetic\"\n";
+  auto has_audio = [](const Config& c) {
+    return std::find(c.workers.begin(), c.workers.end(), "audio") != c.workers.end();
+  };
+  EXPECT_FALSE(has_audio(resolved(synthetic))) << "no binary, no row";
+  std::ofstream(dir / "funkhaus-audio") << "#!/bin/sh\n";
+  std::filesystem::permissions(dir / "funkhaus-audio", std::filesystem::perms::owner_all);
+  const Config with = resolved(synthetic);
+  EXPECT_TRUE(has_audio(with));
+  EXPECT_EQ(with.workers.back(), "audio") << "after net, whose ring it fills";
+  EXPECT_FALSE(
+      has_audio(resolved("[capture]\nsource = \"synthetic\"\n[audio]\nenabled = false\n")));
   std::filesystem::remove_all(dir);
 }
 

@@ -41,7 +41,7 @@ TEST(ControlProtocol, RefusesMalformedRequests) {
   EXPECT_EQ(refusal(R"({"cmd":"reboot"})"), "unknown command \"reboot\"");
   EXPECT_EQ(refusal(R"({"cmd":"restart"})"), "restart needs a \"worker\"");
   EXPECT_EQ(refusal(R"({"cmd":"restart","worker":"gpu"})"),
-            "unknown worker \"gpu\" (vdisplay, capture, encode, net, input, web)");
+            "unknown worker \"gpu\" (vdisplay, capture, encode, net, input, audio, web)");
   EXPECT_EQ(refusal(R"({"cmd":"status","extra":1})"), "unknown request field \"extra\"");
   EXPECT_EQ(refusal(R"({"cmd":"status","worker":"net"})"), "status takes no worker");
   EXPECT_NE(refusal(std::string(5000, ' ')).find("exceeds"), std::string::npos);

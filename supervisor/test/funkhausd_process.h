@@ -46,7 +46,10 @@ class Funkhausd {
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "bin");
     const fs::path bin = FUNKHAUS_BIN_DIR;
-    for (const char* w : {"vdisplay", "capture", "encode", "net", "input", "web"}) {
+    // funkhaus-audio only where it is built (a dangling link would count as present).
+    for (const char* w : {"vdisplay", "capture", "encode", "net", "input", "audio", "web"}) {
+      if (std::string(w) == "audio" && access((bin / "funkhaus-audio").c_str(), X_OK) != 0)
+        continue;
       if (missing_binary == w) continue;
       const fs::path target = (permanent_encode && std::string(w) == "encode")
                                   ? fs::path(FUNKHAUS_EXIT_WORKER)

@@ -535,6 +535,44 @@ TEST(EventRouter, FrameRateGoesToCaptureAndEncode) {
   EXPECT_EQ(router.sticky(*findWorker("encode")), fps);
 }
 
+// Who listens to audio goes to the audio ring's producer, also while it is down (its successor
+// gets the latest at hello), and nowhere in a set without it.
+TEST(EventRouter, AudioRequestsGoToTheAudioWorkerAndStayForItsSuccessor) {
+  FakeClock clock;
+  EventRouter router(clock);
+  Config config;
+  config.workers = {"capture", "encode", "net", "audio"};
+  std::vector<std::tuple<std::string, abi::Command, uint64_t>> sent;
+  bool up = true;
+  EventRouter::Sinks sinks;
+  sinks.command = [&](const WorkerSpec& to, abi::Command c, uint64_t arg) {
+    if (up) sent.emplace_back(std::string(to.name), c, arg);
+    return up;
+  };
+  sinks.log = [](const WorkerSpec&, const abi::EventBody&) {};
+  sinks.display_mode = [](const abi::EventBody&) {};
+  const WorkerSpec& net = *findWorker("net");
+  const uint64_t stereo5 = abi::audioRequest(2, 5);
+  const abi::EventBody listen{static_cast<uint32_t>(abi::Event::kAudioRequest), 0, stereo5};
+  EXPECT_TRUE(router.route(net, listen, config.workers, config, sinks));
+  EXPECT_EQ(sent, (std::vector<std::tuple<std::string, abi::Command, uint64_t>>{
+                      {"audio", abi::Command::kSetAudio, stereo5}}));
+  up = false;  // audio was killed: the next request waits for its successor
+  const uint64_t surround10 = abi::audioRequest(6, 10);
+  const abi::EventBody again{static_cast<uint32_t>(abi::Event::kAudioRequest), 0, surround10};
+  EXPECT_FALSE(router.route(net, again, config.workers, config, sinks));
+  EXPECT_EQ(
+      router.sticky(*findWorker("audio")),
+      (std::vector<std::pair<abi::Command, uint64_t>>{{abi::Command::kSetAudio, surround10}}));
+  EXPECT_TRUE(router.sticky(*findWorker("encode")).empty());
+  up = true;
+  sent.clear();
+  Config no_audio;
+  no_audio.workers = {"capture", "encode", "net"};
+  EXPECT_FALSE(router.route(net, listen, no_audio.workers, no_audio, sinks));
+  EXPECT_TRUE(sent.empty());
+}
+
 TEST(EventRouter, KeyframeRequestsGoByEdgeAtMostEvery100Ms) {
   FakeClock clock;
   EventRouter router(clock);

@@ -15,11 +15,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "funkhaus/common/child_process.h"
 #include "funkhaus/common/unique_fd.h"
 #include "funkhausd_process.h"
 
@@ -282,6 +284,188 @@ TEST(Funkhausctl, StatusJsonAndRestartThroughTheCli) {
       EXPECT_TRUE(w.contains(key)) << key;
   EXPECT_EQ(system((ctl + " restart encode > /dev/null").c_str()), 0);
   EXPECT_NE(system((ctl + " restart nonsense 2> /dev/null").c_str()), 0);
+}
+
+// ---- the session's sound server -------------------------------------------------------------
+
+// A shell command's exit status and stdout.
+std::pair<int, std::string> shell(const std::string& command) {
+  FILE* p = popen(command.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128, out};
+}
+
+// Why the funkhausd sound tests cannot run here ("" when they can). They need the real
+// funkhaus-audio (the row joins only with its binary) and pulseaudio with pactl.
+std::string soundSkipReason() {
+  if (access((std::string(FUNKHAUS_BIN_DIR) + "/funkhaus-audio").c_str(), X_OK) != 0)
+    return "funkhaus-audio is not built, so the audio row cannot join a set; the sound server "
+           "alone is tested by funkhaus_sound_server_tests";
+  if (access("/usr/bin/pulseaudio", X_OK) != 0 || access("/usr/bin/pactl", X_OK) != 0)
+    return "pulseaudio or pactl is not installed (scripts/install-deps.sh)";
+  return {};
+}
+
+json soundServerOf(const Funkhausd& d) {
+  const json s = d.status();
+  if (!s.is_object() || !s.contains("sessions") || s["sessions"].empty()) return json();
+  return s["sessions"][0].value("sound_server", json());
+}
+
+// `pactl -s SERVER info` answers (run with a HOME of its own: no cookie of the user's).
+bool pactlAnswers(const std::string& server, const fs::path& home) {
+  return shell("HOME=" + home.string() + " pactl -s " + server + " info > /dev/null 2>&1").first ==
+         0;
+}
+
+// A headless session (its runtime dir has no pulse/native): funkhausd starts pulseaudio as the
+// session's user, shows PULSE_SERVER=..., gives it to the audio worker, restarts it after
+// SIGKILL without touching video, and it is gone with funkhausd.
+TEST(FunkhausdSound, ASessionWithoutASoundServerGetsOneThatComesBackAndGoesWithIt) {
+  if (const std::string why = soundSkipReason(); !why.empty()) GTEST_SKIP() << why;
+  unsetenv("PULSE_SERVER");  // the test's own session must not lend funkhausd a server
+  const fs::path runtime =
+      fs::temp_directory_path() / ("funkhaus-no-sound-" + std::to_string(getpid()));
+  fs::create_directories(runtime);
+  Funkhausd d("[session.environment]\nXDG_RUNTIME_DIR = \"" + runtime.string() + "\"\n", false,
+              "user", false, {"capture", "encode", "net", "audio"});
+  json sound;
+  ASSERT_TRUE(Funkhausd::waitFor(10s,
+                                 [&] {
+                                   sound = soundServerOf(d);
+                                   return sound.is_object() && sound["state"] == "running";
+                                 }))
+      << sound.dump() << "\n"
+      << d.log();
+  const fs::path dir = d.dir() / ("pulse-" + std::to_string(getuid()));
+  const std::string server = "unix:" + (dir / "native").string();
+  EXPECT_EQ(sound["pulse_server"], server);
+  EXPECT_EQ(sound["env"], "PULSE_SERVER=" + server);
+  EXPECT_EQ(sound["started_by_funkhaus"], true);
+  EXPECT_EQ(sound["restarts"], 0);
+  const pid_t first = sound["pid"].get<pid_t>();
+  EXPECT_TRUE(pactlAnswers(server, runtime));
+
+  const std::string ctl = std::string(FUNKHAUS_BIN_DIR) + "/funkhausctl --socket " + d.socket();
+  const auto [rc, text] = shell(ctl + " status");
+  EXPECT_EQ(rc, 0);
+  EXPECT_NE(text.find("sound server: PULSE_SERVER=" + server + " (pulseaudio started by funkhaus"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("  audio "), std::string::npos) << "the audio row like every worker\n"
+                                                      << text;
+
+  // The audio worker runs, and was given the server.
+  json audio;
+  ASSERT_TRUE(Funkhausd::waitFor(10s,
+                                 [&] {
+                                   audio = d.worker("audio");
+                                   return audio.is_object() && audio["state"] == "running" &&
+                                          audio["pid"].is_number();
+                                 }))
+      << audio.dump() << "\n"
+      << d.log();
+  {
+    std::ifstream environ_file("/proc/" + std::to_string(audio["pid"].get<pid_t>()) + "/environ");
+    std::string environ_text((std::istreambuf_iterator<char>(environ_file)), {});
+    EXPECT_NE(environ_text.find("PULSE_SERVER=" + server + std::string(1, '\0')),
+              std::string::npos);
+  }
+  EXPECT_TRUE(audio.contains("counters")) << "its status page, like every worker's";
+  // Its null sink is on funkhaus's server (the worker reached it).
+  EXPECT_TRUE(Funkhausd::waitFor(10s,
+                                 [&] {
+                                   return shell("HOME=" + runtime.string() + " pactl -s " + server +
+                                                " list short sinks")
+                                              .second.find("funkhaus") != std::string::npos;
+                                 }))
+      << shell("HOME=" + runtime.string() + " pactl -s " + server + " list short sinks").second
+      << d.log();
+
+  std::map<std::string, pid_t> video;
+  for (const char* name : {"capture", "encode", "net"})
+    video[name] = d.worker(name)["pid"].get<pid_t>();
+  const auto killed_at = std::chrono::steady_clock::now();
+  ASSERT_EQ(kill(first, SIGKILL), 0);
+  ASSERT_TRUE(Funkhausd::waitFor(10s,
+                                 [&] {
+                                   sound = soundServerOf(d);
+                                   return sound.is_object() && sound["state"] == "running" &&
+                                          sound["pid"].is_number() &&
+                                          sound["pid"].get<pid_t>() != first;
+                                 }))
+      << sound.dump() << "\n"
+      << d.log();
+  std::printf(
+      "[figures] funkhausd's pulseaudio: kill -9 -> answering again in %.0f ms\n",
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - killed_at)
+          .count());
+  EXPECT_EQ(sound["restarts"], 1);
+  EXPECT_EQ(sound["last_exit"], "killed by SIGKILL");
+  EXPECT_EQ(sound["pulse_server"], server) << "the same address: apps keep their PULSE_SERVER";
+  EXPECT_TRUE(pactlAnswers(server, runtime));
+  for (const auto& [name, pid] : video) {
+    const json w = d.worker(name);
+    EXPECT_EQ(w["pid"], pid) << name << ": video never stops for the sound server";
+    EXPECT_EQ(w["state"], "running") << name;
+  }
+
+  const pid_t second = sound["pid"].get<pid_t>();
+  const int status = d.stop(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_TRUE(Funkhausd::waitFor(3s, [&] { return !alive(second); }))
+      << "pulseaudio outlived funkhausd";
+  EXPECT_FALSE(fs::exists(dir)) << "its directory goes with it";
+  EXPECT_FALSE(pactlAnswers(server, runtime));
+  fs::remove_all(runtime);
+}
+
+// A session that has its own server keeps it: funkhausd starts none and shows the session's.
+TEST(FunkhausdSound, ASessionWithItsOwnServerKeepsIt) {
+  if (const std::string why = soundSkipReason(); !why.empty()) GTEST_SKIP() << why;
+  unsetenv("PULSE_SERVER");
+  const fs::path runtime =
+      fs::temp_directory_path() / ("funkhaus-own-sound-" + std::to_string(getpid()));
+  fs::remove_all(runtime);
+  fs::create_directories(runtime / "pulse");
+  fs::create_directories(runtime / "home");
+  ChildSpec spec;
+  spec.program = "/usr/bin/pulseaudio";
+  spec.args = {"--daemonize=no",
+               "--exit-idle-time=-1",
+               "--use-pid-file=no",
+               "-n",
+               "-L",
+               "module-native-protocol-unix socket=" + (runtime / "pulse/native").string() +
+                   " auth-anonymous=1"};
+  spec.environment = std::map<std::string, std::string>{{"HOME", (runtime / "home").string()},
+                                                        {"XDG_RUNTIME_DIR", runtime.string()},
+                                                        {"PATH", "/usr/bin:/bin"}};
+  auto own = ChildProcess::spawn(spec);
+  ASSERT_TRUE(own.ok()) << own.error().message;
+  ASSERT_TRUE(Funkhausd::waitFor(10s, [&] {
+    return pactlAnswers("unix:" + (runtime / "pulse/native").string(), runtime / "home");
+  }));
+  Funkhausd d("[session.environment]\nXDG_RUNTIME_DIR = \"" + runtime.string() + "\"\n", false,
+              "user", false, {"capture", "encode", "net", "audio"});
+  json sound;
+  ASSERT_TRUE(Funkhausd::waitFor(10s, [&] {
+    sound = soundServerOf(d);
+    return sound.is_object();
+  })) << d.log();
+  EXPECT_EQ(sound["pulse_server"], "unix:" + (runtime / "pulse/native").string());
+  EXPECT_EQ(sound["started_by_funkhaus"], false);
+  EXPECT_EQ(sound["state"], "the session's own");
+  EXPECT_FALSE(sound.contains("pid"));
+  EXPECT_FALSE(fs::exists(d.dir() / ("pulse-" + std::to_string(getuid()))));
+  d.stop(SIGTERM);
+  EXPECT_TRUE(own->running()) << "the session's server is not funkhaus's to stop";
+  own->stop(std::chrono::milliseconds(2000));
+  fs::remove_all(runtime);
 }
 
 }  // namespace

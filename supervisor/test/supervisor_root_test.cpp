@@ -3,6 +3,7 @@
 // moves every worker, and a user outside the control group is refused. Skips unless root.
 #include <grp.h>
 #include <pwd.h>
+#include <sys/stat.h>
 
 #include <gtest/gtest.h>
 
@@ -128,6 +129,58 @@ TEST_F(AsRoot, UserOutsideTheControlGroupIsRefused) {
       << refused.dump();
   std::this_thread::sleep_for(200ms);
   EXPECT_EQ(d.worker("encode")["pid"].get<pid_t>(), encode) << "nothing was restarted";
+}
+
+// System mode: the session's pulseaudio runs as the session's user in a 0700 directory of the
+// user's inside the session's runtime dir, and goes with funkhausd.
+TEST_F(AsRoot, TheSessionsSoundServerRunsAsItsUserInItsRuntimeDir) {
+  if (access(FUNKHAUS_BIN_DIR "/funkhaus-audio", X_OK) != 0 ||
+      access("/usr/bin/pulseaudio", X_OK) != 0 || access("/usr/bin/pactl", X_OK) != 0)
+    GTEST_SKIP() << "needs funkhaus-audio built and pulseaudio with pactl installed";
+  TestUser user("snd");
+  ASSERT_TRUE(user.ok());
+  // The session's runtime dir, as logind makes /run/user/UID.
+  const std::filesystem::path runtime =
+      std::filesystem::temp_directory_path() / ("funkhaus-run-" + std::to_string(getpid()));
+  std::filesystem::create_directories(runtime);
+  ASSERT_EQ(chown(runtime.c_str(), user.uid(), user.gid()), 0);
+  ASSERT_EQ(chmod(runtime.c_str(), 0700), 0);
+  Funkhausd d(fixedUser(user.name()) + "[session.environment]\nXDG_RUNTIME_DIR = \"" +
+                  runtime.string() + "\"\n",
+              false, "system", false, {"capture", "encode", "net", "audio"});
+  json sound;
+  ASSERT_TRUE(Funkhausd::waitFor(10s,
+                                 [&] {
+                                   const json s = d.status();
+                                   if (!s.is_object() || s["sessions"].empty()) return false;
+                                   sound = s["sessions"][0].value("sound_server", json());
+                                   return sound.is_object() && sound["state"] == "running";
+                                 }))
+      << sound.dump() << "\n"
+      << d.log();
+  const std::filesystem::path dir = runtime / "funkhaus-pulse";
+  EXPECT_EQ(sound["pulse_server"], "unix:" + (dir / "native").string());
+  struct stat st {};
+  ASSERT_EQ(stat(dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, user.uid());
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  const pid_t pulse = sound["pid"].get<pid_t>();
+  const auto proc = procStatus(pulse);
+  EXPECT_EQ(firstField(proc.at("Uid")), std::to_string(user.uid()));
+  EXPECT_EQ(proc.at("NoNewPrivs"), "1");
+  EXPECT_EQ(proc.at("CapEff"), "0000000000000000");
+  EXPECT_EQ(std::system(("HOME=" + runtime.string() +
+                         " pactl -s unix:" + (dir / "native").string() + " info > /dev/null 2>&1")
+                            .c_str()),
+            0);
+  EXPECT_TRUE(Funkhausd::waitFor(10s, [&] {
+    const json a = d.worker("audio");
+    return a.is_object() && a["state"] == "running";
+  })) << d.log();
+  d.stop(SIGTERM);
+  EXPECT_TRUE(Funkhausd::waitFor(3s, [&] { return kill(pulse, 0) != 0; }));
+  EXPECT_FALSE(std::filesystem::exists(dir));
+  std::filesystem::remove_all(runtime);
 }
 
 }  // namespace

@@ -67,8 +67,9 @@ TEST(WorkerTable, RowsAreUniqueAndEveryEdgeHasItsOtherEnd) {
       }
   }
   EXPECT_EQ(findWorker("gpu"), nullptr);
-  EXPECT_EQ(workerNames(), "vdisplay, capture, encode, net, input, web");
-  EXPECT_EQ(workerNames(", ", " or ", Scope::kSession), "vdisplay, capture, encode, net or input");
+  EXPECT_EQ(workerNames(), "vdisplay, capture, encode, net, input, audio, web");
+  EXPECT_EQ(workerNames(", ", " or ", Scope::kSession),
+            "vdisplay, capture, encode, net, input or audio");
   EXPECT_EQ(defaultWorkers(), (std::vector<std::string>{"capture", "encode", "net"}))
       << "host rows never join a session";
 }
@@ -161,6 +162,63 @@ TEST(SessionPlan, RingsComeFromTheEdgesOfTheSessionsWorkers) {
   EXPECT_EQ(rolesOf(input_plan->ringFds(*findWorker("input"))),
             (std::set<std::pair<abi::FdRole, uint32_t>>{
                 {abi::FdRole::kRingIn, tag(abi::RingId::kInput)}}));
+}
+
+TEST(WorkerTable, AudioRequestsGoStickyToTheProducerOfTheAudioRing) {
+  const WorkerSpec* net = findWorker("net");
+  const WorkerSpec* audio = findWorker("audio");
+  ASSERT_NE(net, nullptr);
+  ASSERT_NE(audio, nullptr);
+  EXPECT_EQ(audio->kind, abi::WorkerKind::kAudio);
+  EXPECT_EQ(audio->binary, "funkhaus-audio");
+  EXPECT_TRUE(audio->sound_server);
+  EXPECT_TRUE(acceptsCommand(*audio, abi::Command::kSetAudio));
+  const EventRoute* route = routeOf(*net, abi::Event::kAudioRequest);
+  ASSERT_NE(route, nullptr);
+  EXPECT_EQ(route->action, EventAction::kCommandRingProducer);
+  EXPECT_EQ(route->ring, abi::RingId::kAudioPackets);
+  EXPECT_EQ(route->command, abi::Command::kSetAudio);
+  EXPECT_TRUE(route->sticky) << "a restarted audio worker must hear who listens";
+  const std::vector<std::string> set = {"capture", "encode", "net", "audio"};
+  EXPECT_EQ(producerOf(abi::RingId::kAudioPackets, set, nullptr), audio);
+  EXPECT_EQ(consumerOf(abi::RingId::kAudioPackets, set, nullptr), net);
+  EXPECT_TRUE(anyUsesSoundServer(set));
+  EXPECT_FALSE(anyUsesSoundServer(std::vector<std::string>{"capture", "encode", "net"}));
+  EXPECT_EQ(routeOf(*audio, abi::Event::kAudioRequest), nullptr) << "only net asks";
+}
+
+TEST(SessionPlan, TheAudioRingIsMadeOnlyWithBothEnds) {
+  Config c = smallConfig("synthetic");
+  auto without = SessionPlan::create(c, c.workers);
+  ASSERT_TRUE(without.ok());
+  EXPECT_EQ(without->ring(abi::RingId::kAudioPackets), nullptr) << "no producer";
+  EXPECT_FALSE(rolesOf(without->ringFds(*findWorker("net")))
+                   .contains({abi::FdRole::kRingIn, tag(abi::RingId::kAudioPackets)}));
+  c.workers = {"capture", "audio"};
+  auto no_reader = SessionPlan::create(c, c.workers);
+  ASSERT_TRUE(no_reader.ok());
+  EXPECT_EQ(no_reader->ring(abi::RingId::kAudioPackets), nullptr) << "no consumer";
+  EXPECT_TRUE(no_reader->ringFds(*findWorker("audio")).empty());
+
+  c.workers = {"capture", "encode", "net", "audio"};
+  auto plan = SessionPlan::create(c, c.workers);
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  const PlannedRing* ring = plan->ring(abi::RingId::kAudioPackets);
+  ASSERT_NE(ring, nullptr);
+  EXPECT_EQ(ring->kind, RingKind::kPacket);
+  EXPECT_EQ(ring->name, "audio");
+  const auto& header = *reinterpret_cast<const abi::PacketRingHeader*>(ring->memory.data());
+  EXPECT_EQ(header.magic, abi::kPacketRingMagic);
+  EXPECT_EQ(header.capacity, 256u * 1024) << "small: Opus packets of < 1.4 KB at 200/s";
+  EXPECT_GE(header.max_record_size, 1500u);
+  EXPECT_EQ(rolesOf(plan->ringFds(*findWorker("audio"))),
+            (std::set<std::pair<abi::FdRole, uint32_t>>{
+                {abi::FdRole::kRingOut, tag(abi::RingId::kAudioPackets)}}));
+  EXPECT_EQ(rolesOf(plan->ringFds(*findWorker("net"))),
+            (std::set<std::pair<abi::FdRole, uint32_t>>{
+                {abi::FdRole::kRingIn, tag(abi::RingId::kVideoPackets)},
+                {abi::FdRole::kRingIn, tag(abi::RingId::kAudioPackets)}}));
+  EXPECT_NE(plan->ring(abi::RingId::kVideoPackets)->memory.data(), ring->memory.data());
 }
 
 TEST(SessionPlan, EachPlanHasFreshRings) {

@@ -104,6 +104,27 @@ struct GamestreamConfig {
   std::vector<GamestreamApp> apps;
 };
 
+// [audio]: funkhaus-audio, the session's sound as Opus (and the sound server funkhausd starts for
+// a session without one, sound_server.h).
+struct AudioConfig {
+  bool enabled = true;
+  uint32_t channels = 2;  // 2, 6 (5.1) or 8 (7.1)
+  uint32_t bitrate = 0;   // bits/s for all channels; 0: audioDefaultBitrate(channels)
+  uint32_t frame_ms = 5;  // 5 or 10 (GameStream asks for 5)
+};
+
+// Opus streams for a channel count (stereo: 1; 5.1: 4; 7.1: 5), and the bitrate bounds and
+// default that follow from them (6 to 510 kbit/s per stream; 96 kbit/s stereo, 256 kbit/s 5.1,
+// 450 kbit/s 7.1).
+uint32_t audioStreams(uint32_t channels);
+uint32_t audioMinBitrate(uint32_t channels);
+uint32_t audioMaxBitrate(uint32_t channels);
+uint32_t audioDefaultBitrate(uint32_t channels);
+// The bitrate funkhaus-audio gets: the configured one, or the default for the channels.
+inline uint32_t audioBitrate(const AudioConfig& a) {
+  return a.bitrate != 0 ? a.bitrate : audioDefaultBitrate(a.channels);
+}
+
 // The app id funkhaus-web gets for apps[i] (Desktop is 1).
 inline uint32_t gamestreamAppId(size_t index) { return static_cast<uint32_t>(index) + 2; }
 
@@ -116,6 +137,7 @@ struct Config {
   VdisplayConfig vdisplay;
   RingsConfig rings;
   GamestreamConfig gamestream;
+  AudioConfig audio;
   RestartPolicyConfig restart;
   Duration heartbeat_timeout = std::chrono::seconds(1);  // no heartbeat this long: replaced
   Duration stop_grace = std::chrono::seconds(1);         // SIGTERM -> SIGKILL

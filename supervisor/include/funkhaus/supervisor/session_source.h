@@ -44,8 +44,8 @@ class SessionSource {
   virtual void watch(boost::asio::io_context& io, std::function<void()> changed);
 
   // `fixed`: the configured user (default: funkhausd's own user) and environment; when that is
-  // funkhausd's own user, its DISPLAY, WAYLAND_DISPLAY, XAUTHORITY, XDG_RUNTIME_DIR and
-  // DBUS_SESSION_BUS_ADDRESS are passed on too.
+  // funkhausd's own user, its DISPLAY, WAYLAND_DISPLAY, XAUTHORITY, XDG_RUNTIME_DIR,
+  // DBUS_SESSION_BUS_ADDRESS and PULSE_SERVER are passed on too.
   static Result<std::unique_ptr<SessionSource>> createFixed(const SessionConfig& config);
   // `logind`: the active session of `seat`, re-read after every sd_login_monitor wake-up.
   // Greeter (login screen) and lock-screen sessions count as sessions too.

@@ -9,6 +9,7 @@
 #include "funkhaus/common/clock.h"
 #include "funkhaus/supervisor/config.h"
 #include "funkhaus/supervisor/session_plan.h"
+#include "funkhaus/supervisor/sound_server.h"
 #include "funkhaus/supervisor/worker_process.h"
 
 namespace funkhaus::supervisor {
@@ -18,6 +19,10 @@ nlohmann::json workerStatusJson(const WorkerProcess& worker, TimePoint now);
 
 // The rings of `plan` by name: slots and counters (frame rings), bytes and records (packet).
 nlohmann::json ringsStatusJson(const SessionPlan& plan);
+
+// The session's sound server: its PULSE_SERVER address (and "env": "PULSE_SERVER=..." to paste),
+// whether funkhaus started it, its state, pid, restarts, last exit, failure.
+nlohmann::json soundServerStatusJson(const SoundServer& sound);
 
 // Where viewers connect (RTSP) and who may.
 void logViewerUrl(const NetConfig& net, uint16_t rtsp_port, uint16_t rtp_port);

@@ -104,7 +104,8 @@ struct WorkerSpec {
   Scope scope = Scope::kSession;
   DefaultStart default_start = DefaultStart::kAlways;  // session rows
   bool (*available)(const Config&, const std::string& worker_dir) = nullptr;
-  // Host rows: runs when this says so for the config (nullptr: always).
+  // Runs when this says so for the config (nullptr: always): a host row starts only then; a
+  // session row joins no default set otherwise, and [workers] start may not name it.
   bool (*enabled)(const Config&) = nullptr;
   // Requests it may send funkhausd ("cmd" of its kRequest JSON); any other is refused.
   std::vector<std::string_view> requests{};
@@ -116,6 +117,9 @@ struct WorkerSpec {
   // Works on the session's virtual monitor: gets its DISPLAY and XAUTHORITY, and is restarted
   // when the session gets another monitor.
   bool on_monitor = false;
+  // Talks to the session's sound server: with it in the set, funkhausd starts one for a session
+  // that has none (sound_server.h), and the worker gets its PULSE_SERVER.
+  bool sound_server = false;
 };
 
 // Every worker funkhausd knows, in default start order.
@@ -138,6 +142,8 @@ std::string rtspDigestCredentials(const Config& config);
 
 // The session workers that start when the config names none (ignoring kIfAvailable rows).
 std::vector<std::string> defaultWorkers();
+// Any of the workers `names` talks to the session's sound server.
+bool anyUsesSoundServer(std::span<const std::string> names);
 
 // The edges of a worker that exist for this config.
 std::vector<RingEdge> activeEdges(const WorkerSpec& worker, const Config& config);
