@@ -656,6 +656,50 @@ TEST_P(NetAudioRtsp, FfmpegPullsVideoAndTheTone) {
 
 INSTANTIATE_TEST_SUITE_P(Transports, NetAudioRtsp, ::testing::Values("udp", "tcp"));
 
+// An RTSP viewer leaves the channel count to the audio worker; a GameStream client that names
+// its channels wins while it streams, and RTSP's request comes back when it ends.
+TEST(NetAudio, GamestreamRequestWinsOverRtspsAndRtspsComesBack) {
+  if (!haveFfmpeg()) GTEST_SKIP() << "ffmpeg is not installed";
+  NetHarnessConfig config;
+  config.gamestream = true;
+  config.audio = true;
+  auto harness = NetHarness::create(config);
+  ASSERT_TRUE(harness) << harness.error().message;
+  NetHarness& h = **harness;
+  uint8_t key[16];
+  h.publishLaunch(testLaunch(key, 99));
+  VideoSource video(h.ringFd(), 320, 240, 30);
+  h.on_keyframe_request = [&video] { video.requestKeyframe(); };
+  ASSERT_TRUE(h.start());
+  ASSERT_TRUE(video.start());
+  ToneSource tone(h.audioRingFd());
+  ASSERT_TRUE(tone.start());
+  std::thread viewer([&] {
+    std::system(("timeout 30 ffmpeg -nostdin -loglevel quiet -rtsp_transport tcp -i " + h.url() +
+                 " -map 0:a -t 4 -f null - >/dev/null 2>&1")
+                    .c_str());
+  });
+  const uint64_t rtsp = abi::audioRequest(0, 5), gamestream = abi::audioRequest(6, 10);
+  EXPECT_TRUE(waitFor([&] { return h.audioRequests().back() == rtsp; }, 10s));
+  auto stream = handshake(h.gamestreamRtspPort(), gst::AnnounceBody()
+                                                      .set("x-nv-audio.surround.numChannels", "6")
+                                                      .set("x-nv-audio.surround.channelMask", "63")
+                                                      .set("x-nv-aqos.packetDuration", "10")
+                                                      .text());
+  EXPECT_TRUE(stream);
+  EXPECT_TRUE(waitFor([&] { return h.audioRequests().back() == gamestream; }, 3s));
+  abi::GamestreamLaunch cancelled = testLaunch(key, 99);
+  cancelled.active = 0;
+  h.publishLaunch(cancelled);
+  EXPECT_TRUE(waitFor([&] { return h.audioRequests().back() == rtsp; }, 3s));
+  viewer.join();
+  EXPECT_TRUE(waitFor([&] { return h.audioRequests().back() == 0; }, 15s));
+  EXPECT_EQ(h.audioRequests(), (std::vector<uint64_t>{0, rtsp, gamestream, rtsp, 0}));
+  tone.stop();
+  video.stop();
+  EXPECT_TRUE(h.stop().has_value());
+}
+
 // The surround lines net offers are the audio worker's layouts, as its surroundParams() writes.
 TEST(NetAudio, SurroundOfferMatchesTheAudioWorkersLayouts) {
   const std::vector<gs::SurroundParams> offer = gs::surroundOffer();
