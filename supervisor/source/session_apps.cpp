@@ -11,7 +11,8 @@ Result<std::optional<AppLaunch>> appLaunch(const GamestreamConfig& config, uint3
                                            const SessionInfo& session,
                                            const std::optional<Credentials>& credentials,
                                            const std::string& display,
-                                           const std::string& xauthority) {
+                                           const std::string& xauthority,
+                                           const std::string& pulse_server) {
   if (id == 1) return std::optional<AppLaunch>();
   for (size_t i = 0; i < config.apps.size(); ++i) {
     if (gamestreamAppId(i) != id) continue;
@@ -19,6 +20,7 @@ Result<std::optional<AppLaunch>> appLaunch(const GamestreamConfig& config, uint3
                      session.id, session.environment,  credentials};
     if (!display.empty()) launch.environment["DISPLAY"] = display;
     if (!xauthority.empty()) launch.environment["XAUTHORITY"] = xauthority;
+    if (!pulse_server.empty()) launch.environment["PULSE_SERVER"] = pulse_server;
     launch.environment.emplace("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/local/games:/usr/games");
     return std::optional<AppLaunch>(std::move(launch));
   }

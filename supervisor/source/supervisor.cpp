@@ -325,13 +325,13 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
     if (resume && apps_.runs(id, s.id)) return {};
     const auto& m = leases_.current();
     auto launch = appLaunch(options_.config.gamestream, id, s, credentials_,
-                            m ? m->display : std::string(), m ? m->xauthority : std::string());
+                            m ? m->display : std::string(), m ? m->xauthority : std::string(),
+                            sound_.ours() ? sound_.address() : std::string());
     if (!launch) {
       apps_.stop("the client chose another app");
       return launch.error();
     }
     if (!*launch) return apps_.stop("the client chose Desktop"), Result<void>();
-    if (sound_.ours()) (*launch)->environment["PULSE_SERVER"] = sound_.address();
     return apps_.start(std::move(**launch));
   }
 

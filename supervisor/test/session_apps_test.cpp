@@ -104,6 +104,13 @@ TEST_F(Apps, DesktopRunsNothingAndUnknownAppsAreErrors) {
   ASSERT_TRUE(with_path.ok());
   EXPECT_TRUE((*with_path)->environment.contains("PATH"));
   EXPECT_FALSE((*with_path)->environment.contains("DISPLAY"));
+  EXPECT_FALSE((*with_path)->environment.contains("PULSE_SERVER"));
+  // The sound server funkhausd started for the session: the app plays into it.
+  auto with_sound = appLaunch(config_, 2, session_, std::nullopt, "", "",
+                              "unix:/run/user/1000/funkhaus-pulse/native");
+  ASSERT_TRUE(with_sound.ok());
+  EXPECT_EQ((*with_sound)->environment.at("PULSE_SERVER"),
+            "unix:/run/user/1000/funkhaus-pulse/native");
 }
 
 }  // namespace

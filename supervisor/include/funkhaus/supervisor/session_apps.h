@@ -29,12 +29,14 @@ struct AppLaunch {
 
 // What app `id` runs in session `session`: nullopt for Desktop (id 1: nothing runs), an error
 // for an id the config has no app for. The environment is the session's, with the virtual
-// monitor's `display`/`xauthority` when given and a PATH when the session has none.
+// monitor's `display`/`xauthority` when given, the PULSE_SERVER of the sound server funkhausd
+// started for the session (`pulse_server`, when given) and a PATH when the session has none.
 Result<std::optional<AppLaunch>> appLaunch(const GamestreamConfig& config, uint32_t id,
                                            const SessionInfo& session,
                                            const std::optional<Credentials>& credentials,
                                            const std::string& display,
-                                           const std::string& xauthority);
+                                           const std::string& xauthority,
+                                           const std::string& pulse_server = {});
 
 class SessionApps {
  public:
