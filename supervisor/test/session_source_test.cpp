@@ -55,6 +55,9 @@ TEST(SessionFromLogind, UnknownUidIsAnErrorNamingTheSessionAndUid) {
 
 TEST(FixedSessionSource, DefaultsToFunkhausdsOwnUserWithConfiguredEnvironment) {
   setenv("WAYLAND_DISPLAY", "wayland-7", 1);  // funkhausd's own session passes on
+  const char* old_pulse = getenv("PULSE_SERVER");
+  const std::string saved_pulse = old_pulse != nullptr ? old_pulse : "";
+  setenv("PULSE_SERVER", "unix:/tmp/own-pulse/native", 1);  // and so does its sound server
   SessionConfig config;
   config.environment["DISPLAY"] = ":42";
   auto source = SessionSource::createFixed(config);
@@ -65,7 +68,12 @@ TEST(FixedSessionSource, DefaultsToFunkhausdsOwnUserWithConfiguredEnvironment) {
   EXPECT_EQ((*s)->id, "fixed");
   EXPECT_EQ((*s)->environment.at("DISPLAY"), ":42") << "the config wins";
   EXPECT_EQ((*s)->environment.at("WAYLAND_DISPLAY"), "wayland-7");
+  EXPECT_EQ((*s)->environment.at("PULSE_SERVER"), "unix:/tmp/own-pulse/native");
   unsetenv("WAYLAND_DISPLAY");
+  if (old_pulse != nullptr)
+    setenv("PULSE_SERVER", saved_pulse.c_str(), 1);
+  else
+    unsetenv("PULSE_SERVER");
   boost::asio::io_context io;
   bool changed = false;
   (*source)->watch(io, [&] { changed = true; });
