@@ -1,26 +1,48 @@
-// Audio end to end (label client): the tools the audio tests decode with, checked on a known
+// Audio end to end (label client). The tools the audio tests decode with, checked on a known
 // signal first: ffmpeg (ffmpeg_recording.h) records a file's Opus audio and its video, and the
 // tone analysis (funkhaus/test/audio_analysis.h) finds the tone, its frequency, its level and the
-// silence around it.
+// silence around it. Then the host: funkhausd (user mode) with the virtual monitor, the session's
+// own sound server (pulseaudio, started by funkhausd), funkhaus-audio and net; paplay plays into
+// the session (PULSE_SERVER from `funkhausctl status --json`) while our GameStream client
+// (tests/client/gamestream_probe, moonlight-common-c, paired through Moonlight Embedded) decodes
+// the Opus stream into a WAV file, or ffmpeg records the RTSP stream's Opus track: a 3 s 1 kHz
+// tone arrives at 1 kHz within 1 dB of the source with silence before and after; in 5.1 and 7.1
+// each channel's own tone arrives on that channel. Latencies (paplay -> the packet that brought a
+// tone's first sample to the probe) are printed as [figures], never asserted.
 #include <gtest/gtest.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <numbers>
+#include <optional>
+#include <span>
 #include <string>
+#include <thread>
+#include <vector>
 
+#include "../../supervisor/test/funkhausd_process.h"
 #include "ffmpeg_recording.h"
+#include "funkhaus/common/child_process.h"
 #include "funkhaus/test/audio_analysis.h"
+#include "funkhaus/test/fake_supervisor.h"
+#include "funkhaus/test/moonlight.h"
 #include "funkhaus/test/shell.h"
+#include "gamestream_ports.h"
 
 namespace funkhaus {
 namespace {
 
 using namespace std::chrono_literals;
+using nlohmann::json;
 namespace fs = std::filesystem;
+using test::Funkhausd;
 
 constexpr int kRate = 48000;
 
@@ -119,6 +141,617 @@ TEST_F(AudioToolsTest, FfmpegRecordsOpusAudioAndVideoThatTheAnalysisReadsBack) {
   EXPECT_NEAR(pts[1] - pts[0], 1.0 / 30, 1e-3);
   ASSERT_TRUE(recording->firstAudioPts().has_value()) << recording->log();
   EXPECT_NEAR(*recording->firstAudioPts(), 0.0, 0.05);
+}
+
+int64_t monotonicNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+// The virtual monitor's mode (small: the picture is not what these tests look at).
+constexpr int kWidth = 640, kHeight = 480;
+
+class AudioHostTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (std::system("command -v Xvfb > /dev/null") != 0)
+      GTEST_SKIP() << "Xvfb is needed for the virtual monitor: scripts/install-deps.sh installs it";
+    if (std::system("command -v paplay > /dev/null && command -v pulseaudio > /dev/null") != 0)
+      GTEST_SKIP() << "pulseaudio and paplay are needed: scripts/install-deps.sh installs them";
+    auto moonlight = test::findMoonlight();
+    if (!moonlight) GTEST_SKIP() << moonlight.error().message;
+    moonlight_ = *moonlight;
+    const test::ShellRun built = test::runShell(std::string(FUNKHAUS_SOURCE_DIR) +
+                                                "/tests/client/gamestream_probe/build.sh 2>&1");
+    if (!built.ok() || built.out.empty())
+      GTEST_SKIP() << "the GameStream probe could not be built: " << built.out;
+    probe_ = built.out.substr(built.out.find_last_of('\n', built.out.size() - 2) + 1);
+    while (!probe_.empty() && probe_.back() == '\n') probe_.pop_back();
+    base_port_ = test::freeGamestreamBasePort();
+    ASSERT_NE(base_port_, 0) << "no free port set on loopback";
+    dir_ = fs::temp_directory_path() / ("funkhaus-audio-host-" + std::to_string(getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    Funkhausd::state_home = dir_ / "state";
+  }
+
+  void TearDown() override {
+    if (HasFailure()) {
+      if (probe_run_) std::printf("probe output:\n%s\n", probe_run_->output().c_str());
+      if (funkhausd_) std::printf("funkhausd log:\n%s\n", funkhausd_->log().c_str());
+    }
+    if (probe_run_ && probe_run_->running()) probe_run_->process().stop(2s);
+    probe_run_.reset();
+    funkhausd_.reset();
+    Funkhausd::state_home.reset();
+    if (!dir_.empty()) fs::remove_all(dir_);
+  }
+
+  // funkhausd with the virtual monitor, its own sound server and funkhaus-audio (`channels`),
+  // Moonlight Embedded paired.
+  void startHost(int channels) {
+    const std::string config =
+        "[gamestream]\nbase_port = " + std::to_string(base_port_) +
+        "\nlisten_address = \"127.0.0.1\"\nname = \"funkhaus-audio-e2e\"\nmdns = false\n"
+        "[capture]\nsource = \"vdisplay\"\nfps = 30\n"
+        "[vdisplay]\nwidth = " +
+        std::to_string(kWidth) + "\nheight = " + std::to_string(kHeight) +
+        "\nrefresh_hz = 30\nfb_width = 1024\nfb_height = 768\n"
+        "[rings]\nmax_width = 1024\nmax_height = 768\n[encode]\nbitrate_kbps = 2000\n"
+        "[audio]\nenabled = true\nchannels = " +
+        std::to_string(channels) + "\n";
+    funkhausd_.emplace(config, false, "user", true,
+                       std::vector<std::string>{"vdisplay", "capture", "encode", "net", "audio"});
+    for (const char* name : {"vdisplay", "capture", "encode", "net", "audio"})
+      ASSERT_TRUE(
+          Funkhausd::waitFor(20s, [&] { return funkhausd_->worker(name)["state"] == "running"; }))
+          << name << ": " << funkhausd_->status().dump() << "\n"
+          << funkhausd_->log();
+    ASSERT_TRUE(Funkhausd::waitFor(20s, [&] { return !pulseServer().empty(); }))
+        << "no PULSE_SERVER in the status: " << funkhausd_->status().dump();
+    ASSERT_NO_FATAL_FAILURE(pair("9753"));
+  }
+
+  std::string funkhausctl(const std::string& args) const {
+    return test::runShell(std::string(FUNKHAUS_BIN_DIR) + "/funkhausctl --socket '" +
+                          funkhausd_->socket() + "' " + args + " 2>&1")
+        .out;
+  }
+
+  // The session's sound server as `funkhausctl status --json` shows it ("" when absent).
+  std::string pulseServer() const {
+    const json s = json::parse(funkhausctl("status --json"), nullptr, false);
+    if (!s.is_object() || !s.contains("sessions") || s["sessions"].empty()) return "";
+    const json sound = s["sessions"][0].value("sound_server", json());
+    if (!sound.is_object() || !sound["pulse_server"].is_string()) return "";
+    return sound["pulse_server"].get<std::string>();
+  }
+
+  json gamestream() const {
+    const json s = funkhausd_->status();
+    if (!s.is_object() || !s.contains("sessions") || s["sessions"].empty()) return json();
+    return s["sessions"][0].value("gamestream", json());
+  }
+
+  void pair(const std::string& pin) {
+    auto run =
+        test::MoonlightRun::start(moonlight_,
+                                  {"pair", "-keydir", (dir_ / "client/keys").string(), "-port",
+                                   std::to_string(base_port_), "-pin", pin, "127.0.0.1"},
+                                  dir_ / "client");
+    ASSERT_TRUE(run.ok()) << run.error().message;
+    ASSERT_TRUE(Funkhausd::waitFor(30s, [&] {
+      return funkhausctl("pair").find("waiting for the PIN") != std::string::npos;
+    })) << run->output();
+    funkhausctl("pair " + pin);
+    ASSERT_TRUE(run->wait(60s).has_value()) << run->output();
+    ASSERT_NE(run->output().find("Succesfully paired"), std::string::npos) << run->output();
+  }
+
+  // The probe streaming for `seconds`, decoding `channels` of audio into probe.wav.
+  void startProbe(int channels, int seconds, const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args = {"--host",
+                                     "127.0.0.1",
+                                     "--http-port",
+                                     std::to_string(base_port_),
+                                     "--keydir",
+                                     (dir_ / "client/keys").string(),
+                                     "--width",
+                                     std::to_string(kWidth),
+                                     "--height",
+                                     std::to_string(kHeight),
+                                     "--fps",
+                                     "30",
+                                     "--bitrate",
+                                     "2000",
+                                     "--seconds",
+                                     std::to_string(seconds),
+                                     "--audio-channels",
+                                     std::to_string(channels),
+                                     "--audio-wav",
+                                     (dir_ / "probe.wav").string(),
+                                     "--quit"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto run = test::MoonlightRun::start(probe_, args, dir_ / "client");
+    ASSERT_TRUE(run.ok()) << run.error().message;
+    probe_run_.emplace(std::move(*run));
+  }
+
+  // Waits for the probe to end; its summary.
+  json probeSummary() {
+    EXPECT_TRUE(probe_run_->wait(60s).has_value()) << "the probe did not end";
+    const std::string out = probe_run_->output();
+    const size_t at = out.rfind("{\"type\":\"summary\"");
+    return at == std::string::npos ? json() : json::parse(out.substr(at), nullptr, false);
+  }
+
+  // paplay of `file` into the session's sound server, started.
+  std::optional<ChildProcess> startPlaying(const fs::path& file,
+                                           const std::vector<std::string>& extra = {}) {
+    ChildSpec spec;
+    spec.program = "paplay";
+    spec.args = extra;
+    spec.args.push_back(file.string());
+    spec.environment = test::environmentWith({"PULSE_SERVER=" + pulseServer()});
+    auto process = ChildProcess::spawn(spec);
+    EXPECT_TRUE(process.ok()) << process.error().message;
+    if (!process) return std::nullopt;
+    return std::move(*process);
+  }
+  // Waits for a tool to end well.
+  static void finish(std::optional<ChildProcess>& process, const std::string& what) {
+    if (!process) return;
+    const auto status = process->wait(20s);
+    EXPECT_TRUE(status.has_value() && !status->signaled && status->code == 0)
+        << what << (status ? ": " + describeExit(*status) : ": did not end");
+  }
+  // paplay of `file`; the CLOCK_MONOTONIC time just before it started, once it has ended.
+  int64_t play(const fs::path& file, const std::vector<std::string>& extra = {}) {
+    const int64_t started = monotonicNs();
+    auto process = startPlaying(file, extra);
+    finish(process, "paplay " + file.string());
+    return started;
+  }
+
+  // xsetroot on the virtual monitor's display: its root window all one `colour`.
+  std::optional<ChildProcess> startPainting(const std::string& colour) {
+    const json s = funkhausd_->status();
+    const json m = s["sessions"][0].value("monitors", json::array());
+    EXPECT_FALSE(m.empty()) << s.dump();
+    if (m.empty()) return std::nullopt;
+    ChildSpec spec;
+    spec.program = "xsetroot";
+    spec.args = {"-solid", colour};
+    std::vector<std::string> env = {"DISPLAY=" + m[0]["display"].get<std::string>()};
+    if (m[0]["xauthority"].is_string())
+      env.push_back("XAUTHORITY=" + m[0]["xauthority"].get<std::string>());
+    spec.environment = test::environmentWith(env);
+    auto process = ChildProcess::spawn(spec);
+    EXPECT_TRUE(process.ok()) << process.error().message;
+    if (!process) return std::nullopt;
+    return std::move(*process);
+  }
+
+  std::string moonlight_;
+  std::string probe_;
+  uint16_t base_port_ = 0;
+  fs::path dir_;
+  std::optional<Funkhausd> funkhausd_;
+  std::optional<test::MoonlightRun> probe_run_;
+};
+
+// The CLOCK_MONOTONIC time the probe received the packet that holds sample `sample` of its WAV
+// file (from the summary's per-packet lists); nullopt past the end.
+std::optional<int64_t> packetTimeOfSample(const json& audio, size_t sample) {
+  const json& received = audio["packet_received_ns"];
+  const json& samples = audio["packet_samples"];
+  uint64_t sum = 0;
+  for (size_t k = 0; k < samples.size() && k < received.size(); ++k) {
+    sum += static_cast<uint64_t>(std::max(samples[k].get<int>(), 0));
+    if (sum > sample) return received[k].get<int64_t>();
+  }
+  return std::nullopt;
+}
+
+// The tone test for GameStream: a 3 s 1 kHz tone played into the session reaches the
+// probe at 1 kHz, within 1 dB of the source, with silence before and after, on both channels.
+TEST_F(AudioHostTest, ToneReachesTheGameStreamClientAtItsFrequencyAndLevel) {
+  ASSERT_NO_FATAL_FAILURE(startHost(2));
+  const double amplitude = std::pow(10.0, -12.0 / 20);
+  ASSERT_TRUE(test::writeWav((dir_ / "tone.wav").string(), toneFile(2, 0, 3, 0, amplitude),
+                             test::WavFormat::kS16)
+                  .ok());
+  ASSERT_NO_FATAL_FAILURE(startProbe(2, 10));
+  ASSERT_TRUE(Funkhausd::waitFor(20s, [&] {
+    return gamestream().is_object() && gamestream()["phase"] == "playing";
+  })) << funkhausd_->status().dump();
+  std::this_thread::sleep_for(2s);  // silence first (the client drops its first 500 ms)
+  const int64_t played_at = play(dir_ / "tone.wav");
+  const json s = probeSummary();
+  ASSERT_TRUE(s.is_object()) << probe_run_->output();
+  EXPECT_EQ(s["connected"], true) << s.dump();
+  EXPECT_TRUE(s["terminated_error"].is_null()) << s.dump();
+  const json& audio = s["audio"];
+  ASSERT_TRUE(audio["layout"].is_object()) << "no audio stream: " << audio.dump();
+  EXPECT_EQ(audio["layout"]["channels"], 2) << audio.dump();
+  EXPECT_EQ(audio["decode_errors"], 0) << audio.dump();
+  EXPECT_EQ(audio["wav"], (dir_ / "probe.wav").string()) << audio.dump();
+  auto wav = test::readWav((dir_ / "probe.wav").string());
+  ASSERT_TRUE(wav.ok()) << wav.error().message;
+  ASSERT_EQ(wav->channels, 2);
+  EXPECT_EQ(wav->sample_rate, 48000);
+  const double source_dbfs = test::sineDbfs(amplitude);
+  std::optional<size_t> first_start;
+  for (int c = 0; c < 2; ++c) {
+    const std::vector<float> x = wav->channel(c);
+    auto tone = test::findTone(x, kRate, -40);
+    ASSERT_TRUE(tone.has_value()) << "channel " << c << ": no tone in "
+                                  << static_cast<double>(x.size()) / kRate << " s of audio";
+    const double seconds = static_cast<double>(tone->end - tone->start) / kRate;
+    EXPECT_NEAR(tone->dominant_hz, 1000.0, 2.0) << c;
+    EXPECT_NEAR(tone->level_dbfs, source_dbfs, 1.0) << c;
+    EXPECT_NEAR(seconds, 3.0, 0.1) << c;
+    EXPECT_GT(tone->start, size_t{kRate / 2}) << "no silence before the tone, channel " << c;
+    EXPECT_GT(x.size() - tone->end, size_t{kRate / 2}) << "no silence after the tone, " << c;
+    EXPECT_TRUE(test::isSilent(x, 0, tone->start - kRate / 100, -60))
+        << "channel " << c << " before: " << test::peakDbfs(std::span(x).first(tone->start));
+    EXPECT_TRUE(test::isSilent(x, tone->end + kRate / 100, x.size(), -60))
+        << "channel " << c << " after: " << test::peakDbfs(std::span(x).subspan(tone->end));
+    std::printf(
+        "[figures] GameStream tone, channel %d: %.3f s long, %.2f Hz, %.2f dBFS (source "
+        "%.2f), silence %.2f s before and %.2f s after\n",
+        c, seconds, tone->dominant_hz, tone->level_dbfs, source_dbfs,
+        static_cast<double>(tone->start) / kRate,
+        static_cast<double>(x.size() - tone->end) / kRate);
+    if (!first_start || tone->start < *first_start) first_start = tone->start;
+  }
+  ASSERT_TRUE(first_start.has_value());
+  const auto received = packetTimeOfSample(audio, *first_start);
+  ASSERT_TRUE(received.has_value()) << audio.dump();
+  std::printf(
+      "[figures] audio latency, paplay started -> the probe received the packet with "
+      "the tone's first sample: %.1f ms (one tone; includes paplay's start and "
+      "buffering)\n",
+      static_cast<double>(*received - played_at) / 1e6);
+}
+
+// The tone test for RTSP: ffmpeg (over TCP) records the stream's Opus track while the
+// tone plays; the same checks as for GameStream.
+TEST_F(AudioHostTest, ToneReachesFfmpegOverRtspAtItsFrequencyAndLevel) {
+  ASSERT_NO_FATAL_FAILURE(startHost(2));
+  const double amplitude = std::pow(10.0, -12.0 / 20);
+  ASSERT_TRUE(test::writeWav((dir_ / "tone.wav").string(), toneFile(2, 0, 3, 0, amplitude),
+                             test::WavFormat::kS16)
+                  .ok());
+  const json net = funkhausd_->status().value("net", json());
+  ASSERT_TRUE(net.is_object() && net["rtsp_port"].is_number()) << funkhausd_->status().dump();
+  test::FfmpegRecordingOptions o;
+  o.input = "rtsp://127.0.0.1:" + std::to_string(net["rtsp_port"].get<int>()) +
+            net["path"].get<std::string>();
+  o.seconds = 8;
+  o.wav = dir_ / "ffmpeg.wav";
+  o.log = dir_ / "ffmpeg.log";
+  auto recording = test::FfmpegRecording::start(o);
+  ASSERT_TRUE(recording.ok()) << recording.error().message;
+  // Audio flows once the file grows past its header plus 0.5 s of stereo float.
+  ASSERT_TRUE(Funkhausd::waitFor(20s, [&] {
+    std::error_code ec;
+    return fs::file_size(o.wav, ec) > 44 + kRate * 8 / 2 && !ec;
+  })) << recording->log();
+  std::this_thread::sleep_for(1s);
+  play(dir_ / "tone.wav");
+  auto done = recording->wait(30s);
+  ASSERT_TRUE(done.ok()) << done.error().message;
+  auto wav = test::readWav(o.wav.string());
+  ASSERT_TRUE(wav.ok()) << wav.error().message;
+  ASSERT_EQ(wav->channels, 2);
+  EXPECT_EQ(wav->sample_rate, kRate);
+  const double source_dbfs = test::sineDbfs(amplitude);
+  for (int c = 0; c < 2; ++c) {
+    const std::vector<float> x = wav->channel(c);
+    auto tone = test::findTone(x, kRate, -40);
+    ASSERT_TRUE(tone.has_value()) << "channel " << c << ": no tone in "
+                                  << static_cast<double>(x.size()) / kRate << " s of audio";
+    const double seconds = static_cast<double>(tone->end - tone->start) / kRate;
+    EXPECT_NEAR(tone->dominant_hz, 1000.0, 2.0) << c;
+    EXPECT_NEAR(tone->level_dbfs, source_dbfs, 1.0) << c;
+    EXPECT_NEAR(seconds, 3.0, 0.1) << c;
+    EXPECT_GT(tone->start, size_t{kRate / 2}) << "no silence before the tone, channel " << c;
+    EXPECT_GT(x.size() - tone->end, size_t{kRate / 2}) << "no silence after the tone, " << c;
+    EXPECT_TRUE(test::isSilent(x, 0, tone->start - kRate / 100, -60))
+        << "channel " << c << " before: " << test::peakDbfs(std::span(x).first(tone->start));
+    EXPECT_TRUE(test::isSilent(x, tone->end + kRate / 100, x.size(), -60))
+        << "channel " << c << " after: " << test::peakDbfs(std::span(x).subspan(tone->end));
+    std::printf(
+        "[figures] RTSP (ffmpeg) tone, channel %d: %.3f s long, %.2f Hz, %.2f dBFS "
+        "(source %.2f), silence %.2f s before and %.2f s after\n",
+        c, seconds, tone->dominant_hz, tone->level_dbfs, source_dbfs,
+        static_cast<double>(tone->start) / kRate,
+        static_cast<double>(x.size() - tone->end) / kRate);
+  }
+}
+
+// The client's channel order and a tone per channel, far apart and no harmonics of each other;
+// the LFE's is low enough for any low-pass on that channel.
+constexpr const char* kChannelNames[] = {"FL", "FR", "C", "LFE", "BL", "BR", "SL", "SR"};
+constexpr double kChannelTones[] = {1000, 1370, 590, 230, 2110, 2790, 3330, 1730};
+constexpr const char* kPulseChannelMap[] = {"front-left", "front-right", "front-center",
+                                            "lfe",        "rear-left",   "rear-right",
+                                            "side-left",  "side-right"};
+
+class AudioSurroundTest : public AudioHostTest, public ::testing::WithParamInterface<int> {};
+
+// 5.1 and 7.1: a WAV with its own tone on each channel, played with the client's channel map,
+// arrives with each tone on its own channel (the strongest there, 20 dB above every other
+// channel's tone).
+TEST_P(AudioSurroundTest, EachChannelsToneArrivesOnItsChannel) {
+  const int channels = GetParam();
+  ASSERT_NO_FATAL_FAILURE(startHost(channels));
+  const double amplitude = std::pow(10.0, -18.0 / 20);
+  test::PcmAudio source;
+  source.channels = channels;
+  const size_t frames = 2 * kRate;
+  source.samples.resize(frames * static_cast<size_t>(channels));
+  for (size_t i = 0; i < frames; ++i)
+    for (int c = 0; c < channels; ++c)
+      source.samples[i * channels + c] =
+          static_cast<float>(amplitude * std::sin(2 * std::numbers::pi * kChannelTones[c] *
+                                                  static_cast<double>(i) / kRate));
+  ASSERT_TRUE(test::writeWav((dir_ / "tones.wav").string(), source, test::WavFormat::kS16).ok());
+  std::string map;
+  for (int c = 0; c < channels; ++c) map += std::string(c ? "," : "") + kPulseChannelMap[c];
+  ASSERT_NO_FATAL_FAILURE(startProbe(channels, 8));
+  ASSERT_TRUE(Funkhausd::waitFor(20s, [&] {
+    return gamestream().is_object() && gamestream()["phase"] == "playing";
+  })) << funkhausd_->status().dump();
+  std::this_thread::sleep_for(1500ms);
+  play(dir_ / "tones.wav", {"--channel-map=" + map});
+  const json s = probeSummary();
+  ASSERT_TRUE(s.is_object()) << probe_run_->output();
+  EXPECT_TRUE(s["terminated_error"].is_null()) << s.dump();
+  ASSERT_TRUE(s["audio"]["layout"].is_object()) << s["audio"].dump();
+  EXPECT_EQ(s["audio"]["layout"]["channels"], channels) << s["audio"].dump();
+  EXPECT_EQ(s["audio"]["decode_errors"], 0) << s["audio"].dump();
+  auto wav = test::readWav((dir_ / "probe.wav").string());
+  ASSERT_TRUE(wav.ok()) << wav.error().message;
+  ASSERT_EQ(wav->channels, channels);
+  for (int c = 0; c < channels; ++c) {
+    const std::vector<float> x = wav->channel(c);
+    auto tone = test::findTone(x, kRate, -40);
+    ASSERT_TRUE(tone.has_value()) << kChannelNames[c] << ": nothing above -40 dBFS";
+    const std::span<const float> middle =
+        std::span(x).subspan(tone->start + kRate / 4, (tone->end - tone->start) - kRate / 2);
+    const double own = test::toneAmplitude(middle, kChannelTones[c], kRate);
+    double strongest_other = 0;
+    int other = -1;
+    for (int o = 0; o < channels; ++o) {
+      if (o == c) continue;
+      const double a = test::toneAmplitude(middle, kChannelTones[o], kRate);
+      if (a > strongest_other) {
+        strongest_other = a;
+        other = o;
+      }
+    }
+    const double margin_db = 20 * std::log10(own / std::max(strongest_other, 1e-12));
+    EXPECT_NEAR(tone->dominant_hz, kChannelTones[c], 2.0) << kChannelNames[c];
+    EXPECT_GT(margin_db, 20.0) << kChannelNames[c] << " carries " << kChannelNames[other]
+                               << "'s tone too";
+    std::printf(
+        "[figures] %d channels, %s: %.2f Hz (sent %.0f), %.2f dBFS (source %.2f), "
+        "%.1f dB above the next tone (%s's)\n",
+        channels, kChannelNames[c], tone->dominant_hz, kChannelTones[c], tone->level_dbfs,
+        test::sineDbfs(amplitude), margin_db, kChannelNames[other]);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Audio, AudioSurroundTest, ::testing::Values(6, 8),
+                         [](const ::testing::TestParamInfo<int>& p) {
+                           return p.param == 6 ? std::string("Surround51")
+                                               : std::string("Surround71");
+                         });
+
+// A/V sync as a viewer sees it: five times, the test paints the virtual monitor's root window
+// white (xsetroot) and plays a 20 ms click (paplay) at the same instant; the probe decodes the
+// picture turning bright and the click. Printed per flash: picture latency (instant -> decoded
+// picture), click latency (instant -> the packet with its first sample) and the A/V offset
+// (click - picture; > 0: sound late). Both paths include their tool's start; nothing asserted on
+// time, but every flash and every click must arrive.
+TEST_F(AudioHostTest, FlashAndClickAtTheSameInstantReachTheClient) {
+  if (std::system("command -v xsetroot > /dev/null") != 0)
+    GTEST_SKIP() << "xsetroot is needed: scripts/install-deps.sh installs x11-xserver-utils";
+  ASSERT_NO_FATAL_FAILURE(startHost(2));
+  ASSERT_TRUE(test::writeWav((dir_ / "click.wav").string(),
+                             toneFile(2, 0, 0.02, 0, std::pow(10.0, -6.0 / 20)),
+                             test::WavFormat::kS16)
+                  .ok());
+  auto black = startPainting("black");
+  finish(black, "xsetroot black");
+  constexpr int kFlashes = 5;
+  ASSERT_NO_FATAL_FAILURE(startProbe(2, 4 + 2 * kFlashes, {"--picture-luma"}));
+  ASSERT_TRUE(Funkhausd::waitFor(20s, [&] {
+    return gamestream().is_object() && gamestream()["phase"] == "playing";
+  })) << funkhausd_->status().dump();
+  std::this_thread::sleep_for(1500ms);
+  std::vector<int64_t> instants;
+  for (int k = 0; k < kFlashes; ++k) {
+    instants.push_back(monotonicNs());
+    auto paint = startPainting("white");
+    auto click = startPlaying(dir_ / "click.wav");
+    finish(paint, "xsetroot white");
+    finish(click, "paplay click");
+    std::this_thread::sleep_for(700ms);
+    auto dark = startPainting("black");
+    finish(dark, "xsetroot black");
+    std::this_thread::sleep_for(1s);
+  }
+  const json s = probeSummary();
+  ASSERT_TRUE(s.is_object()) << probe_run_->output();
+  ASSERT_TRUE(s.contains("pictures")) << s.dump();
+  const json& decoded_ns = s["pictures"]["decoded_ns"];
+  const json& luma = s["pictures"]["mean_luma"];
+  auto wav = test::readWav((dir_ / "probe.wav").string());
+  ASSERT_TRUE(wav.ok()) << wav.error().message;
+  const std::vector<float> x = wav->channel(0);
+  std::vector<double> offsets;
+  size_t from = 0;
+  for (int k = 0; k < kFlashes; ++k) {
+    std::optional<int64_t> flash;
+    for (size_t i = 0; i < decoded_ns.size() && !flash; ++i)
+      if (decoded_ns[i].get<int64_t>() >= instants[k] && luma[i].get<double>() > 128)
+        flash = decoded_ns[i].get<int64_t>();
+    ASSERT_TRUE(flash.has_value()) << "flash " << k << " was never decoded";
+    const auto click_sample = test::firstSampleAbove(x, -30, from);
+    ASSERT_TRUE(click_sample.has_value()) << "click " << k << " was never decoded";
+    from = *click_sample + kRate / 2;
+    const auto click = packetTimeOfSample(s["audio"], *click_sample);
+    ASSERT_TRUE(click.has_value());
+    const double picture_ms = static_cast<double>(*flash - instants[k]) / 1e6;
+    const double click_ms = static_cast<double>(*click - instants[k]) / 1e6;
+    offsets.push_back(click_ms - picture_ms);
+    std::printf("[figures] flash+click %d: picture %.1f ms, click %.1f ms, A/V offset %+.1f ms\n",
+                k, picture_ms, click_ms, click_ms - picture_ms);
+  }
+  std::sort(offsets.begin(), offsets.end());
+  std::printf(
+      "[figures] GameStream A/V offset (click - picture, both at one instant in the "
+      "session): p50 %+.1f ms, from %+.1f to %+.1f ms over %d flashes\n",
+      offsets[offsets.size() / 2], offsets.front(), offsets.back(), kFlashes);
+}
+
+// A/V sync over RTSP: the same flashes and clicks while ffmpeg records the stream's picture
+// (gray frames with their presentation times) and sound; the offset between a click and its
+// flash is taken on ffmpeg's own timeline (click pts - flash pts; > 0: sound late), which is
+// where an RTSP player lines the two tracks up. Printed, not asserted; every flash and click
+// must arrive.
+TEST_F(AudioHostTest, FlashAndClickAtTheSameInstantLineUpInFfmpeg) {
+  if (std::system("command -v xsetroot > /dev/null") != 0)
+    GTEST_SKIP() << "xsetroot is needed: scripts/install-deps.sh installs x11-xserver-utils";
+  ASSERT_NO_FATAL_FAILURE(startHost(2));
+  ASSERT_TRUE(test::writeWav((dir_ / "click.wav").string(),
+                             toneFile(2, 0, 0.02, 0, std::pow(10.0, -6.0 / 20)),
+                             test::WavFormat::kS16)
+                  .ok());
+  auto black = startPainting("black");
+  finish(black, "xsetroot black");
+  constexpr int kFlashes = 5;
+  const json net = funkhausd_->status().value("net", json());
+  ASSERT_TRUE(net.is_object() && net["rtsp_port"].is_number()) << funkhausd_->status().dump();
+  test::FfmpegRecordingOptions o;
+  o.input = "rtsp://127.0.0.1:" + std::to_string(net["rtsp_port"].get<int>()) +
+            net["path"].get<std::string>();
+  o.seconds = 3 + 2 * kFlashes;
+  o.wav = dir_ / "ffmpeg.wav";
+  o.video = dir_ / "ffmpeg.gray";
+  o.width = 160;
+  o.height = 120;
+  o.log = dir_ / "ffmpeg.log";
+  auto recording = test::FfmpegRecording::start(o);
+  ASSERT_TRUE(recording.ok()) << recording.error().message;
+  ASSERT_TRUE(Funkhausd::waitFor(20s, [&] {
+    std::error_code ec;
+    return fs::file_size(o.wav, ec) > 44 + kRate * 8 / 2 && !ec;
+  })) << recording->log();
+  std::this_thread::sleep_for(1s);
+  for (int k = 0; k < kFlashes; ++k) {
+    auto paint = startPainting("white");
+    auto click = startPlaying(dir_ / "click.wav");
+    finish(paint, "xsetroot white");
+    finish(click, "paplay click");
+    std::this_thread::sleep_for(700ms);
+    auto dark = startPainting("black");
+    finish(dark, "xsetroot black");
+    std::this_thread::sleep_for(1s);
+  }
+  auto done = recording->wait(30s);
+  ASSERT_TRUE(done.ok()) << done.error().message;
+  const std::vector<double> pts = recording->videoPts();
+  const auto audio_pts = recording->firstAudioPts();
+  ASSERT_TRUE(audio_pts.has_value()) << recording->log();
+  // Each frame's mean luma (every 4th pixel).
+  std::vector<double> luma;
+  {
+    std::ifstream in(*o.video, std::ios::binary);
+    std::vector<unsigned char> frame(static_cast<size_t>(o.width) * o.height);
+    while (in.read(reinterpret_cast<char*>(frame.data()),
+                   static_cast<std::streamsize>(frame.size()))) {
+      uint64_t sum = 0;
+      for (size_t i = 0; i < frame.size(); i += 4) sum += frame[i];
+      luma.push_back(static_cast<double>(sum) / static_cast<double>(frame.size() / 4));
+    }
+  }
+  ASSERT_EQ(luma.size(), pts.size()) << recording->log();
+  auto wav = test::readWav(o.wav.string());
+  ASSERT_TRUE(wav.ok()) << wav.error().message;
+  const std::vector<float> x = wav->channel(0);
+  std::vector<double> offsets;
+  size_t frame = 0, from = 0;
+  for (int k = 0; k < kFlashes; ++k) {
+    while (frame < luma.size() && luma[frame] > 128) ++frame;  // dark first
+    while (frame < luma.size() && luma[frame] <= 128) ++frame;
+    ASSERT_LT(frame, luma.size()) << "flash " << k << " not in ffmpeg's picture";
+    const auto click = test::firstSampleAbove(x, -30, from);
+    ASSERT_TRUE(click.has_value()) << "click " << k << " not in ffmpeg's sound";
+    from = *click + kRate / 2;
+    const double click_s = *audio_pts + static_cast<double>(*click) / kRate;
+    offsets.push_back((click_s - pts[frame]) * 1000);
+    std::printf(
+        "[figures] RTSP flash+click %d: picture at %.3f s, click at %.3f s (ffmpeg's "
+        "timeline), A/V offset %+.1f ms\n",
+        k, pts[frame], click_s, offsets.back());
+  }
+  std::sort(offsets.begin(), offsets.end());
+  std::printf(
+      "[figures] RTSP (ffmpeg) A/V offset (click - picture, both at one instant in the "
+      "session): p50 %+.1f ms, from %+.1f to %+.1f ms over %d flashes\n",
+      offsets[offsets.size() / 2], offsets.front(), offsets.back(), kFlashes);
+}
+
+// Latency: ten 100 ms tone bursts 500 ms apart in one paplay; for each, the time from its place
+// in the file (paplay's start + k * 500 ms) to the probe receiving the packet with its first
+// sample. p50 and max printed, not asserted.
+TEST_F(AudioHostTest, ToneBurstLatencyFromPaplayToTheClient) {
+  ASSERT_NO_FATAL_FAILURE(startHost(2));
+  constexpr int kBursts = 10;
+  const double amplitude = std::pow(10.0, -12.0 / 20);
+  test::PcmAudio bursts;
+  bursts.channels = 2;
+  for (int k = 0; k < kBursts; ++k) {
+    const test::PcmAudio one = toneFile(2, 0, 0.1, 0.4, amplitude);
+    bursts.samples.insert(bursts.samples.end(), one.samples.begin(), one.samples.end());
+  }
+  ASSERT_TRUE(test::writeWav((dir_ / "bursts.wav").string(), bursts, test::WavFormat::kS16).ok());
+  ASSERT_NO_FATAL_FAILURE(startProbe(2, 10));
+  ASSERT_TRUE(Funkhausd::waitFor(20s, [&] {
+    return gamestream().is_object() && gamestream()["phase"] == "playing";
+  })) << funkhausd_->status().dump();
+  std::this_thread::sleep_for(1500ms);
+  const int64_t played_at = play(dir_ / "bursts.wav");
+  const json s = probeSummary();
+  ASSERT_TRUE(s.is_object()) << probe_run_->output();
+  ASSERT_TRUE(s["audio"].contains("packet_received_ns")) << s["audio"].dump();
+  auto wav = test::readWav((dir_ / "probe.wav").string());
+  ASSERT_TRUE(wav.ok()) << wav.error().message;
+  const std::vector<float> x = wav->channel(0);
+  std::vector<double> latency_ms;
+  size_t from = 0;
+  for (int k = 0; k < kBursts; ++k) {
+    const auto start = test::firstSampleAbove(x, -40, from);
+    ASSERT_TRUE(start.has_value()) << "burst " << k << " not found";
+    const auto received = packetTimeOfSample(s["audio"], *start);
+    ASSERT_TRUE(received.has_value());
+    latency_ms.push_back(static_cast<double>(*received - played_at) / 1e6 - 500.0 * k);
+    from = *start + kRate / 4;  // past this burst, before the next
+  }
+  EXPECT_FALSE(test::firstSampleAbove(x, -40, from).has_value()) << "more than ten bursts";
+  std::vector<double> sorted = latency_ms;
+  std::sort(sorted.begin(), sorted.end());
+  std::string each;
+  for (double l : latency_ms) each += (each.empty() ? "" : " ") + std::to_string(std::lround(l));
+  std::printf(
+      "[figures] audio latency, a burst's place in paplay's stream -> the probe received "
+      "its first packet: p50 %.1f ms, max %.1f ms over %d bursts (each: %s ms)\n",
+      sorted[sorted.size() / 2], sorted.back(), kBursts, each.c_str());
 }
 
 }  // namespace
