@@ -66,6 +66,8 @@ TEST(RtspResponse, ControlUrl) {
   EXPECT_EQ(controlUrl(r, "rtsp://h:1/live"), "rtsp://other:3/t");
   r.body = "m=video 0 RTP/AVP 96\r\n";
   EXPECT_EQ(controlUrl(r, "rtsp://h:1/live"), "rtsp://h:1/live");
+  r.body = "m=video 0 RTP/AVP 96\r\na=control:v\r\nm=audio 0 RTP/AVP 97\r\na=control:a\r\n";
+  EXPECT_EQ(controlUrl(r, "rtsp://h:1/live"), "rtsp://base:2/x/v") << "the video's, not audio's";
 }
 
 // A server on loopback that reads one request at a time and answers with a script.

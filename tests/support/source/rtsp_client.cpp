@@ -115,7 +115,13 @@ std::string controlUrl(const RtspResponse& describe, const std::string& url) {
   std::string base = url;
   if (const std::string* cb = describe.header("Content-Base")) base = *cb;
   if (base.empty() || base.back() != '/') base += '/';
-  const auto at = describe.body.rfind("a=control:");
+  // The video's media section when there is one (an audio section may follow), else the last.
+  auto at = describe.body.rfind("a=control:");
+  if (const auto video = describe.body.find("m=video"); video != std::string::npos) {
+    const auto next = describe.body.find("\nm=", video);
+    at = describe.body.find("a=control:", video);
+    if (next != std::string::npos && at != std::string::npos && at > next) at = std::string::npos;
+  }
   if (at == std::string::npos) return url;
   const auto end = describe.body.find_first_of("\r\n", at);
   const std::string value =

@@ -41,8 +41,8 @@ Result<std::optional<RtspResponse>> parseRtspResponse(std::string_view bytes);
 // The ssrc=HEX parameter of a Transport header; nullopt if it has none (or it is malformed).
 std::optional<uint32_t> transportSsrc(std::string_view transport);
 
-// The media's control URL in a DESCRIBE answer: the SDP's last a=control (the media level),
-// absolute or relative to the Content-Base (else to `url`, the URL described).
+// The video's control URL in a DESCRIBE answer: the a=control of the m=video section (else the
+// SDP's last), absolute or relative to the Content-Base (else to `url`, the URL described).
 std::string controlUrl(const RtspResponse& describe, const std::string& url);
 
 // One '$'-framed unit of the connection (RTSP 10.12).
