@@ -103,6 +103,17 @@ TEST(SoundServerProcess, StartsAnswersComesBackAfterSigkillAndLeavesNothing) {
               static_cast<long long>(
                   std::chrono::duration_cast<std::chrono::milliseconds>(back_after).count()));
 
+  // Killed again before it stayed up stable_after: the backoff has doubled (never an
+  // escalation: the server has no set to restart and video goes on).
+  const pid_t again = sound.pid();
+  ASSERT_EQ(kill(again, SIGKILL), 0);
+  ASSERT_TRUE(
+      tickUntil(sound, 5s, [&] { return sound.state() == SoundServer::State::kRestarting; }));
+  EXPECT_GT(sound.restartIn(), 250ms) << "400 ms after 200 ms";
+  EXPECT_LE(sound.restartIn(), 400ms);
+  EXPECT_EQ(sound.restarts(), 2);
+  ASSERT_TRUE(tickUntil(sound, 10s, [&] { return sound.state() == SoundServer::State::kRunning; }));
+
   const pid_t second = sound.pid();
   sound.stop("the test ends");
   EXPECT_EQ(sound.state(), SoundServer::State::kNone);
