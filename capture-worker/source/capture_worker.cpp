@@ -207,6 +207,9 @@ Result<CaptureOptions> parseCaptureOptions(int argc, const char* const* argv, bo
   app.add_flag("--barcode", barcode,
                "x11: stamp the frame number and capture time into the top-left corner");
   app.add_flag("--no-cursor", no_cursor, "x11: do not draw the cursor into the frames");
+  app.add_option("--sync-flash-ms", options.source.sync_flash_ms,
+                 "synthetic: the A/V sync pattern, a white frame every N ms of CLOCK_MONOTONIC")
+      ->check(CLI::Range(1u, 3'600'000u));
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {

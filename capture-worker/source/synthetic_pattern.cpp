@@ -23,6 +23,13 @@ uint32_t triangle(uint64_t t, uint32_t range) {
 
 }  // namespace
 
+bool isSyncFlash(std::optional<uint64_t> previous_ns, uint64_t capture_ns, uint64_t period_ns) {
+  if (period_ns == 0) return false;
+  if (!previous_ns) return capture_ns % period_ns == 0;
+  // A multiple of the period in (previous, capture]: the two fall in different periods.
+  return *previous_ns < capture_ns && capture_ns / period_ns > *previous_ns / period_ns;
+}
+
 Result<SyntheticPattern> SyntheticPattern::create(uint32_t width, uint32_t height) {
   auto geometry = makeGeometry(abi::PixelFormat::kI420, width, height);
   if (!geometry) return geometry.error();
@@ -100,6 +107,23 @@ void SyntheticPattern::render(const BarcodeData& data, std::byte* payload) const
   }
   // create() checked that the barcode fits.
   if (!stampBarcode(y_plane, ys, w, h, data)) std::abort();
+}
+
+void SyntheticPattern::renderFlat(const BarcodeData& data, uint8_t luma, std::byte* payload) const {
+  const uint32_t w = geometry_.width;
+  const uint32_t h = geometry_.height;
+  const uint32_t cw = (w + 1) / 2;
+  const uint32_t ch = (h + 1) / 2;
+  auto* y_plane = reinterpret_cast<uint8_t*>(payload) + geometry_.plane_offset[0];
+  auto* u_plane = reinterpret_cast<uint8_t*>(payload) + geometry_.plane_offset[1];
+  auto* v_plane = reinterpret_cast<uint8_t*>(payload) + geometry_.plane_offset[2];
+  for (uint32_t y = 0; y < h; ++y)
+    std::memset(y_plane + uint64_t{y} * geometry_.stride[0], luma, w);
+  for (uint32_t y = 0; y < ch; ++y) {
+    std::memset(u_plane + uint64_t{y} * geometry_.stride[1], 128, cw);
+    std::memset(v_plane + uint64_t{y} * geometry_.stride[2], 128, cw);
+  }
+  if (!stampBarcode(y_plane, geometry_.stride[0], w, h, data)) std::abort();
 }
 
 }  // namespace funkhaus::capture

@@ -1,6 +1,8 @@
 // The synthetic source: SyntheticPattern drawn straight into the ring slot.
 #include <spdlog/spdlog.h>
 
+#include <optional>
+
 #include "funkhaus/abi/token.h"
 #include "funkhaus/capture/synthetic_pattern.h"
 #include "sources.h"
@@ -11,7 +13,8 @@ namespace {
 
 class SyntheticSource : public CaptureSource {
  public:
-  explicit SyntheticSource(SyntheticPattern pattern) : pattern_(std::move(pattern)) {}
+  SyntheticSource(SyntheticPattern pattern, uint32_t sync_flash_ms)
+      : pattern_(std::move(pattern)), flash_period_ns_(uint64_t{sync_flash_ms} * 1'000'000) {}
 
   Result<CaptureOutcome> capture(FrameProducer& producer, uint64_t frame_number,
                                  uint64_t capture_ns) override {
@@ -24,7 +27,14 @@ class SyntheticSource : public CaptureSource {
       outcome.kind = CaptureOutcome::Kind::kDropped;
       return outcome;
     }
-    pattern_.render({frame_number, capture_ns}, slot->payload.data());
+    if (flash_period_ns_ == 0) {
+      pattern_.render({frame_number, capture_ns}, slot->payload.data());
+    } else {
+      const bool flash = isSyncFlash(previous_ns_, capture_ns, flash_period_ns_);
+      pattern_.renderFlat({frame_number, capture_ns}, flash ? kSyncFlashLuma : kSyncDarkLuma,
+                          slot->payload.data());
+    }
+    previous_ns_ = capture_ns;
     FrameMeta meta;
     meta.capture_time_ns = capture_ns;
     meta.payload_size = pattern_.frameBytes();
@@ -43,6 +53,8 @@ class SyntheticSource : public CaptureSource {
 
  private:
   SyntheticPattern pattern_;
+  uint64_t flash_period_ns_;             // 0: the moving pattern
+  std::optional<uint64_t> previous_ns_;  // the capture time of the last frame rendered
 };
 
 }  // namespace
@@ -62,9 +74,13 @@ Result<std::unique_ptr<CaptureSource>> createSyntheticSource(const SourceConfig&
         "hold {}",
         config.width, config.height, pattern->frameBytes(), payload_capacity);
   }
-  spdlog::info("synthetic source: {}x{} I420, {} bytes per frame", config.width, config.height,
-               pattern->frameBytes());
-  return std::unique_ptr<CaptureSource>(new SyntheticSource(std::move(*pattern)));
+  spdlog::info("synthetic source: {}x{} I420, {} bytes per frame{}", config.width, config.height,
+               pattern->frameBytes(),
+               config.sync_flash_ms == 0
+                   ? ""
+                   : fmt::format(", A/V sync flash every {} ms", config.sync_flash_ms));
+  return std::unique_ptr<CaptureSource>(
+      new SyntheticSource(std::move(*pattern), config.sync_flash_ms));
 }
 
 }  // namespace funkhaus::capture

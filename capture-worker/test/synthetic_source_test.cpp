@@ -127,6 +127,73 @@ TEST(SyntheticSource, WritesValidI420WithIncreasingFrameNumbers) {
   std::printf("[figures] 20 synthetic frames at 60 fps took %.3f s\n", seconds);
 }
 
+TEST(SyncFlash, TheFirstFrameAtOrAfterEachMultipleOfThePeriodFlashes) {
+  constexpr uint64_t kSecond = 1'000'000'000;
+  // The frame exactly on the multiple, or the first one after it.
+  EXPECT_TRUE(isSyncFlash(5 * kSecond - 1, 5 * kSecond, kSecond));
+  EXPECT_TRUE(isSyncFlash(5 * kSecond - 16'666'667, 5 * kSecond + 3, kSecond));
+  // The frame after the flash, and frames within a period.
+  EXPECT_FALSE(isSyncFlash(5 * kSecond, 5 * kSecond + 16'666'667, kSecond));
+  EXPECT_FALSE(isSyncFlash(5 * kSecond + 1, 6 * kSecond - 1, kSecond));
+  // A late frame that skipped a whole period still flashes once.
+  EXPECT_TRUE(isSyncFlash(5 * kSecond - 1, 7 * kSecond + 2, kSecond));
+  // The first frame flashes only when it falls on a multiple.
+  EXPECT_TRUE(isSyncFlash(std::nullopt, 3 * kSecond, kSecond));
+  EXPECT_FALSE(isSyncFlash(std::nullopt, 3 * kSecond + 1, kSecond));
+  // Time that does not advance, and no period, never flash.
+  EXPECT_FALSE(isSyncFlash(5 * kSecond, 5 * kSecond, kSecond));
+  EXPECT_FALSE(isSyncFlash(0, 5 * kSecond, 0));
+  // A 60 fps grid over 10 s with a 250 ms period: one flash per period, on the grid frame at or
+  // just after the multiple.
+  std::optional<uint64_t> previous;
+  std::vector<uint64_t> flashes;
+  for (uint64_t n = 0; n <= 600; ++n) {
+    const uint64_t t = 1'000 * kSecond + n * kSecond / 60 + 123;  // a little late, as real frames
+    if (isSyncFlash(previous, t, kSecond / 4)) flashes.push_back(t);
+    previous = t;
+  }
+  ASSERT_EQ(flashes.size(), 40u);
+  for (size_t k = 0; k < flashes.size(); ++k) {
+    const uint64_t mark = 1'000 * kSecond + (k + 1) * kSecond / 4;
+    EXPECT_GE(flashes[k], mark) << k;
+    EXPECT_LT(flashes[k], mark + kSecond / 60 + 123) << k;
+  }
+}
+
+TEST(SyntheticSource, TheSyncPatternIsDarkWithAWhiteFrameAtEachMultiple) {
+  Ring ring = makeRing(320, 240);
+  SourceConfig config;
+  config.width = 320;
+  config.height = 240;
+  config.sync_flash_ms = 100;
+  auto source = CaptureSource::create(config, ring.producer.layout().payload_capacity);
+  ASSERT_TRUE(source.ok()) << source.error().message;
+  const uint64_t base = 77 * 1'000'000'000ull;
+  // Frames at base - 20 ms, base + 5 ms (the flash), base + 30 ms, base + 120 ms (the next).
+  const std::pair<uint64_t, bool> frames[] = {{base - 20'000'000, false},
+                                              {base + 5'000'000, true},
+                                              {base + 30'000'000, false},
+                                              {base + 120'000'000, true}};
+  uint64_t number = 0;
+  for (const auto& [t, white] : frames) {
+    auto outcome = (*source)->capture(ring.producer, ++number, t);
+    ASSERT_TRUE(outcome.ok());
+    ASSERT_EQ(outcome->kind, CaptureOutcome::Kind::kPublished);
+    FrameConsumer::Frame f;
+    ASSERT_EQ(ring.consumer.acquireLatest(0, &f), FrameConsumer::Status::kFrame);
+    EXPECT_EQ(f.capture_time_ns, t);
+    // Below the barcode band: flat at the flash's or the dark level, neutral chroma.
+    const uint8_t* row = plane(f, 0) + size_t{f.geometry.stride[0]} * 200;
+    for (uint32_t x = 0; x < 320; x += 7)
+      ASSERT_EQ(row[x], white ? kSyncFlashLuma : kSyncDarkLuma) << number << " " << x;
+    EXPECT_EQ(plane(f, 1)[size_t{f.geometry.stride[1]} * 100 + 50], 128);
+    auto data = readBarcode(plane(f, 0), f.geometry.stride[0], 320, 240);
+    ASSERT_TRUE(data.ok()) << data.error().message;
+    EXPECT_EQ(data->frame_number, number);
+    ring.consumer.release(f);
+  }
+}
+
 TEST(SyntheticSource, TheMotionChangesThePicture) {
   auto p = SyntheticPattern::create(320, 180);
   ASSERT_TRUE(p.ok());
@@ -246,6 +313,10 @@ TEST(CaptureOptions, DefaultsAndValues) {
   EXPECT_TRUE(x->source.stamp_barcode);
   EXPECT_FALSE(x->source.compose_cursor);
   EXPECT_EQ(x->fps, 30u);
+  EXPECT_EQ(d->source.sync_flash_ms, 0u);
+  auto sync = parse({"--sync-flash-ms", "1000"});
+  ASSERT_TRUE(sync.ok()) << sync.error().message;
+  EXPECT_EQ(sync->source.sync_flash_ms, 1000u);
 }
 
 TEST(CaptureOptions, BadArgumentsAreClearErrors) {
@@ -262,6 +333,7 @@ TEST(CaptureOptions, BadArgumentsAreClearErrors) {
       {{"--width", "641"}, "even"},
       {{"--bogus"}, "bogus"},
       {{"--height"}, "--height"},
+      {{"--sync-flash-ms", "0"}, "--sync-flash-ms"},
   };
   for (const auto& c : cases) {
     auto r = parse(c.args);

@@ -33,6 +33,9 @@ struct SourceConfig {
   int input_ring_fd = -1;
   // vdisplay: the frame rate of the worker's grid; repeats only when the driver stalls.
   uint32_t fps = 60;
+  // synthetic: 0, or the A/V sync pattern: dark frames, and a white one each time the capture
+  // time passes a multiple of this many ms on CLOCK_MONOTONIC (isSyncFlash).
+  uint32_t sync_flash_ms = 0;
 };
 
 struct CaptureOutcome {

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "funkhaus/abi/frame_ring.h"
@@ -12,6 +13,16 @@
 #include "funkhaus/common/result.h"
 
 namespace funkhaus::capture {
+
+// The A/V sync flash: whether the frame captured at `capture_ns` (CLOCK_MONOTONIC) is the first
+// at or after a multiple of `period_ns`, the previous frame having been captured at
+// `previous_ns` (nullopt: this is the first frame, which flashes only when it falls exactly on
+// a multiple). The click of funkhaus-audio's sync source starts at each such multiple.
+bool isSyncFlash(std::optional<uint64_t> previous_ns, uint64_t capture_ns, uint64_t period_ns);
+
+// Mean luma of the sync pattern's frames: the flash, and every other frame.
+inline constexpr uint8_t kSyncFlashLuma = 235;
+inline constexpr uint8_t kSyncDarkLuma = 16;
 
 class SyntheticPattern {
  public:
@@ -25,6 +36,10 @@ class SyntheticPattern {
   // Draws the picture of frame `data.frame_number` (its motion follows the number) into
   // `payload`, laid out as geometry() and at least frameBytes() long, and stamps the barcode.
   void render(const BarcodeData& data, std::byte* payload) const;
+
+  // The A/V sync picture instead: every pixel at `luma` (limited range, 16..235) with neutral
+  // chroma, the barcode stamped in as render() does.
+  void renderFlat(const BarcodeData& data, uint8_t luma, std::byte* payload) const;
 
  private:
   SyntheticPattern() = default;
