@@ -20,6 +20,7 @@
 #include "funkhaus/abi/codec.h"
 #include "funkhaus/abi/exit_codes.h"
 #include "funkhaus/audio/pulse_capture.h"
+#include "funkhaus/audio/sync_click.h"
 #include "funkhaus/common/clock.h"
 #include "funkhaus/common/packet_ring.h"
 #include "funkhaus/common/stage_stats.h"
@@ -62,6 +63,15 @@ Result<AudioOptions> parseAudioOptions(int argc, const char* const* argv, bool* 
       "$PULSE_SERVER, else $XDG_RUNTIME_DIR/pulse/native) into Opus packets in the audio ring "
       "funkhausd hands over on fd 3, and makes that sink the default while somebody listens."};
   int bitrate = 0;
+  std::string source = "pulse";
+  app.add_option("--source", source,
+                 "pulse (default: the session's sound server) or sync (the A/V sync pattern: "
+                 "silence with a 5 ms 1 kHz click at each multiple of --sync-click-ms on "
+                 "CLOCK_MONOTONIC; no sound server)")
+      ->check(CLI::IsMember({"pulse", "sync"}));
+  auto* click_option = app.add_option("--sync-click-ms", options.sync_click_ms,
+                                      "with --source sync: the click's period in ms (default 1000)")
+                           ->check(CLI::Range(10u, 3'600'000u));
   app.add_option("--channels", options.channels, "2 (default), 6 (5.1) or 8 (7.1)")
       ->check(CLI::IsMember({2, 6, 8}));
   auto* bitrate_option = app.add_option(
@@ -81,6 +91,9 @@ Result<AudioOptions> parseAudioOptions(int argc, const char* const* argv, bool* 
     return makeError(ErrorCode::kBadConfig, "{} (see --help)", e.what());
   }
   if (bitrate_option->count() != 0) options.bitrate_bps = bitrate;
+  options.source = source == "sync" ? AudioSource::kSync : AudioSource::kPulse;
+  if (click_option->count() != 0 && options.source != AudioSource::kSync)
+    return makeError(ErrorCode::kBadConfig, "--sync-click-ms needs --source sync");
   OpusConfig config{.channels = options.channels,
                     .bitrate_bps = options.bitrate_bps.value_or(defaultBitrate(options.channels)),
                     .frame_ms = options.frame_ms};
@@ -211,6 +224,7 @@ class AudioStage final : public WorkerStage {
   Result<void> step(int64_t budget_ns) override {
     const uint64_t now = monotonicNs();
     const uint64_t budget = static_cast<uint64_t>(std::max<int64_t>(budget_ns, 1'000'000));
+    if (options_.source == AudioSource::kSync) return stepSync(now, budget);
     if (!session_) {
       if (now < next_attempt_ns_) {
         sleepUntilNs(std::min(next_attempt_ns_, now + budget));
@@ -253,7 +267,8 @@ class AudioStage final : public WorkerStage {
     frame_ms_ = frame_ms;
     listening_ = true;
     pending_discontinuity_ = true;
-    if (!session_) return;  // applied when the server is there
+    if (changed) sync_.reset();  // the sync source starts again with the new settings
+    if (!session_) return;       // applied when the server is there
     Result<void> applied;
     if (changed) applied = startCapture();
     if (applied) applied = switchDefault();
@@ -399,31 +414,66 @@ class AudioStage final : public WorkerStage {
       ++frames_in_;
       if (f.discontinuity) pending_discontinuity_ = true;
       if (!listening_) continue;  // recorded (the sink's clock runs on), not encoded
-      auto bytes = encoder_->encode(std::span<const float>(f.samples), packet_);
-      if (!bytes) {
-        noteError(bytes.error());
-        pending_discontinuity_ = true;
-        continue;
-      }
-      // Timestamps never go backwards, even when the capture re-anchored its clock.
-      const uint64_t capture_ns = std::max(f.capture_ns, last_capture_ns_ + 1);
-      last_capture_ns_ = capture_ns;
-      PacketMeta meta;
-      meta.frame_number = sequence_++;
-      meta.capture_time_ns = capture_ns;
-      meta.flags = pending_discontinuity_ ? abi::kRecordFlagDiscontinuity : 0;
-      meta.codec = static_cast<uint32_t>(abi::Codec::kOpus);
-      meta.format = format_;
-      const auto pushed =
-          producer_->push(meta, std::as_bytes(std::span<const uint8_t>(packet_.data(), *bytes)));
-      if (pushed == PacketProducer::PushResult::kCommitted) {
-        ++frames_out_;
-        bytes_out_ += *bytes;
-        pending_discontinuity_ = false;
-        stats_.onFrame(capture_ns, monotonicNs());
-      } else {
-        ++ring_drops_;  // the ring flags the next record itself
-      }
+      encodeAndPush(std::span<const float>(f.samples), f.capture_ns);
+    }
+  }
+
+  // The sync source: no sound server; each frame is made when the clock has passed its end,
+  // and encoded and pushed while somebody listens.
+  Result<void> stepSync(uint64_t now, uint64_t budget) {
+    if (!sync_) {
+      auto encoder = OpusStreamEncoder::create(encoderConfig(options_, channels_, frame_ms_));
+      if (!encoder) return makeError(ErrorCode::kBadConfig, "{}", encoder.error().message);
+      encoder_.emplace(std::move(*encoder));
+      packet_.resize(static_cast<size_t>(encoder_->packetBytes()));
+      format_ = abi::opusFormat(static_cast<uint32_t>(channels_),
+                                static_cast<uint32_t>(encoder_->frameSamples()));
+      sync_.emplace(options_.sync_click_ms, channels_, encoder_->frameSamples(), now);
+      sync_samples_.assign(static_cast<size_t>(encoder_->frameSamples() * channels_), 0.0f);
+      pending_discontinuity_ = true;
+      context_->setState(abi::WorkerState::kRunning);
+      spdlog::info("audio: sync click every {} ms, {} channels, {} ms packets ({} b/s)",
+                   options_.sync_click_ms, channels_, frame_ms_, encoder_->config().bitrate_bps);
+    }
+    if (now < sync_->nextReadyNs()) {
+      sleepUntilNs(std::min(sync_->nextReadyNs(), now + budget));
+      now = monotonicNs();
+    }
+    SyncClickSource::Frame frame;
+    while (sync_->next(now, sync_samples_, &frame)) {
+      ++frames_in_;
+      if (frame.discontinuity) pending_discontinuity_ = true;
+      if (listening_) encodeAndPush(sync_samples_, frame.capture_ns);
+    }
+    return {};
+  }
+
+  // Encodes one frame captured at `captured_ns` and pushes its packet into the ring.
+  void encodeAndPush(std::span<const float> samples, uint64_t captured_ns) {
+    auto bytes = encoder_->encode(samples, packet_);
+    if (!bytes) {
+      noteError(bytes.error());
+      pending_discontinuity_ = true;
+      return;
+    }
+    // Timestamps never go backwards, even when the capture re-anchored its clock.
+    const uint64_t capture_ns = std::max(captured_ns, last_capture_ns_ + 1);
+    last_capture_ns_ = capture_ns;
+    PacketMeta meta;
+    meta.frame_number = sequence_++;
+    meta.capture_time_ns = capture_ns;
+    meta.flags = pending_discontinuity_ ? abi::kRecordFlagDiscontinuity : 0;
+    meta.codec = static_cast<uint32_t>(abi::Codec::kOpus);
+    meta.format = format_;
+    const auto pushed =
+        producer_->push(meta, std::as_bytes(std::span<const uint8_t>(packet_.data(), *bytes)));
+    if (pushed == PacketProducer::PushResult::kCommitted) {
+      ++frames_out_;
+      bytes_out_ += *bytes;
+      pending_discontinuity_ = false;
+      stats_.onFrame(capture_ns, monotonicNs());
+    } else {
+      ++ring_drops_;  // the ring flags the next record itself
     }
   }
 
@@ -473,6 +523,8 @@ class AudioStage final : public WorkerStage {
   std::unique_ptr<PulseSession> session_;
   std::unique_ptr<PulseCapture> capture_;
   std::optional<OpusStreamEncoder> encoder_;
+  std::optional<SyncClickSource> sync_;  // --source sync: made at the first step
+  std::vector<float> sync_samples_;
   std::vector<uint8_t> packet_;
   uint32_t format_ = 0;
 
@@ -501,7 +553,8 @@ int runAudioWorker(int argc, const char* const* argv) {
     return help ? abi::kExitStopped : abi::kExitBadConfig;
   }
   setupLogging();
-  auto server = defaultServerAddress();
+  Result<std::string> server = std::string("(none: the sync click)");
+  if (options->source == AudioSource::kPulse) server = defaultServerAddress();
   if (!server) {
     spdlog::error("audio: {}", server.error().message);
     return abi::kExitBadConfig;

@@ -36,6 +36,21 @@ TEST(AudioOptions, Defaults) {
   EXPECT_EQ(options->state_file, "/run/user/1000/funkhaus/audio-default-sink");
   EXPECT_TRUE(options->state_file_defaulted);
   EXPECT_EQ(encoderConfig(*options, 2, 5).bitrate_bps, 96'000);
+  EXPECT_EQ(options->source, AudioSource::kPulse);
+}
+
+TEST(AudioOptions, SyncSource) {
+  auto sync = parse({"--source", "sync"});
+  ASSERT_TRUE(sync) << sync.error().message;
+  EXPECT_EQ(sync->source, AudioSource::kSync);
+  EXPECT_EQ(sync->sync_click_ms, 1000u);
+  auto period = parse({"--source", "sync", "--sync-click-ms", "500"});
+  ASSERT_TRUE(period) << period.error().message;
+  EXPECT_EQ(period->sync_click_ms, 500u);
+  auto without = parse({"--sync-click-ms", "500"});
+  ASSERT_FALSE(without);
+  EXPECT_NE(without.error().message.find("--source sync"), std::string::npos)
+      << without.error().message;
 }
 
 TEST(AudioOptions, NoRuntimeDirMeansNoStateFile) {
@@ -70,6 +85,8 @@ TEST(AudioOptions, BadValuesAreRefusedWithAReason) {
                                              {"--bitrate", "1000"},
                                              {"--bitrate", "fast"},
                                              {"--bitrate", "9000000"},
+                                             {"--source", "jack"},
+                                             {"--sync-click-ms", "5"},
                                              {"--unknown"}}) {
     auto options = parse(args);
     ASSERT_FALSE(options) << args[0];

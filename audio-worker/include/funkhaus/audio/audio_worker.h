@@ -14,7 +14,13 @@
 
 namespace funkhaus::audio {
 
+// Where the sound comes from: the session's sound server, or the A/V sync click (sync_click.h),
+// which needs no sound server.
+enum class AudioSource { kPulse, kSync };
+
 struct AudioOptions {
+  AudioSource source = AudioSource::kPulse;
+  uint32_t sync_click_ms = 1000;      // kSync: a click at each multiple of this on CLOCK_MONOTONIC
   int channels = 2;                   // 2, 6 or 8
   std::optional<int> bitrate_bps;     // unset: defaultBitrate(channels)
   int frame_ms = 5;                   // 5 or 10
@@ -32,10 +38,10 @@ int nearestFrameMs(int ms);
 // (validate()), else defaultBitrate(channels).
 OpusConfig encoderConfig(const AudioOptions& options, int channels, int frame_ms);
 
-// Parses --channels, --bitrate, --frame-ms and --state-file; the default state file is
-// $XDG_RUNTIME_DIR/funkhaus/audio-default-sink (none when XDG_RUNTIME_DIR is unset). An error
-// carries the message for stderr (exit kExitBadConfig); `--help` is reported as an error whose
-// message is the help text, with *help set.
+// Parses --source, --sync-click-ms, --channels, --bitrate, --frame-ms and --state-file; the default
+// state file is $XDG_RUNTIME_DIR/funkhaus/audio-default-sink (none when XDG_RUNTIME_DIR is unset).
+// An error carries the message for stderr (exit kExitBadConfig); `--help` is reported as an error
+// whose message is the help text, with *help set.
 Result<AudioOptions> parseAudioOptions(
     int argc, const char* const* argv, bool* help = nullptr,
     const std::function<const char*(const char*)>& env = [](const char* name) {
@@ -50,7 +56,9 @@ Result<void> saveDefaultSinkRecord(const std::string& path, const DefaultSinkRec
 
 // Runs the worker on the worker runtime: attaches the audio ring, then connects to the sound
 // server (again and again, with backoff, while it is not there), records the funkhaus sink's
-// monitor and pushes Opus packets while somebody listens (kSetAudio). Returns the exit code.
+// monitor and pushes Opus packets while somebody listens (kSetAudio). With --source sync, the
+// packets are the sync click's, paced by the clock, and no sound server is used. Returns the
+// exit code.
 int runAudioWorker(int argc, const char* const* argv);
 
 }  // namespace funkhaus::audio
