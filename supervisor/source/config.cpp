@@ -233,7 +233,12 @@ void readCapture(TableReader& top, Config& config, std::string_view source,
   r.integer("width", 16, 8192, [&](int64_t v) { c.width = static_cast<uint32_t>(v); });
   r.integer("height", 16, 8192, [&](int64_t v) { c.height = static_cast<uint32_t>(v); });
   r.integer("fps", 1, 240, [&](int64_t v) { c.fps = static_cast<uint32_t>(v); });
+  r.integer("sync_flash_ms", 10, 3'600'000,
+            [&](int64_t v) { c.sync_flash_ms = static_cast<uint32_t>(v); });
   r.rejectUnknown();
+  if (c.sync_flash_ms != 0 && c.source != "synthetic")
+    r.fail(*t->get("sync_flash_ms"), "sync_flash_ms",
+           "needs source = \"synthetic\" (the flash is drawn by the synthetic picture)");
   if (c.width % 2 != 0) r.fail(*t, "width", "must be even (4:2:0 chroma)");
   if (c.height % 2 != 0) r.fail(*t, "height", "must be even (4:2:0 chroma)");
 }
@@ -465,7 +470,16 @@ void readAudio(TableReader& top, Config& config, std::string_view source,
       r.fail(*n, "frame_ms", "must be 5 or 10 (milliseconds of sound per Opus packet)");
   }
   r.seen("frame_ms");
+  r.string("source", [&](const std::string& v) -> std::string {
+    if (v != "pulse" && v != "sync") return "must be \"pulse\" or \"sync\", not \"" + v + "\"";
+    c.source = v;
+    return {};
+  });
+  r.integer("sync_click_ms", 10, 3'600'000,
+            [&](int64_t v) { c.sync_click_ms = static_cast<uint32_t>(v); });
   r.rejectUnknown();
+  if (const toml::node* n = t->get("sync_click_ms"); n != nullptr && c.source != "sync")
+    r.fail(*n, "sync_click_ms", "needs source = \"sync\"");
   if (channels_ok && c.bitrate != 0 &&
       (c.bitrate < audioMinBitrate(c.channels) || c.bitrate > audioMaxBitrate(c.channels)))
     r.fail(*t->get("bitrate"), "bitrate",

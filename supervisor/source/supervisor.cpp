@@ -169,7 +169,9 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
   // (before them; they retry on their own until it answers). Without one video goes on.
   void setUpSound(const SessionInfo& session) {
     sound_.stop("a new set starts");
-    if (!options_.config.audio.enabled || !anyUsesSoundServer(options_.config.workers)) return;
+    if (!options_.config.audio.enabled || options_.config.audio.source == "sync" ||
+        !anyUsesSoundServer(options_.config.workers))
+      return;
     if (auto own = sessionSoundServer(session.environment)) return sound_.useExternal(*own);
     SoundServerLaunch launch;
     launch.dir = soundServerDir(session);

@@ -58,19 +58,26 @@ bool audioAvailable(const Config& c, const std::string& worker_dir) {
 }
 
 std::vector<std::string> audioArgs(const Config& c) {
-  return {"--channels", std::to_string(c.audio.channels),
-          "--bitrate",  std::to_string(audioBitrate(c.audio)),
-          "--frame-ms", std::to_string(c.audio.frame_ms)};
+  std::vector<std::string> args = {"--channels", std::to_string(c.audio.channels),
+                                   "--bitrate",  std::to_string(audioBitrate(c.audio)),
+                                   "--frame-ms", std::to_string(c.audio.frame_ms)};
+  if (c.audio.source == "sync")
+    args.insert(args.end(),
+                {"--source", "sync", "--sync-click-ms", std::to_string(c.audio.sync_click_ms)});
+  return args;
 }
 
 std::vector<std::string> captureArgs(const Config& c) {
   if (c.capture.source == "vdisplay")
     // The monitor's own size; the ring's capacity bounds it.
     return {"--source", "vdisplay", "--fps", std::to_string(c.capture.fps)};
-  return {"--source", c.capture.source,
-          "--width",  std::to_string(c.capture.width),
-          "--height", std::to_string(c.capture.height),
-          "--fps",    std::to_string(c.capture.fps)};
+  std::vector<std::string> args = {"--source", c.capture.source,
+                                   "--width",  std::to_string(c.capture.width),
+                                   "--height", std::to_string(c.capture.height),
+                                   "--fps",    std::to_string(c.capture.fps)};
+  if (c.capture.sync_flash_ms != 0)
+    args.insert(args.end(), {"--sync-flash-ms", std::to_string(c.capture.sync_flash_ms)});
+  return args;
 }
 
 std::vector<std::string> encodeArgs(const Config& c) {

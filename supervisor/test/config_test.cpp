@@ -374,9 +374,33 @@ TEST(Config, AudioSectionIsReadAndGoesToTheWorkersArguments) {
   auto low = parseConfig("[audio]\nbitrate = 6000\n", "f.toml");
   ASSERT_TRUE(low.ok()) << low.error().message;
   EXPECT_EQ(audioBitrate(low->audio), 6000u);
+  auto sync = parseConfig("[audio]\nsource = \"sync\"\nsync_click_ms = 500\n", "f.toml");
+  ASSERT_TRUE(sync.ok()) << sync.error().message;
+  EXPECT_EQ(workerArgs("audio", *sync),
+            (std::vector<std::string>{"--channels", "2", "--bitrate", "96000", "--frame-ms", "5",
+                                      "--source", "sync", "--sync-click-ms", "500"}));
   auto off = parseConfig("[audio]\nenabled = false\n", "f.toml");
   ASSERT_TRUE(off.ok());
   EXPECT_FALSE(off->audio.enabled);
+}
+
+TEST(Config, TheSyncFlashNeedsTheSyntheticSourceAndGoesToCapture) {
+  auto c = parseConfig("[capture]\nsource = \"synthetic\"\nsync_flash_ms = 1000\n", "f.toml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->capture.sync_flash_ms, 1000u);
+  const std::vector<std::string> args = workerArgs("capture", *c);
+  ASSERT_GE(args.size(), 2u);
+  EXPECT_EQ(std::vector<std::string>(args.end() - 2, args.end()),
+            (std::vector<std::string>{"--sync-flash-ms", "1000"}));
+  auto off = parseConfig("[capture]\nsource = \"synthetic\"\n", "f.toml");
+  ASSERT_TRUE(off.ok());
+  EXPECT_EQ(off->capture.sync_flash_ms, 0u);
+  for (const std::string& a : workerArgs("capture", *off)) EXPECT_NE(a, "--sync-flash-ms");
+  EXPECT_EQ(errorOf("[capture]\nsync_flash_ms = 1000\n"),
+            "funkhaus.toml:2: capture.sync_flash_ms: needs source = \"synthetic\" (the flash is "
+            "drawn by the synthetic picture)");
+  EXPECT_EQ(errorOf("[capture]\nsource = \"synthetic\"\nsync_flash_ms = 0\n"),
+            "funkhaus.toml:3: capture.sync_flash_ms: must be an integer from 10 to 3600000");
 }
 
 TEST(Config, BadAudioValuesNameTheKeyAndLine) {
@@ -400,6 +424,12 @@ TEST(Config, BadAudioValuesNameTheKeyAndLine) {
   EXPECT_EQ(errorOf("[audio]\nenabled = \"yes\"\n"),
             "funkhaus.toml:2: audio.enabled: must be true or false");
   EXPECT_EQ(errorOf("audio = 1\n"), "funkhaus.toml:1: audio: must be a table");
+  EXPECT_EQ(errorOf("[audio]\nsource = \"jack\"\n"),
+            "funkhaus.toml:2: audio.source: must be \"pulse\" or \"sync\", not \"jack\"");
+  EXPECT_EQ(errorOf("[audio]\nsync_click_ms = 1000\n"),
+            "funkhaus.toml:2: audio.sync_click_ms: needs source = \"sync\"");
+  EXPECT_EQ(errorOf("[audio]\nsource = \"sync\"\nsync_click_ms = 5\n"),
+            "funkhaus.toml:3: audio.sync_click_ms: must be an integer from 10 to 3600000");
   EXPECT_EQ(errorOf("[workers]\nstart = [\"capture\", \"encode\", \"net\", \"audio\"]\n"
                     "[audio]\nenabled = false\n"),
             "funkhaus.toml:1: workers.start: names \"audio\", which its own section disables "

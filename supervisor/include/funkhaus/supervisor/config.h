@@ -42,6 +42,9 @@ struct CaptureConfig {
   uint32_t width = 1920;
   uint32_t height = 1080;
   uint32_t fps = 60;
+  // The A/V sync pattern (source "synthetic" only): 0 (off), or a white frame among dark ones
+  // at each multiple of this many ms on CLOCK_MONOTONIC (see [audio] sync_click_ms).
+  uint32_t sync_flash_ms = 0;
 };
 
 // [encode]: funkhaus-encode's encoder and rate control.
@@ -111,6 +114,10 @@ struct AudioConfig {
   uint32_t channels = 2;  // 2, 6 (5.1) or 8 (7.1)
   uint32_t bitrate = 0;   // bits/s for all channels; 0: audioDefaultBitrate(channels)
   uint32_t frame_ms = 5;  // 5 or 10 (GameStream asks for 5)
+  // "pulse": the session's sound server; "sync": the A/V sync click (silence with a 5 ms 1 kHz
+  // click at each multiple of sync_click_ms on CLOCK_MONOTONIC), no sound server.
+  std::string source = "pulse";
+  uint32_t sync_click_ms = 1000;
 };
 
 // Opus streams for a channel count (stereo: 1; 5.1: 4; 7.1: 5), and the bitrate bounds and
