@@ -7,9 +7,12 @@
 // (tests/client/gamestream_probe, moonlight-common-c, paired through Moonlight Embedded) decodes
 // the Opus stream into a WAV file, or ffmpeg records the RTSP stream's Opus track: a 3 s 1 kHz
 // tone arrives at 1 kHz within 1 dB of the source with silence before and after; in 5.1 and 7.1
-// each channel's own tone arrives on that channel. Latencies (paplay -> the packet that brought a
-// tone's first sample to the probe), A/V offsets and the silence a kill -9 of audio or net costs
-// are printed as [figures]; time is asserted only as "the tone comes back within 5 s".
+// each channel's own tone arrives on that channel. A/V sync with the sync pattern: the synthetic
+// picture flashes and funkhaus-audio's sync source clicks at each whole second of CLOCK_MONOTONIC
+// (no sound server), and the click - flash offset reaches the probe and ffmpeg. Latencies (paplay
+// -> the packet that brought a tone's first sample to the probe), A/V offsets and the silence a
+// kill -9 of audio or net costs are printed as [figures]; time is asserted only as "the tone
+// comes back within 5 s".
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <time.h>
@@ -316,25 +319,6 @@ class AudioHostTest : public ::testing::Test {
     return started;
   }
 
-  // xsetroot on the virtual monitor's display: its root window all one `colour`.
-  std::optional<ChildProcess> startPainting(const std::string& colour) {
-    const json s = funkhausd_->status();
-    const json m = s["sessions"][0].value("monitors", json::array());
-    EXPECT_FALSE(m.empty()) << s.dump();
-    if (m.empty()) return std::nullopt;
-    ChildSpec spec;
-    spec.program = "xsetroot";
-    spec.args = {"-solid", colour};
-    std::vector<std::string> env = {"DISPLAY=" + m[0]["display"].get<std::string>()};
-    if (m[0]["xauthority"].is_string())
-      env.push_back("XAUTHORITY=" + m[0]["xauthority"].get<std::string>());
-    spec.environment = test::environmentWith(env);
-    auto process = ChildProcess::spawn(spec);
-    EXPECT_TRUE(process.ok()) << process.error().message;
-    if (!process) return std::nullopt;
-    return std::move(*process);
-  }
-
   std::string moonlight_;
   std::string probe_;
   uint16_t base_port_ = 0;
@@ -553,96 +537,142 @@ INSTANTIATE_TEST_SUITE_P(Audio, AudioSurroundTest, ::testing::Values(6, 8),
                                                : std::string("Surround71");
                          });
 
-// A/V sync as a viewer sees it: five times, the test paints the virtual monitor's root window
-// white (xsetroot) and plays a 20 ms click (paplay) at the same instant; the probe decodes the
-// picture turning bright and the click. Printed per flash: picture latency (instant -> decoded
-// picture), click latency (instant -> the packet with its first sample) and the A/V offset
-// (click - picture; > 0: sound late). Both paths include their tool's start; nothing asserted on
-// time, but every flash and every click must arrive.
-TEST_F(AudioHostTest, FlashAndClickAtTheSameInstantReachTheClient) {
-  if (std::system("command -v xsetroot > /dev/null") != 0)
-    GTEST_SKIP() << "xsetroot is needed: scripts/install-deps.sh installs x11-xserver-utils";
-  ASSERT_NO_FATAL_FAILURE(startHost(2));
-  ASSERT_TRUE(test::writeWav((dir_ / "click.wav").string(),
-                             toneFile(2, 0, 0.02, 0, std::pow(10.0, -6.0 / 20)),
-                             test::WavFormat::kS16)
-                  .ok());
-  auto black = startPainting("black");
-  finish(black, "xsetroot black");
-  constexpr int kFlashes = 5;
-  ASSERT_NO_FATAL_FAILURE(startProbe(2, 4 + 2 * kFlashes, {"--picture-luma"}));
-  ASSERT_TRUE(Funkhausd::waitFor(20s, [&] {
-    return gamestream().is_object() && gamestream()["phase"] == "playing";
-  })) << funkhausd_->status().dump();
-  std::this_thread::sleep_for(1500ms);
-  std::vector<int64_t> instants;
-  for (int k = 0; k < kFlashes; ++k) {
-    instants.push_back(monotonicNs());
-    auto paint = startPainting("white");
-    auto click = startPlaying(dir_ / "click.wav");
-    finish(paint, "xsetroot white");
-    finish(click, "paplay click");
-    std::this_thread::sleep_for(700ms);
-    auto dark = startPainting("black");
-    finish(dark, "xsetroot black");
-    std::this_thread::sleep_for(1s);
+// A/V sync with the sync pattern (issue 14): funkhausd with the synthetic picture flashing white
+// and funkhaus-audio's sync source clicking (5 ms of 1 kHz at -6 dBFS), both at each whole
+// second of CLOCK_MONOTONIC, so flash and click share one capture instant with no tool's start-up
+// in between. The offset printed per second is click - flash (> 0: the sound comes late) as the
+// viewer gets them, and its median; the issue's target is |offset| <= 20 ms, printed, not
+// asserted (a shared, noisy machine). Asserted: flashes and clicks arrive, one of each a second,
+// paired.
+constexpr int kSyncPeriodMs = 1000;
+constexpr int kSyncSeconds = 8;
+
+// Where each flash begins: the first frame of every run of bright frames (mean luma > 128).
+std::vector<size_t> flashStarts(const std::vector<double>& luma) {
+  std::vector<size_t> out;
+  for (size_t i = 0; i < luma.size(); ++i)
+    if (luma[i] > 128 && (i == 0 || luma[i - 1] <= 128)) out.push_back(i);
+  return out;
+}
+
+// Where each click begins in one channel: the first sample above -20 dBFS (the click peaks at
+// -6 dBFS, the rest is digital silence through Opus), then on from half a period later.
+std::vector<size_t> clickStarts(std::span<const float> x) {
+  std::vector<size_t> out;
+  size_t from = 0;
+  while (auto at = test::firstSampleAbove(x, -20, from)) {
+    out.push_back(*at);
+    from = *at + static_cast<size_t>(kRate) * kSyncPeriodMs / 2000;
   }
+  return out;
+}
+
+// Pairs each flash time with the nearest click time within half a period; click - flash in ms
+// for each pair. `what` names the path in the printed lines.
+std::vector<double> pairOffsets(const std::vector<double>& flashes_s,
+                                const std::vector<double>& clicks_s, const char* what) {
+  std::vector<double> offsets;
+  for (size_t k = 0; k < flashes_s.size(); ++k) {
+    std::optional<double> nearest;
+    for (double c : clicks_s)
+      if (!nearest || std::fabs(c - flashes_s[k]) < std::fabs(*nearest - flashes_s[k])) nearest = c;
+    if (!nearest || std::fabs(*nearest - flashes_s[k]) * 1000 > kSyncPeriodMs / 2.0) {
+      std::printf("[figures] %s flash %zu at %.3f s: no click within half a period\n", what, k,
+                  flashes_s[k]);
+      continue;
+    }
+    offsets.push_back((*nearest - flashes_s[k]) * 1000);
+    std::printf("[figures] %s sync %zu: flash at %.3f s, click at %.3f s, A/V offset %+.1f ms\n",
+                what, k, flashes_s[k], *nearest, offsets.back());
+  }
+  return offsets;
+}
+
+void printOffsets(std::vector<double> offsets, const char* what) {
+  if (offsets.empty()) return;
+  std::sort(offsets.begin(), offsets.end());
+  std::printf(
+      "[figures] %s A/V offset (click - flash, one capture instant): median %+.1f ms, from "
+      "%+.1f to %+.1f ms over %zu periods (target |offset| <= 20 ms)\n",
+      what, offsets[offsets.size() / 2], offsets.front(), offsets.back(), offsets.size());
+}
+
+// What every sync test asserts: about one flash and one click a second, as many of each, and
+// (nearly) all of them paired.
+void expectOnePairPerPeriod(size_t flashes, size_t clicks, size_t pairs, const std::string& log) {
+  EXPECT_GE(flashes, static_cast<size_t>(kSyncSeconds - 3)) << log;
+  EXPECT_GE(clicks, static_cast<size_t>(kSyncSeconds - 3)) << log;
+  EXPECT_LE(flashes > clicks ? flashes - clicks : clicks - flashes, 1u)
+      << flashes << " flashes, " << clicks << " clicks\n"
+      << log;
+  EXPECT_GE(pairs + 1, std::min(flashes, clicks)) << log;
+}
+
+class AvSyncTest : public AudioHostTest {
+ protected:
+  // funkhausd with the synthetic picture (flashing) and the audio worker's sync source; no
+  // virtual monitor, no sound server.
+  void startSyncHost() {
+    const std::string config =
+        "[gamestream]\nbase_port = " + std::to_string(base_port_) +
+        "\nlisten_address = \"127.0.0.1\"\nname = \"funkhaus-av-sync\"\nmdns = false\n"
+        "[capture]\nsource = \"synthetic\"\nwidth = " +
+        std::to_string(kWidth) + "\nheight = " + std::to_string(kHeight) +
+        "\nfps = 30\nsync_flash_ms = " + std::to_string(kSyncPeriodMs) +
+        "\n[rings]\nmax_width = 1024\nmax_height = 768\n[encode]\nbitrate_kbps = 2000\n"
+        "[audio]\nenabled = true\nsource = \"sync\"\nsync_click_ms = " +
+        std::to_string(kSyncPeriodMs) + "\n";
+    funkhausd_.emplace(config, false, "user", true,
+                       std::vector<std::string>{"capture", "encode", "net", "audio"});
+    for (const char* name : {"capture", "encode", "net", "audio"})
+      ASSERT_TRUE(
+          Funkhausd::waitFor(20s, [&] { return funkhausd_->worker(name)["state"] == "running"; }))
+          << name << ": " << funkhausd_->status().dump() << "\n"
+          << funkhausd_->log();
+    EXPECT_EQ(pulseServer(), "") << "the sync source needs no sound server";
+  }
+};
+
+// GameStream: the probe decodes every picture (CLOCK_MONOTONIC after decoding, mean luma) and the
+// sound (each packet's arrival time); a flash is when its picture was decoded, a click when the
+// packet with its first sample arrived.
+TEST_F(AvSyncTest, FlashAndClickOfTheSyncPatternReachTheGameStreamClientTogether) {
+  ASSERT_NO_FATAL_FAILURE(startSyncHost());
+  ASSERT_NO_FATAL_FAILURE(pair("4862"));
+  ASSERT_NO_FATAL_FAILURE(startProbe(2, kSyncSeconds, {"--picture-luma"}));
   const json s = probeSummary();
   ASSERT_TRUE(s.is_object()) << probe_run_->output();
-  ASSERT_TRUE(s.contains("pictures")) << s.dump();
+  ASSERT_TRUE(s.contains("pictures") && s.contains("audio")) << s.dump();
   const json& decoded_ns = s["pictures"]["decoded_ns"];
-  const json& luma = s["pictures"]["mean_luma"];
+  std::vector<double> luma;
+  for (const json& l : s["pictures"]["mean_luma"]) luma.push_back(l.get<double>());
+  ASSERT_EQ(luma.size(), decoded_ns.size());
   auto wav = test::readWav((dir_ / "probe.wav").string());
   ASSERT_TRUE(wav.ok()) << wav.error().message;
   const std::vector<float> x = wav->channel(0);
-  std::vector<double> offsets;
-  size_t from = 0;
-  for (int k = 0; k < kFlashes; ++k) {
-    std::optional<int64_t> flash;
-    for (size_t i = 0; i < decoded_ns.size() && !flash; ++i)
-      if (decoded_ns[i].get<int64_t>() >= instants[k] && luma[i].get<double>() > 128)
-        flash = decoded_ns[i].get<int64_t>();
-    ASSERT_TRUE(flash.has_value()) << "flash " << k << " was never decoded";
-    const auto click_sample = test::firstSampleAbove(x, -30, from);
-    ASSERT_TRUE(click_sample.has_value()) << "click " << k << " was never decoded";
-    from = *click_sample + kRate / 2;
-    const auto click = packetTimeOfSample(s["audio"], *click_sample);
-    ASSERT_TRUE(click.has_value());
-    const double picture_ms = static_cast<double>(*flash - instants[k]) / 1e6;
-    const double click_ms = static_cast<double>(*click - instants[k]) / 1e6;
-    offsets.push_back(click_ms - picture_ms);
-    std::printf("[figures] flash+click %d: picture %.1f ms, click %.1f ms, A/V offset %+.1f ms\n",
-                k, picture_ms, click_ms, click_ms - picture_ms);
-  }
-  std::sort(offsets.begin(), offsets.end());
-  std::printf(
-      "[figures] GameStream A/V offset (click - picture, both at one instant in the "
-      "session): p50 %+.1f ms, from %+.1f to %+.1f ms over %d flashes\n",
-      offsets[offsets.size() / 2], offsets.front(), offsets.back(), kFlashes);
+  // Both on the probe's CLOCK_MONOTONIC, in seconds.
+  std::vector<double> flashes_s, clicks_s;
+  for (size_t i : flashStarts(luma))
+    flashes_s.push_back(static_cast<double>(decoded_ns[i].get<int64_t>()) / 1e9);
+  for (size_t sample : clickStarts(x))
+    if (auto at = packetTimeOfSample(s["audio"], sample))
+      clicks_s.push_back(static_cast<double>(*at) / 1e9);
+  const std::vector<double> offsets = pairOffsets(flashes_s, clicks_s, "GameStream");
+  printOffsets(offsets, "GameStream");
+  expectOnePairPerPeriod(flashes_s.size(), clicks_s.size(), offsets.size(),
+                         probe_run_->output().substr(0, 4000));
 }
 
-// A/V sync over RTSP: the same flashes and clicks while ffmpeg records the stream's picture
-// (gray frames with their presentation times) and sound; the offset between a click and its
-// flash is taken on ffmpeg's own timeline (click pts - flash pts; > 0: sound late), which is
-// where an RTSP player lines the two tracks up. Printed, not asserted; every flash and click
-// must arrive.
-TEST_F(AudioHostTest, FlashAndClickAtTheSameInstantLineUpInFfmpeg) {
-  if (std::system("command -v xsetroot > /dev/null") != 0)
-    GTEST_SKIP() << "xsetroot is needed: scripts/install-deps.sh installs x11-xserver-utils";
-  ASSERT_NO_FATAL_FAILURE(startHost(2));
-  ASSERT_TRUE(test::writeWav((dir_ / "click.wav").string(),
-                             toneFile(2, 0, 0.02, 0, std::pow(10.0, -6.0 / 20)),
-                             test::WavFormat::kS16)
-                  .ok());
-  auto black = startPainting("black");
-  finish(black, "xsetroot black");
-  constexpr int kFlashes = 5;
+// RTSP: ffmpeg records the picture (gray frames with their presentation times) and the sound;
+// both on ffmpeg's own timeline, which is where an RTSP player lines the two tracks up.
+TEST_F(AvSyncTest, FlashAndClickOfTheSyncPatternLineUpInFfmpegOverRtsp) {
+  ASSERT_NO_FATAL_FAILURE(startSyncHost());
   const json net = funkhausd_->status().value("net", json());
   ASSERT_TRUE(net.is_object() && net["rtsp_port"].is_number()) << funkhausd_->status().dump();
   test::FfmpegRecordingOptions o;
   o.input = "rtsp://127.0.0.1:" + std::to_string(net["rtsp_port"].get<int>()) +
             net["path"].get<std::string>();
-  o.seconds = 3 + 2 * kFlashes;
+  o.seconds = kSyncSeconds;
   o.wav = dir_ / "ffmpeg.wav";
   o.video = dir_ / "ffmpeg.gray";
   o.width = 160;
@@ -650,22 +680,7 @@ TEST_F(AudioHostTest, FlashAndClickAtTheSameInstantLineUpInFfmpeg) {
   o.log = dir_ / "ffmpeg.log";
   auto recording = test::FfmpegRecording::start(o);
   ASSERT_TRUE(recording.ok()) << recording.error().message;
-  ASSERT_TRUE(Funkhausd::waitFor(20s, [&] {
-    std::error_code ec;
-    return fs::file_size(o.wav, ec) > 44 + kRate * 8 / 2 && !ec;
-  })) << recording->log();
-  std::this_thread::sleep_for(1s);
-  for (int k = 0; k < kFlashes; ++k) {
-    auto paint = startPainting("white");
-    auto click = startPlaying(dir_ / "click.wav");
-    finish(paint, "xsetroot white");
-    finish(click, "paplay click");
-    std::this_thread::sleep_for(700ms);
-    auto dark = startPainting("black");
-    finish(dark, "xsetroot black");
-    std::this_thread::sleep_for(1s);
-  }
-  auto done = recording->wait(30s);
+  auto done = recording->wait(60s);
   ASSERT_TRUE(done.ok()) << done.error().message;
   const std::vector<double> pts = recording->videoPts();
   const auto audio_pts = recording->firstAudioPts();
@@ -686,27 +701,13 @@ TEST_F(AudioHostTest, FlashAndClickAtTheSameInstantLineUpInFfmpeg) {
   auto wav = test::readWav(o.wav.string());
   ASSERT_TRUE(wav.ok()) << wav.error().message;
   const std::vector<float> x = wav->channel(0);
-  std::vector<double> offsets;
-  size_t frame = 0, from = 0;
-  for (int k = 0; k < kFlashes; ++k) {
-    while (frame < luma.size() && luma[frame] > 128) ++frame;  // dark first
-    while (frame < luma.size() && luma[frame] <= 128) ++frame;
-    ASSERT_LT(frame, luma.size()) << "flash " << k << " not in ffmpeg's picture";
-    const auto click = test::firstSampleAbove(x, -30, from);
-    ASSERT_TRUE(click.has_value()) << "click " << k << " not in ffmpeg's sound";
-    from = *click + kRate / 2;
-    const double click_s = *audio_pts + static_cast<double>(*click) / kRate;
-    offsets.push_back((click_s - pts[frame]) * 1000);
-    std::printf(
-        "[figures] RTSP flash+click %d: picture at %.3f s, click at %.3f s (ffmpeg's "
-        "timeline), A/V offset %+.1f ms\n",
-        k, pts[frame], click_s, offsets.back());
-  }
-  std::sort(offsets.begin(), offsets.end());
-  std::printf(
-      "[figures] RTSP (ffmpeg) A/V offset (click - picture, both at one instant in the "
-      "session): p50 %+.1f ms, from %+.1f to %+.1f ms over %d flashes\n",
-      offsets[offsets.size() / 2], offsets.front(), offsets.back(), kFlashes);
+  std::vector<double> flashes_s, clicks_s;
+  for (size_t i : flashStarts(luma)) flashes_s.push_back(pts[i]);
+  for (size_t sample : clickStarts(x))
+    clicks_s.push_back(*audio_pts + static_cast<double>(sample) / kRate);
+  const std::vector<double> offsets = pairOffsets(flashes_s, clicks_s, "RTSP (ffmpeg)");
+  printOffsets(offsets, "RTSP (ffmpeg)");
+  expectOnePairPerPeriod(flashes_s.size(), clicks_s.size(), offsets.size(), recording->log());
 }
 
 // Live restart: while a 10 s tone plays, kill -9 of funkhaus-audio and, later, of funkhaus-net.
