@@ -1,5 +1,6 @@
 // The vdisplay source: frames of funkhaus-vdisplay's driver ring (BGRX, one per grab or repeat
-// at the monitor's refresh), converted once to I420 into the frame ring. While the driver
+// at the monitor's refresh), converted once to I420 into the frame ring; a repeat of the picture
+// converted last is forwarded as a repeat (no conversion, no copy). While the driver
 // gives no frame for kFallbackAfterNs (not started yet, restarting, gone), the next source
 // (X11 if $DISPLAY works, else synthetic) fills in, so viewers never get a black stream; the
 // driver's frames take over again as soon as they come.
@@ -66,6 +67,7 @@ class VdisplaySource : public CaptureSource {
                        (now - since) / 1'000'000, fallback_->name());
           using_fallback_ = true;
         }
+        converted_content_ = abi::kNoToken;  // the ring's last picture is the fallback's now
         return fallback_->capture(producer, frame_number, capture_ns);
       }
       CaptureOutcome outcome;
@@ -88,7 +90,30 @@ class VdisplaySource : public CaptureSource {
     const FrameConsumer::Frame frame = *held_;
     held_.reset();
     last_frame_ns_ = now;
+    // The driver repeats the picture we converted last: forward the repeat, converting and
+    // copying nothing (the frame ring's repeatLast re-publishes or flags, see frame_ring.h).
+    if ((frame.flags & abi::kSlotFlagRepeat) != 0 && frame.content_token == converted_content_ &&
+        producer.canRepeat()) {
+      input_.release(frame);
+      CaptureOutcome outcome;
+      outcome.capture_ns = frame.capture_time_ns;
+      auto repeated = producer.repeatLast(frame.capture_time_ns);
+      outcome.kind = repeated && *repeated != abi::kNoToken ? CaptureOutcome::Kind::kRepeated
+                                                            : CaptureOutcome::Kind::kDropped;
+      return outcome;
+    }
+    if (frame.payload.empty()) {
+      // A payload-free repeat we cannot forward: the driver re-publishes the picture itself
+      // at its next refresh, once we no longer hold it.
+      input_.release(frame);
+      CaptureOutcome outcome;
+      outcome.kind = CaptureOutcome::Kind::kNothing;
+      return outcome;
+    }
     auto outcome = convert(producer, frame, frame_number);
+    converted_content_ = outcome && outcome->kind == CaptureOutcome::Kind::kPublished
+                             ? frame.content_token
+                             : abi::kNoToken;
     input_.release(frame);
     return outcome;
   }
@@ -167,6 +192,7 @@ class VdisplaySource : public CaptureSource {
   media::ColourConverter converter_;
   uint64_t opened_ns_;
   uint64_t last_frame_ns_ = 0;
+  uint64_t converted_content_ = abi::kNoToken;  // the driver picture our ring's last frame shows
   bool using_fallback_ = false;
 };
 

@@ -264,6 +264,7 @@ FrameProducer::FrameProducer(FrameProducer&& o) noexcept
       next_slot_(o.next_slot_),
       writing_(std::exchange(o.writing_, std::nullopt)),
       last_token_(o.last_token_),
+      content_token_(o.content_token_),
       next_peer_check_ns_(o.next_peer_check_ns_),
       reported_dead_consumer_(o.reported_dead_consumer_),
       consumer_deaths_(o.consumer_deaths_),
@@ -308,15 +309,19 @@ std::optional<uint32_t> FrameProducer::takeSlot() {
   return s;
 }
 
-std::optional<FrameProducer::WriteSlot> FrameProducer::beginFrame() {
-  if (writing_) std::abort();  // one frame at a time: publish() or cancel() the previous one
-  FrameRingHeader& h = header();
+void FrameProducer::tick() {
   const uint64_t now = monotonicNs();
-  atomicRef(h.producer_heartbeat_ns).store(now, std::memory_order_relaxed);
+  atomicRef(header().producer_heartbeat_ns).store(now, std::memory_order_relaxed);
   if (now >= next_peer_check_ns_) {
     next_peer_check_ns_ = now + KeyedMutex::kLivenessSliceNs;
     checkConsumer();
   }
+}
+
+std::optional<FrameProducer::WriteSlot> FrameProducer::beginFrame() {
+  if (writing_) std::abort();  // one frame at a time: publish() or cancel() the previous one
+  FrameRingHeader& h = header();
+  tick();
   auto s = takeSlot();
   if (!s) {
     bump(h.dropped);
@@ -336,18 +341,33 @@ uint64_t FrameProducer::publish(const WriteSlot& ws, const FrameMeta& meta) {
     size = needed ? *needed : 0;
   }
   if (size > layout_.payload_capacity) std::abort();  // producer bug: wrote past its slot
+  FrameMeta fresh = meta;
+  fresh.geometry = geometry;
+  fresh.flags &= ~(abi::kSlotFlagRepeat | abi::kSlotFlagNoPayload);  // repeats: repeatLast()
+  const uint64_t token = publishSlot(ws.slot, fresh, size, 0);
+  if (token != abi::kNoToken) {
+    last_token_ = token;
+    content_token_ = token;
+  }
+  return token;
+}
+
+// Publishes the slot we hold (writing_) under a new token; content_token 0: the new token.
+uint64_t FrameProducer::publishSlot(uint32_t index, const FrameMeta& meta, uint64_t payload_size,
+                                    uint64_t content_token) {
   FrameRingHeader& h = header();
-  FrameSlotHeader& s = slot(ws.slot);
+  FrameSlotHeader& s = slot(index);
   sequence_ = abi::nextSequence(sequence_);
-  const uint64_t token = abi::packToken(generation_, sequence_, ws.slot);
+  const uint64_t token = abi::packToken(generation_, sequence_, index);
   s.capture_time_ns = meta.capture_time_ns;
-  s.payload_size = size;
-  s.geometry = geometry;
+  s.payload_size = payload_size;
+  s.geometry = meta.geometry;
   s.colour = static_cast<uint32_t>(meta.colour);
   s.flags = meta.flags & ~abi::kSlotFlagAbandoned;
+  s.content_token = content_token != abi::kNoToken ? content_token : token;
   atomicRef(s.token).store(token, std::memory_order_relaxed);
   writing_.reset();
-  if (!mutex(ws.slot).release(abi::kKeyFull)) {
+  if (!mutex(index).release(abi::kKeyFull)) {
     bump(h.dropped);  // somebody declared us dead and took the slot: the frame is lost
     return abi::kNoToken;
   }
@@ -356,7 +376,6 @@ uint64_t FrameProducer::publish(const WriteSlot& ws, const FrameMeta& meta) {
   atomicRef(h.publish_futex).fetch_add(1, std::memory_order_seq_cst);
   if (atomicRef(h.consumer_waiting).load(std::memory_order_seq_cst) != 0)
     platform::wakeWord(&h.publish_futex, 1);
-  last_token_ = token;
   return token;
 }
 
@@ -366,23 +385,48 @@ void FrameProducer::cancel(const WriteSlot& ws) {
   (void)mutex(ws.slot).release(abi::kKeyEmpty);
 }
 
+bool FrameProducer::canRepeat() const {
+  return last_token_ != abi::kNoToken &&
+         atomicLoad(slot(abi::tokenSlot(last_token_)).token) == last_token_;
+}
+
 std::optional<uint64_t> FrameProducer::repeatLast(uint64_t capture_time_ns) {
-  if (last_token_ == abi::kNoToken) return std::nullopt;
+  if (writing_) std::abort();             // one frame at a time
+  if (!canRepeat()) return std::nullopt;  // nothing published, or its slot recycled since
   const uint32_t src = abi::tokenSlot(last_token_);
-  if (atomicLoad(slot(src).token) != last_token_) return std::nullopt;  // recycled since
-  auto ws = beginFrame();
-  if (!ws) return std::nullopt;
-  // Only this process writes payloads, so the source slot is stable while we copy from it.
+  tick();
+  // Only this process writes slot headers and payloads (under the keyed mutex or before the
+  // first publish), so the picture's slot header is stable while we read it.
   const FrameSlotHeader& from = slot(src);
   FrameMeta meta;
   meta.capture_time_ns = capture_time_ns;
-  meta.payload_size = std::min(from.payload_size, layout_.payload_capacity);
   meta.geometry = from.geometry;
   meta.colour = static_cast<abi::ColourSpace>(from.colour);
   meta.flags = abi::kSlotFlagRepeat;
-  // The only free slot may be the source itself: its payload is still that frame.
-  if (ws->slot != src) std::memcpy(ws->payload.data(), payload(src), meta.payload_size);
-  uint64_t token = publish(*ws, meta);
+  const uint64_t size = from.payload_size;
+  KeyedMutex m = mutex(src);
+  uint64_t token = abi::kNoToken;
+  if (m.tryAcquire(abi::kKeyEmpty) == AcquireResult::kAcquired ||
+      m.tryAcquire(abi::kKeyFull) == AcquireResult::kAcquired) {
+    // The picture's own slot, taken back (or never taken): publish it again as it is.
+    if (atomicLoad(slot(src).token) != last_token_) {  // recovered from a dead peer meanwhile
+      (void)m.release(abi::kKeyEmpty);
+      return std::nullopt;
+    }
+    writing_ = src;
+    token = publishSlot(src, meta, size, content_token_);
+    if (token != abi::kNoToken) last_token_ = token;
+  } else {
+    // The consumer holds the picture: a fresh slot says "the same again", payload untouched.
+    auto s = takeSlot();
+    if (!s) {
+      bump(header().dropped);
+      return std::nullopt;
+    }
+    writing_ = *s;
+    meta.flags |= abi::kSlotFlagNoPayload;
+    token = publishSlot(*s, meta, 0, content_token_);
+  }
   if (token != abi::kNoToken) bump(header().repeated);
   return token;
 }
@@ -394,6 +438,7 @@ Result<void> FrameProducer::setMode(const FrameGeometry& mode) {
     return makeError("frame ring mode {}x{} needs {} bytes per slot, capacity is {}", mode.width,
                      mode.height, *size, layout_.payload_capacity);
   mode_ = mode;
+  last_token_ = content_token_ = abi::kNoToken;  // the old picture is not one of the new mode
   generation_ = abi::nextGeneration(generation_);
   atomicRef(header().generation).store(generation_, std::memory_order_release);
   return {};
@@ -467,6 +512,7 @@ FrameConsumer::FrameConsumer(FrameConsumer&& o) noexcept
       reported_dead_producer_(o.reported_dead_producer_),
       next_peer_check_ns_(o.next_peer_check_ns_),
       rejected_token_(o.rejected_token_),
+      last_content_(o.last_content_),
       attached_(std::exchange(o.attached_, false)) {
   std::copy(std::begin(o.held_), std::end(o.held_), std::begin(held_));
 }
@@ -501,10 +547,15 @@ bool FrameConsumer::takeSlot(uint64_t token, uint32_t generation, Frame* out) {
   const uint32_t flags = s.flags;
   const uint64_t capture_time = s.capture_time_ns;
   const uint32_t colour = s.colour;
+  const uint64_t content = s.content_token != abi::kNoToken ? s.content_token : held_token;
   auto needed = framePayloadSize(geometry);
+  // A frame without payload is only a picture for a consumer that has just had that picture.
+  const bool no_payload = (flags & abi::kSlotFlagNoPayload) != 0;
+  const bool sized = no_payload ? size == 0 && (flags & abi::kSlotFlagRepeat) != 0 &&
+                                      content == last_content_ && needed
+                                : size <= layout_.payload_capacity && needed && *needed <= size;
   const bool valid = abi::tokenSlot(held_token) == index && isNewer(held_token, generation) &&
-                     (flags & abi::kSlotFlagAbandoned) == 0 && size <= layout_.payload_capacity &&
-                     needed && *needed <= size;
+                     (flags & abi::kSlotFlagAbandoned) == 0 && sized;
   if (!valid) {
     // Old generation, a frame we already had, or a header no producer of ours would write:
     // never hand it on. The slot goes back empty.
@@ -519,7 +570,9 @@ bool FrameConsumer::takeSlot(uint64_t token, uint32_t generation, Frame* out) {
   out->capture_time_ns = capture_time;
   out->geometry = geometry;
   out->colour = colour;
+  out->content_token = content;
   out->payload = std::span<const std::byte>(payload(index), size);
+  last_content_ = content;
   held_[held_count_++] = index;
   last_generation_ = generation;
   last_sequence_ = abi::tokenSequence(held_token);

@@ -91,10 +91,11 @@ class XvfbMonitor final : public Monitor {
       return recover("X server did not answer a grab in time");
     if (now < next_frame_ns_) return;
     if (!grab_) {
-      if (damaged_ || !canRepeat()) {
+      // Nothing changed: the last picture goes out again without a copy (repeatLast
+      // re-publishes its slot, or flags a payload-free repeat while capture holds it).
+      if (damaged_ || !producer_.canRepeat()) {
         startGrab(now);
       } else if (auto token = producer_.repeatLast(now); token && *token != abi::kNoToken) {
-        last_token_ = *token;
         ++counters_.repeats;
         ++counters_.frames_out;
         if (options_.on_frame) options_.on_frame(now, monotonicNs());
@@ -155,13 +156,6 @@ class XvfbMonitor final : public Monitor {
     return static_cast<uint64_t>(options_.reply_timeout.count()) * 1'000'000u;
   }
   void setPeriod() { period_ns_ = 1'000'000'000'000ull / spec_.mode.refresh_millihz; }
-
-  bool canRepeat() const {
-    if (last_token_ == abi::kNoToken) return false;
-    const uint32_t slot = abi::tokenSlot(last_token_);
-    return slot < producer_.slotCount() &&
-           abi::atomicLoad(producer_.slot(slot).token) == last_token_;
-  }
 
   // --- X server lifetime ---
 
@@ -397,7 +391,6 @@ class XvfbMonitor final : public Monitor {
       ++counters_.drops;
       return;
     }
-    last_token_ = token;
     ++counters_.grabs;
     ++counters_.frames_out;
     if (options_.on_frame) options_.on_frame(grab.capture_ns, monotonicNs());
@@ -479,7 +472,6 @@ class XvfbMonitor final : public Monitor {
   xcb_randr_mode_t created_mode_ = XCB_NONE;
   std::optional<Grab> grab_;
   bool damaged_ = true;
-  uint64_t last_token_ = abi::kNoToken;
   uint64_t period_ns_ = 0;
   uint64_t next_frame_ns_ = 0;
   uint64_t retry_at_ns_ = 0;

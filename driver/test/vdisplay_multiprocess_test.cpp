@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <map>
 #include <regex>
+#include <set>
 
 #include "funkhaus/abi/exit_codes.h"
 #include "funkhaus/abi/status_page.h"
@@ -112,21 +113,37 @@ TEST_F(VdisplayProcessTest, FramesCarryWhatXClientsDraw) {
       << "root colour never reached the ring";
 
   // Nothing changes now: the ring keeps its rate with repeats of the last grab, no new grabs.
+  // A repeat copies nothing: it is the grab's own slot published again (its pixels as
+  // grabbed), or, if we held that slot at the tick, a payload-free repeat of it.
   std::this_thread::sleep_for(200ms);
-  int repeats = 0, grabs = 0;
+  int repeats = 0, grabs = 0, in_place = 0, payload_free = 0;
+  std::set<uint64_t> pictures;
+  std::set<uint32_t> picture_slots;
   const uint64_t window_start = monotonicNs();
   while (monotonicNs() - window_start < 500'000'000) {
     FrameConsumer::Frame f;
     if (consumer->acquireLatest(100'000'000, &f) != FrameConsumer::Status::kFrame) continue;
     ((f.flags & abi::kSlotFlagRepeat) != 0 ? repeats : grabs)++;
+    pictures.insert(f.content_token);
+    if ((f.flags & abi::kSlotFlagNoPayload) != 0) {
+      EXPECT_TRUE(f.payload.empty());
+      ++payload_free;
+    } else {
+      EXPECT_EQ(pixel(f, 5, 5), 0x336699u);
+      picture_slots.insert(f.slot);
+      ++in_place;
+    }
+    EXPECT_NE(f.content_token, f.token) << "a repeat claims to be a new picture";
     consumer->release(f);
   }
   std::printf(
-      "[figures] static 1024x768@60 screen, 500 ms: %d repeats, %d grabs reached the "
-      "consumer\n",
-      repeats, grabs);
+      "[figures] static 1024x768@60 screen, 500 ms: %d repeats (%d re-published in place, %d "
+      "payload-free), %d grabs reached the consumer\n",
+      repeats, in_place, payload_free, grabs);
   EXPECT_EQ(grabs, 0) << "grabbed although XDamage reported nothing";
   EXPECT_GT(repeats, 10) << "repeatLast did not keep the monitor's rate";
+  EXPECT_EQ(pictures.size(), 1u) << "repeats of one picture name one content token";
+  EXPECT_EQ(picture_slots.size(), 1u) << "repeats with pixels are the picture's own slot";
 
   // xclock draws a window; once it is in the ring, the ring equals xwd's dump pixel for pixel.
   ChildProcess clock =

@@ -85,6 +85,21 @@ void EncodeStage::onUnit(const AccessUnit& unit) {
 
 EncodeStage::Turn EncodeStage::encodeFrame(const FrameConsumer::Frame& frame) {
   ++counters_.frames_in;
+  // A repeat of the picture the encoder holds (capture forwards static screens so, mostly
+  // without payload): the encoder encodes its last picture again, nothing is read or copied.
+  if ((frame.flags & abi::kSlotFlagRepeat) != 0 && frame.content_token == last_content_ &&
+      encoder_->hasLast()) {
+    frames_.release(frame);
+    const uint64_t now = monotonicNs();
+    const Turn turn = repeatAt(frame.capture_time_ns);
+    next_repeat_ns_ = now + 2 * interval_ns_;
+    return turn;
+  }
+  if (frame.payload.empty()) {  // a repeat of a picture we do not have: nothing to encode
+    frames_.release(frame);
+    return Turn::kIdle;
+  }
+  last_content_ = frame.content_token;
   auto released = std::make_shared<std::atomic<bool>>(false);
   held_.push_back({frame, released});
   Picture picture;
@@ -107,7 +122,12 @@ EncodeStage::Turn EncodeStage::encodeFrame(const FrameConsumer::Frame& frame) {
 EncodeStage::Turn EncodeStage::repeat(uint64_t now_ns) {
   next_repeat_ns_ += interval_ns_;
   if (next_repeat_ns_ <= now_ns) next_repeat_ns_ = now_ns + interval_ns_;  // fell behind
-  auto encoded = encoder_->repeatLast(now_ns, [this](const AccessUnit& unit) { onUnit(unit); });
+  return repeatAt(now_ns);
+}
+
+EncodeStage::Turn EncodeStage::repeatAt(uint64_t capture_time_ns) {
+  auto encoded =
+      encoder_->repeatLast(capture_time_ns, [this](const AccessUnit& unit) { onUnit(unit); });
   reap();
   if (!encoded) {
     noteError(encoded.error());

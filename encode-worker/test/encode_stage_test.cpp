@@ -184,6 +184,50 @@ TEST(StageTest, RepeatsTheLastFrameWhileNoNewOneComes) {
   EXPECT_EQ(stage.counters().repeats, static_cast<uint64_t>(repeats));
 }
 
+// The producer repeats (a static screen): each repeat publication is encoded from the picture
+// the encoder kept, at once and without reading a pixel of the ring (the stage holds the
+// picture's slot, so the repeats come payload-free); the repeats decode to the same picture.
+TEST(StageTest, RepeatPublicationsReEncodeTheKeptPictureWithoutReadingTheRing) {
+  const auto g = *makeGeometry(abi::PixelFormat::kI420, 320, 240);
+  auto rings = test::makeRings(g);
+  auto encoder = Encoder::create(configFor("libx264", 60));
+  ASSERT_TRUE(encoder);
+  EncodeStage stage(std::move(*encoder), *rings.consumer, *rings.packets);
+  Decoder decoder(Codec::kH264);
+  const uint64_t picture = test::publishPicture(*rings.producer, g, 7, monotonicNs());
+  ASSERT_NE(picture, 0u);
+  ASSERT_EQ(stepUntilEncoded(stage), Turn::kEncoded);
+  ASSERT_EQ(rings.consumer->heldCount(), 1u) << "the encoder keeps its picture";
+  constexpr int kRepeats = 5;
+  std::vector<uint64_t> captures;
+  for (int i = 0; i < kRepeats; ++i) {
+    const uint64_t capture = monotonicNs();
+    captures.push_back(capture);
+    auto token = rings.producer->repeatLast(capture);
+    ASSERT_TRUE(token && *token != 0u);
+    EXPECT_NE(rings.producer->slot(abi::tokenSlot(*token)).flags & abi::kSlotFlagNoPayload, 0u)
+        << "the stage holds the picture: the repeat is payload-free";
+    ASSERT_EQ(stage.step(50'000'000), Turn::kRepeated) << "repeat " << i;
+    EXPECT_EQ(rings.consumer->heldCount(), 1u) << "a repeat is given back at once";
+  }
+  std::vector<std::byte> drawn(*framePayloadSize(g));
+  test::drawPicture(g, drawn, 7);
+  const auto expected = test::expectedLuma(g, drawn);
+  auto records = test::drainRecords(*rings.reader);
+  ASSERT_EQ(records.size(), 1u + kRepeats);
+  for (size_t i = 0; i < records.size(); ++i) {
+    auto decoded = decoder.decode(records[i].payload, static_cast<int64_t>(i));
+    ASSERT_TRUE(decoded) << decoded.error().message;
+    ASSERT_EQ(decoded->size(), 1u);
+    EXPECT_LT(test::meanAbsDiff((*decoded)[0].luma, expected), 8.0) << "record " << i;
+    if (i > 0) {
+      EXPECT_EQ(records[i].header.capture_time_ns, captures[i - 1]);
+    }
+  }
+  EXPECT_EQ(stage.counters().repeats, static_cast<uint64_t>(kRepeats));
+  EXPECT_EQ(stage.counters().frames_in, 1u + kRepeats);
+}
+
 // A new producer (capture restarted) starts a new generation; the stage takes its frames and
 // keeps one decodable stream.
 TEST(StageTest, FollowsARestartedProducer) {

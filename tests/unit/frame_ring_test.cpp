@@ -220,21 +220,125 @@ TEST(FrameRing, SecondLiveProducerIsRefused) {
   EXPECT_TRUE(FrameProducer::attach(*SharedMemory::attachDup(r.owner->handle())).ok());
 }
 
-TEST(FrameRing, RepeatLastRepublishesIntoAFreshSlot) {
+// Fills the payload of every slot but `except` with a byte no frame of these tests carries.
+void markOtherSlots(Ring& r, uint32_t except) {
+  for (uint32_t i = 0; i < r.producer->slotCount(); ++i)
+    if (i != except)
+      std::memset(r.producer->payload(i), 0xEE, r.producer->layout().payload_capacity);
+}
+
+bool otherSlotsUntouched(Ring& r, uint32_t except) {
+  for (uint32_t i = 0; i < r.producer->slotCount(); ++i) {
+    if (i == except) continue;
+    const std::byte* p = r.producer->payload(i);
+    for (uint64_t b = 0; b < r.producer->layout().payload_capacity; ++b)
+      if (p[b] != std::byte{0xEE}) return false;
+  }
+  return true;
+}
+
+TEST(FrameRing, RepeatLastRepublishesThePicturesOwnSlotWithoutACopy) {
   Ring r(3);
   const uint64_t original = r.publish(0x77, 100);
+  const uint32_t slot = abi::tokenSlot(original);
+  markOtherSlots(r, slot);
+  // Nobody took the picture yet: its slot goes out again under a newer token.
   auto repeat = r.producer->repeatLast(200);
   ASSERT_TRUE(repeat.has_value());
-  EXPECT_NE(abi::tokenSlot(*repeat), abi::tokenSlot(original));
+  EXPECT_EQ(abi::tokenSlot(*repeat), slot);
   EXPECT_TRUE(abi::sequenceNewer(abi::tokenSequence(*repeat), abi::tokenSequence(original)));
+  EXPECT_TRUE(otherSlotsUntouched(r, slot)) << "a repeat wrote into another slot";
   FrameConsumer::Frame f;
   ASSERT_EQ(r.consumer->acquireLatest(0, &f), Status::kFrame);
   EXPECT_EQ(f.token, *repeat);
+  EXPECT_EQ(f.content_token, original);
   EXPECT_EQ(f.capture_time_ns, 200u);
-  EXPECT_TRUE(f.flags & abi::kSlotFlagRepeat);
+  EXPECT_EQ(f.flags, abi::kSlotFlagRepeat);
+  ASSERT_EQ(f.payload.size(), size_t{kW} * kH * 4);
   for (std::byte b : f.payload) ASSERT_EQ(b, std::byte{0x77});
   r.consumer->release(f);
-  EXPECT_EQ(atomicLoad(r.header().repeated), 1u);
+  // Taken and given back: the same slot again, still no other slot written.
+  auto again = r.producer->repeatLast(300);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(abi::tokenSlot(*again), slot);
+  EXPECT_TRUE(otherSlotsUntouched(r, slot));
+  ASSERT_EQ(r.consumer->acquireLatest(0, &f), Status::kFrame);
+  EXPECT_EQ(f.token, *again);
+  EXPECT_EQ(f.content_token, original);
+  EXPECT_EQ(f.capture_time_ns, 300u);
+  r.consumer->release(f);
+  EXPECT_EQ(atomicLoad(r.header().repeated), 2u);
+  EXPECT_EQ(atomicLoad(r.header().published), 3u);
+  EXPECT_EQ(atomicLoad(r.header().overwritten), 0u);
+}
+
+TEST(FrameRing, RepeatWhileTheConsumerHoldsThePictureCarriesNoPayload) {
+  Ring r(3);
+  const uint64_t original = r.publish(0x77, 100);
+  const uint32_t slot = abi::tokenSlot(original);
+  FrameConsumer::Frame held;
+  ASSERT_EQ(r.consumer->acquireLatest(0, &held), Status::kFrame);
+  EXPECT_EQ(held.content_token, original) << "a fresh frame is its own content";
+  markOtherSlots(r, slot);
+  auto repeat = r.producer->repeatLast(200);
+  ASSERT_TRUE(repeat.has_value());
+  EXPECT_NE(abi::tokenSlot(*repeat), slot);
+  EXPECT_TRUE(otherSlotsUntouched(r, slot)) << "a payload-free repeat wrote pixels";
+  const auto& header = r.producer->slot(abi::tokenSlot(*repeat));
+  EXPECT_EQ(header.payload_size, 0u);
+  EXPECT_EQ(header.content_token, original);
+  FrameConsumer::Frame f;
+  ASSERT_EQ(r.consumer->acquireLatest(0, &f), Status::kFrame);
+  EXPECT_EQ(f.token, *repeat);
+  EXPECT_EQ(f.flags, abi::kSlotFlagRepeat | abi::kSlotFlagNoPayload);
+  EXPECT_EQ(f.content_token, original);
+  EXPECT_EQ(f.capture_time_ns, 200u);
+  EXPECT_TRUE(f.payload.empty());
+  EXPECT_EQ(f.geometry.width, kW);
+  r.consumer->release(f);
+  r.consumer->release(held);
+  // The picture's slot is free again: the next repeat re-publishes it, with its payload.
+  auto in_place = r.producer->repeatLast(300);
+  ASSERT_TRUE(in_place.has_value());
+  EXPECT_EQ(abi::tokenSlot(*in_place), slot);
+  ASSERT_EQ(r.consumer->acquireLatest(0, &f), Status::kFrame);
+  EXPECT_EQ(f.flags, abi::kSlotFlagRepeat);
+  EXPECT_EQ(f.content_token, original);
+  for (std::byte b : f.payload) ASSERT_EQ(b, std::byte{0x77});
+  r.consumer->release(f);
+}
+
+TEST(FrameRing, PayloadFreeRepeatOfAPictureTheConsumerDoesNotHaveIsRejected) {
+  Ring r(3);
+  const uint64_t original = r.publish(0x77, 100);
+  FrameConsumer::Frame held;
+  ASSERT_EQ(r.consumer->acquireLatest(0, &held), Status::kFrame);
+  auto repeat = r.producer->repeatLast(200);
+  ASSERT_TRUE(repeat.has_value());
+  // As if the consumer had never had that picture (a producer that lies, or a new consumer).
+  r.producer->slot(abi::tokenSlot(*repeat)).content_token = original + 1;
+  FrameConsumer::Frame f;
+  EXPECT_EQ(r.consumer->acquireLatest(0, &f), Status::kTimeout);
+  EXPECT_EQ(atomicLoad(r.header().stale_rejected), 1u);
+  r.consumer->release(held);
+}
+
+TEST(FrameRing, PublishClearsRepeatFlagsAndAModeChangeEndsRepeats) {
+  Ring r(3);
+  auto slot = r.producer->beginFrame();
+  FrameMeta meta;
+  meta.flags = abi::kSlotFlagRepeat | abi::kSlotFlagNoPayload;  // only repeatLast sets these
+  const uint64_t token = r.producer->publish(*slot, meta);
+  FrameConsumer::Frame f;
+  ASSERT_EQ(r.consumer->acquireLatest(0, &f), Status::kFrame);
+  EXPECT_EQ(f.flags, 0u);
+  EXPECT_EQ(f.content_token, token);
+  EXPECT_EQ(f.payload.size(), size_t{kW} * kH * 4);
+  r.consumer->release(f);
+  EXPECT_TRUE(r.producer->canRepeat());
+  ASSERT_TRUE(r.producer->setMode(*makeGeometry(abi::PixelFormat::kBgra, kW / 2, kH)));
+  EXPECT_FALSE(r.producer->canRepeat()) << "a picture of the old mode is not repeated";
+  EXPECT_FALSE(r.producer->repeatLast(2).has_value());
 }
 
 TEST(FrameRing, RepeatLastWithNothingPublishedDoesNothing) {

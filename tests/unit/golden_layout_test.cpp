@@ -24,19 +24,21 @@ TEST(GoldenLayout, FrameGeometryV4) {
       {W(format), W(width), W(height), W(plane_count), W(stride), W(plane_offset)});
 }
 
-TEST(GoldenLayout, FrameSlotHeaderV4) {
-  checkLayout<FrameSlotHeader>("FrameSlotHeader", 128,
-                               {{"mutex", 0, 4},
-                                {"flags", 4, 4},
-                                {"token", 8, 8},
-                                {"capture_time_ns", 16, 8},
-                                {"payload_size", 24, 8},
-                                {"geometry", 32, 48},
-                                {"colour", 80, 4},
-                                {"reserved0", 84, 4},
-                                {"reserved", 88, 40}},
-                               {W(mutex), W(flags), W(token), W(capture_time_ns), W(payload_size),
-                                W(geometry), W(colour), W(reserved0), W(reserved)});
+TEST(GoldenLayout, FrameSlotHeaderV5) {
+  checkLayout<FrameSlotHeader>(
+      "FrameSlotHeader", 128,
+      {{"mutex", 0, 4},
+       {"flags", 4, 4},
+       {"token", 8, 8},
+       {"capture_time_ns", 16, 8},
+       {"payload_size", 24, 8},
+       {"geometry", 32, 48},
+       {"colour", 80, 4},
+       {"reserved0", 84, 4},
+       {"content_token", 88, 8},
+       {"reserved", 96, 32}},
+      {W(mutex), W(flags), W(token), W(capture_time_ns), W(payload_size), W(geometry), W(colour),
+       W(reserved0), W(content_token), W(reserved)});
 }
 
 TEST(GoldenLayout, FrameRingHeaderV4) {

@@ -109,9 +109,13 @@ class FrameProducer : public FrameRingView {
   uint64_t publish(const WriteSlot& slot, const FrameMeta& meta);
   // Gives the slot back empty without publishing.
   void cancel(const WriteSlot& slot);
-  // Copies the last published frame into a fresh slot and publishes it with kSlotFlagRepeat.
-  // nullopt if nothing was published yet or no slot is free (counted as dropped).
+  // Publishes the last picture again with kSlotFlagRepeat, copying nothing: the slot that holds
+  // it is re-published in place under a new token; while the consumer holds that slot, a fresh
+  // slot goes out with kSlotFlagNoPayload (its payload is not written). nullopt if nothing was
+  // published yet, the picture's slot was recycled, or no slot is free (counted as dropped).
   std::optional<uint64_t> repeatLast(uint64_t capture_time_ns);
+  // Whether repeatLast() has a picture to repeat (published, and its slot not recycled since).
+  bool canRepeat() const;
   // Starts a new generation for a mode change: frames published before are rejected by the
   // consumer. Fails if the mode does not fit the slot capacity.
   Result<void> setMode(const abi::FrameGeometry& mode);
@@ -129,12 +133,16 @@ class FrameProducer : public FrameRingView {
   FrameProducer(SharedMemory shm, FrameRingLayout layout, uint32_t self_pid)
       : FrameRingView(std::move(shm), layout, self_pid) {}
   std::optional<uint32_t> takeSlot();
+  void tick();
+  uint64_t publishSlot(uint32_t slot, const FrameMeta& meta, uint64_t payload_size,
+                       uint64_t content_token);
 
   uint32_t generation_ = 0;
   uint32_t sequence_ = 0;
   uint32_t next_slot_ = 0;
   std::optional<uint32_t> writing_;
-  uint64_t last_token_ = 0;
+  uint64_t last_token_ = 0;     // newest token of the slot that holds the last picture
+  uint64_t content_token_ = 0;  // token the last picture was first published as
   uint64_t next_peer_check_ns_ = 0;
   uint32_t reported_dead_consumer_ = 0;
   uint64_t consumer_deaths_ = 0;
@@ -159,6 +167,10 @@ class FrameConsumer : public FrameRingView {
     uint64_t capture_time_ns = 0;
     abi::FrameGeometry geometry{};
     uint32_t colour = 0;  // abi::ColourSpace as the producer wrote it: untrusted, check it
+    // The picture's identity: equal to the content_token of the consumer's previous frame when
+    // this is a repeat of it (kSlotFlagRepeat). A kSlotFlagNoPayload frame (empty payload) is
+    // only handed out when it is such a repeat.
+    uint64_t content_token = 0;
     std::span<const std::byte> payload;
   };
 
@@ -195,6 +207,7 @@ class FrameConsumer : public FrameRingView {
   uint32_t reported_dead_producer_ = 0;
   uint64_t next_peer_check_ns_ = 0;
   uint64_t rejected_token_ = 0;  // a latest token already refused: don't retry or recount it
+  uint64_t last_content_ = 0;    // content_token of the last frame handed out
   bool attached_ = false;
 };
 

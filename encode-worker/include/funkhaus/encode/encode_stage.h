@@ -68,6 +68,7 @@ class EncodeStage {
 
   Turn encodeFrame(const FrameConsumer::Frame& frame);
   Turn repeat(uint64_t now_ns);
+  Turn repeatAt(uint64_t capture_time_ns);  // encodes the last picture again
   void onUnit(const AccessUnit& unit);
   void reap();  // gives back the slots libavcodec and the encoder no longer refer to
   void noteError(const Error& error);
@@ -78,6 +79,7 @@ class EncodeStage {
   uint64_t interval_ns_;
   std::vector<Held> held_;
   uint64_t next_repeat_ns_ = 0;
+  uint64_t last_content_ = 0;     // content_token of the picture the encoder holds (hasLast)
   uint64_t units_ = 0;            // frame_number of the next access unit
   uint64_t last_capture_ns_ = 0;  // capture times in the packet ring only move forward
   uint64_t last_error_log_ns_ = 0;

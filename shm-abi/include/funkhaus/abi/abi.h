@@ -17,7 +17,9 @@ namespace funkhaus::abi {
 //     the net state page is a generic header plus per-protocol blobs (net_state.h).
 // v4: request/reply messages with JSON text (TextBody); WorkerKind::kWeb; the GameStream
 //     protocol and its HTTP(S) endpoint tags.
-inline constexpr uint32_t kAbiVersion = 4;
+// v5: frame slots carry content_token; repeats are re-published in place or carry
+//     kSlotFlagNoPayload (no pixel copied for a repeat).
+inline constexpr uint32_t kAbiVersion = 5;
 
 // Separate cache lines for fields written by different processes (no false sharing).
 inline constexpr uint32_t kCacheLine = 64;

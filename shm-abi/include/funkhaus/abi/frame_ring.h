@@ -37,8 +37,15 @@ enum class ColourSpace : uint32_t {
 inline constexpr uint32_t kMaxColourSpace = static_cast<uint32_t>(ColourSpace::kBt709Limited);
 
 // Flags in FrameSlotHeader::flags.
-inline constexpr uint32_t kSlotFlagRepeat = 1u << 0;     // a repeat_last copy of the previous frame
+// A repeat (repeat_last) shows the picture first published as content_token again; no pixel is
+// copied for it. Either the slot that holds that picture is re-published in place under a new
+// token (payload = the picture, untouched since), or, while the consumer holds that slot, a
+// fresh slot is published with kSlotFlagNoPayload as well.
+inline constexpr uint32_t kSlotFlagRepeat = 1u << 0;
 inline constexpr uint32_t kSlotFlagAbandoned = 1u << 1;  // last holder died; contents discarded
+// No payload was written (payload_size 0): the picture is content_token's, which the consumer
+// holds or has just had. A consumer whose last picture is not content_token's discards it.
+inline constexpr uint32_t kSlotFlagNoPayload = 1u << 2;
 
 // Geometry of one frame. Plane offsets are relative to the start of the slot payload.
 struct FrameGeometry {
@@ -66,7 +73,8 @@ struct FrameSlotHeader {
   FrameGeometry geometry;    // this frame's geometry (may differ after a mode change)
   uint32_t colour;           // ColourSpace of the samples
   uint32_t reserved0;        // zero
-  uint64_t reserved[5];      // zero; room for damage rectangles, cursor
+  uint64_t content_token;    // token the picture was first published as (== token unless a repeat)
+  uint64_t reserved[4];      // zero; room for damage rectangles, cursor
 };
 
 static_assert(sizeof(FrameSlotHeader) == 128, "slot header size is part of the ABI");
@@ -77,7 +85,8 @@ static_assert(offsetof(FrameSlotHeader, capture_time_ns) == 16, "layout drift");
 static_assert(offsetof(FrameSlotHeader, payload_size) == 24, "layout drift");
 static_assert(offsetof(FrameSlotHeader, geometry) == 32, "layout drift");
 static_assert(offsetof(FrameSlotHeader, colour) == 80, "layout drift");
-static_assert(offsetof(FrameSlotHeader, reserved) == 88, "layout drift");
+static_assert(offsetof(FrameSlotHeader, content_token) == 88, "an 8-byte field must be 8-aligned");
+static_assert(offsetof(FrameSlotHeader, reserved) == 96, "layout drift");
 static_assert(std::is_standard_layout_v<FrameSlotHeader>, "offsetof must be meaningful");
 static_assert(std::is_trivially_copyable_v<FrameSlotHeader>,
               "no constructor runs in shared memory: the bytes are the object");
