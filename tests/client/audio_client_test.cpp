@@ -703,8 +703,20 @@ TEST_F(AvSyncTest, FlashAndClickOfTheSyncPatternLineUpInFfmpegOverRtsp) {
   const std::vector<float> x = wav->channel(0);
   std::vector<double> flashes_s, clicks_s;
   for (size_t i : flashStarts(luma)) flashes_s.push_back(pts[i]);
-  for (size_t sample : clickStarts(x))
-    clicks_s.push_back(*audio_pts + static_cast<double>(sample) / kRate);
+  // A click's time: the pts of the audio frame that holds its first sample, plus where in the
+  // frame it is (the WAV's samples run on across a jump of the pts, e.g. when ffmpeg first
+  // lines the tracks up by the sender reports).
+  const std::vector<test::FfmpegRecording::AudioFrame> frames = recording->audioFrames();
+  for (size_t sample : clickStarts(x)) {
+    uint64_t first = 0;
+    for (const auto& f : frames) {
+      if (sample < first + f.samples) {
+        clicks_s.push_back(f.pts + static_cast<double>(sample - first) / kRate);
+        break;
+      }
+      first += f.samples;
+    }
+  }
   const std::vector<double> offsets = pairOffsets(flashes_s, clicks_s, "RTSP (ffmpeg)");
   printOffsets(offsets, "RTSP (ffmpeg)");
   expectOnePairPerPeriod(flashes_s.size(), clicks_s.size(), offsets.size(), recording->log());

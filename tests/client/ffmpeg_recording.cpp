@@ -89,6 +89,22 @@ std::optional<double> FfmpegRecording::firstAudioPts() const {
   return pts.front();
 }
 
+std::vector<FfmpegRecording::AudioFrame> FfmpegRecording::audioFrames() const {
+  std::vector<AudioFrame> out;
+  std::istringstream in(log());
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("Parsed_ashowinfo") == std::string::npos) continue;
+    const size_t at = line.find("pts_time:");
+    const size_t n = line.find("nb_samples:");
+    if (at == std::string::npos || n == std::string::npos) continue;
+    AudioFrame f;
+    f.pts = std::strtod(line.c_str() + at + 9, nullptr);
+    f.samples = std::strtoull(line.c_str() + n + 11, nullptr, 10);
+    out.push_back(f);
+  }
+  return out;
+}
+
 std::vector<double> FfmpegRecording::videoPts() const {
   std::vector<double> pts = ptsTimes(log(), "Parsed_showinfo");
   // The filter also saw the frames decoded after -t was reached: keep those in the file.

@@ -40,6 +40,13 @@ class FfmpegRecording {
   // Presentation times (s) the filters logged: of the first audio frame and of each video frame
   // in the file (frame i of the file at videoPts()[i]).
   std::optional<double> firstAudioPts() const;
+  // Each audio frame ashowinfo logged: its presentation time (s) and how many samples it holds,
+  // in file order (the WAV file's samples are these frames' one after another).
+  struct AudioFrame {
+    double pts = 0;
+    uint64_t samples = 0;
+  };
+  std::vector<AudioFrame> audioFrames() const;
   std::vector<double> videoPts() const;
 
   // Whether ffmpeg is on PATH.
