@@ -2,7 +2,8 @@
 // libopus packets of a 1 kHz tone, and a GameStream client of our own (handshake, audio ping)
 // that checks every datagram (RTP header, AES-CBC with the client's IV, the 4 + 2 FEC parity by
 // the reference field), decodes the Opus and measures the tone; the audio requests net sends,
-// restart continuity, and the DESCRIBE surround lines against the audio worker's table.
+// restart continuity (GameStream, and RTSP's audio track over UDP and ffmpeg's TCP), and the
+// DESCRIBE surround lines against the audio worker's table.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -35,6 +36,8 @@
 #include "funkhaus/common/shared_memory.h"
 #include "funkhaus/common/unique_fd.h"
 #include "funkhaus/net/gamestream/handshake.h"
+#include "funkhaus/net/rtsp/sdp.h"
+#include "funkhaus/test/rtsp_client.h"
 #include "gamestream/handshake_test_data.h"
 #include "gamestream/video_reference_codec.h"
 #include "net_harness.h"
@@ -655,6 +658,313 @@ TEST_P(NetAudioRtsp, FfmpegPullsVideoAndTheTone) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, NetAudioRtsp, ::testing::Values("udp", "tcp"));
+
+// ---- RTSP: the audio track across a kill -9 of net ----
+
+// Two UDP sockets on consecutive loopback ports (RTP even, RTCP the next).
+std::optional<std::pair<UniqueFd, UniqueFd>> udpPair(uint16_t* rtp_port) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    UniqueFd rtp(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(rtp.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) continue;
+    socklen_t len = sizeof a;
+    getsockname(rtp.get(), reinterpret_cast<sockaddr*>(&a), &len);
+    const uint16_t port = ntohs(a.sin_port);
+    if (port % 2 != 0 || port == 65534) continue;
+    UniqueFd rtcp(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    a.sin_port = htons(static_cast<uint16_t>(port + 1));
+    if (bind(rtcp.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) continue;
+    *rtp_port = port;
+    return std::make_pair(std::move(rtp), std::move(rtcp));
+  }
+  return std::nullopt;
+}
+
+// What an RTSP viewer's audio socket received: each RTP packet's sequence, timestamp, SSRC and
+// arrival, and the decoded left channel (one packet after the other, as a jitter buffer plays).
+struct RtpAudioLog {
+  std::vector<uint16_t> sequence;
+  std::vector<uint32_t> timestamp, ssrc;
+  std::vector<uint64_t> arrival_ns;
+  std::vector<float> left;
+  std::vector<size_t> left_at;  // index in `left` of each packet's first sample
+  std::vector<std::string> faults;
+};
+
+class RtpAudioReceiver {
+ public:
+  explicit RtpAudioReceiver(int fd) : fd_(fd) {
+    int error = OPUS_OK;
+    decoder_ = opus_decoder_create(kRate, kChannels, &error);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~RtpAudioReceiver() { stop(); }
+  RtpAudioLog stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    if (decoder_ != nullptr) opus_decoder_destroy(decoder_);
+    decoder_ = nullptr;
+    return log_;
+  }
+  size_t packets() const { return count_.load(); }
+
+ private:
+  void run() {
+    std::vector<uint8_t> buffer(2048);
+    std::vector<float> pcm(5760 * kChannels);
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 50) <= 0) continue;
+      const ssize_t n = recv(fd_, buffer.data(), buffer.size(), 0);
+      if (n < 12) continue;
+      const uint64_t now = monotonicNs();
+      if ((buffer[0] >> 6) != 2 || (buffer[1] & 0x7F) != 97) {
+        log_.faults.push_back("not RTP of payload type 97");
+        continue;
+      }
+      log_.sequence.push_back(uint16_t(buffer[2] << 8 | buffer[3]));
+      log_.timestamp.push_back(uint32_t(buffer[4]) << 24 | uint32_t(buffer[5]) << 16 |
+                               uint32_t(buffer[6]) << 8 | buffer[7]);
+      log_.ssrc.push_back(uint32_t(buffer[8]) << 24 | uint32_t(buffer[9]) << 16 |
+                          uint32_t(buffer[10]) << 8 | buffer[11]);
+      log_.arrival_ns.push_back(now);
+      const int samples =
+          opus_decode_float(decoder_, buffer.data() + 12, int(n - 12), pcm.data(), 5760, 0);
+      log_.left_at.push_back(log_.left.size());
+      if (samples <= 0) {
+        log_.faults.push_back("Opus packet did not decode");
+        continue;
+      }
+      for (int i = 0; i < samples; ++i) log_.left.push_back(pcm[size_t(i) * kChannels]);
+      ++count_;
+    }
+  }
+
+  int fd_;
+  OpusDecoder* decoder_ = nullptr;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<size_t> count_{0};
+  RtpAudioLog log_;
+};
+
+// A viewer of our own over UDP (video on one port pair, audio on another) keeps its audio track
+// across a kill -9 of net: the successor continues the same SSRC, the next sequence number
+// (no reuse; at most the one packet a kill between taking and sending loses) and timestamps on
+// the 48 kHz capture clock (the jump is the silence), and the tone plays on.
+TEST(NetAudio, RtspUdpAudioTrackSurvivesKillOfNet) {
+  NetHarnessConfig config;
+  config.audio = true;
+  auto harness = NetHarness::create(config);
+  ASSERT_TRUE(harness) << harness.error().message;
+  NetHarness& h = **harness;
+  VideoSource video(h.ringFd(), 320, 240, 30);
+  h.on_keyframe_request = [&video] { video.requestKeyframe(); };
+  ASSERT_TRUE(h.start());
+  ASSERT_TRUE(video.start());
+  ToneSource tone(h.audioRingFd());
+  ASSERT_TRUE(tone.start());
+  uint16_t video_port = 0, audio_port = 0;
+  auto video_pair = udpPair(&video_port);
+  auto audio_pair = udpPair(&audio_port);
+  ASSERT_TRUE(video_pair && audio_pair);
+  RtspClient::Options o;
+  o.port = h.rtspPort();
+  auto client = RtspClient::connect(o);
+  ASSERT_TRUE(client) << client.error().message;
+  auto described = client->describe(h.url());
+  ASSERT_TRUE(described && described->status == 200);
+  auto setup = client->setupUdp(client->control(), video_port, uint16_t(video_port + 1));
+  ASSERT_TRUE(setup && setup->status == 200);
+  auto audio_setup = client->setupUdp(h.url() + "/" + net::kAudioTrackControl, audio_port,
+                                      uint16_t(audio_port + 1));
+  ASSERT_TRUE(audio_setup && audio_setup->status == 200);
+  const auto audio_ssrc = transportSsrc(audio_setup->value("Transport"));
+  ASSERT_TRUE(audio_ssrc);
+  RtpAudioReceiver rx(audio_pair->first.get());
+  auto played = client->play(h.url());
+  ASSERT_TRUE(played && played->status == 200);
+  ASSERT_TRUE(waitFor([&] { return rx.packets() > 300; }, 5s)) << "audio before the kill";
+  // The slot holds the audio track as the successor will find it.
+  const abi::RtspAudioTrack& kept = h.page().viewers[0].audio;
+  EXPECT_EQ(kept.flags & abi::kAudioTrackFlagSetUp, abi::kAudioTrackFlagSetUp);
+  EXPECT_EQ(kept.ssrc, *audio_ssrc);
+  EXPECT_EQ(kept.client_rtp_port, audio_port);
+  // Two kills: the successor started at once (funkhausd's first restart), and one started
+  // 600 ms later (a backoff: the ring's records from before are stale by then and skipped).
+  std::vector<size_t> kills;
+  for (const auto pause : {0ms, 600ms}) {
+    const uint32_t next = h.page().viewers[0].audio.next_sequence;
+    h.kill9();
+    kills.push_back(rx.packets());
+    std::this_thread::sleep_for(pause);
+    ASSERT_TRUE(h.start());
+    EXPECT_TRUE(h.waitForLog("audio seq", 2000)) << "the successor continued the audio track";
+    EXPECT_GE(h.page().viewers[0].audio.next_sequence, next);
+    const size_t after = kills.back();
+    ASSERT_TRUE(waitFor([&] { return rx.packets() > after + 300; }, 5s)) << "audio after";
+  }
+  const RtpAudioLog log = rx.stop();
+  EXPECT_TRUE(log.faults.empty()) << log.faults.front();
+  ASSERT_GT(log.sequence.size(), 900u);
+  // One SSRC; sequence numbers +1 a packet, +2 at most where a kill fell between taking a
+  // number and sending (never backwards, never reused); timestamps 240 a sequence step except
+  // where a restart resynchronised them to the capture clock.
+  std::vector<size_t> resyncs;
+  for (size_t i = 1; i < log.sequence.size(); ++i) {
+    EXPECT_EQ(log.ssrc[i], *audio_ssrc) << i;
+    const uint16_t step = uint16_t(log.sequence[i] - log.sequence[i - 1]);
+    EXPECT_GE(step, 1) << "sequence reused at " << i;
+    EXPECT_LE(step, 2) << "sequence gap at " << i;
+    if (log.timestamp[i] - log.timestamp[i - 1] != 240u * step) resyncs.push_back(i);
+  }
+  EXPECT_LE(resyncs.size(), kills.size()) << "timestamps jump only at a restart";
+  // On the capture clock: a timestamp minus its arrival (in 48 kHz ticks) stays where it was
+  // at the start, for the packets well after each restart (the burst of kept records aside).
+  auto lead = [&](size_t i) {
+    return double(int32_t(log.timestamp[i] - uint32_t(log.arrival_ns[i] * 48 / 1'000'000))) / 48;
+  };
+  const double lead0 = lead(50);
+  for (size_t k = 0; k < kills.size(); ++k) {
+    const size_t from = kills[k];
+    const size_t to = std::min(log.sequence.size(), from + 60);
+    size_t at = from;  // the successor's first packet: after the longest pause
+    for (size_t i = std::max<size_t>(from, 10) - 8; i < to; ++i)
+      if (log.arrival_ns[i] - log.arrival_ns[i - 1] > log.arrival_ns[at] - log.arrival_ns[at - 1])
+        at = i;
+    const double pause_ms = double(log.arrival_ns[at] - log.arrival_ns[at - 1]) / 1e6;
+    const double silence_ms = double(log.timestamp[at] - log.timestamp[at - 1]) / 48 - 5;
+    std::printf(
+        "[figures] RTSP/UDP audio, kill -9 of net %zu (successor after %s): seq %u -> %u, "
+        "%.1f ms of silence in the stream, arrivals paused %.1f ms; timestamp - arrival "
+        "%+.1f ms from the start's\n",
+        k + 1, k == 0 ? "0 ms" : "600 ms", unsigned(log.sequence[at - 1]),
+        unsigned(log.sequence[at]), silence_ms, pause_ms, lead(to - 1) - lead0);
+    EXPECT_LT(silence_ms, 1000);
+    EXPECT_NEAR(lead(to - 1), lead0, 20) << "timestamps continue on the capture clock";
+  }
+  EXPECT_NEAR(lead(log.sequence.size() - 1), lead0, 20);
+  // The tone throughout: every 0.5 s of what was decoded, on both sides of each restart.
+  for (size_t at = kRate / 10; at + kRate / 2 <= log.left.size(); at += kRate / 2) {
+    const ToneFigures f = measure(
+        std::vector<float>(log.left.begin() + long(at), log.left.begin() + long(at + kRate / 2)));
+    EXPECT_NEAR(f.frequency, kToneHz, 5) << "at " << at;
+    EXPECT_NEAR(f.rms_db, expectedRmsDb(), 1.0) << "at " << at;
+  }
+  // The successor asked for audio for the continued track.
+  EXPECT_EQ(h.audioRequests().back(), abi::audioRequest(0, 5));
+  tone.stop();
+  video.stop();
+  EXPECT_TRUE(h.stop().has_value());
+}
+
+// The runs of 5 ms windows at or below -40 dBFS RMS in x[from, to): (start, length) each.
+std::vector<std::pair<size_t, size_t>> silences(const std::vector<float>& x, size_t from,
+                                                size_t to) {
+  constexpr size_t kWindow = 240;
+  std::vector<std::pair<size_t, size_t>> runs;
+  bool in_run = false;
+  for (size_t at = from; at + kWindow <= to; at += kWindow) {
+    double sum = 0;
+    for (size_t i = at; i < at + kWindow; ++i) sum += double(x[i]) * x[i];
+    const bool silent = 10 * std::log10(sum / kWindow + 1e-30) <= -40;
+    if (silent && in_run) runs.back().second += kWindow;
+    if (silent && !in_run) runs.emplace_back(at, kWindow);
+    in_run = silent;
+  }
+  return runs;
+}
+
+// ffmpeg over TCP interleaved writes 10 s of the audio track to WAV (gaps in the timestamps
+// filled with silence) while net is killed under it twice, its successor started at once and
+// then 600 ms later: the tone throughout but for a short silence at each restart.
+TEST(NetAudio, RtspFfmpegTcpAudioSurvivesKillOfNet) {
+  if (!haveFfmpeg()) GTEST_SKIP() << "ffmpeg is not installed";
+  NetHarnessConfig config;
+  config.audio = true;
+  auto harness = NetHarness::create(config);
+  ASSERT_TRUE(harness) << harness.error().message;
+  NetHarness& h = **harness;
+  VideoSource video(h.ringFd(), 320, 240, 30);
+  h.on_keyframe_request = [&video] { video.requestKeyframe(); };
+  ASSERT_TRUE(h.start());
+  ASSERT_TRUE(video.start());
+  ToneSource tone(h.audioRingFd());
+  ASSERT_TRUE(tone.start());
+  char dir_template[] = "/tmp/funkhaus-net-audio-XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  const std::string dir = dir_template, wav = dir + "/audio.wav", log = dir + "/ffmpeg.log";
+  const std::string command =
+      "timeout 40 ffmpeg -nostdin -loglevel error -rtsp_transport tcp -i " + h.url() +
+      " -map 0:a -af aresample=async=1:min_hard_comp=0.01 -t 10 -c:a pcm_s16le -y " + wav +
+      " -map 0:v -t 10 -f null - >" + log + " 2>&1";
+  std::atomic<int> status{-1};
+  std::thread ffmpeg([&] { status = std::system(command.c_str()); });
+  // Mid-stream: once the viewer plays (its slot) and a few seconds of tone went out.
+  const bool playing = waitFor(
+      [&] {
+        return abi::atomicLoad(h.page().viewers[0].state) ==
+                   static_cast<uint32_t>(abi::ViewerState::kPlaying) &&
+               h.page().viewers[0].audio.packets_sent > 0;
+      },
+      15s);
+  EXPECT_TRUE(playing);
+  std::vector<uint64_t> kill_ns;
+  const uint64_t started_ns = monotonicNs();
+  for (const auto pause : {0ms, 600ms}) {
+    std::this_thread::sleep_for(3s);
+    kill_ns.push_back(monotonicNs());
+    h.kill9();
+    const uint32_t seq_before = h.page().viewers[0].audio.next_sequence;
+    std::this_thread::sleep_for(pause);
+    const auto restarted = h.start();
+    ASSERT_TRUE(restarted) << restarted.error().message;
+    EXPECT_TRUE(h.waitForLog("audio seq " + std::to_string(seq_before), 2000))
+        << "the successor continued the audio track at the next sequence number";
+  }
+  ffmpeg.join();
+  EXPECT_EQ(status.load(), 0) << command;
+  int channels = 0, rate = 0;
+  const std::vector<float> samples = readWavChannel0(wav, &channels, &rate);
+  ASSERT_GT(samples.size(), size_t(8 * kRate)) << "at least 8 of the 10 s";
+  // The silences after the decoder settled: each shorter than a second.
+  const auto runs = silences(samples, kRate / 2, samples.size() - kRate / 10);
+  std::printf(
+      "[figures] RTSP/TCP (ffmpeg, %.2f s written): kills -9 of net at +%.2f s (successor at "
+      "once) and +%.2f s (600 ms later) after the viewer played; silences in the WAV:",
+      double(samples.size()) / kRate, double(kill_ns[0] - started_ns) / 1e9,
+      double(kill_ns[1] - started_ns) / 1e9);
+  for (const auto& [at, length] : runs)
+    std::printf(" %.1f ms at %.2f s", double(length) * 1000 / kRate, double(at) / kRate);
+  std::printf("%s\n", runs.empty() ? " none" : "");
+  size_t longest = 0;
+  for (const auto& run : runs) longest = std::max(longest, run.second);
+  EXPECT_LT(longest, size_t(kRate)) << "less than a second of silence";
+  EXPECT_LE(runs.size(), 4u) << "a short silence per kill, no more";
+  // The tone in every 0.5 s of the file that no silence touches: before, between and after
+  // the kills.
+  size_t chunks = 0;
+  for (size_t from = kRate / 2; from + kRate / 2 <= samples.size() - kRate / 10;
+       from += kRate / 2) {
+    const size_t to = from + kRate / 2;
+    bool quiet = false;
+    for (const auto& [at, length] : runs)
+      quiet = quiet || (from < at + length + 480 && to + 480 > at);
+    if (quiet) continue;
+    const ToneFigures f =
+        measure(std::vector<float>(samples.begin() + long(from), samples.begin() + long(to)));
+    EXPECT_NEAR(f.frequency, kToneHz, 5) << "at " << double(from) / kRate << " s";
+    EXPECT_NEAR(f.rms_db, expectedRmsDb(), 1.0) << "at " << double(from) / kRate << " s";
+    ++chunks;
+  }
+  EXPECT_GE(chunks, 12u);
+  tone.stop();
+  video.stop();
+  EXPECT_TRUE(h.stop().has_value());
+  std::system(("rm -rf " + dir).c_str());
+}
 
 // An RTSP viewer leaves the channel count to the audio worker; a GameStream client that names
 // its channels wins while it streams, and RTSP's request comes back when it ends.

@@ -184,6 +184,57 @@ TEST(NetState, SlotValidationNamesTheBadField) {
   EXPECT_TRUE(validateViewerSlot(*tcp).ok());
 }
 
+TEST(NetState, AudioTrackValidationNamesTheBadField) {
+  auto withAudio = [](abi::ViewerTransport transport) {
+    auto s = std::make_unique<abi::RtspViewerSlot>(validUdpSlot());
+    s->transport = static_cast<uint32_t>(transport);
+    s->ssrc = 0x1111;
+    s->rtp_channel = 0;
+    s->rtcp_channel = 1;
+    s->audio.flags = abi::kAudioTrackFlagSetUp | abi::kAudioTrackFlagTimed;
+    s->audio.ssrc = 0x2222;
+    s->audio.next_sequence = 0xFFFF;
+    s->audio.client_rtp_port = 5002;
+    s->audio.client_rtcp_port = 5003;
+    s->audio.rtp_channel = 2;
+    s->audio.rtcp_channel = 3;
+    return s;
+  };
+  EXPECT_TRUE(validateViewerSlot(*withAudio(abi::ViewerTransport::kUdp)).ok());
+  EXPECT_TRUE(validateViewerSlot(*withAudio(abi::ViewerTransport::kTcpInterleaved)).ok());
+  struct Case {
+    abi::ViewerTransport transport;
+    std::function<void(abi::RtspViewerSlot&)> spoil;
+    const char* says;
+  };
+  const auto udp = abi::ViewerTransport::kUdp;
+  const auto tcp = abi::ViewerTransport::kTcpInterleaved;
+  const std::vector<Case> cases = {
+      {udp, [](auto& x) { x.audio.flags = 0x80 | abi::kAudioTrackFlagSetUp; }, "audio flags"},
+      {udp, [](auto& x) { x.audio.flags = abi::kAudioTrackFlagTimed; }, "without an audio track"},
+      {udp, [](auto& x) { x.audio.next_sequence = 0x10000; }, "audio sequence"},
+      {udp, [](auto& x) { x.audio.ssrc = x.ssrc; }, "audio ssrc"},
+      {udp, [](auto& x) { x.audio.client_rtp_port = 0; }, "audio client port"},
+      {udp, [](auto& x) { x.audio.client_rtcp_port = 0; }, "audio client port"},
+      {tcp, [](auto& x) { x.audio.rtp_channel = 0; }, "audio channels"},
+      {tcp, [](auto& x) { x.audio.rtcp_channel = 1; }, "audio channels"},
+      {tcp, [](auto& x) { x.audio.rtcp_channel = 2; }, "audio channels"},
+  };
+  for (const Case& c : cases) {
+    auto bad = withAudio(c.transport);
+    c.spoil(*bad);
+    auto ok = validateViewerSlot(*bad);
+    ASSERT_FALSE(ok.ok()) << c.says;
+    EXPECT_NE(ok.error().message.find(c.says), std::string::npos) << ok.error().message;
+  }
+  // No audio track: its other fields mean nothing.
+  auto none = withAudio(udp);
+  none->audio.flags = 0;
+  none->audio.ssrc = none->ssrc;
+  none->audio.next_sequence = 0x12345678;
+  EXPECT_TRUE(validateViewerSlot(*none).ok());
+}
+
 TEST(NetState, ConnectionSlotValidationNamesTheBadField) {
   auto kept = [] {
     auto c = std::make_unique<abi::NetConnectionSlot>();

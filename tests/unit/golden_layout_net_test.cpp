@@ -80,20 +80,46 @@ TEST(GoldenLayout, NetStateConstantsV4) {
 
 // --- the RTSP blob: its own version -------------------------------------------------------
 
-void expectRtspVersion1() {
-  ASSERT_EQ(kRtspStateVersion, 1u) << "new RTSP blob version: record its golden tables";
+void expectRtspVersion2() {
+  ASSERT_EQ(kRtspStateVersion, 2u) << "new RTSP blob version: record its golden tables";
 }
 
-TEST(GoldenLayout, NetParameterSetRtspV1) {
-  expectRtspVersion1();
+TEST(GoldenLayout, NetParameterSetRtspV2) {
+  expectRtspVersion2();
   checkLayout<NetParameterSet>("NetParameterSet", 1024,
                                {{"size", 0, 4}, {"reserved", 4, 4}, {"data", 8, 1016}},
                                {W(size), W(reserved), W(data)});
 }
 
-TEST(GoldenLayout, RtspViewerSlotRtspV1) {
-  expectRtspVersion1();
-  checkLayout<RtspViewerSlot>("RtspViewerSlot", 192,
+TEST(GoldenLayout, RtspAudioTrackRtspV2) {
+  expectRtspVersion2();
+  checkLayout<RtspAudioTrack>(
+      "RtspAudioTrack", 64,
+      {{"flags", 0, 4},
+       {"ssrc", 4, 4},
+       {"timestamp_offset", 8, 4},
+       {"next_timestamp", 12, 4},
+       {"next_sequence", 16, 4},
+       {"client_rtp_port", 20, 2},
+       {"client_rtcp_port", 22, 2},
+       {"rtp_channel", 24, 1},
+       {"rtcp_channel", 25, 1},
+       {"reserved0", 26, 2},
+       {"reserved1", 28, 4},
+       {"packets_sent", 32, 8},
+       {"octets_sent", 40, 8},
+       {"packets_dropped", 48, 8},
+       {"reserved2", 56, 8}},
+      {W(flags), W(ssrc), W(timestamp_offset), W(next_timestamp), W(next_sequence),
+       W(client_rtp_port), W(client_rtcp_port), W(rtp_channel), W(rtcp_channel), W(reserved0),
+       W(reserved1), W(packets_sent), W(octets_sent), W(packets_dropped), W(reserved2)});
+  EXPECT_EQ(kAudioTrackFlagSetUp, 1u);
+  EXPECT_EQ(kAudioTrackFlagTimed, 2u);
+}
+
+TEST(GoldenLayout, RtspViewerSlotRtspV2) {
+  expectRtspVersion2();
+  checkLayout<RtspViewerSlot>("RtspViewerSlot", 256,
                               {{"state", 0, 4},
                                {"transport", 4, 4},
                                {"session_id", 8, 8},
@@ -121,7 +147,8 @@ TEST(GoldenLayout, RtspViewerSlotRtspV1) {
                                {"rr_jitter", 124, 4},
                                {"rr_count", 128, 8},
                                {"rr_last_ns", 136, 8},
-                               {"reserved1", 144, 48}},
+                               {"reserved1", 144, 48},
+                               {"audio", 192, 64}},
                               {W(state),
                                W(transport),
                                W(session_id),
@@ -149,12 +176,13 @@ TEST(GoldenLayout, RtspViewerSlotRtspV1) {
                                W(rr_jitter),
                                W(rr_count),
                                W(rr_last_ns),
-                               W(reserved1)});
+                               W(reserved1),
+                               W(audio)});
 }
 
-TEST(GoldenLayout, RtspStateRtspV1) {
-  expectRtspVersion1();
-  checkLayout<RtspState>("RtspState", 3200 + 16 * 192,
+TEST(GoldenLayout, RtspStateRtspV2) {
+  expectRtspVersion2();
+  checkLayout<RtspState>("RtspState", 3200 + 16 * 256,
                          {{"header", 0, 64},
                           {"codec", 64, 4},
                           {"parameter_sets_valid", 68, 4},
@@ -162,7 +190,7 @@ TEST(GoldenLayout, RtspStateRtspV1) {
                           {"vps", 128, 1024},
                           {"sps", 1152, 1024},
                           {"pps", 2176, 1024},
-                          {"viewers", 3200, 16 * 192}},
+                          {"viewers", 3200, 16 * 256}},
                          {W(header), W(codec), W(parameter_sets_valid), W(reserved), W(vps), W(sps),
                           W(pps), W(viewers)});
   EXPECT_EQ(std::memcmp(&kRtspStateMagic, "FHRT", 4), 0) << "little-endian 'FHRT'";

@@ -108,20 +108,26 @@ void RtspProtocol::serveAudio(const AccessUnit& packet) {
   if (size > 0xFFFF) return;
   for (uint32_t i = 0; i < abi::kMaxConnections; ++i) {
     Session& session = sessions_[i];
-    AudioTrack& audio = session.audio;
-    if (session.connection == nullptr || !audio.set_up) continue;
+    if (session.connection == nullptr) continue;
     abi::RtspViewerSlot& s = blob_->viewer(i);
-    if (!isPlaying(s)) continue;
-    // Sample-exact timestamps on the capture clock: continuous while the two agree.
+    if (!isPlaying(s) || !audioSetUp(s)) continue;
+    abi::RtspAudioTrack& audio = s.audio;
+    // Sample-exact timestamps on the capture clock: continuous while the two agree (also across
+    // a restarted net, which continues from the slot; its gap is a jump on the capture clock).
     const uint32_t captured = rtpAudioTimestamp(packet.capture_time_ns, audio.timestamp_offset);
+    const bool timed = (audio.flags & abi::kAudioTrackFlagTimed) != 0;
     const auto apart = static_cast<int32_t>(captured - audio.next_timestamp);
-    if (!audio.timed || (packet.flags & abi::kRecordFlagDiscontinuity) != 0 ||
-        apart > kAudioResyncTicks || apart < -kAudioResyncTicks)
-      audio.next_timestamp = captured;
-    const uint32_t ts = audio.next_timestamp;
-    audio.next_timestamp += samples;
-    audio.timed = true;
-    const uint16_t seq = audio.next_sequence++;
+    const uint32_t ts = !timed || (packet.flags & abi::kRecordFlagDiscontinuity) != 0 ||
+                                apart > kAudioResyncTicks || apart < -kAudioResyncTicks
+                            ? captured
+                            : audio.next_timestamp;
+    // Sequence and timestamp are taken in the slot before the packet leaves (as the video's): a
+    // net killed in between leaves its successor a one-packet gap, never a reuse.
+    const auto seq = static_cast<uint16_t>(audio.next_sequence);
+    audio.next_sequence = (audio.next_sequence + 1) & 0xFFFF;
+    audio.next_timestamp = ts + samples;
+    audio.flags |= abi::kAudioTrackFlagTimed;
+    std::atomic_signal_fence(std::memory_order_seq_cst);
     frame_unit_.resize(4 + size);
     uint8_t* p = frame_unit_.data();
     writeRtpHeader(p + 4, false, kRtpAudioPayloadType, seq, ts, audio.ssrc);
@@ -147,16 +153,16 @@ void RtspProtocol::serveAudio(const AccessUnit& packet) {
                                  ? size
                                  : 0;  // TCP bytes are the core's
     } else {
-      ++audio.dropped;
+      ++audio.packets_dropped;
       ++counters_.drops;
     }
   }
 }
 
-void RtspProtocol::sendAudioReport(Session& session, const abi::RtspViewerSlot& s, uint64_t now_ns,
+void RtspProtocol::sendAudioReport(Session& session, abi::RtspViewerSlot& s, uint64_t now_ns,
                                    uint64_t ntp_time) {
-  AudioTrack& audio = session.audio;
-  if (!audio.set_up || audio.packets_sent == 0) return;
+  const abi::RtspAudioTrack& audio = s.audio;
+  if (!audioSetUp(s) || audio.packets_sent == 0) return;
   uint8_t buffer[4 + 28 + 4 + 4 + 2 + 255 + 4];
   SenderReport sr;
   sr.ssrc = audio.ssrc;
@@ -343,9 +349,8 @@ std::optional<uint32_t> RtspProtocol::slotByAddress(const sockaddr_storage& from
     if (sessions_[i].connection == nullptr) continue;
     const abi::RtspViewerSlot& s = blob_->viewer(i);
     if (s.transport != static_cast<uint32_t>(abi::ViewerTransport::kUdp)) continue;
-    const AudioTrack& audio = sessions_[i].audio;
     if (s.address_family != from.ss_family ||
-        (s.client_rtcp_port != port && !(audio.set_up && audio.client_rtcp_port == port)))
+        (s.client_rtcp_port != port && !(audioSetUp(s) && s.audio.client_rtcp_port == port)))
       continue;
     const void* addr =
         from.ss_family == AF_INET

@@ -27,6 +27,24 @@ Result<void> validateViewerSlot(const RtspViewerSlot& s) {
   } else if (s.transport != static_cast<uint32_t>(abi::ViewerTransport::kTcpInterleaved)) {
     return makeError("unknown transport {}", s.transport);
   }
+  const abi::RtspAudioTrack& a = s.audio;
+  if ((a.flags & ~abi::kAudioTrackFlagsKnown) != 0)
+    return makeError("unknown audio flags 0x{:x}", a.flags);
+  if (!audioSetUp(s)) {
+    if (a.flags != 0) return makeError("audio flags 0x{:x} without an audio track", a.flags);
+    return {};
+  }
+  if (a.next_sequence > 0xFFFF) return makeError("audio sequence {} over 16 bits", a.next_sequence);
+  if (a.ssrc == s.ssrc) return makeError("audio ssrc {:08X} is the video's", a.ssrc);
+  if (s.transport == static_cast<uint32_t>(abi::ViewerTransport::kUdp)) {
+    if (a.client_rtp_port == 0 || a.client_rtcp_port == 0) return makeError("audio client port 0");
+  } else {
+    if (a.rtp_channel == a.rtcp_channel || a.rtp_channel == s.rtp_channel ||
+        a.rtp_channel == s.rtcp_channel || a.rtcp_channel == s.rtp_channel ||
+        a.rtcp_channel == s.rtcp_channel)
+      return makeError("audio channels {}-{} overlap the video's {}-{}", a.rtp_channel,
+                       a.rtcp_channel, s.rtp_channel, s.rtcp_channel);
+  }
   return {};
 }
 

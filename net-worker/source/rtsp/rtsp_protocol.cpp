@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 
@@ -101,10 +102,11 @@ Result<void> RtspProtocol::adopt(Connection& c, uint32_t session) {
     session_of.viewer.playing = true;
     setNeedsKeyframe(i, true);
   }
-  spdlog::info("slot {}: continuing {} viewer {} (session {}, {}, seq {})", i,
+  spdlog::info("slot {}: continuing {} viewer {} (session {}, {}, seq {}{})", i,
                playing ? "playing" : "ready", c.name(), formatSessionId(s.session_id),
                s.transport == static_cast<uint32_t>(abi::ViewerTransport::kUdp) ? "UDP" : "TCP",
-               s.next_sequence & 0xFFFF);
+               s.next_sequence & 0xFFFF,
+               audioSetUp(s) ? fmt::format(", audio seq {}", s.audio.next_sequence) : "");
   return {};
 }
 
@@ -122,6 +124,7 @@ void RtspProtocol::adopted() {
     }
   }
   if (any_playing) core_.requestKeyframe();
+  updateAudioRequest();  // continued audio tracks: the successor asks for audio again
 }
 
 std::string RtspProtocol::describe() const {
@@ -161,9 +164,8 @@ size_t RtspProtocol::onInput(Connection& c, std::span<const uint8_t> input) {
     core_.skip(c, u.skip);
   } else if (const int slot = dataOf(c).slot; slot >= 0) {  // kInterleaved
     const abi::RtspViewerSlot& s = blob_->viewer(static_cast<uint32_t>(slot));
-    const AudioTrack& audio = sessions_[static_cast<size_t>(slot)].audio;
     if (s.transport == static_cast<uint32_t>(abi::ViewerTransport::kTcpInterleaved) &&
-        (u.channel == s.rtcp_channel || (audio.set_up && u.channel == audio.rtcp_channel)))
+        (u.channel == s.rtcp_channel || (audioSetUp(s) && u.channel == s.audio.rtcp_channel)))
       handleRtcp(u.payload, slot);
   }
   return u.consumed;
@@ -190,7 +192,7 @@ void RtspProtocol::setNeedsKeyframe(uint32_t slot, bool needs) {
 
 void RtspProtocol::freeSession(uint32_t slot) {
   core_.viewers().remove(&sessions_[slot].viewer);
-  const bool audio = sessions_[slot].audio.set_up;
+  const bool audio = audioSetUp(blob_->viewer(slot));
   sessions_[slot] = Session{};
   blob_->freeViewer(slot);
   if (audio) updateAudioRequest();
@@ -198,7 +200,8 @@ void RtspProtocol::freeSession(uint32_t slot) {
 
 void RtspProtocol::updateAudioRequest() {
   bool any = false;
-  for (const Session& s : sessions_) any = any || (s.connection != nullptr && s.audio.set_up);
+  for (uint32_t i = 0; i < abi::kMaxConnections; ++i)
+    any = any || (sessions_[i].connection != nullptr && audioSetUp(blob_->viewer(i)));
   if (any == audio_requested_) return;
   audio_requested_ = any;
   // The audio worker's own channel count, 5 ms packets (a GameStream client's request wins).
@@ -491,27 +494,26 @@ void RtspProtocol::handleAudioSetup(Connection& c, const RtspRequest& r, uint32_
   }
   const auto slot = sessionSlot(c, r);
   if (!slot) return respond(c, 454, cseq);
-  Session& session = sessions_[*slot];
-  AudioTrack& audio = session.audio;
-  if (audio.set_up) return respond(c, 455, cseq, sessionHeader(*slot));
-  const abi::RtspViewerSlot& s = blob_->viewer(*slot);
+  abi::RtspViewerSlot& s = blob_->viewer(*slot);
+  if (audioSetUp(s)) return respond(c, 455, cseq, sessionHeader(*slot));
   const std::string* transport_header = r.header("Transport");
   const auto t = transport_header ? chooseTransport(*transport_header) : std::nullopt;
   if (!t) return respond(c, 461, cseq);
   const bool tcp = s.transport == static_cast<uint32_t>(abi::ViewerTransport::kTcpInterleaved);
   if (t->tcp != tcp) return respond(c, 461, cseq);  // both tracks one way
-  AudioTrack track;
+  abi::RtspAudioTrack track{};
   const uint64_t bits = randomBits();
   track.ssrc = static_cast<uint32_t>(bits);
   if (track.ssrc == s.ssrc) track.ssrc ^= 1;
   track.timestamp_offset = static_cast<uint32_t>(bits >> 32);
-  track.next_sequence = static_cast<uint16_t>(randomBits() & 0x7FFF);
+  track.next_sequence = static_cast<uint32_t>(randomBits() & 0x7FFF);  // room before a wrap
   std::string reply;
   if (tcp) {
     track.rtp_channel = *t->rtp_channel;
     track.rtcp_channel = *t->rtcp_channel;
     for (uint8_t used : {s.rtp_channel, s.rtcp_channel})
       if (track.rtp_channel == used || track.rtcp_channel == used) return respond(c, 461, cseq);
+    if (track.rtp_channel == track.rtcp_channel) return respond(c, 461, cseq);
     reply = fmt::format("Transport: RTP/{}/TCP;unicast;interleaved={}-{};ssrc={:08X}\r\n",
                         t->profile.substr(4), track.rtp_channel, track.rtcp_channel, track.ssrc);
   } else {
@@ -522,8 +524,11 @@ void RtspProtocol::handleAudioSetup(Connection& c, const RtspRequest& r, uint32_
         t->profile, track.client_rtp_port, track.client_rtcp_port, server_rtp_port_,
         server_rtp_port_ + 1, track.ssrc);
   }
-  track.set_up = true;
-  audio = track;
+  // In the viewer slot, flags last: a net killed in between leaves no half track behind.
+  track.flags = 0;
+  s.audio = track;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  s.audio.flags = abi::kAudioTrackFlagSetUp;
   spdlog::info("connection {}: SETUP of the audio track ({}) in slot {}", c.name(),
                tcp ? "TCP interleaved" : "UDP", *slot);
   updateAudioRequest();
@@ -558,11 +563,12 @@ void RtspProtocol::handlePlay(Connection& c, const RtspRequest& r, uint32_t cseq
   const uint64_t at = last_capture_ns_ != 0 ? last_capture_ns_ : monotonicNs();
   std::string info = fmt::format("url={};seq={};rtptime={}", url, s.next_sequence & 0xFFFF,
                                  rtpTimestamp(at, s.rtp_timestamp_offset));
-  if (const AudioTrack& audio = sessions_[*slot].audio; audio.set_up) {
-    info +=
-        fmt::format(",url={}/{};seq={};rtptime={}", base, kAudioTrackControl, audio.next_sequence,
-                    audio.timed ? audio.next_timestamp
-                                : rtpAudioTimestamp(monotonicNs(), audio.timestamp_offset));
+  if (audioSetUp(s)) {
+    const abi::RtspAudioTrack& audio = s.audio;
+    const bool timed = (audio.flags & abi::kAudioTrackFlagTimed) != 0;
+    info += fmt::format(
+        ",url={}/{};seq={};rtptime={}", base, kAudioTrackControl, audio.next_sequence & 0xFFFF,
+        timed ? audio.next_timestamp : rtpAudioTimestamp(monotonicNs(), audio.timestamp_offset));
   }
   spdlog::info("connection {}: PLAY session {}", c.name(), formatSessionId(s.session_id));
   respond(c, 200, cseq,

@@ -3,7 +3,7 @@
 // validated; a connection that passes is resumed on a socket, so the output-unit fields are
 // exercised too. Input: the page header (the protocol table included), the RTSP blob's first
 // 3200 bytes (header and parameter sets), then per slot the 64-byte connection-slot header and
-// the 192-byte viewer slot, in order.
+// the 256-byte viewer slot (its audio track in the last 64), in order.
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -52,7 +52,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)net::validateNetStateHeader(reinterpret_cast<const std::byte*>(mem), sizeof *mem);
   (void)net::readParameterSets(mem->rtsp);
   for (uint32_t i = 0; i < abi::kMaxConnections; ++i) {
-    (void)net::validateViewerSlot(mem->rtsp.viewers[i]);
+    const abi::RtspViewerSlot& v = mem->rtsp.viewers[i];
+    if (net::validateViewerSlot(v) && net::audioSetUp(v)) {
+      // What a successor relies on before it sends a continued audio track's next packet.
+      if (v.audio.next_sequence > 0xFFFF || v.audio.ssrc == v.ssrc) __builtin_trap();
+      if (v.transport == static_cast<uint32_t>(abi::ViewerTransport::kUdp) &&
+          (v.audio.client_rtp_port == 0 || v.audio.client_rtcp_port == 0))
+        __builtin_trap();
+      if (v.transport == static_cast<uint32_t>(abi::ViewerTransport::kTcpInterleaved) &&
+          (v.audio.rtp_channel == v.rtp_channel || v.audio.rtcp_channel == v.rtcp_channel ||
+           v.audio.rtp_channel == v.audio.rtcp_channel))
+        __builtin_trap();
+    }
     abi::NetConnectionSlot& c = mem->page.connections[i];
     if (!net::validateConnectionSlot(c) || c.state == 0) continue;
     int sv[2];
@@ -96,6 +107,17 @@ std::vector<std::vector<uint8_t>> fuzzSeeds() {
     s.address_family = AF_INET;
     s.client_rtp_port = 5000;
     s.client_rtcp_port = 5001;
+    s.rtp_channel = 0;
+    s.rtcp_channel = 1;
+    s.ssrc = 0x1234;
+    s.audio.flags = abi::kAudioTrackFlagSetUp | (i == 0 ? abi::kAudioTrackFlagTimed : 0);
+    s.audio.ssrc = 0x5678;
+    s.audio.next_sequence = 0xFFFF;
+    s.audio.next_timestamp = 48000;
+    s.audio.client_rtp_port = 5002;
+    s.audio.client_rtcp_port = 5003;
+    s.audio.rtp_channel = 2;
+    s.audio.rtcp_channel = 3;
     const size_t base = kHeader + kBlobPrefix + i * (kConnectionHeader + kViewer);
     std::memcpy(seed.data() + base, &c, kConnectionHeader);
     std::memcpy(seed.data() + base + kConnectionHeader, &s, kViewer);

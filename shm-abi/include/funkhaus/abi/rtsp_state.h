@@ -16,7 +16,7 @@ namespace funkhaus::abi {
 inline constexpr uint32_t kRtspStateMagic = 0x54524846;  // "FHRT" as little-endian bytes
 // The RTSP blob's own version: bump on any change to a struct or enum in this file (the golden
 // layout test fails until you do). Nothing else in the ABI depends on it.
-inline constexpr uint32_t kRtspStateVersion = 1;
+inline constexpr uint32_t kRtspStateVersion = 2;  // 2: the audio track in the viewer slot
 
 // Bytes of one parameter-set NAL unit (no start code) the blob can keep.
 inline constexpr uint32_t kMaxParameterSetSize = 1016;
@@ -42,6 +42,38 @@ struct NetParameterSet {
   uint32_t reserved;
   uint8_t data[kMaxParameterSetSize];  // one NAL unit as in the stream, header included
 };
+
+// Flags in RtspAudioTrack::flags.
+inline constexpr uint32_t kAudioTrackFlagSetUp = 1u << 0;  // SETUP of the audio track done
+inline constexpr uint32_t kAudioTrackFlagTimed = 1u << 1;  // next_timestamp continues the stream
+inline constexpr uint32_t kAudioTrackFlagsKnown = kAudioTrackFlagSetUp | kAudioTrackFlagTimed;
+
+// A viewer's audio track (Opus, RFC 7587): it plays while its viewer does. The transport is the
+// video's (the same client address, or the same connection with channels of its own).
+struct RtspAudioTrack {
+  uint32_t flags;             // kAudioTrackFlag*; 0 = no audio track
+  uint32_t ssrc;              // our SSRC of the audio track, != the video's
+  uint32_t timestamp_offset;  // random; RTP timestamp = 48 kHz capture time + this
+  uint32_t next_timestamp;    // kAudioTrackFlagTimed: the last packet's timestamp + its samples
+  uint32_t next_sequence;     // next RTP sequence number (low 16 bits)
+  uint16_t client_rtp_port;   // UDP: host order
+  uint16_t client_rtcp_port;  // UDP: host order
+  uint8_t rtp_channel;        // TCP: interleaved channel of RTP
+  uint8_t rtcp_channel;       // TCP: interleaved channel of RTCP
+  uint16_t reserved0;
+  uint32_t reserved1;
+  uint64_t packets_sent;     // RTP packets sent (sender report: low 32 bits)
+  uint64_t octets_sent;      // RTP payload octets sent (sender report: low 32 bits)
+  uint64_t packets_dropped;  // packets the viewer could not take
+  uint64_t reserved2;
+};
+
+static_assert(sizeof(RtspAudioTrack) == 64, "audio track size is part of the viewer slot");
+static_assert(offsetof(RtspAudioTrack, client_rtp_port) == 20, "layout drift");
+static_assert(offsetof(RtspAudioTrack, packets_sent) == 32, "an 8-byte field must be 8-aligned");
+static_assert(std::is_standard_layout_v<RtspAudioTrack> &&
+                  std::is_trivially_copyable_v<RtspAudioTrack>,
+              "no constructor runs in shared memory: the bytes are the object");
 
 static_assert(sizeof(NetParameterSet) == 1024, "parameter-set size is part of the blob");
 static_assert(std::is_standard_layout_v<NetParameterSet> &&
@@ -83,9 +115,12 @@ struct RtspViewerSlot {
   uint64_t rr_count;             // receiver reports received
   uint64_t rr_last_ns;           // CLOCK_MONOTONIC of the latest
   uint64_t reserved1[6];
+
+  // --- its audio track (with an audio ring), kept so a restarted net continues it ---
+  RtspAudioTrack audio;
 };
 
-static_assert(sizeof(RtspViewerSlot) == 192, "viewer slot size is part of the blob");
+static_assert(sizeof(RtspViewerSlot) == 256, "viewer slot size is part of the blob");
 static_assert(alignof(RtspViewerSlot) == 8, "8-byte fields inside need 8-byte alignment");
 static_assert(offsetof(RtspViewerSlot, state) == 0, "state first: it says whether the rest counts");
 static_assert(offsetof(RtspViewerSlot, session_id) == 8, "an 8-byte field must be 8-aligned");
@@ -94,6 +129,7 @@ static_assert(offsetof(RtspViewerSlot, rtp_channel) == 60, "layout drift");
 static_assert(offsetof(RtspViewerSlot, packets_sent) == 64, "an 8-byte field must be 8-aligned");
 static_assert(offsetof(RtspViewerSlot, rr_fraction_lost) == 112, "layout drift");
 static_assert(offsetof(RtspViewerSlot, rr_count) == 128, "an 8-byte field must be 8-aligned");
+static_assert(offsetof(RtspViewerSlot, audio) == 192, "an 8-byte field must be 8-aligned");
 static_assert(std::is_standard_layout_v<RtspViewerSlot>, "offsetof must be meaningful");
 static_assert(std::is_trivially_copyable_v<RtspViewerSlot>,
               "no constructor runs in shared memory: the bytes are the object");

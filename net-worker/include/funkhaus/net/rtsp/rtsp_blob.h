@@ -13,9 +13,14 @@
 
 namespace funkhaus::net {
 
-// Checks an RTSP viewer slot as a previous net left it: every enum, flag and length. A free slot
-// is always valid (its other fields mean nothing).
+// Checks an RTSP viewer slot as a previous net left it: every enum, flag and length, its audio
+// track's too. A free slot is always valid (its other fields mean nothing).
 Result<void> validateViewerSlot(const abi::RtspViewerSlot& slot);
+
+// Whether the viewer of `slot` set up the audio track.
+inline bool audioSetUp(const abi::RtspViewerSlot& slot) {
+  return (slot.audio.flags & abi::kAudioTrackFlagSetUp) != 0;
+}
 
 // Reads parameter sets a previous net kept, if they are marked whole and every length and NAL
 // type checks out.

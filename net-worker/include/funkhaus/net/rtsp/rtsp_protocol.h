@@ -1,7 +1,8 @@
 // RtspProtocol: RTSP 1.0 / RTP as a protocol of funkhaus-net — the RTSP methods on connections of
 // its listening endpoint, RTP/RTCP over its shared UDP pair or interleaved on the RTSP
 // connection, its viewers (RTSP sessions) and parameter sets in its blob (abi/rtsp_state.h);
-// with an audio ring a second track of stereo Opus (RFC 7587) that a viewer sets up after video.
+// with an audio ring a second track of stereo Opus (RFC 7587) that a viewer sets up after video
+// (its state in the viewer slot too, so a restarted net continues it).
 // Requests in rtsp_protocol.cpp, media and RTCP in rtp_sender.cpp. funkhaus-net main thread.
 #pragma once
 
@@ -46,24 +47,10 @@ class RtspProtocol final : public Protocol {
   ProtocolCounters counters() const override { return counters_; }
 
  private:
-  // The audio track of a session. Kept in this process only (the blob has no room for it): a
-  // restarted net continues the session's video alone.
-  struct AudioTrack {
-    bool set_up = false;
-    uint16_t client_rtp_port = 0, client_rtcp_port = 0;  // UDP (the video's client address)
-    uint8_t rtp_channel = 0, rtcp_channel = 0;           // TCP interleaved
-    uint32_t ssrc = 0;
-    uint32_t timestamp_offset = 0;  // random; 48 kHz capture time + this starts the timestamps
-    uint16_t next_sequence = 0;
-    bool timed = false;           // next_timestamp is set (after the first packet)
-    uint32_t next_timestamp = 0;  // the previous packet's timestamp + its samples
-    uint64_t packets_sent = 0, octets_sent = 0, dropped = 0;
-  };
   // One viewer slot at runtime (its state in the blob is the same index).
   struct Session {
     Connection* connection = nullptr;
     Viewer viewer;
-    AudioTrack audio;
   };
   // What RTSP keeps per connection.
   struct ConnectionData : ConnectionState {
@@ -107,7 +94,7 @@ class RtspProtocol final : public Protocol {
   sockaddr_storage viewerAddress(const abi::RtspViewerSlot& s, uint16_t port, socklen_t* len) const;
   void sendReports();
   // The audio track's sender report of `session` (A/V sync for the viewer).
-  void sendAudioReport(Session& session, const abi::RtspViewerSlot& s, uint64_t now_ns,
+  void sendAudioReport(Session& session, abi::RtspViewerSlot& s, uint64_t now_ns,
                        uint64_t ntp_time);
   void handleRtcp(std::span<const uint8_t> data, int slot_hint);
   std::optional<uint32_t> slotByAddress(const sockaddr_storage& from) const;
