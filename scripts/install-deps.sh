@@ -12,8 +12,8 @@ packages=(
   libboost-dev libsystemd-dev libcap-dev
   # GameStream (funkhaus-web): TLS and pairing crypto, mDNS through avahi-daemon
   libssl-dev libavahi-client-dev
-  # capture and encode: libavcodec (libx264, libx265), libswscale, X11 capture over xcb
-  libavcodec-dev libavutil-dev libswscale-dev
+  # capture and encode: libavcodec (libx264, libx265), libswscale, libyuv, X11 capture over xcb
+  libavcodec-dev libavutil-dev libswscale-dev libyuv-dev
   libxcb1-dev libxcb-shm0-dev libxcb-damage0-dev libxcb-xfixes0-dev libxcb-randr0-dev
   # input: XTEST into the session's X display, uinput devices read back with libevdev
   libxcb-xtest0-dev libxcb-xkb-dev libevdev-dev

@@ -1,5 +1,5 @@
 // The X11 source: the root window grabbed with MIT-SHM into a capture-private memfd, converted
-// to I420 in one libswscale pass straight into the ring slot; XDamage says when nothing changed
+// to I420 by one ColourConverter pass into the ring slot; XDamage says when nothing changed
 // (then the last frame is repeated), ConfigureNotify/RandR when the root was resized, XFixes
 // supplies the cursor.
 #include <fcntl.h>

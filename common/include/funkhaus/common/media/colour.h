@@ -48,21 +48,30 @@ Result<Image> imageOf(const abi::FrameGeometry& geometry, std::byte* payload);
 
 class ColourConverter {
  public:
-  ColourConverter() = default;
+  // Who converts. kFastest: BT.709 RGB -> YUV at the same size in funkhaus's own fixed-point
+  // kernel (libyuv, as Debian 12 ships it, has no BT.709 RGB -> YUV), YUV -> YUV at the same size
+  // in libyuv, anything that scales in libswscale. kSwscale: libswscale for everything (the
+  // reference the tests and the cost figures compare against).
+  enum class Engine { kFastest, kSwscale };
+
+  explicit ColourConverter(Engine engine = Engine::kFastest) : engine_(engine) {}
   ColourConverter(const ColourConverter&) = delete;
   ColourConverter& operator=(const ColourConverter&) = delete;
   ~ColourConverter();
 
-  // One libswscale pass from `src` into `dst`, scaling when the sizes differ. RGB -> YUV uses
-  // the BT.709 matrix from full-range RGB to limited-range YUV, chroma filtered from the full
-  // resolution input; YUV -> YUV keeps the samples (layout change, scaling). Errors name what is
-  // wrong (an empty image, a stride too small for the width, YUV -> RGB, odd YUV sizes).
+  // One pass from `src` into `dst`, scaling when the sizes differ. RGB -> YUV uses the BT.709
+  // matrix from full-range RGB to limited-range YUV, each chroma sample from the full-resolution
+  // input (the 2x2 average at the same size); YUV -> YUV keeps the samples (layout change,
+  // scaling). Both engines agree within 1 per sample. Errors name what is wrong (an empty image,
+  // a stride too small for the width, YUV -> RGB, odd YUV sizes).
   Result<void> convert(const Image& src, const Image& dst);
 
-  // How often a new SwsContext had to be made (a layout or size change), for tests.
+  // How often a new SwsContext had to be made (a layout or size change, on the libswscale path
+  // only), for tests.
   uint64_t contextsCreated() const { return contexts_created_; }
 
  private:
+  Engine engine_ = Engine::kFastest;
   SwsContext* context_ = nullptr;
   PixelLayout src_layout_ = PixelLayout::kBgrx, dst_layout_ = PixelLayout::kI420;
   uint32_t src_width_ = 0, src_height_ = 0, dst_width_ = 0, dst_height_ = 0;
