@@ -53,29 +53,62 @@ TEST(GoldenLayout, GamestreamStreamParams) {
 }
 
 TEST(GoldenLayout, GamestreamState) {
-  checkLayout<GamestreamState>(
-      "GamestreamState", 15240,
-      {{"header", 0, 64},         {"launch", 64, 128},       {"launch_sequence", 192, 8},
-       {"phase", 200, 4},         {"connect_data", 204, 4},  {"video_ping", 208, 16},
-       {"audio_ping", 224, 16},   {"session_id", 240, 8},    {"started_ns", 248, 8},
-       {"last_heard_ns", 256, 8}, {"video_peer", 264, 24},   {"audio_peer", 288, 24},
-       {"params", 312, 64},       {"video_rtp_seq", 376, 4}, {"video_frame_index", 380, 4},
-       {"video_iv", 384, 8},      {"audio_rtp_seq", 392, 4}, {"audio_timestamp", 396, 4},
-       {"frames_sent", 400, 8},   {"bytes_sent", 408, 8},    {"dropped_input", 416, 8},
-       {"reserved", 424, 48},     {"control", 472, 14768}},
-      {W(header),        W(launch),        W(launch_sequence),
-       W(phase),         W(connect_data),  W(video_ping),
-       W(audio_ping),    W(session_id),    W(started_ns),
-       W(last_heard_ns), W(video_peer),    W(audio_peer),
-       W(params),        W(video_rtp_seq), W(video_frame_index),
-       W(video_iv),      W(audio_rtp_seq), W(audio_timestamp),
-       W(frames_sent),   W(bytes_sent),    W(dropped_input),
-       W(reserved),      W(control)});
+  checkLayout<GamestreamState>("GamestreamState", 15240,
+                               {{"header", 0, 64},
+                                {"launch", 64, 128},
+                                {"launch_sequence", 192, 8},
+                                {"phase", 200, 4},
+                                {"connect_data", 204, 4},
+                                {"video_ping", 208, 16},
+                                {"audio_ping", 224, 16},
+                                {"session_id", 240, 8},
+                                {"started_ns", 248, 8},
+                                {"last_heard_ns", 256, 8},
+                                {"video_peer", 264, 24},
+                                {"audio_peer", 288, 24},
+                                {"params", 312, 64},
+                                {"video_rtp_seq", 376, 4},
+                                {"video_frame_index", 380, 4},
+                                {"video_iv", 384, 8},
+                                {"audio_rtp_seq", 392, 4},
+                                {"audio_timestamp", 396, 4},
+                                {"frames_sent", 400, 8},
+                                {"bytes_sent", 408, 8},
+                                {"dropped_input", 416, 8},
+                                {"audio_packets_sent", 424, 8},
+                                {"audio_packets_dropped", 432, 8},
+                                {"reserved", 440, 32},
+                                {"control", 472, 14768}},
+                               {W(header),
+                                W(launch),
+                                W(launch_sequence),
+                                W(phase),
+                                W(connect_data),
+                                W(video_ping),
+                                W(audio_ping),
+                                W(session_id),
+                                W(started_ns),
+                                W(last_heard_ns),
+                                W(video_peer),
+                                W(audio_peer),
+                                W(params),
+                                W(video_rtp_seq),
+                                W(video_frame_index),
+                                W(video_iv),
+                                W(audio_rtp_seq),
+                                W(audio_timestamp),
+                                W(frames_sent),
+                                W(bytes_sent),
+                                W(dropped_input),
+                                W(audio_packets_sent),
+                                W(audio_packets_dropped),
+                                W(reserved),
+                                W(control)});
 }
 
 TEST(GoldenLayout, GamestreamValues) {
   EXPECT_EQ(std::memcmp(&kGamestreamStateMagic, "FHGS", 4), 0) << "little-endian 'FHGS'";
-  EXPECT_EQ(kGamestreamStateVersion, 1u);
+  EXPECT_EQ(kGamestreamStateVersion, 2u);
   EXPECT_EQ(static_cast<uint32_t>(GamestreamPhase::kHandshake), 1u);
   EXPECT_EQ(static_cast<uint32_t>(GamestreamPhase::kAnnounced), 2u);
   EXPECT_EQ(static_cast<uint32_t>(GamestreamPhase::kPlaying), 3u);

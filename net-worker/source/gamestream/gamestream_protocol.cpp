@@ -57,8 +57,6 @@ struct GamestreamProtocol::Impl {
   EnetServer enet;
   std::optional<VideoPacketizer> video;
   std::optional<AudioPacketizer> audio;  // while the stream plays and the session has audio
-  uint64_t audio_sent = 0;               // audio packets of this stream sent whole
-  uint64_t audio_dropped = 0;            // ... not sent (socket full) or not for this client
   bool audio_refusal_logged = false;     // a record the client cannot decode (said once)
   std::mt19937_64 random{std::random_device{}()};
   Outbox outbox;
@@ -307,12 +305,12 @@ void GamestreamProtocol::endStream(const std::string& why, bool tell_client) {
     spdlog::info(
         "GameStream: audio: {} packets sent, {} dropped, {} FEC blocks ({} without: "
         "sizes {}, partial {})",
-        impl_->audio_sent, impl_->audio_dropped, a.fec_blocks,
+        state_->audio_packets_sent, state_->audio_packets_dropped, a.fec_blocks,
         a.fec_skipped_size + a.fec_skipped_partial, a.fec_skipped_size, a.fec_skipped_partial);
     impl_->audio.reset();
     core_.requestAudio(*this, 0);
   }
-  impl_->audio_sent = impl_->audio_dropped = 0;
+  state_->audio_packets_sent = state_->audio_packets_dropped = 0;
   if (viewer_.playing) core_.viewerDropped(viewer_);
   viewer_.playing = false;
   const uint64_t sequence = state_->launch_sequence;
@@ -520,7 +518,7 @@ void GamestreamProtocol::serveAudio(const AccessUnit& packet) {
   const uint32_t samples = abi::opusFormatSamples(packet.format);
   if (channels != s.audio_channels || samples != s.audio_packet_ms * 48) {
     // The client's decoder is set up for its layout and duration: anything else is noise to it.
-    ++impl_->audio_dropped;
+    ++state_->audio_packets_dropped;
     ++counters_.drops;
     if (!impl_->audio_refusal_logged)
       spdlog::warn(
@@ -533,7 +531,7 @@ void GamestreamProtocol::serveAudio(const AccessUnit& packet) {
   AudioStreamCounters counters{state_->audio_rtp_seq, state_->audio_timestamp};
   auto datagrams = impl_->audio->packetize(packet.data, counters);
   if (!datagrams) {
-    ++impl_->audio_dropped;
+    ++state_->audio_packets_dropped;
     ++counters_.errors;
     spdlog::debug("GameStream: audio packet {} not sent: {}", packet.frame_number,
                   datagrams.error().message);
@@ -554,9 +552,9 @@ void GamestreamProtocol::serveAudio(const AccessUnit& packet) {
     counters_.bytes_out += d.size();
   }
   if (whole) {
-    ++impl_->audio_sent;
+    ++state_->audio_packets_sent;
   } else {
-    ++impl_->audio_dropped;
+    ++state_->audio_packets_dropped;
     ++counters_.drops;
   }
 }

@@ -19,7 +19,7 @@ namespace funkhaus::abi {
 inline constexpr uint32_t kGamestreamStateMagic = 0x53474846;  // "FHGS" as little-endian bytes
 // The GameStream blob's own version: bump on any change to a struct or enum in this file or in
 // gamestream_control.h (the golden layout test fails until you do).
-inline constexpr uint32_t kGamestreamStateVersion = 1;
+inline constexpr uint32_t kGamestreamStateVersion = 2;  // 2: audio packet counters
 
 // What funkhausd publishes when funkhaus-web's /launch or /resume was accepted, and when the
 // client cancels or is unpaired. Readers copy it out between two equal even `sequence` reads.
@@ -107,8 +107,10 @@ struct GamestreamState {
   uint32_t audio_timestamp;
   uint64_t frames_sent;  // access units sent whole (counters of the stream, for status)
   uint64_t bytes_sent;
-  uint64_t dropped_input;  // datagrams and messages from others or bad (dropped and counted)
-  uint64_t reserved[6];
+  uint64_t dropped_input;       // datagrams and messages from others or bad (dropped and counted)
+  uint64_t audio_packets_sent;  // Opus packets of this stream sent whole (FEC included)
+  uint64_t audio_packets_dropped;  // ... not sent: socket full, or not what the client decodes
+  uint64_t reserved[4];
 
   GsEnetState control;  // the ENet peer and the control cipher (gamestream_control.h)
 };
