@@ -14,6 +14,9 @@ if command -v ccache >/dev/null; then
   # Three builds (plain, ASan+UBSan, TSan) of ~1.5 GB each must all stay cached, or every CI run
   # after a header change rebuilds the sanitizer builds cold.
   export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-12G}
+  # With -g ccache hashes the build directory too, so a clone elsewhere (CI's) missed every
+  # object; the debug info then names the first build's paths, which nothing here depends on.
+  export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 fi
 cmake -S "$root" -B "$build_dir" -G Ninja -DFUNKHAUS_WERROR=ON "${launcher[@]}" "$@"
