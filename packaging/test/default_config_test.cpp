@@ -92,6 +92,9 @@ void expectSameConfig(const Config& a, const Config& b) {
   EXPECT_EQ(a.audio.channels, b.audio.channels);
   EXPECT_EQ(a.audio.bitrate, b.audio.bitrate);
   EXPECT_EQ(a.audio.frame_ms, b.audio.frame_ms);
+  EXPECT_EQ(a.audio.source, b.audio.source);
+  EXPECT_EQ(a.audio.sync_click_ms, b.audio.sync_click_ms);
+  EXPECT_EQ(a.capture.sync_flash_ms, b.capture.sync_flash_ms);
   EXPECT_EQ(a.control_socket, b.control_socket);
   EXPECT_EQ(a.control_group, b.control_group);
 }
@@ -135,6 +138,7 @@ TEST(ShippedConfig, EveryCommentedValueIsTheBuiltInDefault) {
                                           "audio.enabled",
                                           "audio.channels",
                                           "audio.frame_ms",
+                                          "audio.source",
                                           "vdisplay.width",
                                           "vdisplay.height",
                                           "vdisplay.refresh_hz",
@@ -165,7 +169,7 @@ TEST(ShippedConfig, KeysWithoutAFixedDefaultAreDescribed) {
        {"# mode:", "[session]", "source = \"fixed\"", "user = \"NAME\"", "[session.environment]",
         "[control]", "socket = \"/", "name = \"living room\"", "# [[gamestream.apps]]",
         "# title = \"Steam Big Picture\"", "# command = \"steam -bigpicture\"", "bitrate = 128000",
-        "PULSE_SERVER=unix:"})
+        "PULSE_SERVER=unix:", "sync_flash_ms = 1000", "sync_click_ms = 500"})
     EXPECT_NE(text.find(phrase), std::string::npos) << phrase;
   // And the prose examples are valid when taken literally.
   auto example = parseConfig(
