@@ -17,10 +17,12 @@ constexpr uint64_t kPublishEveryNs = 250'000'000;
 
 StageStats::StageStats(uint64_t window_ns) : window_ns_(std::max(window_ns, kSecond)) {}
 
-void StageStats::onFrame(uint64_t capture_ns, uint64_t done_ns) {
+void StageStats::onFrame(uint64_t capture_ns, uint64_t done_ns, uint64_t stage_start_ns) {
   const uint64_t latency =
       capture_ns != 0 && capture_ns <= done_ns ? done_ns - capture_ns : kFpsOnly;
-  samples_.push_back({done_ns, latency});
+  const uint64_t stage =
+      stage_start_ns != 0 && stage_start_ns <= done_ns ? done_ns - stage_start_ns : kFpsOnly;
+  samples_.push_back({done_ns, latency, stage});
   expire(done_ns);
 }
 
@@ -48,6 +50,15 @@ StageStats::Snapshot StageStats::snapshot(uint64_t now_ns) {
     s.p50_ns = percentile(std::span<uint64_t>(scratch_), 0.50);
     s.p99_ns = percentile(std::span<uint64_t>(scratch_), 0.99);
   }
+  scratch_.clear();
+  for (size_t i = head_; i < samples_.size(); ++i) {
+    if (samples_[i].stage_ns != kFpsOnly) scratch_.push_back(samples_[i].stage_ns);
+  }
+  s.stage_samples = scratch_.size();
+  if (!scratch_.empty()) {
+    s.stage_p50_ns = percentile(std::span<uint64_t>(scratch_), 0.50);
+    s.stage_p99_ns = percentile(std::span<uint64_t>(scratch_), 0.99);
+  }
   return s;
 }
 
@@ -58,6 +69,8 @@ void StageStats::publish(abi::WorkerStatusPage& page, uint64_t now_ns) {
   abi::storeRelaxed(page.fps_milli, s.fps_milli);
   abi::storeRelaxed(page.latency_p50_ns, s.p50_ns);
   abi::storeRelaxed(page.latency_p99_ns, s.p99_ns);
+  abi::storeRelaxed(page.stage_p50_ns, s.stage_p50_ns);
+  abi::storeRelaxed(page.stage_p99_ns, s.stage_p99_ns);
 }
 
 }  // namespace funkhaus

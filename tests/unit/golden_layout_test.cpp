@@ -189,11 +189,14 @@ TEST(GoldenLayout, WorkerStatusPageV4) {
        {"viewers", 144, 8},
        {"keyframes", 152, 8},
        {"devices", 160, 8},
-       {"reserved1", 168, 88}},
-      {W(magic),     W(abi_version), W(header_size), W(kind),           W(reserved0),
-       W(heartbeat), W(state),       W(pid),         W(frames_in),      W(frames_out),
-       W(drops),     W(errors),      W(bytes_out),   W(latency_p50_ns), W(latency_p99_ns),
-       W(fps_milli), W(viewers),     W(keyframes),   W(devices),        W(reserved1)});
+       {"stage_p50_ns", 168, 8},
+       {"stage_p99_ns", 176, 8},
+       {"reserved1", 184, 72}},
+      {W(magic),        W(abi_version), W(header_size), W(kind),           W(reserved0),
+       W(heartbeat),    W(state),       W(pid),         W(frames_in),      W(frames_out),
+       W(drops),        W(errors),      W(bytes_out),   W(latency_p50_ns), W(latency_p99_ns),
+       W(fps_milli),    W(viewers),     W(keyframes),   W(devices),        W(stage_p50_ns),
+       W(stage_p99_ns), W(reserved1)});
 }
 
 TEST(GoldenLayout, MessagesV4) {

@@ -60,5 +60,27 @@ TEST(StageStats, PublishWritesTheStatusPageAtMostEveryQuarterSecond) {
   EXPECT_EQ(page.latency_p50_ns, 10 * kMs);
 }
 
+TEST(StageStats, StageTimeIsKeptApartFromCaptureLatency) {
+  StageStats stats;
+  abi::WorkerStatusPage page{};
+  // Captured 10 ms before done; this stage took its input 1..4 ms before done.
+  for (uint64_t i = 0; i < 4; ++i) {
+    const uint64_t done = (100 + i * 20) * kMs;
+    stats.onFrame(done - 10 * kMs, done, done - (1 + i) * kMs);
+  }
+  stats.onFrame(0, 200 * kMs, 0);                  // neither known
+  stats.onFrame(190 * kMs, 200 * kMs, 300 * kMs);  // a start after done is garbage
+  const auto s = stats.snapshot(200 * kMs);
+  EXPECT_EQ(s.samples, 5u);
+  EXPECT_EQ(s.p50_ns, 10 * kMs);
+  EXPECT_EQ(s.stage_samples, 4u);
+  EXPECT_EQ(s.stage_p50_ns, 2 * kMs);
+  EXPECT_EQ(s.stage_p99_ns, 4 * kMs);
+  stats.publish(page, 200 * kMs);
+  EXPECT_EQ(page.stage_p50_ns, 2 * kMs);
+  EXPECT_EQ(page.stage_p99_ns, 4 * kMs);
+  EXPECT_EQ(page.latency_p50_ns, 10 * kMs);
+}
+
 }  // namespace
 }  // namespace funkhaus

@@ -55,7 +55,11 @@ struct WorkerStatusPage {
   uint64_t viewers;         // (atomic) net: viewers playing
   uint64_t keyframes;       // (atomic) encode: IDRs produced; net: keyframe requests received
   uint64_t devices;         // (atomic) input: virtual devices it holds (was reserved: 0 before)
-  uint64_t reserved1[11];
+  // This stage's own time per frame (its input taken -> its output handed on), over the same
+  // window as latency_*; 0 = not measured (was reserved: 0 before, so older pages read as such).
+  uint64_t stage_p50_ns;  // (atomic)
+  uint64_t stage_p99_ns;  // (atomic)
+  uint64_t reserved1[9];
 };
 
 static_assert(sizeof(WorkerStatusPage) == 4 * kCacheLine, "status page size is part of the ABI");
@@ -65,6 +69,7 @@ static_assert(offsetof(WorkerStatusPage, heartbeat) == kCacheLine,
 static_assert(offsetof(WorkerStatusPage, state) == 72, "futex-able words must be 4-aligned");
 static_assert(offsetof(WorkerStatusPage, latency_p99_ns) == 128, "layout drift");
 static_assert(offsetof(WorkerStatusPage, keyframes) == 152, "layout drift");
+static_assert(offsetof(WorkerStatusPage, stage_p99_ns) == 176, "layout drift");
 static_assert(std::is_standard_layout_v<WorkerStatusPage>, "offsetof must be meaningful");
 static_assert(std::is_trivially_copyable_v<WorkerStatusPage>,
               "no constructor runs in shared memory: the bytes are the object");
