@@ -21,6 +21,8 @@ packages=(
   xvfb x11-apps x11-utils xterm x11-xserver-utils
   ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-libav
+  # the pipeline bench's --peers: GStreamer's x264enc
+  gstreamer1.0-plugins-ugly
   edid-decode
   # GameStream tests: curl and openssl as HTTP(S)/TLS clients, avahi-daemon and a private D-Bus
   # in a network namespace (veth pair), and Moonlight Embedded's build dependencies
