@@ -21,6 +21,7 @@ extern "C" {
 #include <array>
 #include <climits>
 #include <cstdio>
+#include <string>
 #include <vector>
 
 #include "encoder_names.h"
@@ -152,9 +153,11 @@ struct Encoder::Impl {
   void applyRate(AVCodecContext* c, uint64_t bitrate) const {
     const auto b = static_cast<int64_t>(bitrate);
     c->bit_rate = b;
-    c->rc_max_rate = b;
-    c->rc_min_rate = b;
-    c->rc_buffer_size = static_cast<int>(bitrate / config.fps);  // one frame of VBV
+    // Constant rate through a VBV of vbv_frames frames (default one); none: average only.
+    const bool vbv = config.vbv_frames > 0;
+    c->rc_max_rate = vbv ? b : 0;
+    c->rc_min_rate = vbv ? b : 0;
+    c->rc_buffer_size = static_cast<int>(bitrate * config.vbv_frames / config.fps);
     c->rc_initial_buffer_occupancy = c->rc_buffer_size;
   }
 
@@ -209,21 +212,28 @@ struct Encoder::Impl {
     const int preset = presetIndex(config.preset);
     AVDictionary* opts = nullptr;
     switch (family) {
-      case Family::kX264:
+      case Family::kX264: {
         // Infinite GOP (IDR on demand only), no scene-cut keyframes; tune zerolatency gives
-        // no lookahead, no B-frames and sliced threads (one frame in, one frame out).
+        // no lookahead, no B-frames and sliced threads (one frame in, one frame out). The
+        // wrapper sets x264's threads from thread_count (0: auto) and sliced threads from
+        // thread_type (slice only: sliced; libavcodec's default, frame|slice, would turn
+        // them off); x264-params come last and override preset and tune.
         c->gop_size = -1;
-        c->thread_count = 0;  // auto
-        c->thread_type = FF_THREAD_SLICE;
+        c->thread_count = static_cast<int>(config.threads);
+        c->thread_type = config.sliced_threads ? FF_THREAD_SLICE : FF_THREAD_FRAME;
         av_dict_set(&opts, "preset", config.preset.c_str(), 0);
-        av_dict_set(&opts, "tune", "zerolatency", 0);
+        if (config.zerolatency) av_dict_set(&opts, "tune", "zerolatency", 0);
         av_dict_set(&opts, "forced-idr", "1", 0);
-        av_dict_set(&opts, "x264-params", "keyint=infinite:scenecut=0:bframes=0", 0);
+        std::string params = "keyint=infinite:scenecut=0:bframes=0";
+        params += config.sliced_threads ? ":sliced-threads=1" : ":sliced-threads=0";
+        if (config.lookahead >= 0) params += ":rc-lookahead=" + std::to_string(config.lookahead);
+        av_dict_set(&opts, "x264-params", params.c_str(), 0);
         break;
+      }
       case Family::kX265:
         c->gop_size = -1;
         av_dict_set(&opts, "preset", config.preset.c_str(), 0);
-        av_dict_set(&opts, "tune", "zerolatency", 0);
+        if (config.zerolatency) av_dict_set(&opts, "tune", "zerolatency", 0);
         av_dict_set(&opts, "forced-idr", "1", 0);
         // keyint=-1: one IDR at the start, then only on demand. open-gop=0: with an open GOP
         // x265 turns a forced keyframe into a CRA, not an IDR. x265 writes its own log to

@@ -72,6 +72,14 @@ Result<void> validateConfig(const EncoderConfig& config) {
         "unknown preset '{}' (ultrafast, superfast, veryfast, faster, fast, medium, slow, "
         "slower, veryslow, placebo)",
         config.preset);
+  if (config.vbv_frames > kMaxVbvFrames)
+    return makeError("vbv_frames {} is out of range (0..{})", config.vbv_frames, kMaxVbvFrames);
+  if (config.threads > kMaxEncoderThreads)
+    return makeError("threads {} is out of range (0: auto, 1..{})", config.threads,
+                     kMaxEncoderThreads);
+  if (config.lookahead < -1 || config.lookahead > kMaxLookahead)
+    return makeError("lookahead {} is out of range (-1: the preset's, 0..{})", config.lookahead,
+                     kMaxLookahead);
   return {};
 }
 

@@ -25,11 +25,22 @@ struct EncoderConfig {
   uint64_t bitrate = 8'000'000;      // bits per second, constant
   uint32_t fps = 60;                 // frame rate: time base, VBV size (one frame), repeats
   std::string preset = "superfast";  // an x264/x265 preset name; mapped for hardware encoders
+  // Rate control, every encoder: the VBV buffer in frames of the rate (bitrate / fps each);
+  // 0: no VBV at all (average bitrate only, no cap). bench/README.md "Encoder settings".
+  uint32_t vbv_frames = 1;
+  // libx264 only (the other encoders ignore these). The defaults are tune zerolatency's.
+  uint32_t threads = 0;        // x264 threads; 0: auto (x264 picks for this machine's cores)
+  bool sliced_threads = true;  // false: frame threads (each thread adds a frame of delay)
+  bool zerolatency = true;     // tune zerolatency (libx264 and libx265)
+  int32_t lookahead = -1;      // x264 rc-lookahead in frames; -1: what preset and tune give
 };
 
 inline constexpr uint64_t kMinBitrate = 100'000;
 inline constexpr uint64_t kMaxBitrate = 1'000'000'000;
 inline constexpr uint32_t kMaxFps = 240;
+inline constexpr uint32_t kMaxVbvFrames = 600;
+inline constexpr uint32_t kMaxEncoderThreads = 64;
+inline constexpr int32_t kMaxLookahead = 250;  // x264's own limit
 
 // Checks names and ranges; the error says which value is wrong and what is allowed.
 Result<void> validateConfig(const EncoderConfig& config);
