@@ -20,6 +20,7 @@
 
 #include "funkhaus/abi/exit_codes.h"
 #include "funkhaus/bench/latency.h"
+#include "funkhaus/bench/peers.h"
 #include "funkhaus/bench/rtp_sink.h"
 #include "funkhaus/bench/variant.h"
 #include "funkhaus/capture/frame_clock.h"
@@ -45,6 +46,8 @@ struct Options {
   uint32_t warmup = 3;
   std::vector<std::string> variants = {"processes", "single", "threads"};
   bool verbose = false;
+  bool peers = false;  // issue 15: funkhaus against GStreamer and ffmpeg (peers.cpp)
+  uint32_t bitrate_kbps = 8000;
 };
 
 // One variant in one round.
@@ -304,6 +307,11 @@ int main(int argc, char** argv) {
       ->delimiter(',')
       ->check(CLI::IsMember({"processes", "single", "threads"}));
   app.add_flag("--verbose", o.verbose, "log the in-process stages' info messages");
+  app.add_flag("--peers", o.peers,
+               "instead: funkhaus, GStreamer and ffmpeg capturing the same X display, draw -> "
+               "last RTP packet and CPU of each (bench/README.md, Peers)");
+  app.add_option("--bitrate", o.bitrate_kbps, "--peers: kbit/s of every tool (default 8000)")
+      ->check(CLI::Range(100u, 500'000u));
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -316,6 +324,19 @@ int main(int argc, char** argv) {
   if (o.settings.width % 2 != 0 || o.settings.height % 2 != 0) {
     std::fprintf(stderr, "funkhaus_pipeline_bench: --width and --height must be even (I420)\n");
     return abi::kExitBadConfig;
+  }
+  if (o.peers) {
+    spdlog::set_level(o.verbose ? spdlog::level::info : spdlog::level::warn);
+    PeersOptions p;
+    p.width = o.settings.width;
+    p.height = o.settings.height;
+    p.fps = o.settings.fps;
+    p.bitrate_kbps = o.bitrate_kbps;
+    p.seconds = o.seconds;
+    p.rounds = o.rounds;
+    p.warmup = o.warmup;
+    p.verbose = o.verbose;
+    return runPeers(p);
   }
   std::vector<std::string> keys;
   for (const std::string& v : o.variants)

@@ -8,6 +8,14 @@ namespace funkhaus::bench {
 
 Result<RtspViewer> RtspViewer::play(uint16_t port, const std::string& path, RtpSink& sink,
                                     int timeout_ms) {
+  return play(
+      port, path, sink.rtpPort(), sink.rtcpPort(), [&](uint32_t ssrc) { sink.expectSsrc(ssrc); },
+      timeout_ms);
+}
+
+Result<RtspViewer> RtspViewer::play(uint16_t port, const std::string& path, uint16_t rtp_port,
+                                    uint16_t rtcp_port,
+                                    const std::function<void(uint32_t)>& on_ssrc, int timeout_ms) {
   test::RtspClient::Options options;
   options.port = port;
   options.timeout_ms = timeout_ms;
@@ -31,14 +39,14 @@ Result<RtspViewer> RtspViewer::play(uint16_t port, const std::string& path, RtpS
   if (!described) return makeError("DESCRIBE {}: still 503 after 10 attempts", url);
 
   const std::string control = client->control();
-  auto setup = client->setupUdp(control, sink.rtpPort(), sink.rtcpPort());
+  auto setup = client->setupUdp(control, rtp_port, rtcp_port);
   if (!setup) return setup.error();
   if (setup->status != 200) return makeError("SETUP {}: status {}", control, setup->status);
   if (client->session().empty()) return makeError("SETUP: no Session in the reply");
   const auto ssrc = client->ssrc();
   if (!ssrc)
     return makeError("SETUP: the reply's Transport has no ssrc: {}", setup->value("Transport"));
-  sink.expectSsrc(*ssrc);
+  on_ssrc(*ssrc);
 
   auto play = client->play(url, "Range: npt=now-\r\n");
   if (!play) return play.error();

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 
@@ -19,6 +20,10 @@ class RtspViewer {
   // sets yet), SETs UP the track over UDP to the sink's port pair, tells the sink the SSRC, and
   // PLAYs. Every step waits at most timeout_ms.
   static Result<RtspViewer> play(uint16_t port, const std::string& path, RtpSink& sink,
+                                 int timeout_ms);
+  // The same to any receiver's port pair; `on_ssrc` learns the SSRC before PLAY.
+  static Result<RtspViewer> play(uint16_t port, const std::string& path, uint16_t rtp_port,
+                                 uint16_t rtcp_port, const std::function<void(uint32_t)>& on_ssrc,
                                  int timeout_ms);
 
   // GET_PARAMETER with the session: keeps the session alive (as players do).
