@@ -44,7 +44,7 @@ struct Pooled {
   std::vector<double> round_p50_ms;
   uint64_t bytes = 0;    // of the measured units
   uint64_t covered = 0;  // frame intervals the measured units span
-  uint64_t cpu_ns = 0, wall_ns = 0;
+  uint64_t cpu_ns = 0, wall_ns = 0, machine_busy_ns = 0;
   uint64_t skipped = 0, handed_in = 0, units = 0, pictures = 0;
   SquaredError error;
   std::string x264_options;
@@ -114,11 +114,12 @@ bool runOnce(const Clip& clip, const Options& o, Pooled& pool, uint32_t round) {
   const double p99 = ms(percentileOfSorted<uint64_t>(sorted, 0.99));
   const double rate = static_cast<double>(bytes) * 8 * o.fps / static_cast<double>(covered);
   std::printf(
-      "p50 %6.2f ms p99 %6.2f ms  %5.3fx rate  PSNR Y %.2f all %.2f dB  CPU %5.1f %%  %zu units "
-      "(%u skipped)\n",
+      "p50 %6.2f ms p99 %6.2f ms  %5.3fx rate  PSNR Y %.2f all %.2f dB  CPU %5.1f %% (machine "
+      "%5.1f %%)  %zu units (%u skipped)\n",
       p50, p99, rate / static_cast<double>(pool.variant.config.bitrate), quality->psnrY(),
       quality->psnrAll(), 100.0 * static_cast<double>(run->cpu_ns) / run->wall_ns,
-      run->units.size(), run->skipped);
+      100.0 * static_cast<double>(run->machine_busy_ns) / run->wall_ns, run->units.size(),
+      run->skipped);
   if (pool.x264_options.empty()) {
     pool.x264_options = run->x264_options;
     std::printf("    x264: %s\n", x264Summary(run->x264_options).c_str());
@@ -130,6 +131,7 @@ bool runOnce(const Clip& clip, const Options& o, Pooled& pool, uint32_t round) {
   pool.covered += covered;
   pool.cpu_ns += run->cpu_ns;
   pool.wall_ns += run->wall_ns;
+  pool.machine_busy_ns += run->machine_busy_ns;
   pool.skipped += run->skipped;
   pool.handed_in += run->handed_in;
   pool.units += run->units.size();
@@ -206,8 +208,11 @@ int main(int argc, char** argv) {
   std::vector<Pooled> pools;
   for (const EncoderVariant& v : encoderVariants(base))
     if (o.variants.empty() ||
-        std::find(o.variants.begin(), o.variants.end(), v.key) != o.variants.end())
-      pools.push_back(Pooled{v, {}, {}, {}, 0, 0, 0, 0, 0, 0, 0, 0, {}, {}});
+        std::find(o.variants.begin(), o.variants.end(), v.key) != o.variants.end()) {
+      Pooled p;
+      p.variant = v;
+      pools.push_back(std::move(p));
+    }
 
   std::printf(
       "funkhaus_encoder_bench: %ux%u @ %u fps, %u frames per run (%u warm-up left out), "
@@ -241,8 +246,8 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(o.bitrate), o.rounds, o.frames, o.warmup);
   std::printf(
       "| variant | p50 ms | p99 ms | p50 per round | rate/target | PSNR Y dB | PSNR YUV dB "
-      "| CPU %% | skipped |\n");
-  std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+      "| CPU %% | machine busy %% | skipped |\n");
+  std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
   for (Pooled& p : pools) {
     if (p.latencies_ns.empty()) {
       std::printf("| %s | failed: %s |\n", p.variant.key.c_str(),
@@ -253,11 +258,12 @@ int main(int argc, char** argv) {
     std::string rounds;
     for (double r : p.round_p50_ms) rounds += fmt::format("{}{:.2f}", rounds.empty() ? "" : " ", r);
     const double rate = static_cast<double>(p.bytes) * 8 * o.fps / static_cast<double>(p.covered);
-    std::printf("| %s | %.2f | %.2f | %s | %.3f | %.2f | %.2f | %.1f | %llu of %llu |\n",
+    std::printf("| %s | %.2f | %.2f | %s | %.3f | %.2f | %.2f | %.1f | %.1f | %llu of %llu |\n",
                 p.variant.key.c_str(), ms(percentileOfSorted<uint64_t>(p.latencies_ns, 0.50)),
                 ms(percentileOfSorted<uint64_t>(p.latencies_ns, 0.99)), rounds.c_str(),
                 rate / static_cast<double>(o.bitrate), p.error.psnrY(), p.error.psnrAll(),
                 100.0 * static_cast<double>(p.cpu_ns) / static_cast<double>(p.wall_ns),
+                100.0 * static_cast<double>(p.machine_busy_ns) / static_cast<double>(p.wall_ns),
                 static_cast<unsigned long long>(p.skipped),
                 static_cast<unsigned long long>(p.skipped + p.handed_in));
   }

@@ -7,10 +7,12 @@ extern "C" {
 }
 
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <sstream>
 
 #include "funkhaus/capture/synthetic_pattern.h"
@@ -25,6 +27,18 @@ uint64_t processCpuNs() {
   timespec ts{};
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// Busy time of all CPUs of the machine so far (user, nice, system, irq, softirq, steal), ns.
+uint64_t machineBusyNs() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  uint64_t user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+  in >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
+  if (!in || cpu != "cpu") return 0;
+  const long ticks = sysconf(_SC_CLK_TCK);
+  return (user + nice + system + irq + softirq + steal) *
+         (1'000'000'000u / static_cast<uint64_t>(ticks > 0 ? ticks : 100));
 }
 
 void sleepUntil(uint64_t ns) {
@@ -137,6 +151,7 @@ Result<EncoderRun> runPaced(const Clip& clip, const encode::EncoderConfig& confi
   const uint64_t start = monotonicNs() + 20'000'000;  // first deadline: 20 ms from now
   sleepUntil(start);
   const uint64_t cpu_from = processCpuNs();
+  const uint64_t machine_from = machineBusyNs();
   uint32_t next = 0;
   while (next < clip.frames()) {
     const uint64_t due = start + uint64_t{next} * period;
@@ -158,6 +173,7 @@ Result<EncoderRun> runPaced(const Clip& clip, const encode::EncoderConfig& confi
     next = index + 1;
   }
   run.cpu_ns = processCpuNs() - cpu_from;
+  run.machine_busy_ns = machineBusyNs() - machine_from;
   run.wall_ns = monotonicNs() - start;
   return run;
 }

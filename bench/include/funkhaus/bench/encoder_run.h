@@ -58,9 +58,12 @@ struct EncodedUnit {
 struct EncoderRun {
   std::vector<EncodedUnit> units;  // in output order
   uint32_t handed_in = 0;          // frames given to the encoder
-  uint32_t skipped = 0;      // frames that came due while the encoder was busy with an older one
-  uint64_t cpu_ns = 0;       // this process's CPU time from the first frame's deadline to the end
-  uint64_t wall_ns = 0;      // that span
+  uint32_t skipped = 0;  // frames that came due while the encoder was busy with an older one
+  uint64_t cpu_ns = 0;   // this process's CPU time from the first frame's deadline to the end
+  uint64_t wall_ns = 0;  // that span
+  // What all CPUs of the machine were busy with in that span (/proc/stat, tick-based, so a
+  // few % coarse), ns: beyond cpu_ns, that is everything else running beside the benchmark.
+  uint64_t machine_busy_ns = 0;
   std::string x264_options;  // from the first unit's SEI; empty for other encoders
 };
 
