@@ -98,12 +98,19 @@ class CaptureStage final : public WorkerStage {
     auto outcome = source_->capture(*producer_, number + number_offset_, now);
     if (!outcome) return outcome.error();
     const uint64_t done = monotonicNs();
+    const uint64_t captured = outcome->capture_ns != 0 ? outcome->capture_ns : now;
     switch (outcome->kind) {
       case CaptureOutcome::Kind::kPublished:
-      case CaptureOutcome::Kind::kRepeated:
         ++frames_out_;
         bytes_out_ += outcome->bytes;
-        stats_.onFrame(outcome->capture_ns != 0 ? outcome->capture_ns : now, done);
+        // The convert stage: input taken (or grab started) -> converted slot published.
+        stats_.onFrame(captured, done,
+                       outcome->stage_start_ns != 0 ? outcome->stage_start_ns : now);
+        break;
+      case CaptureOutcome::Kind::kRepeated:  // nothing converted: no stage time
+        ++frames_out_;
+        bytes_out_ += outcome->bytes;
+        stats_.onFrame(captured, done);
         break;
       case CaptureOutcome::Kind::kDropped:
         ++drops_;

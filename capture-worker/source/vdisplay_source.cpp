@@ -48,6 +48,7 @@ class VdisplaySource : public CaptureSource {
         input_.acquireLatest(until_ns > now ? static_cast<int64_t>(until_ns - now) : 0, &frame);
     if (status == FrameConsumer::Status::kFrame) {
       held_ = frame;
+      taken_ns_ = monotonicNs();
       return true;
     }
     if (status == FrameConsumer::Status::kProducerGone)
@@ -111,6 +112,7 @@ class VdisplaySource : public CaptureSource {
       return outcome;
     }
     auto outcome = convert(producer, frame, frame_number);
+    if (outcome) outcome->stage_start_ns = taken_ns_;
     converted_content_ = outcome && outcome->kind == CaptureOutcome::Kind::kPublished
                              ? frame.content_token
                              : abi::kNoToken;
@@ -189,6 +191,7 @@ class VdisplaySource : public CaptureSource {
   FrameConsumer input_;
   std::unique_ptr<CaptureSource> fallback_;
   std::optional<FrameConsumer::Frame> held_;
+  uint64_t taken_ns_ = 0;  // when held_ was acquired (CLOCK_MONOTONIC)
   media::ColourConverter converter_;
   uint64_t opened_ns_;
   uint64_t last_frame_ns_ = 0;

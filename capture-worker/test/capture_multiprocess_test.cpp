@@ -131,6 +131,11 @@ TEST(CaptureWorker, FramesResumeWithLargerNumbersAfterSigkillAndRestart) {
       abi::atomicLoad(s.latency_p99_ns) / 1e3,
       static_cast<unsigned long long>(abi::atomicLoad(s.drops)));
   EXPECT_GT(abi::atomicLoad(s.fps_milli), 0u);
+  // The convert stage (issue 15): a synthetic frame is drawn from its capture time on, so the
+  // stage's own time is its whole capture -> published latency.
+  EXPECT_GT(abi::atomicLoad(s.stage_p50_ns), 0u);
+  EXPECT_GE(abi::atomicLoad(s.stage_p99_ns), abi::atomicLoad(s.stage_p50_ns));
+  EXPECT_EQ(abi::atomicLoad(s.stage_p50_ns), abi::atomicLoad(s.latency_p50_ns));
 
   const ExitStatus killed = first->kill9();
   EXPECT_TRUE(killed.signaled && killed.code == SIGKILL);

@@ -99,8 +99,9 @@ class VdisplayStage final : public WorkerStage {
     XvfbBackendOptions backend;
     backend.xvfb_binary = options_.xvfb_binary;
     backend.auth_dir = private_dir_->path();
+    // The grab stage: damage seen (the capture time) -> slot published; repeats pass 0.
     backend.on_frame = [this](uint64_t capture_ns, uint64_t publish_ns) {
-      stats_.onFrame(capture_ns, publish_ns);
+      stats_.onFrame(capture_ns, publish_ns, capture_ns);
     };
     backend.keepalive = [this] { context_->heartbeat(); };  // e.g. while an X server starts
     clock_ = Clock::createSteady();

@@ -98,7 +98,7 @@ class XvfbMonitor final : public Monitor {
       } else if (auto token = producer_.repeatLast(now); token && *token != abi::kNoToken) {
         ++counters_.repeats;
         ++counters_.frames_out;
-        if (options_.on_frame) options_.on_frame(now, monotonicNs());
+        if (options_.on_frame) options_.on_frame(0, monotonicNs());  // fps only
       } else {
         ++counters_.drops;
       }
@@ -148,7 +148,7 @@ class XvfbMonitor final : public Monitor {
   struct Grab {
     unsigned int sequence = 0;
     FrameProducer::WriteSlot slot;
-    uint64_t capture_ns = 0;
+    uint64_t capture_ns = 0;  // the damage it grabs: when the driver learned of it
     uint64_t sent_ns = 0;
   };
 
@@ -197,8 +197,8 @@ class XvfbMonitor final : public Monitor {
   // A ring whose consumer holds every slot just delays that frame to the next tick; an X
   // server that does not deliver is an error.
   Result<void> firstFrame() {
-    damaged_ = true;
     const uint64_t now = monotonicNs();
+    markDamaged(now);
     next_frame_ns_ = now + period_ns_;
     startGrab(now);
     if (!grab_) {
@@ -243,8 +243,8 @@ class XvfbMonitor final : public Monitor {
       retry_at_ns_ = monotonicNs() + kRetryNs;
       return;
     }
-    damaged_ = true;
     next_frame_ns_ = monotonicNs();
+    markDamaged(next_frame_ns_);
   }
 
   // Waits (bounded) until every request sent so far has been processed by the server.
@@ -361,8 +361,16 @@ class XvfbMonitor final : public Monitor {
                           static_cast<uint16_t>(spec_.mode.height), ~0u, XCB_IMAGE_FORMAT_Z_PIXMAP,
                           seg_, static_cast<uint32_t>(offset));
     xcb_flush(conn_);
-    grab_ = Grab{cookie.sequence, *ws, now, now};
+    grab_ = Grab{cookie.sequence, *ws, damage_ns_ != 0 ? damage_ns_ : now, now};
     damaged_ = false;
+    damage_ns_ = 0;
+  }
+
+  // The screen changed (or must be grabbed anyway) as of `now`: the next grab carries the time
+  // of the first change since the last grab as its capture time.
+  void markDamaged(uint64_t now) {
+    damaged_ = true;
+    if (damage_ns_ == 0 || now < damage_ns_) damage_ns_ = now;
   }
 
   void completeGrab(void* raw_reply, xcb_generic_error_t* raw_error) {
@@ -378,7 +386,7 @@ class XvfbMonitor final : public Monitor {
                    error   ? fmt::format("X error {}", error->error_code)
                    : reply ? fmt::format("{} bytes at depth {}", reply->size, reply->depth)
                            : std::string("no reply"));
-      damaged_ = true;
+      markDamaged(grab.capture_ns);  // the change it should have grabbed is still to be grabbed
       return;
     }
     FrameMeta meta;
@@ -399,7 +407,7 @@ class XvfbMonitor final : public Monitor {
   void handleEvent(xcb_generic_event_t* event) {
     const uint8_t type = event->response_type & 0x7f;
     if (type == damage_event_) {
-      damaged_ = true;
+      markDamaged(monotonicNs());  // read as soon as it came: poll wakes on the X connection
     } else if (type == 0) {
       const auto* e = reinterpret_cast<xcb_generic_error_t*>(event);
       spdlog::debug("monitor {}: X error {} (major {}, minor {})", spec_.id, e->error_code,
@@ -472,6 +480,7 @@ class XvfbMonitor final : public Monitor {
   xcb_randr_mode_t created_mode_ = XCB_NONE;
   std::optional<Grab> grab_;
   bool damaged_ = true;
+  uint64_t damage_ns_ = 0;  // the first damage not grabbed yet (CLOCK_MONOTONIC), 0: none
   uint64_t period_ns_ = 0;
   uint64_t next_frame_ns_ = 0;
   uint64_t retry_at_ns_ = 0;

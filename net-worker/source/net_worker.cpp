@@ -169,8 +169,10 @@ Result<void> NetStage::start(WorkerContext& context) {
   reader_ = std::make_unique<RingReader>(std::move(*consumer), kStaleNs);
   reader_->start([this](std::shared_ptr<AccessUnit> unit) {
     asio::post(io_, [this, unit] {
+      // Packetize + send: taken from the ring -> the last packet of the unit sent; capture ->
+      // last packet is the screen-to-wire total.
       const uint64_t done = core_->onAccessUnit(*unit);
-      if (done != 0) stats_.onFrame(unit->capture_time_ns, done);
+      if (done != 0) stats_.onFrame(unit->capture_time_ns, done, unit->taken_ns);
       reader_->done();
     });
   });

@@ -69,6 +69,7 @@ void RingReader::run() {
       auto unit = std::make_shared<AccessUnit>();
       unit->frame_number = r.header.frame_number;
       unit->capture_time_ns = r.header.capture_time_ns;
+      unit->taken_ns = now;
       unit->flags = r.header.flags | (discontinuity ? abi::kRecordFlagDiscontinuity : 0);
       unit->codec = r.header.codec;
       unit->format = r.header.format;

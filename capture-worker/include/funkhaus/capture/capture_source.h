@@ -51,6 +51,10 @@ struct CaptureOutcome {
   std::optional<abi::FrameGeometry> new_mode;  // the frame ring's mode changed to this
   std::string error;
   uint64_t capture_ns = 0;  // when the frame was really captured, if not at the deadline
+  // kPublished: when this stage took its input (vdisplay: the driver's slot acquired); 0: when
+  // capture() was called (x11, synthetic: the grab's start). The convert stage runs from here
+  // to the converted slot's publication.
+  uint64_t stage_start_ns = 0;
 };
 
 // Why a source could not be opened; decides the worker's exit code.

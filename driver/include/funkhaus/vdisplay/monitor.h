@@ -85,8 +85,10 @@ class MonitorBackend {
                                                   FrameProducer producer) = 0;
 };
 
-// Called for each frame a monitor publishes (capture time and publish time, CLOCK_MONOTONIC):
-// feeds the status page's fps and latency.
+// Called for each frame a monitor publishes (CLOCK_MONOTONIC): feeds the status page's fps,
+// latency and stage time. A grab's capture time is when the driver learned of the change (the
+// damage it read), so it is also the grab stage's start; a repeat (nothing changed) passes 0:
+// it counts for fps only.
 using FrameObserver = std::function<void(uint64_t capture_ns, uint64_t publish_ns)>;
 
 // The BGRA geometry the driver publishes a mode in: one plane, stride width * 4 (what MIT-SHM

@@ -16,6 +16,7 @@ namespace funkhaus::net {
 struct AccessUnit {
   uint64_t frame_number = 0;
   uint64_t capture_time_ns = 0;  // CLOCK_MONOTONIC
+  uint64_t taken_ns = 0;         // when the ring reader took it from the ring (CLOCK_MONOTONIC)
   uint32_t flags = 0;            // abi::kRecordFlag*
   uint32_t codec = 0;            // abi::Codec id as the record says (unchecked)
   uint32_t format = 0;           // the record's format: abi::opusFormat() for Opus, else 0
