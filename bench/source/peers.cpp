@@ -44,8 +44,8 @@ struct ToolTotals {
   std::vector<std::string> errors;
   std::vector<uint64_t> latencies_ns;
   uint64_t cpu_ns = 0, window_ns = 0;
-  size_t units = 0, dropped = 0, repeats = 0, undecodable = 0, unreadable = 0, unknown = 0,
-         before_draw = 0;
+  size_t drawn = 0, units = 0, dropped = 0, repeats = 0, undecodable = 0, unreadable = 0,
+         unknown = 0, before_draw = 0;
   Percentiles latency;
   double cpu() const {
     return window_ns ? 100.0 * static_cast<double>(cpu_ns) / static_cast<double>(window_ns) : 0;
@@ -141,6 +141,7 @@ void runRound(PeerTool& tool, ToolTotals& t, const PeersOptions& o, ContentDrawe
   t.latencies_ns.insert(t.latencies_ns.end(), m.latencies_ns.begin(), m.latencies_ns.end());
   t.cpu_ns += *cpu_to - *cpu_from;
   t.window_ns += to - from;
+  t.drawn += drawn_in_window;
   t.units += c.frames;
   t.dropped += c.dropped_frames;
   t.repeats += m.repeats;
@@ -222,10 +223,11 @@ int runPeers(const PeersOptions& o) {
       continue;
     }
     std::printf(
-        "%s: %zu frames counted, %zu access units received, %zu dropped, %zu repeats, %zu "
-        "undecodable, %zu unreadable, %zu unknown, %zu before their draw\n",
-        t.name.c_str(), t.latency.count, t.units, t.dropped, t.repeats, t.undecodable, t.unreadable,
-        t.unknown, t.before_draw);
+        "%s: %zu frames counted of %zu drawn in the windows, %zu access units received, %zu "
+        "dropped, %zu repeats, %zu undecodable, %zu unreadable, %zu unknown, %zu before their "
+        "draw\n",
+        t.name.c_str(), t.latency.count, t.drawn, t.units, t.dropped, t.repeats, t.undecodable,
+        t.unreadable, t.unknown, t.before_draw);
   }
   for (const ToolTotals& t : totals) {
     if (t.ran())

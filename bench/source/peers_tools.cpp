@@ -371,9 +371,9 @@ class FunkhausTool : public PeerTool {
 }  // namespace
 
 std::vector<std::string> gstreamerArgs(const PeerSettings& s, uint16_t port) {
-  // One-frame VBV as funkhaus-encode (vbv-buf-capacity is in ms); sliced threads because that
-  // is what tune=zerolatency means to x264 and x264enc's own property would otherwise override
-  // it; udpsink sync=false: send as soon as a buffer is ready.
+  // One-frame VBV as funkhaus-encode (vbv-buf-capacity is in ms); sliced threads, as
+  // tune=zerolatency sets them in x264, stated because x264enc has a sliced-threads property of
+  // its own (default false); udpsink sync=false: send as soon as a buffer is ready.
   const uint32_t vbv_ms = std::max(1u, (1000 + s.fps - 1) / s.fps);
   return {"gst-launch-1.0",
           "-q",
