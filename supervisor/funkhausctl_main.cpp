@@ -14,6 +14,7 @@
 
 #include "funkhaus/common/unique_fd.h"
 #include "funkhaus/supervisor/control_protocol.h"
+#include "funkhaus/supervisor/latency_split.h"
 #include "funkhaus/supervisor/supervisor.h"
 #include "funkhaus/supervisor/worker_table.h"
 
@@ -146,6 +147,8 @@ void printTable(const nlohmann::json& status) {
                 cell(at(s, "user")).c_str(), cell(at(s, "uid")).c_str());
     printHeader();
     for (const auto& w : s["workers"]) printWorkerRow(w);
+    for (const std::string& line : latencySplitLines(at(s, "latency")))
+      std::printf("%s\n", line.c_str());
     for (const auto& m : s.value("monitors", nlohmann::json::array()))
       std::printf("  virtual monitor %s: DISPLAY=%s%s%s, %sx%s at %s Hz\n",
                   cell(at(m, "id")).c_str(), cell(at(m, "display")).c_str(),

@@ -5,6 +5,7 @@
 #include "funkhaus/abi/input_ring.h"
 #include "funkhaus/abi/packet_ring.h"
 #include "funkhaus/abi/status_page.h"
+#include "funkhaus/supervisor/latency_split.h"
 
 #include <spdlog/spdlog.h>
 
@@ -28,6 +29,9 @@ nlohmann::json workerStatusJson(const WorkerProcess& w, TimePoint now) {
     j["fps"] = static_cast<double>(abi::atomicLoad(s->fps_milli)) / 1000.0;
     j["latency_p50_ms"] = static_cast<double>(abi::atomicLoad(s->latency_p50_ns)) / 1e6;
     j["latency_p99_ms"] = static_cast<double>(abi::atomicLoad(s->latency_p99_ns)) / 1e6;
+    // This stage's own time (its input taken -> its output handed on); null: not measured.
+    j["stage_p50_ms"] = latencyMs(abi::atomicLoad(s->stage_p50_ns));
+    j["stage_p99_ms"] = latencyMs(abi::atomicLoad(s->stage_p99_ns));
     j["counters"] = {{"frames_in", abi::atomicLoad(s->frames_in)},
                      {"frames_out", abi::atomicLoad(s->frames_out)},
                      {"drops", abi::atomicLoad(s->drops)},

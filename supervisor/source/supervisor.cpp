@@ -28,6 +28,7 @@
 #include "funkhaus/supervisor/control_server.h"
 #include "funkhaus/supervisor/display_leases.h"
 #include "funkhaus/supervisor/event_router.h"
+#include "funkhaus/supervisor/latency_split.h"
 #include "funkhaus/supervisor/net_endpoints.h"
 #include "funkhaus/supervisor/process_launcher.h"
 #include "funkhaus/supervisor/service_account.h"
@@ -546,12 +547,20 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
   nlohmann::json statusJson() const {
     const TimePoint now = clock_->now();
     nlohmann::json workers = nlohmann::json::array();
+    std::vector<std::string> names;
     for (const auto& wp : machine_.workers()) {
       workers.push_back(workerStatusJson(*wp, now));
+      names.push_back(wp->name());
     }
     const SessionInfo& s = machine_.session();
     nlohmann::json session = {{"id", s.id},     {"user", s.user},   {"uid", s.uid},
                               {"type", s.type}, {"class", s.klass}, {"workers", workers}};
+    const auto chain = videoChain(names, options_.config, [&](std::string_view name) {
+      for (const auto& wp : machine_.workers())
+        if (wp->name() == name) return wp->statusPage();
+      return static_cast<const abi::WorkerStatusPage*>(nullptr);
+    });
+    if (!chain.empty()) session["latency"] = latencySplitJson(chain);
     if (plan_) session["rings"] = ringsStatusJson(*plan_);
     if (net_ && options_.config.gamestream.enabled)
       session["gamestream"] = net_->gamestreamStream(monotonicNs());

@@ -23,6 +23,7 @@
 
 #include "funkhaus/common/child_process.h"
 #include "funkhaus/common/unique_fd.h"
+#include "funkhaus/test/rtsp_client.h"
 #include "funkhausd_process.h"
 
 namespace funkhaus {
@@ -284,6 +285,75 @@ TEST(Funkhausctl, StatusJsonAndRestartThroughTheCli) {
       EXPECT_TRUE(w.contains(key)) << key;
   EXPECT_EQ(system((ctl + " restart encode > /dev/null").c_str()), 0);
   EXPECT_NE(system((ctl + " restart nonsense 2> /dev/null").c_str()), 0);
+}
+
+// Issue 15: with a viewer playing the synthetic picture for a few seconds, `funkhausctl status
+// --json` has each stage's own time (convert, encode, send) and the total (capture -> last packet),
+// and the table prints the split.
+TEST(Funkhausctl, StatusShowsTheLatencyOfEachStage) {
+  Funkhausd d;
+  ASSERT_TRUE(d.waitAllRunning()) << d.log();
+  const json net = d.status()["net"];
+  ASSERT_TRUE(net.is_object() && net["rtsp_port"].is_number()) << d.status().dump();
+  test::RtspClient::Options options;
+  options.port = net["rtsp_port"].get<uint16_t>();
+  const std::string url =
+      "rtsp://127.0.0.1:" + std::to_string(options.port) + net["path"].get<std::string>();
+  auto client = test::playInterleaved(options, url);
+  ASSERT_TRUE(client.ok()) << client.error().message << d.log();
+  size_t units = 0;
+  const auto until = std::chrono::steady_clock::now() + 3s;
+  while (std::chrono::steady_clock::now() < until)
+    if (!client->accessUnit(0, 500).empty()) ++units;
+  EXPECT_GT(units, 30u) << "3 s at 30 fps";
+
+  const std::string ctl = std::string(FUNKHAUS_BIN_DIR) + "/funkhausctl --socket " + d.socket();
+  const auto read = [](const std::string& command) {
+    FILE* p = popen(command.c_str(), "r");
+    std::string out;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    EXPECT_EQ(pclose(p), 0) << command;
+    return out;
+  };
+  const std::string out = read(ctl + " status --json");
+  const json j = json::parse(out, nullptr, false);
+  ASSERT_TRUE(j.is_object() && j["sessions"].size() == 1u) << out;
+  const json& latency = j["sessions"][0]["latency"];
+  ASSERT_TRUE(latency.is_object() && latency["stages"].is_array()) << out;
+  std::map<std::string, json> stages;
+  for (const json& s : latency["stages"]) stages[s["stage"].get<std::string>()] = s;
+  const json total = latency["total"];
+  ASSERT_TRUE(total["p50_ms"].is_number() && total["p99_ms"].is_number()) << latency.dump();
+  const double total_p50 = total["p50_ms"].get<double>();
+  std::printf("[figures] 320x180@30 synthetic:");
+  for (const auto& [stage, worker] : std::map<std::string, std::string>{
+           {"convert", "capture"}, {"encode", "encode"}, {"send", "net"}}) {
+    ASSERT_TRUE(stages.count(stage)) << stage << " missing: " << latency.dump();
+    const json& s = stages[stage];
+    EXPECT_EQ(s["worker"], worker);
+    std::printf(" %s p50 %s p99 %s ms;", stage.c_str(), s["p50_ms"].dump().c_str(),
+                s["p99_ms"].dump().c_str());
+    // Encode's own time comes from funkhaus-encode's StageStats (its own change).
+    if (stage == "encode" && s["p50_ms"].is_null()) continue;
+    ASSERT_TRUE(s["p50_ms"].is_number() && s["p99_ms"].is_number()) << s.dump();
+    EXPECT_GT(s["p50_ms"].get<double>(), 0.0) << stage;
+    EXPECT_GE(s["p99_ms"].get<double>(), s["p50_ms"].get<double>()) << stage;
+    EXPECT_GE(total_p50, s["p50_ms"].get<double>()) << stage << ": the total holds every stage";
+    for (const json& w : j["sessions"][0]["workers"]) {
+      if (w["name"] != worker) continue;
+      EXPECT_EQ(w["stage_p50_ms"], s["p50_ms"]) << worker;
+    }
+  }
+  std::printf(" total p50 %.2f p99 %.2f ms\n", total_p50, total["p99_ms"].get<double>());
+  EXPECT_FALSE(stages.count("grab")) << "no virtual display in this session";
+
+  const std::string table = read(ctl + " status");
+  EXPECT_NE(table.find("latency, screen to wire"), std::string::npos) << table;
+  EXPECT_NE(table.find("convert  (capture)"), std::string::npos) << table;
+  EXPECT_NE(table.find("send     (net)"), std::string::npos) << table;
+  EXPECT_NE(table.find("    total"), std::string::npos) << table;
 }
 
 // ---- the session's sound server -------------------------------------------------------------
