@@ -111,8 +111,10 @@ std::unique_ptr<Variant> makeVariant(const std::string& key, const Options& o) {
 
 void printStages(const char* label, const std::vector<StageFigure>& stages) {
   std::printf("    %s", label);
-  for (const StageFigure& s : stages)
+  for (const StageFigure& s : stages) {
     std::printf("  %s %.1f fps p50 %.2f p99 %.2f ms", s.name.c_str(), s.fps, s.p50_ms, s.p99_ms);
+    if (s.stage_p50_ms > 0) std::printf(" (own %.2f/%.2f)", s.stage_p50_ms, s.stage_p99_ms);
+  }
   std::printf("\n");
 }
 

@@ -37,7 +37,9 @@ std::vector<StageFigure> stageFigures(const std::array<abi::WorkerStatusPage, 3>
     const abi::WorkerStatusPage& p = pages[i];
     out.push_back({names[i], static_cast<double>(abi::atomicLoad(p.fps_milli)) / 1000.0,
                    static_cast<double>(abi::atomicLoad(p.latency_p50_ns)) / 1e6,
-                   static_cast<double>(abi::atomicLoad(p.latency_p99_ns)) / 1e6});
+                   static_cast<double>(abi::atomicLoad(p.latency_p99_ns)) / 1e6,
+                   static_cast<double>(abi::atomicLoad(p.stage_p50_ns)) / 1e6,
+                   static_cast<double>(abi::atomicLoad(p.stage_p99_ns)) / 1e6});
   }
   return out;
 }

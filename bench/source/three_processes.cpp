@@ -22,6 +22,7 @@
 #include "funkhaus/common/child_process.h"
 #include "funkhaus/common/clock.h"
 #include "funkhaus/common/unique_fd.h"
+#include "funkhaus/supervisor/latency_split.h"
 
 namespace funkhaus::bench {
 
@@ -156,6 +157,8 @@ class ThreeProcessVariant : public Variant {
       f.fps = number(w, "fps");
       f.p50_ms = number(w, "latency_p50_ms");
       f.p99_ms = number(w, "latency_p99_ms");
+      f.stage_p50_ms = number(w, "stage_p50_ms");
+      f.stage_p99_ms = number(w, "stage_p99_ms");
       out.push_back(f);
     }
     return out;
@@ -219,6 +222,13 @@ class ThreeProcessVariant : public Variant {
                                                                     : -1);
       out.push_back(line.str());
     }
+    // The screen-to-wire split as funkhausctl status prints it (each stage's own time, total).
+    const auto sessions = last_status_.find("sessions");
+    if (sessions != last_status_.end() && sessions->is_array() && !sessions->empty() &&
+        (*sessions)[0].is_object())
+      for (std::string& line :
+           supervisor::latencySplitLines((*sessions)[0].value("latency", json())))
+        out.push_back(std::move(line));
     return out;
   }
 

@@ -39,10 +39,12 @@ std::vector<std::string> workerArgv(const std::string& worker, const supervisor:
 // argv-style pointers into `args` (ends with nullptr), for the workers' argument parsers.
 std::vector<char*> argvOf(std::vector<std::string>& args);
 
-// Capture -> this stage's output over the last 5 s, as the stage's status page shows it.
+// Capture -> this stage's output over the last 5 s, as the stage's status page shows it, and the
+// stage's own time (its input taken -> its output handed on; 0: not measured).
 struct StageFigure {
   std::string name;
   double fps = 0, p50_ms = 0, p99_ms = 0;
+  double stage_p50_ms = 0, stage_p99_ms = 0;
 };
 
 // The figures of the in-process variants' capture, encode and net status pages.
