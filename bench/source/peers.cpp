@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "funkhaus/bench/latency.h"
@@ -30,6 +31,18 @@ constexpr double kTargetRatio = 0.7;
 void sleepUntilNs(uint64_t ns) {
   const uint64_t now = monotonicNs();
   if (ns > now) std::this_thread::sleep_for(std::chrono::nanoseconds(ns - now));
+}
+
+// Busy time of all CPUs so far (user, nice, system, irq, softirq, steal), ns; tick-based.
+uint64_t machineBusyNs() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  uint64_t user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+  in >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
+  if (!in || cpu != "cpu") return 0;
+  const long ticks = sysconf(_SC_CLK_TCK);
+  return (user + nice + system + irq + softirq + steal) *
+         (1'000'000'000u / static_cast<uint64_t>(ticks > 0 ? ticks : 100));
 }
 
 fs::path binDir() {
@@ -90,6 +103,8 @@ void runRound(PeerTool& tool, ToolTotals& t, const PeersOptions& o, ContentDrawe
   const auto cpu_from = tool.cpuNs();
   const auto drawer_from = drawer.cpuNs();
   const auto xvfb_from = processCpuNs(xvfb.pid());
+  const auto bench_from = processCpuNs(0);
+  const uint64_t machine_from = machineBusyNs();
   for (uint64_t k = from + kKeepAliveNs; k < to; k += kKeepAliveNs) {
     sleepUntilNs(k);
     if (auto alive = tool.keepAlive(); !alive) return fail("keep-alive: " + alive.error().message);
@@ -98,6 +113,8 @@ void runRound(PeerTool& tool, ToolTotals& t, const PeersOptions& o, ContentDrawe
   const auto cpu_to = tool.cpuNs();
   const auto drawer_to = drawer.cpuNs();
   const auto xvfb_to = processCpuNs(xvfb.pid());
+  const auto bench_to = processCpuNs(0);
+  const uint64_t machine_to = machineBusyNs();
   sleepUntilNs(to + kDrainNs);
   auto stopped = tool.stop();
   (*receiver)->stop();
@@ -133,6 +150,15 @@ void runRound(PeerTool& tool, ToolTotals& t, const PeersOptions& o, ContentDrawe
       round + 1, tool.name(), p.p50_ms, p.p99_ms, p.max_ms, p.count, drawn_in_window, window_s,
       m.repeats, m.undecodable, m.unreadable, m.unknown, m.before_draw, percent(cpu_from, cpu_to),
       percent(drawer_from, drawer_to), percent(xvfb_from, xvfb_to));
+  // What else ran: a shared machine's other load shows here (tick-based, a few % coarse).
+  const double machine = percent(machine_from, machine_to);
+  const double known = std::max(0.0, percent(cpu_from, cpu_to)) +
+                       std::max(0.0, percent(xvfb_from, xvfb_to)) +
+                       std::max(0.0, percent(bench_from, bench_to));
+  std::printf(
+      "whole machine busy %.1f %% of one core in the window; tool, Xvfb and bench (X client, "
+      "receiver) %.1f %%; everything else %.1f %%\n",
+      machine, known, std::max(0.0, machine - known));
   std::fflush(stdout);
   if (p.count == 0) {
     t.errors.push_back("no frame with a readable barcode in the window");

@@ -410,7 +410,8 @@ std::vector<std::string> gstreamerArgs(const PeerSettings& s, uint16_t port) {
 
 std::vector<std::string> ffmpegArgs(const PeerSettings& s, uint16_t port) {
   // dump_extra: SPS and PPS in band before every keyframe (the RTP muxer puts them in the SDP
-  // only). One-frame VBV as funkhaus-encode.
+  // only). One-frame VBV as funkhaus-encode. -fps_mode passthrough: every grabbed frame as it
+  // is (the default for RTP, cfr, duplicates frames whenever a grab is late, and codes them).
   const uint64_t bits = uint64_t{s.bitrate_kbps} * 1000;
   return {"ffmpeg",
           "-hide_banner",
@@ -441,6 +442,8 @@ std::vector<std::string> ffmpegArgs(const PeerSettings& s, uint16_t port) {
           std::to_string(bits / s.fps),
           "-g",
           std::to_string(s.fps * kPeerGopSeconds),
+          "-fps_mode",
+          "passthrough",
           "-pix_fmt",
           "yuv420p",
           "-bsf:v",
