@@ -20,5 +20,5 @@ int main(int argc, char** argv) {
     std::fputs(args->help_text.c_str(), stdout);
     return funkhaus::abi::kExitStopped;
   }
-  return funkhaus::encode::runEncodeWorker(args->config);
+  return funkhaus::encode::runEncodeWorker(args->config, args->repeats);
 }

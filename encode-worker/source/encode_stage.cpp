@@ -1,4 +1,4 @@
-// EncodeStage: frame ring -> encoder -> packet ring, with repeats of the last frame.
+// EncodeStage: frame ring -> encoder -> packet ring, with repeats of the last frame (RepeatPolicy).
 #include "funkhaus/encode/encode_stage.h"
 
 #include <spdlog/spdlog.h>
@@ -14,11 +14,25 @@ namespace {
 constexpr uint64_t kErrorLogIntervalNs = 1'000'000'000;
 }
 
-EncodeStage::EncodeStage(Encoder encoder, FrameConsumer& frames, PacketProducer& packets)
+EncodeStage::EncodeStage(Encoder encoder, FrameConsumer& frames, PacketProducer& packets,
+                         RepeatOptions repeats, const Clock* clock)
     : encoder_(std::move(encoder)),
       frames_(frames),
       packets_(packets),
-      interval_ns_(1'000'000'000 / encoder_->config().fps) {}
+      clock_(clock),
+      policy_(encoder_->config().fps, repeats) {}
+
+uint64_t EncodeStage::clockNs() const {
+  if (clock_ == nullptr) return monotonicNs();
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(clock_->now().time_since_epoch())
+          .count());
+}
+
+void EncodeStage::requestKeyframe() {
+  encoder_->requestKeyframe();
+  keyframe_pending_ = true;
+}
 
 EncodeStage::~EncodeStage() {
   encoder_.reset();  // drops libavcodec's and our references: every release callback runs
@@ -38,7 +52,7 @@ void EncodeStage::reap() {
 void EncodeStage::noteError(const Error& error) {
   ++counters_.errors;
   ++counters_.drops;
-  const uint64_t now = monotonicNs();
+  const uint64_t now = clockNs();
   if (last_error_log_ns_ != 0 && now - last_error_log_ns_ < kErrorLogIntervalNs) {
     ++errors_unlogged_;
     return;
@@ -53,7 +67,7 @@ void EncodeStage::noteError(const Error& error) {
 }
 
 void EncodeStage::onUnit(const AccessUnit& unit) {
-  const uint64_t now = monotonicNs();
+  const uint64_t now = clockNs();
   PacketMeta meta;
   meta.frame_number = units_++;
   // Capture times are what the viewer's timestamps are made of: never let them go backwards
@@ -71,7 +85,11 @@ void EncodeStage::onUnit(const AccessUnit& unit) {
       counters_.bytes_out += unit.data.size();
       if (unit.idr) ++counters_.keyframes;
       if (unit.repeat) ++counters_.repeats;
-      stats_.onFrame(unit.repeat ? 0 : unit.capture_time_ns, now);
+      // A repeat counts for fps only: it has no capture of its own and took nothing from the ring.
+      if (unit.repeat)
+        stats_.onFrame(0, now);
+      else
+        stats_.onFrame(unit.capture_time_ns, now, taken_ns_);
       break;
     case PacketProducer::PushResult::kDropped:
       ++counters_.drops;  // the ring flags the next record; net asks for an IDR
@@ -87,13 +105,18 @@ EncodeStage::Turn EncodeStage::encodeFrame(const FrameConsumer::Frame& frame) {
   ++counters_.frames_in;
   // A repeat of the picture the encoder holds (capture forwards static screens so, mostly
   // without payload): the encoder encodes its last picture again, nothing is read or copied.
+  // While the picture is settled, only those due at the keep-alive rate (or serving a keyframe
+  // request) are encoded; the others are let go.
   if ((frame.flags & abi::kSlotFlagRepeat) != 0 && frame.content_token == last_content_ &&
       encoder_->hasLast()) {
     frames_.release(frame);
-    const uint64_t now = monotonicNs();
-    const Turn turn = repeatAt(frame.capture_time_ns);
-    next_repeat_ns_ = now + 2 * interval_ns_;
-    return turn;
+    const uint64_t now = clockNs();
+    if (!keyframe_pending_ && !policy_.publicationDue(now)) {
+      ++counters_.repeats_skipped;
+      return Turn::kIdle;
+    }
+    policy_.onRepeat(now);
+    return repeatAt(frame.capture_time_ns);
   }
   if (frame.payload.empty()) {  // a repeat of a picture we do not have: nothing to encode
     frames_.release(frame);
@@ -108,10 +131,11 @@ EncodeStage::Turn EncodeStage::encodeFrame(const FrameConsumer::Frame& frame) {
   picture.capture_time_ns = frame.capture_time_ns;
   picture.colour = frame.colour;
   picture.on_release = [released] { released->store(true, std::memory_order_release); };
+  keyframe_pending_ = false;  // the encoder makes this picture the IDR (or reopens: an IDR too)
   auto encoded =
       encoder_->encode(std::move(picture), [this](const AccessUnit& unit) { onUnit(unit); });
   reap();
-  next_repeat_ns_ = monotonicNs() + 2 * interval_ns_;
+  policy_.onFresh(clockNs());
   if (!encoded) {
     noteError(encoded.error());
     return Turn::kError;
@@ -119,13 +143,8 @@ EncodeStage::Turn EncodeStage::encodeFrame(const FrameConsumer::Frame& frame) {
   return Turn::kEncoded;
 }
 
-EncodeStage::Turn EncodeStage::repeat(uint64_t now_ns) {
-  next_repeat_ns_ += interval_ns_;
-  if (next_repeat_ns_ <= now_ns) next_repeat_ns_ = now_ns + interval_ns_;  // fell behind
-  return repeatAt(now_ns);
-}
-
 EncodeStage::Turn EncodeStage::repeatAt(uint64_t capture_time_ns) {
+  keyframe_pending_ = false;
   auto encoded =
       encoder_->repeatLast(capture_time_ns, [this](const AccessUnit& unit) { onUnit(unit); });
   reap();
@@ -138,15 +157,21 @@ EncodeStage::Turn EncodeStage::repeatAt(uint64_t capture_time_ns) {
 
 EncodeStage::Turn EncodeStage::step(int64_t max_wait_ns) {
   reap();
-  uint64_t now = monotonicNs();
+  uint64_t now = clockNs();
   int64_t wait = std::max<int64_t>(max_wait_ns, 0);
-  if (encoder_->hasLast())
-    wait = std::min<int64_t>(
-        wait, next_repeat_ns_ > now ? static_cast<int64_t>(next_repeat_ns_ - now) : 0);
+  // A keyframe request is served at once: a new frame if one is there, else the kept picture.
+  auto repeat_due = [this](uint64_t at) {
+    return encoder_->hasLast() && (keyframe_pending_ || at >= policy_.timerDue());
+  };
+  if (encoder_->hasLast()) {
+    const uint64_t due = keyframe_pending_ ? now : policy_.timerDue();
+    wait = std::min<int64_t>(wait, due > now ? static_cast<int64_t>(due - now) : 0);
+  }
   if (frames_.heldCount() < FrameConsumer::kMaxHeld) {
     FrameConsumer::Frame frame;
     switch (frames_.acquireLatest(wait, &frame)) {
       case FrameConsumer::Status::kFrame:
+        taken_ns_ = clockNs();
         return encodeFrame(frame);
       case FrameConsumer::Status::kProducerGone:
         spdlog::info(
@@ -162,9 +187,13 @@ EncodeStage::Turn EncodeStage::step(int64_t max_wait_ns) {
     std::this_thread::sleep_for(std::chrono::nanoseconds(std::min<int64_t>(wait, 1'000'000)));
     reap();
   }
-  now = monotonicNs();
-  if (encoder_->hasLast() && now >= next_repeat_ns_) return repeat(now);
-  return Turn::kIdle;
+  now = clockNs();
+  if (!repeat_due(now)) return Turn::kIdle;
+  if (keyframe_pending_)
+    policy_.onRepeat(now);
+  else
+    policy_.onTimedRepeat(now);
+  return repeatAt(now);
 }
 
 void EncodeStage::publish(abi::WorkerStatusPage& page, uint64_t now_ns) {

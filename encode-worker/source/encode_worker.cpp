@@ -22,7 +22,8 @@ namespace {
 // ring (out) and opens the encoder; each step is a turn of EncodeStage.
 class EncodeWorkerStage final : public WorkerStage {
  public:
-  explicit EncodeWorkerStage(const EncoderConfig& config) : config_(config) {}
+  EncodeWorkerStage(const EncoderConfig& config, const RepeatOptions& repeats)
+      : config_(config), repeats_(repeats) {}
 
   Result<void> start(WorkerContext& context) override {
     context_ = &context;
@@ -42,10 +43,10 @@ class EncodeWorkerStage final : public WorkerStage {
     auto encoder = Encoder::create(config_);  // probes hardware encoders: may take a while
     context.heartbeat();
     if (!encoder) return makeError(ErrorCode::kUnsupported, "{}", encoder.error().message);
-    stage_ = std::make_unique<EncodeStage>(std::move(*encoder), *frames_, *packets_);
-    spdlog::info("encode: ready: {} (asked for {}), {} bit/s, {} fps, preset {}",
+    stage_ = std::make_unique<EncodeStage>(std::move(*encoder), *frames_, *packets_, repeats_);
+    spdlog::info("encode: ready: {} (asked for {}), {} bit/s, {} fps, preset {}, {}",
                  stage_->encoder().name(), config_.encoder, config_.bitrate, config_.fps,
-                 config_.preset);
+                 config_.preset, describeRepeats());
     return {};
   }
 
@@ -118,14 +119,22 @@ class EncodeWorkerStage final : public WorkerStage {
     context_->heartbeat();
     if (!encoder) return encoder.error();
     stage_.reset();  // gives its slots back before the next stage takes frames
-    stage_ = std::make_unique<EncodeStage>(std::move(*encoder), *frames_, *packets_);
+    stage_ = std::make_unique<EncodeStage>(std::move(*encoder), *frames_, *packets_, repeats_);
     config_ = next;
     spdlog::info("encode: now {} ({}), {} bit/s, {} fps", stage_->encoder().name(),
                  media::codecName(stage_->encoder().codec()), next.bitrate, next.fps);
     return {};
   }
 
+  std::string describeRepeats() const {
+    if (stage_->repeatPolicy().idleInterval() == stage_->repeatPolicy().interval())
+      return "static screen re-encoded at the full rate";
+    return fmt::format("static screen re-encoded at {} fps after {} ms", repeats_.idle_fps,
+                       repeats_.settle_ns / 1'000'000);
+  }
+
   EncoderConfig config_;
+  RepeatOptions repeats_;
   WorkerContext* context_ = nullptr;
   std::optional<FrameConsumer> frames_;
   std::optional<PacketProducer> packets_;
@@ -144,6 +153,11 @@ Result<WorkerArguments> parseArguments(int argc, const char* const* argv) {
   app.add_option("--bitrate", out.config.bitrate, "bits per second (default 8000000)");
   app.add_option("--fps", out.config.fps, "frame rate (default 60)");
   app.add_option("--preset", out.config.preset, "x264/x265 preset (default superfast)");
+  int64_t idle_fps = out.repeats.idle_fps;
+  app.add_option("--idle-fps", idle_fps,
+                 fmt::format("repeats per second once the picture has been static for {} ms "
+                             "(default {}; 0: the full frame rate)",
+                             out.repeats.settle_ns / 1'000'000, out.repeats.idle_fps));
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -154,12 +168,15 @@ Result<WorkerArguments> parseArguments(int argc, const char* const* argv) {
     return makeError("{}", e.what());
   }
   if (auto valid = validateConfig(out.config); !valid) return valid.error();
+  if (idle_fps < 0 || idle_fps > kMaxIdleFps)
+    return makeError("--idle-fps {} must be 0 (the full frame rate) .. {}", idle_fps, kMaxIdleFps);
+  out.repeats.idle_fps = static_cast<uint32_t>(idle_fps);
   return out;
 }
 
-int runEncodeWorker(const EncoderConfig& config) {
+int runEncodeWorker(const EncoderConfig& config, const RepeatOptions& repeats) {
   routeLibavLogToSpdlog();
-  EncodeWorkerStage stage(config);
+  EncodeWorkerStage stage(config, repeats);
   RuntimeOptions runtime;
   runtime.kind = abi::WorkerKind::kEncode;
   runtime.name = "encode";

@@ -23,17 +23,29 @@ TEST(ArgumentsTest, Defaults) {
   EXPECT_EQ(a->config.bitrate, 8'000'000u);
   EXPECT_EQ(a->config.fps, 60u);
   EXPECT_EQ(a->config.preset, "superfast");
+  EXPECT_EQ(a->repeats.idle_fps, 2u);
+  EXPECT_EQ(a->repeats.settle_ns, 1'000'000'000u);
   EXPECT_FALSE(a->help);
 }
 
 TEST(ArgumentsTest, EveryOption) {
-  auto a = parse(
-      {"--encoder", "libx265", "--bitrate", "2500000", "--fps", "30", "--preset", "veryfast"});
+  auto a = parse({"--encoder", "libx265", "--bitrate", "2500000", "--fps", "30", "--preset",
+                  "veryfast", "--idle-fps", "10"});
   ASSERT_TRUE(a) << a.error().message;
   EXPECT_EQ(a->config.encoder, "libx265");
   EXPECT_EQ(a->config.bitrate, 2'500'000u);
   EXPECT_EQ(a->config.fps, 30u);
   EXPECT_EQ(a->config.preset, "veryfast");
+  EXPECT_EQ(a->repeats.idle_fps, 10u);
+}
+
+TEST(ArgumentsTest, IdleFpsZeroAndTheLimit) {
+  auto a = parse({"--idle-fps", "0"});
+  ASSERT_TRUE(a) << a.error().message;
+  EXPECT_EQ(a->repeats.idle_fps, 0u) << "the full frame rate";
+  a = parse({"--idle-fps", "240"});
+  ASSERT_TRUE(a) << a.error().message;
+  EXPECT_EQ(a->repeats.idle_fps, 240u);
 }
 
 TEST(ArgumentsTest, Help) {
@@ -41,6 +53,7 @@ TEST(ArgumentsTest, Help) {
   ASSERT_TRUE(a);
   EXPECT_TRUE(a->help);
   EXPECT_NE(a->help_text.find("--encoder"), std::string::npos);
+  EXPECT_NE(a->help_text.find("--idle-fps"), std::string::npos);
 }
 
 TEST(ArgumentsTest, BadValuesNameWhatIsWrong) {
@@ -58,6 +71,11 @@ TEST(ArgumentsTest, BadValuesNameWhatIsWrong) {
       {{"--preset", "warp"}, "warp"},
       {{"--speed", "1"}, "speed"},
       {{"--fps"}, "fps"},
+      {{"--idle-fps", "-1"}, "idle-fps"},
+      {{"--idle-fps", "241"}, "idle-fps"},
+      {{"--idle-fps", "few"}, "idle-fps"},
+      {{"--idle-fps", "2.5"}, "idle-fps"},
+      {{"--idle-fps"}, "idle-fps"},
   };
   for (const Case& c : cases) {
     auto a = parse(c.args);

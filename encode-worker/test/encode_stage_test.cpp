@@ -90,6 +90,8 @@ TEST_P(StageCodecTest, FramesFromTheRingDecodeFromThePacketRing) {
   EXPECT_EQ(page.keyframes, 1u);
   EXPECT_EQ(page.bytes_out, c.bytes_out);
   EXPECT_GT(page.latency_p50_ns, 0u) << "capture -> encoded latency is published";
+  EXPECT_GT(page.stage_p50_ns, 0u) << "the stage's own time (ring -> encoded) is published";
+  EXPECT_LE(page.stage_p50_ns, page.latency_p50_ns) << "taken from the ring after the capture";
 }
 
 // Keyframe request through the stage: the next record carries the keyframe flag and an IDR.
@@ -257,6 +259,204 @@ TEST(StageTest, FollowsARestartedProducer) {
     EXPECT_EQ(decoded->size(), 1u);
   }
   EXPECT_EQ(stage.counters().frames_in, 6u);
+}
+
+// The repeat policy in the stage, on a FakeClock (frame ring waits are 0, so no real time
+// decides anything): a 60 Hz static screen whose driver repeats capture forwards.
+class StageIdleTest : public ::testing::Test {
+ protected:
+  static constexpr uint32_t kFps = 60;
+  static constexpr uint64_t kRefresh = 1'000'000'000 / kFps;
+
+  void start(RepeatOptions options) {
+    auto encoder = Encoder::create(configFor("libx264", kFps));
+    ASSERT_TRUE(encoder) << encoder.error().message;
+    stage_ = std::make_unique<EncodeStage>(std::move(*encoder), *rings_.consumer, *rings_.packets,
+                                           options, &clock_);
+    ASSERT_NO_FATAL_FAILURE(fresh(0));
+  }
+  uint64_t now() const {
+    return static_cast<uint64_t>(std::chrono::nanoseconds(clock_.now().time_since_epoch()).count());
+  }
+  // A new picture, published and encoded within the turn it is there.
+  void fresh(uint32_t index) {
+    ASSERT_NE(test::publishPicture(*rings_.producer, g_, index, now()), 0u);
+    ASSERT_EQ(stage_->step(0), Turn::kEncoded);
+  }
+  // `ns` of a static screen: a repeat publication on each refresh, a turn after each; counts
+  // what the stage encoded in each whole second.
+  std::vector<int> staticFor(uint64_t ns, bool publications = true) {
+    std::vector<int> per_second(ns / 1'000'000'000, 0);
+    const uint64_t start = now();
+    for (uint64_t t = kRefresh; t <= ns; t += kRefresh) {
+      clock_.advance(std::chrono::nanoseconds(kRefresh));
+      if (publications) {
+        auto token = rings_.producer->repeatLast(now());
+        EXPECT_TRUE(token && *token != 0u);
+      }
+      const Turn turn = stage_->step(0);
+      EXPECT_NE(turn, Turn::kEncoded);
+      EXPECT_NE(turn, Turn::kError);
+      const size_t second = (now() - start - 1) / 1'000'000'000;
+      if (turn != Turn::kRepeated) continue;
+      repeat_times_.push_back(now());
+      if (second < per_second.size()) ++per_second[second];
+    }
+    return per_second;
+  }
+
+  FakeClock clock_;
+  abi::FrameGeometry g_ = *makeGeometry(abi::PixelFormat::kI420, 320, 240);
+  test::Rings rings_ = test::makeRings(g_);
+  std::unique_ptr<EncodeStage> stage_;
+  std::vector<uint64_t> repeat_times_;  // of every repeat staticFor() saw
+};
+
+// Full rate for the settle time, the keep-alive rate after; a new picture is encoded in the
+// first turn it is there, and the full rate comes back with it.
+TEST_F(StageIdleTest, SettlesAtTheFullRateThenKeepsAliveAndANewPictureGoesOutAtOnce) {
+  ASSERT_NO_FATAL_FAILURE(start({.idle_fps = 5, .settle_ns = 1'000'000'000}));
+  auto n = staticFor(4'000'000'000);
+  EXPECT_GE(n[0], 59) << "every refresh while the picture settles";
+  for (size_t s = 1; s < n.size(); ++s) EXPECT_EQ(n[s], 5) << "second " << s;
+  EXPECT_GT(stage_->counters().repeats_skipped, 150u);
+  auto records = test::drainRecords(*rings_.reader);
+  ASSERT_EQ(records.size(), 1u + n[0] + 15u);
+
+  clock_.advance(std::chrono::milliseconds(7));  // between two keep-alive repeats
+  const uint64_t capture = now();
+  ASSERT_NO_FATAL_FAILURE(fresh(1));
+  records = test::drainRecords(*rings_.reader);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].header.capture_time_ns, capture);
+  EXPECT_EQ(records[0].header.flags & abi::kRecordFlagKeyframe, 0u);
+  n = staticFor(2'000'000'000);
+  EXPECT_GE(n[0], 59) << "the new picture settles at the full rate again";
+  EXPECT_EQ(n[1], 5);
+}
+
+// Capture forwards nothing (restarting, or a source without repeat publications): the stage's
+// own timer follows the same policy.
+TEST_F(StageIdleTest, TheTimerFollowsThePolicyWithoutPublications) {
+  ASSERT_NO_FATAL_FAILURE(start({.idle_fps = 2, .settle_ns = 1'000'000'000}));
+  const uint64_t fresh_at = now();
+  const auto n = staticFor(4'000'000'000, false);
+  EXPECT_GE(n[0], 57);
+  // After the settle time the repeats are 500 ms apart (seen on turns a refresh apart).
+  std::vector<uint64_t> idle;
+  for (uint64_t t : repeat_times_)
+    if (t > fresh_at + 1'000'000'000) idle.push_back(t);
+  ASSERT_GE(idle.size(), 5u);
+  EXPECT_LE(idle[0] - (fresh_at + 1'000'000'000), 500'000'000u + kRefresh);
+  for (size_t i = 1; i < idle.size(); ++i) {
+    EXPECT_GE(idle[i] - idle[i - 1], 500'000'000u - kRefresh) << i;
+    EXPECT_LE(idle[i] - idle[i - 1], 500'000'000u + kRefresh) << i;
+  }
+  EXPECT_EQ(stage_->counters().repeats_skipped, 0u);
+}
+
+// A keyframe request while idle is served in the next turn by an IDR repeat, without waiting for
+// the keep-alive repeat; the keep-alive cadence then counts from the IDR.
+TEST_F(StageIdleTest, AKeyframeRequestWhileIdleIsServedAtOnce) {
+  ASSERT_NO_FATAL_FAILURE(start({.idle_fps = 2, .settle_ns = 1'000'000'000}));
+  staticFor(3'000'000'000);
+  test::drainRecords(*rings_.reader);
+  clock_.advance(std::chrono::milliseconds(100));  // a keep-alive repeat is 400 ms away
+  stage_->requestKeyframe();
+  ASSERT_EQ(stage_->step(0), Turn::kRepeated);
+  auto records = test::drainRecords(*rings_.reader);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_NE(records[0].header.flags & abi::kRecordFlagKeyframe, 0u);
+  EXPECT_EQ(records[0].header.capture_time_ns, now());
+  auto info = parseAccessUnit(Codec::kH264, records[0].payload);
+  ASSERT_TRUE(info);
+  EXPECT_TRUE(info->decodableAlone(Codec::kH264)) << "an IDR with parameter sets";
+  EXPECT_EQ(stage_->step(0), Turn::kIdle) << "one IDR per request";
+  // The same with a repeat publication there at the time: it carries the IDR.
+  clock_.advance(std::chrono::milliseconds(100));
+  stage_->requestKeyframe();
+  auto token = rings_.producer->repeatLast(now());
+  ASSERT_TRUE(token && *token != 0u);
+  ASSERT_EQ(stage_->step(0), Turn::kRepeated);
+  records = test::drainRecords(*rings_.reader);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_NE(records[0].header.flags & abi::kRecordFlagKeyframe, 0u);
+  const auto n = staticFor(3'000'000'000);
+  EXPECT_EQ(n[1], 2) << "the keep-alive rate goes on";
+  EXPECT_EQ(test::drainRecords(*rings_.reader).size(), static_cast<size_t>(n[0] + n[1] + n[2]));
+}
+
+// --idle-fps 0: every repeat publication and every timer repeat is encoded, as before the policy.
+TEST_F(StageIdleTest, IdleFpsZeroKeepsTheFullRate) {
+  ASSERT_NO_FATAL_FAILURE(start({.idle_fps = 0, .settle_ns = 1'000'000'000}));
+  auto n = staticFor(3'000'000'000);
+  for (size_t s = 1; s < n.size(); ++s) EXPECT_EQ(n[s], 60) << "second " << s;
+  EXPECT_EQ(stage_->counters().repeats_skipped, 0u);
+  n = staticFor(2'000'000'000, false);
+  EXPECT_GE(n[1], 59);
+}
+
+// Repeats add no stage time: on the FakeClock a new frame's stage time is 0 (the clock stands
+// while it encodes); a repeat measured from the last take would show 16 ms or more.
+TEST_F(StageIdleTest, RepeatsAddNoStageTime) {
+  ASSERT_NO_FATAL_FAILURE(start({.idle_fps = 5, .settle_ns = 1'000'000'000}));
+  staticFor(2'000'000'000);
+  abi::WorkerStatusPage page{};
+  stage_->publish(page, now());
+  EXPECT_EQ(page.stage_p99_ns, 0u);
+  EXPECT_GT(page.fps_milli, 0u) << "repeats count for fps";
+}
+
+// Why the settle time is a second: how a static picture's decoded quality develops over the
+// full-rate repeats after it (x264 spends each repeat's bits on what is still wrong), for a
+// desktop-like picture and for noise (the worst case: far more than one frame's VBV can carry).
+// Asserted: the repeats improve the picture and the keep-alive repeats keep that quality.
+TEST_F(StageIdleTest, FullRateRepeatsRefineTheStaticPictureWithinTheSettleTime) {
+  for (const auto pattern : {test::Pattern::kMoving, test::Pattern::kNoise}) {
+    const auto g = *makeGeometry(abi::PixelFormat::kI420, 1280, 720);
+    auto rings = test::makeRings(g);
+    auto encoder = Encoder::create(configFor("libx264", kFps));
+    ASSERT_TRUE(encoder) << encoder.error().message;
+    EncodeStage stage(std::move(*encoder), *rings.consumer, *rings.packets,
+                      {.idle_fps = 2, .settle_ns = 1'000'000'000}, &clock_);
+    ASSERT_NE(test::publishPicture(*rings.producer, g, 5, now(), pattern), 0u);
+    ASSERT_EQ(stage.step(0), Turn::kEncoded);
+    std::vector<std::byte> drawn(*framePayloadSize(g));
+    test::drawPicture(g, drawn, 5, pattern);
+    const auto expected = test::expectedLuma(g, drawn);
+    Decoder decoder(Codec::kH264);
+    std::vector<double> error;  // mean abs luma difference of each decoded unit, in order
+    std::vector<uint64_t> at;   // ms after the new picture
+    const uint64_t start = now();
+    auto drain = [&] {
+      for (const auto& r : test::drainRecords(*rings.reader)) {
+        auto decoded = decoder.decode(r.payload, static_cast<int64_t>(r.header.frame_number));
+        ASSERT_TRUE(decoded && decoded->size() == 1u);
+        error.push_back(test::meanAbsDiff((*decoded)[0].luma, expected));
+        at.push_back((now() - start) / 1'000'000);
+      }
+    };
+    drain();
+    for (uint64_t t = kRefresh; t <= 3'000'000'000; t += kRefresh) {
+      clock_.advance(std::chrono::nanoseconds(kRefresh));
+      auto token = rings.producer->repeatLast(now());
+      ASSERT_TRUE(token && *token != 0u);
+      stage.step(0);
+      drain();
+    }
+    ASSERT_GT(error.size(), 62u);
+    size_t settled = 0;  // the last unit within the settle time
+    while (settled + 1 < at.size() && at[settled + 1] <= 1000) ++settled;
+    std::string curve;
+    for (size_t i :
+         {size_t{0}, size_t{1}, size_t{5}, size_t{15}, size_t{30}, settled, error.size() - 1})
+      curve += fmt::format(" unit {} ({} ms) {:.2f};", i, at[i], error[i]);
+    test::figure(fmt::format("static {} 1280x720 libx264 8 Mbit/s 60 fps: luma mean abs diff{}",
+                             pattern == test::Pattern::kNoise ? "noise" : "desktop-like", curve));
+    EXPECT_LE(error[settled], error[0]) << "the full-rate repeats refine the picture";
+    EXPECT_LE(error.back(), error[settled] + 0.5) << "keep-alive repeats keep the quality";
+    EXPECT_EQ(at.size() - settled - 1, 4u) << "2 fps over the last 2 s";
+  }
 }
 
 // The stage gives every slot back when it goes away.

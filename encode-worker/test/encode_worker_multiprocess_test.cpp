@@ -284,9 +284,58 @@ TEST(EncodeWorkerProcess, HeartbeatsWithoutFrames) {
   EXPECT_EQ(abi::atomicLoad(worker.status().pid), static_cast<uint32_t>(worker.pid()));
 }
 
+// --idle-fps through the real binary: a static screen (no new frame) is repeated at the full rate
+// for the settle second, then at the keep-alive rate; a keyframe request while idle comes back as
+// an IDR within a turn, not at the next keep-alive repeat. Counts with wide margins (the full rate
+// would be 30 a second), no tight timing.
+TEST(EncodeWorkerProcess, AStaticScreenDropsToTheIdleRateAndAKeyframeComesAtOnce) {
+  constexpr uint32_t kFps = 30;
+  Session s(*makeGeometry(abi::PixelFormat::kI420, 320, 240));
+  FakeSupervisor worker = startEncode({"--fps", std::to_string(kFps), "--idle-fps", "1"});
+  ASSERT_TRUE(handshake(worker, s.frame_ring, s.packet_ring));
+  EXPECT_NE(worker.log().find("re-encoded at 1 fps after 1000 ms"), std::string::npos)
+      << worker.log();
+  std::vector<Record> records;
+  s.feed(5, kFps, records);
+  const uint64_t static_from = monotonicNs();
+  std::this_thread::sleep_for(3500ms);
+  s.collect(records);
+  size_t settling = 0;  // repeats within the settle second
+  size_t idle = 0;      // repeats from 1.5 s on
+  for (const Record& r : records) {
+    if (s.isPublished(r.header.capture_time_ns)) continue;
+    const uint64_t after = r.header.capture_time_ns - static_from;
+    if (after < 1'000'000'000) ++settling;
+    if (after >= 1'500'000'000) ++idle;
+  }
+  test::figure(
+      fmt::format("static screen, --fps 30 --idle-fps 1: {} repeats in the settle second, "
+                  "{} from 1.5 s to 3.5 s",
+                  settling, idle));
+  EXPECT_GE(settling, 10u) << "the full rate while the picture settles";
+  EXPECT_GE(idle, 1u);
+  EXPECT_LE(idle, 4u) << "1 a second, not 30";
+  // A keyframe request while idle: the next record is an IDR, well before the next keep-alive.
+  const size_t before = records.size();
+  const uint64_t asked = monotonicNs();
+  ASSERT_TRUE(worker.send(abi::Command::kKeyframe));
+  ASSERT_TRUE(s.waitRecords(records, 1, 2000)) << worker.log();
+  const uint64_t answered = monotonicNs();
+  EXPECT_NE(records[before].header.flags & abi::kRecordFlagKeyframe, 0u);
+  test::figure(fmt::format("keyframe request while idle -> IDR record: {:.1f} ms",
+                           double(answered - asked) / 1e6));
+  Decoder viewer(Codec::kH264);
+  int64_t pts = 0;
+  decodeAll(viewer, records, 0, pts);
+  EXPECT_TRUE(exitedWith(worker.stop(), abi::kExitStopped)) << worker.log();
+}
+
 TEST(EncodeWorkerProcess, BadArgumentsExit65) {
-  for (const auto& args : std::vector<std::vector<std::string>>{
-           {"--fps", "0"}, {"--encoder", "nope"}, {"--bitrate", "x"}, {"--preset", "warp"}}) {
+  for (const auto& args : std::vector<std::vector<std::string>>{{"--fps", "0"},
+                                                                {"--encoder", "nope"},
+                                                                {"--bitrate", "x"},
+                                                                {"--preset", "warp"},
+                                                                {"--idle-fps", "-1"}}) {
     FakeSupervisor worker = startEncode(args);
     EXPECT_TRUE(exitedWith(worker.waitExit(5s), abi::kExitBadConfig))
         << args[0] << " " << args[1] << "\n"
