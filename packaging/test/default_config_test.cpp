@@ -53,6 +53,7 @@ void expectSameConfig(const Config& a, const Config& b) {
   EXPECT_EQ(a.encode.encoder, b.encode.encoder);
   EXPECT_EQ(a.encode.bitrate_kbps, b.encode.bitrate_kbps);
   EXPECT_EQ(a.encode.preset, b.encode.preset);
+  EXPECT_EQ(a.encode.idle_fps, b.encode.idle_fps);
   EXPECT_EQ(a.net.bind, b.net.bind);
   EXPECT_EQ(a.net.port, b.net.port);
   EXPECT_EQ(a.net.rtp_port, b.net.rtp_port);
@@ -122,6 +123,7 @@ TEST(ShippedConfig, EveryCommentedValueIsTheBuiltInDefault) {
                                           "encode.encoder",
                                           "encode.bitrate_kbps",
                                           "encode.preset",
+                                          "encode.idle_fps",
                                           "net.bind",
                                           "net.port",
                                           "net.rtp_port",

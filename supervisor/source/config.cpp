@@ -269,6 +269,7 @@ void readEncode(TableReader& top, Config& config, std::string_view source,
     c.preset = v;
     return {};
   });
+  r.integer("idle_fps", 0, 240, [&](int64_t v) { c.idle_fps = static_cast<uint32_t>(v); });
   r.rejectUnknown();
 }
 

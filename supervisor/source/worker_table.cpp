@@ -81,10 +81,11 @@ std::vector<std::string> captureArgs(const Config& c) {
 }
 
 std::vector<std::string> encodeArgs(const Config& c) {
-  return {"--encoder", c.encode.encoder,
-          "--bitrate", std::to_string(uint64_t{c.encode.bitrate_kbps} * 1000),
-          "--fps",     std::to_string(c.capture.fps),
-          "--preset",  c.encode.preset};
+  return {"--encoder",  c.encode.encoder,
+          "--bitrate",  std::to_string(uint64_t{c.encode.bitrate_kbps} * 1000),
+          "--fps",      std::to_string(c.capture.fps),
+          "--preset",   c.encode.preset,
+          "--idle-fps", std::to_string(c.encode.idle_fps)};
 }
 
 std::vector<std::string> netArgs(const Config& c) {

@@ -154,6 +154,7 @@ fps = 30
 encoder = "h264_vaapi"
 bitrate_kbps = 4000
 preset = "ultrafast"
+idle_fps = 0
 [net]
 bind = "::"
 port = 0
@@ -176,6 +177,10 @@ packet_ring_kib = 4096
   EXPECT_EQ(c->encode.encoder, "h264_vaapi");
   EXPECT_EQ(c->encode.bitrate_kbps, 4000u);
   EXPECT_EQ(c->encode.preset, "ultrafast");
+  EXPECT_EQ(c->encode.idle_fps, 0u);
+  EXPECT_EQ(workerArgs("encode", *c),
+            (std::vector<std::string>{"--encoder", "h264_vaapi", "--bitrate", "4000000", "--fps",
+                                      "30", "--preset", "ultrafast", "--idle-fps", "0"}));
   EXPECT_EQ(c->net.bind, "::");
   EXPECT_EQ(c->net.port, 0);
   EXPECT_EQ(c->net.rtp_port, 50000);
@@ -196,6 +201,7 @@ TEST(Config, PipelineDefaultsServeRtspOn8554At1080p60) {
   EXPECT_EQ(c->capture.height, 1080u);
   EXPECT_EQ(c->capture.fps, 60u);
   EXPECT_EQ(c->encode.encoder, "libx264");
+  EXPECT_EQ(c->encode.idle_fps, 2u);
   EXPECT_EQ(c->net.port, 8554);
   EXPECT_EQ(c->net.path, "/live");
 }
@@ -218,6 +224,12 @@ TEST(Config, BadPipelineValuesNameTheKeyAndLine) {
       std::string::npos);
   EXPECT_NE(errorOf("[rings]\nframe_slots = 2\n").find("rings.frame_slots"), std::string::npos);
   EXPECT_NE(errorOf("[encode]\npreset = \"fast; rm\"\n").find("encode.preset"), std::string::npos);
+  EXPECT_EQ(errorOf("[encode]\nidle_fps = 241\n"),
+            "funkhaus.toml:2: encode.idle_fps: must be an integer from 0 to 240");
+  EXPECT_EQ(errorOf("[encode]\nidle_fps = -1\n"),
+            "funkhaus.toml:2: encode.idle_fps: must be an integer from 0 to 240");
+  EXPECT_NE(errorOf("[encode]\nidle_fps = \"low\"\n").find("encode.idle_fps: must be an integer"),
+            std::string::npos);
   EXPECT_NE(errorOf("[net]\nprot = 1\n").find("net.prot: unknown key"), std::string::npos);
 }
 

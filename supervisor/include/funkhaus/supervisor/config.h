@@ -53,6 +53,8 @@ struct EncodeConfig {
                                     // h264_qsv (hardware falls back to software if absent)
   uint32_t bitrate_kbps = 8000;
   std::string preset = "superfast";
+  // Repeats per second once the picture has been static for a second (0: the full frame rate).
+  uint32_t idle_fps = 2;
 };
 
 // [net]: where funkhaus-net serves viewers. funkhausd owns these sockets (they survive a net
