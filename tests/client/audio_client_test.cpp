@@ -39,6 +39,7 @@
 #include "funkhaus/test/fake_supervisor.h"
 #include "funkhaus/test/moonlight.h"
 #include "funkhaus/test/shell.h"
+#include "gamestream_host.h"
 #include "gamestream_ports.h"
 
 namespace funkhaus {
@@ -148,6 +149,40 @@ TEST_F(AudioToolsTest, FfmpegRecordsOpusAudioAndVideoThatTheAnalysisReadsBack) {
   EXPECT_NEAR(*recording->firstAudioPts(), 0.0, 0.05);
 }
 
+// A 3 s 1 kHz tone of peak `amplitude` on both channels of `wav`, within 1 dB, with at least
+// 0.5 s of silence before and after; printed as [figures] under `label`. Returns the earliest
+// start (in samples), none when a channel had no tone.
+std::optional<size_t> checkStereoTone(const test::PcmAudio& wav, double amplitude,
+                                      const std::string& label) {
+  const double source_dbfs = test::sineDbfs(amplitude);
+  std::optional<size_t> first_start;
+  for (int c = 0; c < 2; ++c) {
+    const std::vector<float> x = wav.channel(c);
+    auto tone = test::findTone(x, kRate, -40);
+    EXPECT_TRUE(tone.has_value()) << label << " channel " << c << ": no tone in "
+                                  << static_cast<double>(x.size()) / kRate << " s of audio";
+    if (!tone) return std::nullopt;
+    const double seconds = static_cast<double>(tone->end - tone->start) / kRate;
+    EXPECT_NEAR(tone->dominant_hz, 1000.0, 2.0) << c;
+    EXPECT_NEAR(tone->level_dbfs, source_dbfs, 1.0) << c;
+    EXPECT_NEAR(seconds, 3.0, 0.1) << c;
+    EXPECT_GT(tone->start, size_t{kRate / 2}) << "no silence before the tone, channel " << c;
+    EXPECT_GT(x.size() - tone->end, size_t{kRate / 2}) << "no silence after the tone, " << c;
+    EXPECT_TRUE(test::isSilent(x, 0, tone->start - kRate / 100, -60))
+        << "channel " << c << " before: " << test::peakDbfs(std::span(x).first(tone->start));
+    EXPECT_TRUE(test::isSilent(x, tone->end + kRate / 100, x.size(), -60))
+        << "channel " << c << " after: " << test::peakDbfs(std::span(x).subspan(tone->end));
+    std::printf(
+        "[figures] %s tone, channel %d: %.3f s long, %.2f Hz, %.2f dBFS (source %.2f), "
+        "silence %.2f s before and %.2f s after\n",
+        label.c_str(), c, seconds, tone->dominant_hz, tone->level_dbfs, source_dbfs,
+        static_cast<double>(tone->start) / kRate,
+        static_cast<double>(x.size() - tone->end) / kRate);
+    if (!first_start || tone->start < *first_start) first_start = tone->start;
+  }
+  return first_start;
+}
+
 int64_t monotonicNs() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -167,12 +202,9 @@ class AudioHostTest : public ::testing::Test {
     auto moonlight = test::findMoonlight();
     if (!moonlight) GTEST_SKIP() << moonlight.error().message;
     moonlight_ = *moonlight;
-    const test::ShellRun built = test::runShell(std::string(FUNKHAUS_SOURCE_DIR) +
-                                                "/tests/client/gamestream_probe/build.sh 2>&1");
-    if (!built.ok() || built.out.empty())
-      GTEST_SKIP() << "the GameStream probe could not be built: " << built.out;
-    probe_ = built.out.substr(built.out.find_last_of('\n', built.out.size() - 2) + 1);
-    while (!probe_.empty() && probe_.back() == '\n') probe_.pop_back();
+    auto probe = test::buildGamestreamProbe();
+    if (!probe) GTEST_SKIP() << probe.error().message;
+    probe_ = *probe;
     base_port_ = test::freeGamestreamBasePort();
     ASSERT_NE(base_port_, 0) << "no free port set on loopback";
     dir_ = fs::temp_directory_path() / ("funkhaus-audio-host-" + std::to_string(getpid()));
@@ -196,16 +228,10 @@ class AudioHostTest : public ::testing::Test {
   // funkhausd with the virtual monitor, its own sound server and funkhaus-audio (`channels`),
   // Moonlight Embedded paired.
   void startHost(int channels) {
-    const std::string config =
-        "[gamestream]\nbase_port = " + std::to_string(base_port_) +
-        "\nlisten_address = \"127.0.0.1\"\nname = \"funkhaus-audio-e2e\"\nmdns = false\n"
-        "[capture]\nsource = \"vdisplay\"\nfps = 30\n"
-        "[vdisplay]\nwidth = " +
-        std::to_string(kWidth) + "\nheight = " + std::to_string(kHeight) +
-        "\nrefresh_hz = 30\nfb_width = 1024\nfb_height = 768\n"
-        "[rings]\nmax_width = 1024\nmax_height = 768\n[encode]\nbitrate_kbps = 2000\n"
-        "[audio]\nenabled = true\nchannels = " +
-        std::to_string(channels) + "\n";
+    const std::string config = test::gamestreamConfig(base_port_, "funkhaus-audio-e2e") +
+                               test::smallMonitorConfig(kWidth, kHeight) +
+                               "[audio]\nenabled = true\nchannels = " + std::to_string(channels) +
+                               "\n";
     funkhausd_.emplace(config, false, "user", true,
                        std::vector<std::string>{"vdisplay", "capture", "encode", "net", "audio"});
     for (const char* name : {"vdisplay", "capture", "encode", "net", "audio"})
@@ -219,9 +245,7 @@ class AudioHostTest : public ::testing::Test {
   }
 
   std::string funkhausctl(const std::string& args) const {
-    return test::runShell(std::string(FUNKHAUS_BIN_DIR) + "/funkhausctl --socket '" +
-                          funkhausd_->socket() + "' " + args + " 2>&1")
-        .out;
+    return test::funkhausctl(*funkhausd_, args).out;
   }
 
   // The session's sound server as `funkhausctl status --json` shows it ("" when absent).
@@ -240,18 +264,7 @@ class AudioHostTest : public ::testing::Test {
   }
 
   void pair(const std::string& pin) {
-    auto run =
-        test::MoonlightRun::start(moonlight_,
-                                  {"pair", "-keydir", (dir_ / "client/keys").string(), "-port",
-                                   std::to_string(base_port_), "-pin", pin, "127.0.0.1"},
-                                  dir_ / "client");
-    ASSERT_TRUE(run.ok()) << run.error().message;
-    ASSERT_TRUE(Funkhausd::waitFor(30s, [&] {
-      return funkhausctl("pair").find("waiting for the PIN") != std::string::npos;
-    })) << run->output();
-    funkhausctl("pair " + pin);
-    ASSERT_TRUE(run->wait(60s).has_value()) << run->output();
-    ASSERT_NE(run->output().find("Succesfully paired"), std::string::npos) << run->output();
+    test::pairMoonlight(moonlight_, dir_ / "client", base_port_, *funkhausd_, pin);
   }
 
   // The probe streaming for `seconds`, decoding `channels` of audio into probe.wav.
@@ -367,31 +380,7 @@ TEST_F(AudioHostTest, ToneReachesTheGameStreamClientAtItsFrequencyAndLevel) {
   ASSERT_TRUE(wav.ok()) << wav.error().message;
   ASSERT_EQ(wav->channels, 2);
   EXPECT_EQ(wav->sample_rate, 48000);
-  const double source_dbfs = test::sineDbfs(amplitude);
-  std::optional<size_t> first_start;
-  for (int c = 0; c < 2; ++c) {
-    const std::vector<float> x = wav->channel(c);
-    auto tone = test::findTone(x, kRate, -40);
-    ASSERT_TRUE(tone.has_value()) << "channel " << c << ": no tone in "
-                                  << static_cast<double>(x.size()) / kRate << " s of audio";
-    const double seconds = static_cast<double>(tone->end - tone->start) / kRate;
-    EXPECT_NEAR(tone->dominant_hz, 1000.0, 2.0) << c;
-    EXPECT_NEAR(tone->level_dbfs, source_dbfs, 1.0) << c;
-    EXPECT_NEAR(seconds, 3.0, 0.1) << c;
-    EXPECT_GT(tone->start, size_t{kRate / 2}) << "no silence before the tone, channel " << c;
-    EXPECT_GT(x.size() - tone->end, size_t{kRate / 2}) << "no silence after the tone, " << c;
-    EXPECT_TRUE(test::isSilent(x, 0, tone->start - kRate / 100, -60))
-        << "channel " << c << " before: " << test::peakDbfs(std::span(x).first(tone->start));
-    EXPECT_TRUE(test::isSilent(x, tone->end + kRate / 100, x.size(), -60))
-        << "channel " << c << " after: " << test::peakDbfs(std::span(x).subspan(tone->end));
-    std::printf(
-        "[figures] GameStream tone, channel %d: %.3f s long, %.2f Hz, %.2f dBFS (source "
-        "%.2f), silence %.2f s before and %.2f s after\n",
-        c, seconds, tone->dominant_hz, tone->level_dbfs, source_dbfs,
-        static_cast<double>(tone->start) / kRate,
-        static_cast<double>(x.size() - tone->end) / kRate);
-    if (!first_start || tone->start < *first_start) first_start = tone->start;
-  }
+  const std::optional<size_t> first_start = checkStereoTone(*wav, amplitude, "GameStream");
   ASSERT_TRUE(first_start.has_value());
   const auto received = packetTimeOfSample(audio, *first_start);
   ASSERT_TRUE(received.has_value()) << audio.dump();
@@ -433,29 +422,7 @@ TEST_F(AudioHostTest, ToneReachesFfmpegOverRtspAtItsFrequencyAndLevel) {
   ASSERT_TRUE(wav.ok()) << wav.error().message;
   ASSERT_EQ(wav->channels, 2);
   EXPECT_EQ(wav->sample_rate, kRate);
-  const double source_dbfs = test::sineDbfs(amplitude);
-  for (int c = 0; c < 2; ++c) {
-    const std::vector<float> x = wav->channel(c);
-    auto tone = test::findTone(x, kRate, -40);
-    ASSERT_TRUE(tone.has_value()) << "channel " << c << ": no tone in "
-                                  << static_cast<double>(x.size()) / kRate << " s of audio";
-    const double seconds = static_cast<double>(tone->end - tone->start) / kRate;
-    EXPECT_NEAR(tone->dominant_hz, 1000.0, 2.0) << c;
-    EXPECT_NEAR(tone->level_dbfs, source_dbfs, 1.0) << c;
-    EXPECT_NEAR(seconds, 3.0, 0.1) << c;
-    EXPECT_GT(tone->start, size_t{kRate / 2}) << "no silence before the tone, channel " << c;
-    EXPECT_GT(x.size() - tone->end, size_t{kRate / 2}) << "no silence after the tone, " << c;
-    EXPECT_TRUE(test::isSilent(x, 0, tone->start - kRate / 100, -60))
-        << "channel " << c << " before: " << test::peakDbfs(std::span(x).first(tone->start));
-    EXPECT_TRUE(test::isSilent(x, tone->end + kRate / 100, x.size(), -60))
-        << "channel " << c << " after: " << test::peakDbfs(std::span(x).subspan(tone->end));
-    std::printf(
-        "[figures] RTSP (ffmpeg) tone, channel %d: %.3f s long, %.2f Hz, %.2f dBFS "
-        "(source %.2f), silence %.2f s before and %.2f s after\n",
-        c, seconds, tone->dominant_hz, tone->level_dbfs, source_dbfs,
-        static_cast<double>(tone->start) / kRate,
-        static_cast<double>(x.size() - tone->end) / kRate);
-  }
+  checkStereoTone(*wav, amplitude, "RTSP (ffmpeg)");
 }
 
 // The client's channel order and a tone per channel, far apart and no harmonics of each other;
@@ -614,10 +581,9 @@ class AvSyncTest : public AudioHostTest {
   // virtual monitor, no sound server.
   void startSyncHost() {
     const std::string config =
-        "[gamestream]\nbase_port = " + std::to_string(base_port_) +
-        "\nlisten_address = \"127.0.0.1\"\nname = \"funkhaus-av-sync\"\nmdns = false\n"
-        "[capture]\nsource = \"synthetic\"\nwidth = " +
-        std::to_string(kWidth) + "\nheight = " + std::to_string(kHeight) +
+        test::gamestreamConfig(base_port_, "funkhaus-av-sync") +
+        "[capture]\nsource = \"synthetic\"\nwidth = " + std::to_string(kWidth) +
+        "\nheight = " + std::to_string(kHeight) +
         "\nfps = 30\nsync_flash_ms = " + std::to_string(kSyncPeriodMs) +
         "\n[rings]\nmax_width = 1024\nmax_height = 768\n[encode]\nbitrate_kbps = 2000\n"
         "[audio]\nenabled = true\nsource = \"sync\"\nsync_click_ms = " +

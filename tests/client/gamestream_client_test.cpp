@@ -18,6 +18,7 @@
 #include "../../supervisor/test/funkhausd_process.h"
 #include "funkhaus/test/moonlight.h"
 #include "funkhaus/test/shell.h"
+#include "gamestream_host.h"
 #include "gamestream_ports.h"
 
 namespace funkhaus {
@@ -34,11 +35,7 @@ bool has(const std::string& text, const std::string& part) {
 
 using Output = funkhaus::test::ShellRun;
 
-// The real funkhausctl on funkhausd's socket (stdout and stderr).
-Output funkhausctl(const Funkhausd& d, const std::string& args) {
-  return funkhaus::test::runShell(std::string(FUNKHAUS_BIN_DIR) + "/funkhausctl --socket '" +
-                                  d.socket() + "' " + args + " 2>&1");
-}
+using test::funkhausctl;
 
 class GamestreamClientTest : public ::testing::Test {
  protected:
@@ -102,14 +99,7 @@ class GamestreamClientTest : public ::testing::Test {
 
   // Moonlight Embedded pairs with PIN `pin`, entered through funkhausctl.
   void pair(const std::string& pin) {
-    auto run = test::MoonlightRun::start(moonlight_, args("pair", {"-pin", pin}), dir_ / "client");
-    ASSERT_TRUE(run.ok()) << run.error().message;
-    ASSERT_TRUE(Funkhausd::waitFor(30s, [&] {
-      return has(funkhausctl(*funkhausd_, "pair").out, "waiting for the PIN");
-    })) << run->output();
-    EXPECT_EQ(funkhausctl(*funkhausd_, "pair " + pin).exit_code, 0);
-    ASSERT_TRUE(run->wait(60s).has_value()) << run->output();
-    ASSERT_TRUE(has(run->output(), "Succesfully paired")) << run->output();
+    test::pairMoonlight(moonlight_, dir_ / "client", base_port_, *funkhausd_, pin);
   }
 
   // `moonlight stream` (fake platform: the whole protocol, no decoder) with `extra` options.
@@ -318,12 +308,9 @@ class GamestreamProbeTest : public GamestreamClientTest {
   void SetUp() override {
     GamestreamClientTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
-    const test::ShellRun built = test::runShell(std::string(FUNKHAUS_SOURCE_DIR) +
-                                                "/tests/client/gamestream_probe/build.sh 2>&1");
-    if (!built.ok() || built.out.empty())
-      GTEST_SKIP() << "the GameStream probe could not be built: " << built.out;
-    probe_ = built.out.substr(built.out.find_last_of('\n', built.out.size() - 2) + 1);
-    while (!probe_.empty() && probe_.back() == '\n') probe_.pop_back();
+    auto probe = test::buildGamestreamProbe();
+    if (!probe) GTEST_SKIP() << probe.error().message;
+    probe_ = *probe;
   }
 
   // funkhausd streaming the synthetic pattern at WxH@60, with Moonlight Embedded paired.

@@ -39,6 +39,7 @@
 #include "funkhaus/test/fake_supervisor.h"
 #include "funkhaus/test/moonlight.h"
 #include "funkhaus/test/shell.h"
+#include "gamestream_host.h"
 #include "gamestream_ports.h"
 
 namespace funkhaus {
@@ -151,12 +152,9 @@ class InputClientTest : public ::testing::Test {
     auto moonlight = test::findMoonlight();
     if (!moonlight) GTEST_SKIP() << moonlight.error().message;
     moonlight_ = *moonlight;
-    const test::ShellRun built = test::runShell(std::string(FUNKHAUS_SOURCE_DIR) +
-                                                "/tests/client/gamestream_probe/build.sh 2>&1");
-    if (!built.ok() || built.out.empty())
-      GTEST_SKIP() << "the GameStream probe could not be built: " << built.out;
-    probe_ = built.out.substr(built.out.find_last_of('\n', built.out.size() - 2) + 1);
-    while (!probe_.empty() && probe_.back() == '\n') probe_.pop_back();
+    auto probe = test::buildGamestreamProbe();
+    if (!probe) GTEST_SKIP() << probe.error().message;
+    probe_ = *probe;
     base_port_ = test::freeGamestreamBasePort();
     ASSERT_NE(base_port_, 0) << "no free port set on loopback";
     dir_ = fs::temp_directory_path() / ("funkhaus-input-" + std::to_string(getpid()));
@@ -181,14 +179,8 @@ class InputClientTest : public ::testing::Test {
 
   // funkhausd with the virtual monitor and funkhaus-input, Moonlight Embedded paired.
   void startHost() {
-    const std::string config =
-        "[gamestream]\nbase_port = " + std::to_string(base_port_) +
-        "\nlisten_address = \"127.0.0.1\"\nname = \"funkhaus-input-e2e\"\nmdns = false\n"
-        "[capture]\nsource = \"vdisplay\"\nfps = 30\n"
-        "[vdisplay]\nwidth = " +
-        std::to_string(kWidth) + "\nheight = " + std::to_string(kHeight) +
-        "\nrefresh_hz = 30\nfb_width = 1024\nfb_height = 768\n"
-        "[rings]\nmax_width = 1024\nmax_height = 768\n[encode]\nbitrate_kbps = 2000\n";
+    const std::string config = test::gamestreamConfig(base_port_, "funkhaus-input-e2e") +
+                               test::smallMonitorConfig(kWidth, kHeight);
     funkhausd_.emplace(config, false, "user", true,
                        std::vector<std::string>{"vdisplay", "capture", "encode", "net", "input"});
     ASSERT_TRUE(Funkhausd::waitFor(20s, [&] { return webRunning() && !monitor().is_null(); }))
@@ -246,20 +238,7 @@ class InputClientTest : public ::testing::Test {
   }
 
   void pair(const std::string& pin) {
-    auto run =
-        test::MoonlightRun::start(moonlight_,
-                                  {"pair", "-keydir", (dir_ / "client/keys").string(), "-port",
-                                   std::to_string(base_port_), "-pin", pin, "127.0.0.1"},
-                                  dir_ / "client");
-    ASSERT_TRUE(run.ok()) << run.error().message;
-    const std::string ctl =
-        std::string(FUNKHAUS_BIN_DIR) + "/funkhausctl --socket '" + funkhausd_->socket() + "' pair";
-    ASSERT_TRUE(Funkhausd::waitFor(30s, [&] {
-      return test::runShell(ctl + " 2>&1").out.find("waiting for the PIN") != std::string::npos;
-    })) << run->output();
-    EXPECT_EQ(test::runShell(ctl + " " + pin + " 2>&1").exit_code, 0);
-    ASSERT_TRUE(run->wait(60s).has_value()) << run->output();
-    ASSERT_NE(run->output().find("Succesfully paired"), std::string::npos) << run->output();
+    test::pairMoonlight(moonlight_, dir_ / "client", base_port_, *funkhausd_, pin);
   }
 
   // The recorder on the monitor's display.
