@@ -45,7 +45,7 @@ struct Pooled {
   std::vector<uint64_t> latencies_ns;
   std::vector<uint64_t> unit_bytes;  // of the measured units
   std::vector<double> round_p50_ms;
-  uint32_t disturbed = 0;  // runs kept although others used more than --max-other
+  uint32_t disturbed = 0;  // runs left out: others used more than --max-other in every try
   uint64_t bytes = 0;      // of the measured units
   uint64_t covered = 0;    // frame intervals the measured units span
   uint64_t cpu_ns = 0, wall_ns = 0, machine_busy_ns = 0;
@@ -102,15 +102,15 @@ bool runOnce(const Clip& clip, const Options& o, Pooled& pool, uint32_t round) {
     std::printf("FAILED: %s\n", run.error().message.c_str());
     return false;
   }
-  if (otherLoad(*run) > o.max_other) ++pool.disturbed;
-  std::vector<uint64_t> lat;
+  const bool disturbed = otherLoad(*run) > o.max_other;
+  std::vector<uint64_t> lat, sizes;
   uint64_t bytes = 0;
   uint32_t first = UINT32_MAX, last = 0;
   for (const EncodedUnit& u : run->units) {
     if (u.source == UINT32_MAX || u.source < o.warmup) continue;
     lat.push_back(u.out_ns - u.due_ns);
     bytes += u.data.size();
-    pool.unit_bytes.push_back(u.data.size());
+    sizes.push_back(u.data.size());
     first = std::min(first, u.source);
     last = std::max(last, u.source);
   }
@@ -139,12 +139,18 @@ bool runOnce(const Clip& clip, const Options& o, Pooled& pool, uint32_t round) {
       quality->psnrAll(), 100.0 * static_cast<double>(run->cpu_ns) / run->wall_ns,
       100.0 * static_cast<double>(run->machine_busy_ns) / run->wall_ns, run->units.size(),
       run->skipped);
+  if (disturbed) {
+    ++pool.disturbed;
+    std::printf("    left out of the figures: others used %.0f %% of a core\n", otherLoad(*run));
+    return true;
+  }
   if (pool.x264_options.empty()) {
     pool.x264_options = run->x264_options;
     std::printf("    x264: %s\n", x264Summary(run->x264_options).c_str());
   }
   std::fflush(stdout);
   pool.latencies_ns.insert(pool.latencies_ns.end(), lat.begin(), lat.end());
+  pool.unit_bytes.insert(pool.unit_bytes.end(), sizes.begin(), sizes.end());
   pool.round_p50_ms.push_back(p50);
   pool.bytes += bytes;
   pool.covered += covered;
@@ -193,7 +199,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember(all_keys));
   app.add_option("--max-other", o.max_other,
                  "a run during which the rest of the machine used more than this % of one core "
-                 "is run again (default 15)")
+                 "is run again, and left out of the figures after --tries (default 15)")
       ->check(CLI::Range(0u, 1000u));
   app.add_option("--tries", o.tries, "runs at most per variant and round (default 3)")
       ->check(CLI::Range(1u, 20u));
@@ -274,12 +280,15 @@ int main(int argc, char** argv) {
   const double budget_bytes = static_cast<double>(o.bitrate) / 8 / o.fps;
   std::printf(
       "| variant | p50 ms | p99 ms | p50 per round | rate/target | unit p99/max, frame budgets "
-      "| PSNR Y dB | PSNR YUV dB | CPU %% | machine busy %% | skipped | disturbed runs |\n");
+      "| PSNR Y dB | PSNR YUV dB | CPU %% | machine busy %% | skipped | runs left out |\n");
   std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
   for (Pooled& p : pools) {
     if (p.latencies_ns.empty()) {
-      std::printf("| %s | failed: %s |\n", p.variant.key.c_str(),
-                  p.errors.empty() ? "no units" : p.errors.front().c_str());
+      std::printf("| %s | not measured: %s |\n", p.variant.key.c_str(),
+                  !p.errors.empty() ? p.errors.front().c_str()
+                  : p.disturbed > 0 ? "every run shared the machine (--max-other)"
+                                    : "no units");
+      all_ran = false;
       continue;
     }
     std::sort(p.latencies_ns.begin(), p.latencies_ns.end());
