@@ -174,6 +174,21 @@ TEST_F(Vdisplay, XClientsOnTheVirtualMonitorReachTheViewer) {
       "[figures] xterm window on the virtual monitor: decoded luma %.1f inside, %.1f "
       "outside\n",
       inside, outside);
+
+  // The screen-to-wire split (issue 15) has all four stages, each measured: the grabs of what
+  // was drawn (damage seen -> driver slot), their conversion, encoding and sending.
+  const json latency = host_->status()["sessions"][0]["latency"];
+  ASSERT_TRUE(latency.is_object() && latency["stages"].size() == 4u) << latency.dump();
+  const std::pair<const char*, const char*> chain[] = {
+      {"grab", "vdisplay"}, {"convert", "capture"}, {"encode", "encode"}, {"send", "net"}};
+  for (size_t i = 0; i < 4; ++i) {
+    const json& stage = latency["stages"][i];
+    EXPECT_EQ(stage["stage"], chain[i].first);
+    EXPECT_EQ(stage["worker"], chain[i].second);
+    EXPECT_TRUE(stage["p50_ms"].is_number() && stage["p50_ms"].get<double>() > 0) << stage.dump();
+  }
+  EXPECT_TRUE(latency["total"]["p50_ms"].is_number()) << latency.dump();
+  std::printf("[figures] screen to wire: %s\n", latency.dump().c_str());
 }
 
 // ffprobe decodes the stream and prints every frame's size.
