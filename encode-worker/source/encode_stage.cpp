@@ -32,6 +32,7 @@ uint64_t EncodeStage::clockNs() const {
 void EncodeStage::requestKeyframe() {
   encoder_->requestKeyframe();
   keyframe_pending_ = true;
+  policy_.onKeyframeRequest(clockNs());
 }
 
 EncodeStage::~EncodeStage() {

@@ -13,10 +13,12 @@ RepeatPolicy::RepeatPolicy(uint32_t fps, RepeatOptions options)
       settle_ns_(options.settle_ns) {}
 
 void RepeatPolicy::onFresh(uint64_t now_ns) {
-  last_fresh_ns_ = now_ns;
+  settle_from_ns_ = now_ns;
   anchor_ns_ = now_ns;
   slack_ns_ = interval_ns_;
 }
+
+void RepeatPolicy::onKeyframeRequest(uint64_t now_ns) { settle_from_ns_ = now_ns; }
 
 void RepeatPolicy::onRepeat(uint64_t now_ns) {
   anchor_ns_ = now_ns;
@@ -31,7 +33,7 @@ void RepeatPolicy::onTimedRepeat(uint64_t now_ns) {
 }
 
 bool RepeatPolicy::settled(uint64_t now_ns) const {
-  return idle_interval_ns_ > interval_ns_ && now_ns >= last_fresh_ns_ + settle_ns_;
+  return idle_interval_ns_ > interval_ns_ && now_ns >= settle_from_ns_ + settle_ns_;
 }
 
 bool RepeatPolicy::publicationDue(uint64_t now_ns) const {

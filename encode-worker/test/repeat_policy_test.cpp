@@ -98,6 +98,20 @@ TEST(RepeatPolicyTest, ASettleTimeOfZeroThinsAtOnce) {
   for (int c : n) EXPECT_EQ(c, 10);
 }
 
+// A keyframe request starts the settle time over: the full rate for a second from the request.
+TEST(RepeatPolicyTest, AKeyframeRequestStartsTheSettleTimeOver) {
+  RepeatPolicy policy(60, {.idle_fps = 2, .settle_ns = kSecond});
+  policy.onFresh(kT0);
+  const uint64_t t = kT0 + 5 * kSecond;
+  EXPECT_TRUE(policy.settled(t));
+  policy.onKeyframeRequest(t);
+  EXPECT_FALSE(policy.settled(t + kSecond - 1));
+  policy.onRepeat(t);  // the IDR
+  EXPECT_TRUE(policy.publicationDue(t + policy.interval()));
+  EXPECT_EQ(policy.timerDue(), t + 2 * policy.interval());
+  EXPECT_TRUE(policy.settled(t + kSecond));
+}
+
 // A keyframe repeat (the stage's onRepeat outside the publication grid) restarts the keep-alive
 // interval from then, so the next keep-alive repeat is not right behind the IDR.
 TEST(RepeatPolicyTest, AnUntimedRepeatRestartsTheKeepAliveInterval) {

@@ -47,7 +47,8 @@ class EncodeStage {
   Turn step(int64_t max_wait_ns);
 
   // The next access unit is an IDR with parameter sets: the next turn encodes the kept picture
-  // again at once if no new frame is there (not waiting for the next repeat).
+  // again at once if no new frame is there (not waiting for the next repeat), and repeats go
+  // back to the full rate for the settle time (a new viewer's start).
   void requestKeyframe();
   // Bits per second, from the next frame on.
   Result<void> setBitrate(uint64_t bitrate) { return encoder_->setBitrate(bitrate); }

@@ -24,6 +24,10 @@ class RepeatPolicy {
 
   // A new picture was encoded at `now_ns`.
   void onFresh(uint64_t now_ns);
+  // A keyframe was asked for at `now_ns` (a new viewer, or one that lost a frame): the settle
+  // time starts over, so a viewer's start (ffmpeg probes 20 frames before it plays) sees the
+  // full rate, not the keep-alive rate.
+  void onKeyframeRequest(uint64_t now_ns);
   // A repeat was encoded at `now_ns` for a reason of its own: a repeat publication came (capture
   // forwards the driver's repeats) or a keyframe was asked for.
   void onRepeat(uint64_t now_ns);
@@ -48,9 +52,9 @@ class RepeatPolicy {
   uint64_t interval_ns_;       // one frame at the full rate
   uint64_t idle_interval_ns_;  // one frame at the keep-alive rate (= interval_ns_: no thinning)
   uint64_t settle_ns_;
-  uint64_t last_fresh_ns_ = 0;
-  uint64_t anchor_ns_ = 0;  // the last output (a timed repeat: when it was due, unless late)
-  uint64_t slack_ns_ = 0;   // one interval after a new picture or a publication, else 0
+  uint64_t settle_from_ns_ = 0;  // the last new picture or keyframe request
+  uint64_t anchor_ns_ = 0;       // the last output (a timed repeat: when it was due, unless late)
+  uint64_t slack_ns_ = 0;        // one interval after a new picture or a publication, else 0
 };
 
 }  // namespace funkhaus::encode
