@@ -275,11 +275,12 @@ TEST_F(Vdisplay, ModeChangeDuringPlaybackKeepsTheViewerPlayingAtTheNewSize) {
     EXPECT_EQ(mon["width"], w);
     EXPECT_EQ(mon["height"], h);
   }
-  // And it keeps playing at the new size.
+  // And it keeps playing at the new size: the rest of the full-rate second after the change,
+  // then the static screen's keep-alive rate ([encode] idle_fps).
   const size_t before = probe.sizes().size();
   std::this_thread::sleep_for(2s);
   const auto sizes = probe.sizes();
-  EXPECT_GE(sizes.size(), before + 30) << "frames kept coming";
+  EXPECT_GE(sizes.size(), before + 15) << "frames kept coming";
   EXPECT_EQ(sizes.back().w, 1024u);
 }
 
