@@ -168,7 +168,8 @@ PacketProducer::PushResult PacketProducer::push(const PacketMeta& meta,
   const uint64_t at = (head_ + pad) % cap;
   PacketRecordHeader rec{};
   rec.size = static_cast<uint32_t>(payload.size());
-  rec.flags = (meta.flags & (abi::kRecordFlagKeyframe | abi::kRecordFlagDiscontinuity)) |
+  rec.flags = (meta.flags & (abi::kRecordFlagKeyframe | abi::kRecordFlagDiscontinuity |
+                             abi::kRecordFlagRepeat)) |
               (discontinuity_ ? abi::kRecordFlagDiscontinuity : 0);
   rec.frame_number = meta.frame_number;
   rec.capture_time_ns = meta.capture_time_ns;

@@ -78,7 +78,8 @@ void EncodeStage::onUnit(const AccessUnit& unit) {
     meta.capture_time_ns = std::max(meta.capture_time_ns, last_capture_ns_ + 1);
     last_capture_ns_ = meta.capture_time_ns;
   }
-  meta.flags = unit.idr ? abi::kRecordFlagKeyframe : 0;
+  meta.flags =
+      (unit.idr ? abi::kRecordFlagKeyframe : 0) | (unit.repeat ? abi::kRecordFlagRepeat : 0);
   meta.codec = static_cast<uint32_t>(encoder_->codec());
   switch (packets_.push(meta, unit.data)) {
     case PacketProducer::PushResult::kCommitted:

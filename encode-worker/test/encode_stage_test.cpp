@@ -173,6 +173,8 @@ TEST(StageTest, RepeatsTheLastFrameWhileNoNewOneComes) {
     if (i >= 3) {
       EXPECT_LT(test::meanAbsDiff((*decoded)[0].luma, expected), 8.0) << "repeat " << i;
     }
+    EXPECT_EQ((records[i].header.flags & abi::kRecordFlagRepeat) != 0, i >= 3)
+        << "only re-encodes are marked as repeats: " << i;
   }
 
   // A new frame ends the repeats.

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "funkhaus/abi/exit_codes.h"
+#include "funkhaus/abi/packet_ring.h"
 #include "funkhaus/common/clock.h"
 #include "funkhaus/net/rtsp/rtp_packetizer.h"
 
@@ -170,9 +171,12 @@ Result<void> NetStage::start(WorkerContext& context) {
   reader_->start([this](std::shared_ptr<AccessUnit> unit) {
     asio::post(io_, [this, unit] {
       // Packetize + send: taken from the ring -> the last packet of the unit sent; capture ->
-      // last packet is the screen-to-wire total.
+      // last packet is the screen-to-wire total. A re-encoded repeat had no screen change: it
+      // counts for fps only.
       const uint64_t done = core_->onAccessUnit(*unit);
-      if (done != 0) stats_.onFrame(unit->capture_time_ns, done, unit->taken_ns);
+      const bool repeat = (unit->flags & abi::kRecordFlagRepeat) != 0;
+      if (done != 0)
+        stats_.onFrame(repeat ? 0 : unit->capture_time_ns, done, repeat ? 0 : unit->taken_ns);
       reader_->done();
     });
   });

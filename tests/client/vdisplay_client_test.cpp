@@ -187,7 +187,15 @@ TEST_F(Vdisplay, XClientsOnTheVirtualMonitorReachTheViewer) {
     EXPECT_EQ(stage["worker"], chain[i].second);
     EXPECT_TRUE(stage["p50_ms"].is_number() && stage["p50_ms"].get<double>() > 0) << stage.dump();
   }
-  EXPECT_TRUE(latency["total"]["p50_ms"].is_number()) << latency.dump();
+  ASSERT_TRUE(latency["total"]["p50_ms"].is_number()) << latency.dump();
+  // The total is over new pictures only (re-encodes of a static screen are marked as repeats and
+  // count for fps only), so it holds the grab (the windows of the two pages may differ by a few
+  // frames: 10 % slack).
+  if (latency["stages"][0]["p50_ms"].is_number()) {
+    EXPECT_GE(latency["total"]["p50_ms"].get<double>(),
+              0.9 * latency["stages"][0]["p50_ms"].get<double>())
+        << latency.dump();
+  }
   std::printf("[figures] screen to wire: %s\n", latency.dump().c_str());
 }
 

@@ -61,10 +61,12 @@ TEST(PacketRing, RecordRoundTripsWithMetadata) {
   EXPECT_EQ(h.size, 100u);
   EXPECT_TRUE(h.flags & abi::kRecordFlagKeyframe);
   EXPECT_TRUE(h.flags & abi::kRecordFlagDiscontinuity) << "first record after producer attach";
-  ASSERT_EQ(r.push(8, 0), PacketProducer::PushResult::kCommitted);
+  EXPECT_FALSE(h.flags & abi::kRecordFlagRepeat);
+  ASSERT_EQ(r.push(8, 0, abi::kRecordFlagRepeat), PacketProducer::PushResult::kCommitted);
   h = r.pop();
   EXPECT_EQ(h.frame_number, 8u);
   EXPECT_FALSE(h.flags & abi::kRecordFlagDiscontinuity);
+  EXPECT_TRUE(h.flags & abi::kRecordFlagRepeat) << "a re-encoded static picture stays marked";
   auto none = r.consumer->peek();
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->has_value());

@@ -53,8 +53,9 @@ class PacketRingView {
 struct PacketMeta {
   uint64_t frame_number = 0;
   uint64_t capture_time_ns = 0;
-  // kRecordFlagKeyframe, and kRecordFlagDiscontinuity for a gap the producer knows of (audio
-  // samples lost); the ring adds kRecordFlagDiscontinuity itself after its own drops.
+  // kRecordFlagKeyframe, kRecordFlagRepeat (a re-encoded static picture), and
+  // kRecordFlagDiscontinuity for a gap the producer knows of (audio samples lost); the ring adds
+  // kRecordFlagDiscontinuity itself after its own drops.
   uint32_t flags = 0;
   uint32_t codec = 0;
   uint32_t format = 0;  // abi::opusFormat() for kOpus records

@@ -24,8 +24,11 @@ inline constexpr uint32_t kRecordAlign = 32;
 inline constexpr uint32_t kRecordFlagKeyframe = 1u << 0;       // access unit starts with an IDR
 inline constexpr uint32_t kRecordFlagDiscontinuity = 1u << 1;  // records were dropped before this
 inline constexpr uint32_t kRecordFlagPadding = 1u << 2;  // filler up to the wrap point; skip it
+// A re-encode of a picture already sent (a static screen): its capture time is when it was
+// re-encoded, not a screen change, so it counts for frame rates and not for latencies.
+inline constexpr uint32_t kRecordFlagRepeat = 1u << 3;
 inline constexpr uint32_t kRecordFlagsKnown =
-    kRecordFlagKeyframe | kRecordFlagDiscontinuity | kRecordFlagPadding;
+    kRecordFlagKeyframe | kRecordFlagDiscontinuity | kRecordFlagPadding | kRecordFlagRepeat;
 
 // Precedes every record. A record occupies align_up(sizeof(header) + size, kRecordAlign) bytes
 // and never wraps: a padding record fills the rest of the area first.
