@@ -9,7 +9,6 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <string>
@@ -17,6 +16,7 @@
 
 #include "funkhaus/abi/exit_codes.h"
 #include "funkhaus/bench/encoder_run.h"
+#include "funkhaus/bench/machine.h"
 #include "funkhaus/common/percentile.h"
 
 namespace {
@@ -55,14 +55,6 @@ struct Pooled {
 };
 
 double ms(uint64_t ns) { return static_cast<double>(ns) / 1e6; }
-
-std::string cpuModel() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown CPU";
-}
 
 // The settings x264 reports for itself that the variants change.
 std::string x264Summary(const std::string& text) {

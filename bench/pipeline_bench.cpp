@@ -11,7 +11,6 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <string>
@@ -20,6 +19,7 @@
 
 #include "funkhaus/abi/exit_codes.h"
 #include "funkhaus/bench/latency.h"
+#include "funkhaus/bench/machine.h"
 #include "funkhaus/bench/peers.h"
 #include "funkhaus/bench/rtp_sink.h"
 #include "funkhaus/bench/variant.h"
@@ -30,7 +30,6 @@ namespace {
 
 using namespace funkhaus;
 using namespace funkhaus::bench;
-namespace fs = std::filesystem;
 
 constexpr int kFirstFrameTimeoutMs = 20'000;
 constexpr uint64_t kWindowNs = 5'000'000'000;      // the status pages' latency window
@@ -74,32 +73,6 @@ struct Pooled {
 void sleepUntilNs(uint64_t ns) {
   const uint64_t now = monotonicNs();
   if (ns > now) std::this_thread::sleep_for(std::chrono::nanoseconds(ns - now));
-}
-
-fs::path binDir() {
-  std::error_code ec;
-  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? fs::path(".") : self.parent_path();
-}
-
-std::string cpuModel() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown CPU";
-}
-
-// Busy time of all CPUs of the machine so far (user, nice, system, irq, softirq, steal), ns.
-uint64_t machineBusyNs() {
-  std::ifstream in("/proc/stat");
-  std::string cpu;
-  uint64_t user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
-  in >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
-  if (!in || cpu != "cpu") return 0;
-  const long ticks = sysconf(_SC_CLK_TCK);
-  return (user + nice + system + irq + softirq + steal) *
-         (1'000'000'000u / static_cast<uint64_t>(ticks > 0 ? ticks : 100));
 }
 
 std::unique_ptr<Variant> makeVariant(const std::string& key, const Options& o) {

@@ -7,14 +7,13 @@ extern "C" {
 }
 
 #include <time.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 
+#include "funkhaus/bench/machine.h"
 #include "funkhaus/capture/synthetic_pattern.h"
 #include "funkhaus/common/clock.h"
 #include "funkhaus/common/frame_ring.h"
@@ -22,24 +21,6 @@ extern "C" {
 namespace funkhaus::bench {
 
 namespace {
-
-uint64_t processCpuNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-// Busy time of all CPUs of the machine so far (user, nice, system, irq, softirq, steal), ns.
-uint64_t machineBusyNs() {
-  std::ifstream in("/proc/stat");
-  std::string cpu;
-  uint64_t user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
-  in >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
-  if (!in || cpu != "cpu") return 0;
-  const long ticks = sysconf(_SC_CLK_TCK);
-  return (user + nice + system + irq + softirq + steal) *
-         (1'000'000'000u / static_cast<uint64_t>(ticks > 0 ? ticks : 100));
-}
 
 void sleepUntil(uint64_t ns) {
   timespec ts{};
@@ -150,7 +131,7 @@ Result<EncoderRun> runPaced(const Clip& clip, const encode::EncoderConfig& confi
   const uint64_t period = 1'000'000'000u / config.fps;
   const uint64_t start = monotonicNs() + 20'000'000;  // first deadline: 20 ms from now
   sleepUntil(start);
-  const uint64_t cpu_from = processCpuNs();
+  const uint64_t cpu_from = processCpuNs(0).value_or(0);
   const uint64_t machine_from = machineBusyNs();
   uint32_t next = 0;
   while (next < clip.frames()) {
@@ -172,7 +153,7 @@ Result<EncoderRun> runPaced(const Clip& clip, const encode::EncoderConfig& confi
       return makeError("frame {}: {}", index, sent.error().message);
     next = index + 1;
   }
-  run.cpu_ns = processCpuNs() - cpu_from;
+  run.cpu_ns = processCpuNs(0).value_or(0) - cpu_from;
   run.machine_busy_ns = machineBusyNs() - machine_from;
   run.wall_ns = monotonicNs() - start;
   return run;

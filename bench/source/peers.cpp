@@ -3,16 +3,14 @@
 // sending RTP H.264 to the same receiver. Latency = the X client's draw (acknowledged by the
 // server) -> the kernel's receive stamp of the last RTP packet of the first frame that shows it.
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <thread>
 
 #include "funkhaus/bench/latency.h"
+#include "funkhaus/bench/machine.h"
 #include "funkhaus/bench/peers_tools.h"
 #include "funkhaus/bench/variant.h"
 #include "funkhaus/common/clock.h"
@@ -20,8 +18,6 @@
 namespace funkhaus::bench {
 
 namespace {
-
-namespace fs = std::filesystem;
 
 constexpr int kFirstFrameTimeoutMs = 20'000;
 constexpr uint64_t kKeepAliveNs = 20'000'000'000;
@@ -31,24 +27,6 @@ constexpr double kTargetRatio = 0.7;
 void sleepUntilNs(uint64_t ns) {
   const uint64_t now = monotonicNs();
   if (ns > now) std::this_thread::sleep_for(std::chrono::nanoseconds(ns - now));
-}
-
-// Busy time of all CPUs so far (user, nice, system, irq, softirq, steal), ns; tick-based.
-uint64_t machineBusyNs() {
-  std::ifstream in("/proc/stat");
-  std::string cpu;
-  uint64_t user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
-  in >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
-  if (!in || cpu != "cpu") return 0;
-  const long ticks = sysconf(_SC_CLK_TCK);
-  return (user + nice + system + irq + softirq + steal) *
-         (1'000'000'000u / static_cast<uint64_t>(ticks > 0 ? ticks : 100));
-}
-
-fs::path binDir() {
-  std::error_code ec;
-  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? fs::path(".") : self.parent_path();
 }
 
 struct ToolTotals {

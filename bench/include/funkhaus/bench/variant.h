@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "funkhaus/abi/status_page.h"
+#include "funkhaus/bench/machine.h"
 #include "funkhaus/bench/rtp_sink.h"
 #include "funkhaus/common/result.h"
 #include "funkhaus/supervisor/config.h"
@@ -49,9 +50,6 @@ struct StageFigure {
 
 // The figures of the in-process variants' capture, encode and net status pages.
 std::vector<StageFigure> stageFigures(const std::array<abi::WorkerStatusPage, 3>& pages);
-
-// CPU time (user + system) one process has used so far, or nullopt if it is gone.
-std::optional<uint64_t> processCpuNs(pid_t pid);
 
 struct ProcessCpu {
   std::string name;
