@@ -1,25 +1,17 @@
 // Peers mode: the three tools under test. funkhausd (user mode, [capture] source = "x11" on the
 // bench's display, the workers from the build) played through RTSP to the receiver;
 // gst-launch-1.0 and ffmpeg sending RTP straight to it.
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
-#include <cstring>
-#include <fstream>
+#include <cstdlib>
 #include <map>
-#include <nlohmann/json.hpp>
-#include <thread>
 
+#include "funkhaus/bench/funkhausd_host.h"
 #include "funkhaus/bench/peers_tools.h"
 #include "funkhaus/bench/rtsp_viewer.h"
+#include "funkhaus/bench/run_dir.h"
 #include "funkhaus/bench/variant.h"
-#include "funkhaus/common/clock.h"
 
 extern char** environ;
 
@@ -28,11 +20,8 @@ namespace funkhaus::bench {
 namespace {
 
 namespace fs = std::filesystem;
-using json = nlohmann::json;
 
-constexpr int kStartTimeoutMs = 30'000;
 constexpr int kRtspTimeoutMs = 10'000;
-constexpr int kControlTimeoutMs = 3'000;
 constexpr auto kStopGrace = std::chrono::seconds(10);
 // A keyframe every 10 s for the peers (funkhaus sends IDRs on demand only): the receiver joins
 // at the first one; one more in a 20 s run.
@@ -52,39 +41,6 @@ std::string onPath(const std::string& name) {
   return "";
 }
 
-std::string tail(const fs::path& file, size_t bytes) {
-  std::ifstream in(file);
-  std::string text((std::istreambuf_iterator<char>(in)), {});
-  return text.size() > bytes ? "..." + text.substr(text.size() - bytes) : text;
-}
-
-Result<fs::path> freshDir(const fs::path& root, const char* what) {
-  static int counter = 0;
-  fs::path dir = root / (std::string("peers-") + what + "-" + std::to_string(getpid()) + "-" +
-                         std::to_string(counter++));
-  std::error_code ec;
-  fs::remove_all(dir, ec);
-  if (!fs::create_directories(dir, ec) || ec)
-    return makeError("cannot create {}: {}", dir.string(), ec.message());
-  return dir;
-}
-
-// A child with its output in `log`, in our process group (Ctrl-C stops it too), killed if the
-// bench dies.
-Result<ChildProcess> spawnLogged(const std::vector<std::string>& args, const fs::path& log,
-                                 std::optional<std::map<std::string, std::string>> env) {
-  UniqueFd out(open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!out.valid()) return makeError("{}: {}", log.string(), std::strerror(errno));
-  ChildSpec spec;
-  spec.program = args.front();
-  spec.args.assign(args.begin() + 1, args.end());
-  spec.stdout_fd = out.get();
-  spec.drop_privileges = false;
-  spec.own_process_group = false;
-  spec.environment = std::move(env);
-  return ChildProcess::spawn(spec);
-}
-
 // A tool that is one command line sending RTP to the receiver's port.
 class CommandTool : public PeerTool {
  public:
@@ -100,7 +56,7 @@ class CommandTool : public PeerTool {
   }
 
   Result<void> start(PeerReceiver& receiver) override {
-    auto dir = freshDir(settings_.work_root, name_);
+    auto dir = freshRunDir(settings_.work_root, std::string("peers-") + name_);
     if (!dir) return dir.error();
     dir_ = *dir;
     log_ = dir_ / (std::string(name_) + ".log");
@@ -119,8 +75,8 @@ class CommandTool : public PeerTool {
     if (!process_) return {};
     Result<void> result;
     if (auto exited = process_->poll())
-      result =
-          makeError("{} had exited ({}):\n{}", binary_, describeExit(*exited), tail(log_, 2000));
+      result = makeError("{} had exited ({}):\n{}", binary_, describeExit(*exited),
+                         fileTail(log_, 2000));
     else
       process_->stop(std::chrono::duration_cast<std::chrono::milliseconds>(kStopGrace));
     process_.reset();
@@ -129,7 +85,7 @@ class CommandTool : public PeerTool {
     return result;
   }
 
-  std::string log() const { return tail(log_, 2000); }
+  std::string log() const { return fileTail(log_, 2000); }
 
  protected:
   virtual std::string extraCheck() const { return ""; }
@@ -181,36 +137,13 @@ class FunkhausTool : public PeerTool {
   const char* name() const override { return "funkhaus"; }
 
   std::string unavailable() const override {
-    for (const char* w : {"funkhausd", "funkhaus-capture", "funkhaus-encode", "funkhaus-net"})
-      if (access((settings_.bin_dir / w).c_str(), X_OK) != 0)
-        return (settings_.bin_dir / w).string() + " is missing: build it first";
+    if (const std::string missing = FunkhausdHost::missingBinary(settings_.bin_dir);
+        !missing.empty())
+      return missing + " is missing: build it first";
     return "";
   }
 
   Result<void> start(PeerReceiver& receiver) override {
-    auto dir = freshDir(settings_.work_root, "funkhaus");
-    if (!dir) return dir.error();
-    dir_ = *dir;
-    socket_ = (dir_ / "control.sock").string();
-    if (socket_.size() >= sizeof(sockaddr_un::sun_path))
-      return makeError("control socket path {} is too long for a unix socket", socket_);
-    for (char c : socket_)
-      if (c == '\'' || static_cast<unsigned char>(c) < 0x20)
-        return makeError("the work directory {} holds a quote or control character", dir_.string());
-    const fs::path config = dir_ / "funkhaus.toml";
-    {
-      std::ofstream file(config);
-      file << fmt::format(
-          "# funkhaus_pipeline_bench --peers: X11 capture of the bench's display; the encoder is\n"
-          "# funkhausd's default (libx264 superfast, zerolatency) at the peers' bitrate.\n"
-          "[capture]\nsource = \"x11\"\nwidth = {}\nheight = {}\nfps = {}\n"
-          "[encode]\nbitrate_kbps = {}\n"
-          "[net]\nbind = \"127.0.0.1\"\nport = 0\n"
-          "[workers]\nstart = [\"capture\", \"encode\", \"net\"]\n"
-          "[control]\nsocket = '{}'\n",
-          settings_.width, settings_.height, settings_.fps, settings_.bitrate_kbps, socket_);
-      if (!file) return makeError("cannot write {}", config.string());
-    }
     // The fixed session of user mode hands funkhausd's DISPLAY to its workers.
     std::map<std::string, std::string> env;
     for (char** e = environ; *e != nullptr; ++e) {
@@ -221,56 +154,41 @@ class FunkhausTool : public PeerTool {
     env["DISPLAY"] = settings_.display;
     env.erase("XAUTHORITY");
     env.erase("WAYLAND_DISPLAY");
-    log_ = dir_ / "funkhausd.log";
-    auto process =
-        spawnLogged({(settings_.bin_dir / "funkhausd").string(), "--mode", "user", "--config",
-                     config.string(), "--worker-dir", settings_.bin_dir.string()},
-                    log_, env);
-    if (!process) return makeError("starting funkhausd: {}", process.error().message);
-    process_.emplace(std::move(*process));
-
-    const uint64_t deadline = monotonicNs() + uint64_t{kStartTimeoutMs} * 1'000'000;
-    json status;
-    for (;;) {
-      if (auto exited = process_->poll())
-        return makeError("funkhausd exited at start ({}):\n{}", describeExit(*exited),
-                         tail(log_, 3000));
-      auto s = call(R"({"cmd":"status"})");
-      if (s && allRunning(*s)) {
-        status = std::move(*s);
-        break;
-      }
-      if (monotonicNs() > deadline)
-        return makeError("funkhausd's workers were not all running after {} s:\n{}",
-                         kStartTimeoutMs / 1000, tail(log_, 3000));
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    pids_.clear();
-    for (const json& w : workers(status))
-      if (auto pid = w.find("pid"); pid != w.end() && pid->is_number_integer())
-        pids_.push_back(static_cast<pid_t>(pid->get<int64_t>()));
-    const auto net = status.find("net");
-    if (net == status.end() || !net->is_object() || !(*net)["rtsp_port"].is_number_unsigned() ||
-        !(*net)["path"].is_string())
-      return makeError("funkhausd's status has no net.rtsp_port / net.path: {}", status.dump());
-    const auto port = (*net)["rtsp_port"].get<uint64_t>();
-    if (port == 0 || port > 65535) return makeError("funkhausd reports RTSP port {}", port);
+    FunkhausdLaunch launch;
+    launch.bin_dir = settings_.bin_dir;
+    launch.work_root = settings_.work_root;
+    launch.dir_name = "peers-funkhaus";
+    launch.config = [this](const std::string& socket) {
+      return fmt::format(
+          "# funkhaus_pipeline_bench --peers: X11 capture of the bench's display; the encoder is\n"
+          "# funkhausd's default (libx264 superfast, zerolatency) at the peers' bitrate.\n"
+          "[capture]\nsource = \"x11\"\nwidth = {}\nheight = {}\nfps = {}\n"
+          "[encode]\nbitrate_kbps = {}\n"
+          "[net]\nbind = \"127.0.0.1\"\nport = 0\n"
+          "[workers]\nstart = [\"capture\", \"encode\", \"net\"]\n"
+          "[control]\nsocket = '{}'\n",
+          settings_.width, settings_.height, settings_.fps, settings_.bitrate_kbps, socket);
+    };
+    launch.environment = std::move(env);
+    auto host = FunkhausdHost::start(launch);
+    if (!host) return host.error();
+    host_ = std::move(*host);
     auto viewer = RtspViewer::play(
-        static_cast<uint16_t>(port), (*net)["path"].get<std::string>(), receiver.rtpPort(),
-        receiver.rtcpPort(), [&](uint32_t ssrc) { receiver.expectSsrc(ssrc); }, kRtspTimeoutMs);
+        host_->rtspPort(), host_->rtspPath(), receiver.rtpPort(), receiver.rtcpPort(),
+        [&](uint32_t ssrc) { receiver.expectSsrc(ssrc); }, kRtspTimeoutMs);
     if (!viewer)
-      return makeError("viewer: {}\nfunkhausd log:\n{}", viewer.error().message, tail(log_, 3000));
+      return makeError("viewer: {}\nfunkhausd log:\n{}", viewer.error().message, host_->logTail());
     viewer_.emplace(std::move(*viewer));
     return {};
   }
 
   std::optional<uint64_t> cpuNs() const override {
-    if (!process_ || !process_->running()) return std::nullopt;
-    auto total = processCpuNs(process_->pid());
-    for (pid_t pid : pids_) {
-      const auto w = processCpuNs(pid);
-      if (!total || !w) return std::nullopt;
-      *total += *w;
+    if (!host_ || !host_->running()) return std::nullopt;
+    auto total = processCpuNs(host_->pid());
+    for (const FunkhausdHost::Worker& w : host_->workers()) {
+      const auto worker = processCpuNs(w.pid);
+      if (!total || !worker) return std::nullopt;
+      *total += *worker;
     }
     return total;
   }
@@ -281,90 +199,17 @@ class FunkhausTool : public PeerTool {
   }
 
   Result<void> stop() override {
-    Result<void> result;
-    if (viewer_ && process_ && process_->running()) (void)viewer_->teardown();
+    if (viewer_ && host_ && host_->running()) (void)viewer_->teardown();
     viewer_.reset();
-    if (process_ && process_->running()) {
-      process_->signal(SIGTERM);
-      const auto exited = process_->wait(kStopGrace);
-      if (!exited) {
-        process_->stop(std::chrono::milliseconds(0));
-        result = makeError("funkhausd did not stop within 10 s of SIGTERM: killed");
-      } else if (*exited != ExitStatus{false, 0}) {
-        result = makeError("funkhausd exited ({}):\n{}", describeExit(*exited), tail(log_, 3000));
-      }
-    }
-    process_.reset();
-    if (!dir_.empty() && result.ok()) {
-      std::error_code ec;
-      fs::remove_all(dir_, ec);
-    }
-    dir_.clear();
+    Result<void> result;
+    if (host_) result = host_->stop();
+    host_.reset();
     return result;
   }
 
  private:
-  static std::vector<json> workers(const json& status) {
-    std::vector<json> out;
-    if (!status.is_object()) return out;
-    const auto sessions = status.find("sessions");
-    if (sessions == status.end() || !sessions->is_array() || sessions->empty()) return out;
-    const json& session = (*sessions)[0];
-    if (!session.is_object()) return out;
-    const auto ws = session.find("workers");
-    if (ws == session.end() || !ws->is_array()) return out;
-    for (const json& w : *ws)
-      if (w.is_object()) out.push_back(w);
-    return out;
-  }
-
-  static bool allRunning(const json& status) {
-    const auto ws = workers(status);
-    if (ws.size() < 3) return false;
-    for (const json& w : ws) {
-      const auto state = w.find("state");
-      if (state == w.end() || !state->is_string() || state->get<std::string>() != "running")
-        return false;
-    }
-    return true;
-  }
-
-  // One control request, one JSON reply (the connection closes after it).
-  Result<json> call(const std::string& request) const {
-    UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::memcpy(addr.sun_path, socket_.c_str(), socket_.size() + 1);
-    if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-      return makeError("control socket {}: {}", socket_, std::strerror(errno));
-    const std::string line = request + "\n";
-    if (send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size()))
-      return makeError("control socket: send: {}", std::strerror(errno));
-    std::string reply;
-    char buf[4096];
-    const uint64_t deadline = monotonicNs() + uint64_t{kControlTimeoutMs} * 1'000'000;
-    for (;;) {
-      const uint64_t now = monotonicNs();
-      if (now > deadline) return makeError("control socket: no reply in time");
-      pollfd p{fd.get(), POLLIN, 0};
-      if (poll(&p, 1, static_cast<int>((deadline - now) / 1'000'000) + 1) <= 0) continue;
-      const ssize_t n = recv(fd.get(), buf, sizeof buf, 0);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return makeError("control socket: recv: {}", std::strerror(errno));
-      if (n == 0) break;
-      reply.append(buf, static_cast<size_t>(n));
-      if (reply.size() > (1u << 20)) return makeError("control socket: reply larger than 1 MiB");
-    }
-    json j = json::parse(reply, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded() || !j.is_object()) return makeError("control socket: reply is not JSON");
-    return j;
-  }
-
   PeerSettings settings_;
-  fs::path dir_, log_;
-  std::string socket_;
-  std::optional<ChildProcess> process_;
-  std::vector<pid_t> pids_;
+  std::unique_ptr<FunkhausdHost> host_;
   std::optional<RtspViewer> viewer_;
 };
 
