@@ -1,16 +1,12 @@
 // The peers' receiver: UDP with kernel receive stamps into the depacketizer, and the decoding
 // of the kept access units (after the run, so the decoder's CPU never competes with a tool).
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <time.h>
 
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
 
 #include "funkhaus/bench/peers.h"
+#include "funkhaus/bench/stamped_udp.h"
 #include "funkhaus/capture/barcode.h"
 #include "funkhaus/common/clock.h"
 
@@ -27,25 +23,6 @@ constexpr uint8_t kDynamicPayloadType = 96;  // funkhaus-net, rtph264pay and ffm
 constexpr size_t kMaxDatagram = 65536;
 constexpr int kReceiveBuffer = 8 << 20;
 
-Result<UniqueFd> boundUdp(uint16_t port) {
-  UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!fd.valid()) return makeError("socket: {}", std::strerror(errno));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
-    return makeError("bind 127.0.0.1:{}: {}", port, std::strerror(errno));
-  return fd;
-}
-
-uint16_t localPort(int fd) {
-  sockaddr_in a{};
-  socklen_t len = sizeof a;
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) return 0;
-  return ntohs(a.sin_port);
-}
-
 struct AvDeleter {
   void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
   void operator()(AVFrame* f) const { av_frame_free(&f); }
@@ -57,20 +34,10 @@ using Av = std::unique_ptr<T, AvDeleter>;
 }  // namespace
 
 Result<std::unique_ptr<PeerReceiver>> PeerReceiver::open() {
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    auto rtp = boundUdp(0);
-    if (!rtp) return makeError("receiver: {}", rtp.error().message);
-    const uint16_t port = localPort(rtp->get());
-    if (port == 0 || port % 2 != 0 || port == 65534) continue;
-    auto rtcp = boundUdp(static_cast<uint16_t>(port + 1));
-    if (!rtcp) continue;
-    const int one = 1;
-    if (setsockopt(rtp->get(), SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one) != 0)
-      return makeError("receiver: SO_TIMESTAMPNS: {}", std::strerror(errno));
-    setsockopt(rtp->get(), SOL_SOCKET, SO_RCVBUF, &kReceiveBuffer, sizeof kReceiveBuffer);
-    return std::unique_ptr<PeerReceiver>(new PeerReceiver(std::move(*rtp), std::move(*rtcp), port));
-  }
-  return makeError("receiver: found no free even/odd UDP port pair on 127.0.0.1");
+  auto pair = openUdpPortPair(kReceiveBuffer, /*rtcp_buffer=*/0);
+  if (!pair) return makeError("receiver: {}", pair.error().message);
+  return std::unique_ptr<PeerReceiver>(
+      new PeerReceiver(std::move(pair->rtp), std::move(pair->rtcp), pair->rtp_port));
 }
 
 PeerReceiver::~PeerReceiver() { stop(); }
@@ -104,34 +71,18 @@ void PeerReceiver::run() {
 }
 
 void PeerReceiver::readRtp() {
-  alignas(cmsghdr) char control[128];
-  for (;;) {
-    iovec iov{buffer_.data(), buffer_.size()};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    const ssize_t n = recvmsg(rtp_.get(), &msg, MSG_DONTWAIT);
-    if (n < 0) return;
+  while (const auto d = receiveStamped(rtp_.get(), buffer_)) {
     // The stamp is CLOCK_REALTIME; the offset read now is microseconds after it.
     const int64_t real_minus_mono = realtimeMinusMonotonicNs();
-    if ((msg.msg_flags & MSG_TRUNC) != 0) {
+    if (d->truncated) {
       ++malformed_;
       continue;
     }
     uint64_t stamp_ns = 0;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS &&
-          c->cmsg_len >= CMSG_LEN(sizeof(timespec))) {
-        timespec ts{};
-        std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
-        const int64_t real = static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-        stamp_ns = static_cast<uint64_t>(real - real_minus_mono);
-      }
-    }
+    if (d->realtime_ns != 0)
+      stamp_ns = static_cast<uint64_t>(static_cast<int64_t>(d->realtime_ns) - real_minus_mono);
     if (stamp_ns == 0) stamp_ns = monotonicNs();
-    const std::span<const uint8_t> datagram(buffer_.data(), static_cast<size_t>(n));
+    const std::span<const uint8_t> datagram(buffer_.data(), d->size);
     auto h = parseRtpHeader(datagram);
     if (!h) {
       ++malformed_;

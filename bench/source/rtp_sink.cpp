@@ -1,16 +1,13 @@
 // RtpSink: parsing of RTP headers and sender reports, and the UDP reading thread.
 #include "funkhaus/bench/rtp_sink.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <time.h>
 
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
 
+#include "funkhaus/bench/stamped_udp.h"
 #include "funkhaus/common/clock.h"
 
 namespace funkhaus::bench {
@@ -29,25 +26,6 @@ uint32_t get32(const uint8_t* p) {
 
 uint64_t timespecNs(const timespec& ts) {
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-Result<UniqueFd> boundUdp(uint16_t port) {
-  UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!fd.valid()) return makeError("socket: {}", std::strerror(errno));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
-    return makeError("bind 127.0.0.1:{}: {}", port, std::strerror(errno));
-  return fd;
-}
-
-uint16_t localPort(int fd) {
-  sockaddr_in a{};
-  socklen_t len = sizeof a;
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) return 0;
-  return ntohs(a.sin_port);
 }
 
 }  // namespace
@@ -115,21 +93,10 @@ int64_t realtimeMinusMonotonicNs() {
 }
 
 Result<std::unique_ptr<RtpSink>> RtpSink::open() {
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    auto rtp = boundUdp(0);
-    if (!rtp) return makeError("RTP sink: {}", rtp.error().message);
-    const uint16_t port = localPort(rtp->get());
-    if (port == 0 || port % 2 != 0 || port == 65534) continue;
-    auto rtcp = boundUdp(static_cast<uint16_t>(port + 1));
-    if (!rtcp) continue;  // taken: try another pair
-    const int one = 1;
-    if (setsockopt(rtp->get(), SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one) != 0)
-      return makeError("RTP sink: SO_TIMESTAMPNS: {}", std::strerror(errno));
-    for (int fd : {rtp->get(), rtcp->get()})
-      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &kReceiveBuffer, sizeof kReceiveBuffer);
-    return std::unique_ptr<RtpSink>(new RtpSink(std::move(*rtp), std::move(*rtcp), port));
-  }
-  return makeError("RTP sink: found no free even/odd UDP port pair on 127.0.0.1");
+  auto pair = openUdpPortPair(kReceiveBuffer, kReceiveBuffer);
+  if (!pair) return makeError("RTP sink: {}", pair.error().message);
+  return std::unique_ptr<RtpSink>(
+      new RtpSink(std::move(pair->rtp), std::move(pair->rtcp), pair->rtp_port));
 }
 
 RtpSink::~RtpSink() { stop(); }
@@ -180,35 +147,20 @@ void RtpSink::run() {
 
 void RtpSink::readRtp() {
   const int64_t real_minus_mono = realtimeMinusMonotonicNs();
-  alignas(cmsghdr) char control[128];
-  for (;;) {
-    iovec iov{buffer_.data(), buffer_.size()};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    const ssize_t n = recvmsg(rtp_.get(), &msg, MSG_DONTWAIT);
-    if (n < 0) return;  // EAGAIN: drained
+  while (const auto d = receiveStamped(rtp_.get(), buffer_)) {
     const uint64_t read_ns = monotonicNs();
-    if ((msg.msg_flags & MSG_TRUNC) != 0) {
+    if (d->truncated) {
       ++counters_.malformed;
       continue;
     }
     uint64_t stamp_ns = 0;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS &&
-          c->cmsg_len >= CMSG_LEN(sizeof(timespec))) {
-        timespec ts{};
-        std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
-        stamp_ns = static_cast<uint64_t>(static_cast<int64_t>(timespecNs(ts)) - real_minus_mono);
-      }
-    }
+    if (d->realtime_ns != 0)
+      stamp_ns = static_cast<uint64_t>(static_cast<int64_t>(d->realtime_ns) - real_minus_mono);
     if (stamp_ns == 0) {
       ++counters_.unstamped;
       stamp_ns = read_ns;
     }
-    onPacket(std::span<const uint8_t>(buffer_.data(), static_cast<size_t>(n)), stamp_ns, read_ns);
+    onPacket(std::span<const uint8_t>(buffer_.data(), d->size), stamp_ns, read_ns);
   }
 }
 
