@@ -23,6 +23,7 @@
 #include "funkhaus/abi/token.h"
 #include "funkhaus/common/clock.h"
 #include "funkhaus/vdisplay/edid.h"
+#include "funkhaus/vdisplay/frame_pacer.h"
 #include "funkhaus/vdisplay/xauth.h"
 #include "funkhaus/vdisplay/xvfb_process.h"
 #include "randr_mode.h"
@@ -75,7 +76,9 @@ class XvfbMonitor final : public Monitor {
 
   uint64_t nextWakeNs() const override {
     if (conn_ == nullptr) return retry_at_ns_;
-    uint64_t wake = next_frame_ns_;
+    // Damage is grabbed as soon as the pacer allows; while a grab is in flight only its reply
+    // (the fd) and the ticks it skips matter.
+    uint64_t wake = pacer_.nextDueNs(damaged_ && !grab_);
     if (grab_) wake = std::min(wake, grab_->sent_ns + replyTimeoutNs());
     return wake;
   }
@@ -89,22 +92,27 @@ class XvfbMonitor final : public Monitor {
     if (xcb_connection_has_error(conn_) != 0) return recover("X server connection lost");
     if (grab_ && now > grab_->sent_ns + replyTimeoutNs())
       return recover("X server did not answer a grab in time");
-    if (now < next_frame_ns_) return;
-    if (!grab_) {
-      // Nothing changed: the last picture goes out again without a copy (repeatLast
-      // re-publishes its slot, or flags a payload-free repeat while capture holds it).
-      if (damaged_ || !producer_.canRepeat()) {
+    switch (pacer_.decide(now, damaged_, grab_.has_value())) {
+      case FramePacer::Action::kNone:
+        return;
+      case FramePacer::Action::kGrab:  // the screen changed: grab now, not at the next tick
         startGrab(now);
-      } else if (auto token = producer_.repeatLast(now); token && *token != abi::kNoToken) {
-        ++counters_.repeats;
-        ++counters_.frames_out;
-        if (options_.on_frame) options_.on_frame(0, monotonicNs());  // fps only
-      } else {
-        ++counters_.drops;
-      }
+        return;
+      case FramePacer::Action::kRepeat:
+        // Nothing changed: the last picture goes out again without a copy (repeatLast
+        // re-publishes its slot, or flags a payload-free repeat while capture holds it).
+        if (!producer_.canRepeat()) {
+          pacer_.grabbed(now);
+          startGrab(now);
+        } else if (auto token = producer_.repeatLast(now); token && *token != abi::kNoToken) {
+          ++counters_.repeats;
+          ++counters_.frames_out;
+          if (options_.on_frame) options_.on_frame(0, monotonicNs());  // fps only
+        } else {
+          ++counters_.drops;
+        }
+        return;
     }
-    next_frame_ns_ += period_ns_;
-    if (next_frame_ns_ <= now) next_frame_ns_ = now + period_ns_;
   }
 
   Result<uint32_t> setMode(const MonitorSpec& next) override {
@@ -155,7 +163,7 @@ class XvfbMonitor final : public Monitor {
   uint64_t replyTimeoutNs() const {
     return static_cast<uint64_t>(options_.reply_timeout.count()) * 1'000'000u;
   }
-  void setPeriod() { period_ns_ = 1'000'000'000'000ull / spec_.mode.refresh_millihz; }
+  void setPeriod() { pacer_.setPeriod(1'000'000'000'000ull / spec_.mode.refresh_millihz); }
 
   // --- X server lifetime ---
 
@@ -194,16 +202,16 @@ class XvfbMonitor final : public Monitor {
 
   // Publishes a frame of the current mode before returning (ADD_MONITOR and SET_MODE reply
   // only once the host can read the monitor's picture).
-  // A ring whose consumer holds every slot just delays that frame to the next tick; an X
-  // server that does not deliver is an error.
+  // A ring whose consumer holds every slot just delays that frame (retried at once, then at
+  // the refresh rate); an X server that does not deliver is an error.
   Result<void> firstFrame() {
     const uint64_t now = monotonicNs();
     markDamaged(now);
-    next_frame_ns_ = now + period_ns_;
+    pacer_.grabbed(now);
     startGrab(now);
     if (!grab_) {
       spdlog::warn("monitor {}: no free ring slot for its first frame; it follows", spec_.id);
-      next_frame_ns_ = now;
+      pacer_.tickAt(now);
       return {};
     }
     if (!finishGrabBlocking()) return makeError("X server :{} did not deliver a frame", display_);
@@ -243,8 +251,9 @@ class XvfbMonitor final : public Monitor {
       retry_at_ns_ = monotonicNs() + kRetryNs;
       return;
     }
-    next_frame_ns_ = monotonicNs();
-    markDamaged(next_frame_ns_);
+    const uint64_t now = monotonicNs();
+    pacer_.tickAt(now);
+    markDamaged(now);
   }
 
   // Waits (bounded) until every request sent so far has been processed by the server.
@@ -433,6 +442,13 @@ class XvfbMonitor final : public Monitor {
           progress = true;
         }
       }
+      // Reading for the reply may have queued an event the fd no longer announces: a damage
+      // left there would wait for the next wake-up.
+      if (xcb_generic_event_t* event = xcb_poll_for_queued_event(conn_)) {
+        handleEvent(event);
+        std::free(event);
+        progress = true;
+      }
       if (!progress) return;
     }
   }
@@ -481,8 +497,7 @@ class XvfbMonitor final : public Monitor {
   std::optional<Grab> grab_;
   bool damaged_ = true;
   uint64_t damage_ns_ = 0;  // the first damage not grabbed yet (CLOCK_MONOTONIC), 0: none
-  uint64_t period_ns_ = 0;
-  uint64_t next_frame_ns_ = 0;
+  FramePacer pacer_;        // when the next grab or repeat goes out
   uint64_t retry_at_ns_ = 0;
   MonitorCounters counters_;
 };
