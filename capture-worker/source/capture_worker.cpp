@@ -81,8 +81,8 @@ class CaptureStage final : public WorkerStage {
     }
     const uint64_t deadline = clock_.startOf(next_);
     uint64_t now = monotonicNs();
-    // A source that is told when a frame is ready (vdisplay) captures it at once; the others
-    // (and vdisplay while nothing comes) keep the frame grid.
+    // A source that is told when a frame is ready (vdisplay; x11 on damage) captures it at
+    // once; the others (and those while nothing comes) keep the frame grid.
     bool ready = false;
     if (now < deadline)
       ready = source_->waitForFrame(
@@ -90,8 +90,10 @@ class CaptureStage final : public WorkerStage {
     if (stopSignalled()) return {};
     now = monotonicNs();
     if (!ready && now < deadline) return {};
-    // Late by whole frames (starved CPU): those frames are lost, the grid keeps its phase.
-    const uint64_t number = clock_.frameAt(now);
+    // Late by whole frames (starved CPU): those frames are lost, the grid keeps its phase. A
+    // frame ready before the deadline while its interval already has one takes the next number
+    // (numbers never repeat) and that deadline passes.
+    const uint64_t number = std::max(clock_.frameAt(now), next_);
     if (!ready && number > next_) missed_ += number - next_;
     next_ = number + 1;
 

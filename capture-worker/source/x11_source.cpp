@@ -1,8 +1,12 @@
 // The X11 source: the root window grabbed with MIT-SHM into a capture-private memfd, converted
 // to I420 by one ColourConverter pass into the ring slot; XDamage says when nothing changed
 // (then the last frame is repeated), ConfigureNotify/RandR when the root was resized, XFixes
-// supplies the cursor.
+// supplies the cursor. With XDamage a screen change is grabbed as soon as it is seen, not at
+// the next deadline of the frame grid: at once if a frame interval has passed since the last
+// grab, else one interval after it (so grabs never come faster than the frame rate); the
+// frame's capture time is when the change was seen.
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <xcb/damage.h>
@@ -20,6 +24,7 @@
 
 #include "funkhaus/abi/token.h"
 #include "funkhaus/capture/barcode.h"
+#include "funkhaus/common/clock.h"
 #include "funkhaus/common/media/colour.h"
 #include "funkhaus/common/unique_fd.h"
 #include "sources.h"
@@ -29,6 +34,7 @@ namespace funkhaus::capture {
 namespace {
 
 constexpr uint32_t kNoBound = 16384;
+constexpr uint64_t kNsPerSecond = 1'000'000'000;
 
 struct FreeDeleter {
   void operator()(void* p) const { std::free(p); }
@@ -46,7 +52,9 @@ struct CursorState {
 
 class X11Source : public CaptureSource {
  public:
-  X11Source(const SourceConfig& config, uint64_t capacity) : config_(config), capacity_(capacity) {}
+  X11Source(const SourceConfig& config, uint64_t capacity) : config_(config), capacity_(capacity) {
+    setFps(config.fps);
+  }
 
   ~X11Source() override {
     if (conn_ == nullptr) return;
@@ -61,6 +69,12 @@ class X11Source : public CaptureSource {
                                  uint64_t capture_ns) override;
 
   const char* name() const override { return "x11"; }
+
+  bool waitForFrame(uint64_t until_ns) override;
+
+  void setFps(uint32_t fps) override {
+    interval_ns_ = (kNsPerSecond + std::max<uint32_t>(fps, 1) - 1) / std::max<uint32_t>(fps, 1);
+  }
 
  private:
   Result<void> allocateBuffer(uint32_t width, uint32_t height);
@@ -85,6 +99,9 @@ class X11Source : public CaptureSource {
   uint8_t damage_event_ = 0, randr_event_ = 0;
   xcb_damage_damage_t damage_ = 0;
   bool dirty_ = true;          // damage since the last grab (or no damage extension)
+  uint64_t damage_ns_ = 0;     // when the first damage since the last grab was seen; 0: none
+  uint64_t last_grab_ns_ = 0;  // when the last grab started
+  uint64_t interval_ns_ = 0;   // one frame interval (rounded up): the least time between grabs
   bool size_changed_ = false;  // re-query the root geometry before the next grab
   bool published_ = false;
   CursorState cursor_{};
@@ -252,6 +269,7 @@ void X11Source::drainEvents() {
       spdlog::debug("x11 source: X error {}",
                     reinterpret_cast<xcb_generic_error_t*>(event)->error_code);
     } else if (have_damage_ && type == damage_event_ + XCB_DAMAGE_NOTIFY) {
+      if (!dirty_) damage_ns_ = monotonicNs();
       dirty_ = true;
     } else if (type == XCB_CONFIGURE_NOTIFY) {
       const auto* c = reinterpret_cast<xcb_configure_notify_event_t*>(event);
@@ -313,6 +331,31 @@ void X11Source::composeCursor(const xcb_xfixes_get_cursor_image_reply_t& cursor)
   }
 }
 
+// Ready when the screen changed and a frame interval has passed since the last grab (then
+// waits for that); without XDamage every deadline of the grid grabs, as the default wait does.
+bool X11Source::waitForFrame(uint64_t until_ns) {
+  if (!have_damage_) return CaptureSource::waitForFrame(until_ns);
+  const int fd = xcb_get_file_descriptor(conn_);
+  for (;;) {
+    drainEvents();
+    if (xcb_connection_has_error(conn_) != 0) return true;  // capture() reports it
+    const uint64_t now = monotonicNs();
+    if (dirty_) {
+      const uint64_t due = last_grab_ns_ + interval_ns_;
+      if (due <= now) return true;
+      sleepUntilNs(std::min(due, until_ns));  // a signal may cut it short
+      return monotonicNs() >= due;
+    }
+    if (now >= until_ns) return false;
+    xcb_flush(conn_);
+    pollfd p{fd, POLLIN, 0};
+    const uint64_t wait = until_ns - now;
+    const timespec timeout{static_cast<time_t>(wait / kNsPerSecond),
+                           static_cast<long>(wait % kNsPerSecond)};
+    if (ppoll(&p, 1, &timeout, nullptr) < 0) return false;  // EINTR: a signal
+  }
+}
+
 Result<CaptureOutcome> X11Source::capture(FrameProducer& producer, uint64_t frame_number,
                                           uint64_t capture_ns) {
   CaptureOutcome outcome;
@@ -350,6 +393,15 @@ Result<CaptureOutcome> X11Source::capture(FrameProducer& producer, uint64_t fram
     }
     // The last frame's slot was recycled: grab a fresh one below.
   }
+  // Never two grabs within one frame interval: waitForFrame() says when this one is due. The
+  // grid's deadlines are an interval apart only give or take the caller's wake-up (and a
+  // fallback of the vdisplay source is called at them alone): an eighth is let through.
+  const uint64_t grab_ns = monotonicNs();
+  if (have_damage_ && last_grab_ns_ != 0 &&
+      grab_ns < last_grab_ns_ + interval_ns_ - interval_ns_ / 8) {
+    outcome.kind = CaptureOutcome::Kind::kNothing;
+    return outcome;
+  }
 
   auto changed = ensureMode(producer, out_);
   if (!changed) {
@@ -363,9 +415,15 @@ Result<CaptureOutcome> X11Source::capture(FrameProducer& producer, uint64_t fram
     outcome.kind = CaptureOutcome::Kind::kDropped;
     return outcome;
   }
+  // The frame's time is when its change was seen (the grid's deadline if none was).
+  const uint64_t frame_ns = damage_ns_ != 0 ? damage_ns_ : capture_ns;
+  outcome.capture_ns = frame_ns;
+  outcome.stage_start_ns = grab_ns;
   // Subtract before the grab: whatever is drawn from now on damages the next frame.
   if (have_damage_) xcb_damage_subtract(conn_, damage_, XCB_NONE, XCB_NONE);
   dirty_ = !have_damage_;
+  damage_ns_ = 0;
+  last_grab_ns_ = grab_ns;
   xcb_generic_error_t* error = nullptr;
   XReply<xcb_shm_get_image_reply_t> image(
       xcb_shm_get_image_reply(conn_,
@@ -376,6 +434,7 @@ Result<CaptureOutcome> X11Source::capture(FrameProducer& producer, uint64_t fram
   if (!image) {
     producer.cancel(*slot);
     dirty_ = true;
+    damage_ns_ = frame_ns;
     outcome.kind = CaptureOutcome::Kind::kError;
     if (error != nullptr) {
       // BadMatch: the root shrank under us before its ConfigureNotify arrived.
@@ -394,17 +453,18 @@ Result<CaptureOutcome> X11Source::capture(FrameProducer& producer, uint64_t fram
       !converted) {
     producer.cancel(*slot);
     dirty_ = true;
+    damage_ns_ = frame_ns;
     outcome.kind = CaptureOutcome::Kind::kError;
     outcome.error = converted.error().message;
     return outcome;
   }
   if (stamp_) {
     auto* luma = reinterpret_cast<uint8_t*>(slot->payload.data()) + out_.plane_offset[0];
-    (void)stampBarcode(luma, out_.stride[0], out_.width, out_.height, {frame_number, capture_ns});
+    (void)stampBarcode(luma, out_.stride[0], out_.width, out_.height, {frame_number, frame_ns});
   }
   auto bytes = framePayloadSize(out_);
   FrameMeta meta;
-  meta.capture_time_ns = capture_ns;
+  meta.capture_time_ns = frame_ns;
   meta.payload_size = *bytes;
   meta.geometry = out_;
   meta.colour = abi::ColourSpace::kBt709Limited;  // what the converter wrote

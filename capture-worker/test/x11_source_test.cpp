@@ -1,20 +1,24 @@
 // The X11 source against a real Xvfb: known colours captured and converted, damage-driven
-// repeats, root resizes followed (RandR), scaling down to the ring, the cursor, and clear
-// errors without an X server.
+// repeats, a draw grabbed as soon as its damage is seen (at most one grab per frame interval),
+// root resizes followed (RandR), scaling down to the ring, the cursor, and clear errors without
+// an X server.
 #include <xcb/randr.h>
 #include <xcb/xcb.h>
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <thread>
+#include <vector>
 
 #include "funkhaus/abi/token.h"
 #include "funkhaus/capture/barcode.h"
 #include "funkhaus/capture/capture_source.h"
+#include "funkhaus/capture/frame_clock.h"
 #include "funkhaus/common/clock.h"
 #include "funkhaus/test/colour_reference.h"
 #include "ring_fixture.h"
@@ -152,8 +156,10 @@ TEST_F(X11Source, RepeatsTheLastFrameWhileNothingChanges) {
     ring.consumer.release(f);
   }
   EXPECT_EQ(repeats, 10);
-  // A change on screen: the next frame is a fresh grab with the change in it.
+  // A change on screen: the next frame is a fresh grab with the change in it (the last grab
+  // was more than a frame interval ago).
   client_->fillRect(0xFF0000, 0, 0, 64, 64);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
   auto outcome = (*source)->capture(ring.producer, 200, monotonicNs());
   ASSERT_TRUE(outcome.ok());
   EXPECT_EQ(outcome->kind, CaptureOutcome::Kind::kPublished);
@@ -164,6 +170,109 @@ TEST_F(X11Source, RepeatsTheLastFrameWhileNothingChanges) {
   EXPECT_NEAR(plane(f, 0)[10 * f.geometry.stride[0] + 10], red.y, 2);
   EXPECT_NEAR(plane(f, 0)[100 * f.geometry.stride[0] + 100], bt709(0x11, 0x22, 0x33).y, 2);
   ring.consumer.release(f);
+}
+
+// Settles the source: captures until a repeat (nothing left to grab), then stays idle for
+// longer than a frame interval, so the next change may be grabbed at once.
+static void settle(CaptureSource& source, Ring& ring) {
+  for (int i = 0; i < 100; ++i) {
+    auto outcome = source.capture(ring.producer, 1000 + i, monotonicNs());
+    ASSERT_TRUE(outcome.ok());
+    FrameConsumer::Frame f;
+    if (ring.consumer.acquireLatest(0, &f) == FrameConsumer::Status::kFrame)
+      ring.consumer.release(f);
+    if (outcome->kind == CaptureOutcome::Kind::kRepeated) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+}
+
+// XDamage: a draw after an idle period is ready at once (long before the wait's deadline, which
+// stands for the next deadline of the frame grid), and the frame's time is when the damage was
+// seen: after the draw was issued, before the wait returned, not the time of the capture call.
+TEST_F(X11Source, GrabsADrawAfterAnIdlePeriodAtOnce) {
+  Ring ring = makeRing(640, 480);
+  auto source = CaptureSource::create(config(), ring.producer.layout().payload_capacity);
+  ASSERT_TRUE(source.ok()) << source.error().message;
+  client_->fillRoot(0x000000);
+  ring.consumer.release(grab(**source, ring));
+  settle(**source, ring);
+  // Nothing drawn: the wait runs to its deadline and says not ready.
+  const uint64_t idle_until = monotonicNs() + 30'000'000;
+  EXPECT_FALSE((*source)->waitForFrame(idle_until));
+  EXPECT_GE(monotonicNs(), idle_until);
+
+  const uint64_t drawn = monotonicNs();
+  client_->fillRect(0xFFFFFF, 0, 0, 64, 64);
+  const uint64_t until = monotonicNs() + 5'000'000'000;
+  ASSERT_TRUE((*source)->waitForFrame(until)) << "the damage made no frame ready";
+  const uint64_t ready = monotonicNs();
+  EXPECT_LT(ready, until - 4'000'000'000) << "ready only at the deadline";
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));  // the capture call comes later
+  const uint64_t called = monotonicNs();
+  auto outcome = (*source)->capture(ring.producer, 2000, called);
+  ASSERT_TRUE(outcome.ok());
+  ASSERT_EQ(outcome->kind, CaptureOutcome::Kind::kPublished);
+  EXPECT_GE(outcome->capture_ns, drawn);
+  EXPECT_LE(outcome->capture_ns, ready);
+  EXPECT_LT(outcome->capture_ns, called);
+  EXPECT_GE(outcome->stage_start_ns, called) << "the grab's own start";
+  FrameConsumer::Frame f;
+  ASSERT_EQ(ring.consumer.acquireLatest(0, &f), FrameConsumer::Status::kFrame);
+  EXPECT_EQ(f.capture_time_ns, outcome->capture_ns) << "the frame carries the damage time";
+  EXPECT_GT(plane(f, 0)[0], 200) << "the white rectangle was grabbed";
+  ring.consumer.release(f);
+}
+
+// XDamage while drawing never stops: grabs come about one frame interval apart at the least
+// (the capture calls in between say there is nothing to do), and frame times keep rising.
+TEST_F(X11Source, NeverGrabsFasterThanTheFrameRate) {
+  constexpr uint32_t kFps = 50;  // 20 ms
+  constexpr uint64_t kInterval = 20'000'000;
+  Ring ring = makeRing(640, 480);
+  SourceConfig c = config();
+  c.fps = kFps;
+  auto source = CaptureSource::create(c, ring.producer.layout().payload_capacity);
+  ASSERT_TRUE(source.ok()) << source.error().message;
+  client_->fillRoot(0x000000);
+  ring.consumer.release(grab(**source, ring));
+
+  std::atomic<bool> drawing{true};
+  std::thread drawer([display = server_->display(), &drawing] {
+    XClient painter(display);
+    for (uint32_t i = 0; drawing.load(); ++i)
+      painter.fillRect((i & 1) != 0 ? 0xFFFFFF : 0x808080, 0, 0, 32, 32);  // synced each time
+  });
+  std::vector<uint64_t> grabs, times;
+  const uint64_t start = monotonicNs();
+  const uint64_t end = start + 600'000'000;
+  int nothing = 0;
+  while (monotonicNs() < end) {
+    const bool ready = (*source)->waitForFrame(monotonicNs() + 5'000'000);  // a 200 Hz grid
+    auto outcome = (*source)->capture(ring.producer, grabs.size(), monotonicNs());
+    ASSERT_TRUE(outcome.ok());
+    FrameConsumer::Frame f;
+    if (ring.consumer.acquireLatest(0, &f) == FrameConsumer::Status::kFrame)
+      ring.consumer.release(f);
+    if (outcome->kind == CaptureOutcome::Kind::kPublished) {
+      EXPECT_LE(outcome->capture_ns, outcome->stage_start_ns) << "seen before it was grabbed";
+      grabs.push_back(outcome->stage_start_ns);
+      times.push_back(outcome->capture_ns);
+    } else if (outcome->kind == CaptureOutcome::Kind::kNothing) {
+      EXPECT_FALSE(ready) << "ready, yet nothing was grabbed";
+      ++nothing;
+    }
+  }
+  drawing = false;
+  drawer.join();
+  ASSERT_GE(grabs.size(), 5u) << "continuous drawing made too few grabs";
+  EXPECT_GT(nothing, 0) << "the 200 Hz calls never met the rate limit";
+  for (size_t i = 1; i < grabs.size(); ++i) {
+    // An eighth of slack: a grid deadline may come that much early after a late one.
+    EXPECT_GE(grabs[i] - grabs[i - 1], kInterval - kInterval / 8) << "grab " << i << " too soon";
+    EXPECT_GT(times[i], times[i - 1]) << "frame " << i << "'s time went back";
+  }
+  EXPECT_LE(grabs.size(), (grabs.back() - grabs.front()) / (kInterval - kInterval / 8) + 1);
 }
 
 TEST_F(X11Source, FollowsARootResize) {
@@ -226,8 +335,10 @@ TEST_F(X11Source, ComposesTheCursor) {
   EXPECT_EQ(differing(f, 400, 300), 0) << "nothing away from the cursor";
   ring.consumer.release(f);
   if (at_cursor == 0) GTEST_SKIP() << "this Xvfb shows no cursor image (XFixes)";
-  // Moving the pointer alone (no damage) gives a fresh frame with the cursor moved.
+  // Moving the pointer alone (no damage) gives a fresh frame with the cursor moved (once a
+  // frame interval has passed since the last grab).
   client_->warpPointer(400, 300);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
   auto outcome = (*source)->capture(ring.producer, 1000, monotonicNs());
   ASSERT_TRUE(outcome.ok());
   EXPECT_EQ(outcome->kind, CaptureOutcome::Kind::kPublished);
@@ -289,6 +400,7 @@ void measureCost(uint32_t width, uint32_t height) {
   SourceConfig c;
   c.kind = SourceKind::kX11;
   c.display = server->display();
+  c.fps = kMaxFps;  // grabs at most every 4.2 ms
   auto source = CaptureSource::create(c, ring.producer.layout().payload_capacity);
   ASSERT_TRUE(source.ok()) << source.error().message;
   client.fillRoot(0x204060);
@@ -297,6 +409,7 @@ void measureCost(uint32_t width, uint32_t height) {
   int grabs = 0, repeats = 0;
   for (int i = 0; i < kFrames; ++i) {
     client.fillRect(0x010101u * static_cast<uint32_t>(i), static_cast<int16_t>(i * 4), 10, 32, 32);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // a frame interval
     for (int pass = 0; pass < 2; ++pass) {  // a grab, then (nothing drawn) a repeat
       const uint64_t start = monotonicNs();
       auto outcome = (*source)->capture(ring.producer, static_cast<uint64_t>(i * 2 + pass), start);
