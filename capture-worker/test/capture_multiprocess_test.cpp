@@ -268,6 +268,37 @@ TEST(CaptureWorker, X11SourceUnderXvfbRepeatsStaticFramesAndFollowsAResize) {
   EXPECT_GE(fresh, 1);
   EXPECT_GT(repeats, fresh) << "a static screen is repeated, not grabbed again";
 
+  // A draw on the idle screen just after a deadline of the grid (a repeat came from it) is
+  // grabbed when its damage is seen, not at the next deadline 33 ms on: the fresh frame's
+  // capture time lies between the draw and that deadline.
+  const FrameClock clock(30);
+  bool after_deadline = false;
+  for (int i = 0; i < 40 && !after_deadline; ++i) {
+    FrameConsumer::Frame f;
+    if (consumer->acquireLatest(50'000'000, &f) != FrameConsumer::Status::kFrame) continue;
+    after_deadline = (f.flags & abi::kSlotFlagRepeat) != 0 &&
+                     monotonicNs() - f.capture_time_ns < 5'000'000;  // not an older one
+    consumer->release(f);
+  }
+  ASSERT_TRUE(after_deadline) << "no repeat just published";
+  std::this_thread::sleep_for(3ms);
+  const uint64_t drawn = monotonicNs();
+  client.fillRect(0xFFFFFF, 200, 200, 32, 32);
+  const uint64_t next_deadline = clock.startOf(clock.frameAt(drawn) + 1);
+  bool grabbed = false;
+  for (int i = 0; i < 20 && !grabbed; ++i) {
+    FrameConsumer::Frame f;
+    if (consumer->acquireLatest(50'000'000, &f) != FrameConsumer::Status::kFrame) continue;
+    if ((f.flags & abi::kSlotFlagRepeat) == 0) {
+      grabbed = true;
+      EXPECT_GE(f.capture_time_ns, drawn) << "the frame's time is its damage's";
+      EXPECT_LT(f.capture_time_ns, next_deadline)
+          << "grabbed " << (f.capture_time_ns - drawn) / 1000 << " us after the draw";
+    }
+    consumer->release(f);
+  }
+  EXPECT_TRUE(grabbed) << "the draw was never grabbed";
+
   // A resize: the worker tells funkhausd the new mode and frames come in the new size.
   ASSERT_TRUE(client.resizeScreen(320, 240));
   client.fillRoot(0xC06030);
