@@ -205,6 +205,7 @@ void EncodeStage::publish(abi::WorkerStatusPage& page, uint64_t now_ns) {
   abi::storeRelaxed(page.errors, counters_.errors);
   abi::storeRelaxed(page.bytes_out, counters_.bytes_out);
   abi::storeRelaxed(page.keyframes, counters_.keyframes);
+  abi::storeRelaxed(page.repeats, counters_.repeats);
   stats_.publish(page, now_ns);
 }
 

@@ -37,7 +37,8 @@ nlohmann::json workerStatusJson(const WorkerProcess& w, TimePoint now) {
                      {"drops", abi::atomicLoad(s->drops)},
                      {"errors", abi::atomicLoad(s->errors)},
                      {"bytes_out", abi::atomicLoad(s->bytes_out)},
-                     {"keyframes", abi::atomicLoad(s->keyframes)}};
+                     {"keyframes", abi::atomicLoad(s->keyframes)},
+                     {"repeats", abi::atomicLoad(s->repeats)}};
     if (w.spec().reports_viewers) j["viewers"] = abi::atomicLoad(s->viewers);
     if (w.spec().reports_devices) j["devices"] = abi::atomicLoad(s->devices);
   }

@@ -88,6 +88,14 @@ TEST_F(Client, FfmpegAndGstreamerPlayAndSeeEveryFrame) {
   std::this_thread::sleep_for(1s);
   const uint64_t steady_from = monotonicNs();
   std::this_thread::sleep_for(6s);
+  // Encode re-encodes the picture it holds when capture is late by more than a frame (or a
+  // keyframe request finds no new frame): the viewers then see a frame number twice. Those are
+  // the only repeats allowed; the count covers encode's whole run, the window is a part of it.
+  const json encode = host_->worker("encode");
+  ASSERT_TRUE(encode.contains("counters")) << encode.dump();
+  const uint64_t encode_repeats = encode["counters"]["repeats"].get<uint64_t>();
+  std::printf("[figures] encode repeats since it started: %llu\n",
+              static_cast<unsigned long long>(encode_repeats));
   for (Viewer* v : {ffmpeg.get(), gst.get()}) {
     ASSERT_TRUE(v->running()) << v->name() << "\n" << v->log();
     const auto frames = v->framesSince(steady_from);
@@ -96,7 +104,8 @@ TEST_F(Client, FfmpegAndGstreamerPlayAndSeeEveryFrame) {
     EXPECT_GE(c.readable, size_t{5 * kFps}) << v->name() << ": at least 5 s of frames";
     EXPECT_EQ(c.unreadable, 0u) << v->name() << ": every decoded frame carries its barcode";
     EXPECT_EQ(c.decreases, 0u) << v->name();
-    EXPECT_EQ(c.repeats, 0u) << v->name() << ": strictly increasing";
+    EXPECT_LE(c.repeats, encode_repeats)
+        << v->name() << ": a frame number seen twice that encode did not repeat";
     EXPECT_EQ(c.gaps, 0u) << v->name() << ": no frame lost in steady state (" << c.frames_missing
                           << " missing)";
   }

@@ -59,7 +59,11 @@ struct WorkerStatusPage {
   // window as latency_*; 0 = not measured (was reserved: 0 before, so older pages read as such).
   uint64_t stage_p50_ns;  // (atomic)
   uint64_t stage_p99_ns;  // (atomic)
-  uint64_t reserved1[9];
+  // encode: access units that re-encode the picture it holds (kRecordFlagRepeat: a static
+  // screen, a keyframe request with no new frame, capture late by more than a frame); 0 for
+  // the others (was reserved: 0 before).
+  uint64_t repeats;  // (atomic)
+  uint64_t reserved1[8];
 };
 
 static_assert(sizeof(WorkerStatusPage) == 4 * kCacheLine, "status page size is part of the ABI");
@@ -70,6 +74,7 @@ static_assert(offsetof(WorkerStatusPage, state) == 72, "futex-able words must be
 static_assert(offsetof(WorkerStatusPage, latency_p99_ns) == 128, "layout drift");
 static_assert(offsetof(WorkerStatusPage, keyframes) == 152, "layout drift");
 static_assert(offsetof(WorkerStatusPage, stage_p99_ns) == 176, "layout drift");
+static_assert(offsetof(WorkerStatusPage, repeats) == 184, "layout drift");
 static_assert(std::is_standard_layout_v<WorkerStatusPage>, "offsetof must be meaningful");
 static_assert(std::is_trivially_copyable_v<WorkerStatusPage>,
               "no constructor runs in shared memory: the bytes are the object");
