@@ -30,6 +30,9 @@ packages=(
   libopus-dev libevdev-dev libudev-dev libcurl4-openssl-dev libexpat1-dev uuid-dev libsdl2-dev
   # audio: libpulse (the session's sound server), a private pulseaudio with pactl/paplay for tests
   libpulse-dev pulseaudio pulseaudio-utils
+  # web console (issue 16): its pages in a real browser, headless Chromium driven by selenium
+  # (the front end itself is built with the machine's Node.js and npm, not Debian's)
+  chromium chromium-driver python3-selenium
   # packaging: the .deb and its checks under a real systemd
   dpkg-dev fakeroot systemd dbus libpam-systemd man-db
 )
