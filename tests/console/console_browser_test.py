@@ -42,7 +42,8 @@ class ConsoleBrowserTest(unittest.TestCase):
             self.skipTest(str(e))
         self.addCleanup(self.driver.quit)
         try:
-            self.host = console_host.Host(ARGS.bin_dir, ARGS.web_root)
+            monitor = self._testMethodName == "test_virtual_monitor_mode"
+            self.host = console_host.Host(ARGS.bin_dir, ARGS.web_root, monitor=monitor)
         except Skip as e:
             self.skipTest(str(e))
         self.addCleanup(self.host.close)
@@ -290,6 +291,29 @@ class ConsoleBrowserTest(unittest.TestCase):
         wait_for("the client list to empty", 15, lambda: self.visible("#clients-empty"))
         clients = self.host.call({"cmd": "clients"})
         self.assertEqual(clients.get("clients"), [], clients)
+
+    def test_virtual_monitor_mode(self):
+        self.login()
+        wait_for("the monitor's mode", 20,
+                 lambda: "640×480 at 30 Hz" in (self.text_of("#mode-current") or ""))
+        # The form starts from the current mode; a new one is applied live and pushed back.
+        self.assertEqual(self.find("#mode-width").get_attribute("value"), "640")
+        for css, value in (("#mode-width", "800"), ("#mode-height", "600")):
+            self.find(css).clear()
+            self.find(css).send_keys(value)
+        self.find("#mode-refresh").send_keys("\n")  # Enter submits the form
+        wait_for("the mode change's answer", 20,
+                 lambda: "Mode set: 800×600" in (self.text_of("#mode-msg") or ""))
+        wait_for("the new mode in the pushed status", 20,
+                 lambda: "800×600" in (self.text_of("#mode-current") or ""))
+        monitors = self.host.status()["sessions"][0]["monitors"]
+        self.assertEqual((monitors[0]["width"], monitors[0]["height"]), (800, 600))
+        # A mode the monitor cannot take is refused, and the page says why.
+        self.find("#mode-width").clear()
+        self.find("#mode-width").send_keys("5000")
+        self.find("#mode-form button[type=submit]").click()
+        wait_for("the refusal", 20,
+                 lambda: "Mode change failed" in (self.text_of("#mode-msg") or ""))
 
     def test_page_reconnects_after_kill_of_the_console(self):
         self.login()

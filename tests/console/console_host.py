@@ -90,9 +90,15 @@ class Host:
             raise Skip(f"the console's front end is not built in {web_root} (it needs npm: "
                        "console-worker/web/CMakeLists.txt)")
 
-    def __init__(self, bin_dir, web_root, password="correct horse battery staple"):
+    def __init__(self, bin_dir, web_root, password="correct horse battery staple",
+                 monitor=False):
+        """`monitor`: the session gets a virtual monitor (vdisplay on Xvfb, 640x480 at 30 Hz)
+        that capture grabs, instead of the synthetic source."""
         self.bin_dir = os.path.abspath(bin_dir)
         self.check_built(self.bin_dir, web_root)
+        if monitor and not shutil.which("Xvfb"):
+            raise Skip("Xvfb is not installed (scripts/install-deps.sh)")
+        self.monitor = monitor
         self.dir = tempfile.mkdtemp(prefix="funkhaus-console-test-")
         self.password = password
         self.proc = None
@@ -113,11 +119,12 @@ class Host:
         self.gamestream_port = free_gamestream_base_port()
         gamestream_ports = {self.gamestream_port + o for o in (0, -5, 21, 9, 10, 11)}
         self.console_port = free_tcp_port(avoid=gamestream_ports)
+        workers = '"vdisplay", ' if self.monitor else ""
         config = f"""[control]
 socket = "{self.socket}"
 [workers]
 heartbeat_timeout_ms = 1000
-start = ["capture", "encode", "net"]
+start = [{workers}"capture", "encode", "net"]
 [net]
 port = 0
 [gamestream]
@@ -128,16 +135,32 @@ mdns = false
 [console]
 address = "127.0.0.1"
 port = {self.console_port}
-[rings]
-max_width = 320
-max_height = 180
-[capture]
-width = 320
-height = 180
-fps = 30
 [encode]
 bitrate_kbps = 1000
 preset = "superfast"
+"""
+        if self.monitor:
+            config += """[capture]
+source = "vdisplay"
+fps = 30
+[vdisplay]
+width = 640
+height = 480
+refresh_hz = 30
+fb_width = 1024
+fb_height = 768
+[rings]
+max_width = 1024
+max_height = 768
+"""
+        else:
+            config += """[capture]
+width = 320
+height = 180
+fps = 30
+[rings]
+max_width = 320
+max_height = 180
 """
         self.config = os.path.join(self.dir, "funkhaus.toml")
         with open(self.config, "w") as f:
