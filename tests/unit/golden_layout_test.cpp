@@ -191,12 +191,13 @@ TEST(GoldenLayout, WorkerStatusPageV4) {
        {"devices", 160, 8},
        {"stage_p50_ns", 168, 8},
        {"stage_p99_ns", 176, 8},
-       {"reserved1", 184, 72}},
+       {"repeats", 184, 8},
+       {"reserved1", 192, 64}},
       {W(magic),        W(abi_version), W(header_size), W(kind),           W(reserved0),
        W(heartbeat),    W(state),       W(pid),         W(frames_in),      W(frames_out),
        W(drops),        W(errors),      W(bytes_out),   W(latency_p50_ns), W(latency_p99_ns),
        W(fps_milli),    W(viewers),     W(keyframes),   W(devices),        W(stage_p50_ns),
-       W(stage_p99_ns), W(reserved1)});
+       W(stage_p99_ns), W(repeats),     W(reserved1)});
 }
 
 TEST(GoldenLayout, MessagesV4) {
