@@ -47,20 +47,29 @@ class ConsoleBrowserTest(unittest.TestCase):
         except Skip as e:
             self.skipTest(str(e))
         self.addCleanup(self.host.close)
-        self.addCleanup(self._dump_on_failure)
+        self.addCleanup(self._check_browser_log)
         self.driver.set_script_timeout(20)
 
-    def _dump_on_failure(self):
-        outcome = getattr(self, "_outcome", None)
-        errors = getattr(getattr(outcome, "result", None), "failures", []) + \
-            getattr(getattr(outcome, "result", None), "errors", [])
-        if any(t is self for t, _ in errors):
+    def _failed(self):
+        result = getattr(getattr(self, "_outcome", None), "result", None)
+        errors = getattr(result, "failures", []) + getattr(result, "errors", [])
+        return any(t is self for t, _ in errors)
+
+    def _check_browser_log(self):
+        """The page's console: printed when the test failed; a CSP violation or an uncaught
+        script error fails the test (the console sends `default-src 'self'`)."""
+        try:
+            entries = self.driver.get_log("browser")
+        except Exception:  # noqa: BLE001 - the browser is gone: nothing to read
+            entries = []
+        if self._failed():
             print("---- funkhausd log (tail) ----\n" + self.host.log()[-6000:])
-            try:
-                for entry in self.driver.get_log("browser")[-30:]:
-                    print("browser:", entry.get("level"), entry.get("message"))
-            except Exception:  # noqa: BLE001 - a dump only
-                pass
+            for entry in entries[-30:]:
+                print("browser:", entry.get("level"), entry.get("message"))
+        bad = [e["message"] for e in entries
+               if "Content Security Policy" in e.get("message", "")
+               or "Uncaught" in e.get("message", "")]
+        self.assertEqual(bad, [], "the page broke its CSP or threw")
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -174,10 +183,24 @@ class ConsoleBrowserTest(unittest.TestCase):
               f"table (SSE): median {statistics.median(latencies):.0f} ms over "
               f"{len(latencies)} restarts (min {min(latencies):.0f}, max {max(latencies):.0f})")
 
-        # The logs page shows those restarts.
+
+    def test_logs_page(self):
+        self.login()
+        out = self.host.ctl("restart", "encode")
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
         self.go("logs")
+        # funkhausd's line about the restart, as the log has it; followed without a reload.
         wait_for("the restart in the logs", 15,
-                 lambda: "restart requested" in (self.text_of("#logs-body") or ""))
+                 lambda: "encode: restart requested" in (self.text_of("#logs-body") or ""))
+        out = self.host.ctl("restart", "net")
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        wait_for("net's restart in the followed logs", 15,
+                 lambda: "net: restart requested" in (self.text_of("#logs-body") or ""))
+        # Only warnings and errors: the info lines about the restarts are filtered out.
+        from selenium.webdriver.support.ui import Select
+        Select(self.find("#logs-level")).select_by_value("warning")
+        wait_for("the info lines to be filtered out", 10,
+                 lambda: "restart requested" not in (self.text_of("#logs-body") or ""))
 
     def test_stats_capture_graph(self):
         self.login()

@@ -174,9 +174,13 @@ max_height = 180
                  self.config, "--worker-dir", wdir],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                 preexec_fn=_die_with_parent)
-        wait_for("the workers and the console to run", 30, self._all_running)
         self.url = f"https://127.0.0.1:{self.console_port}/"
-        wait_for("the console to serve its page", 20, self._serves)
+        try:
+            wait_for("the workers and the console to run", 30, self._all_running)
+            wait_for("the console to serve its page", 20, self._serves)
+        except AssertionError as e:
+            raise AssertionError(f"{e}\nstatus: {self.status()}\n"
+                                 f"funkhausd log (tail):\n{self.log()[-4000:]}") from None
         out = self.ctl("console-password", "--stdin", input=f"{self.password}\n")
         if out.returncode != 0:
             raise AssertionError(f"funkhausctl console-password failed: {out.stdout}")
