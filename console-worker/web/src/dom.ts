@@ -32,6 +32,13 @@ export function clear(e: Element): void {
   while (e.firstChild) e.removeChild(e.firstChild);
 }
 
+// Puts `child` right after `previous` (first when null) in `parent`, moving it only when it is
+// not there already: a moved node loses keyboard focus, so rows updated in place must not move.
+export function placeAfter(parent: Element, previous: Element | null, child: Element): void {
+  const want = previous ? previous.nextElementSibling : parent.firstElementChild;
+  if (want !== child) parent.insertBefore(child, want);
+}
+
 // Sets a text node's content only when it changed (keeps selection and avoids layout churn).
 export function setText(e: Element, text: string): void {
   if (e.textContent !== text) e.textContent = text;

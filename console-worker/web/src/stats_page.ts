@@ -4,7 +4,7 @@
 
 import uPlot from "uplot";
 import { api, errorText } from "./api";
-import { clear, el, fmtDuration, fmtTime, message, setText } from "./dom";
+import { clear, el, fmtDuration, fmtTime, message, placeAfter, setText } from "./dom";
 import type { Page } from "./page";
 
 interface CaptureInfo {
@@ -155,13 +155,15 @@ export class StatsPage implements Page {
         row.tr.remove();
         this.rows.delete(id);
       }
+    let previous: Element | null = null;
     for (const c of captures) {
       let row = this.rows.get(c.id);
       if (!row) {
         row = this.makeRow(c.id);
         this.rows.set(c.id, row);
       }
-      this.listBody.appendChild(row.tr); // newest first; a no-op when already in place
+      placeAfter(this.listBody, previous, row.tr); // newest first
+      previous = row.tr;
       const stopped = typeof c.stopped_unix_ms === "number" ? c.stopped_unix_ms : null;
       const length = c.started_unix_ms ? ((stopped ?? Date.now()) - c.started_unix_ms) / 1000 : undefined;
       const notes = [

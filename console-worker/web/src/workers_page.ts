@@ -3,7 +3,7 @@
 // survives the updates that arrive several times a second.
 
 import { api, errorText } from "./api";
-import { el, fmtDuration, fmtNumber, message, setText } from "./dom";
+import { el, fmtDuration, fmtNumber, message, placeAfter, setText } from "./dom";
 import type { Page } from "./page";
 import type { Status, StatusStream, Worker } from "./status";
 
@@ -90,6 +90,7 @@ export class WorkersPage implements Page {
   private update(s: Status): void {
     this.updateSummary(s);
     const seen = new Set<string>();
+    let previous: Element | null = null;
     const put = (w: Worker, scope: string) => {
       const key = `${scope}/${w.name}`;
       seen.add(key);
@@ -98,7 +99,8 @@ export class WorkersPage implements Page {
         row = this.makeRow(w.name, scope);
         this.rows.set(key, row);
       }
-      this.tbody.appendChild(row.tr); // keeps the order of the status; a no-op when in place
+      placeAfter(this.tbody, previous, row.tr);
+      previous = row.tr;
       this.fill(row, w, scope);
     };
     for (const w of s.host_workers) put(w, "host");
