@@ -148,7 +148,17 @@ class ConsoleBrowserTest(unittest.TestCase):
         old = wait_for("encode's pid", 10, lambda: self.table_pid("encode"))
         # A mark on the page: it survives only if the page is not reloaded.
         self.js("window.__notReloaded = true;")
-        self.find('#workers tr[data-worker="encode"] button[data-action="restart"]').click()
+        # The keyboard: focus stays on the button through the pushed updates (rows are updated
+        # in place), and Enter presses it.
+        from selenium.webdriver.common.keys import Keys
+        button = self.find('#workers tr[data-worker="encode"] button[data-action="restart"]')
+        self.js("arguments[0].focus();", button)
+        events = self.js("return window.funkhausConsole.app.stream.events;")
+        wait_for("three more status events", 10, lambda: self.js(
+            "return window.funkhausConsole.app.stream.events;") >= events + 3)
+        self.assertTrue(self.js("return document.activeElement === arguments[0];", button),
+                        "the restart button lost the focus to an update")
+        button.send_keys(Keys.ENTER)
         new = wait_for("encode's new pid in the table", 20,
                        lambda: (p := self.table_pid("encode")) and p != old and p)
         self.assertTrue(self.js("return window.__notReloaded === true;"), "the page reloaded")
