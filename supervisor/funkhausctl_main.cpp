@@ -2,6 +2,7 @@
 // Moonlight clients with the host (GameStream, through funkhaus-web), lists and unpairs them.
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -245,9 +246,49 @@ void printForwarded(const ControlRequest& request, const nlohmann::json& j) {
   } else if (request.command == "unpair") {
     std::printf("unpaired %s (%s): it is refused from now on\n", cell(at(j, "name")).c_str(),
                 cell(at(j, "id")).substr(0, 16).c_str());
+  } else if (request.command == "set-password") {
+    std::printf("console password set: every console session is logged out\n");
+  } else if (request.command == "new-metrics-token") {
+    std::printf("%s\n", cell(at(j, "token")).c_str());
+    std::fprintf(stderr,
+                 "(the new /metrics token, shown this once: scrapers send it as "
+                 "'Authorization: Bearer TOKEN'; the old one no longer works)\n");
   } else {
     std::printf("%s\n", j.dump().c_str());
   }
+}
+
+// The console password: from the terminal without echo, asked twice, or one line of stdin.
+Result<std::string> readConsolePassword(bool from_stdin) {
+  auto line = [](const char* prompt, bool hide) -> Result<std::string> {
+    termios saved{};
+    const bool tty = hide && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
+    if (tty) {
+      std::fprintf(stderr, "%s", prompt);
+      termios quiet = saved;
+      quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+      tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    }
+    std::string text;
+    int c = 0;
+    while ((c = std::getchar()) != EOF && c != '\n') text.push_back(static_cast<char>(c));
+    if (tty) {
+      tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+      std::fprintf(stderr, "\n");
+    }
+    if (!text.empty() && text.back() == '\r') text.pop_back();
+    if (c == EOF && text.empty()) return makeError("no password given");
+    return text;
+  };
+  if (from_stdin) return line("", false);
+  if (!isatty(STDIN_FILENO))
+    return makeError("standard input is not a terminal: use console-password --stdin");
+  auto first = line("New console password: ", true);
+  if (!first) return first;
+  auto second = line("Again: ", true);
+  if (!second) return second;
+  if (*first != *second) return makeError("the two passwords differ: nothing changed");
+  return first;
 }
 
 // Runs one request; prints the result. Returns the exit code.
@@ -323,6 +364,12 @@ int main(int argc, char** argv) {
   auto* mode = app.add_subcommand("mode", "Change the virtual monitor's mode live");
   mode->add_option("mode", mode_text, "WIDTHxHEIGHT or WIDTHxHEIGHT@HZ, e.g. 1280x720@60")
       ->required();
+  bool password_stdin = false;
+  auto* console_password = app.add_subcommand(
+      "console-password", "Set the web console's password (asked twice, not echoed)");
+  console_password->add_flag("--stdin", password_stdin, "Read it as one line of standard input");
+  auto* metrics_token = app.add_subcommand(
+      "metrics-token", "Make a new bearer token for /metrics (printed once; the old one ends)");
   CLI11_PARSE(app, argc, argv);
 
   if (socket_path.empty()) {
@@ -351,6 +398,22 @@ int main(int argc, char** argv) {
     request.address = client_address;
     request.id = client_id;
     // The same checks funkhausd makes, so that a typo gets a message here.
+    if (auto checked = parseControlRequest(encodeControlRequest(request)); !checked) {
+      std::fprintf(stderr, "funkhausctl: %s\n", checked.error().message.c_str());
+      return 2;
+    }
+  }
+  if (*console_password || *metrics_token) {
+    request.kind = ControlRequest::Kind::kForward;
+    request.command = *metrics_token ? "new-metrics-token" : "set-password";
+    if (*console_password) {
+      auto password = readConsolePassword(password_stdin);
+      if (!password) {
+        std::fprintf(stderr, "funkhausctl: %s\n", password.error().message.c_str());
+        return 2;
+      }
+      request.password = std::move(*password);
+    }
     if (auto checked = parseControlRequest(encodeControlRequest(request)); !checked) {
       std::fprintf(stderr, "funkhausctl: %s\n", checked.error().message.c_str());
       return 2;

@@ -60,8 +60,9 @@ bool validTag(abi::FdRole role, uint32_t tag) {
     case abi::FdRole::kRingOut:
       return tag >= 1 && tag <= abi::kMaxRingId;
     case abi::FdRole::kEndpoint:
-      return abi::endpointProtocol(tag) >= 1 &&
-             abi::endpointProtocol(tag) <= abi::kMaxNetProtocol && (tag & 0xFF) != 0;
+      return (abi::endpointProtocol(tag) >= 1 &&
+              abi::endpointProtocol(tag) <= abi::kMaxNetProtocol && (tag & 0xFF) != 0) ||
+             tag == abi::kEndpointConsoleHttps;
     case abi::FdRole::kConnection:
       return tag < abi::kMaxConnections;
     case abi::FdRole::kDevice:

@@ -397,6 +397,25 @@ void readGamestream(TableReader& top, Config& config, std::string_view source,
     r.fail(*t, "base_port", "must be 0 or from 1029 (HTTPS takes base_port - 5, above 1023)");
 }
 
+void readConsole(TableReader& top, Config& config, std::string_view source,
+                 std::vector<std::string>& errors) {
+  const toml::table* t = top.table("console");
+  if (t == nullptr) return;
+  TableReader r(*t, "console.", source, errors);
+  ConsoleConfig& c = config.console;
+  r.boolean("enabled", [&](bool v) { c.enabled = v; });
+  r.string("address", [&](const std::string& v) -> std::string {
+    if (!ipAddress(v))
+      return "must be an IPv4 or IPv6 address such as \"127.0.0.1\" or \"::\", not \"" + v + "\"";
+    c.address = v;
+    return {};
+  });
+  r.integer("port", 0, 65535, [&](int64_t v) { c.port = static_cast<uint16_t>(v); });
+  r.rejectUnknown();
+  if (c.port != 0 && c.port < 1024)
+    r.fail(*t->get("port"), "port", "must be 0 or from 1024 (not a privileged port)");
+}
+
 void readVdisplay(TableReader& top, Config& config, std::string_view source,
                   std::vector<std::string>& errors) {
   const toml::table* t = top.table("vdisplay");
@@ -591,6 +610,7 @@ Result<Config> parseConfig(std::string_view text, std::string_view source_name) 
   readVdisplay(top, config, source_name, errors);
   readRings(top, config, source_name, errors);
   readGamestream(top, config, source_name, errors);
+  readConsole(top, config, source_name, errors);
   readAudio(top, config, source_name, errors);
   top.rejectUnknown();
   checkNamedWorkersEnabled(top, config, root);

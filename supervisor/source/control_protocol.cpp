@@ -2,6 +2,7 @@
 #include "funkhaus/supervisor/control_protocol.h"
 #include "funkhaus/supervisor/worker_table.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -30,6 +31,17 @@ Result<ControlRequest> parseForward(const nlohmann::json& j, const std::string& 
   if (!pair && (j.contains("pin") || j.contains("address")))
     return makeError("{} takes no \"pin\" or \"address\"", name);
   if (!unpair && j.contains("id")) return makeError("{} takes no \"id\"", name);
+  if (name != "set-password" && j.contains("password"))
+    return makeError("{} takes no \"password\"", name);
+  if (name == "set-password") {
+    const auto password = text("password");
+    if (!password || password->size() < 8 || password->size() > 1024 ||
+        std::any_of(password->begin(), password->end(),
+                    [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+      return makeError(
+          "set-password needs \"password\": 8 to 1024 bytes without control characters");
+    r.password = *password;
+  }
   if (pair) {
     const auto pin = text("pin");
     if (!pin || pin->size() != 4 || !allOf(*pin, "0123456789"))
@@ -64,6 +76,7 @@ std::string forwardedRequestText(const ControlRequest& request) {
   if (!request.pin.empty()) j["pin"] = request.pin;
   if (!request.address.empty()) j["address"] = request.address;
   if (!request.id.empty()) j["id"] = request.id;
+  if (!request.password.empty()) j["password"] = request.password;
   return j.dump();
 }
 
@@ -75,13 +88,13 @@ Result<ControlRequest> parseControlRequest(std::string_view line) {
   if (!j.is_object()) return makeError("request must be a JSON object");
   for (const auto& [key, value] : j.items())
     if (key != "cmd" && key != "worker" && key != "width" && key != "height" &&
-        key != "refresh_hz" && key != "pin" && key != "address" && key != "id")
+        key != "refresh_hz" && key != "pin" && key != "address" && key != "id" && key != "password")
       return makeError("unknown request field \"{}\"", key.substr(0, 64));
   const auto cmd = j.find("cmd");
   if (cmd == j.end() || !cmd->is_string()) return makeError("request needs a string \"cmd\"");
   const std::string name = cmd->get<std::string>();
   if (servingWorker(name) != nullptr) return parseForward(j, name);
-  for (const char* key : {"pin", "address", "id"})
+  for (const char* key : {"pin", "address", "id", "password"})
     if (j.contains(key)) return makeError("{} takes no \"{}\"", name.substr(0, 64), key);
   ControlRequest r;
   if (name == "status")

@@ -108,10 +108,8 @@ void ControlServer::serve(std::shared_ptr<stream_protocol::socket> socket) {
                                asio::buffers_begin(conn->buffer.data()) + static_cast<long>(n) - 1);
         auto request = parseControlRequest(line);
         if (!request) return respond(errorReply(request.error().message));
-        if (request->kind == ControlRequest::Kind::kStatus) {
-          if (auto reply = handler_.status(respond)) respond(*reply);
-          return;
-        }
+        if (request->kind == ControlRequest::Kind::kStatus)
+          return dispatch(handler_, *request, 0, respond);
         ucred peer{};
         socklen_t len = sizeof peer;
         if (getsockopt(socket->native_handle(), SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0)
@@ -121,8 +119,17 @@ void ControlServer::serve(std::shared_ptr<stream_protocol::socket> socket) {
               "permission denied: only root, uid {} and members of group '{}' may change workers "
               "or pairings",
               geteuid(), control_group_)));
-        if (auto reply = handler_.change(*request, peer.uid, respond)) respond(*reply);
+        dispatch(handler_, *request, peer.uid, respond);
       });
+}
+
+void ControlServer::dispatch(Handler& handler, const ControlRequest& request, uint32_t peer_uid,
+                             const Respond& respond) {
+  if (request.kind == ControlRequest::Kind::kStatus) {
+    if (auto reply = handler.status(respond)) respond(*reply);
+    return;
+  }
+  if (auto reply = handler.change(request, peer_uid, respond)) respond(*reply);
 }
 
 bool ControlServer::authorized(uint32_t uid) const {

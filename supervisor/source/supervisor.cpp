@@ -3,6 +3,8 @@
 // notifier) to the event loop, signals, the 50 ms tick and the session source.
 #include "funkhaus/supervisor/supervisor.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -67,6 +69,39 @@ std::string dumpSafe(const nlohmann::json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// The web console's listening socket on [console] address and port; its bound port goes to
+// `port`.
+Result<UniqueFd> listenConsole(const ConsoleConfig& c, uint16_t& port) {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
+  if (inet_pton(AF_INET, c.address.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(c.port);
+    length = sizeof *v4;
+  } else if (inet_pton(AF_INET6, c.address.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(c.port);
+    length = sizeof *v6;
+  } else {
+    return makeError("console.address \"{}\" is not an IP address", c.address);
+  }
+  UniqueFd fd(::socket(storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return makeError("socket: {}", std::strerror(errno));
+  const int one = 1;
+  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&storage), length) != 0 ||
+      ::listen(fd.get(), 64) != 0)
+    return makeError("cannot listen on TCP port {} of {} for the web console: {}", c.port,
+                     c.address, std::strerror(errno));
+  length = sizeof storage;
+  if (getsockname(fd.get(), reinterpret_cast<sockaddr*>(&storage), &length) != 0)
+    return makeError("getsockname: {}", std::strerror(errno));
+  port = ntohs(storage.ss_family == AF_INET ? v4->sin_port : v6->sin6_port);
+  return fd;
+}
+
 }  // namespace
 
 class Supervisor::Impl final : private SessionMachine::Hooks, private ControlServer::Handler {
@@ -127,6 +162,21 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
       if (host_net)
         logGamestream(options_.config.gamestream, net_->port(abi::kEndpointGamestreamHttp),
                       net_->port(abi::kEndpointGamestreamHttps), state_dir_);
+    }
+    // The console's socket: without it the console tries itself and fails visibly in the status;
+    // funkhausd and the stream go on.
+    if (anyHasDevice(Device::kConsoleListener, hostWorkers(options_.config))) {
+      auto console = listenConsole(options_.config.console, console_port_);
+      if (console) {
+        console_listener_ = std::move(*console);
+        spdlog::info("web console on https://{}:{}/",
+                     options_.config.console.address.find(':') != std::string::npos
+                         ? "[" + options_.config.console.address + "]"
+                         : options_.config.console.address,
+                     console_port_);
+      } else {
+        spdlog::error("{}", console.error().message);
+      }
     }
     auto session = sessions_->current();
     if (!session) {
@@ -255,6 +305,8 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
       for (const HandedFd& f : plan_->ringFds(w.spec())) fds.push_back(f);
     if (hasDevice(w.spec(), Device::kNetEndpoints) && net_)
       for (const HandedFd& f : net_->handedFds(w.spec().kind)) fds.push_back(f);
+    if (hasDevice(w.spec(), Device::kConsoleListener) && console_listener_.valid())
+      fds.push_back({abi::FdRole::kEndpoint, abi::kEndpointConsoleHttps, console_listener_.get()});
     if (auto peer = control_peers_.find(&w); peer != control_peers_.end())
       fds.push_back({abi::FdRole::kDevice, static_cast<uint32_t>(abi::DeviceId::kDisplayControl),
                      peer->second.get()});
@@ -297,6 +349,7 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
 
   // A worker's request (untrusted JSON): answered from what funkhausd knows of the session.
   void onRequest(WorkerProcess& w, uint32_t id, const std::string& text) override {
+    if (w.spec().control_requests) return controlRequest(w, id, text);
     StreamView view;
     const SessionInfo& s = machine_.session();
     view.session = machine_.state() == SessionMachine::State::kRunning && !s.id.empty();
@@ -319,6 +372,30 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
     if (answer.publish && net_) net_->publishLaunch(*answer.publish);
     if (auto sent = w.reply(id, answer.reply); !sent)
       spdlog::warn("{}: answering request {}: {}", w.name(), id, sent.error().message);
+  }
+
+  // The web console's request: a control request its row allows, answered as the control socket
+  // answers funkhausctl's, with the control group's rights (the console checked its user's login
+  // and CSRF token); logged with the console's uid.
+  void controlRequest(WorkerProcess& w, uint32_t id, const std::string& text) {
+    WorkerProcess* from = &w;
+    auto respond = [from, id](const std::string& reply) {
+      if (auto sent = from->reply(id, reply); !sent)
+        spdlog::warn("{}: answering request {}: {}", from->name(), id, sent.error().message);
+    };
+    const auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    const std::string cmd = j.is_object() && j.contains("cmd") && j["cmd"].is_string()
+                                ? j["cmd"].get<std::string>().substr(0, 40)
+                                : std::string();
+    if (!maySend(w.spec(), cmd))
+      return respond(ControlServer::errorReply(
+          fmt::format("funkhausd takes no request '{}' from {}", cmd, w.name())));
+    auto request = parseControlRequest(text);
+    if (!request) return respond(ControlServer::errorReply(request.error().message));
+    uint32_t uid = geteuid();
+    if (auto service = serviceCredentials(options_.mode, kServiceUser); service && *service)
+      uid = (*service)->uid;
+    ControlServer::dispatch(*this, *request, uid, respond);
   }
 
   // The [[gamestream.apps]] command of app `id` in the session, as its user, on its virtual
@@ -461,9 +538,10 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
     const WorkerSpec* spec = servingWorker(request.command);
     WorkerProcess* w = spec != nullptr ? machine_.find(spec->name) : nullptr;
     if (w == nullptr)
-      return ControlServer::errorReply(fmt::format(
-          "{} is not running: the config does not enable it ([gamestream] enabled = false?)",
-          spec != nullptr ? spec->binary : "the worker"));
+      return ControlServer::errorReply(
+          fmt::format("{} is not running: the config does not enable it ([gamestream] or [console] "
+                      "enabled = false?)",
+                      spec != nullptr ? spec->binary : "the worker"));
     if (!w->ready())
       return ControlServer::errorReply(fmt::format(
           "{} is not running ({}{}{}): try again when funkhausctl status shows it "
@@ -586,6 +664,14 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
     nlohmann::json host = nlohmann::json::array();
     for (const auto& wp : machine_.hostWorkers()) host.push_back(workerStatusJson(*wp, now));
     out["host_workers"] = host;
+    if (console_listener_.valid()) {
+      const std::string& a = options_.config.console.address;
+      out["console"] = {{"address", a},
+                        {"port", console_port_},
+                        {"url", fmt::format("https://{}:{}/",
+                                            a.find(':') != std::string::npos ? "[" + a + "]" : a,
+                                            console_port_)}};
+    }
     if (net_ && net_->rtspPort() != 0)
       out["net"] = {{"rtsp_port", net_->rtspPort()},
                     {"rtp_port", net_->rtpPort()},
@@ -674,6 +760,8 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
   asio::steady_timer session_settle_;
   DisplayLeases leases_;
   std::optional<NetEndpoints> net_;
+  UniqueFd console_listener_;  // the web console's, kept for its successors
+  uint16_t console_port_ = 0;
   std::optional<SessionPlan> plan_;
   std::optional<Credentials> credentials_;
   std::map<const WorkerProcess*, UniqueFd> control_peers_;  // driver ends until it is ready

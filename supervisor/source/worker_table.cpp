@@ -119,6 +119,14 @@ std::vector<std::string> webArgs(const Config& c) {
   return out;
 }
 
+bool consoleEnabled(const Config& c) { return c.console.enabled; }
+
+// Where it listens when funkhausd could not hand it its socket (it then tries itself and fails
+// visibly in the status).
+std::vector<std::string> consoleArgs(const Config& c) {
+  return {"--address", c.console.address, "--port", std::to_string(c.console.port)};
+}
+
 constexpr EventRoute kLogErrors{abi::Event::kError, EventAction::kLog};
 
 const std::vector<WorkerSpec>& rows() {
@@ -244,6 +252,25 @@ const std::vector<WorkerSpec>& rows() {
        .serves = {"pairing", "pair", "clients", "unpair", "host-state"},
        .serves_mutating = {"pair", "unpair"},
        .state_dir = true},
+      {.name = "console",
+       .binary = "funkhaus-console",
+       .kind = abi::WorkerKind::kConsole,
+       .summary = "web console (HTTPS, host certificate) and /metrics (host-wide, service user)",
+       .args = consoleArgs,
+       .events = {kLogErrors},
+       .commands = {abi::Command::kStop},
+       .devices = {Device::kConsoleListener},
+       .credentials = CredentialPolicy::kServiceUser,
+       .scope = Scope::kHost,
+       .default_start = DefaultStart::kNever,
+       .enabled = consoleEnabled,
+       .requests = {"status", "restart", "stop", "start", "mode", "pairing", "pair", "clients",
+                    "unpair", "stats-start", "stats-stop", "stats-list", "stats-show", "stats-rm",
+                    "logs"},
+       .serves = {"set-password", "new-metrics-token"},
+       .serves_mutating = {"set-password", "new-metrics-token"},
+       .state_dir = true,
+       .control_requests = true},
   };
   return table;
 }

@@ -238,7 +238,7 @@ TEST(Config, GamestreamSectionIsReadAndItsTitlesGoToTheWebWorker) {
   ASSERT_TRUE(d.ok());
   EXPECT_TRUE(d->gamestream.enabled) << "on with the embedded defaults too";
   EXPECT_EQ(d->gamestream.base_port, 47989);
-  EXPECT_EQ(hostWorkers(*d), (std::vector<std::string>{"web"}));
+  EXPECT_EQ(hostWorkers(*d), (std::vector<std::string>{"web", "console"}));
   auto c = parseConfig(R"(
 [gamestream]
 enabled = true
@@ -264,7 +264,35 @@ command = "/usr/games/tomandjerry --fullscreen"
                                       "--app", "3:Tom & Jerry <2>", "--no-mdns"}));
   auto off = parseConfig("[gamestream]\nenabled = false\n", "funkhaus.toml");
   ASSERT_TRUE(off.ok());
+  EXPECT_EQ(hostWorkers(*off), std::vector<std::string>{"console"});
+}
+
+TEST(Config, ConsoleSectionIsReadWithLoopbackDefaults) {
+  auto d = parseConfig("", "funkhaus.toml");
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(d->console.enabled);
+  EXPECT_EQ(d->console.address, "127.0.0.1");
+  EXPECT_EQ(d->console.port, 47990);
+  auto c = parseConfig("[console]\naddress = \"::\"\nport = 48990\n", "funkhaus.toml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->console.address, "::");
+  EXPECT_EQ(c->console.port, 48990);
+  auto off = parseConfig("[console]\nenabled = false\n[gamestream]\nenabled = false\n", "f.toml");
+  ASSERT_TRUE(off.ok());
   EXPECT_TRUE(hostWorkers(*off).empty());
+}
+
+TEST(Config, BadConsoleValuesNameTheKeyAndLine) {
+  EXPECT_EQ(errorOf("[console]\nenabled = \"yes\"\n"),
+            "funkhaus.toml:2: console.enabled: must be true or false");
+  EXPECT_EQ(errorOf("[console]\naddress = \"localhost\"\n"),
+            "funkhaus.toml:2: console.address: must be an IPv4 or IPv6 address such as "
+            "\"127.0.0.1\" or \"::\", not \"localhost\"");
+  EXPECT_EQ(errorOf("[console]\nport = 80\n"),
+            "funkhaus.toml:2: console.port: must be 0 or from 1024 (not a privileged port)");
+  EXPECT_EQ(errorOf("[console]\nport = 70000\n"),
+            "funkhaus.toml:2: console.port: must be an integer from 0 to 65535");
+  EXPECT_EQ(errorOf("[console]\nbind = \"x\"\n"), "funkhaus.toml:2: console.bind: unknown key");
 }
 
 TEST(Config, BadGamestreamValuesNameTheKeyAndLine) {

@@ -34,6 +34,26 @@ TEST(ControlProtocol, ParsesEveryCommand) {
   }
 }
 
+TEST(ControlProtocol, TheConsolesPasswordAndTokenRequestsAreForwardedChecked) {
+  auto set = parseControlRequest(R"({"cmd":"set-password","password":"correct horse"})");
+  ASSERT_TRUE(set.ok()) << set.error().message;
+  EXPECT_EQ(set->kind, ControlRequest::Kind::kForward);
+  EXPECT_TRUE(isMutating(*set));
+  EXPECT_EQ(forwardedRequestText(*set), R"({"cmd":"set-password","password":"correct horse"})");
+  auto token = parseControlRequest(R"({"cmd":"new-metrics-token"})");
+  ASSERT_TRUE(token.ok()) << token.error().message;
+  EXPECT_TRUE(isMutating(*token));
+  EXPECT_EQ(forwardedRequestText(*token), R"({"cmd":"new-metrics-token"})");
+  const std::string too_short =
+      "set-password needs \"password\": 8 to 1024 bytes without control characters";
+  EXPECT_EQ(refusal(R"({"cmd":"set-password","password":"short"})"), too_short);
+  EXPECT_EQ(refusal(R"({"cmd":"set-password","password":"tab\tinside"})"), too_short);
+  EXPECT_EQ(refusal(R"({"cmd":"set-password"})"), too_short);
+  EXPECT_EQ(refusal(R"({"cmd":"new-metrics-token","password":"x"})"),
+            "new-metrics-token takes no \"password\"");
+  EXPECT_EQ(refusal(R"({"cmd":"status","password":"longenough"})"), "status takes no \"password\"");
+}
+
 TEST(ControlProtocol, RefusesMalformedRequests) {
   EXPECT_EQ(refusal("not json"), "request is not valid JSON");
   EXPECT_EQ(refusal("[1,2]"), "request must be a JSON object");
@@ -41,7 +61,7 @@ TEST(ControlProtocol, RefusesMalformedRequests) {
   EXPECT_EQ(refusal(R"({"cmd":"reboot"})"), "unknown command \"reboot\"");
   EXPECT_EQ(refusal(R"({"cmd":"restart"})"), "restart needs a \"worker\"");
   EXPECT_EQ(refusal(R"({"cmd":"restart","worker":"gpu"})"),
-            "unknown worker \"gpu\" (vdisplay, capture, encode, net, input, audio, web)");
+            "unknown worker \"gpu\" (vdisplay, capture, encode, net, input, audio, web, console)");
   EXPECT_EQ(refusal(R"({"cmd":"status","extra":1})"), "unknown request field \"extra\"");
   EXPECT_EQ(refusal(R"({"cmd":"status","worker":"net"})"), "status takes no worker");
   EXPECT_NE(refusal(std::string(5000, ' ')).find("exceeds"), std::string::npos);

@@ -47,7 +47,8 @@ class Funkhausd {
     fs::create_directories(dir_ / "bin");
     const fs::path bin = FUNKHAUS_BIN_DIR;
     // funkhaus-audio only where it is built (a dangling link would count as present).
-    for (const char* w : {"vdisplay", "capture", "encode", "net", "input", "audio", "web"}) {
+    for (const char* w :
+         {"vdisplay", "capture", "encode", "net", "input", "audio", "web", "console"}) {
       if (std::string(w) == "audio" && access((bin / "funkhaus-audio").c_str(), X_OK) != 0)
         continue;
       if (missing_binary == w) continue;
@@ -58,6 +59,7 @@ class Funkhausd {
     }
     socket_ = (dir_ / "control.sock").string();
     own_gamestream_ = extra_config.find("[gamestream]") != std::string::npos;
+    own_console_ = extra_config.find("[console]") != std::string::npos;
     std::ofstream(dir_ / "funkhaus.toml") << baseConfig() << extra_config;
     const std::string config = (dir_ / "funkhaus.toml").string();
     const std::string worker_dir = (dir_ / "bin").string();
@@ -109,7 +111,8 @@ class Funkhausd {
 
   pid_t pid() const { return pid_; }
   // Every test funkhausd: its own control socket, a free RTSP port, GameStream on free loopback
-  // ports without mDNS (unless the test's config has its own [gamestream]) and small rings, so
+  // ports without mDNS (unless the test's config has its own [gamestream]), the console on a free
+  // loopback port (unless it has its own [console]) and small rings, so
   // tests can run beside each other and beside a real funkhaus.
   std::string baseConfig() const {
     std::string base = "[control]\nsocket = \"" + socket_ +
@@ -119,6 +122,7 @@ class Funkhausd {
     base += "]\n[net]\nport = 0\n";
     if (!own_gamestream_)
       base += "[gamestream]\nbase_port = 0\nlisten_address = \"127.0.0.1\"\nmdns = false\n";
+    if (!own_console_) base += "[console]\nport = 0\n";
     if (!pipeline_)
       base +=
           "[rings]\nmax_width = 320\nmax_height = 180\n"
@@ -205,6 +209,7 @@ class Funkhausd {
   static inline int counter_ = 0;
   bool pipeline_ = false;
   bool own_gamestream_ = false;
+  bool own_console_ = false;
   std::vector<std::string> workers_;
   fs::path dir_;
   std::string socket_;

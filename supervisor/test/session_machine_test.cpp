@@ -140,6 +140,7 @@ class Machine : public ::testing::Test {
     config_.restart.max_session_restarts = 1;
     config_.heartbeat_timeout = 500ms;
     config_.stop_grace = 1s;
+    config_.console.enabled = false;  // the host set here: funkhaus-web alone
   }
 
   SessionMachine& machine() {

@@ -67,7 +67,7 @@ TEST(WorkerTable, RowsAreUniqueAndEveryEdgeHasItsOtherEnd) {
       }
   }
   EXPECT_EQ(findWorker("gpu"), nullptr);
-  EXPECT_EQ(workerNames(), "vdisplay, capture, encode, net, input, audio, web");
+  EXPECT_EQ(workerNames(), "vdisplay, capture, encode, net, input, audio, web, console");
   EXPECT_EQ(workerNames(", ", " or ", Scope::kSession),
             "vdisplay, capture, encode, net, input or audio");
   EXPECT_EQ(defaultWorkers(), (std::vector<std::string>{"capture", "encode", "net"}))

@@ -250,7 +250,8 @@ TEST(GoldenLayout, InputRingValues) {
   EXPECT_EQ(kMaxDeviceId, 2u);
   EXPECT_EQ(static_cast<uint32_t>(WorkerKind::kInput), 6u);
   EXPECT_EQ(static_cast<uint32_t>(WorkerKind::kAudio), 7u);
-  EXPECT_EQ(kMaxWorkerKind, 7u);
+  EXPECT_EQ(static_cast<uint32_t>(WorkerKind::kConsole), 8u);
+  EXPECT_EQ(kMaxWorkerKind, 8u);
   EXPECT_EQ(static_cast<uint32_t>(Codec::kOpus), 3u);
   EXPECT_EQ(static_cast<uint32_t>(Command::kSetAudio), 6u);
   EXPECT_EQ(static_cast<uint32_t>(Event::kAudioRequest), 8u);

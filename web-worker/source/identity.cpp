@@ -1,11 +1,16 @@
 // The host identity files (identity.h).
 #include "funkhaus/web/identity.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/file.h>
 
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 
 #include "funkhaus/common/files.h"
+#include "funkhaus/common/unique_fd.h"
 
 namespace funkhaus::web {
 
@@ -59,6 +64,13 @@ bool isUuid(std::string_view text) {
 
 Result<Identity> loadOrCreateIdentity(const fs::path& state_dir) {
   if (auto ok = ensurePrivateDirectory(state_dir); !ok) return ok.error();
+  // funkhaus-web and funkhaus-console share the identity: one makes it, the other waits and
+  // loads it (never two certificates, one renamed over the other).
+  UniqueFd lock(::open((state_dir / "host-identity.lock").c_str(),
+                       O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!lock.valid() || ::flock(lock.get(), LOCK_EX) != 0)
+    return makeError("cannot lock {}: {}", (state_dir / "host-identity.lock").string(),
+                     std::strerror(errno));
   std::vector<std::string> notes;
   const fs::path key_path = state_dir / "host-key.pem";
   const fs::path cert_path = state_dir / "host-cert.pem";

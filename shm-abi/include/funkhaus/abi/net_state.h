@@ -47,6 +47,9 @@ inline constexpr uint32_t kEndpointGamestreamRtsp = endpointTag(NetProtocol::kGa
 inline constexpr uint32_t kEndpointGamestreamVideo = endpointTag(NetProtocol::kGamestream, 4);
 inline constexpr uint32_t kEndpointGamestreamControl = endpointTag(NetProtocol::kGamestream, 5);
 inline constexpr uint32_t kEndpointGamestreamAudio = endpointTag(NetProtocol::kGamestream, 6);
+// The web console's HTTPS listener (funkhaus-console, WorkerKind::kConsole): no viewer protocol,
+// so a high byte of its own that no NetProtocol takes.
+inline constexpr uint32_t kEndpointConsoleHttps = 0xC0u << 8 | 1;
 
 enum class ConnectionState : uint32_t {
   kFree = 0,  // unused; funkhausd keeps no socket for it

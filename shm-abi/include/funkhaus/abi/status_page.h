@@ -21,8 +21,9 @@ enum class WorkerKind : uint32_t {
   kWeb = 5,  // host-level: the GameStream HTTP(S) API
   kInput = 6,
   kAudio = 7,
+  kConsole = 8,  // host-level: the web console (HTTPS) and /metrics
 };
-inline constexpr uint32_t kMaxWorkerKind = static_cast<uint32_t>(WorkerKind::kAudio);
+inline constexpr uint32_t kMaxWorkerKind = static_cast<uint32_t>(WorkerKind::kConsole);
 
 enum class WorkerState : uint32_t {
   kStarting = 0,  // spawned, not yet attached to its rings

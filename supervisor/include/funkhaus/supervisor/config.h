@@ -109,6 +109,14 @@ struct GamestreamConfig {
   std::vector<GamestreamApp> apps;
 };
 
+// [console]: funkhaus-console, the web console (HTTPS with the host certificate) and /metrics
+// (host-scope). funkhausd owns its listening socket (it survives a console restart).
+struct ConsoleConfig {
+  bool enabled = true;
+  std::string address = "127.0.0.1";  // IPv4 or IPv6 literal; loopback: /metrics needs no token
+  uint16_t port = 47990;              // 0: any free port (tests)
+};
+
 // [audio]: funkhaus-audio, the session's sound as Opus (and the sound server funkhausd starts for
 // a session without one, sound_server.h).
 struct AudioConfig {
@@ -146,6 +154,7 @@ struct Config {
   VdisplayConfig vdisplay;
   RingsConfig rings;
   GamestreamConfig gamestream;
+  ConsoleConfig console;
   AudioConfig audio;
   RestartPolicyConfig restart;
   Duration heartbeat_timeout = std::chrono::seconds(1);  // no heartbeat this long: replaced

@@ -21,14 +21,16 @@ struct ControlRequest {
   // kForward: a request a worker serves (worker_table.h `serves`: pairing, pair, clients, unpair,
   // host-state), funkhausd forwards it with these fields (checked here).
   std::string command;
-  std::string pin;      // pair: 4 digits
-  std::string address;  // pair: optional, the client's address when several wait
-  std::string id;       // unpair: 8 to 64 hex digits of the client's id
+  std::string pin;       // pair: 4 digits
+  std::string address;   // pair: optional, the client's address when several wait
+  std::string id;        // unpair: 8 to 64 hex digits of the client's id
+  std::string password;  // set-password (the console's): 8 to 1024 bytes, no control characters
 };
 
 // {"cmd":"status"}, {"cmd":"restart"|"stop"|"start","worker":"NAME"},
 // {"cmd":"mode","width":W,"height":H,"refresh_hz":R}, {"cmd":"pairing"|"clients"|"host-state"},
-// {"cmd":"pair","pin":"1234"[,"address":"A"]} or {"cmd":"unpair","id":"HEX"}. Errors say what
+// {"cmd":"pair","pin":"1234"[,"address":"A"]}, {"cmd":"unpair","id":"HEX"},
+// {"cmd":"set-password","password":"P"} or {"cmd":"new-metrics-token"}. Errors say what
 // is wrong; unknown fields are refused.
 Result<ControlRequest> parseControlRequest(std::string_view line);
 

@@ -46,6 +46,10 @@ class ControlServer {
 
   static std::string errorReply(const std::string& message);
   static std::string okReply();
+  // Answers a parsed request already authorised (the control socket's, and the web console's
+  // from its worker channel) through `handler`: the reply now or later through `respond`.
+  static void dispatch(Handler& handler, const ControlRequest& request, uint32_t peer_uid,
+                       const Respond& respond);
 
  private:
   void accept();

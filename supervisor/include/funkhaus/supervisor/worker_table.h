@@ -60,6 +60,7 @@ enum class Device {
   // /dev/uinput, opened kUinputDevices times (one per virtual device the worker may create).
   // Handed over and closed at once: a copy kept here would keep the worker's devices alive.
   kUinput,
+  kConsoleListener,  // the web console's HTTPS listening socket ([console] address and port)
 };
 
 // 16 pads, keyboard, mouse, absolute mouse, touch screen, pen tablet.
@@ -114,6 +115,9 @@ struct WorkerSpec {
   std::vector<std::string_view> serves{};
   std::vector<std::string_view> serves_mutating{};
   bool state_dir = false;  // gets --state-dir (funkhausd's state directory for the mode)
+  // Its `requests` are control requests (control_protocol.h), answered as the control socket
+  // answers funkhausctl's, by a peer with the control group's rights (the web console).
+  bool control_requests = false;
   // Works on the session's virtual monitor: gets its DISPLAY and XAUTHORITY, and is restarted
   // when the session gets another monitor.
   bool on_monitor = false;

@@ -24,7 +24,8 @@ struct Identity {
 };
 
 // Loads the identity from `state_dir` (made 0700 when missing), makes what is missing and
-// moves damaged files aside as `<name>.bad-<time>` (noted). Files are written 0600, atomically.
+// moves damaged files aside as `<name>.bad-<time>` (noted). Files are written 0600, atomically,
+// under an flock of host-identity.lock (funkhaus-console shares the identity).
 // Errors: the directory cannot be made or written.
 Result<Identity> loadOrCreateIdentity(const std::filesystem::path& state_dir);
 
