@@ -1,5 +1,5 @@
 // The live status: one GET /api/status to start with, then server-sent events (/api/events,
-// `event: status`). EventSource reconnects by itself after a network error (the console worker
+// `event: status`; `event: error` while funkhausd does not answer). EventSource reconnects by itself after a network error (the console worker
 // was killed and is being restarted); while it does, a banner says so. An HTTP error on the
 // stream (401 after the restarted console forgot the session) closes it for good: then the
 // session is checked and the stream opened again, or the login form is shown.
@@ -110,8 +110,20 @@ export class StatusStream {
         // a malformed event is dropped; the next one replaces it
       }
     });
-    es.addEventListener("error", () => {
+    es.addEventListener("error", (ev) => {
       if (this.stopped || this.source !== es) return;
+      // The console's own `event: error` {"error"}: funkhausd does not answer it (the stream
+      // stays open); the next status event takes the banner away.
+      if (ev instanceof MessageEvent && typeof ev.data === "string") {
+        let why = "no answer";
+        try {
+          why = String((JSON.parse(ev.data) as { error?: unknown }).error ?? why);
+        } catch {
+          // keep the generic text
+        }
+        this.banner(`funkhausd does not answer the console: ${why}`);
+        return;
+      }
       if (es.readyState === EventSource.CONNECTING) {
         this.banner("Connection to the console lost — reconnecting…");
         return;
