@@ -16,6 +16,7 @@
 #include "funkhaus/common/unique_fd.h"
 #include "funkhaus/supervisor/control_protocol.h"
 #include "funkhaus/supervisor/latency_split.h"
+#include "funkhaus/supervisor/stats_view.h"
 #include "funkhaus/supervisor/supervisor.h"
 #include "funkhaus/supervisor/worker_table.h"
 
@@ -327,6 +328,75 @@ int run(const std::string& socket_path, const ControlRequest& request, bool json
   return 0;
 }
 
+// The stats recorder's and logs' requests. `format`: "" (tables), "json" or "csv" (export).
+int runRecorder(const std::string& socket_path, const ControlRequest& request,
+                const std::string& format) {
+  // The same checks funkhausd makes, so that a bad id or name gets a message here.
+  if (auto checked = parseControlRequest(encodeControlRequest(request)); !checked) {
+    std::fprintf(stderr, "funkhausctl: %s\n", checked.error().message.c_str());
+    return 2;
+  }
+  auto reply = call(socket_path, request);
+  if (!reply) {
+    std::fprintf(stderr, "funkhausctl: %s\n", reply.error().message.c_str());
+    return 2;
+  }
+  const auto j = nlohmann::json::parse(*reply, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    std::fprintf(stderr, "funkhausctl: funkhausd sent an unreadable reply\n");
+    return 2;
+  }
+  if (!j.value("ok", false)) {
+    std::fprintf(stderr, "funkhausctl: %s\n",
+                 printable(j.value("error", std::string("refused"))).c_str());
+    return 1;
+  }
+  const nlohmann::json capture = at(j, "capture");
+  if (format == "json") {
+    std::printf("%s\n", (capture.is_null() ? j : capture)
+                            .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                            .c_str());
+    return 0;
+  }
+  if (format == "csv") {
+    auto csv = statsCsv(capture);
+    if (!csv) {
+      std::fprintf(stderr, "funkhausctl: %s\n", csv.error().message.c_str());
+      return 1;
+    }
+    std::fputs(csv->c_str(), stdout);
+    return 0;
+  }
+  std::vector<std::string> lines;
+  switch (request.kind) {
+    case ControlRequest::Kind::kStatsStart:
+      lines.push_back("capture " + cell(at(j, "id")) +
+                      " armed: sampled every second until funkhausctl stats stop");
+      break;
+    case ControlRequest::Kind::kStatsStop:
+      lines.push_back("capture " + cell(at(j, "id")) + " stopped and saved, " +
+                      cell(at(j, "samples")) + " samples: funkhausctl stats show " +
+                      cell(at(j, "id")));
+      break;
+    case ControlRequest::Kind::kStatsList:
+      lines = statsListLines(j);
+      break;
+    case ControlRequest::Kind::kStatsShow:
+      lines = statsSeriesLines(capture);
+      break;
+    case ControlRequest::Kind::kStatsRm:
+      lines.push_back("capture " + request.id + " removed");
+      break;
+    case ControlRequest::Kind::kLogs:
+      lines = logLines(j);
+      break;
+    default:
+      break;
+  }
+  for (const std::string& line : lines) std::printf("%s\n", line.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -370,6 +440,29 @@ int main(int argc, char** argv) {
   console_password->add_flag("--stdin", password_stdin, "Read it as one line of standard input");
   auto* metrics_token = app.add_subcommand(
       "metrics-token", "Make a new bearer token for /metrics (printed once; the old one ends)");
+  // The stats recorder (stats start|stop|list|show|rm|export) and funkhausd's recent log lines.
+  std::string stats_name, stats_id, recorder_format;
+  bool as_csv = false, as_json = false;
+  uint32_t log_seconds = 300;
+  auto* stats = app.add_subcommand("stats", "Stats captures: per-second samples of every worker");
+  stats->require_subcommand(1);
+  auto* stats_start = stats->add_subcommand("start", "Arm a capture (one at a time)");
+  stats_start->add_option("--name", stats_name, "A name for it (part of its id)");
+  auto* stats_stop = stats->add_subcommand("stop", "Stop the armed capture and save it");
+  auto* stats_list = stats->add_subcommand("list", "The saved captures and the armed one");
+  auto* stats_show = stats->add_subcommand("show", "A capture's series: min, median, max");
+  auto* stats_rm = stats->add_subcommand("rm", "Remove a saved capture");
+  auto* stats_export = stats->add_subcommand("export", "A capture as CSV or JSON on stdout");
+  for (auto* sub : {stats_show, stats_rm, stats_export})
+    sub->add_option("id", stats_id, "The capture's id (funkhausctl stats list)")->required();
+  for (auto* sub : {stats_list, stats_show}) sub->add_flag("--json", as_json, "The reply as JSON");
+  auto* csv_flag = stats_export->add_flag("--csv", as_csv, "One row per second, a column a series");
+  auto* json_flag = stats_export->add_flag("--json", as_json, "The capture file's JSON");
+  csv_flag->excludes(json_flag);
+  auto* logs = app.add_subcommand("logs", "funkhausd's log lines of the last seconds");
+  logs->add_option("--seconds", log_seconds, "How far back (1 to 3600, default 300)")
+      ->check(CLI::Range(1, 3600));
+  logs->add_flag("--json", as_json, "The reply as JSON");
   CLI11_PARSE(app, argc, argv);
 
   if (socket_path.empty()) {
@@ -382,6 +475,23 @@ int main(int argc, char** argv) {
   }
   ControlRequest request;
   request.worker = worker;
+  if (*stats || *logs) {
+    if (*stats_export && !as_csv && !as_json) {
+      std::fprintf(stderr, "funkhausctl: stats export needs --csv or --json\n");
+      return 2;
+    }
+    using Kind = ControlRequest::Kind;
+    request.kind = *stats_start  ? Kind::kStatsStart
+                   : *stats_stop ? Kind::kStatsStop
+                   : *stats_list ? Kind::kStatsList
+                   : *stats_rm   ? Kind::kStatsRm
+                   : *logs       ? Kind::kLogs
+                                 : Kind::kStatsShow;
+    request.name = stats_name;
+    request.id = stats_id;
+    request.seconds = log_seconds;
+    return runRecorder(socket_path, request, as_csv ? "csv" : as_json ? "json" : "");
+  }
   if (*restart) request.kind = ControlRequest::Kind::kRestart;
   if (*stop) request.kind = ControlRequest::Kind::kStop;
   if (*start) request.kind = ControlRequest::Kind::kStart;

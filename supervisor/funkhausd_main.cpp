@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "funkhaus/supervisor/config.h"
+#include "funkhaus/supervisor/log_memory.h"
 #include "funkhaus/supervisor/session_source.h"
 #include "funkhaus/supervisor/supervisor.h"
 
@@ -62,6 +63,7 @@ int main(int argc, char** argv) {
   app.add_flag("--check-config", check, "Parse and validate the config, then exit");
   CLI11_PARSE(app, argc, argv);
   setupLogging();
+  keepRecentLogLines();  // funkhausctl logs
 
   const bool explicit_config = !config_path.empty();
   if (!explicit_config) config_path = kDefaultConfigPath;

@@ -1,5 +1,6 @@
 // Control protocol: JSON request parsing with nlohmann-json (no exceptions escape).
 #include "funkhaus/supervisor/control_protocol.h"
+#include "funkhaus/supervisor/stats_recorder.h"
 #include "funkhaus/supervisor/worker_table.h"
 
 #include <algorithm>
@@ -64,6 +65,54 @@ Result<ControlRequest> parseForward(const nlohmann::json& j, const std::string& 
   return r;
 }
 
+// The stats recorder's requests and logs: only their own fields, each checked.
+Result<ControlRequest> parseRecorder(const nlohmann::json& j, ControlRequest::Kind kind,
+                                     const std::string& name) {
+  using Kind = ControlRequest::Kind;
+  ControlRequest r;
+  r.kind = kind;
+  const bool takes_id = kind == Kind::kStatsShow || kind == Kind::kStatsRm;
+  for (const auto& [key, value] : j.items())
+    if (key != "cmd" && !(key == "id" && takes_id) &&
+        !(key == "name" && kind == Kind::kStatsStart) && !(key == "seconds" && kind == Kind::kLogs))
+      return makeError("{} takes no \"{}\"", name, key.substr(0, 64));
+  if (takes_id) {
+    const auto id = j.find("id");
+    if (id == j.end() || !id->is_string() || !validStatsId(id->get<std::string>()))
+      return makeError(
+          "{} needs \"id\": a capture's id (letters, digits, '.', '_' and '-', 1 to 64; "
+          "funkhausctl stats list)",
+          name);
+    r.id = id->get<std::string>();
+  }
+  if (const auto n = j.find("name"); n != j.end()) {
+    const std::string text = n->is_string() ? n->get<std::string>() : std::string();
+    if (text.empty() || text.size() > 64 || std::any_of(text.begin(), text.end(), [](char c) {
+          return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+        }))
+      return makeError("stats-start: \"name\" must be 1 to 64 bytes without control characters");
+    r.name = text;
+  }
+  if (kind == Kind::kLogs) {
+    r.seconds = 300;
+    if (const auto s = j.find("seconds"); s != j.end()) {
+      if (!s->is_number_unsigned() || s->get<uint64_t>() < 1 || s->get<uint64_t>() > 3600)
+        return makeError("logs: \"seconds\" must be an integer from 1 to 3600");
+      r.seconds = static_cast<uint32_t>(s->get<uint64_t>());
+    }
+  }
+  return r;
+}
+
+constexpr std::pair<std::string_view, ControlRequest::Kind> kRecorderCommands[] = {
+    {"stats-start", ControlRequest::Kind::kStatsStart},
+    {"stats-stop", ControlRequest::Kind::kStatsStop},
+    {"stats-list", ControlRequest::Kind::kStatsList},
+    {"stats-show", ControlRequest::Kind::kStatsShow},
+    {"stats-rm", ControlRequest::Kind::kStatsRm},
+    {"logs", ControlRequest::Kind::kLogs},
+};
+
 }  // namespace
 
 bool isMutating(const ControlRequest& request) {
@@ -88,12 +137,17 @@ Result<ControlRequest> parseControlRequest(std::string_view line) {
   if (!j.is_object()) return makeError("request must be a JSON object");
   for (const auto& [key, value] : j.items())
     if (key != "cmd" && key != "worker" && key != "width" && key != "height" &&
-        key != "refresh_hz" && key != "pin" && key != "address" && key != "id" && key != "password")
+        key != "refresh_hz" && key != "pin" && key != "address" && key != "id" &&
+        key != "password" && key != "name" && key != "seconds")
       return makeError("unknown request field \"{}\"", key.substr(0, 64));
   const auto cmd = j.find("cmd");
   if (cmd == j.end() || !cmd->is_string()) return makeError("request needs a string \"cmd\"");
   const std::string name = cmd->get<std::string>();
   if (servingWorker(name) != nullptr) return parseForward(j, name);
+  for (const auto& [command, kind] : kRecorderCommands)
+    if (name == command) return parseRecorder(j, kind, name);
+  for (const char* key : {"name", "seconds"})
+    if (j.contains(key)) return makeError("{} takes no \"{}\"", name.substr(0, 64), key);
   for (const char* key : {"pin", "address", "id", "password"})
     if (j.contains(key)) return makeError("{} takes no \"{}\"", name.substr(0, 64), key);
   ControlRequest r;
@@ -163,6 +217,18 @@ std::string encodeControlRequest(const ControlRequest& request) {
       return j.dump();
     case ControlRequest::Kind::kForward:
       return forwardedRequestText(request);
+    case ControlRequest::Kind::kStatsStart:
+    case ControlRequest::Kind::kStatsStop:
+    case ControlRequest::Kind::kStatsList:
+    case ControlRequest::Kind::kStatsShow:
+    case ControlRequest::Kind::kStatsRm:
+    case ControlRequest::Kind::kLogs:
+      for (const auto& [command, kind] : kRecorderCommands)
+        if (kind == request.kind) j["cmd"] = std::string(command);
+      if (!request.id.empty()) j["id"] = request.id;
+      if (!request.name.empty()) j["name"] = request.name;
+      if (request.kind == ControlRequest::Kind::kLogs) j["seconds"] = request.seconds;
+      return j.dump();
   }
   j["worker"] = request.worker;
   return j.dump();

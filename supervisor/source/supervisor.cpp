@@ -31,6 +31,7 @@
 #include "funkhaus/supervisor/display_leases.h"
 #include "funkhaus/supervisor/event_router.h"
 #include "funkhaus/supervisor/latency_split.h"
+#include "funkhaus/supervisor/log_memory.h"
 #include "funkhaus/supervisor/net_endpoints.h"
 #include "funkhaus/supervisor/process_launcher.h"
 #include "funkhaus/supervisor/service_account.h"
@@ -39,6 +40,7 @@
 #include "funkhaus/supervisor/session_machine.h"
 #include "funkhaus/supervisor/session_plan.h"
 #include "funkhaus/supervisor/sound_server.h"
+#include "funkhaus/supervisor/stats_recorder.h"
 #include "funkhaus/supervisor/status_report.h"
 #include "funkhaus/supervisor/uinput_devices.h"
 #include "funkhaus/supervisor/worker_requests.h"
@@ -121,7 +123,8 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
         apps_(*clock_, options_.config.stop_grace),
         sound_(*clock_, options_.config.restart, options_.config.stop_grace),
         machine_(options_.config, *launcher_, *clock_, *notifier_, *this),
-        state_dir_(stateDirectory(options_.mode)) {}
+        state_dir_(stateDirectory(options_.mode)),
+        stats_(statsOptions(state_dir_, options_.mode)) {}
 
   int run() {
     // Before any socket opens: a funkhausd that cannot start its workers must not hold the
@@ -138,6 +141,8 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
       spdlog::critical("control socket: {}", listening.error().message);
       return 1;
     }
+    if (auto opened = stats_.open(); !opened)
+      spdlog::warn("stats captures are off: {}", opened.error().message);
     // The endpoints of the session's net and of host workers (funkhaus-web's HTTP and HTTPS)
     // are opened once and outlive every worker.
     const bool session_net = anyHasDevice(Device::kNetEndpoints, options_.config.workers);
@@ -571,6 +576,7 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
 
   std::optional<std::string> change(const ControlRequest& request, uint32_t peer_uid,
                                     const ControlServer::Respond& respond) override {
+    if (auto reply = recorderRequest(request, peer_uid)) return reply;
     if (request.kind == ControlRequest::Kind::kForward) return forward(request, peer_uid, respond);
     if (request.kind == ControlRequest::Kind::kMode) {
       if (!leases_.current())
@@ -613,13 +619,59 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
         spdlog::info("{}: start requested by uid {}", w->name(), peer_uid);
         w->start();
         break;
-      case ControlRequest::Kind::kStatus:
-      case ControlRequest::Kind::kMode:
-      case ControlRequest::Kind::kForward:
+      default:  // answered above
         break;
     }
     machine_.updateStatus();
     return ControlServer::okReply();
+  }
+
+  // The stats recorder's requests and logs (none other: nullopt).
+  std::optional<std::string> recorderRequest(const ControlRequest& request, uint32_t peer_uid) {
+    auto fail = [](const Error& e) { return ControlServer::errorReply(e.message); };
+    switch (request.kind) {
+      case ControlRequest::Kind::kStatsStart: {
+        auto id = stats_.start(request.name, clock_->now(), statusJson());
+        if (!id) return fail(id.error());
+        spdlog::info("stats: capture {} armed by uid {}", *id, peer_uid);
+        return dumpSafe({{"ok", true}, {"id", *id}});
+      }
+      case ControlRequest::Kind::kStatsStop: {
+        auto stopped = stats_.stop();
+        if (!stopped) return fail(stopped.error());
+        return dumpSafe({{"ok", true}, {"id", stopped->id}, {"samples", stopped->samples}});
+      }
+      case ControlRequest::Kind::kStatsList: {
+        nlohmann::json out = stats_.list();
+        out["ok"] = true;
+        return dumpSafe(out);
+      }
+      case ControlRequest::Kind::kStatsShow: {
+        auto capture = stats_.show(request.id);
+        if (!capture) return fail(capture.error());
+        return dumpSafe({{"ok", true}, {"capture", std::move(*capture)}});
+      }
+      case ControlRequest::Kind::kStatsRm: {
+        auto removed = stats_.remove(request.id);
+        if (!removed) return fail(removed.error());
+        return ControlServer::okReply();
+      }
+      case ControlRequest::Kind::kLogs:
+        return dumpSafe(
+            {{"ok", true}, {"lines", recentLogLines(std::chrono::seconds(request.seconds))}});
+      default:
+        return std::nullopt;
+    }
+  }
+
+  static StatsRecorderOptions statsOptions(const std::string& state_dir, RunMode mode) {
+    StatsRecorderOptions o;
+    o.dir = state_dir + "/stats";
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    o.host = host;
+    o.create_parent = mode == RunMode::kUser;  // system mode: the package's /var/lib/funkhaus
+    return o;
   }
 
   nlohmann::json statusJson() const {
@@ -688,6 +740,7 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
       if (ec) return;
       machine_.tick();
       apps_.tick();
+      stats_.tick(clock_->now(), [this] { return statusJson(); });  // not armed: a flag's load
       sound_.tick();
       if (notifier_->watchdogEnabled()) notifier_->watchdog();
       scheduleTick();
@@ -775,6 +828,7 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
   SoundServer sound_;       // stopped after the workers that use it
   SessionMachine machine_;  // its workers go first
   std::string state_dir_;   // host workers' --state-dir
+  StatsRecorder stats_;     // its armed capture is saved before the rest goes
   int exit_code_ = 0;
 };
 

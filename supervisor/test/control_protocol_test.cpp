@@ -131,4 +131,73 @@ TEST(ControlProtocol, RequestsTheWebWorkerServesAreForwardedWithCheckedFields) {
 }
 
 }  // namespace
+TEST(ControlProtocol, StatsRecorderAndLogsCommands) {
+  using Kind = ControlRequest::Kind;
+  auto start = parseControlRequest(R"({"cmd":"stats-start","name":"boss fight"})");
+  ASSERT_TRUE(start.ok()) << start.error().message;
+  EXPECT_EQ(start->kind, Kind::kStatsStart);
+  EXPECT_EQ(start->name, "boss fight");
+  EXPECT_TRUE(isMutating(*start));
+  auto unnamed = parseControlRequest(R"({"cmd":"stats-start"})");
+  ASSERT_TRUE(unnamed.ok());
+  EXPECT_EQ(unnamed->name, "");
+  auto show = parseControlRequest(R"({"cmd":"stats-show","id":"20261203-141500-a.b_c"})");
+  ASSERT_TRUE(show.ok());
+  EXPECT_EQ(show->kind, Kind::kStatsShow);
+  EXPECT_EQ(show->id, "20261203-141500-a.b_c");
+  EXPECT_FALSE(isMutating(*show)) << "anyone who may see the status may see a capture";
+  auto rm = parseControlRequest(R"({"cmd":"stats-rm","id":"x"})");
+  ASSERT_TRUE(rm.ok());
+  EXPECT_TRUE(isMutating(*rm));
+  auto list = parseControlRequest(R"({"cmd":"stats-list"})");
+  ASSERT_TRUE(list.ok());
+  EXPECT_FALSE(isMutating(*list));
+  auto stop = parseControlRequest(R"({"cmd":"stats-stop"})");
+  ASSERT_TRUE(stop.ok());
+  EXPECT_TRUE(isMutating(*stop));
+  auto logs = parseControlRequest(R"({"cmd":"logs","seconds":60})");
+  ASSERT_TRUE(logs.ok());
+  EXPECT_EQ(logs->kind, Kind::kLogs);
+  EXPECT_EQ(logs->seconds, 60u);
+  EXPECT_FALSE(isMutating(*logs));
+  auto default_logs = parseControlRequest(R"({"cmd":"logs"})");
+  ASSERT_TRUE(default_logs.ok());
+  EXPECT_EQ(default_logs->seconds, 300u);
+  // Each survives its own encoding.
+  for (const auto& r : {*start, *unnamed, *show, *rm, *list, *stop, *logs}) {
+    auto again = parseControlRequest(encodeControlRequest(r));
+    ASSERT_TRUE(again.ok()) << encodeControlRequest(r);
+    EXPECT_EQ(again->kind, r.kind);
+    EXPECT_EQ(again->id, r.id);
+    EXPECT_EQ(again->name, r.name);
+    EXPECT_EQ(again->seconds, r.seconds);
+  }
+}
+
+TEST(ControlProtocol, StatsRecorderRefusals) {
+  for (const char* id : {"", ".", "..", "../etc/passwd", "a/b", "a b", "caf\u00e9",
+                         "0123456789012345678901234567890123456789012345678901234567890123X"})
+    EXPECT_NE(refusal(std::string(R"({"cmd":"stats-show","id":")") + id + "\"}")
+                  .find("stats-show needs \"id\""),
+              std::string::npos)
+        << id;
+  EXPECT_NE(refusal(R"({"cmd":"stats-rm"})").find("stats-rm needs \"id\""), std::string::npos);
+  EXPECT_NE(refusal(R"({"cmd":"stats-rm","id":7})").find("needs \"id\""), std::string::npos);
+  EXPECT_EQ(refusal(R"({"cmd":"stats-start","name":""})"),
+            "stats-start: \"name\" must be 1 to 64 bytes without control characters");
+  EXPECT_EQ(refusal(R"({"cmd":"stats-start","name":"a\nb"})"),
+            "stats-start: \"name\" must be 1 to 64 bytes without control characters");
+  EXPECT_EQ(refusal(R"({"cmd":"stats-start","id":"x"})"), "stats-start takes no \"id\"");
+  EXPECT_EQ(refusal(R"({"cmd":"stats-stop","worker":"encode"})"), "stats-stop takes no \"worker\"");
+  EXPECT_EQ(refusal(R"({"cmd":"stats-list","seconds":3})"), "stats-list takes no \"seconds\"");
+  EXPECT_EQ(refusal(R"({"cmd":"stats-show","id":"x","name":"y"})"), "stats-show takes no \"name\"");
+  for (const char* s : {"0", "3601", "-1", "1.5", "\"60\""})
+    EXPECT_EQ(refusal(std::string(R"({"cmd":"logs","seconds":)") + s + "}"),
+              "logs: \"seconds\" must be an integer from 1 to 3600")
+        << s;
+  EXPECT_EQ(refusal(R"({"cmd":"status","name":"x"})"), "status takes no \"name\"");
+  EXPECT_EQ(refusal(R"({"cmd":"restart","worker":"encode","seconds":1})"),
+            "restart takes no \"seconds\"");
+}
+
 }  // namespace funkhaus::supervisor

@@ -14,7 +14,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto again = parseControlRequest(encodeControlRequest(*r));
     if (!again || again->kind != r->kind || again->worker != r->worker ||
         again->width != r->width || again->height != r->height ||
-        again->refresh_hz != r->refresh_hz)
+        again->refresh_hz != r->refresh_hz || again->id != r->id || again->name != r->name ||
+        again->seconds != r->seconds)
       __builtin_trap();
   }
   return 0;
@@ -24,7 +25,10 @@ std::vector<std::vector<uint8_t>> fuzzSeeds() {
   std::vector<std::vector<uint8_t>> out;
   for (std::string s : {R"({"cmd":"status"})", R"({"cmd":"restart","worker":"encode"})",
                         R"({"cmd":"stop","worker":"net"})",
-                        R"({"cmd":"mode","width":1280,"height":720,"refresh_hz":60})"})
+                        R"({"cmd":"mode","width":1280,"height":720,"refresh_hz":60})",
+                        R"({"cmd":"stats-start","name":"run 1"})", R"({"cmd":"stats-stop"})",
+                        R"({"cmd":"stats-list"})", R"({"cmd":"stats-show","id":"20261203-1"})",
+                        R"({"cmd":"stats-rm","id":"a.b_c-d"})", R"({"cmd":"logs","seconds":60})"})
     out.emplace_back(s.begin(), s.end());
   return out;
 }

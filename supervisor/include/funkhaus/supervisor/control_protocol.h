@@ -13,7 +13,20 @@ namespace funkhaus::supervisor {
 inline constexpr size_t kMaxControlRequest = 4096;
 
 struct ControlRequest {
-  enum class Kind { kStatus, kRestart, kStop, kStart, kMode, kForward };
+  enum class Kind {
+    kStatus,
+    kRestart,
+    kStop,
+    kStart,
+    kMode,
+    kForward,
+    kStatsStart,  // the stats recorder (stats_recorder.h)
+    kStatsStop,
+    kStatsList,
+    kStatsShow,
+    kStatsRm,
+    kLogs,  // funkhausd's recent log lines (log_memory.h)
+  };
   Kind kind = Kind::kStatus;
   std::string worker;  // restart/stop/start: a worker of the table (worker_table.h)
   // mode: the session's virtual monitor's new mode.
@@ -23,7 +36,10 @@ struct ControlRequest {
   std::string command;
   std::string pin;       // pair: 4 digits
   std::string address;   // pair: optional, the client's address when several wait
-  std::string id;        // unpair: 8 to 64 hex digits of the client's id
+  std::string id;        // unpair: 8 to 64 hex digits of the client's id; stats-show/rm: a
+                         // capture's id (^[A-Za-z0-9._-]+$, 1 to 64)
+  std::string name;      // stats-start: optional, 1 to 64 bytes without control characters
+  uint32_t seconds = 0;  // logs: 1 to 3600
   std::string password;  // set-password (the console's): 8 to 1024 bytes, no control characters
 };
 
@@ -31,11 +47,16 @@ struct ControlRequest {
 // {"cmd":"mode","width":W,"height":H,"refresh_hz":R}, {"cmd":"pairing"|"clients"|"host-state"},
 // {"cmd":"pair","pin":"1234"[,"address":"A"]}, {"cmd":"unpair","id":"HEX"},
 // {"cmd":"set-password","password":"P"} or {"cmd":"new-metrics-token"}. Errors say what
-// is wrong; unknown fields are refused.
+// is wrong; unknown fields are refused. The stats recorder's: {"cmd":"stats-start"[,"name":N]},
+// {"cmd":"stats-stop"|"stats-list"}, {"cmd":"stats-show"|"stats-rm","id":ID} and
+// {"cmd":"logs","seconds":S}.
 Result<ControlRequest> parseControlRequest(std::string_view line);
 
 // Requests that change something need root, funkhausd's own user or the control group.
-inline bool isMutating(ControlRequest::Kind kind) { return kind != ControlRequest::Kind::kStatus; }
+inline bool isMutating(ControlRequest::Kind kind) {
+  return kind != ControlRequest::Kind::kStatus && kind != ControlRequest::Kind::kStatsList &&
+         kind != ControlRequest::Kind::kStatsShow && kind != ControlRequest::Kind::kLogs;
+}
 // The same for a parsed request (forwarded ones: as the serving row says).
 bool isMutating(const ControlRequest& request);
 
