@@ -12,6 +12,8 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <cstdio>
+#include <cstring>
 #include <future>
 #include <map>
 #include <thread>
@@ -629,6 +631,187 @@ TEST_F(NetServerTest, ViewerWithoutActivityIsReaped) {
   EXPECT_TRUE(c.closedWithin(4000));
   EXPECT_EQ(releases_.load(), 1);
   EXPECT_EQ(page().viewers[0].state, 0u);
+}
+
+// A raw loopback connection to the server (the tests below watch what recv() itself returns).
+UniqueFd rawConnection(uint16_t port, int receive_buffer = 0) {
+  UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (receive_buffer > 0)
+    setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return UniqueFd();
+  return fd;
+}
+
+// How the server ended `fd`: "eof" (FIN), "reset" (RST), "open" (nothing within `ms`), "error".
+// Bytes that arrive before the end are appended to `got`.
+std::string endOf(int fd, int ms, std::string* got = nullptr) {
+  const uint64_t deadline = monotonicNs() + static_cast<uint64_t>(ms) * 1'000'000u;
+  char buffer[4096];
+  for (;;) {
+    const uint64_t now = monotonicNs();
+    if (now >= deadline) return "open";
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>((deadline - now) / 1'000'000 + 1)) <= 0) continue;
+    const ssize_t n = recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
+    if (n > 0) {
+      if (got != nullptr) got->append(buffer, static_cast<size_t>(n));
+      continue;
+    }
+    if (n == 0) return "eof";
+    if (errno == EAGAIN || errno == EINTR) continue;
+    return errno == ECONNRESET ? "reset" : std::string("error: ") + std::strerror(errno);
+  }
+}
+
+// TCP connections in TIME_WAIT whose local port is `port` (/proc/net/tcp and tcp6, state 06).
+int timeWaitOn(uint16_t port) {
+  int count = 0;
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    FILE* f = std::fopen(table, "r");
+    if (f == nullptr) continue;
+    char line[512];
+    while (std::fgets(line, sizeof line, f) != nullptr) {
+      char local[128], remote[128];
+      unsigned state = 0;
+      if (std::sscanf(line, " %*d: %127s %127s %x", local, remote, &state) != 3) continue;
+      const char* colon = std::strrchr(local, ':');
+      if (colon != nullptr && std::strtoul(colon + 1, nullptr, 16) == port && state == 0x06)
+        ++count;
+    }
+    std::fclose(f);
+  }
+  return count;
+}
+
+// The reactor's rules for closing: a connection closed for silence or misbehaviour is reset
+// (SO_LINGER 0: nothing left in TIME_WAIT on the host); a last response before a close still
+// arrives whole and ends in an orderly FIN (one-request clients read until EOF); a peer that
+// closes first gets a FIN.
+TEST_F(NetServerTest, SilentOrStuckConnectionsAreResetAndLeaveNoTimeWait) {
+  NetOptions o;
+  o.core.header_timeout_ms = 300;
+  o.core.idle_timeout_s = 1;
+  startServer(o);
+  const int time_wait_before = timeWaitOn(port_);
+  {
+    UniqueFd slowloris = rawConnection(port_);  // a request that never ends
+    ASSERT_TRUE(slowloris.valid());
+    const std::string part = "OPTIONS " + url() + " RTSP/1.0\r\nCSeq: 1\r\nX-Slow: ";
+    ASSERT_EQ(send(slowloris.get(), part.data(), part.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(part.size()));
+    EXPECT_EQ(endOf(slowloris.get(), 3000), "reset");
+  }
+  {
+    UniqueFd idle = rawConnection(port_);  // connects and says nothing
+    ASSERT_TRUE(idle.valid());
+    EXPECT_EQ(endOf(idle.get(), 4000), "reset");
+  }
+  {
+    UniqueFd bad = rawConnection(port_);  // answered 400, then closed: the answer arrives whole
+    ASSERT_TRUE(bad.valid());
+    const std::string request = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    ASSERT_EQ(send(bad.get(), request.data(), request.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(request.size()));
+    std::string answer;
+    EXPECT_EQ(endOf(bad.get(), 3000, &answer), "eof");
+    EXPECT_EQ(answer.rfind("RTSP/1.0 400", 0), 0u) << answer;
+  }
+  // The server closed first only for the 400 (an orderly close keeps the response safe).
+  EXPECT_LE(timeWaitOn(port_) - time_wait_before, 1);
+  EXPECT_GT(counters().connections, 2u);
+}
+
+// Sends `requests` pipelined OPTIONS on a connection with small buffers, reads nothing for
+// 500 ms, then reads every answer while sending the rest. Returns the answers seen in order;
+// fails the test at the first one out of order or if the connection ends.
+int pipelineWithoutReading(uint16_t port, const std::string& url, int requests_count) {
+  UniqueFd fd = rawConnection(port, 16 * 1024);
+  if (!fd.valid()) return 0;
+  const int send_buffer = 16 * 1024;
+  setsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &send_buffer, sizeof send_buffer);
+  std::string requests;
+  for (int i = 1; i <= requests_count; ++i)
+    requests += "OPTIONS " + url + " RTSP/1.0\r\nCSeq: " + std::to_string(i) + "\r\n\r\n";
+  size_t sent = 0;
+  auto sendSome = [&] {
+    while (sent < requests.size()) {
+      const ssize_t n = send(fd.get(), requests.data() + sent, requests.size() - sent,
+                             MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n <= 0) return;
+      sent += static_cast<size_t>(n);
+    }
+  };
+  sendSome();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  std::string answers;
+  int next_cseq = 1;
+  size_t scanned = 0;
+  const uint64_t deadline = monotonicNs() + 60'000'000'000u;
+  char buffer[65536];
+  while (next_cseq <= requests_count && monotonicNs() < deadline) {
+    sendSome();
+    pollfd p{fd.get(), POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    const ssize_t n = recv(fd.get(), buffer, sizeof buffer, MSG_DONTWAIT);
+    if (n <= 0) {
+      ADD_FAILURE() << "the connection ended after " << next_cseq - 1 << " answers";
+      return next_cseq - 1;
+    }
+    answers.append(buffer, static_cast<size_t>(n));
+    for (size_t at; (at = answers.find("CSeq: ", scanned)) != std::string::npos;) {
+      const size_t eol = answers.find("\r\n", at);
+      if (eol == std::string::npos) break;
+      if (answers.substr(at + 6, eol - at - 6) != std::to_string(next_cseq)) {
+        ADD_FAILURE() << "answer " << answers.substr(at + 6, eol - at - 6) << " where " << next_cseq
+                      << " was due";
+        return next_cseq - 1;
+      }
+      ++next_cseq;
+      scanned = eol;
+    }
+    if (scanned > 1'000'000) {
+      answers.erase(0, scanned);
+      scanned = 0;
+    }
+  }
+  EXPECT_EQ(endOf(fd.get(), 200), "open");
+  return next_cseq - 1;
+}
+
+// A peer that sends requests and does not read the answers is not read from once 64 KiB of
+// answers wait (instead of buffering without bound or closing it), and read again when it takes
+// them: every request is answered, in order, on the same connection.
+TEST_F(NetServerTest, PeerThatDoesNotReadIsNotReadFromAndLosesNothing) {
+  // A small kernel send buffer (accepted sockets take the listener's), so answers pile up in
+  // the server's own queue at once.
+  const int server_buffer = 16 * 1024;
+  setsockopt(listen_.get(), SOL_SOCKET, SO_SNDBUF, &server_buffer, sizeof server_buffer);
+  startServer();
+  constexpr int kRequests = 40'000;  // ~5 MB of answers: 20x the old close-at limit
+  EXPECT_EQ(pipelineWithoutReading(port_, url(), kRequests), kRequests) << "in order, none lost";
+  const NetCounters c = counters();
+  EXPECT_GT(c.backlogged, 0u) << "the server went on reading a peer that takes nothing";
+  std::printf("[figures] %d pipelined requests: backlogged %llu times, %llu partial carries\n",
+              kRequests, static_cast<unsigned long long>(c.backlogged),
+              static_cast<unsigned long long>(c.carried));
+}
+
+// The same with the kernel's own buffers: the server reads so fast that a request is often cut
+// where one large skb ends; that skb is charged whole against the receive buffer, the window
+// shuts and no byte more arrives until the server reads (before the carry: stuck until the
+// header timeout after ~2 000 answers).
+TEST_F(NetServerTest, PipelinedRequestsCutByAFullReceiveBufferDoNotStall) {
+  startServer();
+  constexpr int kRequests = 40'000;
+  EXPECT_EQ(pipelineWithoutReading(port_, url(), kRequests), kRequests) << "in order, none lost";
+  const NetCounters c = counters();
+  std::printf("[figures] %d pipelined requests: backlogged %llu times, %llu partial carries\n",
+              kRequests, static_cast<unsigned long long>(c.backlogged),
+              static_cast<unsigned long long>(c.carried));
 }
 
 TEST(NetCoreCreate, RefusesBadSocketsAndOptions) {

@@ -2,7 +2,10 @@
 // connection is read with MSG_PEEK and consumed one whole unit at a time (the protocol finds the
 // unit, the core consumes it before the protocol acts on it), so bytes a viewer sent are never
 // lost to a net restart: whatever the dead net had not consumed is still in the kernel for the
-// next one. An incomplete unit raises SO_RCVLOWAT so the loop sleeps until more bytes arrive.
+// next one. An incomplete unit raises SO_RCVLOWAT so the loop sleeps until more bytes arrive
+// (or, when the kernel can take no more until it is read, goes to the connection's carry).
+// Closing: RST for connections closed for silence or misbehaviour, FIN otherwise. A peer that
+// leaves its answers unread is not read from until it takes them (backlogged).
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -11,6 +14,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <cerrno>
 #include <cstring>
@@ -27,7 +31,19 @@ using Descriptor = asio::posix::stream_descriptor;
 
 namespace {
 
-constexpr size_t kMaxQueuedControlBytes = 256 * 1024;  // responses a client does not read
+// Responses a peer leaves unread: at the high mark it is no longer read (so it can ask for no
+// more), at the low mark it is read again. The hard limit is only reached by one response
+// larger than the rest of the room.
+constexpr size_t kControlHighWater = 64 * 1024;
+constexpr size_t kControlLowWater = 16 * 1024;
+constexpr size_t kMaxQueuedControlBytes = 256 * 1024;
+
+// SO_LINGER {1, 0}: close() sends RST and frees the socket at once (no TIME_WAIT). {0, 0}: the
+// default FIN. Set either way: a socket adopted from a previous net keeps what that one set.
+void setLinger(int fd, bool abortive) {
+  const linger l{abortive ? 1 : 0, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+}
 
 }  // namespace
 
@@ -83,7 +99,7 @@ void NetCore::acceptAll(Endpoint& e) {
       if (!idlest || c->last_input_ns_ < idlest->last_input_ns_) idlest = c;
     }
     if (loose >= options_.core.max_connections && idlest)
-      close(*idlest, "too many connections without a session");
+      close(*idlest, "too many connections without a session", CloseHow::kAbortive);
     auto c = addConnection(fd, peer, *e.protocol);
     ++counters_.connections;
     spdlog::info("connection {} ({})", c->name_, e.declaration->name);
@@ -116,7 +132,7 @@ void NetCore::armDatagrams(Endpoint& e) {
 }
 
 void NetCore::armRead(Connection& c) {
-  if (c.reading_ || c.closed_ || c.closing_ || c.paused_) return;
+  if (c.reading_ || c.closed_ || c.closing_ || c.paused_ || c.backlogged_) return;
   c.reading_ = true;
   c.socket_.async_wait(Descriptor::wait_read,
                        [this, id = c.id_](const boost::system::error_code& ec) {
@@ -139,17 +155,43 @@ void NetCore::setLowat(Connection& c, int bytes) {
 }
 
 bool NetCore::consume(Connection& c, size_t bytes) {
+  const size_t from_carry = std::min(bytes, c.carry_.size());
+  c.carry_.erase(c.carry_.begin(), c.carry_.begin() + static_cast<std::ptrdiff_t>(from_carry));
+  bytes -= from_carry;
   while (bytes > 0) {
     const ssize_t n = recv(c.fd(), sink_.data(), std::min(bytes, sink_.size()), MSG_DONTWAIT);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      close(c, "lost bytes it had peeked");
+      close(c, "lost bytes it had peeked", CloseHow::kAbortive);
       return false;
     }
     bytes -= static_cast<size_t>(n);
   }
   c.last_input_ns_ = monotonicNs();
   c.partial_since_ns_ = 0;
+  c.partial_bytes_ = 0;
+  return true;
+}
+
+// Woken again with no new byte after a partial unit: the kernel cannot take more from the peer
+// (the skb holding the unit's start is charged whole against the receive buffer, so the window
+// stays shut) until the bytes are read. They are read into the connection's carry, in front of
+// what comes next. A net killed now loses these bytes — the one exception to "unconsumed input
+// stays in the kernel for the next net".
+bool NetCore::takeIntoCarry(Connection& c, size_t bytes) {
+  const size_t at = c.carry_.size();
+  c.carry_.resize(at + bytes);
+  size_t got = 0;
+  while (got < bytes) {
+    const ssize_t n = recv(c.fd(), c.carry_.data() + at + got, bytes - got, MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      close(c, "lost bytes it had peeked", CloseHow::kAbortive);
+      return false;
+    }
+    got += static_cast<size_t>(n);
+  }
+  ++counters_.carried;
   return true;
 }
 
@@ -157,30 +199,40 @@ void NetCore::onReadable(Connection& c) {
   std::shared_ptr<Connection> hold = find(c.id_);  // the protocol may close it meanwhile
   Protocol& protocol = c.protocol();
   for (int round = 0; round < 16; ++round) {
-    if (c.closed_ || c.closing_ || c.paused_) return;
+    if (c.closed_ || c.closing_ || c.paused_ || c.backlogged_) return;
+    if (c.skip_ > 0 && !c.carry_.empty()) {
+      const size_t dropped = static_cast<size_t>(std::min<uint64_t>(c.skip_, c.carry_.size()));
+      c.carry_.erase(c.carry_.begin(), c.carry_.begin() + static_cast<std::ptrdiff_t>(dropped));
+      c.skip_ -= dropped;
+      continue;
+    }
     if (c.skip_ > 0) {
       const ssize_t n =
           recv(c.fd(), sink_.data(), std::min<uint64_t>(c.skip_, sink_.size()), MSG_DONTWAIT);
-      if (n == 0) return close(c, "closed by the peer");
+      if (n == 0) return close(c, "closed by the peer", CloseHow::kOrderly);
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-        return close(c, std::strerror(errno));
+        return close(c, std::strerror(errno), CloseHow::kAbortive);
       }
       c.skip_ -= static_cast<uint64_t>(n);
       continue;
     }
-    const ssize_t n = recv(c.fd(), peek_.data(), kPeekCapacity, MSG_PEEK | MSG_DONTWAIT);
-    if (n == 0) return close(c, "closed by the peer");
+    const size_t carried = c.carry_.size();
+    std::copy(c.carry_.begin(), c.carry_.end(), peek_.begin());
+    const ssize_t n =
+        recv(c.fd(), peek_.data() + carried, kPeekCapacity - carried, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0) return close(c, "closed by the peer", CloseHow::kOrderly);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      return close(c, std::strerror(errno));
+      return close(c, std::strerror(errno), CloseHow::kAbortive);
     }
-    const std::span<const uint8_t> input(peek_.data(), static_cast<size_t>(n));
+    const std::span<const uint8_t> input(peek_.data(), carried + static_cast<size_t>(n));
     size_t used = 0;
     bool partial = false;
-    while (used < input.size() && !c.closed_ && !c.closing_ && !c.paused_ && c.skip_ == 0) {
+    while (used < input.size() && !c.closed_ && !c.closing_ && !c.paused_ && !c.backlogged_ &&
+           c.skip_ == 0) {
       const size_t took = protocol.onInput(c, input.subspan(used));
       if (took == 0) {
         partial = !c.closed_ && !c.closing_ && !c.paused_;
@@ -196,8 +248,10 @@ void NetCore::onReadable(Connection& c) {
       // A peer that has shut down its side will never complete the unit.
       pollfd p{c.fd(), POLLRDHUP, 0};
       if (poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
-        return close(c, "closed by the peer mid-request");
-      setLowat(c, static_cast<int>(pending + 1));
+        return close(c, "closed by the peer mid-request", CloseHow::kOrderly);
+      if (pending == c.partial_bytes_ && !takeIntoCarry(c, pending - c.carry_.size())) return;
+      c.partial_bytes_ = pending;
+      setLowat(c, static_cast<int>(pending - c.carry_.size() + 1));
       break;
     }
     setLowat(c, 1);
@@ -231,11 +285,13 @@ void NetCore::flush(Connection& c) {
   switch (result) {
     case OutputQueue::Flush::kClosed:
       ++counters_.errors;
-      return close(c, "write failed: " + error);
+      return close(c, "write failed: " + error, CloseHow::kAbortive);
     case OutputQueue::Flush::kWouldBlock:
+      readAgainIfDrained(c);
       return armWrite(c);
     case OutputQueue::Flush::kDone:
-      if (c.closing_) close(c, "closed after the last response");
+      if (c.closing_) return close(c, "closed after the last response", CloseHow::kOrderly);
+      readAgainIfDrained(c);
       return;
   }
 }
@@ -246,16 +302,32 @@ void NetCore::sendControl(Connection& c, std::span<const uint8_t> unit) {
     spdlog::error("connection {}: a {}-byte unit does not fit the output unit", c.name_,
                   unit.size());
     ++counters_.errors;
-    return close(c, "response too large");
+    return close(c, "response too large", CloseHow::kAbortive);
   }
-  if (c.out_.queuedBytes() > kMaxQueuedControlBytes) return close(c, "does not read its responses");
+  if (c.out_.controlBytes() > kMaxQueuedControlBytes)
+    return close(c, "does not read its responses", CloseHow::kAbortive);
   flush(c);
+  if (!c.closed_ && !c.backlogged_ && c.out_.controlBytes() >= kControlHighWater) {
+    c.backlogged_ = true;
+    // Said once per connection (a pipelining peer reading slowly comes back here often).
+    if (c.backlogs_++ == 0)
+      spdlog::info("connection {}: {} bytes of answers unread; not read until it takes them",
+                   c.name_, c.out_.controlBytes());
+    ++counters_.backlogged;
+  }
 }
 
-void NetCore::close(Connection& c, const std::string& why) {
+void NetCore::readAgainIfDrained(Connection& c) {
+  if (!c.backlogged_ || c.out_.controlBytes() > kControlLowWater) return;
+  c.backlogged_ = false;
+  armRead(c);
+}
+
+void NetCore::close(Connection& c, const std::string& why, CloseHow how) {
   if (c.closed_) return;
   c.closed_ = true;
-  spdlog::info("connection {}: {}", c.name_, why);
+  spdlog::info("connection {}: {}{}", c.name_, why, how == CloseHow::kAbortive ? " (reset)" : "");
+  setLinger(c.fd(), how == CloseHow::kAbortive);
   const bool kept = c.slot_ >= 0;
   c.protocol().onClosed(c);
   unkeep(c);

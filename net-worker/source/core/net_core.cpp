@@ -402,7 +402,7 @@ void NetCore::sweep() {
     else if (c->slot_ < 0 && now - c->last_input_ns_ > idle_timeout)
       to_close.emplace_back(c, "idle without a session");
   }
-  for (auto& [c, why] : to_close) close(*c, why);
+  for (auto& [c, why] : to_close) close(*c, why, CloseHow::kAbortive);  // silent or stuck
   for (auto& p : protocols_) p->sweep(now);
   if (viewers_.sweep(now)) requestKeyframe();
 }

@@ -51,7 +51,11 @@ bool OutputQueue::push(std::span<const uint8_t> unit, bool media) {
   }
   buffer_.insert(buffer_.end(), unit.begin(), unit.end());
   units_.push_back({static_cast<uint32_t>(unit.size()), media});
-  if (media) ++media_units_;
+  if (media)
+    ++media_units_;
+  else
+    control_bytes_ += unit.size();
+  front_is_control_ = !units_.front().media;
   return true;
 }
 
@@ -75,7 +79,11 @@ void OutputQueue::recordUnit() {
 void OutputQueue::popFront() {
   const Unit u = units_.front();
   units_.pop_front();
-  if (u.media) --media_units_;
+  if (u.media)
+    --media_units_;
+  else
+    control_bytes_ -= u.size;
+  front_is_control_ = !units_.empty() && !units_.front().media;
   head_ += u.size;
   stream_offset_ += u.size;
   sent_ = 0;

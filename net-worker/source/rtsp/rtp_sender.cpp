@@ -66,7 +66,7 @@ bool RtspProtocol::serve(const MediaUnit& mu) {
     abi::RtspViewerSlot& s = blob_->viewer(i);
     if (!isPlaying(s)) continue;
     if (s.codec != static_cast<uint32_t>(mu.codec)) {
-      core_.close(*session.connection, "the stream changed codec");
+      core_.close(*session.connection, "the stream changed codec", NetCore::CloseHow::kOrderly);
       continue;
     }
     if (mu.discontinuity && !mu.keyframe && !session.viewer.needs_keyframe) {

@@ -224,7 +224,7 @@ void RtspProtocol::sweep(uint64_t now) {
     if (c == nullptr || c->closed()) continue;
     const abi::RtspViewerSlot& s = blob_->viewer(i);
     if (now > s.last_activity_ns && now - s.last_activity_ns > session_timeout)
-      core_.close(*c, "session timed out (no RTSP or RTCP activity)");
+      core_.close(*c, "session timed out (no RTSP or RTCP activity)", NetCore::CloseHow::kAbortive);
   }
   answerDeferred(now);
 }

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "funkhaus/abi/net_state.h"
 #include "funkhaus/net/output_queue.h"
@@ -68,12 +69,16 @@ class Connection {
   int slot_ = -1;
   bool reading_ = false;
   bool writing_ = false;
-  bool paused_ = false;  // the protocol stopped reading (it answers a unit later)
+  bool paused_ = false;      // the protocol stopped reading (it answers a unit later)
+  bool backlogged_ = false;  // not read while too many of its responses wait unread
+  uint64_t backlogs_ = 0;    // times it was backlogged
   bool closing_ = false;
   bool closed_ = false;
   int lowat_ = -1;  // SO_RCVLOWAT as last set, -1 unknown
   uint64_t partial_since_ns_ = 0;
-  uint64_t skip_ = 0;  // bytes of an ignored unit still to drop unread
+  uint64_t skip_ = 0;           // bytes of an ignored unit still to drop unread
+  size_t partial_bytes_ = 0;    // input bytes of the unit still incomplete at the last look
+  std::vector<uint8_t> carry_;  // input read out of the kernel ahead of consuming (see carry)
   uint64_t last_input_ns_ = 0;
   uint64_t closing_since_ns_ = 0;
   std::array<uint64_t, kTrackedMediaEnds> media_ends_{};

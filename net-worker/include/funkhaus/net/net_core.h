@@ -72,6 +72,8 @@ struct NetCounters {
   uint64_t keyframes_received = 0;   // keyframe requests from viewers
   uint64_t keyframes_requested = 0;  // keyframe requests sent to funkhausd
   uint64_t connections = 0;          // connections accepted
+  uint64_t backlogged = 0;           // times a connection was not read: its answers piled up
+  uint64_t carried = 0;              // partial units read out of a kernel that could take no more
 };
 
 class NetCore {
@@ -123,7 +125,10 @@ class NetCore {
   bool consume(Connection& c, size_t bytes);
   // After the unit just consumed, drops the next `bytes` unread (a unit nobody wants).
   void skip(Connection& c, uint64_t bytes) { c.skip_ = bytes; }
-  // Stops / resumes reading a connection (a protocol that answers a unit later).
+  // Stops / resumes reading a connection (a protocol that answers a unit later). The core also
+  // stops reading a connection on its own while it leaves kControlHighWater bytes of responses
+  // unread, and reads it again once they are down to kControlLowWater: a peer that does not take
+  // what it is sent is not read from, rather than buffered for without bound.
   void pauseReading(Connection& c) { c.paused_ = true; }
   void resumeReading(Connection& c);
 
@@ -133,7 +138,12 @@ class NetCore {
   // A control unit (a response): queued and flushed; closes a connection that does not read
   // what it is sent, or a unit too large for the page.
   void sendControl(Connection& c, std::span<const uint8_t> unit);
-  void close(Connection& c, const std::string& why);
+  // kOrderly: FIN, as for a peer that closed first. kAbortive: SO_LINGER 0, RST — for a
+  // connection closed for misbehaving or silence, so it leaves nothing in TIME_WAIT here.
+  enum class CloseHow { kOrderly, kAbortive };
+  void close(Connection& c, const std::string& why, CloseHow how);
+  // Orderly once the last response is written (one-request protocols read until EOF: an RST
+  // could cost them the response); abortive if the peer does not take it within 2 s.
   void closeAfterFlush(Connection& c);
 
   // Connection slots: free for a new kept connection (page and core agree)?
@@ -188,6 +198,10 @@ class NetCore {
   void armRead(Connection& c);
   void onReadable(Connection& c);
   void setLowat(Connection& c, int bytes);
+  void readAgainIfDrained(Connection& c);
+  bool takeIntoCarry(
+      Connection& c,
+      size_t bytes);  // false: closed  // backlogged and down to the low mark: read again
   void armWrite(Connection& c);
   void armTimer(Timer& t);
   void sweep();

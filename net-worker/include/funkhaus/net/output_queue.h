@@ -38,6 +38,8 @@ class OutputQueue {
 
   bool empty() const { return units_.empty(); }
   size_t queuedBytes() const { return buffer_.size() - head_ - sent_; }
+  // Of those, bytes of control units (responses), not media.
+  size_t controlBytes() const { return control_bytes_ - (front_is_control_ ? sent_ : 0); }
   // True while any media unit is queued (the viewer has not taken the last frame yet).
   bool mediaQueued() const { return media_units_ != 0; }
   // Bytes written to the connection so far (every byte: whole units and the current part).
@@ -64,6 +66,8 @@ class OutputQueue {
   size_t sent_ = 0;              // bytes of the front unit written
   std::deque<Unit> units_;
   size_t media_units_ = 0;
+  size_t control_bytes_ = 0;  // sizes of the queued control units
+  bool front_is_control_ = false;
   uint64_t stream_offset_ = 0;  // bytes written before the front unit
   abi::NetConnectionSlot* slot_ = nullptr;
   bool recorded_ = false;  // the front unit is in slot_->out_data
