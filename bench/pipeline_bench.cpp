@@ -282,6 +282,9 @@ int main(int argc, char** argv) {
       ->delimiter(',')
       ->check(CLI::IsMember({"processes", "single", "threads"}));
   app.add_flag("--verbose", o.verbose, "log the in-process stages' info messages");
+  app.add_flag("--stats", o.settings.stats_capture,
+               "the three-process variant runs with a stats capture armed in funkhausd (the "
+               "recorder's overhead)");
   app.add_flag("--peers", o.peers,
                "instead: funkhaus, GStreamer and ffmpeg capturing the same X display, draw -> "
                "last RTP packet and CPU of each (bench/README.md, Peers)");

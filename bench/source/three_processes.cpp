@@ -52,6 +52,12 @@ class ThreeProcessVariant : public Variant {
     auto host = FunkhausdHost::start(launch);
     if (!host) return host.error();
     host_ = std::move(*host);
+    if (settings_.stats_capture) {
+      auto armed = host_->call(R"({"cmd":"stats-start","name":"pipeline-bench"})");
+      if (!armed || !armed->is_object() || armed->value("ok", false) != true)
+        return makeError("stats-start: {}", armed ? armed->dump() : armed.error().message);
+      stats_id_ = text(*armed, "id");
+    }
     auto viewer = RtspViewer::play(host_->rtspPort(), host_->rtspPath(), sink, kRtspTimeoutMs);
     if (!viewer)
       return makeError("viewer: {}\nfunkhausd log:\n{}", viewer.error().message, host_->logTail());
@@ -99,6 +105,7 @@ class ThreeProcessVariant : public Variant {
       if (running()) {
         // The last status before the end: counters of the run.
         if (auto s = host_->call(R"({"cmd":"status"})"); s) last_status_ = *s;
+        stopStats();
         if (auto t = viewer_->teardown(); !t) result = t.error();
       }
       viewer_.reset();
@@ -112,8 +119,21 @@ class ThreeProcessVariant : public Variant {
     return result;
   }
 
+  // The armed capture: stopped, its sample count noted, removed (it lives in the user's state
+  // directory).
+  void stopStats() {
+    if (stats_id_.empty()) return;
+    if (auto stopped = host_->call(R"({"cmd":"stats-stop"})"); stopped && stopped->is_object())
+      stats_note_ = "stats capture " + stats_id_ +
+                    " was armed: " + std::to_string(stopped->value("samples", 0)) +
+                    " samples (removed)";
+    (void)host_->call(json({{"cmd", "stats-rm"}, {"id", stats_id_}}).dump());
+    stats_id_.clear();
+  }
+
   std::vector<std::string> notes(const RtpSink&, uint64_t, uint64_t) const override {
     std::vector<std::string> out;
+    if (!stats_note_.empty()) out.push_back(stats_note_);
     for (const json& w : FunkhausdHost::sessionWorkers(last_status_)) {
       std::ostringstream line;
       const auto restarts = w.find("restarts");
@@ -140,6 +160,7 @@ class ThreeProcessVariant : public Variant {
   BenchSettings settings_;
   fs::path bin_dir_, work_root_;
   std::unique_ptr<FunkhausdHost> host_;
+  std::string stats_id_, stats_note_;
   std::optional<RtspViewer> viewer_;
   json last_status_;
 };

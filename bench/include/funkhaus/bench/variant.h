@@ -25,6 +25,9 @@ struct BenchSettings {
   uint32_t width = 1920;
   uint32_t height = 1080;
   uint32_t fps = 60;
+  // The three-process variant arms a stats capture in its funkhausd while it runs (--stats:
+  // the recorder's overhead), stops and removes it at the end.
+  bool stats_capture = false;
 };
 
 // The host configuration every variant runs: [capture] the benchmark's mode, [net] on
