@@ -182,5 +182,26 @@ TEST(OutputQueue, WithoutTcpCountersTheHintIsUsed) {
   EXPECT_EQ(readAll(b.get(), 6, 100), std::vector<uint8_t>(u.begin() + 4, u.end()));
 }
 
+// controlBytes() counts the queued answers only (what decides whether the peer is read), media
+// units and the written part of the front unit excluded.
+TEST(OutputQueueTest, ControlBytesCountQueuedAnswersOnly) {
+  TcpPair p = tcpPair();
+  OutputQueue q;
+  ASSERT_TRUE(q.push(unitOf(0, 16384), false));
+  ASSERT_TRUE(q.push(unitOf(1, 16384), false));
+  ASSERT_TRUE(q.push(unitOf(2, 3000), true));
+  ASSERT_TRUE(q.push(unitOf(3, 50), false));
+  EXPECT_EQ(q.controlBytes(), 32818u);
+  EXPECT_EQ(q.queuedBytes(), 35818u);
+  // The small buffers take part of the answers: what is left of them counts, the media not.
+  ASSERT_EQ(q.flush(p.writer.get()), OutputQueue::Flush::kWouldBlock);
+  EXPECT_LT(q.queuedBytes(), 35818u);
+  EXPECT_EQ(q.controlBytes(), q.queuedBytes() - 3000u);
+  while (q.flush(p.writer.get()) == OutputQueue::Flush::kWouldBlock)
+    readAll(p.reader.get(), 1 << 20, 10);
+  EXPECT_EQ(q.controlBytes(), 0u);
+  EXPECT_TRUE(q.empty());
+}
+
 }  // namespace
 }  // namespace funkhaus::net
