@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages funkhaus needs to build, test and run. Idempotent: packages
 # already present are not touched, and apt is only called when something is missing.
+#   scripts/install-deps.sh [--windows]   --windows: also mingw-w64 and Wine (scripts/test.sh --windows)
 set -euo pipefail
 
 packages=(
@@ -36,6 +37,10 @@ packages=(
   # packaging: the .deb and its checks under a real systemd
   dpkg-dev fakeroot systemd dbus libpam-systemd man-db
 )
+# --windows: the Windows cross-build (mingw-w64 GCC with posix threads) and Wine to run its tests
+if [[ ${1:-} == --windows ]]; then
+  packages+=(g++-mingw-w64-x86-64-posix wine wine64)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

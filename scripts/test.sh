@@ -5,8 +5,10 @@
 #   scripts/test.sh                 normal build in build/
 #   scripts/test.sh --sanitize      ASan+UBSan build in build-asan/ (unit + multiprocess)
 #   scripts/test.sh --tsan          TSan build in build-tsan/ (unit + multiprocess)
+#   scripts/test.sh --windows       mingw-w64 build in build-windows/, tests under Wine
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+if [[ ${1:-} == --windows ]]; then exec "$root/scripts/test-windows.sh"; fi
 "$root/scripts/install-deps.sh"
 
 mode=${1:-}
@@ -35,7 +37,7 @@ case "$mode" in
     labels='unit|multiprocess'
     ;;
   *)
-    echo "usage: $0 [--sanitize|--tsan]" >&2
+    echo "usage: $0 [--sanitize|--tsan|--windows]" >&2
     exit 64
     ;;
 esac

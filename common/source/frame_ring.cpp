@@ -1,8 +1,6 @@
 // Frame ring: owner creation, validated attach, producer and consumer.
 #include "funkhaus/common/frame_ring.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <climits>
@@ -68,7 +66,7 @@ void storeHeartbeat(uint64_t& field) {
 
 void bump(uint64_t& counter) { atomicRef(counter).fetch_add(1, std::memory_order_relaxed); }
 
-uint32_t selfPid() { return static_cast<uint32_t>(getpid()); }
+uint32_t selfPid() { return platform::currentProcessId(); }
 
 }  // namespace
 

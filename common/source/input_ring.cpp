@@ -4,8 +4,6 @@
 // sequence, acquire loads before the second sequence check (no fences, so TSan sees it all).
 #include "funkhaus/common/input_ring.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -313,7 +311,7 @@ Result<void> releaseInputRingPeer(const SharedMemory& ring, uint32_t pid) {
 Result<InputProducer> InputProducer::attach(SharedMemory shm) {
   auto layout = validateInputRing(shm.data(), shm.size());
   if (!layout) return layout.error();
-  const auto self = static_cast<uint32_t>(getpid());
+  const auto self = platform::currentProcessId();
   auto* h = reinterpret_cast<InputRingHeader*>(shm.data());
   if (auto claimed = claimRole(h->producer_pid, self, "input ring producer"); !claimed)
     return claimed.error();
@@ -428,7 +426,7 @@ std::vector<RumbleUpdate> InputProducer::pollRumble() {
 Result<InputConsumer> InputConsumer::attach(SharedMemory shm) {
   auto layout = validateInputRing(shm.data(), shm.size());
   if (!layout) return layout.error();
-  const auto self = static_cast<uint32_t>(getpid());
+  const auto self = platform::currentProcessId();
   auto* h = reinterpret_cast<InputRingHeader*>(shm.data());
   if (auto claimed = claimRole(h->consumer_pid, self, "input ring consumer"); !claimed)
     return claimed.error();

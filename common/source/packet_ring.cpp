@@ -1,8 +1,6 @@
 // Packet ring: SPSC variable-length records, commit by release-store of head.
 #include "funkhaus/common/packet_ring.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -107,7 +105,7 @@ Result<PacketRingLayout> validatePacketRing(const std::byte* base, size_t size) 
 Result<PacketProducer> PacketProducer::attach(SharedMemory shm) {
   auto layout = validatePacketRing(shm.data(), shm.size());
   if (!layout) return layout.error();
-  const auto self = static_cast<uint32_t>(getpid());
+  const auto self = platform::currentProcessId();
   auto* h = reinterpret_cast<PacketRingHeader*>(shm.data());
   const uint64_t head = atomicLoad(h->head);
   if (head % kRecordAlign != 0)
@@ -213,7 +211,7 @@ const char* toString(PacketConsumer::Status status) {
 Result<PacketConsumer> PacketConsumer::attach(SharedMemory shm, WaitMode mode) {
   auto layout = validatePacketRing(shm.data(), shm.size());
   if (!layout) return layout.error();
-  const auto self = static_cast<uint32_t>(getpid());
+  const auto self = platform::currentProcessId();
   auto* h = reinterpret_cast<PacketRingHeader*>(shm.data());
   if (auto claimed = claimRole(h->consumer_pid, self, "packet ring consumer"); !claimed)
     return claimed.error();

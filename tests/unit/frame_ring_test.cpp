@@ -211,7 +211,7 @@ TEST(FrameRing, RestartedProducerInvalidatesThePreviousGeneration) {
 TEST(FrameRing, SecondLiveProducerIsRefused) {
   Ring r(3);
   uint32_t& pid = reinterpret_cast<abi::FrameRingHeader*>(r.owner->data())->producer_pid;
-  pid = static_cast<uint32_t>(getppid());  // pretend another live process produces
+  pid = test::livePeerPid();  // pretend another live process produces
   auto second = FrameProducer::attach(*SharedMemory::attachDup(r.owner->handle()));
   ASSERT_FALSE(second.ok());
   EXPECT_NE(second.error().message.find("producer is already attached"), std::string::npos)

@@ -4,7 +4,6 @@
 #include "funkhaus/common/input_ring.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -393,7 +392,7 @@ TEST(InputRing, AppliedOfAWriterThatDiedMidWriteIsReturnedAsItIs) {
 TEST(InputRing, RolesAndPeerRelease) {
   Ring r;
   // A second live producer (another process) is refused.
-  const uint32_t stranger = static_cast<uint32_t>(getppid());
+  const uint32_t stranger = test::livePeerPid();
   r.producer.reset();
   abi::atomicRef(r.header().producer_pid).store(stranger);
   auto refused = InputProducer::attach(*SharedMemory::attachDup(r.owner->handle()));

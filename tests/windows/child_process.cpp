@@ -1,0 +1,120 @@
+// spawnSelf() and the child roles every Windows test may use (exit, sleep).
+#include "child_process.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <stdexcept>
+#include <string>
+
+#include "test_util.h"
+
+namespace funkhaus::test {
+namespace {
+
+std::map<std::string, ChildRole::Function>& roles() {
+  static std::map<std::string, ChildRole::Function> table;
+  return table;
+}
+
+// One kill-on-close job for every child: when this program ends, so do they.
+HANDLE job() {
+  static HANDLE handle = [] {
+    HANDLE j = CreateJobObjectW(nullptr, nullptr);
+    JOBOBJECT_EXTENDED_LIMIT_INFORMATION limits{};
+    limits.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+    SetInformationJobObject(j, JobObjectExtendedLimitInformation, &limits, sizeof limits);
+    return j;
+  }();
+  return handle;
+}
+
+std::wstring widen(const std::string& s) { return std::wstring(s.begin(), s.end()); }
+
+std::wstring selfPath() {
+  wchar_t path[MAX_PATH];
+  const DWORD n = GetModuleFileNameW(nullptr, path, MAX_PATH);
+  return std::wstring(path, n);
+}
+
+int exitRole(int argc, char** argv) { return argc > 1 ? std::atoi(argv[1]) : 0; }
+int sleepRole(int, char**) {
+  Sleep(INFINITE);
+  return 0;
+}
+ChildRole exit_role("exit", exitRole);
+ChildRole sleep_role("sleep", sleepRole);
+
+}  // namespace
+
+ChildRole::ChildRole(const char* name, Function function) { roles()[name] = function; }
+
+int runChild(int argc, char** argv) {
+  auto it = roles().find(argv[0]);
+  if (it == roles().end()) {
+    std::fprintf(stderr, "unknown child role %s\n", argv[0]);
+    return 100;
+  }
+  return it->second(argc, argv);
+}
+
+std::string handleArg(HANDLE handle) { return std::to_string(reinterpret_cast<uintptr_t>(handle)); }
+
+HANDLE handleFromArg(const char* arg) {
+  return reinterpret_cast<HANDLE>(static_cast<uintptr_t>(std::strtoull(arg, nullptr, 10)));
+}
+
+Child spawnSelf(const std::string& role, const std::vector<std::string>& args,
+                const std::vector<HANDLE>& inherit) {
+  std::wstring command = L"\"" + selfPath() + L"\" --child " + widen(role);
+  for (const auto& a : args) command += L" " + widen(a);
+  // Inheritable for this CreateProcess only, and only these handles (PROC_THREAD_ATTRIBUTE_
+  // HANDLE_LIST): nothing else this program holds leaks into the child.
+  for (HANDLE h : inherit) SetHandleInformation(h, HANDLE_FLAG_INHERIT, HANDLE_FLAG_INHERIT);
+  SIZE_T size = 0;
+  InitializeProcThreadAttributeList(nullptr, 1, 0, &size);
+  std::vector<char> storage(size);
+  auto* attributes = reinterpret_cast<LPPROC_THREAD_ATTRIBUTE_LIST>(storage.data());
+  InitializeProcThreadAttributeList(attributes, 1, 0, &size);
+  std::vector<HANDLE> list = inherit;
+  if (!list.empty())
+    UpdateProcThreadAttribute(attributes, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, list.data(),
+                              list.size() * sizeof(HANDLE), nullptr, nullptr);
+  STARTUPINFOEXW startup{};
+  startup.StartupInfo.cb = sizeof startup;
+  startup.lpAttributeList = attributes;
+  PROCESS_INFORMATION info{};
+  const BOOL ok =
+      CreateProcessW(nullptr, command.data(), nullptr, nullptr, list.empty() ? FALSE : TRUE,
+                     CREATE_SUSPENDED | EXTENDED_STARTUPINFO_PRESENT, nullptr, nullptr,
+                     &startup.StartupInfo, &info);
+  const DWORD err = GetLastError();
+  DeleteProcThreadAttributeList(attributes);
+  for (HANDLE h : inherit) SetHandleInformation(h, HANDLE_FLAG_INHERIT, 0);
+  if (!ok) throw std::runtime_error("CreateProcess failed: error " + std::to_string(err));
+  AssignProcessToJobObject(job(), info.hProcess);
+  ResumeThread(info.hThread);
+  CloseHandle(info.hThread);
+  return Child{platform::UniqueHandle(info.hProcess), info.dwProcessId};
+}
+
+int exitCodeOf(const Child& child, DWORD timeout_ms) {
+  if (WaitForSingleObject(child.process.get(), timeout_ms) != WAIT_OBJECT_0) return -1;
+  DWORD code = 0;
+  GetExitCodeProcess(child.process.get(), &code);
+  return static_cast<int>(code);
+}
+
+uint32_t deadPid() {
+  Child child = spawnSelf("exit", {"0"});
+  exitCodeOf(child);
+  return child.id;  // its last handle closes with `child`: the id is gone
+}
+
+uint32_t livePeerPid() {
+  static Child sleeper = spawnSelf("sleep", {});
+  return sleeper.id;
+}
+
+}  // namespace funkhaus::test

@@ -1,0 +1,43 @@
+// Child processes of the Windows test program: the .exe starts itself with
+// `--child ROLE ARGS...` (CreateProcess; Windows has no fork), handing it the handles it names
+// on its command line. Used by the Windows tests on their main thread.
+#pragma once
+
+#include <windows.h>
+
+#include <string>
+#include <vector>
+
+#include "funkhaus/platform/handle.h"
+#include "funkhaus/platform/process.h"
+
+namespace funkhaus::test {
+
+struct Child {
+  platform::UniqueHandle process;
+  platform::ProcessId id = 0;
+};
+
+// Starts this program as `--child ROLE ARGS...`; the child inherits exactly `inherit` (same
+// handle values: pass them in `args`). Kill-on-close Job Object: it never outlives the tests.
+Child spawnSelf(const std::string& role, const std::vector<std::string>& args,
+                const std::vector<HANDLE>& inherit = {});
+
+// Waits for the child to end (at most timeout_ms) and returns its exit code; -1 on timeout.
+int exitCodeOf(const Child& child, DWORD timeout_ms = 60'000);
+
+// A handle value as a command-line argument and back.
+std::string handleArg(HANDLE handle);
+HANDLE handleFromArg(const char* arg);
+
+// The child side: runs ROLE (argv[0]) with its arguments (argv[1..]); the exit code is the
+// result, 100 for an unknown role.
+int runChild(int argc, char** argv);
+
+// Registers a role, at namespace scope in a test file: `ChildRole role("name", function);`.
+struct ChildRole {
+  using Function = int (*)(int argc, char** argv);
+  ChildRole(const char* name, Function function);
+};
+
+}  // namespace funkhaus::test
