@@ -105,6 +105,19 @@ TEST(FunkhausdStats, ACaptureOfTheRunningPipelineHasCaptureAndEncodeFps) {
   EXPECT_EQ(run(ctl + " stats rm " + id).second, 0);
   EXPECT_FALSE(fs::exists(dir / (id + ".json")));
   EXPECT_EQ(run(ctl + " stats rm " + id + " 2>/dev/null").second, 1);
+
+  // funkhausd stopping (SIGTERM) saves the armed capture complete.
+  const json second = d.call(R"({"cmd":"stats-start","name":"term"})");
+  ASSERT_EQ(second["ok"], true) << second.dump();
+  std::this_thread::sleep_for(1500ms);
+  const int status = d.stop(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  std::ifstream term(dir / (second["id"].get<std::string>() + ".json"));
+  const json saved = json::parse(term, nullptr, false);
+  ASSERT_TRUE(saved.is_object());
+  EXPECT_EQ(saved["complete"], true);
+  EXPECT_TRUE(saved["stopped_unix_ms"].is_number_integer());
+  EXPECT_GE(saved["t"].size(), 1u);
 }
 
 TEST(FunkhausdStats, ACaptureArmedWhenFunkhausdIsKilledIsKeptUpToItsLastSave) {
