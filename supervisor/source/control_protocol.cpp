@@ -74,7 +74,9 @@ Result<ControlRequest> parseRecorder(const nlohmann::json& j, ControlRequest::Ki
   const bool takes_id = kind == Kind::kStatsShow || kind == Kind::kStatsRm;
   for (const auto& [key, value] : j.items())
     if (key != "cmd" && !(key == "id" && takes_id) &&
-        !(key == "name" && kind == Kind::kStatsStart) && !(key == "seconds" && kind == Kind::kLogs))
+        !(key == "name" && kind == Kind::kStatsStart) &&
+        !(key == "seconds" && kind == Kind::kLogs) &&
+        !((key == "from" || key == "count") && kind == Kind::kStatsShow))
       return makeError("{} takes no \"{}\"", name, key.substr(0, 64));
   if (takes_id) {
     const auto id = j.find("id");
@@ -93,6 +95,13 @@ Result<ControlRequest> parseRecorder(const nlohmann::json& j, ControlRequest::Ki
       return makeError("stats-start: \"name\" must be 1 to 64 bytes without control characters");
     r.name = text;
   }
+  for (const auto& [key, out] : {std::pair{"from", &r.from}, std::pair{"count", &r.count}})
+    if (const auto v = j.find(key); v != j.end()) {
+      if (!v->is_number_unsigned() || v->get<uint64_t>() > kMaxStatsSamples)
+        return makeError("stats-show: \"{}\" must be an integer from 0 to {}", key,
+                         kMaxStatsSamples);
+      *out = static_cast<uint32_t>(v->get<uint64_t>());
+    }
   if (kind == Kind::kLogs) {
     r.seconds = 300;
     if (const auto s = j.find("seconds"); s != j.end()) {
@@ -138,7 +147,7 @@ Result<ControlRequest> parseControlRequest(std::string_view line) {
   for (const auto& [key, value] : j.items())
     if (key != "cmd" && key != "worker" && key != "width" && key != "height" &&
         key != "refresh_hz" && key != "pin" && key != "address" && key != "id" &&
-        key != "password" && key != "name" && key != "seconds")
+        key != "password" && key != "name" && key != "seconds" && key != "from" && key != "count")
       return makeError("unknown request field \"{}\"", key.substr(0, 64));
   const auto cmd = j.find("cmd");
   if (cmd == j.end() || !cmd->is_string()) return makeError("request needs a string \"cmd\"");
@@ -146,7 +155,7 @@ Result<ControlRequest> parseControlRequest(std::string_view line) {
   if (servingWorker(name) != nullptr) return parseForward(j, name);
   for (const auto& [command, kind] : kRecorderCommands)
     if (name == command) return parseRecorder(j, kind, name);
-  for (const char* key : {"name", "seconds"})
+  for (const char* key : {"name", "seconds", "from", "count"})
     if (j.contains(key)) return makeError("{} takes no \"{}\"", name.substr(0, 64), key);
   for (const char* key : {"pin", "address", "id", "password"})
     if (j.contains(key)) return makeError("{} takes no \"{}\"", name.substr(0, 64), key);
@@ -228,6 +237,8 @@ std::string encodeControlRequest(const ControlRequest& request) {
       if (!request.id.empty()) j["id"] = request.id;
       if (!request.name.empty()) j["name"] = request.name;
       if (request.kind == ControlRequest::Kind::kLogs) j["seconds"] = request.seconds;
+      if (request.from != 0) j["from"] = request.from;
+      if (request.count != 0) j["count"] = request.count;
       return j.dump();
   }
   j["worker"] = request.worker;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -118,6 +119,23 @@ std::string statsId(int64_t unix_ms, std::string_view name) {
     for (const char c : name) id += validStatsId(std::string_view(&c, 1)) && c != '.' ? c : '-';
   }
   return id.substr(0, 64);
+}
+
+nlohmann::json statsSlice(const nlohmann::json& capture, size_t from, size_t count) {
+  nlohmann::json out = capture;
+  auto cut = [&](nlohmann::json& a) {
+    if (!a.is_array()) return;
+    const size_t begin = std::min(from, a.size());
+    const size_t end = count == 0 ? a.size() : std::min(a.size(), begin + count);
+    a = nlohmann::json(std::vector<nlohmann::json>(a.begin() + static_cast<long>(begin),
+                                                   a.begin() + static_cast<long>(end)));
+  };
+  out["samples"] = capture.contains("t") && capture["t"].is_array() ? capture["t"].size() : 0;
+  out["from"] = from;
+  if (out.contains("t")) cut(out["t"]);
+  if (out.contains("series") && out["series"].is_object())
+    for (auto& [name, values] : out["series"].items()) cut(values);
+  return out;
 }
 
 std::optional<ProcessUsage> readProcessUsage(int pid) {

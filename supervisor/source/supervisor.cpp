@@ -649,6 +649,8 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
       case ControlRequest::Kind::kStatsShow: {
         auto capture = stats_.show(request.id);
         if (!capture) return fail(capture.error());
+        if (request.from != 0 || request.count != 0)
+          *capture = statsSlice(*capture, request.from, request.count);
         return dumpSafe({{"ok", true}, {"capture", std::move(*capture)}});
       }
       case ControlRequest::Kind::kStatsRm: {

@@ -146,6 +146,10 @@ TEST(ControlProtocol, StatsRecorderAndLogsCommands) {
   EXPECT_EQ(show->kind, Kind::kStatsShow);
   EXPECT_EQ(show->id, "20261203-141500-a.b_c");
   EXPECT_FALSE(isMutating(*show)) << "anyone who may see the status may see a capture";
+  auto page = parseControlRequest(R"({"cmd":"stats-show","id":"x","from":100,"count":50})");
+  ASSERT_TRUE(page.ok()) << page.error().message;
+  EXPECT_EQ(page->from, 100u);
+  EXPECT_EQ(page->count, 50u);
   auto rm = parseControlRequest(R"({"cmd":"stats-rm","id":"x"})");
   ASSERT_TRUE(rm.ok());
   EXPECT_TRUE(isMutating(*rm));
@@ -164,13 +168,15 @@ TEST(ControlProtocol, StatsRecorderAndLogsCommands) {
   ASSERT_TRUE(default_logs.ok());
   EXPECT_EQ(default_logs->seconds, 300u);
   // Each survives its own encoding.
-  for (const auto& r : {*start, *unnamed, *show, *rm, *list, *stop, *logs}) {
+  for (const auto& r : {*start, *unnamed, *show, *page, *rm, *list, *stop, *logs}) {
     auto again = parseControlRequest(encodeControlRequest(r));
     ASSERT_TRUE(again.ok()) << encodeControlRequest(r);
     EXPECT_EQ(again->kind, r.kind);
     EXPECT_EQ(again->id, r.id);
     EXPECT_EQ(again->name, r.name);
     EXPECT_EQ(again->seconds, r.seconds);
+    EXPECT_EQ(again->from, r.from);
+    EXPECT_EQ(again->count, r.count);
   }
 }
 
@@ -196,6 +202,13 @@ TEST(ControlProtocol, StatsRecorderRefusals) {
               "logs: \"seconds\" must be an integer from 1 to 3600")
         << s;
   EXPECT_EQ(refusal(R"({"cmd":"status","name":"x"})"), "status takes no \"name\"");
+  EXPECT_EQ(refusal(R"({"cmd":"stats-show","id":"x","from":-1})"),
+            "stats-show: \"from\" must be an integer from 0 to 10800");
+  EXPECT_EQ(refusal(R"({"cmd":"stats-show","id":"x","count":10801})"),
+            "stats-show: \"count\" must be an integer from 0 to 10800");
+  EXPECT_EQ(refusal(R"({"cmd":"stats-rm","id":"x","from":1})"), "stats-rm takes no \"from\"");
+  EXPECT_EQ(refusal(R"({"cmd":"logs","count":1})"), "logs takes no \"count\"");
+  EXPECT_EQ(refusal(R"({"cmd":"status","from":1})"), "status takes no \"from\"");
   EXPECT_EQ(refusal(R"({"cmd":"restart","worker":"encode","seconds":1})"),
             "restart takes no \"seconds\"");
 }

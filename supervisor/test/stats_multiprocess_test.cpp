@@ -82,6 +82,13 @@ TEST(FunkhausdStats, ACaptureOfTheRunningPipelineHasCaptureAndEncodeFps) {
       EXPECT_GT(v.get<double>(), 0.0);
     }
 
+  // A page of it, as the console asks for one (a worker channel's reply holds 64 KiB).
+  const json page = d.call(R"({"cmd":"stats-show","id":")" + id + R"(","from":1,"count":2})");
+  ASSERT_EQ(page["ok"], true) << page.dump();
+  EXPECT_EQ(page["capture"]["t"], json({file["t"][1], file["t"][2]}));
+  EXPECT_EQ(page["capture"]["series"]["encode.fps"].size(), 2u);
+  EXPECT_EQ(page["capture"]["samples"], samples);
+
   // funkhausctl's views: the list, the table, CSV (a row per second), JSON.
   const auto [listed, list_rc] = run(ctl + " stats list");
   EXPECT_EQ(list_rc, 0);

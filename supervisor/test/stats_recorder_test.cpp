@@ -312,6 +312,22 @@ TEST_F(StatsRecorderTest, ASymlinkedDirectoryIsRefused) {
   EXPECT_TRUE(fs::is_empty(root_ / "elsewhere"));
 }
 
+TEST(StatsSlice, APageOfEverySeries) {
+  const json capture = {
+      {"id", "x"},
+      {"t", {1, 2, 3, 4, 5}},
+      {"series", {{"a.fps", {1, 2, 3, 4, 5}}, {"b.fps", {nullptr, 2, nullptr, 4, 5}}}}};
+  const json page = statsSlice(capture, 1, 2);
+  EXPECT_EQ(page["t"], json({2, 3}));
+  EXPECT_EQ(page["series"]["a.fps"], json({2, 3}));
+  EXPECT_EQ(page["series"]["b.fps"], json({2, nullptr}));
+  EXPECT_EQ(page["samples"], 5);
+  EXPECT_EQ(page["from"], 1);
+  EXPECT_EQ(page["id"], "x");
+  EXPECT_EQ(statsSlice(capture, 3, 0)["t"], json({4, 5})) << "count 0: to the end";
+  EXPECT_EQ(statsSlice(capture, 9, 2)["t"], json::array()) << "past the end: empty";
+}
+
 TEST_F(StatsRecorderTest, ProcessUsageOfThisProcess) {
   auto usage = readProcessUsage(getpid());
   ASSERT_TRUE(usage.has_value());

@@ -15,7 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!again || again->kind != r->kind || again->worker != r->worker ||
         again->width != r->width || again->height != r->height ||
         again->refresh_hz != r->refresh_hz || again->id != r->id || again->name != r->name ||
-        again->seconds != r->seconds)
+        again->seconds != r->seconds || again->from != r->from || again->count != r->count)
       __builtin_trap();
   }
   return 0;
@@ -27,7 +27,8 @@ std::vector<std::vector<uint8_t>> fuzzSeeds() {
                         R"({"cmd":"stop","worker":"net"})",
                         R"({"cmd":"mode","width":1280,"height":720,"refresh_hz":60})",
                         R"({"cmd":"stats-start","name":"run 1"})", R"({"cmd":"stats-stop"})",
-                        R"({"cmd":"stats-list"})", R"({"cmd":"stats-show","id":"20261203-1"})",
+                        R"({"cmd":"stats-list"})",
+                        R"({"cmd":"stats-show","id":"20261203-1","from":100,"count":50})",
                         R"({"cmd":"stats-rm","id":"a.b_c-d"})", R"({"cmd":"logs","seconds":60})"})
     out.emplace_back(s.begin(), s.end());
   return out;

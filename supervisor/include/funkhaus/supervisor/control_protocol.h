@@ -40,6 +40,9 @@ struct ControlRequest {
                          // capture's id (^[A-Za-z0-9._-]+$, 1 to 64)
   std::string name;      // stats-start: optional, 1 to 64 bytes without control characters
   uint32_t seconds = 0;  // logs: 1 to 3600
+  // stats-show: optional, the samples [from, from + count) only (a worker channel's reply holds
+  // 64 KiB: the console pages); count 0: all.
+  uint32_t from = 0, count = 0;
   std::string password;  // set-password (the console's): 8 to 1024 bytes, no control characters
 };
 
@@ -48,7 +51,8 @@ struct ControlRequest {
 // {"cmd":"pair","pin":"1234"[,"address":"A"]}, {"cmd":"unpair","id":"HEX"},
 // {"cmd":"set-password","password":"P"} or {"cmd":"new-metrics-token"}. Errors say what
 // is wrong; unknown fields are refused. The stats recorder's: {"cmd":"stats-start"[,"name":N]},
-// {"cmd":"stats-stop"|"stats-list"}, {"cmd":"stats-show"|"stats-rm","id":ID} and
+// {"cmd":"stats-stop"|"stats-list"}, {"cmd":"stats-show","id":ID[,"from":F,"count":C]},
+// {"cmd":"stats-rm","id":ID} and
 // {"cmd":"logs","seconds":S}.
 Result<ControlRequest> parseControlRequest(std::string_view line);
 

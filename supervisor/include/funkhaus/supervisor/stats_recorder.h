@@ -36,6 +36,11 @@ struct ProcessUsage {
   double cpu_seconds = 0;
   double rss_bytes = 0;
 };
+// A capture's JSON with only the samples [from, from + count) (count 0: to the end) of `t` and
+// of every series, and "from" and "samples" (all of them) added: a page small enough for a
+// worker channel's 64 KiB reply.
+nlohmann::json statsSlice(const nlohmann::json& capture, size_t from, size_t count);
+
 // /proc/<pid>/stat (utime + stime) and /proc/<pid>/statm (resident); none when unreadable.
 std::optional<ProcessUsage> readProcessUsage(int pid);
 
