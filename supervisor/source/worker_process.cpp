@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <cerrno>
 #include <cstring>
+#include <nlohmann/json.hpp>
 
 #include "funkhaus/abi/abi.h"
 
@@ -97,6 +98,15 @@ Result<void> WorkerProcess::request(std::string text, Duration timeout, ReplyHan
 
 Result<void> WorkerProcess::reply(uint32_t id, std::string text) {
   if (!process_) return makeError("{} is gone", name_);
+  // Too large for one message (a long stats capture, many log lines): the worker gets an error
+  // it can show instead of no reply at all.
+  if (text.size() > abi::kMaxMessageText)
+    text = nlohmann::json(
+               {{"ok", false},
+                {"error", fmt::format("the reply of {} bytes is larger than a worker channel's {}: "
+                                      "ask for less (stats-show from/count, logs seconds)",
+                                      text.size(), abi::kMaxMessageText)}})
+               .dump();
   return process_->send(ReplyMessage{id, std::move(text)});
 }
 

@@ -9,9 +9,11 @@
 #include <csignal>
 #include <deque>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <tuple>
 
 #include "funkhaus/abi/exit_codes.h"
+#include "funkhaus/abi/message.h"
 #include "funkhaus/supervisor/event_router.h"
 
 namespace funkhaus::supervisor {
@@ -38,6 +40,7 @@ struct FakeProcess final : LaunchedProcess {
   Result<void> send(const Message& m) override {
     if (std::holds_alternative<RingFdsMessage>(m)) ++hand_overs;
     if (auto* c = std::get_if<CommandMessage>(&m)) commands.push_back(c->body.command);
+    if (auto* r = std::get_if<ReplyMessage>(&m)) replies.push_back(r->text);
     return {};
   }
   void terminate() override { ++terminates; }
@@ -48,6 +51,7 @@ struct FakeProcess final : LaunchedProcess {
   ProcessEvents* events;
   Launches* launches;
   int terminates = 0, kills = 0, hand_overs = 0;
+  std::vector<std::string> replies;
   std::vector<uint32_t> commands;
 };
 
@@ -738,6 +742,18 @@ TEST_F(Machine, HostWorkerRequestsReachTheHooksAndForwardedRequestsGetTheirRepli
   ASSERT_EQ(replies.size(), 1u);
   EXPECT_EQ(*replies[0], R"({"ok":true,"clients":[]})");
   web->events->onMessage(ReplyMessage{99, "{}"});  // nobody asked: ignored, not fatal
+  ASSERT_EQ(web->replies.size(), 1u);
+  EXPECT_EQ(web->replies[0], R"({"ok":true})");
+  // A reply too large for one message becomes an error the worker can show.
+  ASSERT_TRUE(machine().find("web")->reply(8, std::string(abi::kMaxMessageText + 1, 'x')).ok());
+  ASSERT_EQ(web->replies.size(), 2u);
+  const auto too_large = nlohmann::json::parse(web->replies[1], nullptr, false);
+  ASSERT_TRUE(too_large.is_object()) << web->replies[1];
+  EXPECT_EQ(too_large["ok"], false);
+  EXPECT_NE(too_large["error"].get<std::string>().find("larger than a worker channel"),
+            std::string::npos);
+  ASSERT_TRUE(machine().find("web")->reply(9, std::string(abi::kMaxMessageText, 'x')).ok());
+  EXPECT_EQ(web->replies[2].size(), abi::kMaxMessageText) << "one that fits goes as it is";
   EXPECT_EQ(web->kills, 0);
   clock_.advance(5001ms);
   beat("web");
