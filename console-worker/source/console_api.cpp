@@ -104,8 +104,11 @@ void ConsoleApi::handle(const HttpRequest& request, Respond respond) {
 void ConsoleApi::route(const HttpRequest& request, const Route& r, const Target& target,
                        const Respond& respond) {
   using K = Route::Kind;
-  if (r.kind == K::kNotFound) return respond(errorResponse(404, "no such page"));
-  if (r.kind == K::kMethodNotAllowed) return respond(errorResponse(405, "method not allowed"));
+  // Outside /api: unknown paths and methods at once. Under /api only a logged-in user learns
+  // which exist.
+  if (!r.api && r.kind == K::kNotFound) return respond(errorResponse(404, "no such page"));
+  if (!r.api && r.kind == K::kMethodNotAllowed)
+    return respond(errorResponse(405, "method not allowed"));
   if (r.kind == K::kIndex) return file(options_.web_root / "index.html", respond);
   if (r.kind == K::kAsset) {
     const auto path = assetPath(options_.web_root / "assets", r.arg);
@@ -122,6 +125,8 @@ void ConsoleApi::route(const HttpRequest& request, const Route& r, const Target&
   const auto token = cookieValue(request.cookie, kSessionCookie);
   const auto csrf = token ? sessions_.csrfOf(*token) : std::nullopt;
   if (!csrf) return respond(errorResponse(401, "log in first"));
+  if (r.kind == K::kNotFound) return respond(errorResponse(404, "no such page"));
+  if (r.kind == K::kMethodNotAllowed) return respond(errorResponse(405, "method not allowed"));
   if (r.mutating && !constantTimeEqual(request.csrf_token, *csrf))
     return respond(errorResponse(403, "missing or wrong X-CSRF-Token"));
   const auto body = bodyObject(request.body);

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <array>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
@@ -26,6 +27,7 @@ namespace {
 
 constexpr uint32_t kMaxHeaderBytes = 16 * 1024;
 constexpr size_t kMaxQueuedEvents = 64;
+constexpr uint64_t kReadBodyLimit = 1 << 20;
 
 std::string addressText(const asio::ip::address& address) {
   if (address.is_v6() && address.to_v6().is_v4_mapped())
@@ -73,6 +75,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void close();
   // An event stream reads nothing more: any byte or the end closes it (the browser left).
   void watchStream();
+  // After refusing a request whose body still comes: reads and drops it (up to 1 MiB, 2 s) so
+  // that closing does not reset the connection before the client read the answer.
+  void drain(size_t left);
 
   std::shared_ptr<Shared> shared_;
   beast::ssl_stream<beast::tcp_stream> stream_;
@@ -84,7 +89,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool keep_alive_ = false;
   bool event_stream_ = false;
   bool closing_ = false;
+  bool drain_ = false;
   char ignored_byte_ = 0;
+  std::array<char, 16384> sink_{};
   uint64_t request_ = 0;  // the one being answered (a late answer to an old one is dropped)
 };
 
@@ -134,7 +141,9 @@ void Connection::failed(const char* what, beast::error_code ec) {
 void Connection::read() {
   parser_.emplace();
   parser_->header_limit(kMaxHeaderBytes);
-  parser_->body_limit(kMaxBody);
+  // Bodies up to 1 MiB are read whole and then refused (a clean 413 the client reads); beyond,
+  // the connection ends after the 413.
+  parser_->body_limit(kReadBodyLimit);
   tcpStream().expires_after(shared_->options.read_timeout);
   auto self = shared_from_this();
   http::async_read(stream_, buffer_, *parser_, [self](beast::error_code ec, size_t) {
@@ -150,6 +159,7 @@ void Connection::read() {
 
 void Connection::dispatch() {
   const auto& m = parser_->get();
+  if (m.body().size() > kMaxBody) return send(errorResponse(413, "the body is over 64 KiB"), false);
   HttpRequest r;
   r.method = std::string(m.method_string());
   r.target = std::string(m.target());
@@ -185,6 +195,7 @@ void Connection::send(HttpResponse response, bool keep_alive) {
   }
   // After a refused body or header the rest of the request is still unread: close.
   keep_alive_ = keep_alive && !event_stream_ && response.status != 413 && response.status != 431;
+  drain_ = response.status == 413 || response.status == 431;
   out_.push_back(serialize(response, keep_alive_));
   writeNext();
 }
@@ -214,7 +225,17 @@ void Connection::writeNext() {
       return;
     }
     if (self->keep_alive_) return self->read();
+    if (self->drain_) return self->drain(1 << 20);
     self->close();
+  });
+}
+
+void Connection::drain(size_t left) {
+  tcpStream().expires_after(std::chrono::seconds(2));
+  auto self = shared_from_this();
+  stream_.async_read_some(asio::buffer(sink_), [self, left](beast::error_code ec, size_t n) {
+    if (ec || n >= left) return self->close();
+    self->drain(left - n);
   });
 }
 
