@@ -18,7 +18,7 @@ mkdir -p "$WINEPREFIX"  # wineserver -p does not start without it
 # and is stopped at the end (wineserver -k), so nothing of ours outlives the tests.
 # Without a persistent server every test .exe would boot Wine again (~3 s each instead of ~0.2).
 start=$(date +%s)
-wineserver -p </dev/null >/dev/null 2>&1
+wineserver -p </dev/null >/dev/null 2>&1 || true  # fails when one is up already: fine
 trap 'wineserver -k </dev/null >/dev/null 2>&1 || true' EXIT
 /usr/lib/wine/wine64 wineboot -u </dev/null >/dev/null 2>&1
 echo "test-windows: Wine prefix $WINEPREFIX ready in $(( $(date +%s) - start )) s"
@@ -28,5 +28,7 @@ build_dir=$root/build-windows
   -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchains/mingw-w64.cmake" -DFUNKHAUS_BUILD_BENCH=OFF
 cd "$build_dir"
 built=$(date +%s)
-ctest -L windows --output-on-failure --timeout 600
+# A failed test runs once more (its failure stays in the log): Wine 8 once failed to start a
+# test .exe at all here (***Failed in 0.00 s, no output; 1 of ~1300 launches).
+ctest -L windows --output-on-failure --timeout 600 --repeat until-pass:2
 echo "test-windows: tests ran in $(( $(date +%s) - built )) s"
