@@ -53,6 +53,67 @@ void copyFields(const json& from, json& to, std::initializer_list<const char*> k
     if (const auto it = from.find(key); it != from.end()) to[key] = *it;
 }
 
+// Fetches a whole capture page by page and answers it as one capture JSON.
+class CapturePager : public std::enable_shared_from_this<CapturePager> {
+ public:
+  static constexpr uint64_t kPage = 50;       // samples of every series: well below 64 KiB
+  static constexpr uint64_t kMaxPages = 400;  // 20 000 samples: beyond the 3 h bound
+
+  static void start(ControlLink& link, std::string id, Respond respond) {
+    std::shared_ptr<CapturePager> p(new CapturePager(link, std::move(id), std::move(respond)));
+    p->next();
+  }
+
+ private:
+  CapturePager(ControlLink& link, std::string id, Respond respond)
+      : link_(link), id_(std::move(id)), respond_(std::move(respond)) {}
+
+  void next() {
+    auto self = shared_from_this();
+    link_.request({{"cmd", "stats-show"}, {"id", id_}, {"from", from_}, {"count", kPage}},
+                  [self](Result<std::string> reply) { self->take(std::move(reply)); });
+  }
+
+  void take(Result<std::string> reply) {
+    if (!reply) return respond_(errorResponse(502, "funkhausd: " + reply.error().message));
+    json j = json::parse(*reply, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object()) return respond_(errorResponse(502, "funkhausd sent an unreadable reply"));
+    if (j.value("ok", false) != true) {
+      const auto e = j.find("error");
+      return respond_(errorResponse(
+          400, e != j.end() && e->is_string() ? e->get<std::string>() : "funkhausd refused"));
+    }
+    json page = j.contains("capture") ? std::move(j["capture"]) : json();
+    if (!page.is_object() || !page.contains("t") || !page["t"].is_array())
+      return respond_(errorResponse(502, "funkhausd sent a capture without \"t\""));
+    const uint64_t total = page.value("samples", uint64_t{0});
+    const size_t got = page["t"].size();
+    if (pages_++ == 0) {
+      capture_ = std::move(page);
+    } else {
+      for (auto& v : page["t"]) capture_["t"].push_back(std::move(v));
+      if (page.contains("series") && page["series"].is_object())
+        for (auto& [name, values] : page["series"].items())
+          if (values.is_array() && capture_["series"].contains(name) &&
+              capture_["series"][name].is_array())
+            for (auto& v : values) capture_["series"][name].push_back(std::move(v));
+    }
+    from_ += got;
+    if (got > 0 && from_ < total && pages_ < kMaxPages) return next();
+    capture_.erase("from");
+    HttpResponse out;
+    out.body = dumpSafe({{"ok", true}, {"capture", std::move(capture_)}});
+    respond_(std::move(out));
+  }
+
+  ControlLink& link_;
+  std::string id_;
+  Respond respond_;
+  uint64_t from_ = 0;
+  uint64_t pages_ = 0;
+  json capture_;
+};
+
 }  // namespace
 
 HttpResponse errorResponse(int status, const std::string& message) {
@@ -186,8 +247,22 @@ void ConsoleApi::route(const HttpRequest& request, const Route& r, const Target&
     }
     case K::kStatsStop:
       return forward({{"cmd", "stats-stop"}}, respond);
-    case K::kStatsShow:
-      return forward({{"cmd", "stats-show"}, {"id", r.arg}}, respond);
+    case K::kStatsShow: {
+      // ?from=F&count=C: that page as funkhausd answers it; else the whole capture, fetched in
+      // pages (a worker channel's reply holds 64 KiB).
+      json c = {{"cmd", "stats-show"}, {"id", r.arg}};
+      for (const char* key : {"from", "count"})
+        if (const auto it = target.query.find(key); it != target.query.end()) {
+          uint64_t v = 0;
+          const std::string& t = it->second;
+          auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+          if (ec != std::errc() || end != t.data() + t.size() || v > 1'000'000)
+            return respond(errorResponse(400, std::string(key) + " must be an integer"));
+          c[key] = v;
+        }
+      if (c.contains("from") || c.contains("count")) return forward(std::move(c), respond);
+      return CapturePager::start(link_, r.arg, respond);
+    }
     case K::kStatsRm:
       return forward({{"cmd", "stats-rm"}, {"id", r.arg}}, respond);
     case K::kLogs: {

@@ -222,7 +222,8 @@ TEST_F(ConsoleApiTest, EachCallBecomesItsControlRequest) {
        {{"cmd", "stats-start"}, {"name", "run 1"}}},
       {post("/api/stats/start"), {{"cmd", "stats-start"}}},
       {post("/api/stats/stop"), {{"cmd", "stats-stop"}}},
-      {get("/api/stats/20261203-140000"), {{"cmd", "stats-show"}, {"id", "20261203-140000"}}},
+      {get("/api/stats/20261203-140000?from=10&count=5"),
+       {{"cmd", "stats-show"}, {"id", "20261203-140000"}, {"from", 10}, {"count", 5}}},
       {post("/api/stats/20261203-140000", "", "DELETE"),
        {{"cmd", "stats-rm"}, {"id", "20261203-140000"}}},
       {get("/api/logs?seconds=120"), {{"cmd", "logs"}, {"seconds", 120}}},
@@ -242,6 +243,53 @@ TEST_F(ConsoleApiTest, EachCallBecomesItsControlRequest) {
   EXPECT_EQ(get("/api/stats/%2e%2e").status, 400);
   EXPECT_EQ(get("/api/stats/a%20b").status, 404);
   EXPECT_EQ(link_.sent.size(), cases.size()) << "refused before funkhausd";
+}
+
+// funkhausd's stats-show with from/count (stats_recorder.cpp statsSlice) over a capture of 120.
+class PagingLink final : public ControlLink {
+ public:
+  void request(const json& r, std::function<void(Result<std::string>)> done) override {
+    sent.push_back(r);
+    const size_t from = r.value("from", size_t{0}), count = r.value("count", size_t{0});
+    json t = json::array(), fps = json::array();
+    for (size_t i = from; i < std::min<size_t>(120, from + count); ++i) {
+      t.push_back(i + 1);
+      fps.push_back(i % 7 == 0 ? json() : json(60.0 - double(i % 3)));
+    }
+    done(json({{"ok", true},
+               {"capture",
+                {{"id", r["id"]},
+                 {"samples", 120},
+                 {"from", from},
+                 {"t", t},
+                 {"series", {{"capture.fps", fps}}}}}})
+             .dump());
+  }
+  std::vector<json> sent;
+};
+
+TEST_F(ConsoleApiTest, AWholeCaptureIsFetchedInPagesAndAnsweredAsOne) {
+  logIn();
+  PagingLink paging;
+  ConsoleApi api(ConsoleApiOptions{dir_ / "web", true}, secrets_, sessions_, limiter_, paging);
+  HttpRequest r = req("GET", "/api/stats/20261203-140000-run");
+  r.cookie = "fh_session=" + session_.token;
+  r.host = "127.0.0.1:47990";
+  std::optional<HttpResponse> out;
+  api.handle(r, [&](HttpResponse response) { out = std::move(response); });
+  ASSERT_TRUE(out.has_value());
+  ASSERT_EQ(out->status, 200) << out->body;
+  const json capture = json::parse(out->body)["capture"];
+  ASSERT_EQ(capture["t"].size(), 120u);
+  ASSERT_EQ(capture["series"]["capture.fps"].size(), 120u);
+  for (size_t i = 0; i < 120; ++i) EXPECT_EQ(capture["t"][i], i + 1);
+  EXPECT_TRUE(capture["series"]["capture.fps"][7].is_null()) << "absent stays absent";
+  EXPECT_EQ(capture["samples"], 120);
+  EXPECT_FALSE(capture.contains("from"));
+  ASSERT_EQ(paging.sent.size(), 3u) << "pages of 50";
+  EXPECT_EQ(
+      paging.sent[2],
+      json({{"cmd", "stats-show"}, {"id", "20261203-140000-run"}, {"from", 100}, {"count", 50}}));
 }
 
 TEST_F(ConsoleApiTest, FunkhausdsRefusalsAndABrokenChannelAreErrors) {
@@ -319,7 +367,7 @@ TEST_F(OffLoopbackTest, MetricsNeedTheBearerToken) {
   HttpRequest r = req("GET", "/metrics");
   r.authorization = "Bearer " + *token;
   EXPECT_EQ(call(r).status, 200);
-  r.authorization = "Bearer " + token->substr(0, 63) + "0";
+  r.authorization = "Bearer " + token->substr(0, 63) + (token->back() == '0' ? "1" : "0");
   EXPECT_EQ(call(r).status, 401);
   r.authorization = *token;
   EXPECT_EQ(call(r).status, 401);

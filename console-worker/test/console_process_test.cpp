@@ -137,6 +137,32 @@ TEST_F(ConsoleProcess, BadInputIsRefusedOverRealHttps) {
             "429");
 }
 
+TEST_F(ConsoleProcess, AStatsCaptureStartedAndStoppedThroughTheConsoleComesBackWhole) {
+  setPasswordAndLogIn();
+  const std::string started = withSession(
+      "-H 'Content-Type: application/json' -d "
+      "'{\"name\":\"console\"}' " +
+      url_ + "/api/stats/start");
+  ASSERT_EQ(code(started), "200") << started;
+  const std::string id =
+      json::parse(started.substr(0, started.size() - 4))["id"].get<std::string>();
+  std::this_thread::sleep_for(2500ms);
+  const std::string stopped = withSession("-X POST " + url_ + "/api/stats/stop");
+  ASSERT_EQ(code(stopped), "200") << stopped;
+  const std::string list = withSession(url_ + "/api/stats");
+  EXPECT_NE(list.find(id), std::string::npos) << list;
+  const std::string shown = withSession(url_ + "/api/stats/" + id);
+  ASSERT_EQ(code(shown), "200") << shown.substr(0, 300);
+  const json capture = json::parse(shown.substr(0, shown.size() - 4))["capture"];
+  EXPECT_EQ(capture["id"], id);
+  EXPECT_GE(capture["t"].size(), 2u);
+  EXPECT_EQ(capture["t"].size(), capture["samples"].get<size_t>());
+  for (const auto& [name, values] : capture["series"].items())
+    EXPECT_EQ(values.size(), capture["t"].size()) << name;
+  EXPECT_EQ(code(withSession("-X DELETE " + url_ + "/api/stats/" + id)), "200");
+  EXPECT_EQ(code(withSession(url_ + "/api/stats/" + id)), "400") << "removed";
+}
+
 TEST_F(ConsoleProcess, MetricsWithAndWithoutTheToken) {
   // On loopback no token is needed; a token from funkhausctl works too and is printed once.
   const std::string plain = curl(url_ + "/metrics");
