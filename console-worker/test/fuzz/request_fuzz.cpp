@@ -40,8 +40,8 @@ struct World {
     secrets.emplace(std::move(*s));
     if (!secrets->setPassword("password1").ok()) std::abort();
     session = sessions.create();
-    std::atexit([] { std::filesystem::remove_all(world().dir); });
   }
+  ~World() { std::filesystem::remove_all(dir); }
   static World& world();
   std::filesystem::path dir;
   std::optional<Secrets> secrets;
