@@ -89,6 +89,9 @@ void expectSameConfig(const Config& a, const Config& b) {
   EXPECT_EQ(a.gamestream.name, b.gamestream.name);
   EXPECT_EQ(a.gamestream.mdns, b.gamestream.mdns);
   EXPECT_EQ(a.gamestream.apps.size(), b.gamestream.apps.size());
+  EXPECT_EQ(a.console.enabled, b.console.enabled);
+  EXPECT_EQ(a.console.address, b.console.address);
+  EXPECT_EQ(a.console.port, b.console.port);
   EXPECT_EQ(a.audio.enabled, b.audio.enabled);
   EXPECT_EQ(a.audio.channels, b.audio.channels);
   EXPECT_EQ(a.audio.bitrate, b.audio.bitrate);
@@ -137,6 +140,9 @@ TEST(ShippedConfig, EveryCommentedValueIsTheBuiltInDefault) {
                                           "gamestream.base_port",
                                           "gamestream.listen_address",
                                           "gamestream.mdns",
+                                          "console.enabled",
+                                          "console.address",
+                                          "console.port",
                                           "audio.enabled",
                                           "audio.channels",
                                           "audio.frame_ms",

@@ -784,6 +784,7 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
     config->gamestream.enabled = options_.config.gamestream.enabled;
     config->gamestream.base_port = options_.config.gamestream.base_port;
     config->gamestream.listen_address = options_.config.gamestream.listen_address;
+    config->console = options_.config.console;  // its socket and the host set stay
     resolveDefaults(*config, options_.worker_dir);
     options_.config = std::move(*config);
     machine_.setConfig(options_.config);
