@@ -322,7 +322,9 @@ class Soak {
                       ? "none"
                       : fmt::format("{:.0f}", ms(static_cast<uint64_t>(f.successor_ns))).c_str());
       for (size_t i = 0; i < slots_.size(); ++i) {
-        const uint64_t p = pauseAround(slots_[i].arrivals, f.at_ns, window, t1);
+        // A gap that spans the next fault is that fault's.
+        const uint64_t next = k + 1 < faults_.size() ? faults_[k + 1].at_ns : UINT64_MAX;
+        const uint64_t p = pauseAround(slots_[i].arrivals, f.at_ns, window, t1, next);
         if (f.kind != "churn") pauses[i].push_back(p);
         std::printf("  %11.0f", ms(p));
       }

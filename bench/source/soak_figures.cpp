@@ -116,7 +116,7 @@ HostSample sampleHost(pid_t pid, uint64_t at_ns) {
 }
 
 uint64_t pauseAround(const std::vector<uint64_t>& arrivals, uint64_t at_ns, uint64_t window_ns,
-                     uint64_t end_ns) {
+                     uint64_t end_ns, uint64_t next_fault_ns) {
   const uint64_t from = at_ns > window_ns ? at_ns - window_ns : 0;
   const auto first = std::lower_bound(arrivals.begin(), arrivals.end(), from);
   if (first == arrivals.end() || *first > end_ns) return 0;
@@ -129,7 +129,7 @@ uint64_t pauseAround(const std::vector<uint64_t>& arrivals, uint64_t at_ns, uint
   // any longer gap that follows while the pipeline was still coming back.
   uint64_t longest = after == arrivals.begin() ? *after - at_ns : *after - *(after - 1);
   for (auto it = after + 1; it != arrivals.end() && *(it - 1) <= at_ns + window_ns; ++it) {
-    if (*it > end_ns) break;
+    if (*it > end_ns || *it > next_fault_ns) break;
     longest = std::max(longest, *it - *(it - 1));
   }
   return longest;

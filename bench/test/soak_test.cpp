@@ -57,6 +57,17 @@ TEST(SoakFigures, PauseTakesALaterLongerGapWithinTheWindow) {
   EXPECT_EQ(pauseAround(a, 1010 * kMs, 80 * kMs, 5000 * kMs), 50 * kMs);
 }
 
+TEST(SoakFigures, AGapSpanningTheNextFaultIsThatFaults) {
+  // Frames every 33 ms; a fault at 1000 ms costs nothing, the next at 1500 ms opens 300 ms.
+  std::vector<uint64_t> a;
+  for (uint64_t t = 0; t <= 1485 * kMs; t += 33 * kMs) a.push_back(t);
+  const uint64_t last = a.back();
+  for (uint64_t t = last + 300 * kMs; t < 3000 * kMs; t += 33 * kMs) a.push_back(t);
+  EXPECT_EQ(pauseAround(a, 1000 * kMs, 2000 * kMs, 3000 * kMs), 300 * kMs);  // without it
+  EXPECT_EQ(pauseAround(a, 1000 * kMs, 2000 * kMs, 3000 * kMs, 1500 * kMs), 33 * kMs);
+  EXPECT_EQ(pauseAround(a, 1500 * kMs, 2000 * kMs, 3000 * kMs), 300 * kMs);
+}
+
 TEST(SoakFigures, PauseUntilTheEndWhenNoFrameCameBack) {
   const std::vector<uint64_t> a = {100 * kMs, 200 * kMs};
   EXPECT_EQ(pauseAround(a, 250 * kMs, 1000 * kMs, 900 * kMs), 700 * kMs);

@@ -44,9 +44,10 @@ HostSample sampleHost(pid_t pid, uint64_t at_ns);
 // frame arrivals (sorted, ns) where the later one comes after `at_ns` and the earlier one no
 // later than `at_ns + window_ns`. No frame after the fault up to `end_ns`: end_ns - the last
 // frame (or end_ns - at_ns without any frame before). 0 when there is nothing to measure
-// (no frame at all in [at_ns - window_ns, end_ns]).
+// (no frame at all in [at_ns - window_ns, end_ns]). A gap that spans `next_fault_ns` (after the
+// first frame that followed this fault) belongs to the next fault and is not counted here.
 uint64_t pauseAround(const std::vector<uint64_t>& arrivals_ns, uint64_t at_ns, uint64_t window_ns,
-                     uint64_t end_ns);
+                     uint64_t end_ns, uint64_t next_fault_ns = UINT64_MAX);
 
 // Issue 18's targets for a soak and the verdict.
 struct SoakTargets {
