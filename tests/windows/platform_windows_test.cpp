@@ -17,6 +17,7 @@
 #include "funkhaus/abi/keyed_mutex_word.h"
 #include "funkhaus/common/keyed_mutex.h"
 #include "funkhaus/platform/handle.h"
+#include "funkhaus/platform/handle_passing.h"
 #include "funkhaus/platform/process.h"
 #include "funkhaus/platform/shared_memory.h"
 #include "funkhaus/platform/wait_word.h"
@@ -172,6 +173,106 @@ TEST(PlatformSharedMemory, AttachRefusesSectionsThatAreNotOursAndOtherHandles) {
   ASSERT_FALSE(scribbled.ok());
   EXPECT_NE(scribbled.error().message.find("trailer says 1048576 bytes"), std::string::npos)
       << scribbled.error().message;
+}
+
+// A message-mode pipe's server end named `name` (one instance).
+UniqueHandle pipeServer(const std::wstring& name) {
+  return UniqueHandle(CreateNamedPipeW(name.c_str(), PIPE_ACCESS_DUPLEX,
+                                       PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT, 1,
+                                       65536, 65536, 0, nullptr));
+}
+UniqueHandle pipeClient(const std::wstring& name) {
+  UniqueHandle client(CreateFileW(name.c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr,
+                                  OPEN_EXISTING, 0, nullptr));
+  DWORD mode = PIPE_READMODE_MESSAGE;
+  if (client.valid()) SetNamedPipeHandleState(client.get(), &mode, nullptr, nullptr);
+  return client;
+}
+std::wstring pipeName(const char* what) {
+  static int counter = 0;
+  return L"\\\\.\\pipe\\funkhaus-test-" + std::to_wstring(GetCurrentProcessId()) + L"-" +
+         std::to_wstring(++counter) + std::wstring(what, what + std::strlen(what));
+}
+
+TEST(PlatformHandlePassing, RefusesMoreHandlesThanAMessageCarries) {
+  const std::wstring name = pipeName("many");
+  UniqueHandle server = pipeServer(name);
+  ASSERT_TRUE(server.valid());
+  UniqueHandle client = pipeClient(name);
+  ASSERT_TRUE(client.valid());
+  std::vector<NativeHandle> many(kMaxPassedHandles + 1, server.get());
+  auto sent = sendWithHandles(server.get(), {}, many);
+  ASSERT_FALSE(sent.ok());
+  EXPECT_NE(sent.error().message.find("at most"), std::string::npos) << sent.error().message;
+  std::byte buffer[8];
+  auto nothing = receiveWithHandles(client.get(), buffer, Blocking::kDontWait);
+  ASSERT_TRUE(nothing.ok()) << nothing.error().message;
+  EXPECT_FALSE(nothing->has_value()) << "nothing was sent";
+}
+
+TEST(PlatformHandlePassing, BytesAndHandlesArriveAsOneDatagramAndACloseReadsAsClosed) {
+  const std::wstring name = pipeName("one");
+  UniqueHandle server = pipeServer(name);
+  UniqueHandle client = pipeClient(name);
+  ASSERT_TRUE(server.valid() && client.valid());
+  UniqueHandle event(CreateEventW(nullptr, TRUE, FALSE, nullptr));
+  const std::byte bytes[5] = {std::byte{1}, std::byte{2}, std::byte{3}, std::byte{4}, std::byte{5}};
+  const NativeHandle handles[] = {event.get()};
+  ASSERT_TRUE(sendWithHandles(server.get(), bytes, handles).ok());
+  ASSERT_TRUE(sendWithHandles(server.get(), bytes, {}).ok());
+  std::byte buffer[16] = {};
+  auto got = receiveWithHandles(client.get(), buffer);
+  ASSERT_TRUE(got.ok() && got->has_value()) << (got.ok() ? "" : got.error().message);
+  EXPECT_EQ((*got)->size, 5u);
+  EXPECT_EQ(buffer[4], std::byte{5});
+  ASSERT_EQ((*got)->handles.size(), 1u);
+  EXPECT_NE((*got)->handles[0].get(), event.get()) << "a handle of its own";
+  ASSERT_TRUE(SetEvent((*got)->handles[0].get()));
+  EXPECT_EQ(WaitForSingleObject(event.get(), 0), WAIT_OBJECT_0) << "on the same event";
+  std::byte small[2];
+  auto cut = receiveWithHandles(client.get(), small);
+  ASSERT_TRUE(cut.ok() && cut->has_value());
+  EXPECT_TRUE((*cut)->truncated);
+  EXPECT_EQ((*cut)->size, 2u);
+  server.reset();
+  auto closed = receiveWithHandles(client.get(), buffer);
+  ASSERT_TRUE(closed.ok() && closed->has_value());
+  EXPECT_TRUE((*closed)->closed());
+}
+
+// Child: connects to the pipe argv[1], receives a section, checks the owner's byte and writes
+// 0xa5 after it. 0: done.
+int receiveSectionRole(int, char** argv) {
+  const std::string narrow = argv[1];
+  UniqueHandle client = pipeClient(std::wstring(narrow.begin(), narrow.end()));
+  if (!client.valid()) return 10;
+  std::byte buffer[16];
+  auto got = receiveWithHandles(client.get(), buffer);
+  if (!got.ok() || !got->has_value() || (*got)->handles.size() != 1) return 11;
+  auto shm = SharedMemory::attach(std::move((*got)->handles[0]), 4096);
+  if (!shm) return 12;
+  if (shm->data()[0] != std::byte{0x3c}) return 3;
+  shm->data()[1] = std::byte{0xa5};
+  return 0;
+}
+test::ChildRole receive_section_role("receive-section", receiveSectionRole);
+
+TEST(PlatformHandlePassing, ASectionDuplicatedIntoAnotherProcessIsMappedThere) {
+  auto shm = SharedMemory::create("passed", 4096);
+  ASSERT_TRUE(shm.ok()) << shm.error().message;
+  shm->data()[0] = std::byte{0x3c};
+  const std::wstring name = pipeName("section");
+  UniqueHandle server = pipeServer(name);
+  ASSERT_TRUE(server.valid());
+  Child child = spawnSelf("receive-section", {std::string(name.begin(), name.end())});
+  if (!ConnectNamedPipe(server.get(), nullptr)) {
+    ASSERT_EQ(GetLastError(), static_cast<DWORD>(ERROR_PIPE_CONNECTED));
+  }
+  const std::byte note[1] = {std::byte{1}};
+  const NativeHandle handles[] = {shm->handle()};
+  ASSERT_TRUE(sendWithHandles(server.get(), note, handles).ok());
+  ASSERT_EQ(exitCodeOf(child), 0);
+  EXPECT_EQ(shm->data()[1], std::byte{0xa5});
 }
 
 TEST(PlatformProcess, KilledChildIsGoneBeforeAndAfterItsHandleIsClosed) {
