@@ -13,8 +13,9 @@ std::string hostConfigToml(const BenchSettings& s, const std::string& control_so
       "# named here is funkhausd's default (encode: libx264, preset superfast, 8000 kbit/s).\n"
       "[capture]\nsource = \"synthetic\"\nwidth = {}\nheight = {}\nfps = {}\n"
       "[net]\nbind = \"127.0.0.1\"\nport = 0\n"
-      "# No GameStream: its fixed ports would collide with any other funkhausd on this host.\n"
-      "[gamestream]\nenabled = false\n"
+      "# No GameStream and no console: their fixed ports would collide with any other funkhausd\n"
+      "# on this host.\n"
+      "[gamestream]\nenabled = false\n[console]\nenabled = false\n"
       "[workers]\nstart = [\"capture\", \"encode\", \"net\"]\n",
       s.width, s.height, s.fps);
   // A TOML literal string: the caller checked that the path holds no quote or control byte.

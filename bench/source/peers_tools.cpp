@@ -165,7 +165,8 @@ class FunkhausTool : public PeerTool {
           "[capture]\nsource = \"x11\"\nwidth = {}\nheight = {}\nfps = {}\n"
           "[encode]\nbitrate_kbps = {}\n"
           "[net]\nbind = \"127.0.0.1\"\nport = 0\n"
-          "[gamestream]\nenabled = false\n"  // its fixed ports: no clash with another host
+          "[gamestream]\nenabled = false\n"  // their fixed ports: no clash with another host
+          "[console]\nenabled = false\n"
           "[workers]\nstart = [\"capture\", \"encode\", \"net\"]\n"
           "[control]\nsocket = '{}'\n",
           settings_.width, settings_.height, settings_.fps, settings_.bitrate_kbps, socket);

@@ -33,13 +33,16 @@ fs::path defaultStateDir() {
 
 // <prefix>/share/funkhaus/console beside an installed binary, else the build tree's
 // build/console-web (the binary is in build/bin).
+// The build tree's pages next to the binary (build/bin/../console-web), else the package's
+// (packaging installs them to /usr/share/funkhaus/console; the binary is in /usr/libexec/funkhaus).
 fs::path defaultWebRoot() {
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) return "/usr/share/funkhaus/console";
-  const fs::path installed = exe.parent_path().parent_path() / "share/funkhaus/console";
-  if (fs::is_directory(installed, ec)) return installed;
-  return exe.parent_path().parent_path() / "console-web";
+  if (!ec) {
+    const fs::path built = exe.parent_path().parent_path() / "console-web";
+    if (fs::is_directory(built / "assets", ec)) return built;
+  }
+  return "/usr/share/funkhaus/console";
 }
 
 int64_t nowUnixS() {
