@@ -45,4 +45,19 @@ nlohmann::json recentLogLines(std::chrono::seconds seconds,
   return lines;
 }
 
+nlohmann::json newestLinesWithin(const nlohmann::json& lines, size_t max_bytes, size_t* left_out) {
+  size_t used = 2;  // []
+  size_t first = lines.size();
+  while (first > 0) {
+    const size_t size = lines[first - 1].dump().size() + 1;  // and its comma
+    if (used + size > max_bytes) break;
+    used += size;
+    --first;
+  }
+  if (left_out != nullptr) *left_out = first;
+  nlohmann::json out = nlohmann::json::array();
+  for (size_t i = first; i < lines.size(); ++i) out.push_back(lines[i]);
+  return out;
+}
+
 }  // namespace funkhaus::supervisor

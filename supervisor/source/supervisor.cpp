@@ -397,6 +397,13 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
           fmt::format("funkhausd takes no request '{}' from {}", cmd, w.name())));
     auto request = parseControlRequest(text);
     if (!request) return respond(ControlServer::errorReply(request.error().message));
+    if (request->kind == ControlRequest::Kind::kLogs) {
+      // A reply is one message: the newest lines that fit, and how many older ones did not.
+      size_t left_out = 0;
+      auto lines = newestLinesWithin(recentLogLines(std::chrono::seconds(request->seconds)),
+                                     abi::kMaxMessageText - 256, &left_out);
+      return respond(dumpSafe({{"ok", true}, {"lines", std::move(lines)}, {"left_out", left_out}}));
+    }
     uint32_t uid = geteuid();
     if (auto service = serviceCredentials(options_.mode, kServiceUser); service && *service)
       uid = (*service)->uid;

@@ -353,5 +353,24 @@ TEST(LogMemory, KeepsRecentLinesWithTimeAndLevel) {
       << "older lines than asked are left out";
 }
 
+// A worker's reply is one message: the newest lines that fit, oldest first, the rest counted.
+TEST(LogMemory, NewestLinesWithinABudget) {
+  json lines = json::array();
+  for (int i = 0; i < 100; ++i)
+    lines.push_back({{"unix_ms", 1000 + i}, {"level", "info"}, {"text", std::string(90, 'a')}});
+  const size_t one = lines[0].dump().size() + 1;
+  size_t left_out = 0;
+  const json some = newestLinesWithin(lines, 2 + 10 * one, &left_out);
+  ASSERT_EQ(some.size(), 10u);
+  EXPECT_EQ(left_out, 90u);
+  EXPECT_EQ(some.front()["unix_ms"], 1090);
+  EXPECT_EQ(some.back()["unix_ms"], 1099);
+  EXPECT_LE(some.dump().size(), 2 + 10 * one);
+  EXPECT_EQ(newestLinesWithin(lines, 1 << 20, &left_out).size(), 100u);
+  EXPECT_EQ(left_out, 0u);
+  EXPECT_TRUE(newestLinesWithin(lines, 10, &left_out).empty());
+  EXPECT_EQ(left_out, 100u);
+}
+
 }  // namespace
 }  // namespace funkhaus::supervisor

@@ -89,8 +89,11 @@ export class LogsPage implements Page {
 
   private async refresh(): Promise<void> {
     let lines: Line[];
+    let leftOut = 0;
     try {
-      lines = (await api<{ lines?: Line[] }>("GET", `/api/logs?seconds=${encodeURIComponent(this.seconds.value)}`)).lines ?? [];
+      const reply = await api<{ lines?: Line[]; left_out?: number }>("GET", `/api/logs?seconds=${encodeURIComponent(this.seconds.value)}`);
+      lines = reply.lines ?? [];
+      leftOut = reply.left_out ?? 0;
     } catch (e) {
       message(this.msg, `Cannot read the logs: ${errorText(e)}`, true);
       return;
@@ -98,7 +101,7 @@ export class LogsPage implements Page {
     const min = rank(this.level.value);
     const shown = lines.filter((l) => rank(l.level) >= min);
     const key = JSON.stringify([shown.length, shown[shown.length - 1]]);
-    message(this.msg, `${shown.length} of ${lines.length} lines`, false);
+    message(this.msg, `${shown.length} of ${lines.length} lines` + (leftOut > 0 ? ` (${leftOut} older lines left out: one reply holds the newest only)` : ""), false);
     if (this.body.dataset.key === key) return;
     this.body.dataset.key = key;
     clear(this.body);

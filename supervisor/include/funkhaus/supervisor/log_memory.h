@@ -22,4 +22,8 @@ nlohmann::json recentLogLines(
     std::chrono::seconds seconds,
     std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
 
+// The newest of `lines` (as recentLogLines gives them) whose JSON fits in `max_bytes` in all,
+// oldest first; `left_out` counts the older lines that did not fit.
+nlohmann::json newestLinesWithin(const nlohmann::json& lines, size_t max_bytes, size_t* left_out);
+
 }  // namespace funkhaus::supervisor
