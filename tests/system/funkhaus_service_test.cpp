@@ -90,7 +90,8 @@ TEST_F(Package, HasTheBinariesUnitsConfigAndManPages) {
   for (const char* exe :
        {"/usr/sbin/funkhausd", "/usr/bin/funkhausctl", "/usr/libexec/funkhaus/funkhaus-capture",
         "/usr/libexec/funkhaus/funkhaus-encode", "/usr/libexec/funkhaus/funkhaus-net",
-        "/usr/libexec/funkhaus/funkhaus-web", "/usr/libexec/funkhaus/funkhaus-input"}) {
+        "/usr/libexec/funkhaus/funkhaus-web", "/usr/libexec/funkhaus/funkhaus-input",
+        "/usr/libexec/funkhaus/funkhaus-console"}) {
     ASSERT_TRUE(files.contains(exe)) << exe << "\n" << listing.output;
     EXPECT_EQ(files[exe], "-rwxr-xr-x") << exe;
   }
@@ -170,7 +171,8 @@ TEST_F(Package, ManPagesRenderAndProgramsHaveHelp) {
 // announced), small synthetic frames, the three pipeline workers.
 std::string smallPipeline() {
   return "[net]\nport = 0\n[gamestream]\nbase_port = 0\nlisten_address = \"127.0.0.1\"\n"
-         "mdns = false\n[capture]\nsource = \"synthetic\"\nwidth = 320\nheight = 180\n"
+         "mdns = false\n[console]\nport = 0\n[capture]\nsource = \"synthetic\"\nwidth = "
+         "320\nheight = 180\n"
          "fps = 30\n[rings]\nmax_width = 320\nmax_height = 180\n"
          "[workers]\nstart = [\"capture\", \"encode\", \"net\"]\n";
 }
@@ -614,8 +616,8 @@ TEST_F(Service, FollowsTheActiveSessionOfSeat0) {
                         return s.is_object() && s["sessions"].empty();
                       }))
       << s.dump() << journal();
-  // funkhausd and funkhaus-web (a host worker: it stays without a session).
-  EXPECT_EQ(funkhausProcesses().size(), 2u) << ::testing::PrintToString(funkhausProcesses());
+  // funkhausd, funkhaus-web and funkhaus-console (host workers: they stay without a session).
+  EXPECT_EQ(funkhausProcesses().size(), 3u) << ::testing::PrintToString(funkhausProcesses());
   EXPECT_EQ(show("ActiveState"), "active");
   EXPECT_EQ(show("NRestarts"), "0");
 }
@@ -662,7 +664,8 @@ TEST_F(Service, StopLeavesNoProcessAndNoSharedMemory) {
   const auto memfds = funkhausMemfds();
   // funkhaus keeps its shared memory in memfds: /dev/shm stays as it was at boot.
   EXPECT_EQ(in("ls -A /dev/shm").output, shm_at_boot_);
-  EXPECT_EQ(running.size(), 5u) << ::testing::PrintToString(running);  // with funkhaus-web
+  // With funkhaus-web and funkhaus-console.
+  EXPECT_EQ(running.size(), 6u) << ::testing::PrintToString(running);
   EXPECT_FALSE(memfds.empty());
   std::printf("[figures] running: %zu funkhaus processes holding %zu funkhaus memfd fds\n",
               running.size(), memfds.size());
@@ -696,7 +699,7 @@ TEST_F(Service, RestartsTenTimesInARow) {
     const json s = status();
     ASSERT_TRUE(allRunning(s)) << "restart " << i + 1 << ": " << s.dump() << journal();
     EXPECT_EQ(s["pid"], new_main);
-    EXPECT_EQ(funkhausProcesses().size(), 5u) << ::testing::PrintToString(funkhausProcesses());
+    EXPECT_EQ(funkhausProcesses().size(), 6u) << ::testing::PrintToString(funkhausProcesses());
   }
   std::sort(ms.begin(), ms.end());
   std::printf("[figures] systemctl restart x10: min %.0f ms, median %.0f ms, max %.0f ms\n",
@@ -796,8 +799,8 @@ TEST_F(UserUnit, RemoveStopsEveryInstanceAndPurgeRemovesTheConfig) {
   install(/*start=*/true, serviceConfig(kServiceUser));
   ASSERT_EQ(show("ActiveState"), "active") << journal();
   startUserInstance();
-  // Two funkhausds with funkhaus-web and three session workers each.
-  EXPECT_EQ(funkhausProcesses().size(), 10u) << ::testing::PrintToString(funkhausProcesses());
+  // Two funkhausds with funkhaus-web, funkhaus-console and three session workers each.
+  EXPECT_EQ(funkhausProcesses().size(), 12u) << ::testing::PrintToString(funkhausProcesses());
 
   auto t = std::chrono::steady_clock::now();
   const auto remove = in("dpkg -r funkhaus");
