@@ -36,6 +36,8 @@ packages=(
   chromium chromium-driver python3-selenium
   # packaging: the .deb and its checks under a real systemd
   dpkg-dev fakeroot systemd dbus libpam-systemd man-db
+  # coverage
+  gcovr
 )
 # --windows: the Windows cross-build (mingw-w64 GCC with posix threads) and Wine to run its tests
 if [[ ${1:-} == --windows ]]; then
