@@ -25,6 +25,8 @@ packages=(
   # the pipeline bench's --peers: GStreamer's x264enc
   gstreamer1.0-plugins-ugly
   edid-decode
+  # fuzzing (scripts/fuzz.sh): libFuzzer is libclang-rt-14-dev above; llvm-profdata/llvm-cov-14
+  llvm-14
   # GameStream tests: curl and openssl as HTTP(S)/TLS clients, avahi-daemon and a private D-Bus
   # in a network namespace (veth pair), and Moonlight Embedded's build dependencies
   curl openssl avahi-daemon dbus iproute2 libenet-dev
