@@ -20,6 +20,17 @@ if(FUNKHAUS_SANITIZER_FLAGS)
   add_link_options(${FUNKHAUS_SANITIZER_FLAGS})
 endif()
 
+# Line and branch coverage of the test suite (scripts/test.sh --coverage): gcov instrumentation in
+# every object and program. A process writes its counts into .gcda files beside the objects when it
+# exits normally (not when killed by a signal), merging with what other processes wrote there.
+if(FUNKHAUS_ENABLE_COVERAGE)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    message(FATAL_ERROR "FUNKHAUS_ENABLE_COVERAGE needs gcc (gcov, read by gcovr)")
+  endif()
+  add_compile_options(--coverage)
+  add_link_options(--coverage)
+endif()
+
 function(funkhaus_target_defaults target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wshadow -Wnon-virtual-dtor
                                            -Wold-style-cast -Wcast-align -Wunused)
