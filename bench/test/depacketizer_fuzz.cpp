@@ -2,6 +2,7 @@
 // sequence of datagrams, each prefixed by a 2-byte length; every one goes through
 // parseRtpHeader and, if it parses, into one depacketizer. Any input gives units or drops,
 // never a read outside a datagram or a unit larger than the bound.
+// fuzz-parser: bench/source/peers_depacketizer.cpp bench/source/rtp_sink.cpp
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>

@@ -1,6 +1,7 @@
 // Fuzz target: the pipeline benchmark's sink parsers — RTP headers and RTCP sender reports (the
 // sink's UDP sockets). The first byte picks the parser. Any input gives a value or a clear error.
 // (The control connection's RTSP responses are the test client's: fuzz_rtsp_response.)
+// fuzz-parser: bench/source/rtp_sink.cpp
 #include <cstddef>
 #include <cstdint>
 #include <vector>

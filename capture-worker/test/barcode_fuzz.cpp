@@ -1,6 +1,7 @@
 // Fuzz target: readBarcode on arbitrary decoded luma (frames come from other processes and
 // from decoders of network streams). Any input reads as a barcode or a clear error; a barcode
 // that reads re-stamps to one that reads the same.
+// fuzz-parser: capture-worker/source/barcode.cpp
 #include <cstddef>
 #include <cstdint>
 #include <cstring>

@@ -2,6 +2,7 @@
 // (even: a host's request to the driver, odd: a driver's reply to a host) and how many fds came
 // with it. Any input parses or is refused with a reason; a valid request re-encodes to the same
 // bytes.
+// fuzz-parser: driver/source/protocol.cpp
 #include <sys/mman.h>
 
 #include <cstddef>

@@ -2,6 +2,7 @@
 // produced). The lenient splitter and the strict parser take any input: every NAL unit found
 // lies inside the input and is not empty, the strict parser accepts only what the splitter
 // found regular, and both find the same units.
+// fuzz-parser: common/source/media/nal.cpp
 #include <cstddef>
 #include <cstdint>
 #include <vector>

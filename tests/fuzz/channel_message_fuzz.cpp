@@ -1,5 +1,6 @@
 // Fuzz target: a datagram from a worker on the supervisor channel. Any input parses into a
 // message or a clear error; a valid message re-encodes to the same bytes.
+// fuzz-parser: common/source/channel.cpp
 #include <unistd.h>
 
 #include <cstddef>

@@ -1,4 +1,5 @@
 // Fuzz target: funkhausd's TOML config parser. Any input gives a Config or a clear error.
+// fuzz-parser: supervisor/source/config.cpp
 #include <cstddef>
 #include <cstdint>
 #include <string>

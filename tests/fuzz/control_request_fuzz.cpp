@@ -1,4 +1,5 @@
 // Fuzz target: a line a client writes to funkhausd's control socket.
+// fuzz-parser: supervisor/source/control_protocol.cpp
 #include <cstddef>
 #include <cstdint>
 #include <string>

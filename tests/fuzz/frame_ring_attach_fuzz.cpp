@@ -1,5 +1,6 @@
 // Fuzz target: a frame ring whose every byte comes from an untrusted peer. Attach must refuse
 // or succeed; after a successful attach, both sides must survive whatever the slots contain.
+// fuzz-parser: common/source/frame_ring.cpp
 #include <cstddef>
 #include <cstdint>
 #include <vector>

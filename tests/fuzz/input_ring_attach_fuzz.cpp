@@ -1,6 +1,7 @@
 // Fuzz target: an input ring whose header, slots, held state and rumble come from an untrusted
 // peer. Attach must refuse or succeed; after it, both sides must survive whatever the ring holds
 // and hand out only events that pass checkInputEvent().
+// fuzz-parser: common/source/input_ring.cpp
 #include <cstddef>
 #include <cstdint>
 #include <variant>

@@ -1,5 +1,6 @@
 // Fuzz target: a packet ring whose header and records come from an untrusted peer. Attach must
 // refuse or succeed; the consumer must return records inside the mapping or clear errors.
+// fuzz-parser: common/source/packet_ring.cpp
 #include <cstddef>
 #include <cstdint>
 #include <vector>

@@ -1,5 +1,6 @@
 // Fuzz target: the RTSP test client's response parser and its Transport/SDP helpers, which read
 // what a server sent. Any input gives a response, "not complete yet" or a clear error.
+// fuzz-parser: tests/support/source/rtsp_client.cpp
 #include <cstddef>
 #include <cstdint>
 #include <string>

@@ -1,6 +1,7 @@
 // Fuzz target: the capture-id check and the paths built from untrusted names. An id passes
 // exactly when it is 1 to 64 of [A-Za-z0-9._-] and not "." or ".."; a stats route carries only
 // such an id; an asset path never leaves its root.
+// fuzz-parser: console-worker/source/request.cpp
 #include <cstddef>
 #include <cstdint>
 #include <string>

@@ -2,6 +2,7 @@
 // token, Content-Type, body; one per line) through the API with a fake funkhausd. Any input gets
 // exactly one answer; nothing reaches funkhausd without the session, the CSRF token of a change
 // and a same-site origin; every path is checked (no '..', backslash or NUL) before use.
+// fuzz-parser: console-worker/source/console_api.cpp console-worker/source/request.cpp
 #include <unistd.h>
 
 #include <cstddef>

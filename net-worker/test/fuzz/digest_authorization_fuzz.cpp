@@ -1,5 +1,6 @@
 // Fuzz target: an RTSP Authorization header value from a viewer. Parses or is refused; what
 // parses holds no field longer than the limit and a 32-hex-digit response.
+// fuzz-parser: net-worker/source/rtsp/rtsp_auth.cpp
 #include <cstddef>
 #include <cstdint>
 #include <string>

@@ -1,5 +1,6 @@
 // Fuzz target: the SDP body of a GameStream ANNOUNCE. Parses into parameters inside their ranges
 // or is refused with a message.
+// fuzz-parser: net-worker/source/gamestream/announce.cpp
 #include <cstddef>
 #include <cstdint>
 #include <string>

@@ -1,5 +1,7 @@
 // Fuzz target: an encrypted control message from the client (decryptControl with the replay
 // window), and the same bytes as a decrypted message for the payload decoder. Never crashes.
+// fuzz-parser: net-worker/source/gamestream/control_cipher.cpp
+// fuzz-parser: net-worker/source/gamestream/control_messages.cpp
 #include <cstddef>
 #include <cstdint>
 #include <cstring>

@@ -1,6 +1,8 @@
 // Fuzz target: datagrams from a (possibly hostile) ENet client against a connected EnetServer.
 // Input: records of [u8 flags][LE16 length][bytes]; flags bit 0 = from another address, bit 1 =
 // let 300 ms pass and service(). Never crashes; the state always passes a successor's checks.
+// fuzz-parser: net-worker/source/gamestream/enet_wire.cpp
+// fuzz-parser: net-worker/source/gamestream/enet_server.cpp
 #include <arpa/inet.h>
 #include <netinet/in.h>
 

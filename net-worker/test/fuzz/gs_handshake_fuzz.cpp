@@ -1,6 +1,7 @@
 // Fuzz target: the bytes a client sends on TCP 48010 (one request per connection). Each parsed
 // request is answered: a 200 is one of the seven steps, a refusal has a reason, and the reply's
 // bytes are framed as gamestream.md §4.1 says.
+// fuzz-parser: net-worker/source/gamestream/handshake.cpp
 #include <cstddef>
 #include <cstdint>
 #include <string>

@@ -1,5 +1,6 @@
 // Fuzz target: a client's input packet (control message 0x0206 payload). Never crashes; every
 // event it yields passes the ring's checks, and a refused packet appends nothing.
+// fuzz-parser: net-worker/source/gamestream/input_packet.cpp
 #include <cstddef>
 #include <cstdint>
 #include <vector>

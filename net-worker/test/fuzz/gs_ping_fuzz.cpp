@@ -1,5 +1,6 @@
 // Fuzz target: a datagram on a GameStream media port (video or audio ping). Matches one of the
 // two forms exactly or is refused.
+// fuzz-parser: net-worker/source/gamestream/ping.cpp
 #include <cstddef>
 #include <cstdint>
 #include <string_view>

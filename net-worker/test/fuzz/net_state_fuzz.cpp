@@ -4,6 +4,8 @@
 // exercised too. Input: the page header (the protocol table included), the RTSP blob's first
 // 3200 bytes (header and parameter sets), then per slot the 64-byte connection-slot header and
 // the 256-byte viewer slot (its audio track in the last 64), in order.
+// fuzz-parser: net-worker/source/core/net_state.cpp net-worker/source/rtsp/rtsp_blob.cpp
+// fuzz-parser: net-worker/source/core/output_queue.cpp
 #include <sys/socket.h>
 #include <unistd.h>
 

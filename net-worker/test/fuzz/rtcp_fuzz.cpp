@@ -1,4 +1,5 @@
 // Fuzz target: an RTCP datagram from a viewer (UDP or interleaved). Parses or is refused.
+// fuzz-parser: net-worker/source/rtsp/rtcp.cpp
 #include <cstddef>
 #include <cstdint>
 #include <vector>

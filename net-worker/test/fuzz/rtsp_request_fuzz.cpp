@@ -1,6 +1,7 @@
 // Fuzz target: bytes a viewer sends on an RTSP connection. Every unit parses or is refused with
 // a status; consumed counts stay inside the input; header values the server interprets
 // (Transport, Session, the URI path) parse without crashing.
+// fuzz-parser: net-worker/source/rtsp/rtsp_request.cpp net-worker/source/rtsp/rtsp_transport.cpp
 #include <cstddef>
 #include <cstdint>
 #include <string>

@@ -1,6 +1,7 @@
 // Fuzz target: the pairing state machine. The input is a script of steps (phase, address,
 // argument) run against one machine on fake time; any order and any bytes give a reply or a clear
 // error, never a crash, and nothing is paired without the right secrets.
+// fuzz-parser: web-worker/source/pairing.cpp
 #include <cstddef>
 #include <cstdint>
 #include <string>

@@ -1,5 +1,6 @@
 // Fuzz target: the GameStream request target parser and the typed getters. Any input gives a
 // target or a clear error, never a crash.
+// fuzz-parser: web-worker/source/request_target.cpp
 #include <cstddef>
 #include <cstdint>
 #include <string>
