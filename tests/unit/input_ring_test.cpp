@@ -502,19 +502,22 @@ TEST(InputRing, ThreadedAppliedIsNeverTorn) {
   auto reader = InputConsumer::attach(*SharedMemory::attachDup(r.owner->handle()));
   ASSERT_TRUE(reader.ok());  // the same process may hold the role twice (test only)
   std::atomic<bool> done{false};
+  std::atomic<uint64_t> reads{0};
+  // The writer goes on until the reader has read 1000 times while it wrote: on a loaded machine
+  // the thread may otherwise finish its 50 000 writes before the reader's first read.
   std::thread writer([&] {
-    for (uint64_t c = 1; c <= 50'000; ++c) {
+    for (uint64_t c = 1; c <= 50'000 || reads.load(std::memory_order_relaxed) < 1000; ++c) {
       abi::InputHeld h;
       std::memset(&h, static_cast<int>(c & 0xff), sizeof h);
       r.consumer->writeApplied(h);
     }
     done = true;
   });
-  uint64_t torn = 0, reads = 0;
+  uint64_t torn = 0;
   while (!done) {
     bool consistent = false;
     const abi::InputHeld h = reader->readApplied(&consistent);
-    ++reads;
+    reads.fetch_add(1, std::memory_order_relaxed);
     if (!consistent) continue;
     const auto* bytes = reinterpret_cast<const uint8_t*>(&h);
     for (size_t i = 1; i < sizeof h; ++i)
@@ -524,7 +527,7 @@ TEST(InputRing, ThreadedAppliedIsNeverTorn) {
       }
   }
   writer.join();
-  EXPECT_GT(reads, 0u);
+  EXPECT_GE(reads.load(), 1000u);
   EXPECT_EQ(torn, 0u);
 }
 
