@@ -309,9 +309,10 @@ if start_funkhausd tiny capture; then
 fi
 
 # The virtual monitor: funkhausd and the vdisplay driver (Xvfb) talk on its control socket; a mode
-# change through funkhausctl adds a SET_MODE.
+# change through funkhausctl adds a SET_MODE. With an X display the input worker runs: the probe's
+# input then passes through the input ring, read while it streams.
 if command -v Xvfb > /dev/null && [[ -x $bin/funkhaus-vdisplay ]]; then
-  write_config '["vdisplay", "capture"]' '[rings]
+  write_config '["vdisplay", "capture", "encode", "net", "input"]' '[rings]
 max_width = 1024
 max_height = 768
 [capture]
@@ -330,6 +331,17 @@ fb_height = 768'
     sleep 2
     ctl status > /dev/null
     stop_proxy
+    if [[ -x ${probe:-} && -f $work/client/keys/client.pem ]]; then
+      start_proxy probe-vdisplay
+      timeout 40 "$probe" --host 127.0.0.2 --http-port "$base_port" --keydir "$work/client/keys" \
+        --width 640 --height 480 --fps 30 --bitrate 2000 --seconds 4 \
+        --input-script "$work/input.txt" --quit > "$capture/probe-vdisplay.log" 2>&1 &
+      viewer=$!
+      sleep 3.5
+      snapshot_memfds vdisplay
+      wait "$viewer" || log "probe/vdisplay: exit $? (see $capture/probe-vdisplay.log)"
+      stop_proxy
+    fi
     stop_funkhausd
   fi
 fi
