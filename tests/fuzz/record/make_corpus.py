@@ -433,6 +433,31 @@ def main():
         c.add("web_pairing", "moonlight", "pair", seed)
         c.add("web_pairing", "moonlight", "pair-expire", seed + record(7, 0, b"x" * 64) + record(8, 0, b""))
 
+    # ---- the console's own pages in Chromium (record_console.py): console_request_fuzz.cpp's
+    # lines; the session cookie and a CSRF token Chromium sent become "@" (the fuzz world's
+    # valid session and token) and the console's own origin becomes the fuzz world's
+    # (https://127.0.0.1:47990); other values stay as sent.
+    for path in sorted(glob.glob(os.path.join(cap, "console", "tls-*.c2s"))):
+        for u in split_rtsp(read(path)):
+            if u[0] != "request":
+                continue
+            head, _, body = u[1].partition(b"\r\n\r\n")
+            method, target = first_line(head).split(" ")[:2]
+
+            def field(name):
+                v = header(head, name)
+                return v.decode("latin-1") if v is not None else ""
+            cookie = field("Cookie")
+            cookie = "@" if cookie.startswith("fh_session=") else cookie
+            csrf = "@" if field("X-CSRF-Token") else ""
+            origin = field("Origin")
+            if origin == "https://" + field("Host"):
+                origin = "https://127.0.0.1:47990"  # the console's own origin in the fuzz world
+            lines = [method, target, cookie, origin, field("Sec-Fetch-Site"), csrf,
+                     field("Content-Type")]
+            c.add("console_request", "chromium", f"{method}{target.split('?')[0].replace('/', '-')}",
+                  "\n".join(lines).encode("latin-1") + b"\n" + body)
+
     # ---- funkhausctl on the control socket; capture ids from its replies
     for path in sorted(glob.glob(os.path.join(cap, "ctl*", "unix-*.c2s"))):
         for line in read(path).split(b"\n"):

@@ -367,6 +367,15 @@ for client in ffmpeg gstreamer; do
   stop_proxy
 done
 
+# The web console's own pages in headless Chromium (Debian's python3 for python3-selenium).
+web_root=${FUNKHAUS_CONSOLE_WEB:-$bin/../console-web}
+if [[ -x /usr/bin/python3 && -f $web_root/index.html ]]; then
+  /usr/bin/python3 "$here/record_console.py" --bin "$bin" --web-root "$web_root" --capture "$capture" || \
+    log "record_console.py: exit $? (console_request keeps its other seeds)"
+else
+  log "no console front end in $web_root: console_request not recorded"
+fi
+
 log "captures in $capture"
 python3 "$here/make_corpus.py" --capture "$capture" --corpus "$corpus" --bin "$bin" --repo "$repo"
 ((keep)) && log "kept $capture"
