@@ -230,21 +230,30 @@ def nal_starts(data):
         i += 3
 
 
-def access_units(data):
-    """H.264 access units: a new one at an AUD/SPS or a slice whose first_mb_in_slice is 0."""
+def access_units(data, hevc=False):
+    """Access units: a new one at an AUD or parameter set, or at a slice that starts a picture
+    (H.264: first_mb_in_slice 0; HEVC: first_slice_segment_in_pic_flag), after a slice."""
     starts = nal_starts(data)
     aus, begin, seen_slice = [], None, False
     for k, (start, payload) in enumerate(starts):
-        if payload >= len(data):
+        if payload + 2 >= len(data):
             break
-        t = data[payload] & 0x1F
-        first_mb_zero = t in (1, 5) and payload + 1 < len(data) and data[payload + 1] & 0x80
+        if hevc:
+            t = (data[payload] >> 1) & 0x3F
+            slice_ = t <= 21
+            first = slice_ and data[payload + 2] & 0x80
+            starts_au = t in (32, 33, 34, 35) or first
+        else:
+            t = data[payload] & 0x1F
+            slice_ = t in (1, 5)
+            first = slice_ and data[payload + 1] & 0x80
+            starts_au = t in (7, 9) or first
         if begin is None:
             begin = start
-        elif (t in (7, 9) or first_mb_zero) and seen_slice:
+        elif starts_au and seen_slice:
             aus.append(data[begin:start])
             begin, seen_slice = start, False
-        if t in (1, 5):
+        if slice_:
             seen_slice = True
     if begin is not None:
         aus.append(data[begin:])
@@ -335,13 +344,17 @@ def main():
                 c.add("bench_depacketizer", "funkhaus_net", f"{client}-{what}", seq)
         for dgram in datagrams(os.path.join(session, f"udp-{rtp + 1}.jsonl"))[:3]:
             c.add("rtcp", client, f"{variant}-udp", dgram)
-        h264 = os.path.join(session, "stream.h264")
-        if os.path.exists(h264):
-            aus = access_units(read(h264))
-            picks = [aus[0]] + aus[1:3] + ([aus[len(aus) // 2]] if len(aus) > 4 else [])
+        for ext, codec in (("h264", 0), ("hevc", 1)):
+            stream_file = os.path.join(session, "stream." + ext)
+            if not os.path.exists(stream_file):
+                continue
+            aus = access_units(read(stream_file), hevc=codec == 1)
+            picks = aus[:3] + ([aus[len(aus) // 2]] if len(aus) > 4 else [])
             for i, au in enumerate(picks):
                 if len(au) < 65536:
-                    c.add("annexb", client, f"{variant}-au{i}", b"\x00" + au)
+                    c.add("annexb", client, f"{variant}-au{i}", bytes([codec]) + au)
+        h264 = os.path.join(session, "stream.h264")
+        if os.path.exists(h264):
             barcode_seeds(c, h264, client, variant, ports.get("width", 320), ports.get("height", 180))
 
     # ---- GameStream clients: Moonlight Embedded and gamestream_probe

@@ -292,6 +292,18 @@ else
 fi
 stop_funkhausd
 
+# HEVC: the same picture through libx265, received by ffmpeg over RTSP (TCP).
+write_config '["capture", "encode", "net"]' "$streaming_picture
+[encode]
+encoder = \"libx265\""
+if start_funkhausd hevc; then
+  start_proxy ffmpeg-hevc
+  timeout 15 ffmpeg -nostdin -hide_banner -loglevel error -rtsp_transport tcp -i "$rtsp_url" -t 2 \
+    -an -c:v copy -f hevc "$capture/ffmpeg-hevc/stream.hevc" || log "ffmpeg/hevc: exit $?"
+  stop_proxy
+  stop_funkhausd
+fi
+
 # A 64x64 picture (the synthetic source's barcode needs 64 columns): a frame ring small enough
 # for the corpus, as capture and encode leave it.
 write_config '["capture", "encode"]' '[rings]
