@@ -1,24 +1,28 @@
 #!/usr/bin/env bash
 # Records the fuzz seed corpora's raw material from real clients against a real funkhausd on
-# loopback (test tooling; see /work/notes/readme_corpus.md and tests/fuzz/corpus/MANIFEST.md):
-#   - RTSP: ffmpeg and GStreamer (UDP and TCP interleaved), and ffmpeg with Digest auth
+# loopback (test tooling; see tests/fuzz/corpus/MANIFEST.md):
+#   - RTSP: ffmpeg and GStreamer (UDP and TCP interleaved, a ?mode= URL), ffmpeg on an HEVC
+#     stream, and both signing in with Digest (against record_proxy.py's challenge stub)
 #   - GameStream: Moonlight Embedded (pair, list, stream) and gamestream_probe (moonlight-common-c;
-#     stream with an input script, H.264 and HEVC)
+#     H.264 and HEVC streams and one from a virtual monitor, each with an input script)
+#   - the web console's own pages in headless Chromium (record_console.py)
 #   - funkhausctl on the control socket
 #   - funkhausd and its workers under strace (sendmsg: channel messages and vdisplay datagrams)
 #   - the shared memory funkhausd hands its workers (rings, net state page), read through /proc
 # All of it goes through record_proxy.py (clients talk to 127.0.0.2, funkhausd listens on
 # 127.0.0.1), which writes what each side sent. Then make_corpus.py cuts the captures into
-# per-target seed files.
+# per-target seed files. About 75 s; the seeds hold this run's random values (nonces, keys, ids),
+# so a new run rewrites most files.
 #
 # Usage: record.sh [--bin DIR] [--capture DIR] [--corpus DIR] [--keep]
 #   --bin DIR      funkhausd, workers, funkhausctl and fuzz_* (default: build/bin of this repo)
 #   --capture DIR  where the raw captures go (default: a new temporary directory)
 #   --corpus DIR   where make_corpus.py writes NAME/ seed folders (default: tests/fuzz/corpus)
 #   --keep         keep the capture directory
-# Needs: python3 (cryptography), ffmpeg, gst-launch-1.0 (rtspsrc), strace, openssl; the
-# GameStream clients are built by ../shared/tools/build-moonlight-embedded.sh and
-# tests/client/gamestream_probe/build.sh (skipped with a message when they cannot be).
+# Needs: python3 (cryptography), ffmpeg, gst-launch-1.0 (rtspsrc), strace, openssl, Xvfb; for the
+# console chromium, chromium-driver and Debian's python3-selenium; the GameStream clients are
+# built by ../shared/tools/build-moonlight-embedded.sh and tests/client/gamestream_probe/build.sh.
+# A missing tool skips its part with a message (its targets keep their other seeds).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
