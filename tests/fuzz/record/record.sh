@@ -121,9 +121,12 @@ EOF
 funkhausd_pid=""
 start_funkhausd() {  # start_funkhausd TAG [WORKER]: until WORKER (default net) runs
   local tag=$1 worker=${2:-net}
-  mkdir -p "$capture/strace-$tag"
-  XDG_STATE_HOME=$work/state strace -ff --seccomp-bpf -qq -e trace=sendmsg -xx -s 8192 \
-    -o "$capture/strace-$tag/pid" "$bin/funkhausd" --mode user --config "$work/funkhaus.toml" \
+  local tracer=()
+  if command -v strace > /dev/null; then
+    mkdir -p "$capture/strace-$tag"
+    tracer=(strace -ff --seccomp-bpf -qq -e trace=sendmsg -xx -s 8192 -o "$capture/strace-$tag/pid")
+  fi
+  XDG_STATE_HOME=$work/state "${tracer[@]}" "$bin/funkhausd" --mode user --config "$work/funkhaus.toml" \
     --worker-dir "$work/bin" > "$capture/funkhausd-$tag.log" 2>&1 &
   funkhausd_pid=$!
   pids+=("$funkhausd_pid")
@@ -138,7 +141,13 @@ start_funkhausd() {  # start_funkhausd TAG [WORKER]: until WORKER (default net) 
   stop_funkhausd
   return 1
 }
-daemon_pid() { ps -o pid= --ppid "$funkhausd_pid" | head -1 | tr -d ' '; }  # strace's child
+daemon_pid() {  # funkhausd itself: strace's child, when it runs under strace
+  if command -v strace > /dev/null; then
+    ps -o pid= --ppid "$funkhausd_pid" | head -1 | tr -d ' '
+  else
+    echo "$funkhausd_pid"
+  fi
+}
 stop_funkhausd() {
   [[ -n $funkhausd_pid ]] || return 0
   local daemon
