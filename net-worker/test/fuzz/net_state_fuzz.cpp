@@ -55,7 +55,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)net::readParameterSets(mem->rtsp);
   for (uint32_t i = 0; i < abi::kMaxConnections; ++i) {
     const abi::RtspViewerSlot& v = mem->rtsp.viewers[i];
-    if (net::validateViewerSlot(v) && net::audioSetUp(v)) {
+    // A free slot is valid whatever it holds and never read (rtsp_blob.h; adopt() refuses it):
+    // only a slot in use promises what a successor relies on.
+    const bool in_use = abi::atomicLoad(v.state) != static_cast<uint32_t>(abi::ViewerState::kFree);
+    if (in_use && net::validateViewerSlot(v) && net::audioSetUp(v)) {
       // What a successor relies on before it sends a continued audio track's next packet.
       if (v.audio.next_sequence > 0xFFFF || v.audio.ssrc == v.ssrc) __builtin_trap();
       if (v.transport == static_cast<uint32_t>(abi::ViewerTransport::kUdp) &&
