@@ -4,7 +4,7 @@
 #   - RTSP: ffmpeg and GStreamer (UDP and TCP interleaved, a ?mode= URL), ffmpeg on an HEVC
 #     stream, and both signing in with Digest (against record_proxy.py's challenge stub)
 #   - GameStream: Moonlight Embedded (pair, list, stream) and gamestream_probe (moonlight-common-c;
-#     H.264 and HEVC streams and one from a virtual monitor, each with an input script)
+#     H.264 and HEVC streams, one losing video and one from a virtual monitor, with input)
 #   - the web console's own pages in headless Chromium (record_console.py)
 #   - funkhausctl on the control socket
 #   - funkhausd and its workers under strace (sendmsg: channel messages and vdisplay datagrams)
@@ -300,6 +300,15 @@ EOF
     wait "$viewer" || log "probe/$codec: exit $? (see $capture/probe-$codec.log)"
     stop_proxy
   done
+  # Lost video: the probe's own lossy forwarder (127.0.0.3) drops 15 % of the host's video in
+  # front of the recording proxy, so the client asks for recovery (reference frame invalidation,
+  # IDR, FEC status) on the control stream.
+  start_proxy probe-loss
+  timeout 40 "$probe" --host 127.0.0.2 --http-port "$base_port" --keydir "$work/client/keys" \
+    --width 320 --height 180 --fps 30 --bitrate 2000 --seconds 3 --proxy-address 127.0.0.3 \
+    --drop-video-percent 15 --quit > "$capture/probe-loss.log" 2>&1 || \
+    log "probe/loss: exit $? (see $capture/probe-loss.log)"
+  stop_proxy
 else
   log "gamestream_probe could not be built or nothing is paired: no probe session recorded"
 fi
