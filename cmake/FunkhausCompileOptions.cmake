@@ -1,5 +1,25 @@
 # Warning and sanitizer flags shared by every funkhaus target (funkhaus_target_defaults).
 
+# FUNKHAUS_LIBFUZZER (clang only): ASan+UBSan on, and every target compiled with
+# -fsanitize=fuzzer-no-link, so the libraries that hold the parsers give libFuzzer their coverage
+# (fuzz_NAME alone links the fuzzer, FunkhausFuzz.cmake). FUNKHAUS_FUZZ_COVERAGE adds clang's
+# source-based coverage to the same build: scripts/fuzz.sh's line coverage of each corpus.
+if(FUNKHAUS_LIBFUZZER)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "FUNKHAUS_LIBFUZZER needs clang: configure with CXX=clang++")
+  endif()
+  set(FUNKHAUS_ENABLE_ASAN ON)
+  set(FUNKHAUS_ENABLE_UBSAN ON)
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()
+if(FUNKHAUS_FUZZ_COVERAGE)
+  if(NOT FUNKHAUS_LIBFUZZER)
+    message(FATAL_ERROR "FUNKHAUS_FUZZ_COVERAGE goes with FUNKHAUS_LIBFUZZER")
+  endif()
+  add_compile_options(-fprofile-instr-generate -fcoverage-mapping)
+  add_link_options(-fprofile-instr-generate)
+endif()
+
 if(FUNKHAUS_ENABLE_TSAN AND (FUNKHAUS_ENABLE_ASAN OR FUNKHAUS_ENABLE_UBSAN))
   message(FATAL_ERROR "FUNKHAUS_ENABLE_TSAN cannot be combined with ASan or UBSan")
 endif()

@@ -1,15 +1,19 @@
-// Standalone fuzz driver for builds without libFuzzer: mutates the target's valid seeds
-// deterministically (bit flips, field overwrites, truncation) and feeds each to
-// LLVMFuzzerTestOneInput. Also replays files given on the command line, and writes the valid
-// seeds as a libFuzzer seed corpus with --write-seeds DIR.
+// Standalone fuzz driver for builds without libFuzzer (the ctest fuzz_NAME_smoke): replays the
+// target's checked-in corpus (--corpus DIR, the regression inputs) and files given on the command
+// line, then mutates the target's valid seeds deterministically (bit flips, field overwrites,
+// truncation), feeding each to LLVMFuzzerTestOneInput. Writes the valid seeds as a libFuzzer seed
+// corpus with --write-seeds DIR.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <random>
 #include <string>
+#include <system_error>
 #include <vector>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
@@ -17,7 +21,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 // Valid inputs to mutate, defined by each fuzz target next to LLVMFuzzerTestOneInput.
 std::vector<std::vector<uint8_t>> fuzzSeeds();
 
-namespace {}  // namespace
+namespace {
+
+// Every regular file under dir, sorted (a stable order); none when dir does not exist (a target
+// may have no corpus yet).
+std::vector<std::string> corpusFiles(const std::string& dir) {
+  std::vector<std::string> files;
+  std::error_code ec;
+  for (std::filesystem::recursive_directory_iterator it(dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    if (it->is_regular_file()) files.push_back(it->path().string());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   long iterations = 10000;
@@ -25,6 +44,9 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--iterations") == 0 && i + 1 < argc) {
       iterations = std::strtol(argv[++i], nullptr, 10);
+    } else if (std::strcmp(argv[i], "--corpus") == 0 && i + 1 < argc) {
+      const auto found = corpusFiles(argv[++i]);
+      files.insert(files.end(), found.begin(), found.end());
     } else if (std::strcmp(argv[i], "--write-seeds") == 0 && i + 1 < argc) {
       // Seed corpus for a libFuzzer build (FUNKHAUS_LIBFUZZER=ON): one file per seed.
       const std::string dir = argv[++i];
@@ -41,7 +63,13 @@ int main(int argc, char** argv) {
     }
   }
   for (const auto& file : files) {
+    // Names the input a crash happened on (the last line before it).
+    std::fprintf(stderr, "fuzz driver: replaying %s\n", file.c_str());
     std::ifstream in(file, std::ios::binary);
+    if (!in) {
+      std::fprintf(stderr, "fuzz driver: cannot read %s\n", file.c_str());
+      return 1;
+    }
     std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
     LLVMFuzzerTestOneInput(bytes.data(), bytes.size());
   }
