@@ -20,13 +20,26 @@ from collections import defaultdict
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def source_dir(build_dir: str) -> str:
+    """The checkout the build was configured from (its CMakeCache), else this script's."""
+    try:
+        with open(os.path.join(build_dir, "CMakeCache.txt")) as f:
+            for line in f:
+                if line.startswith("CMAKE_HOME_DIRECTORY:INTERNAL="):
+                    return line.split("=", 1)[1].strip()
+    except OSError:
+        pass
+    return ROOT
+
+
 def run_gcovr(build_dir: str, out_dir: str) -> str:
     summary = os.path.join(out_dir, "summary.json")
+    root = source_dir(build_dir)
     cmd = [
         "gcovr",
-        "--root", ROOT,
+        "--root", root,
         "--object-directory", build_dir,
-        # Filters are regular expressions on paths relative to the working directory (ROOT);
+        # Filters are regular expressions on paths relative to the working directory (root);
         # the root itself is the default filter, which leaves out /usr.
         "--exclude", r"tests/",
         "--exclude", r"bench/",
@@ -39,8 +52,27 @@ def run_gcovr(build_dir: str, out_dir: str) -> str:
         "--html-details", os.path.join(out_dir, "index.html"),
         build_dir,
     ]
-    subprocess.run(cmd, cwd=ROOT, check=True)
+    subprocess.run(cmd, cwd=root, check=True)
     return summary
+
+
+def cut_short(build_dir: str) -> list:
+    """.gcda files with fewer functions than their .gcno: a process was killed while it wrote its
+    counts at exit. libgcov then refuses to merge into them ("Merge mismatch"), so every later
+    process's counts for that object are lost and its figures are a lower bound."""
+    def functions(args):
+        out = subprocess.run(["gcov-dump", *args], capture_output=True, text=True).stdout
+        return out.count("FUNCTION ident")
+
+    short = []
+    for parent, _, names in os.walk(build_dir):
+        for name in names:
+            if name.endswith(".gcda"):
+                gcda = os.path.join(parent, name)
+                gcno = gcda[: -len(".gcda")] + ".gcno"
+                if os.path.exists(gcno) and functions(["-l", gcda]) < functions([gcno]):
+                    short.append(os.path.relpath(gcda, build_dir))
+    return sorted(short)
 
 
 def pct(covered: int, total: int) -> str:
@@ -76,6 +108,12 @@ def main() -> int:
         print(f"{name:<16} {r['files']:>5} {lines:>15} {pct(r['line_covered'], r['line_total']):>8} "
               f"{branches:>15} {pct(r['branch_covered'], r['branch_total']):>8}")
     print(f"per file: {os.path.join(out_dir, 'index.html')} and summary.json")
+    short = cut_short(build_dir)
+    if short:
+        print(f"{len(short)} .gcda file(s) cut short by a process killed while writing them; the "
+              "counts of every later process for these objects are lost (lower bounds):")
+        for path in short:
+            print(f"  {path}")
     return 0
 
 
