@@ -11,6 +11,9 @@ if(FUNKHAUS_LIBFUZZER)
   set(FUNKHAUS_ENABLE_ASAN ON)
   set(FUNKHAUS_ENABLE_UBSAN ON)
   add_compile_options(-fsanitize=fuzzer-no-link)
+  # Clang counts every constexpr evaluation step (1 M by default; GCC limits each loop): the
+  # Reed-Solomon multiplication table (64 K entries, reed_solomon.cpp) is built at compile time.
+  add_compile_options(-fconstexpr-steps=67108864)
 endif()
 if(FUNKHAUS_FUZZ_COVERAGE)
   if(NOT FUNKHAUS_LIBFUZZER)
