@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# Fuzzes every parser of untrusted bytes with libFuzzer and says how much of each parser it saw.
+#   scripts/fuzz.sh [SECONDS]                              every target, SECONDS each (default 300)
+#   FUZZ_TARGETS="rtsp_request rtcp" scripts/fuzz.sh 60    a subset (names as in
+#                                                          funkhaus_add_fuzz_target)
+# Builds only the fuzz targets (cmake target funkhaus_fuzzers, or the subset) with clang into
+# build-fuzz/: libFuzzer, ASan+UBSan and -fsanitize=fuzzer-no-link in every library
+# (FUNKHAUS_LIBFUZZER), and clang's source-based coverage in the same build
+# (FUNKHAUS_FUZZ_COVERAGE). Then runs the targets two at a time (two cores), each on a scratch
+# copy of its seed corpus tests/fuzz/corpus/NAME/ in build-fuzz/corpus/NAME/ (where new inputs
+# land; the checked-in corpus is never written) with its dictionary tests/fuzz/dict/NAME.dict,
+# and prints one row per target: execs, edges (the final cov: of libFuzzer), line coverage of the
+# parser's own source files (the fuzz source's "// fuzz-parser:" lines) over the resulting
+# corpus, and findings (crash/leak/timeout/oom files, listed under the table). Logs and coverage
+# listings: build-fuzz/fuzz/NAME/.
+# Exit status: 0 clean, 1 something was found, 2 the set-up failed.
+# Holds the machine-wide build lock (scripts/locked.sh) for the build and the runs. Run it
+# directly; under scripts/locked.sh it sees that its parent holds the lock and does not take it
+# again (a second flock from a child of the holder would wait for ever).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+seconds=${1:-300}
+jobs=${FUZZ_JOBS:-2}
+unit_timeout=${FUZZ_UNIT_TIMEOUT:-25}  # seconds one input may take before it is a finding
+build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
+lock=${FUNKHAUS_BUILD_LOCK:-/var/lock/funkhaus-build.lock}
+[[ $seconds =~ ^[0-9]+$ ]] || { echo "usage: $0 [SECONDS]" >&2; exit 2; }
+
+die() {
+  echo "fuzz.sh: $*" >&2
+  exit 2
+}
+
+# True when this shell or one of its ancestors holds the build lock (/proc/locks names the
+# process that took it: flock(1) of scripts/locked.sh).
+lock_held_here() {
+  [[ -e $lock ]] || return 1
+  local inode holders pid h
+  inode=$(stat -c %i "$lock")
+  holders=$(awk -v ino="$inode" '$2 == "FLOCK" { split($6, f, ":"); if (f[3] == ino) print $5 }' \
+    /proc/locks)
+  pid=$$
+  while [[ -n $pid && $pid -gt 1 ]]; do
+    for h in $holders; do [[ $h == "$pid" ]] && return 0; done
+    pid=$(ps -o ppid= -p "$pid" | tr -d ' ')
+  done
+  return 1
+}
+if ! lock_held_here; then
+  echo "fuzz.sh: waiting for the build lock ($lock)"
+  exec "$root/scripts/locked.sh" "$0" "$@"
+fi
+
+"$root/scripts/install-deps.sh"
+
+# --- build (scripts/build.sh's ccache set-up; clang; the fuzz targets only) ---
+launcher=()
+if command -v ccache >/dev/null; then
+  export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$root}
+  export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-12G}
+  export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+fi
+export CC=clang CXX=clang++
+build_start=$SECONDS
+# -g1: line tables are all a sanitizer's stack trace needs, and compile faster than -g. No
+# -Werror: warnings are the gcc builds' job (CI); a clang-only one must not stop the fuzzing.
+mkdir -p "$build"
+cmake -S "$root" -B "$build" -G Ninja -DFUNKHAUS_WERROR=OFF "${launcher[@]}" \
+  -DFUNKHAUS_LIBFUZZER=ON -DFUNKHAUS_FUZZ_COVERAGE=ON \
+  -DFUNKHAUS_BUILD_BENCH=OFF -DFUNKHAUS_BUILD_CLIENT_TESTS=OFF \
+  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" >"$build/configure.log" ||
+  { cat "$build/configure.log"; die "configure failed"; }
+
+# --- targets and their parsers (checked before the long build) ---
+declare -A source_of parsers_of
+all=()
+while read -r name source; do
+  all+=("$name")
+  source_of[$name]=$source
+done <"$build/fuzz_targets.txt"
+((${#all[@]} > 0)) || die "no fuzz targets in $build/fuzz_targets.txt"
+if [[ -n ${FUZZ_TARGETS:-} ]]; then
+  read -r -a targets <<<"$FUZZ_TARGETS"
+  for name in "${targets[@]}"; do
+    [[ -n ${source_of[$name]:-} ]] || die "no fuzz target '$name' (known: ${all[*]})"
+  done
+else
+  targets=("${all[@]}")
+fi
+for name in "${targets[@]}"; do
+  src=${source_of[$name]}
+  list=$(sed -n 's#^// fuzz-parser:##p' "$src" | tr '\n' ' ')
+  [[ -n ${list// /} ]] || die "$name: $src has no '// fuzz-parser: path...' line"
+  for f in $list; do
+    [[ -f $root/$f ]] || die "$name: $src names $f as its parser, which does not exist"
+  done
+  parsers_of[$name]=$list
+done
+
+if [[ -n ${FUZZ_TARGETS:-} ]]; then
+  cmake --build "$build" -j "$(nproc)" --target "${targets[@]/#/fuzz_}"
+else
+  cmake --build "$build" -j "$(nproc)" --target funkhaus_fuzzers
+fi
+build_seconds=$((SECONDS - build_start))
+
+# --- runs ---
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+# Line coverage of the given source files in an indexed profile of bin: "covered total" on the
+# first line, then the files' names as the coverage mapping spells them (llvm-cov show wants those).
+line_coverage() {
+  local bin=$1 profile=$2
+  shift 2
+  llvm-cov-14 export -summary-only -instr-profile="$profile" "$bin" | python3 -c '
+import json, os, sys
+want = {os.path.realpath(p): p for p in sys.argv[1:]}
+got = {}
+for f in json.load(sys.stdin)["data"][0]["files"]:
+    path = os.path.realpath(f["filename"])
+    if path in want:
+        got[path] = (f["filename"], f["summary"]["lines"])
+missing = [want[p] for p in want if p not in got]
+if missing:
+    sys.exit("no coverage mapping for " + " ".join(missing))
+print(sum(l["covered"] for _, l in got.values()), sum(l["count"] for _, l in got.values()))
+for name, _ in got.values():
+    print(name)
+' "$@"
+}
+
+run_target() {
+  local name=$1
+  local bin=$build/bin/fuzz_$name work=$build/fuzz/$name corpus=$build/corpus/$name
+  local seeds=$root/tests/fuzz/corpus/$name dict=$root/tests/fuzz/dict/$name.dict
+  rm -rf "$work" "$corpus"
+  mkdir -p "$work/findings" "$corpus"
+  if [[ -d $seeds ]]; then find "$seeds" -type f -exec cp -t "$corpus" {} +; fi
+  local args=(-max_total_time="$seconds" -print_final_stats=1 -timeout="$unit_timeout"
+              -close_fd_mask=1 -artifact_prefix="$work/findings/")
+  if [[ -f $dict ]]; then args+=(-dict="$dict"); fi
+  local rc=0
+  LLVM_PROFILE_FILE=$work/fuzz.profraw "$bin" "${args[@]}" "$corpus" >"$work/fuzz.log" 2>&1 ||
+    rc=$?
+  echo "$rc" >"$work/exit"
+  rm -f "$work/fuzz.profraw"  # counts of every mutation; the corpus replay below is what counts
+  # Line coverage over the resulting corpus: every input once (-runs=0), then llvm-cov.
+  LLVM_PROFILE_FILE=$work/corpus.profraw "$bin" -runs=0 -close_fd_mask=1 \
+    -artifact_prefix="$work/findings/replay-" "$corpus" >"$work/replay.log" 2>&1 || true
+  local files=()
+  for f in ${parsers_of[$name]}; do files+=("$root/$f"); done
+  if llvm-profdata-14 merge -sparse "$work/corpus.profraw" -o "$work/corpus.profdata" \
+    2>>"$work/replay.log"; then
+    line_coverage "$bin" "$work/corpus.profdata" "${files[@]}" >"$work/lines" \
+      2>>"$work/replay.log" || true
+    # The annotated lines; llvm-cov matches either the paths or the mapping's names of them.
+    llvm-cov-14 show -instr-profile="$work/corpus.profdata" "$bin" "${files[@]}" \
+      >"$work/coverage.txt" 2>>"$work/replay.log" || true
+    mapfile -t files < <(tail -n +2 "$work/lines")
+    if [[ ! -s $work/coverage.txt ]] && ((${#files[@]} > 0)); then
+      llvm-cov-14 show -instr-profile="$work/corpus.profdata" "$bin" "${files[@]}" \
+        >"$work/coverage.txt" 2>>"$work/replay.log" || true
+    fi
+  fi
+  echo "fuzz.sh: $(date -u +%H:%M:%S) $name done (exit $rc)"
+}
+
+run_start=$SECONDS
+echo "fuzz.sh: ${#targets[@]} targets, ${seconds} s each, $jobs at a time"
+running=0
+for name in "${targets[@]}"; do
+  if ((running >= jobs)); then
+    wait -n || true
+    running=$((running - 1))
+  fi
+  run_target "$name" &
+  running=$((running + 1))
+done
+wait || true
+run_seconds=$((SECONDS - run_start))
+
+# --- the table ---
+found=()
+printf '\n%-22s %12s %9s %7s %18s  %s\n' target execs exec/s edges 'parser lines' findings
+for name in "${targets[@]}"; do
+  work=$build/fuzz/$name
+  log=$work/fuzz.log
+  [[ -f $log ]] || : >"$log"
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
+  edges=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2 || true)
+  lines='?'
+  if [[ -s $work/lines ]]; then
+    read -r covered total < <(head -1 "$work/lines")
+    lines=$(awk -v c="$covered" -v t="$total" \
+      'BEGIN { printf "%d/%d %5.1f%%", c, t, t ? 100 * c / t : 0 }')
+  fi
+  mapfile -t artifacts < <(find "$work/findings" -type f \( -name '*crash-*' -o -name '*leak-*' \
+    -o -name '*timeout-*' -o -name '*oom-*' \) 2>/dev/null | sort)
+  rc=$(cat "$work/exit" 2>/dev/null || echo none)
+  findings=${#artifacts[@]}
+  if ((findings == 0)) && [[ $rc != 0 ]]; then
+    findings="exit $rc"
+    found+=("$name: exited $rc without an artifact, see $log")
+  fi
+  for a in "${artifacts[@]}"; do found+=("$name: $a (log $log)"); done
+  printf '%-22s %12s %9s %7s %18s  %s\n' "$name" "${execs:-?}" "${rate:-?}" "${edges:-?}" \
+    "$lines" "$findings"
+done
+echo
+echo "build ${build_seconds} s, runs ${run_seconds} s (${#targets[@]} targets x ${seconds} s," \
+  "$jobs at a time); logs and coverage listings in $build/fuzz/NAME/"
+if ((${#found[@]} > 0)); then
+  echo "findings:"
+  printf '  %s\n' "${found[@]}"
+  exit 1
+fi
+echo "no findings"
