@@ -54,13 +54,7 @@ fi
 "$root/scripts/install-deps.sh"
 
 # --- build (scripts/build.sh's ccache set-up; clang; the fuzz targets only) ---
-launcher=()
-if command -v ccache >/dev/null; then
-  export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$root}
-  export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-12G}
-  export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
-  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-fi
+source "$root/scripts/ccache-env.sh"
 export CC=clang CXX=clang++
 build_start=$SECONDS
 # -g1: line tables are all a sanitizer's stack trace needs, and compile faster than -g. No
