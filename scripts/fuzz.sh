@@ -11,8 +11,10 @@
 # land; the checked-in corpus is never written) with its dictionary tests/fuzz/dict/NAME.dict,
 # and prints one row per target: execs, edges (the final cov: of libFuzzer), line coverage of the
 # parser's own source files (the fuzz source's "// fuzz-parser:" lines) over the resulting
-# corpus, and findings (crash/leak/timeout/oom files, listed under the table). Logs and coverage
-# listings: build-fuzz/fuzz/NAME/.
+# corpus and how many of their lines no input ran, and findings (crash/leak/timeout/oom files,
+# listed under the table). In build-fuzz/fuzz/NAME/: fuzz.log, coverage.txt (llvm-cov's annotated
+# listing of the parser files), uncovered.txt (their unrun lines, "path:line: text", grouped by
+# function; scripts/fuzz-coverage.py).
 # Exit status: 0 clean, 1 something was found, 2 the set-up failed.
 # Holds the machine-wide build lock (scripts/locked.sh) for the build and the runs. Run it
 # directly; under scripts/locked.sh it sees that its parent holds the lock and does not take it
@@ -102,28 +104,6 @@ build_seconds=$((SECONDS - build_start))
 # --- runs ---
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-# Line coverage of the given source files in an indexed profile of bin: "covered total" on the
-# first line, then the files' names as the coverage mapping spells them (llvm-cov show wants those).
-line_coverage() {
-  local bin=$1 profile=$2
-  shift 2
-  llvm-cov-14 export -summary-only -instr-profile="$profile" "$bin" | python3 -c '
-import json, os, sys
-want = {os.path.realpath(p): p for p in sys.argv[1:]}
-got = {}
-for f in json.load(sys.stdin)["data"][0]["files"]:
-    path = os.path.realpath(f["filename"])
-    if path in want:
-        got[path] = (f["filename"], f["summary"]["lines"])
-missing = [want[p] for p in want if p not in got]
-if missing:
-    sys.exit("no coverage mapping for " + " ".join(missing))
-print(sum(l["covered"] for _, l in got.values()), sum(l["count"] for _, l in got.values()))
-for name, _ in got.values():
-    print(name)
-' "$@"
-}
-
 run_target() {
   local name=$1
   local bin=$build/bin/fuzz_$name work=$build/fuzz/$name corpus=$build/corpus/$name
@@ -142,20 +122,13 @@ run_target() {
   # Line coverage over the resulting corpus: every input once (-runs=0), then llvm-cov.
   LLVM_PROFILE_FILE=$work/corpus.profraw "$bin" -runs=0 -close_fd_mask=1 \
     -artifact_prefix="$work/findings/replay-" "$corpus" >"$work/replay.log" 2>&1 || true
-  local files=()
-  for f in ${parsers_of[$name]}; do files+=("$root/$f"); done
+  # lines, coverage.txt (annotated listing) and uncovered.txt of the parser's files.
+  local parsers
+  read -r -a parsers <<<"${parsers_of[$name]}"
   if llvm-profdata-14 merge -sparse "$work/corpus.profraw" -o "$work/corpus.profdata" \
     2>>"$work/replay.log"; then
-    line_coverage "$bin" "$work/corpus.profdata" "${files[@]}" >"$work/lines" \
-      2>>"$work/replay.log" || true
-    # The annotated lines; llvm-cov matches either the paths or the mapping's names of them.
-    llvm-cov-14 show -instr-profile="$work/corpus.profdata" "$bin" "${files[@]}" \
-      >"$work/coverage.txt" 2>>"$work/replay.log" || true
-    mapfile -t files < <(tail -n +2 "$work/lines")
-    if [[ ! -s $work/coverage.txt ]] && ((${#files[@]} > 0)); then
-      llvm-cov-14 show -instr-profile="$work/corpus.profdata" "$bin" "${files[@]}" \
-        >"$work/coverage.txt" 2>>"$work/replay.log" || true
-    fi
+    "$root/scripts/fuzz-coverage.py" "$root" "$bin" "$work/corpus.profdata" "$work" \
+      "${parsers[@]}" 2>>"$work/replay.log" || true
   fi
   echo "fuzz.sh: $(date -u +%H:%M:%S) $name done (exit $rc)"
 }
@@ -176,7 +149,8 @@ run_seconds=$((SECONDS - run_start))
 
 # --- the table ---
 found=()
-printf '\n%-22s %12s %9s %7s %18s  %s\n' target execs exec/s edges 'parser lines' findings
+printf '\n%-22s %12s %9s %7s %18s %9s  %s\n' target execs exec/s edges 'parser lines' uncovered \
+  findings
 for name in "${targets[@]}"; do
   work=$build/fuzz/$name
   log=$work/fuzz.log
@@ -184,11 +158,12 @@ for name in "${targets[@]}"; do
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
   edges=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2 || true)
-  lines='?'
+  lines='?' uncovered='?'
   if [[ -s $work/lines ]]; then
     read -r covered total < <(head -1 "$work/lines")
     lines=$(awk -v c="$covered" -v t="$total" \
       'BEGIN { printf "%d/%d %5.1f%%", c, t, t ? 100 * c / t : 0 }')
+    uncovered=$((total - covered))
   fi
   mapfile -t artifacts < <(find "$work/findings" -type f \( -name '*crash-*' -o -name '*leak-*' \
     -o -name '*timeout-*' -o -name '*oom-*' \) 2>/dev/null | sort)
@@ -199,12 +174,13 @@ for name in "${targets[@]}"; do
     found+=("$name: exited $rc without an artifact, see $log")
   fi
   for a in "${artifacts[@]}"; do found+=("$name: $a (log $log)"); done
-  printf '%-22s %12s %9s %7s %18s  %s\n' "$name" "${execs:-?}" "${rate:-?}" "${edges:-?}" \
-    "$lines" "$findings"
+  printf '%-22s %12s %9s %7s %18s %9s  %s\n' "$name" "${execs:-?}" "${rate:-?}" "${edges:-?}" \
+    "$lines" "$uncovered" "$findings"
 done
 echo
 echo "build ${build_seconds} s, runs ${run_seconds} s (${#targets[@]} targets x ${seconds} s," \
-  "$jobs at a time); logs and coverage listings in $build/fuzz/NAME/"
+  "$jobs at a time); logs, coverage listings and uncovered lines in $build/fuzz/NAME/" \
+  "(fuzz.log, coverage.txt, uncovered.txt)"
 if ((${#found[@]} > 0)); then
   echo "findings:"
   printf '  %s\n' "${found[@]}"
