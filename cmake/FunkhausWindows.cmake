@@ -1,8 +1,10 @@
 # The Windows build (issue 17, first slice), included by the top-level CMakeLists.txt instead of
-# everything after it: shm-abi, common's rings on common/platform/windows, and their tests as
+# everything after it: shm-abi, common's rings on common/platform/windows, the encode worker's
+# encoder over libavcodec + libx264 (with scripts/windows-deps.sh), and their tests as
 # .exe files that ctest runs under Wine (CMAKE_CROSSCOMPILING_EMULATOR of
-# cmake/toolchains/mingw-w64.cmake). Debian has no mingw builds of fmt or GoogleTest: fmt is
-# used header-only from the host's headers, GoogleTest is built from /usr/src/googletest.
+# cmake/toolchains/mingw-w64.cmake). Debian has no mingw builds of fmt, spdlog or GoogleTest: fmt
+# and spdlog are used header-only from the host's headers, GoogleTest is built from
+# /usr/src/googletest.
 
 # fmt, header-only, from /usr/include/fmt (a link in the build tree, so that no other host header
 # shadows mingw's).
@@ -16,10 +18,51 @@ target_include_directories(funkhaus_fmt_header_only SYSTEM INTERFACE ${funkhaus_
 target_compile_definitions(funkhaus_fmt_header_only INTERFACE FMT_HEADER_ONLY=1)
 add_library(fmt::fmt ALIAS funkhaus_fmt_header_only)
 
+# spdlog, header-only (no SPDLOG_COMPILED_LIB), from /usr/include/spdlog beside fmt; Debian's
+# tweakme.h selects the external fmt.
+find_path(FUNKHAUS_HOST_SPDLOG_DIR spdlog/spdlog.h PATHS /usr/include NO_DEFAULT_PATH
+          NO_CMAKE_FIND_ROOT_PATH REQUIRED)
+file(CREATE_LINK ${FUNKHAUS_HOST_SPDLOG_DIR}/spdlog ${funkhaus_host_include}/spdlog SYMBOLIC)
+add_library(funkhaus_spdlog_header_only INTERFACE)
+target_link_libraries(funkhaus_spdlog_header_only INTERFACE fmt::fmt)
+add_library(spdlog::spdlog ALIAS funkhaus_spdlog_header_only)
+
+# The media libraries, static, cross-built from Debian's source packages by
+# scripts/windows-deps.sh into a cache outside the clone; FUNKHAUS_WINDOWS_DEPS is the prefix it
+# prints (scripts/test-windows.sh passes it). Without it the encoder and its tests are left out.
+set(FUNKHAUS_WINDOWS_DEPS "" CACHE PATH
+    "Prefix of scripts/windows-deps.sh (mingw x264, libavcodec, libswscale, libyuv); empty: no encoder")
+set(FUNKHAUS_WINDOWS_MEDIA OFF)
+if(FUNKHAUS_WINDOWS_DEPS)
+  # Its .pc files only, never the host's. The targets get the names the Linux build uses
+  # (PkgConfig::LIBAV, funkhaus_libyuv), so the component CMakeLists name them once. Not
+  # IMPORTED_TARGET: that finds the libraries again under CMAKE_FIND_ROOT_PATH, and the prefix
+  # lies outside it; --static link lines (Libs.private: x264, bcrypt, ...) instead.
+  find_package(PkgConfig REQUIRED)
+  set(ENV{PKG_CONFIG_LIBDIR} ${FUNKHAUS_WINDOWS_DEPS}/lib/pkgconfig)
+  set(ENV{PKG_CONFIG_PATH} "")
+  pkg_check_modules(LIBAV REQUIRED libavcodec libavutil libswscale)
+  pkg_check_modules(LIBYUV REQUIRED libyuv)
+  add_library(PkgConfig::LIBAV INTERFACE IMPORTED)
+  target_include_directories(PkgConfig::LIBAV SYSTEM INTERFACE ${LIBAV_STATIC_INCLUDE_DIRS})
+  target_link_libraries(PkgConfig::LIBAV INTERFACE ${LIBAV_STATIC_LDFLAGS})
+  add_library(funkhaus_libyuv INTERFACE IMPORTED)
+  target_include_directories(funkhaus_libyuv SYSTEM INTERFACE ${LIBYUV_STATIC_INCLUDE_DIRS})
+  target_link_libraries(funkhaus_libyuv INTERFACE ${LIBYUV_STATIC_LDFLAGS})
+  set(FUNKHAUS_WINDOWS_MEDIA ON)
+  message(STATUS "Windows media libraries: libavcodec ${LIBAV_libavcodec_VERSION} from "
+                 "${FUNKHAUS_WINDOWS_DEPS}")
+else()
+  message(STATUS "FUNKHAUS_WINDOWS_DEPS not set (scripts/windows-deps.sh): no encoder")
+endif()
+
 set(CMAKE_RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
 
 add_subdirectory(shm-abi)
 add_subdirectory(common)
+if(FUNKHAUS_WINDOWS_MEDIA)
+  add_subdirectory(encode-worker)
+endif()
 
 if(FUNKHAUS_BUILD_TESTS)
   enable_testing()
