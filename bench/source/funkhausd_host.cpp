@@ -65,7 +65,7 @@ Result<void> FunkhausdHost::launch(const FunkhausdLaunch& launch) {
   for (char c : socket_)
     if (c == '\'' || static_cast<unsigned char>(c) < 0x20)
       return makeError("the work directory {} holds a quote or control character", dir_.string());
-  const fs::path config = dir_ / "funkhaus.toml";
+  const fs::path config = configPath();
   {
     std::ofstream file(config);
     file << launch.config(socket_);

@@ -1,8 +1,15 @@
-// The chaos soak's figures: /proc parsing, the pause around a fault, the verdict.
+// The chaos soak's figures: /proc parsing, the pause around a fault, the verdict; its
+// funkhausd config (GameStream, the [session] a switch changes) and the probe's summary.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
 #include "funkhaus/bench/soak.h"
+#include "funkhaus/bench/soak_host.h"
+#include "funkhaus/supervisor/config.h"
 
 namespace funkhaus::bench {
 namespace {
@@ -118,6 +125,98 @@ TEST(SoakVerdict, NamesEachMissedTarget) {
   EXPECT_FALSE(row(grown, "funkhausd RSS growth")->met);  // 1025 kB
   EXPECT_EQ(row(grown, "funkhausd RSS growth")->measured, "9000 -> 10025 kB (+1025 kB)");
   EXPECT_FALSE(soakVerdict({0}, {0}, {}).front().met);  // no baseline frames: no ratio
+}
+
+// Without GameStream or sessions the config is the one of before: the host's, the guards off.
+TEST(SoakConfig, PlainIsTheHostConfigWithTheGuardsOff) {
+  const BenchSettings b{320, 180, 30, false};
+  const auto text = soakConfigToml(b, "/tmp/x.sock", {});
+  ASSERT_TRUE(text) << text.error().message;
+  EXPECT_EQ(*text, hostConfigToml(b, "/tmp/x.sock") +
+                       "[restart]\nmax_restarts = 1000\nstable_after_ms = 0\n");
+  const auto config = supervisor::parseConfig(*text, "soak.toml");
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_FALSE(config->gamestream.enabled);
+  EXPECT_TRUE(config->session.environment.empty());
+  EXPECT_EQ(config->restart.max_restarts, 1000);
+}
+
+// What funkhausd parses: GameStream on loopback at the base port, the session's variable; the
+// two session values give configs that differ only there.
+TEST(SoakConfig, GamestreamAndTheSessionValueParseAsFunkhausdReadsThem) {
+  const BenchSettings b{320, 180, 30, false};
+  const auto a = soakConfigToml(b, "/tmp/x.sock", {"a", 41234});
+  const auto other = soakConfigToml(b, "/tmp/x.sock", {"b", 41234});
+  ASSERT_TRUE(a && other);
+  const auto ca = supervisor::parseConfig(*a, "soak.toml");
+  const auto cb = supervisor::parseConfig(*other, "soak.toml");
+  ASSERT_TRUE(ca) << ca.error().message << "\n" << *a;
+  ASSERT_TRUE(cb) << cb.error().message;
+  EXPECT_TRUE(ca->gamestream.enabled);
+  EXPECT_EQ(ca->gamestream.base_port, 41234);
+  EXPECT_EQ(ca->gamestream.listen_address, "127.0.0.1");
+  EXPECT_FALSE(ca->gamestream.mdns);
+  EXPECT_EQ(ca->session.environment.at(kSoakSessionVariable), "a");
+  EXPECT_EQ(cb->session.environment.at(kSoakSessionVariable), "b");
+  EXPECT_EQ(ca->capture.width, 320u);
+  EXPECT_EQ(ca->restart.max_restarts, 1000);
+  EXPECT_EQ(ca->control_socket, "/tmp/x.sock");
+  // A value TOML would need escaped is refused, not written.
+  EXPECT_FALSE(soakConfigToml(b, "/tmp/x.sock", {"a\"b", 0}));
+}
+
+TEST(SoakConfig, WritesAtomicallyOverTheOldFile) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("funkhaus-soak-test-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  const auto file = dir / "funkhaus.toml";
+  ASSERT_TRUE(writeFileAtomically(file, "old\n"));
+  ASSERT_TRUE(writeFileAtomically(file, "new\n"));
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str(), "new\n");
+  size_t entries = 0;  // no temporary left beside it
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) ++entries;
+  EXPECT_EQ(entries, 1u);
+  EXPECT_FALSE(writeFileAtomically(dir / "missing" / "x.toml", "x"));
+  std::filesystem::remove_all(dir);
+}
+
+// The probe's stdout: per-second lines, then the summary (pictures with --picture-luma).
+TEST(ProbeSummary, ReadsTheLastSummaryLine) {
+  const std::string out =
+      "{\"t\":1,\"decoded\":30,\"fps\":30.0,\"type\":\"second\"}\n"
+      "{\"type\":\"summary\",\"connected\":true,\"exit_code\":0,\"error\":null,"
+      "\"terminated_error\":null,\"frames_decoded\":3,\"frames_lost\":1,\"idr_frames\":2,"
+      "\"pictures\":{\"decoded_ns\":[300,100,200],\"mean_luma\":[1.0,2.0,3.0]}}\n";
+  const auto s = parseProbeSummary(out);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_TRUE(s->connected);
+  EXPECT_EQ(s->exit_code, 0);
+  EXPECT_EQ(s->error, "");
+  EXPECT_EQ(s->terminated_error, "");
+  EXPECT_EQ(s->frames_decoded, 3u);
+  EXPECT_EQ(s->frames_lost, 1u);
+  EXPECT_EQ(s->idr_frames, 2u);
+  EXPECT_EQ(s->pictures_ns, (std::vector<uint64_t>{100, 200, 300}));  // sorted
+}
+
+TEST(ProbeSummary, NamesAStreamTheHostEndedAndAFailedRun) {
+  const auto ended = parseProbeSummary(
+      "{\"type\":\"summary\",\"connected\":true,\"exit_code\":1,\"error\":null,"
+      "\"terminated_error\":-100,\"frames_decoded\":0}");
+  ASSERT_TRUE(ended);
+  EXPECT_EQ(ended->terminated_error, "-100");
+  EXPECT_EQ(ended->exit_code, 1);
+  EXPECT_TRUE(ended->pictures_ns.empty());  // no --picture-luma list
+  const auto failed = parseProbeSummary(
+      "{\"type\":\"summary\",\"connected\":false,\"exit_code\":1,\"error\":\"launch: 503\"}");
+  ASSERT_TRUE(failed);
+  EXPECT_FALSE(failed->connected);
+  EXPECT_EQ(failed->error, "launch: 503");
+  EXPECT_FALSE(parseProbeSummary("{\"t\":1,\"type\":\"second\"}\n"));
+  EXPECT_FALSE(parseProbeSummary("{\"type\":\"summary\",\"connected\":"));  // cut short
 }
 
 }  // namespace

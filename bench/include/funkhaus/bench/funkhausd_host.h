@@ -59,6 +59,10 @@ class FunkhausdHost {
   uint16_t rtspPort() const { return rtsp_port_; }
   const std::string& rtspPath() const { return rtsp_path_; }
 
+  // The run directory and the config file funkhausd reads (again on SIGHUP).
+  const std::filesystem::path& runDir() const { return dir_; }
+  std::filesystem::path configPath() const { return dir_ / "funkhaus.toml"; }
+
   // One control request, one JSON object back (the connection closes after it).
   Result<nlohmann::json> call(const std::string& request) const;
   // The end of funkhausd's log, for error messages.
