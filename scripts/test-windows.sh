@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # scripts/test.sh --windows: the Windows tree (issue 17, first slice: shm-abi, common's rings on
-# common/platform/windows, their tests) cross-built with mingw-w64 into build-windows/, and its
+# common/platform/windows, the encoder over libavcodec + libx264 from scripts/windows-deps.sh,
+# their tests) cross-built with mingw-w64 into build-windows/, and its
 # tests run as .exe files under Wine by ctest (label "windows"). The Wine prefix lives outside
 # the clone ($FUNKHAUS_WINEPREFIX, default ~/.cache/funkhaus/wine); a fresh one takes 5-17 s.
 set -euo pipefail
@@ -23,9 +24,18 @@ trap 'wineserver -k </dev/null >/dev/null 2>&1 || true' EXIT
 /usr/lib/wine/wine64 wineboot -u </dev/null >/dev/null 2>&1
 echo "test-windows: Wine prefix $WINEPREFIX ready in $(( $(date +%s) - start )) s"
 
+# The encoder's media libraries (x264, a minimal FFmpeg, libyuv) cross-built from Debian's source
+# packages into a cache outside the clone: about 2 min the first time, under a second after
+# (windows-deps.sh prints its own time; the figure below adds the wait for the build lock).
+deps_start=$(date +%s)
+deps_prefix=$("$root/scripts/locked.sh" "$root/scripts/windows-deps.sh")
+echo "test-windows: media libraries ready after $(( $(date +%s) - deps_start )) s, waiting for the" \
+  "build lock included ($deps_prefix)"
+
 build_dir=$root/build-windows
 "$root/scripts/locked.sh" "$root/scripts/build.sh" "$build_dir" \
-  -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchains/mingw-w64.cmake" -DFUNKHAUS_BUILD_BENCH=OFF
+  -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchains/mingw-w64.cmake" -DFUNKHAUS_BUILD_BENCH=OFF \
+  -DFUNKHAUS_WINDOWS_DEPS="$deps_prefix"
 cd "$build_dir"
 built=$(date +%s)
 # A failed test runs once more (its failure stays in the log): Wine 8 once failed to start a
