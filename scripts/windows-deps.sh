@@ -8,7 +8,8 @@
 # Prints the install prefix (pkg-config files in <prefix>/lib/pkgconfig) on stdout, everything
 # else on stderr:
 #   prefix=$(scripts/windows-deps.sh)
-# The cache is $FUNKHAUS_WINDOWS_DEPS_CACHE (default /var/cache/funkhaus-windows-deps)/<key>/,
+# The cache is $FUNKHAUS_WINDOWS_DEPS_CACHE (default /var/cache/funkhaus-windows-deps as root,
+# ~/.cache/funkhaus/windows-deps otherwise)/<key>/,
 # where <key> names the three source versions and this script's build settings; a complete entry
 # makes the script a no-op (well under a second). Source comes from a deb-src entry for the same
 # archives the machine's apt sources already use (derived from /etc/apt/sources.list* here, added
@@ -19,7 +20,11 @@ set -euo pipefail
 triple=x86_64-w64-mingw32
 # Bump when a configure line below changes: it is part of the cache key.
 settings=1
-cache_root=${FUNKHAUS_WINDOWS_DEPS_CACHE:-/var/cache/funkhaus-windows-deps}
+# Root keeps it beside the other system caches; anyone else in their own cache directory.
+if ((EUID == 0)); then default_cache=/var/cache/funkhaus-windows-deps
+else default_cache=${XDG_CACHE_HOME:-$HOME/.cache}/funkhaus/windows-deps; fi
+cache_root=${FUNKHAUS_WINDOWS_DEPS_CACHE:-$default_cache}
+as_root() { if ((EUID == 0)); then "$@"; else sudo "$@"; fi; }
 root=$(cd "$(dirname "$0")/.." && pwd)
 log() { echo "windows-deps: $*" >&2; }
 
@@ -61,7 +66,7 @@ step() { log "$1: $((SECONDS - step_start)) s"; step_start=$SECONDS; }
 # files, so the entry is built in place and marked complete last.
 rm -rf "$dir"
 mkdir -p "$dir/src" "$prefix"
-log "building into $dir (cold: about 5 min on 2 idle cores)"
+log "building into $dir (about 2 min on 2 cores)"
 
 "$root/scripts/install-deps.sh" --windows >&2
 
@@ -97,14 +102,16 @@ if ! have_deb_src; then
              if (opts ~ /signed-by=/) { s = opts; sub(/.*signed-by=/, "", s); sub(/[] ].*/, "", s); print "Signed-By: " s }
              print "" }' "$f"
     done
-  } >"$out"
+  } | as_root tee "$out" >/dev/null
   log "added $out:"
   sed 's/^/  /' "$out" >&2
-  apt-get update -qq >&2
+  as_root apt-get update -qq >&2
   step "deb-src entry and apt-get update"
 fi
 
 cd "$dir/src"
+# apt downloads as _apt where it can (root otherwise, with a warning).
+if ((EUID == 0)) && id _apt >/dev/null 2>&1; then chown _apt "$dir/src"; fi
 apt-get source -qq "$x264_src" "$ffmpeg_src" "$yuv_src" >&2
 step "apt-get source x264 ffmpeg libyuv"
 x264_dir=$(find . -maxdepth 1 -type d -name 'x264-*' | head -1)
