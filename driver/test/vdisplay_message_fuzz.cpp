@@ -1,7 +1,8 @@
 // Fuzz target: a datagram on the vdisplay control socket. The first byte picks the direction
 // (even: a host's request to the driver, odd: a driver's reply to a host) and how many fds came
 // with it. Any input parses or is refused with a reason; a valid request re-encodes to the same
-// bytes.
+// bytes, and its mode (ADD_MONITOR, SET_MODE) goes through the driver's mode and framebuffer
+// checks as the driver does after parsing (driver.cpp), with the names it logs.
 // fuzz-parser: driver/source/protocol.cpp
 #include <sys/mman.h>
 
@@ -22,6 +23,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (reply) {
     auto r = parseReply(datagram, fd_count);
     if (r && r->message.size() >= abi::kVdisplayMessageTextSize) __builtin_trap();
+    // A host logs a reply by its names (type 0 answers a request the driver could not read).
+    if (r && (std::strlen(toString(r->type)) == 0 || std::strlen(toString(r->code)) == 0))
+      __builtin_trap();
     return 0;
   }
   std::vector<UniqueFd> fds;
@@ -29,6 +33,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto parsed = parseRequest(datagram, std::move(fds));
   if (auto* error = std::get_if<ParseError>(&parsed)) {
     if (error->message.empty() || error->code == VdisplayStatusCode::kOk) __builtin_trap();
+    if (std::strcmp(toString(error->code), "unknown-status") == 0) __builtin_trap();
     // The refusal must itself encode into a reply a host accepts.
     const auto peek = peekHeader(datagram);
     const auto bytes = encodeReply(
@@ -39,6 +44,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto& request = std::get<Request>(parsed);
   if ((request.type == abi::VdisplayMessageType::kAddMonitor) != request.ring.valid())
     __builtin_trap();
+  if (std::strcmp(toString(request.type), "UNKNOWN") == 0) __builtin_trap();
+  if (const auto* add = std::get_if<abi::VdisplayAddMonitorRequest>(&request.body)) {
+    const Mode mode{add->width, add->height, add->refresh_millihz};
+    if (validateMode(mode) && validateFramebuffer(add->fb_width, add->fb_height, mode) &&
+        bgraFrameBytes(mode.width, mode.height) >
+            uint64_t{abi::kVdisplayMaxWidth} * 4 * abi::kVdisplayMaxHeight)
+      __builtin_trap();
+  } else if (const auto* set = std::get_if<abi::VdisplaySetModeRequest>(&request.body)) {
+    const Mode mode{set->width, set->height, set->refresh_millihz};
+    if (validateMode(mode) && (mode.width % abi::kVdisplayWidthAlign != 0 || mode.height % 2 != 0))
+      __builtin_trap();
+  }
   const auto again = encodeRequest(request);
   if (again.size() != datagram.size() ||
       std::memcmp(again.data(), datagram.data(), again.size()) != 0)
@@ -87,5 +104,8 @@ std::vector<std::vector<uint8_t>> fuzzSeeds() {
   info.body = i;
   add(1, encodeReply(info));
   add(1, encodeReply(refusal(2, 9, abi::VdisplayStatusCode::kBadMode, "width 0 is out of range")));
+  // The refusals only the driver's state gives (not a parse): monitors, rings, owners, backend.
+  for (uint32_t code = 4; code <= abi::kVdisplayMaxStatusCode; ++code)
+    add(1, encodeReply(refusal(1, 10 + code, static_cast<abi::VdisplayStatusCode>(code), "no")));
   return out;
 }
