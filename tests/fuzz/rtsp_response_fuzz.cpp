@@ -17,7 +17,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const RtspResponse& response = **r;
     if (response.size > text.size() || response.body.size() > kMaxRtspBody) __builtin_trap();
     if (response.status < 100 || response.status > 599) __builtin_trap();
-    if (const std::string* t = response.header("Transport")) (void)transportSsrc(*t);
+    if (const std::string* t = response.header("Transport")) {
+      (void)transportSsrc(*t);
+      if (response.value("transport") != *t) __builtin_trap();  // names match in any case
+    }
     (void)controlUrl(response, "rtsp://127.0.0.1:8554/live");
   }
   if (!r && r.error().message.empty()) __builtin_trap();
