@@ -665,8 +665,11 @@ int main(int argc, char** argv) {
     if (auto paired = pairGamestreamClient(gamestream.tools, **host, gamestream.base_port,
                                            gamestream.client_dir);
         !paired) {
-      std::fprintf(stderr, "funkhaus_soak: GameStream: %s\n", paired.error().message.c_str());
+      std::fprintf(stderr, "funkhaus_soak: GameStream: %s\n(funkhausd's log and moonlight's: %s)\n",
+                   paired.error().message.c_str(), (*host)->runDir().c_str());
       (void)(*host)->stop(/*keep_files=*/true);
+      std::error_code ec;
+      std::filesystem::remove_all(state_home, ec);
       return 1;
     }
   }
