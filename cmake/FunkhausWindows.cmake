@@ -41,8 +41,16 @@ if(FUNKHAUS_WINDOWS_DEPS)
   find_package(PkgConfig REQUIRED)
   set(ENV{PKG_CONFIG_LIBDIR} ${FUNKHAUS_WINDOWS_DEPS}/lib/pkgconfig)
   set(ENV{PKG_CONFIG_PATH} "")
+  # pkg_check_modules keeps its answer while its arguments stay the same: a new prefix (new
+  # source versions, a new cache) must be asked again.
+  if(NOT FUNKHAUS_WINDOWS_DEPS STREQUAL "${FUNKHAUS_WINDOWS_DEPS_CHECKED}")
+    unset(__pkg_config_checked_LIBAV CACHE)
+    unset(__pkg_config_checked_LIBYUV CACHE)
+  endif()
   pkg_check_modules(LIBAV REQUIRED libavcodec libavutil libswscale)
   pkg_check_modules(LIBYUV REQUIRED libyuv)
+  set(FUNKHAUS_WINDOWS_DEPS_CHECKED ${FUNKHAUS_WINDOWS_DEPS} CACHE INTERNAL
+      "the prefix LIBAV and LIBYUV were found in")
   add_library(PkgConfig::LIBAV INTERFACE IMPORTED)
   target_include_directories(PkgConfig::LIBAV SYSTEM INTERFACE ${LIBAV_STATIC_INCLUDE_DIRS})
   target_link_libraries(PkgConfig::LIBAV INTERFACE ${LIBAV_STATIC_LDFLAGS})

@@ -70,13 +70,22 @@ log "building into $dir (about 2 min on 2 cores)"
 
 "$root/scripts/install-deps.sh" --windows >&2
 
-# deb-src for the archives of every enabled deb entry, same URIs, suites, components and keys.
-have_deb_src() {
-  grep -qsE '^[[:space:]]*deb-src[[:space:]]' /etc/apt/sources.list /etc/apt/sources.list.d/*.list ||
-    grep -qsiE '^Types:.*deb-src' /etc/apt/sources.list.d/*.sources
+# The three source versions known to apt already? (A deb-src entry for only some of the
+# archives, e.g. without the security one that ffmpeg's version may come from, is not enough.)
+have_sources() {
+  local s
+  for s in "$x264_src" "$ffmpeg_src" "$yuv_src"; do
+    # grep reads to the end (no -q): an early exit would fail the pipe (pipefail) on a match.
+    apt-cache showsrc --only-source "${s%%=*}" 2>/dev/null | grep -x "Version: ${s#*=}" >/dev/null || return 1
+  done
 }
-if ! have_deb_src; then
-  out=/etc/apt/sources.list.d/funkhaus-deb-src.sources
+# If not: deb-src for the archives of every enabled deb entry, the same URIs, suites, components
+# and keys (written once; a later run with stale indexes only updates them).
+out=/etc/apt/sources.list.d/funkhaus-deb-src.sources
+if ! have_sources && [[ -e $out ]]; then
+  as_root apt-get update -qq >&2
+  step "apt-get update (deb-src entry there)"
+elif ! have_sources; then
   {
     echo "# Added by funkhaus scripts/windows-deps.sh: the source packages of the archives above."
     for f in /etc/apt/sources.list.d/*.sources; do
