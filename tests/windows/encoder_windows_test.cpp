@@ -7,7 +7,8 @@ extern "C" {
 #include <libavcodec/avcodec.h>
 }
 
-#include <cstring>
+#include <algorithm>
+#include <span>
 #include <string>
 #include <vector>
 
