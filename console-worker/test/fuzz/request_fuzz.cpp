@@ -1,7 +1,10 @@
 // Fuzz target: a whole console request (method, target, cookie, Origin, Sec-Fetch-Site, CSRF
-// token, Content-Type, body; one per line) through the API with a fake funkhausd. Any input gets
-// exactly one answer; nothing reaches funkhausd without the session, the CSRF token of a change
-// and a same-site origin; every path is checked (no '..', backslash or NUL) before use.
+// token, Content-Type, body; one per line) through the API with a fake funkhausd, which answers
+// a capture in two pages (or, for the ids "refused", "broken" and "flat", a refusal, unreadable
+// bytes and a capture without samples), refuses "logs", sends unreadable bytes for "pairing" and
+// accepts the rest; its last status has two lines. Any input gets exactly one answer; nothing
+// reaches funkhausd without the session, the CSRF token of a change and a same-site origin;
+// every path is checked (no '..', backslash or NUL) before use.
 // fuzz-parser: console-worker/source/console_api.cpp console-worker/source/request.cpp
 #include <unistd.h>
 
@@ -27,6 +30,24 @@ class CountingLink final : public ControlLink {
   void request(const json& r, std::function<void(Result<std::string>)> done) override {
     ++sent;
     last = r;
+    const std::string cmd = r.value("cmd", "");
+    const std::string id =
+        r.contains("id") && r["id"].is_string() ? r["id"].get<std::string>() : "";
+    if (cmd == "stats-show" && id == "refused")
+      return done(std::string(R"({"ok":false,"error":"no such capture"})"));
+    if (cmd == "stats-show" && id == "broken") return done(std::string("{"));
+    if (cmd == "stats-show" && id == "flat")
+      return done(std::string(R"({"ok":true,"capture":{"samples":0}})"));
+    if (cmd == "pairing") return done(std::string("not json"));
+    if (cmd == "stats-show" && r.contains("from") && r["from"].is_number_unsigned())
+      return done(json({{"ok", true},
+                        {"capture",
+                         {{"samples", 4},
+                          {"from", r["from"]},
+                          {"t", {r["from"].get<uint64_t>(), r["from"].get<uint64_t>() + 1}},
+                          {"series", {{"fps", {60, 59}}}}}}})
+                      .dump());
+    if (cmd == "logs") return done(std::string(R"({"ok":false,"error":"no journal"})"));
     done(std::string(R"({"ok":true})"));
   }
   int sent = 0;
@@ -36,7 +57,9 @@ class CountingLink final : public ControlLink {
 struct World {
   World() {
     dir = std::filesystem::temp_directory_path() / ("console-fuzz-" + std::to_string(getpid()));
-    auto s = Secrets::open(dir, ScryptParams{1024, 1, 1});
+    // The cheapest scrypt there is (N=2): the cost parameters set only how long a password check
+    // takes, and every login the limiter lets through runs one.
+    auto s = Secrets::open(dir, ScryptParams{2, 1, 1});
     if (!s) std::abort();
     secrets.emplace(std::move(*s));
     if (!secrets->setPassword("password1").ok()) std::abort();
@@ -47,7 +70,11 @@ struct World {
   std::filesystem::path dir;
   std::optional<Secrets> secrets;
   SessionStore sessions{"", [] { return int64_t{1000}; }};
-  LoginLimiter limiter{[] { return int64_t{0}; }};
+  // 20 ms pass per request: failed logins leave the limiter's 60 s window after 3000 inputs, so
+  // both a blocked login (429) and a checked password stay reachable all run long, while the
+  // scrypt of at most 5 checks a window costs next to nothing.
+  int64_t now_ms = 0;
+  LoginLimiter limiter{[this] { return now_ms; }};
   CountingLink link;
   SessionStore::Created session;
 };
@@ -61,6 +88,11 @@ World& World::world() {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   World& w = World::world();
+  w.now_ms += 20;
+  // "@" is a live session in every input: a logout, a new password or 32 newer logins in an
+  // earlier input ended the last one (without this, one replayed logout seed locked the whole
+  // run out of every page behind the session).
+  if (!w.sessions.csrfOf(w.session.token)) w.session = w.sessions.create();
   std::vector<std::string> f;
   std::string_view text(reinterpret_cast<const char*>(data), size);
   while (f.size() < 8) {
@@ -84,6 +116,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   r.peer = "127.0.0.1";
   ConsoleApi api(ConsoleApiOptions{w.dir / "no-web-root", true}, *w.secrets, w.sessions, w.limiter,
                  w.link);
+  api.setLastStatus("{\"ok\":true,\n\"workers\":{}}");
   const int before = w.link.sent;
   int answers = 0;
   int status = 0;
@@ -102,9 +135,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (w.link.sent != before) {
     // Reached funkhausd: a valid target, a session, and for a change its CSRF token and no
-    // cross-site origin; ids and worker names checked.
-    if (!target || r.cookie != "fh_session=" + w.session.token) __builtin_trap();
+    // cross-site origin; ids and worker names checked. The one exception: GET /metrics on a
+    // console that listens on loopback only (this one) asks for the status without a session
+    // (ConsoleApiOptions::loopback), and nothing else.
+    if (!target) __builtin_trap();
     const Route route = console::route(r.method, target->path);
+    if (route.kind == Route::Kind::kMetrics) {
+      if (w.link.last != json{{"cmd", "status"}}) __builtin_trap();
+      return 0;
+    }
+    if (r.cookie != "fh_session=" + w.session.token) __builtin_trap();
     if (route.mutating &&
         (r.csrf_token != w.session.csrf || crossSite(r.origin, r.sec_fetch_site, r.host)))
       __builtin_trap();
@@ -127,7 +167,24 @@ std::vector<std::vector<uint8_t>> fuzzSeeds() {
       "GET\n/api/logs?seconds=60&x=%41\n@\n\n\n\n\n",
       "POST\n/api/login\n\n\n\n\napplication/json\n{\"password\":\"wrong\"}",
       "GET\n/assets/%2e%2e/x\n\n\n\n\n\n",
-      "POST\n/api/mode\n@\n\ncross-site\n@\napplication/json\n{\"width\":1280,\"height\":720}"};
+      "POST\n/api/mode\n@\n\ncross-site\n@\napplication/json\n{\"width\":1280,\"height\":720}",
+      // Every route with the session (and for a change its token), as the console's pages ask.
+      "GET\n/api/session\n@\n\n\n\n\n", "POST\n/api/logout\n@\n\n\n@\n\n",
+      "GET\n/api/events\n@\n\n\n\n\n", "GET\n/api/pairing\n@\n\n\n\n\n",
+      "GET\n/api/clients\n@\n\n\n\n\n",
+      "POST\n/api/unpair\n@\n\n\n@\napplication/json\n{\"id\":\"0123456789abcdef\"}",
+      "GET\n/api/stats\n@\n\n\n\n\n",
+      "POST\n/api/stats/start\n@\n\n\n@\napplication/json\n{\"name\":\"run 1\"}",
+      "POST\n/api/stats/stop\n@\n\n\n@\n\n",
+      "GET\n/api/stats/20261203-140000-run?from=0&count=50\n@\n\n\n\n\n",
+      "GET\n/api/stats/20261203-140000-run\n@\n\n\n\n\n", "GET\n/api/logs?seconds=0\n@\n\n\n\n\n",
+      "GET\n/metrics\n\n\n\n\n\n", "GET\n/assets/app.js\n\n\n\n\n\n",
+      "POST\n/api/login\n\n\n\n\napplication/json\n{\"password\":\"password1\"}",
+      "POST\n/api/mode\n@\nhttps://127.0.0.1:47990\nsame-origin\n@\napplication/json\n"
+      "{\"width\":1280,\"height\":720,\"refresh_hz\":60}",
+      "POST\n/api/stats/start\n@\n\n\n@\napplication/json\n{\"name\":5}",
+      "GET\n/api/stats/refused\n@\n\n\n\n\n", "GET\n/api/stats/broken\n@\n\n\n\n\n",
+      "GET\n/api/stats/flat\n@\n\n\n\n\n", "GET\n/api/status\nfh_session=\"00\"\n\n\n\n\n"};
   std::vector<std::vector<uint8_t>> out;
   for (const auto& s : seeds) out.emplace_back(s.begin(), s.end());
   return out;
