@@ -1,6 +1,7 @@
 // Fuzz target: the capture-id check and the paths built from untrusted names. An id passes
 // exactly when it is 1 to 64 of [A-Za-z0-9._-] and not "." or ".."; a stats route carries only
-// such an id; an asset path never leaves its root.
+// such an id; a worker route only a worker name (1 to 32 of [a-z0-9-]); an asset path never
+// leaves its root.
 // fuzz-parser: console-worker/source/request.cpp
 #include <cstddef>
 #include <cstdint>
@@ -12,6 +13,9 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace funkhaus::console;
+  // Every name here comes out of a request target, which parseTarget refuses beyond kMaxTarget
+  // bytes; longer inputs would only time the route table on paths it never sees.
+  if (size > kMaxTarget) return 0;
   const std::string id(reinterpret_cast<const char*>(data), size);
   bool expected = !id.empty() && id.size() <= 64 && id != "." && id != "..";
   for (char c : id)
@@ -25,6 +29,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         !isCaptureId(r.arg))
       __builtin_trap();
   }
+  const Route worker = route("POST", "/api/workers/" + id + "/restart");
+  if (worker.kind == Route::Kind::kWorker && (worker.arg != id || !isWorkerName(id)))
+    __builtin_trap();
   if (auto target = parseTarget("/api/stats/" + id)) {
     const Route r = route("GET", target->path);
     if (r.kind == Route::Kind::kStatsShow && !isCaptureId(r.arg)) __builtin_trap();
