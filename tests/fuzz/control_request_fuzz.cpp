@@ -39,7 +39,9 @@ std::vector<std::vector<uint8_t>> fuzzSeeds() {
         R"({"cmd":"pair","pin":"1234","address":"::ffff:127.0.0.2"})",
         R"({"cmd":"unpair","id":"0123456789abcdef"})",
         R"({"cmd":"set-password","password":"correct horse"})",
-        R"({"cmd":"stats-show","id":"20261203-1","from":-1})", R"({"cmd":"logs","seconds":0})"})
+        R"({"cmd":"stats-show","id":"20261203-1","from":-1})", R"({"cmd":"logs","seconds":0})",
+        R"({"cmd":"unpair","id":"0123456789abcdef","pin":"1234"})",
+        R"({"cmd":"pair","pin":"1234","password":"correct horse"})"})
     out.emplace_back(s.begin(), s.end());
   // One byte over kMaxControlRequest.
   std::string long_line = R"({"cmd":"stats-start","name":")";
