@@ -10,10 +10,11 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace funkhaus;
-  auto shm = fuzz::memfdFrom(data, size);
-  if (!shm) return 0;
-  auto layout = validateFrameRing(shm->data(), shm->size());
+  // The layout first, on the input itself: most mutants fail it, and need no memfd.
+  auto layout = validateFrameRing(reinterpret_cast<const std::byte*>(data), size);
   if (!layout) return 0;
+  SharedMemory* shm = fuzz::memfdFrom(data, size);
+  if (shm == nullptr) return 0;
   auto* h = reinterpret_cast<abi::FrameRingHeader*>(shm->data());
   // Pids in the input are arbitrary; clear them so attach is not refused for a live stranger.
   h->producer_pid = 0;
