@@ -3,10 +3,12 @@
 #   scripts/fuzz.sh [SECONDS]                              every target, SECONDS each (default 300)
 #   FUZZ_TARGETS="rtsp_request rtcp" scripts/fuzz.sh 60    a subset (names as in
 #                                                          funkhaus_add_fuzz_target)
-# Builds only the fuzz targets (cmake target funkhaus_fuzzers, or the subset) with clang into
-# build-fuzz/: libFuzzer, ASan+UBSan and -fsanitize=fuzzer-no-link in every library
-# (FUNKHAUS_LIBFUZZER), and clang's source-based coverage in the same build
-# (FUNKHAUS_FUZZ_COVERAGE). Then runs the targets two at a time (two cores), each on a scratch
+# Builds only the fuzz targets (cmake target funkhaus_fuzzers, or the subset) with clang twice:
+# into build-fuzz/ (FUZZ_BUILD_DIR) for the timed runs, with libFuzzer, ASan+UBSan and
+# -fsanitize=fuzzer-no-link in every library (FUNKHAUS_LIBFUZZER), and into build-fuzz-cov/
+# (FUZZ_COV_BUILD_DIR, default FUZZ_BUILD_DIR-cov) the same plus clang's source-based coverage
+# (FUNKHAUS_FUZZ_COVERAGE), which only replays each final corpus once: the timed runs do not
+# pay for the coverage counters. Then runs the targets two at a time (two cores), each on a scratch
 # copy of its seed corpus tests/fuzz/corpus/NAME/ in build-fuzz/corpus/NAME/ (where new inputs
 # land; the checked-in corpus is never written) with its dictionary tests/fuzz/dict/NAME.dict,
 # and prints one row per target: execs, edges (the final cov: of libFuzzer), line coverage of the
@@ -25,6 +27,7 @@ seconds=${1:-300}
 jobs=${FUZZ_JOBS:-2}
 unit_timeout=${FUZZ_UNIT_TIMEOUT:-25}  # seconds one input may take before it is a finding
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
+cov_build=${FUZZ_COV_BUILD_DIR:-$build-cov}
 lock=${FUNKHAUS_BUILD_LOCK:-/var/lock/funkhaus-build.lock}
 [[ $seconds =~ ^[0-9]+$ ]] || { echo "usage: $0 [SECONDS]" >&2; exit 2; }
 
@@ -61,12 +64,16 @@ export CC=clang CXX=clang++
 build_start=$SECONDS
 # -g1: line tables are all a sanitizer's stack trace needs, and compile faster than -g. No
 # -Werror: warnings are the gcc builds' job (CI); a clang-only one must not stop the fuzzing.
-mkdir -p "$build"
-cmake -S "$root" -B "$build" -G Ninja -DFUNKHAUS_WERROR=OFF "${launcher[@]}" \
-  -DFUNKHAUS_LIBFUZZER=ON -DFUNKHAUS_FUZZ_COVERAGE=ON \
-  -DFUNKHAUS_BUILD_BENCH=OFF -DFUNKHAUS_BUILD_CLIENT_TESTS=OFF \
-  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" >"$build/configure.log" ||
-  { cat "$build/configure.log"; die "configure failed"; }
+configure() {  # DIR COVERAGE(ON|OFF)
+  mkdir -p "$1"
+  cmake -S "$root" -B "$1" -G Ninja -DFUNKHAUS_WERROR=OFF "${launcher[@]}" \
+    -DFUNKHAUS_LIBFUZZER=ON -DFUNKHAUS_FUZZ_COVERAGE="$2" \
+    -DFUNKHAUS_BUILD_BENCH=OFF -DFUNKHAUS_BUILD_CLIENT_TESTS=OFF \
+    "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" >"$1/configure.log" ||
+    { cat "$1/configure.log"; die "configure of $1 failed"; }
+}
+configure "$build" OFF
+configure "$cov_build" ON
 
 # --- targets and their parsers (checked before the long build) ---
 declare -A source_of parsers_of
@@ -94,11 +101,11 @@ for name in "${targets[@]}"; do
   parsers_of[$name]=$list
 done
 
-if [[ -n ${FUZZ_TARGETS:-} ]]; then
-  cmake --build "$build" -j "$(nproc)" --target "${targets[@]/#/fuzz_}"
-else
-  cmake --build "$build" -j "$(nproc)" --target funkhaus_fuzzers
-fi
+build_targets=(funkhaus_fuzzers)
+if [[ -n ${FUZZ_TARGETS:-} ]]; then build_targets=("${targets[@]/#/fuzz_}"); fi
+for dir in "$build" "$cov_build"; do
+  cmake --build "$dir" -j "$(nproc)" --target "${build_targets[@]}" || die "build in $dir failed"
+done
 build_seconds=$((SECONDS - build_start))
 
 # --- runs ---
@@ -106,7 +113,8 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 run_target() {
   local name=$1
-  local bin=$build/bin/fuzz_$name work=$build/fuzz/$name corpus=$build/corpus/$name
+  local bin=$build/bin/fuzz_$name cov_bin=$cov_build/bin/fuzz_$name
+  local work=$build/fuzz/$name corpus=$build/corpus/$name
   local seeds=$root/tests/fuzz/corpus/$name dict=$root/tests/fuzz/dict/$name.dict
   rm -rf "$work" "$corpus"
   mkdir -p "$work/findings" "$corpus"
@@ -115,19 +123,18 @@ run_target() {
               -close_fd_mask=1 -artifact_prefix="$work/findings/")
   if [[ -f $dict ]]; then args+=(-dict="$dict"); fi
   local rc=0
-  LLVM_PROFILE_FILE=$work/fuzz.profraw "$bin" "${args[@]}" "$corpus" >"$work/fuzz.log" 2>&1 ||
-    rc=$?
+  "$bin" "${args[@]}" "$corpus" >"$work/fuzz.log" 2>&1 || rc=$?
   echo "$rc" >"$work/exit"
-  rm -f "$work/fuzz.profraw"  # counts of every mutation; the corpus replay below is what counts
-  # Line coverage over the resulting corpus: every input once (-runs=0), then llvm-cov.
-  LLVM_PROFILE_FILE=$work/corpus.profraw "$bin" -runs=0 -close_fd_mask=1 \
+  # Line coverage over the resulting corpus: every input once (-runs=0) through the coverage
+  # build, then llvm-cov.
+  LLVM_PROFILE_FILE=$work/corpus.profraw "$cov_bin" -runs=0 -close_fd_mask=1 \
     -artifact_prefix="$work/findings/replay-" "$corpus" >"$work/replay.log" 2>&1 || true
   # lines, coverage.txt (annotated listing) and uncovered.txt of the parser's files.
   local parsers
   read -r -a parsers <<<"${parsers_of[$name]}"
   if llvm-profdata-14 merge -sparse "$work/corpus.profraw" -o "$work/corpus.profdata" \
     2>>"$work/replay.log"; then
-    "$root/scripts/fuzz-coverage.py" "$root" "$bin" "$work/corpus.profdata" "$work" \
+    "$root/scripts/fuzz-coverage.py" "$root" "$cov_bin" "$work/corpus.profdata" "$work" \
       "${parsers[@]}" 2>>"$work/replay.log" || true
   fi
   echo "fuzz.sh: $(date -u +%H:%M:%S) $name done (exit $rc)"
