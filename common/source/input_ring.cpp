@@ -72,18 +72,23 @@ void writeSeqlocked(uint64_t& sequence, void* area, const void* value, size_t co
   seq.store(odd + 1, std::memory_order_release);
 }
 
-// A consistent copy, or false after kSeqlockAttempts (then `out` holds the last, maybe torn, try).
+// A consistent copy, or false after kSeqlockAttempts (then `out` holds a maybe torn copy). While
+// the sequence is odd the area is not copied (the writer is in it): the reader waits on the
+// sequence word alone instead of pulling the writer's lines over on every attempt.
 bool readSeqlocked(uint64_t& sequence, void* area, void* out, size_t count) {
   auto seq = atomicRef(sequence);
   for (int attempt = 0; attempt < kSeqlockAttempts; ++attempt) {
     const uint64_t before = seq.load(std::memory_order_acquire);
-    loadWords(out, words(area), 0, count);
-    if ((before & 1) == 0 && seq.load(std::memory_order_relaxed) == before) return true;
+    if ((before & 1) == 0) {
+      loadWords(out, words(area), 0, count);
+      if (seq.load(std::memory_order_relaxed) == before) return true;
+    }
     if (attempt % 64 == 63)
       std::this_thread::yield();
     else
       platform::cpuRelax();
   }
+  loadWords(out, words(area), 0, count);  // the writer died in it: what it left
   return false;
 }
 

@@ -12,19 +12,28 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace funkhaus;
-  auto shm = fuzz::memfdFrom(data, size);
-  if (!shm) return 0;
-  auto layout = validateInputRing(shm->data(), shm->size());
+  // The layout first, on the input itself: most mutants fail it, and need no memfd.
+  auto layout = validateInputRing(reinterpret_cast<const std::byte*>(data), size);
   if (!layout) return 0;
+  SharedMemory* shm = fuzz::memfdFrom(data, size);
+  if (shm == nullptr) return 0;
   auto* h = reinterpret_cast<abi::InputRingHeader*>(shm->data());
   // Pids in the input are arbitrary; clear them so attach is not refused for a live stranger.
   h->producer_pid = 0;
   h->consumer_pid = 0;
+  // The harness's own knobs, in the first byte of reserved0 (no side reads it): bit 0 keeps
+  // held_sequence and bit 1 applied_sequence as the input has them, otherwise they are made even.
+  // An odd sequence is a writer that died mid-write: every read of that area then spins through
+  // the seqlock's whole patience (milliseconds), so it is the input's explicit choice rather than
+  // what half of all mutants hit. The other bits say how far the producer moved head.
+  const auto knobs = static_cast<uint8_t>(h->reserved0[0]);
+  if ((knobs & 1) == 0) h->held_sequence &= ~uint64_t{1};
+  if ((knobs & 2) == 0) h->applied_sequence &= ~uint64_t{1};
   auto consumer = InputConsumer::attach(*SharedMemory::attachDup(shm->handle()));
   if (!consumer) return 0;
   // A producer that moved head past the consumer: the input's own slots are read as events.
   const uint64_t start = abi::atomicLoad(h->head);
-  abi::atomicRef(h->head).store(start + 1 + data[0] % (2 * layout->slot_count));
+  abi::atomicRef(h->head).store(start + 1 + (knobs >> 2) % (2 * layout->slot_count));
   for (int i = 0; i < 8; ++i) {
     auto next = consumer->next(0);
     if (auto* ev = std::get_if<abi::InputEvent>(&next); ev && !checkInputEvent(*ev))
@@ -53,7 +62,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   return 0;
 }
 
-// A valid ring with events, held state, applied state and rumble, so mutations reach past attach.
+// A valid ring with events, held state, applied state and rumble, so mutations reach past attach
+// (knobs 0: sequences even, head one past the consumer).
 std::vector<std::vector<uint8_t>> fuzzSeeds() {
   using namespace funkhaus;
   InputRingConfig config;
