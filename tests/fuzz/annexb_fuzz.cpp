@@ -18,7 +18,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return !nal.empty() && nal.data() >= input.data() &&
            nal.data() + nal.size() <= input.data() + input.size();
   };
-  std::vector<NalUnit> nals;
+  // Kept across executions (splitAnnexB clears it first): growing a new one unit by unit was a
+  // fifth of the time on inputs of many short units.
+  static std::vector<NalUnit> nals;
   const SplitIrregularity irregular = splitAnnexB(input, nals);
   for (NalUnit nal : nals) {
     if (!inside(nal)) __builtin_trap();

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <initializer_list>
+#include <utility>
 #include <vector>
 
 namespace funkhaus::media {
@@ -44,6 +45,40 @@ TEST(MediaNal, LenientSplitDropsLeadingGarbageTrailingZerosAndEmptyUnits) {
   EXPECT_TRUE(split({1, 2, 3, 4}).empty());
   EXPECT_EQ(splitAnnexB(std::vector<uint8_t>{1, 2, 3, 4}, nals).leading_bytes, 4u);
   EXPECT_TRUE(splitAnnexB(std::vector<uint8_t>{0, 0, 1, 0x65, 0, 0, 1}, nals).ends_with_start);
+}
+
+// Start codes found by a byte-by-byte scan, as the standard defines them (0x000001 anywhere),
+// against splitAnnexB on streams dense in 0s and 1s: every unit, and where each begins, agree.
+TEST(MediaNal, SplitFindsEveryStartCodeAByteScanFinds) {
+  uint32_t state = 12345;
+  auto next = [&] { return state = state * 1103515245u + 12345u; };
+  for (int round = 0; round < 2000; ++round) {
+    std::vector<uint8_t> stream(next() % 64);
+    for (auto& b : stream)  // mostly 0, 1 and 2; now and then any byte
+      b = static_cast<uint8_t>(((next() >> 16) & 3) != 0 ? (next() >> 16) % 3
+                                                         : (next() >> 16) & 0xFF);
+    std::vector<size_t> after;  // positions just after each 0 0 1
+    for (size_t i = 0; i + 3 <= stream.size(); ++i)
+      if (stream[i] == 0 && stream[i + 1] == 0 && stream[i + 2] == 1) after.push_back(i + 3);
+    std::vector<NalUnit> nals;
+    const SplitIrregularity irregular = splitAnnexB(stream, nals);
+    std::vector<std::pair<size_t, size_t>> expected;  // begin, end of each non-empty unit
+    for (size_t k = 0; k < after.size(); ++k) {
+      size_t end = k + 1 < after.size() ? after[k + 1] - 3 : stream.size();
+      while (end > after[k] && stream[end - 1] == 0) --end;
+      if (end > after[k]) expected.emplace_back(after[k], end);
+    }
+    ASSERT_EQ(nals.size(), expected.size()) << "round " << round;
+    for (size_t k = 0; k < nals.size(); ++k) {
+      EXPECT_EQ(static_cast<size_t>(nals[k].data() - stream.data()), expected[k].first);
+      EXPECT_EQ(nals[k].size(), expected[k].second - expected[k].first);
+    }
+    if (after.empty()) {
+      EXPECT_EQ(irregular.leading_bytes, stream.size());
+    } else {
+      EXPECT_EQ(irregular.ends_with_start, after.back() == stream.size());
+    }
+  }
 }
 
 TEST(MediaNal, KeepsEmulationPreventionBytes) {
