@@ -33,5 +33,6 @@ if(FUNKHAUS_BUILD_TESTS)
   funkhaus_add_fuzz_target(gs_control_message
     ${CMAKE_CURRENT_SOURCE_DIR}/test/fuzz/gs_control_message_fuzz.cpp funkhaus::gs_control)
   funkhaus_add_fuzz_target(gs_enet
-    ${CMAKE_CURRENT_SOURCE_DIR}/test/fuzz/gs_enet_fuzz.cpp funkhaus::gs_control)
+    ${CMAKE_CURRENT_SOURCE_DIR}/test/fuzz/gs_enet_fuzz.cpp funkhaus::gs_control
+    spdlog::spdlog)
 endif()

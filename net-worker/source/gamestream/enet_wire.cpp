@@ -145,6 +145,11 @@ void appendHeader(std::vector<uint8_t>& out, uint16_t peer_id, uint8_t session,
 
 void appendCommand(std::vector<uint8_t>& out, const Command& c) {
   const size_t start = out.size();
+  // One allocation for the whole command (most are written into an empty vector), instead of
+  // one per doubling as the fields go in; appending to a datagram still grows geometrically.
+  const size_t end = start + std::max<size_t>(4, commandSize(c.command)) +
+                     (carriesPayload(c.number()) ? c.payload.size() : 0);
+  if (out.capacity() < end) out.reserve(std::max(end, 2 * out.capacity()));
   out.push_back(c.command);
   out.push_back(c.channel);
   bytes::appendBe<uint16_t>(out, c.reliable_seq);
