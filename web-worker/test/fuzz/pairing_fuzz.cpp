@@ -14,23 +14,33 @@ namespace {
 using namespace funkhaus;
 using namespace funkhaus::web;
 
-struct Fixture {
-  FakeClock clock;
-  std::unique_ptr<PairingMachine> machine;
+// The host's key and certificate, made once (RSA generation is slow).
+struct Host {
+  PrivateKey key;
+  Certificate cert;
   std::string cert_hex;
-  Fixture() {
+};
+
+const Host& host() {
+  static const Host h = [] {
     auto key = PrivateKey::generateRsa2048();
     auto cert = Certificate::selfSigned(*key, "fuzz host");
-    cert_hex = hexEncode(cert->toPem());
-    machine = std::make_unique<PairingMachine>(clock, PairingHost{*key, *cert}, PairingLimits{},
-                                               [](size_t n) { return Bytes(n, 0x42); });
-  }
-};
+    return Host{*key, *cert, hexEncode(cert->toPem())};
+  }();
+  return h;
+}
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static Fixture f;  // one host key for the whole run (RSA generation is slow)
+  // A new machine (and clock) for every input: what a run does depends on its input alone, so a
+  // finding replays by itself, and an execution frees what it allocated (a machine kept across
+  // executions held sessions between them, and libFuzzer re-ran every such input for a leak
+  // check, a third of the time).
+  const Host& h = host();
+  FakeClock clock;
+  PairingMachine machine(clock, PairingHost{h.key, h.cert}, PairingLimits{},
+                         [](size_t n) { return Bytes(n, 0x42); });
   size_t i = 0;
   auto byte = [&]() -> uint8_t { return i < size ? data[i++] : 0; };
   while (i < size) {
@@ -42,38 +52,37 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     i += length;
     switch (op % 9) {
       case 0: {
-        auto r = f.machine->getServerCert(address, arg.substr(0, 16), arg, f.cert_hex,
-                                          [](Result<std::string>) {});
+        auto r = machine.getServerCert(address, arg.substr(0, 16), arg, h.cert_hex,
+                                       [](Result<std::string>) {});
         if (!r && r.error().message.empty()) __builtin_trap();
         break;
       }
       case 1:
-        (void)f.machine->getServerCert(address, "n", "00112233445566778899AABBCCDDEEFF",
-                                       length % 2 ? arg : f.cert_hex, [](Result<std::string>) {});
+        (void)machine.getServerCert(address, "n", "00112233445566778899AABBCCDDEEFF",
+                                    length % 2 ? arg : h.cert_hex, [](Result<std::string>) {});
         break;
       case 2:
-        (void)f.machine->enterPin(arg.substr(0, 6), std::nullopt);
-        (void)f.machine->enterPin("1234", address);
+        (void)machine.enterPin(arg.substr(0, 6), std::nullopt);
+        (void)machine.enterPin("1234", address);
         break;
       case 3:
-        (void)f.machine->clientChallenge(address, arg);
+        (void)machine.clientChallenge(address, arg);
         break;
       case 4:
-        (void)f.machine->serverChallengeResponse(address, arg);
+        (void)machine.serverChallengeResponse(address, arg);
         break;
       case 5:
-        if (f.machine->clientPairingSecret(address, arg).ok())
-          __builtin_trap();  // no right secrets
+        if (machine.clientPairingSecret(address, arg).ok()) __builtin_trap();  // no right secrets
         break;
       case 6:
-        f.machine->abort(address);
+        machine.abort(address);
         break;
       case 7:
-        f.clock.advance(std::chrono::seconds(arg.size()));
-        f.machine->expire();
+        clock.advance(std::chrono::seconds(arg.size()));
+        machine.expire();
         break;
       default:
-        if (f.machine->pending().size() > PairingLimits{}.max_pending) __builtin_trap();
+        if (machine.pending().size() > PairingLimits{}.max_pending) __builtin_trap();
     }
   }
   return 0;
