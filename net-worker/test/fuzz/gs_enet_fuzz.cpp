@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -88,8 +89,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::vector<uint8_t> verify_ack = clientDatagram({e::acknowledge(0xFF, 1, 0)});
   std::memset(state.get(), 0, sizeof *state);
   EnetServer server(*state);
-  Outbox out;
-  std::vector<EnetEvent> events;
+  static Outbox out;  // emptied after each datagram; kept for their capacity
+  static std::vector<EnetEvent> events;
+  out.clear();
+  events.clear();
+  static const std::vector<uint8_t> kPayload(255, 0x42);  // what send() sends: flags bytes
   uint64_t now = 5'000'000'000;
   const EnetAcceptFn accept = [](const sockaddr_storage&, uint32_t) { return true; };
   // Connected before the fuzz input starts: CONNECT, then the ACK of VERIFY_CONNECT.
@@ -110,7 +114,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       now += 300'000'000;
       server.service(now, out, events);
     }
-    if (flags & 4) server.send(std::vector<uint8_t>(flags, 0x42), now, out);
+    if (flags & 4) server.send(std::span(kPayload).first(flags), now, out);
     for (const auto& d : out)
       if (d.bytes.size() > 4096) __builtin_trap();  // never more than one MTU
     out.clear();
