@@ -257,7 +257,9 @@ Result<std::optional<Message>> receiveMessage(platform::NativeHandle socket) {
   thread_local std::vector<std::byte> buffer(abi::kMaxTextMessageSize + 1);
   auto received = platform::receiveWithHandles(socket, buffer);
   if (!received) return makeError("receiving on channel: {}", received.error().message);
-  if (!*received || (*received)->closed()) return std::optional<Message>();  // none, or closed
+  if (!*received) return std::optional<Message>();  // nothing there yet
+  if ((*received)->closed())
+    return makeError(ErrorCode::kPeerLost, "the peer hung up the channel (closed or reset)");
   platform::ReceivedDatagram& r = **received;
   if (r.handles_truncated) return makeError("channel message carried too many fds");
   if (r.truncated || r.size > abi::kMaxTextMessageSize)

@@ -27,8 +27,10 @@ Result<WorkerChannel> WorkerChannel::connect(platform::NativeHandle handle, abi:
         poll(&p, 1, static_cast<int>((deadline - now + 999'999) / 1'000'000)) <= 0)
       return makeError("no ring fds from funkhausd within {} ms", timeout_ms);
     auto received = receiveMessage(channel.get());
+    if (!received && received.error().code == ErrorCode::kPeerLost)
+      return makeError(ErrorCode::kPeerLost, "funkhausd closed the channel before ring fds");
     if (!received) return received.error();
-    if (!received->has_value()) return makeError("funkhausd closed the channel before ring fds");
+    if (!received->has_value()) continue;  // woken, but nothing there
     auto* rings = std::get_if<RingFdsMessage>(&**received);
     if (rings == nullptr) return makeError("funkhausd sent another message before ring fds");
     last = rings->last;
@@ -102,8 +104,8 @@ Result<std::optional<Message>> WorkerChannel::receive(int timeout_ms) {
   pollfd p{fd_.get(), POLLIN, 0};
   if (poll(&p, 1, timeout_ms) <= 0) return std::optional<Message>();
   auto received = receiveMessage(fd_.get());
-  if (!received) return received.error();
-  if (!received->has_value()) return makeError("funkhausd closed the channel");
+  if (!received && received.error().code == ErrorCode::kPeerLost)
+    return makeError(ErrorCode::kPeerLost, "funkhausd closed the channel");
   return received;
 }
 

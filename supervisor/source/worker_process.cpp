@@ -138,7 +138,7 @@ void WorkerProcess::launch() {
   started_at_ = clock_.now();
   heartbeat_seen_ = started_at_;
   last_heartbeat_ = abi::atomicLoad(statusPage()->heartbeat);
-  hello_ = ready_ = false;
+  hello_ = ready_ = hung_up_ = false;
   after_exit_ = AfterExit::kPolicy;
   policy_.onStarted(started_at_);
   spdlog::info("{}: started pid {}", name_, process_->id());
@@ -177,6 +177,13 @@ void WorkerProcess::tick() {
   if (state_ == WorkerState::kStopping) {
     if (now >= kill_at_) kill("did not stop within the grace period");
     return;
+  }
+  if (hung_up_) {
+    if (now >= kill_at_) {
+      kill("hung up its channel and did not exit within the grace period");
+      kill_at_ = now + timings_.stop_grace;  // one kill per grace period, not per tick
+    }
+    return;  // its channel is gone: nothing else it does matters
   }
   if (!hello_ && now - started_at_ > timings_.hello_timeout) return kill("no hello");
   const uint64_t beat = abi::atomicLoad(statusPage()->heartbeat);
@@ -263,6 +270,16 @@ void WorkerProcess::onMessage(Message message) {
 
 void WorkerProcess::onBadMessage(const std::string& why) {
   kill(fmt::format("malformed channel message ({})", why));
+}
+
+// Closed or reset: what every worker's exit does to the channel, so no kill of its own. Its exit
+// is reaped as any other and the restart policy decides; one that stays gets the grace period.
+void WorkerProcess::onHangUp() {
+  if (!process_ || hung_up_) return;
+  hung_up_ = true;
+  if (state_ == WorkerState::kStopping) return;  // asked to stop: the stop's grace period runs
+  spdlog::info("{}: pid {} hung up its channel", name_, process_->id());
+  kill_at_ = clock_.now() + timings_.stop_grace;
 }
 
 void WorkerProcess::onOutputLine(const std::string& line) { spdlog::info("[{}] {}", name_, line); }

@@ -36,24 +36,26 @@ class Funkhausd {
   // `pipeline`: the test's extra config sets [capture] and [rings] itself (real streaming).
   // `workers`: [workers] start (the binaries of all four workers are always there).
   // `missing_binary`: that worker's binary is left out of the worker directory.
+  // `encode_binary`: funkhaus-encode is this test worker (permanent_encode: exit_worker).
   explicit Funkhausd(const std::string& extra_config = "", bool permanent_encode = false,
                      const std::string& mode = "user", bool pipeline = false,
                      std::vector<std::string> workers = {"capture", "encode", "net"},
-                     const std::string& missing_binary = "")
+                     const std::string& missing_binary = "", fs::path encode_binary = {})
       : pipeline_(pipeline), workers_(std::move(workers)) {
     dir_ = fs::temp_directory_path() /
            ("funkhausd-test-" + std::to_string(getpid()) + "-" + std::to_string(counter_++));
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "bin");
     const fs::path bin = FUNKHAUS_BIN_DIR;
+    if (permanent_encode) encode_binary = FUNKHAUS_EXIT_WORKER;
     // funkhaus-audio only where it is built (a dangling link would count as present).
     for (const char* w :
          {"vdisplay", "capture", "encode", "net", "input", "audio", "web", "console"}) {
       if (std::string(w) == "audio" && access((bin / "funkhaus-audio").c_str(), X_OK) != 0)
         continue;
       if (missing_binary == w) continue;
-      const fs::path target = (permanent_encode && std::string(w) == "encode")
-                                  ? fs::path(FUNKHAUS_EXIT_WORKER)
+      const fs::path target = (!encode_binary.empty() && std::string(w) == "encode")
+                                  ? encode_binary
                                   : bin / (std::string("funkhaus-") + w);
       fs::create_symlink(target, dir_ / "bin" / (std::string("funkhaus-") + w));
     }

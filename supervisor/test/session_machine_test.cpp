@@ -310,6 +310,70 @@ TEST_F(Machine, AWorkerThatIgnoresTheStopIsKilledAfterTheGracePeriod) {
   EXPECT_EQ(notifier_.statuses.back(), "waiting for a session");
 }
 
+// Every worker's exit closes its channel, with our stop command unread if SIGTERM came first
+// (a reset): a hang-up, not a malformed message. The exit is what ends it, not a kill.
+TEST_F(Machine, AnOrderlyStopsHangUpIsNoKillAndItsExitEndsIt) {
+  machine().switchTo(session("1", "alice", 1001));
+  bringUpAll();
+  machine().switchTo(std::nullopt);
+  for (const char* name : {"net", "encode", "capture"}) {
+    FakeProcess* p = process(name);
+    p->events->onHangUp();
+    EXPECT_EQ(p->kills, 0) << name;
+    exitWith(p, kStopped);
+  }
+  EXPECT_EQ(machine().state(), SessionMachine::State::kNoSession);
+}
+
+TEST_F(Machine, AHangUpIsNoKillAndACrashAfterItGoesToTheRestartPolicy) {
+  machine().switchTo(session("1", "alice", 1001));
+  bringUpAll();
+  FakeProcess* encode = process("encode");
+  encode->events->onHangUp();
+  clock_.advance(500ms);
+  for (const char* name : {"capture", "encode", "net"}) beat(name);
+  machine().tick();
+  EXPECT_EQ(encode->kills, 0);
+  EXPECT_EQ(machine().find("encode")->state(), WorkerState::kRunning);
+  exitWith(encode, kCrash);
+  EXPECT_EQ(machine().find("encode")->state(), WorkerState::kBackoff);
+  EXPECT_EQ(machine().find("encode")->lastExit()->code, abi::kExitFailure);
+  clock_.advance(100ms);
+  machine().tick();
+  ASSERT_NE(process("encode"), nullptr) << "restarted after its backoff";
+  EXPECT_EQ(machine().find("encode")->restarts(), 1);
+}
+
+TEST_F(Machine, AWorkerThatHangsUpButStaysIsKilledAfterTheGracePeriodEvenBeating) {
+  machine().switchTo(session("1", "alice", 1001));
+  bringUpAll();
+  FakeProcess* net = process("net");
+  net->events->onHangUp();
+  for (int i = 0; i < 9; ++i) {
+    clock_.advance(100ms);
+    for (const char* name : {"capture", "encode", "net"}) beat(name);
+    machine().tick();
+  }
+  EXPECT_EQ(net->kills, 0) << "900 ms is inside the 1 s grace period";
+  clock_.advance(101ms);
+  beat("net");
+  machine().tick();
+  EXPECT_EQ(net->kills, 1) << "a worker without a channel cannot be told anything";
+  machine().tick();
+  EXPECT_EQ(net->kills, 1) << "one kill per grace period, not per tick";
+  exitWith(net, kKilled);
+  EXPECT_EQ(machine().find("net")->state(), WorkerState::kBackoff);
+  EXPECT_EQ(process("capture")->kills + process("encode")->kills, 0);
+}
+
+TEST_F(Machine, AMalformedMessageIsStillKilledAtOnce) {
+  machine().switchTo(session("1", "alice", 1001));
+  bringUpAll();
+  FakeProcess* capture = process("capture");
+  capture->events->onBadMessage("message of 7 bytes is shorter than its header");
+  EXPECT_EQ(capture->kills, 1);
+}
+
 TEST_F(Machine, HeartbeatStoppedIsKilledOncePerTimeout) {
   machine().switchTo(session("1", "alice", 1001));
   bringUpAll();

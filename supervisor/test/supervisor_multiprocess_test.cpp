@@ -241,6 +241,61 @@ TEST(Funkhausd, SigtermStopsEveryWorkerAndExitsZero) {
   for (pid_t p : workers) EXPECT_FALSE(alive(p)) << p;
 }
 
+// An orderly stop closes the worker's channel, often with funkhausd's stop command unread (the
+// read then fails with ECONNRESET): a hang-up, not a malformed message. Each worker ends by its
+// own exit, and nothing is killed or called malformed — on `funkhausctl restart` and on
+// funkhausd's own stop.
+TEST(Funkhausd, OrderlyRestartsAndStopsAreTheWorkersOwnExitsNotKills) {
+  Funkhausd d;
+  ASSERT_TRUE(d.waitAllRunning()) << d.log();
+  const std::string ctl = std::string(FUNKHAUS_BIN_DIR) + "/funkhausctl --socket " + d.socket();
+  for (const char* name : {"capture", "encode", "net"}) {
+    for (int round = 0; round < 3; ++round) {
+      const pid_t old_pid = d.worker(name)["pid"].get<pid_t>();
+      ASSERT_EQ(system((ctl + " restart " + name + " > /dev/null").c_str()), 0) << name;
+      json w;
+      ASSERT_TRUE(Funkhausd::waitFor(5s,
+                                     [&] {
+                                       w = d.worker(name);
+                                       return w["state"] == "running" && w["pid"].is_number() &&
+                                              w["pid"].get<pid_t>() != old_pid;
+                                     }))
+          << name << "\n"
+          << d.log();
+      EXPECT_EQ(w["last_exit"], "exit code 0") << name << ": its own exit, not SIGKILL";
+    }
+  }
+  EXPECT_EQ(d.call(R"({"cmd":"stop","worker":"net"})")["ok"], true);
+  ASSERT_TRUE(Funkhausd::waitFor(3s, [&] { return d.worker("net")["state"] == "stopped"; }));
+  EXPECT_EQ(d.worker("net")["last_exit"], "exit code 0");
+  EXPECT_EQ(d.call(R"({"cmd":"start","worker":"net"})")["ok"], true);
+  ASSERT_TRUE(d.waitAllRunning()) << d.log();
+  const int status = d.stop(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  const std::string log = d.log();
+  for (const char* name : {"capture", "encode", "net"})
+    EXPECT_NE(log.find(std::string(name) + ": stopped (exit code 0)"), std::string::npos)
+        << name << "\n"
+        << log;
+  EXPECT_EQ(log.find("malformed"), std::string::npos) << log;
+  EXPECT_EQ(log.find("killing pid"), std::string::npos) << log;
+}
+
+// Bytes that are no message are still what they were: logged as malformed and killed at once.
+TEST(Funkhausd, AWorkerWritingGarbageOnItsChannelIsKilledAsMalformed) {
+  Funkhausd d("", false, "user", false, {"capture", "encode", "net"}, "", FUNKHAUS_GARBAGE_WORKER);
+  ASSERT_TRUE(Funkhausd::waitFor(5s, [&] {
+    const json w = d.worker("encode");
+    return w.is_object() && w["last_exit"] == "killed by SIGKILL";
+  })) << d.log();
+  const std::string log = d.log();
+  EXPECT_NE(log.find("encode: malformed channel message (message of 7 bytes is shorter than its "
+                     "header): killing pid"),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(log.find("hung up"), std::string::npos) << log;
+}
+
 TEST(Funkhausd, MissingWorkerBinaryFailsAtOncePermanentlyWithoutOpeningPorts) {
   Funkhausd d("", false, "user", false, {"capture", "encode", "net"}, /*missing_binary=*/"encode");
   const auto status = d.waitExit(5s);

@@ -59,12 +59,45 @@ TEST(Channel, RingFdsCarryWorkingMemfds) {
   EXPECT_EQ(peer->data()[7], std::byte{99});
 }
 
-TEST(Channel, EofIsNotAnError) {
+// A hang-up is the peer lost (funkhausd waits for its exit), never a malformed message (which
+// funkhausd kills for): the code tells them apart.
+TEST(Channel, EofIsAHangUpNotAMalformedMessage) {
   Pair p;
   p.a.reset();
   auto m = receiveMessage(p.b.get());
-  ASSERT_TRUE(m.ok());
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.error().code, ErrorCode::kPeerLost) << m.error().message;
+}
+
+// What every worker's exit after SIGTERM does: it closes with our stop command unread, and the
+// kernel resets the connection (ECONNRESET) instead of an orderly EOF.
+TEST(Channel, AResetIsAHangUpNotAMalformedMessage) {
+  Pair p;
+  ASSERT_TRUE(sendMessage(p.a.get(), CommandMessage{{1, 0, 0}}).ok());
+  p.b.reset();  // closed with the command unread
+  auto m = receiveMessage(p.a.get());
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.error().code, ErrorCode::kPeerLost) << m.error().message;
+  EXPECT_EQ(m.error().message.find("reset by peer"), std::string::npos) << m.error().message;
+}
+
+TEST(Channel, NothingThereYetIsNoMessageAndNoError) {
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
+  UniqueFd a(sv[0]), b(sv[1]);
+  auto m = receiveMessage(b.get());
+  ASSERT_TRUE(m.ok()) << m.error().message;
   EXPECT_FALSE(m->has_value());
+}
+
+TEST(Channel, GarbageIsMalformedNotAHangUp) {
+  Pair p;
+  ASSERT_EQ(write(p.a.get(), "garbage", 7), 7);
+  auto m = receiveMessage(p.b.get());
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.error().code, ErrorCode::kPeerLost);
+  EXPECT_NE(m.error().message.find("shorter than its header"), std::string::npos)
+      << m.error().message;
 }
 
 std::vector<std::byte> valid(const Message& m) { return encodeMessage(m); }

@@ -56,6 +56,10 @@ Result<std::optional<ReceivedDatagram>> receiveWithHandles(NativeHandle socket,
   } while (n < 0 && errno == EINTR);
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return std::optional<ReceivedDatagram>();
+    // A peer that closed its end with datagrams of ours still unread resets the connection:
+    // a hang-up like an orderly close, and read as one (as ERROR_BROKEN_PIPE on Windows).
+    if (errno == ECONNRESET || errno == EPIPE)
+      return std::optional<ReceivedDatagram>(ReceivedDatagram{});
     return makeError("{}", std::strerror(errno));
   }
   ReceivedDatagram received;

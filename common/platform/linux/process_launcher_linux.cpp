@@ -105,10 +105,15 @@ class LinuxProcess final : public LaunchedProcess {
       if (!received) {
         boost::system::error_code ignored;
         channel_.close(ignored);
-        events_.onBadMessage(received.error().message);
+        // A hang-up (EOF, or a reset when it exits with our messages unread) is no bad message:
+        // usually it is exiting, and the exit is reaped from the pidfd.
+        if (received.error().code == ErrorCode::kPeerLost)
+          events_.onHangUp();
+        else
+          events_.onBadMessage(received.error().message);
         return false;
       }
-      if (!*received) return true;  // EAGAIN (EOF shows as the exit)
+      if (!*received) return true;  // EAGAIN
       events_.onMessage(std::move(**received));
       if (!*alive || !channel_.is_open()) return false;
     }

@@ -67,8 +67,10 @@ std::vector<std::byte> encodeMessage(const Message& message);
 // (and stay open here).
 Result<void> sendMessage(platform::NativeHandle socket, const Message& message);
 
-// Receives one datagram (blocking unless the socket is non-blocking). nullopt: orderly EOF or
-// EAGAIN. Oversized or truncated datagrams and truncated control data are errors.
+// Receives one datagram (blocking unless the socket is non-blocking). nullopt: nothing there yet
+// (EAGAIN). The peer's hang-up (EOF, or a reset: it closed with messages unread) is an error with
+// ErrorCode::kPeerLost; every other error (oversized or truncated datagrams, truncated control
+// data, a message that does not parse) is a malformed message and has another code.
 Result<std::optional<Message>> receiveMessage(platform::NativeHandle socket);
 
 }  // namespace funkhaus

@@ -37,6 +37,9 @@ class ProcessEvents {
   virtual void onMessage(Message message) = 0;
   // The worker sent something that is not a message; the channel is closed after this.
   virtual void onBadMessage(const std::string& why) = 0;
+  // The worker hung up its end of the channel (closed it, or exited with messages unread): not
+  // a bad message. The channel is closed after this; its exit, if it comes, is onExit.
+  virtual void onHangUp() = 0;
   // One line the worker wrote to its stdout or stderr (long lines are cut at 1024 bytes).
   virtual void onOutputLine(const std::string& line) = 0;
   // The process is gone and reaped: `id` is free for reuse from now on.

@@ -28,7 +28,7 @@ const char* toString(WorkerState state);
 struct WorkerTimings {
   Duration hello_timeout = std::chrono::seconds(5);
   Duration heartbeat_timeout = std::chrono::seconds(1);  // ready, no heartbeat this long: killed
-  Duration stop_grace = std::chrono::seconds(1);         // stop request -> kill
+  Duration stop_grace = std::chrono::seconds(1);         // stop request, or hang-up -> kill
 };
 
 class WorkerProcess final : private ProcessEvents {
@@ -96,7 +96,8 @@ class WorkerProcess final : private ProcessEvents {
   Result<void> request(std::string text, Duration timeout, ReplyHandler done);
   // The answer to request `id` it sent.
   Result<void> reply(uint32_t id, std::string text);
-  // Backoff over, grace over, no hello, heartbeat stopped, a reply overdue: whatever is due now.
+  // Backoff over, grace over (after a stop or a hang-up), no hello, heartbeat stopped, a reply
+  // overdue: whatever is due now.
   void tick();
 
  private:
@@ -109,6 +110,7 @@ class WorkerProcess final : private ProcessEvents {
 
   void onMessage(Message message) override;
   void onBadMessage(const std::string& why) override;
+  void onHangUp() override;
   void onOutputLine(const std::string& line) override;
   void onExit(uint32_t id, const ExitStatus& status) override;
 
@@ -127,6 +129,7 @@ class WorkerProcess final : private ProcessEvents {
   TimePoint started_at_{}, restart_at_{}, kill_at_{}, heartbeat_seen_{};
   uint64_t last_heartbeat_ = 0;
   bool hello_ = false, ready_ = false;
+  bool hung_up_ = false;  // its channel is gone: it exits within the grace period or is killed
   std::optional<ExitStatus> last_exit_;
   std::string failure_;
   struct PendingReply {

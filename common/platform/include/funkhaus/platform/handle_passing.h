@@ -34,12 +34,13 @@ struct ReceivedDatagram {
   std::vector<UniqueHandle> handles;  // every handle that arrived, owned (not inherited)
   bool truncated = false;             // the datagram was larger than the buffer
   bool handles_truncated = false;     // more handles were sent than kMaxPassedHandles
-  // An empty datagram without handles: how a peer's close reads.
+  // An empty datagram without handles: how a peer's close (or reset) reads.
   bool closed() const { return size == 0 && handles.empty(); }
 };
 
 // Receives one datagram into `buffer` (retried when interrupted). nullopt: nothing there yet
-// (Blocking::kDontWait, or a non-blocking socket). Error: the system's reason.
+// (Blocking::kDontWait, or a non-blocking socket). A peer that hung up, in order or by a reset
+// (it closed with datagrams unread), reads as closed(). Error: the system's other reasons.
 Result<std::optional<ReceivedDatagram>> receiveWithHandles(NativeHandle socket,
                                                            std::span<std::byte> buffer,
                                                            Blocking blocking = Blocking::kWait);
