@@ -2,7 +2,8 @@
 // libopus packets of a 1 kHz tone, and a GameStream client of our own (handshake, audio ping)
 // that checks every datagram (RTP header, AES-CBC with the client's IV, the 4 + 2 FEC parity by
 // the reference field), decodes the Opus and measures the tone; the audio requests net sends,
-// restart continuity (GameStream, and RTSP's audio track over UDP and ffmpeg's TCP), and the
+// restart continuity (GameStream, and RTSP's audio track over UDP and ffmpeg's TCP), GameStream
+// video and audio going on after a kill -9 of net before the client pings again, and the
 // DESCRIBE surround lines against the audio worker's table.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -21,7 +22,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
+#include <memory>
 #include <numbers>
 #include <optional>
 #include <string>
@@ -207,6 +210,7 @@ std::optional<RtspAnswer> rtspRequest(uint16_t port, const std::string& wire) {
 struct GsStream {
   std::string session;
   std::string audio_ping;
+  std::string video_ping;
   std::string describe;
 };
 
@@ -235,13 +239,38 @@ std::optional<GsStream> handshake(uint16_t port, const std::string& announce) {
   s.session = s.session.substr(0, s.session.find(';'));
   s.audio_ping = audio->headers["X-SS-Ping-Payload"];
   const std::pair<std::string, std::string> session = {"Session", s.session};
-  if (!step(gst::moonlightRequest("SETUP", "streamid=video/0/0", 4, {session, transport})) ||
-      !step(gst::moonlightRequest("SETUP", "streamid=control/13/0", 5, {session, transport})) ||
+  auto video = step(gst::moonlightRequest("SETUP", "streamid=video/0/0", 4, {session, transport}));
+  if (!video) return std::nullopt;
+  s.video_ping = video->headers["X-SS-Ping-Payload"];
+  if (!step(gst::moonlightRequest("SETUP", "streamid=control/13/0", 5, {session, transport})) ||
       !step(gst::moonlightRequest("ANNOUNCE", "streamid=control/13/0", 6,
                                   {session, {"Content-type", "application/sdp"}}, announce)) ||
       !step(gst::moonlightRequest("PLAY", "/", 7, {session})))
     return std::nullopt;
   return s;
+}
+
+// A ping as moonlight-common-c sends it (gamestream.md §9): the stream's 16-character payload
+// and a BE32 counter from 1, from `fd` to `port` on loopback.
+void sendPing(int fd, uint16_t port, const std::string& payload, uint32_t counter) {
+  std::string datagram = payload;
+  const uint32_t be = htonl(counter);
+  datagram.append(reinterpret_cast<const char*>(&be), 4);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  sendto(fd, datagram.data(), datagram.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
+}
+
+// A UDP socket on loopback, any port (the client's side of a media stream).
+UniqueFd clientSocket() {
+  UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a);
+  return fd;
 }
 
 // The audio side of the client: pings the audio port, takes every datagram and checks it.
@@ -250,35 +279,25 @@ class AudioReceiver {
   AudioReceiver(const uint8_t (&key)[16], int32_t key_id, bool encrypted)
       : key_id_(key_id), encrypted_(encrypted) {
     std::memcpy(key_, key, sizeof key_);
-    fd_ = UniqueFd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd_.get(), reinterpret_cast<sockaddr*>(&a), sizeof a);
+    fd_ = clientSocket();
     int error = OPUS_OK;
     decoder_ = opus_decoder_create(kRate, kChannels, &error);
   }
   ~AudioReceiver() { opus_decoder_destroy(decoder_); }
 
   void ping(uint16_t port, const std::string& payload) {
-    std::string datagram = payload;
-    const uint32_t counter = htonl(++pings_);
-    datagram.append(reinterpret_cast<const char*>(&counter), 4);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    sendto(fd_.get(), datagram.data(), datagram.size(), 0, reinterpret_cast<sockaddr*>(&a),
-           sizeof a);
+    sendPing(fd_.get(), port, payload, ++pings_);
   }
 
-  // Takes datagrams for `duration` (pinging every 500 ms like the client).
-  void receive(std::chrono::milliseconds duration, uint16_t port, const std::string& payload) {
+  // Takes datagrams for `duration` (pinging every 500 ms like the client, unless `pinging` is
+  // false: then not at all).
+  void receive(std::chrono::milliseconds duration, uint16_t port, const std::string& payload,
+               bool pinging = true) {
     const auto end = std::chrono::steady_clock::now() + duration;
     auto next_ping = std::chrono::steady_clock::now();
     std::vector<uint8_t> buffer(2048);
     while (std::chrono::steady_clock::now() < end) {
-      if (std::chrono::steady_clock::now() >= next_ping) {
+      if (pinging && std::chrono::steady_clock::now() >= next_ping) {
         ping(port, payload);
         next_ping += 500ms;
       }
@@ -415,7 +434,9 @@ struct GsSetup {
   int32_t key_id = 0x12345678;
 };
 
-GsSetup startGamestream(int tone_channels = kChannels) {
+// `before_start`: what the test sets on the harness before net runs (its keyframe callback).
+GsSetup startGamestream(int tone_channels = kChannels,
+                        const std::function<void(NetHarness&)>& before_start = {}) {
   GsSetup s;
   NetHarnessConfig config;
   config.gamestream = true;
@@ -427,6 +448,7 @@ GsSetup startGamestream(int tone_channels = kChannels) {
   }
   s.harness = std::move(*harness);
   s.harness->publishLaunch(testLaunch(s.key, s.key_id));
+  if (before_start) before_start(*s.harness);
   if (auto ok = s.harness->start(); !ok) {
     ADD_FAILURE() << ok.error().message;
     s.harness.reset();
@@ -532,6 +554,125 @@ TEST(NetAudio, GamestreamRestartContinuesSequenceAndTimestamps) {
   EXPECT_EQ(h.audioRequests().back(), abi::audioRequest(2, 5));
   EXPECT_GE(h.gamestream().audio_packets_sent, sent_before + 100);
   s.tone->stop();
+  EXPECT_TRUE(h.stop().has_value());
+}
+
+// The video side of the client: pings the video port and notes each frame by its first packet
+// (gamestream.md §6.1: block 0, shard 0; the 8-byte frame header after the 32-byte packet header,
+// unencrypted here).
+class VideoReceiver {
+ public:
+  struct Frame {
+    uint32_t index = 0;  // frameIndex
+    uint8_t type = 0;    // frame header byte 3: 1 P-frame, 2 IDR
+    uint64_t at_ns = 0;  // CLOCK_MONOTONIC when its first packet was read
+  };
+
+  VideoReceiver() : fd_(clientSocket()) {}
+
+  void ping(uint16_t port, const std::string& payload) {
+    sendPing(fd_.get(), port, payload, ++pings_);
+  }
+
+  // Takes datagrams for `duration`, pinging every 500 ms like the client when `pinging`.
+  void receive(std::chrono::milliseconds duration, uint16_t port, const std::string& payload,
+               bool pinging) {
+    const auto end = std::chrono::steady_clock::now() + duration;
+    auto next_ping = std::chrono::steady_clock::now();
+    std::vector<uint8_t> d(2048);
+    while (std::chrono::steady_clock::now() < end) {
+      if (pinging && std::chrono::steady_clock::now() >= next_ping) {
+        ping(port, payload);
+        next_ping += 500ms;
+      }
+      pollfd p{fd_.get(), POLLIN, 0};
+      if (poll(&p, 1, 20) <= 0) continue;
+      const ssize_t n = recv(fd_.get(), d.data(), d.size(), 0);
+      if (n <= 0) continue;
+      ++datagrams;
+      if (n < 40 || d[0] != 0x90) {
+        ++malformed;
+        continue;
+      }
+      const auto le32 = [&](size_t at) {
+        return uint32_t(d[at]) | uint32_t(d[at + 1]) << 8 | uint32_t(d[at + 2]) << 16 |
+               uint32_t(d[at + 3]) << 24;
+      };
+      const bool first_block = ((d[27] >> 4) & 3) == 0;
+      const uint32_t shard = (le32(28) >> 12) & 0x3ff;
+      if (first_block && shard == 0 && (d[24] & 0x04) != 0)
+        frames.push_back({le32(20), d[32 + 3], monotonicNs()});
+    }
+  }
+
+  std::vector<Frame> frames;  // in arrival order
+  uint64_t datagrams = 0, malformed = 0;
+  uint32_t pings() const { return pings_; }
+
+ private:
+  UniqueFd fd_;
+  uint32_t pings_ = 0;
+};
+
+// A kill -9 of net while the client plays: its successor knows the client's video and audio
+// addresses from the blob and sends again before the client pings (here it never pings again
+// after the kill), video from an IDR it asked encode for, frame indices going on.
+TEST(NetAudio, GamestreamVideoAndAudioGoOnAfterAKillWithoutANewPing) {
+  std::unique_ptr<VideoSource> video;
+  GsSetup s = startGamestream(kChannels, [&video](NetHarness& h) {
+    video = std::make_unique<VideoSource>(h.ringFd(), 320, 240, 30);
+    h.on_keyframe_request = [&video] { video->requestKeyframe(); };
+  });
+  ASSERT_TRUE(s.harness);
+  NetHarness& h = *s.harness;
+  ASSERT_TRUE(video->start());
+  // Unencrypted audio (featureFlags without 0x20) and video (encryptionEnabled 1: control only).
+  auto stream = handshake(h.gamestreamRtspPort(),
+                          gst::AnnounceBody().set("x-nv-general.featureFlags", "135").text());
+  ASSERT_TRUE(stream);
+  ASSERT_EQ(stream->video_ping.size(), 16u);
+  VideoReceiver vx;
+  AudioReceiver ax(s.key, s.key_id, false);
+  vx.receive(1000ms, h.gamestreamVideoPort(), stream->video_ping, true);
+  ax.receive(300ms, h.gamestreamAudioPort(), stream->audio_ping);
+  ASSERT_FALSE(vx.frames.empty()) << "video before the kill";
+  ASSERT_GT(ax.data_packets, 0u) << "audio before the kill";
+  EXPECT_EQ(vx.frames.front().type, 2) << "a stream starts with an IDR";
+  const uint32_t pings = vx.pings();
+
+  h.kill9();
+  // What the killed net sent and the test did not read yet counts as before the kill.
+  vx.receive(100ms, h.gamestreamVideoPort(), stream->video_ping, false);
+  ax.receive(100ms, h.gamestreamAudioPort(), stream->audio_ping, false);
+  const uint32_t last_index = vx.frames.back().index;
+  const size_t frames_before = vx.frames.size();
+  const uint64_t audio_before = ax.data_packets;
+  const uint64_t requests_before = h.keyframe_requests.load();
+  const uint64_t idr_before = video->keyframes();
+  ASSERT_TRUE(h.start());
+  const uint64_t started_ns = monotonicNs();
+  vx.receive(1500ms, h.gamestreamVideoPort(), stream->video_ping, false);
+  ax.receive(300ms, h.gamestreamAudioPort(), stream->audio_ping, false);
+  EXPECT_EQ(vx.pings(), pings) << "no ping after the kill";
+  EXPECT_EQ(vx.malformed, 0u);
+  ASSERT_GT(vx.frames.size(), frames_before) << "no video from the successor without a ping";
+  const VideoReceiver::Frame& first = vx.frames[frames_before];
+  EXPECT_EQ(first.type, 2) << "the successor's video starts with an IDR";
+  EXPECT_GT(first.index, last_index) << "frame indices go on (never reused)";
+  for (size_t i = frames_before + 1; i < vx.frames.size(); ++i)
+    EXPECT_EQ(vx.frames[i].index, vx.frames[i - 1].index + 1) << i;
+  EXPECT_GT(h.keyframe_requests.load(), requests_before) << "the successor asked for an IDR";
+  EXPECT_GT(video->keyframes(), idr_before);
+  EXPECT_TRUE(h.waitForLog("GameStream: video resumes to port", 1000));
+  EXPECT_GT(ax.data_packets, audio_before) << "no audio from the successor without a ping";
+  EXPECT_TRUE(ax.faults.empty()) << ax.faults.front();
+  std::printf(
+      "[figures] GameStream after kill -9 of net, no ping: first video frame (IDR, index %u -> "
+      "%u) %.0f ms after the successor said ready; %zu frames in 1.5 s\n",
+      last_index, first.index, double(first.at_ns - started_ns) / 1e6,
+      vx.frames.size() - frames_before);
+  s.tone->stop();
+  video->stop();
   EXPECT_TRUE(h.stop().has_value());
 }
 

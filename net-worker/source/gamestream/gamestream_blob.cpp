@@ -18,6 +18,19 @@ Result<void> validatePeer(const abi::GamestreamPeer& p, const char* what) {
   if (p.family != AF_INET && p.family != AF_INET6)
     return makeError("{}: unknown address family {}", what, p.family);
   if (p.port == 0) return makeError("{}: port 0", what);
+  // A ping never comes from these: a successor would send the stream where no client is.
+  if (p.family == AF_INET) {
+    const uint8_t* a = p.address;
+    const bool unspecified = a[0] == 0 && a[1] == 0 && a[2] == 0 && a[3] == 0;
+    const bool broadcast = a[0] == 255 && a[1] == 255 && a[2] == 255 && a[3] == 255;
+    if (unspecified || broadcast || (a[0] & 0xf0) == 0xe0)
+      return makeError("{}: {}.{}.{}.{} is no client's address", what, a[0], a[1], a[2], a[3]);
+  } else {
+    in6_addr a;
+    std::memcpy(&a, p.address, sizeof a);
+    if (IN6_IS_ADDR_UNSPECIFIED(&a) || IN6_IS_ADDR_MULTICAST(&a))
+      return makeError("{}: an unspecified or multicast IPv6 address is no client's", what);
+  }
   return {};
 }
 
@@ -61,6 +74,17 @@ Result<void> validateStream(const abi::GamestreamState& s) {
       return makeError("FEC {} % / {} packets out of range", p.fec_percent, p.min_fec_packets);
   }
   return {};
+}
+
+bool resumesAtOnce(const abi::GamestreamState& s,
+                   const std::optional<abi::GamestreamLaunch>& launch, uint64_t now_ns,
+                   uint64_t client_timeout_ns) {
+  if (s.phase != static_cast<uint32_t>(abi::GamestreamPhase::kPlaying)) return false;
+  if (!validateStream(s)) return false;        // openBlob reset such a stream; checked again here
+  if (s.video_peer.family == 0) return false;  // never pinged: its first ping starts the video
+  if (!launch || launch->active != 1 || launch->sequence != s.launch_sequence) return false;
+  // Heard from within the timeout, and never "later than now": such a time is not a net's.
+  return s.last_heard_ns <= now_ns && now_ns - s.last_heard_ns <= client_timeout_ns;
 }
 
 std::optional<abi::GamestreamLaunch> readLaunch(const abi::GamestreamState& state) {

@@ -97,10 +97,24 @@ Result<void> GamestreamProtocol::start() {
     core_.every(kRumblePollPeriod, [this] { sendRumble(); });
   }
   if (atLeast(*state_, GamestreamPhase::kPlaying)) {
-    spdlog::info("GameStream: continuing the stream of the previous net (frame {}, control {})",
-                 state_->video_frame_index, impl_->enet.connected() ? "connected" : "waiting");
-    startVideo();
-    startAudio();
+    // A stream that is over by now (cancelled, replaced, its client silent) ends here, before
+    // anything is sent to it.
+    const uint64_t now = monotonicNs();
+    const bool at_once = resumesAtOnce(*state_, readLaunch(*state_), now, kClientTimeoutNs);
+    followLaunch(now);
+    if (atLeast(*state_, GamestreamPhase::kPlaying)) {
+      spdlog::info("GameStream: continuing the stream of the previous net (frame {}, control {})",
+                   state_->video_frame_index, impl_->enet.connected() ? "connected" : "waiting");
+      startVideo();
+      startAudio();
+      if (at_once && impl_->video) {
+        // The client's address is known from a ping of this stream: video goes on now, from the
+        // IDR asked for here, not at its next ping (up to 500 ms later).
+        spdlog::info("GameStream: video resumes to port {} at once, from an IDR",
+                     state_->video_peer.port);
+        core_.viewerStarted(viewer_, false);
+      }
+    }
   }
   return {};
 }
@@ -235,7 +249,8 @@ void GamestreamProtocol::startVideo() {
     return;
   }
   impl_->video.emplace(std::move(*packetizer));
-  // Video flows once the client pinged; it starts with an IDR.
+  // Video flows once the client pinged (or at once when a previous net's stream resumes, see
+  // start()); it starts with an IDR.
   viewer_.playing = false;
 }
 

@@ -54,6 +54,69 @@ TEST(GamestreamBlob, WhatCannotBeAStreamIsNamed) {
   EXPECT_FALSE(validateStream(*s).ok());
 }
 
+TEST(GamestreamBlob, NoClientsAddressIsAPeer) {
+  auto s = playing();
+  s->video_peer.family = AF_INET;
+  s->video_peer.port = 50000;
+  inet_pton(AF_INET, "127.0.0.1", s->video_peer.address);
+  EXPECT_TRUE(validateStream(*s).ok());
+  for (const char* bad : {"0.0.0.0", "255.255.255.255", "224.0.0.1", "239.1.2.3"}) {
+    inet_pton(AF_INET, bad, s->video_peer.address);
+    EXPECT_NE(validateStream(*s).error().message.find("video peer"), std::string::npos) << bad;
+  }
+  s = playing();
+  s->audio_peer.family = AF_INET6;
+  s->audio_peer.port = 48000;
+  inet_pton(AF_INET6, "::1", s->audio_peer.address);
+  EXPECT_TRUE(validateStream(*s).ok());
+  for (const char* bad : {"::", "ff02::1"}) {
+    inet_pton(AF_INET6, bad, s->audio_peer.address);
+    EXPECT_NE(validateStream(*s).error().message.find("audio peer"), std::string::npos) << bad;
+  }
+}
+
+// A restarted net sends video at once only to a peer this very stream's ping gave, for a launch
+// that is still on, while the client is not silent for longer than the timeout.
+TEST(GamestreamBlob, VideoResumesAtOnceOnlyForALiveStreamWithAKnownPeer) {
+  constexpr uint64_t kTimeout = 10'000'000'000;
+  constexpr uint64_t kNow = 100'000'000'000;
+  auto s = playing();
+  s->launch_sequence = 4;
+  s->last_heard_ns = kNow - 300'000'000;
+  s->video_peer.family = AF_INET;
+  s->video_peer.port = 50000;
+  inet_pton(AF_INET, "127.0.0.1", s->video_peer.address);
+  abi::GamestreamLaunch launch{};
+  launch.sequence = 4;
+  launch.active = 1;
+  EXPECT_TRUE(resumesAtOnce(*s, launch, kNow, kTimeout));
+
+  EXPECT_FALSE(resumesAtOnce(*s, std::nullopt, kNow, kTimeout)) << "launch unreadable";
+  abi::GamestreamLaunch other = launch;
+  other.sequence = 6;
+  EXPECT_FALSE(resumesAtOnce(*s, other, kNow, kTimeout)) << "another launch";
+  other = launch;
+  other.active = 0;
+  EXPECT_FALSE(resumesAtOnce(*s, other, kNow, kTimeout)) << "cancelled";
+  EXPECT_FALSE(resumesAtOnce(*s, launch, kNow + kTimeout, kTimeout)) << "client silent too long";
+  EXPECT_TRUE(resumesAtOnce(*s, launch, kNow - 300'000'000, kTimeout)) << "heard just now";
+  EXPECT_FALSE(resumesAtOnce(*s, launch, kNow - 400'000'000, kTimeout)) << "heard in the future";
+
+  auto t = playing();
+  *t = *s;
+  t->video_peer = {};
+  EXPECT_FALSE(resumesAtOnce(*t, launch, kNow, kTimeout)) << "never pinged: waits for the ping";
+  *t = *s;
+  inet_pton(AF_INET, "0.0.0.0", t->video_peer.address);
+  EXPECT_FALSE(resumesAtOnce(*t, launch, kNow, kTimeout)) << "a peer that does not check out";
+  *t = *s;
+  t->params.packet_size = 1000;
+  EXPECT_FALSE(resumesAtOnce(*t, launch, kNow, kTimeout)) << "parameters that do not check out";
+  *t = *s;
+  t->phase = static_cast<uint32_t>(abi::GamestreamPhase::kAnnounced);
+  EXPECT_FALSE(resumesAtOnce(*t, launch, kNow, kTimeout)) << "not playing yet";
+}
+
 TEST(GamestreamBlob, TheLaunchIsReadOnlyWhenFunkhausdIsNotWritingIt) {
   auto s = playing();
   EXPECT_FALSE(readLaunch(*s).has_value()) << "never published";

@@ -5,6 +5,7 @@
 
 #include <sys/socket.h>
 
+#include <cstdint>
 #include <optional>
 
 #include "funkhaus/abi/gamestream_state.h"
@@ -16,6 +17,15 @@ namespace funkhaus::net::gamestream {
 // Checks the stream part as a previous (possibly buggy) net left it: every enum, range and
 // address. The error names the first field that is wrong.
 Result<void> validateStream(const abi::GamestreamState& state);
+
+// Whether a stream a previous net left goes on sending video at once, before the client's next
+// video ping (moonlight-common-c pings every 500 ms): it plays, checks out (validateStream), its
+// video peer is known from a ping of this stream, `launch` (readLaunch) is still this stream's and
+// active, and the client was heard at most `client_timeout_ns` before `now_ns` (CLOCK_MONOTONIC;
+// a time after `now_ns` is not trusted). Otherwise video waits for the client's next ping.
+bool resumesAtOnce(const abi::GamestreamState& state,
+                   const std::optional<abi::GamestreamLaunch>& launch, uint64_t now_ns,
+                   uint64_t client_timeout_ns);
 
 // The launch as funkhausd last published it (a consistent copy), or nullopt when it never
 // published one or was writing it right now (try again at the next turn).
