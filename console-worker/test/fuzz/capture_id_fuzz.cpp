@@ -23,8 +23,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           c == '_' || c == '-'))
       expected = false;
   if (isCaptureId(id) != expected) __builtin_trap();
+  // Built once: the route checks and parseTarget below read the same path.
+  const std::string stats_path = "/api/stats/" + id;
   for (const char* method : {"GET", "DELETE"}) {
-    const Route r = route(method, "/api/stats/" + id);
+    const Route r = route(method, stats_path);
     if ((r.kind == Route::Kind::kStatsShow || r.kind == Route::Kind::kStatsRm) &&
         !isCaptureId(r.arg))
       __builtin_trap();
@@ -32,7 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const Route worker = route("POST", "/api/workers/" + id + "/restart");
   if (worker.kind == Route::Kind::kWorker && (worker.arg != id || !isWorkerName(id)))
     __builtin_trap();
-  if (auto target = parseTarget("/api/stats/" + id)) {
+  if (auto target = parseTarget(stats_path)) {
     const Route r = route("GET", target->path);
     if (r.kind == Route::Kind::kStatsShow && !isCaptureId(r.arg)) __builtin_trap();
   }
