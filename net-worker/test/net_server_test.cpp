@@ -883,5 +883,52 @@ TEST(NetCoreCreate, RefusesBadSocketsAndOptions) {
   EXPECT_TRUE(NetCore::create(io, *state, good(), {}, {}).ok()) << "and good ones are taken";
 }
 
+// A core serving RTSP and GameStream, made and destroyed as funkhaus-net does at an orderly
+// stop. The GameStream protocol leaves the viewer registry in its destructor, so the registry
+// must outlive the protocols: it did not (members are destroyed in reverse order), and the
+// ASan build of funkhaus-net read the freed registry at every orderly stop with GameStream on.
+TEST(NetCoreCreate, ACoreServingGameStreamIsDestroyedWithItsRegistryLast) {
+  asio::io_context io;
+  auto page = createNetStatePage(blobRequests(kNetProtocols));
+  ASSERT_TRUE(page.ok()) << page.error().message;
+  auto state = NetState::attach(std::move(*page));
+  ASSERT_TRUE(state.ok()) << state.error().message;
+  auto listening = [] {
+    UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    EXPECT_EQ(listen(fd.get(), 4), 0);
+    return fd;
+  };
+  Handover h;
+  h.endpoints.emplace_back(abi::kEndpointRtspListen, listening());
+  UniqueFd rtp, rtcp;
+  for (uint16_t port = static_cast<uint16_t>(45000 + (getpid() % 3000) * 2); !rtcp.valid();
+       port = static_cast<uint16_t>(port + 2)) {
+    rtp = udpSocket(port);
+    if (rtp.valid()) rtcp = udpSocket(static_cast<uint16_t>(port + 1));
+  }
+  h.endpoints.emplace_back(abi::kEndpointRtspRtp, std::move(rtp));
+  h.endpoints.emplace_back(abi::kEndpointRtspRtcp, std::move(rtcp));
+  h.endpoints.emplace_back(abi::kEndpointGamestreamRtsp, listening());
+  // Video, control and audio on three consecutive ports.
+  UniqueFd video, control, audio;
+  for (uint16_t port = static_cast<uint16_t>(51000 + (getpid() % 3000) * 3); !audio.valid();
+       port = static_cast<uint16_t>(port + 3)) {
+    video = udpSocket(port);
+    control = video.valid() ? udpSocket(static_cast<uint16_t>(port + 1)) : UniqueFd();
+    audio = control.valid() ? udpSocket(static_cast<uint16_t>(port + 2)) : UniqueFd();
+  }
+  h.endpoints.emplace_back(abi::kEndpointGamestreamVideo, std::move(video));
+  h.endpoints.emplace_back(abi::kEndpointGamestreamControl, std::move(control));
+  h.endpoints.emplace_back(abi::kEndpointGamestreamAudio, std::move(audio));
+  auto core = NetCore::create(io, *state, std::move(h), {}, {});
+  ASSERT_TRUE(core.ok()) << core.error().message;
+  EXPECT_EQ((*core)->describe().size(), 2u) << "RTSP and GameStream";
+  core->reset();  // the protocols leave the registry here
+}
+
 }  // namespace
 }  // namespace funkhaus::net

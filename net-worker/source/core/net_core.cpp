@@ -65,9 +65,9 @@ NetCore::NetCore(asio::io_context& io, NetState& state, NetOptions options, Supe
       state_(state),
       options_(std::move(options)),
       link_(std::move(link)),
+      viewers_(uint64_t{options_.core.keyframe_interval_ms} * kMs),
       keyframe_timer_(io),
       accept_timer_(io),
-      viewers_(uint64_t{options_.core.keyframe_interval_ms} * kMs),
       peek_(kDatagramCapacity),
       sink_(kPeekCapacity) {}
 

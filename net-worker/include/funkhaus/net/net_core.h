@@ -217,6 +217,8 @@ class NetCore {
   std::vector<std::pair<const Protocol*, uint64_t>> audio_requests_;
   std::optional<uint64_t> audio_sent_;  // the request funkhausd has (none before the first)
   bool audio_refusal_logged_ = false;
+  // Declared before the protocols, so it outlives them: a protocol leaves it in its destructor.
+  ViewerRegistry viewers_;
   std::vector<std::unique_ptr<Protocol>> protocols_;
   std::vector<Endpoint> endpoints_;
   std::map<uint64_t, std::shared_ptr<Connection>> connections_;
@@ -224,7 +226,6 @@ class NetCore {
   std::vector<std::unique_ptr<Timer>> timers_;
   boost::asio::steady_timer keyframe_timer_, accept_timer_;
   bool keyframe_timer_armed_ = false;
-  ViewerRegistry viewers_;
   uint64_t next_id_ = 1;
   NetCounters counters_;
   std::vector<uint8_t> peek_, sink_;
