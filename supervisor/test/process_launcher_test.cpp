@@ -74,6 +74,17 @@ TEST_F(Launcher, AClosedChannelIsAHangUpAndTheExitFollowsWithItsOwnCode) {
   EXPECT_EQ(events_.exit->code, 5);
 }
 
+// No time between the hang-up and the exit: both descriptors are ready in the same loop pass,
+// and the hang-up still comes first.
+TEST_F(Launcher, AWorkerThatExitsAtOnceHangsUpBeforeItsExit) {
+  auto p = launchShell("exit 7");
+  ASSERT_NE(p, nullptr);
+  ASSERT_TRUE(runUntil([&] { return events_.exit.has_value(); }));
+  EXPECT_TRUE(events_.bad.empty()) << events_.bad.front();
+  EXPECT_EQ(events_.events, (std::vector<std::string>{"hang-up", "exit"}));
+  EXPECT_EQ(events_.exit->code, 7);
+}
+
 // What an orderly stop did before: the worker closes with our stop command unread, and the read
 // fails with ECONNRESET, which was reported as a malformed message.
 TEST_F(Launcher, AResetChannelIsAHangUpNotAMalformedMessage) {
@@ -88,7 +99,7 @@ TEST_F(Launcher, AResetChannelIsAHangUpNotAMalformedMessage) {
 }
 
 TEST_F(Launcher, GarbageOnTheChannelIsAMalformedMessage) {
-  auto p = launchShell("printf garbage >&3; sleep 10");
+  auto p = launchShell("printf garbage >&3; exec sleep 10");
   ASSERT_NE(p, nullptr);
   ASSERT_TRUE(runUntil([&] { return !events_.bad.empty(); }));
   EXPECT_NE(events_.bad.front().find("shorter than its header"), std::string::npos)

@@ -83,8 +83,15 @@ class LinuxProcess final : public LaunchedProcess {
       });
       return;
     }
+    // What the worker sent before it exited, and its hang-up, come before its exit, however
+    // the two descriptors' readiness fell in this loop pass.
+    if (channel_.is_open()) {
+      const auto alive = alive_;  // a handler may destroy this, alive_ with it
+      readChannel(alive);
+      if (!*alive) return;
+    }
     boost::system::error_code ignored;
-    channel_.close(ignored);  // unread messages and a partial last line go with the process
+    channel_.close(ignored);  // a partial last line goes with the process
     output_.close(ignored);
     exit_.close(ignored);
     events_.onExit(id_, *status);  // may destroy this
