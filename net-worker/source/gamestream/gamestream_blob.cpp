@@ -19,17 +19,19 @@ Result<void> validatePeer(const abi::GamestreamPeer& p, const char* what) {
     return makeError("{}: unknown address family {}", what, p.family);
   if (p.port == 0) return makeError("{}: port 0", what);
   // A ping never comes from these: a successor would send the stream where no client is.
-  if (p.family == AF_INET) {
-    const uint8_t* a = p.address;
-    const bool unspecified = a[0] == 0 && a[1] == 0 && a[2] == 0 && a[3] == 0;
-    const bool broadcast = a[0] == 255 && a[1] == 255 && a[2] == 255 && a[3] == 255;
-    if (unspecified || broadcast || (a[0] & 0xf0) == 0xe0)
-      return makeError("{}: {}.{}.{}.{} is no client's address", what, a[0], a[1], a[2], a[3]);
-  } else {
+  const uint8_t* v4 = p.address;  // the IPv4 address, plain or IPv4-mapped (else null)
+  if (p.family == AF_INET6) {
     in6_addr a;
     std::memcpy(&a, p.address, sizeof a);
     if (IN6_IS_ADDR_UNSPECIFIED(&a) || IN6_IS_ADDR_MULTICAST(&a))
       return makeError("{}: an unspecified or multicast IPv6 address is no client's", what);
+    v4 = IN6_IS_ADDR_V4MAPPED(&a) ? p.address + 12 : nullptr;
+  }
+  if (v4 != nullptr) {
+    const bool unspecified = v4[0] == 0 && v4[1] == 0 && v4[2] == 0 && v4[3] == 0;
+    const bool broadcast = v4[0] == 255 && v4[1] == 255 && v4[2] == 255 && v4[3] == 255;
+    if (unspecified || broadcast || (v4[0] & 0xf0) == 0xe0)
+      return makeError("{}: {}.{}.{}.{} is no client's address", what, v4[0], v4[1], v4[2], v4[3]);
   }
   return {};
 }

@@ -62,16 +62,24 @@ TEST(GamestreamBlob, NoClientsAddressIsAPeer) {
   EXPECT_TRUE(validateStream(*s).ok());
   for (const char* bad : {"0.0.0.0", "255.255.255.255", "224.0.0.1", "239.1.2.3"}) {
     inet_pton(AF_INET, bad, s->video_peer.address);
-    EXPECT_NE(validateStream(*s).error().message.find("video peer"), std::string::npos) << bad;
+    const auto r = validateStream(*s);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.error().message.find("video peer"), std::string::npos) << bad;
   }
   s = playing();
   s->audio_peer.family = AF_INET6;
   s->audio_peer.port = 48000;
   inet_pton(AF_INET6, "::1", s->audio_peer.address);
   EXPECT_TRUE(validateStream(*s).ok());
-  for (const char* bad : {"::", "ff02::1"}) {
+  inet_pton(AF_INET6, "::ffff:192.0.2.7", s->audio_peer.address);
+  EXPECT_TRUE(validateStream(*s).ok()) << "an IPv4-mapped client";
+  // The same IPv4 addresses as above, mapped, are no client's either.
+  for (const char* bad :
+       {"::", "ff02::1", "::ffff:0.0.0.0", "::ffff:255.255.255.255", "::ffff:224.0.0.1"}) {
     inet_pton(AF_INET6, bad, s->audio_peer.address);
-    EXPECT_NE(validateStream(*s).error().message.find("audio peer"), std::string::npos) << bad;
+    const auto r = validateStream(*s);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.error().message.find("audio peer"), std::string::npos) << bad;
   }
 }
 
