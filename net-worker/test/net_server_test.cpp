@@ -17,6 +17,8 @@
 #include <future>
 #include <map>
 #include <thread>
+#include <tuple>
+#include <utility>
 
 #include "funkhaus/abi/packet_ring.h"
 #include "funkhaus/common/clock.h"
@@ -40,6 +42,37 @@ UniqueFd udpSocket(uint16_t port) {
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return UniqueFd();
   return fd;
+}
+
+// A TCP socket listening on loopback, on a port the kernel picks (invalid when it cannot).
+UniqueFd listeningSocket(int backlog = 4) {
+  UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      listen(fd.get(), backlog) != 0)
+    return UniqueFd();
+  return fd;
+}
+
+// RTP on the first free even port from `first` (even) on, RTCP on the next one.
+std::pair<UniqueFd, UniqueFd> rtpPair(uint16_t first) {
+  UniqueFd rtp, rtcp;
+  for (uint16_t port = first; !rtcp.valid(); port = static_cast<uint16_t>(port + 2)) {
+    rtp = udpSocket(port);
+    if (rtp.valid()) rtcp = udpSocket(static_cast<uint16_t>(port + 1));
+  }
+  return {std::move(rtp), std::move(rtcp)};
+}
+
+// The RTSP protocol's three endpoints, as funkhausd hands them over.
+Handover rtspHandover(UniqueFd listen, UniqueFd rtp, UniqueFd rtcp) {
+  Handover h;
+  h.endpoints.emplace_back(abi::kEndpointRtspListen, std::move(listen));
+  h.endpoints.emplace_back(abi::kEndpointRtspRtp, std::move(rtp));
+  h.endpoints.emplace_back(abi::kEndpointRtspRtcp, std::move(rtcp));
+  return h;
 }
 
 uint16_t portOf(int fd) {
@@ -85,18 +118,10 @@ class NetServerTest : public ::testing::Test {
     auto page = createNetStatePage(blobRequests());
     ASSERT_TRUE(page.ok());
     page_.emplace(std::move(*page));
-    listen_ = UniqueFd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(bind(listen_.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    ASSERT_EQ(listen(listen_.get(), 16), 0);
+    listen_ = listeningSocket(16);
+    ASSERT_TRUE(listen_.valid()) << std::strerror(errno);
     port_ = portOf(listen_.get());
-    for (uint16_t port = static_cast<uint16_t>(30000 + (getpid() % 8000) * 2); !rtcp_.valid();
-         port = static_cast<uint16_t>(port + 2)) {
-      rtp_ = udpSocket(port);
-      if (rtp_.valid()) rtcp_ = udpSocket(static_cast<uint16_t>(port + 1));
-    }
+    std::tie(rtp_, rtcp_) = rtpPair(static_cast<uint16_t>(30000 + (getpid() % 8000) * 2));
   }
 
   void TearDown() override { stopServer(); }
@@ -139,13 +164,9 @@ class NetServerTest : public ::testing::Test {
       kept_.erase(slot);
     };
     link.requestKeyframe = [this] { ++keyframe_requests_; };
-    Handover handover;
-    handover.endpoints.emplace_back(abi::kEndpointRtspListen,
-                                    UniqueFd(fcntl(listen_.get(), F_DUPFD_CLOEXEC, 0)));
-    handover.endpoints.emplace_back(abi::kEndpointRtspRtp,
-                                    UniqueFd(fcntl(rtp_.get(), F_DUPFD_CLOEXEC, 0)));
-    handover.endpoints.emplace_back(abi::kEndpointRtspRtcp,
-                                    UniqueFd(fcntl(rtcp_.get(), F_DUPFD_CLOEXEC, 0)));
+    Handover handover = rtspHandover(UniqueFd(fcntl(listen_.get(), F_DUPFD_CLOEXEC, 0)),
+                                     UniqueFd(fcntl(rtp_.get(), F_DUPFD_CLOEXEC, 0)),
+                                     UniqueFd(fcntl(rtcp_.get(), F_DUPFD_CLOEXEC, 0)));
     handover.connections = std::move(kept);
     auto server = NetCore::create(*io_, *state_, std::move(handover), options, link);
     ASSERT_TRUE(server.ok()) << server.error().message;
@@ -825,50 +846,29 @@ TEST(NetCoreCreate, RefusesBadSocketsAndOptions) {
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.error().message.find("no RTSP endpoint"), std::string::npos) << r.error().message;
   }
-  auto sockets = [](UniqueFd listen, UniqueFd rtp, UniqueFd rtcp) {
-    Handover h;
-    h.endpoints.emplace_back(abi::kEndpointRtspListen, std::move(listen));
-    h.endpoints.emplace_back(abi::kEndpointRtspRtp, std::move(rtp));
-    h.endpoints.emplace_back(abi::kEndpointRtspRtcp, std::move(rtcp));
-    return h;
-  };
   {
     auto r = NetCore::create(io, *state,
-                             sockets(UniqueFd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)),
-                                     udpSocket(0), udpSocket(0)),
+                             rtspHandover(UniqueFd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)),
+                                          udpSocket(0), udpSocket(0)),
                              {}, {});  // not listening
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.error().message.find("listening"), std::string::npos) << r.error().message;
   }
-  auto listening = [] {
-    UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    EXPECT_EQ(listen(fd.get(), 4), 0);
-    return fd;
-  };
   {
     // RTP on an odd port, or RTCP not on the next one: the declaration's pairing rules.
     UniqueFd odd;
     for (uint16_t port = static_cast<uint16_t>(41001 + (getpid() % 3000) * 2); !odd.valid();
          port = static_cast<uint16_t>(port + 2))
       odd = udpSocket(port);
-    auto r =
-        NetCore::create(io, *state, sockets(listening(), std::move(odd), udpSocket(0)), {}, {});
+    auto r = NetCore::create(io, *state,
+                             rtspHandover(listeningSocket(), std::move(odd), udpSocket(0)), {}, {});
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.error().message.find("RTP port"), std::string::npos) << r.error().message;
   }
   // Good sockets, bad options: the protocol refuses them by name.
-  auto good = [&] {
-    UniqueFd rtp, rtcp;
-    for (uint16_t port = static_cast<uint16_t>(43000 + (getpid() % 3000) * 2); !rtcp.valid();
-         port = static_cast<uint16_t>(port + 2)) {
-      rtp = udpSocket(port);
-      if (rtp.valid()) rtcp = udpSocket(static_cast<uint16_t>(port + 1));
-    }
-    return sockets(listening(), std::move(rtp), std::move(rtcp));
+  auto good = [] {
+    auto [rtp, rtcp] = rtpPair(static_cast<uint16_t>(43000 + (getpid() % 3000) * 2));
+    return rtspHandover(listeningSocket(), std::move(rtp), std::move(rtcp));
   };
   NetOptions bad;
   bad.rtsp.max_viewers = 17;
@@ -893,26 +893,9 @@ TEST(NetCoreCreate, ACoreServingGameStreamIsDestroyedWithItsRegistryLast) {
   ASSERT_TRUE(page.ok()) << page.error().message;
   auto state = NetState::attach(std::move(*page));
   ASSERT_TRUE(state.ok()) << state.error().message;
-  auto listening = [] {
-    UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    EXPECT_EQ(listen(fd.get(), 4), 0);
-    return fd;
-  };
-  Handover h;
-  h.endpoints.emplace_back(abi::kEndpointRtspListen, listening());
-  UniqueFd rtp, rtcp;
-  for (uint16_t port = static_cast<uint16_t>(45000 + (getpid() % 3000) * 2); !rtcp.valid();
-       port = static_cast<uint16_t>(port + 2)) {
-    rtp = udpSocket(port);
-    if (rtp.valid()) rtcp = udpSocket(static_cast<uint16_t>(port + 1));
-  }
-  h.endpoints.emplace_back(abi::kEndpointRtspRtp, std::move(rtp));
-  h.endpoints.emplace_back(abi::kEndpointRtspRtcp, std::move(rtcp));
-  h.endpoints.emplace_back(abi::kEndpointGamestreamRtsp, listening());
+  auto [rtp, rtcp] = rtpPair(static_cast<uint16_t>(45000 + (getpid() % 3000) * 2));
+  Handover h = rtspHandover(listeningSocket(), std::move(rtp), std::move(rtcp));
+  h.endpoints.emplace_back(abi::kEndpointGamestreamRtsp, listeningSocket());
   // Video, control and audio on three consecutive ports.
   UniqueFd video, control, audio;
   for (uint16_t port = static_cast<uint16_t>(51000 + (getpid() % 3000) * 3); !audio.valid();

@@ -629,15 +629,14 @@ TEST_F(AvSyncTest, FlashAndClickOfTheSyncPatternReachTheGameStreamClientTogether
   ASSERT_TRUE(wav.ok()) << wav.error().message;
   const std::vector<float> x = wav->channel(0);
   // Both on the probe's CLOCK_MONOTONIC, in seconds.
+  const auto seconds = [](const json& ns) { return static_cast<double>(ns.get<int64_t>()) / 1e9; };
   std::vector<double> flashes_s, clicks_s;
-  for (size_t i : flashStarts(luma))
-    flashes_s.push_back(static_cast<double>(decoded_ns[i].get<int64_t>()) / 1e9);
+  for (size_t i : flashStarts(luma)) flashes_s.push_back(seconds(decoded_ns[i]));
   for (size_t sample : clickStarts(x))
     if (auto at = packetTimeOfSample(s["audio"], sample))
       clicks_s.push_back(static_cast<double>(*at) / 1e9);
   const json& received_ns = s["audio"]["packet_received_ns"];
   ASSERT_FALSE(decoded_ns.empty() || received_ns.empty()) << s.dump();
-  const auto seconds = [](const json& ns) { return static_cast<double>(ns.get<int64_t>()) / 1e9; };
   keepWhereBothRecord(flashes_s, clicks_s,
                       {seconds(decoded_ns.front()), seconds(decoded_ns.back())},
                       {seconds(received_ns.front()), seconds(received_ns.back())});

@@ -46,7 +46,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   while (i < size) {
     const uint8_t op = byte();
     const std::string address = "192.0.2." + std::to_string(byte() % 4);
-    const size_t wanted = byte() * 4u;  // read before `size - i`: arguments are unsequenced
+    const uint8_t quarter = byte();  // read before `size - i`: arguments are unsequenced
+    const size_t wanted = quarter * 4u;
     const size_t length = std::min<size_t>(wanted, size - i);
     const std::string arg(reinterpret_cast<const char*>(data + i), length);
     i += length;
@@ -61,8 +62,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         // The client's certificate from the input on odd length bytes, the host's own on even
         // ones (`length` is a multiple of 4 but at the input's end, so it cannot choose).
         (void)machine.getServerCert(address, "n", "00112233445566778899AABBCCDDEEFF",
-                                    (wanted / 4) % 2 ? arg : h.cert_hex,
-                                    [](Result<std::string>) {});
+                                    quarter % 2 ? arg : h.cert_hex, [](Result<std::string>) {});
         break;
       case 2:
         (void)machine.enterPin(arg.substr(0, 6), std::nullopt);
