@@ -475,7 +475,7 @@ TEST(NetAudio, GamestreamSendsTheToneEncryptedWithFecAndAsksForAudio) {
   EXPECT_NE(stream->describe.find("a=fmtp:97 surround-params=642014235"), std::string::npos)
       << stream->describe;
   ASSERT_EQ(stream->audio_ping.size(), 16u);
-  ASSERT_TRUE(waitFor([&] { return h.audioRequests().back() == abi::audioRequest(2, 5); }, 3s));
+  ASSERT_TRUE(waitFor([&] { return h.lastAudioRequest() == abi::audioRequest(2, 5); }, 3s));
 
   AudioReceiver rx(s.key, s.key_id, true);
   rx.receive(2000ms, h.gamestreamAudioPort(), stream->audio_ping);
@@ -505,7 +505,7 @@ TEST(NetAudio, GamestreamSendsTheToneEncryptedWithFecAndAsksForAudio) {
   abi::GamestreamLaunch cancelled = testLaunch(s.key, s.key_id);
   cancelled.active = 0;
   h.publishLaunch(cancelled);
-  EXPECT_TRUE(waitFor([&] { return h.audioRequests().back() == 0; }, 3s));
+  EXPECT_TRUE(waitFor([&] { return h.lastAudioRequest() == 0; }, 3s));
   const std::vector<uint64_t> requests = h.audioRequests();
   ASSERT_EQ(requests.size(), 3u);
   EXPECT_EQ(requests[1], abi::audioRequest(2, 5));
@@ -551,7 +551,7 @@ TEST(NetAudio, GamestreamRestartContinuesSequenceAndTimestamps) {
   EXPECT_NEAR(f.frequency, kToneHz, 5);
   EXPECT_NEAR(f.rms_db, expectedRmsDb(), 1.0);
   // The restarted net asked for audio again (the stream plays on) and counts on in the blob.
-  EXPECT_EQ(h.audioRequests().back(), abi::audioRequest(2, 5));
+  EXPECT_EQ(h.lastAudioRequest(), abi::audioRequest(2, 5));
   EXPECT_GE(h.gamestream().audio_packets_sent, sent_before + 100);
   s.tone->stop();
   EXPECT_TRUE(h.stop().has_value());
@@ -796,7 +796,7 @@ TEST_P(NetAudioRtsp, FfmpegPullsVideoAndTheTone) {
   EXPECT_NEAR(f.frequency, kToneHz, 5);
   EXPECT_NEAR(f.rms_db, expectedRmsDb(), 1.0);
   // The viewer set up audio (the worker's channels, 5 ms) and left: nobody listens again.
-  EXPECT_TRUE(waitFor([&] { return h.audioRequests().back() == 0; }, 15s));
+  EXPECT_TRUE(waitFor([&] { return h.lastAudioRequest() == 0; }, 15s));
   const std::vector<uint64_t> requests = h.audioRequests();
   EXPECT_EQ(requests, (std::vector<uint64_t>{0, abi::audioRequest(0, 5), 0}));
   tone.stop();
@@ -1008,7 +1008,7 @@ TEST(NetAudio, RtspUdpAudioTrackSurvivesKillOfNet) {
     EXPECT_NEAR(f.rms_db, expectedRmsDb(), 1.0) << "at " << at;
   }
   // The successor asked for audio for the continued track.
-  EXPECT_EQ(h.audioRequests().back(), abi::audioRequest(0, 5));
+  EXPECT_EQ(h.lastAudioRequest(), abi::audioRequest(0, 5));
   tone.stop();
   video.stop();
   EXPECT_TRUE(h.stop().has_value());
@@ -1144,20 +1144,20 @@ TEST(NetAudio, GamestreamRequestWinsOverRtspsAndRtspsComesBack) {
                     .c_str());
   });
   const uint64_t rtsp = abi::audioRequest(0, 5), gamestream = abi::audioRequest(6, 10);
-  EXPECT_TRUE(waitFor([&] { return h.audioRequests().back() == rtsp; }, 10s));
+  EXPECT_TRUE(waitFor([&] { return h.lastAudioRequest() == rtsp; }, 10s));
   auto stream = handshake(h.gamestreamRtspPort(), gst::AnnounceBody()
                                                       .set("x-nv-audio.surround.numChannels", "6")
                                                       .set("x-nv-audio.surround.channelMask", "63")
                                                       .set("x-nv-aqos.packetDuration", "10")
                                                       .text());
   EXPECT_TRUE(stream);
-  EXPECT_TRUE(waitFor([&] { return h.audioRequests().back() == gamestream; }, 3s));
+  EXPECT_TRUE(waitFor([&] { return h.lastAudioRequest() == gamestream; }, 3s));
   abi::GamestreamLaunch cancelled = testLaunch(key, 99);
   cancelled.active = 0;
   h.publishLaunch(cancelled);
-  EXPECT_TRUE(waitFor([&] { return h.audioRequests().back() == rtsp; }, 3s));
+  EXPECT_TRUE(waitFor([&] { return h.lastAudioRequest() == rtsp; }, 3s));
   viewer.join();
-  EXPECT_TRUE(waitFor([&] { return h.audioRequests().back() == 0; }, 15s));
+  EXPECT_TRUE(waitFor([&] { return h.lastAudioRequest() == 0; }, 15s));
   EXPECT_EQ(h.audioRequests(), (std::vector<uint64_t>{0, rtsp, gamestream, rtsp, 0}));
   tone.stop();
   video.stop();

@@ -147,6 +147,12 @@ std::vector<uint64_t> NetHarness::audioRequests() {
   return audio_requests_;
 }
 
+std::optional<uint64_t> NetHarness::lastAudioRequest() {
+  std::lock_guard lock(mutex_);
+  if (audio_requests_.empty()) return std::nullopt;
+  return audio_requests_.back();
+}
+
 NetHarness::~NetHarness() { kill9(); }
 
 std::string NetHarness::url(const std::string& path, const std::string& host) const {

@@ -83,6 +83,8 @@ class NetHarness {
   void publishLaunch(const abi::GamestreamLaunch& launch);
   // The args of every kAudioRequest the net sent, in order.
   std::vector<uint64_t> audioRequests();
+  // The arg of the last kAudioRequest, none before net sent one.
+  std::optional<uint64_t> lastAudioRequest();
   // The RTSP blob of the net state page (viewer slots, parameter sets).
   abi::RtspState& page() const {
     return *static_cast<abi::RtspState*>(abi::findNetBlob(
