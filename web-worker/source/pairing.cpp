@@ -21,14 +21,19 @@ std::string phaseName(int phase) {
 
 }  // namespace
 
+PairingHost::PairingHost(PrivateKey key_in, Certificate cert_in)
+    : key(std::move(key_in)),
+      cert(std::move(cert_in)),
+      cert_signature(cert.signature()),
+      plaincert_hex(hexEncode(cert.toPem())) {}
+
 PairingMachine::PairingMachine(const Clock& clock, PairingHost host, PairingLimits limits,
-                               RandomSource random)
+                               RandomSource random, PairingCrypto crypto)
     : clock_(clock),
       host_(std::move(host)),
-      host_signature_(host_.cert.signature()),
-      plaincert_hex_(hexEncode(host_.cert.toPem())),
       limits_(limits),
-      random_(std::move(random)) {}
+      random_(std::move(random)),
+      crypto_(std::move(crypto)) {}
 
 Duration PairingMachine::refusedFor(const std::string& address) const {
   auto it = failures_.find(address);
@@ -76,7 +81,7 @@ Result<void> PairingMachine::getServerCert(const std::string& address, const std
     return makeError("clientcert: longer than {} bytes", kMaxClientCertBytes);
   auto pem = hexDecode(cert_hex, "clientcert");
   if (!pem) return pem.error();
-  auto cert = Certificate::fromPem(
+  auto cert = crypto_.parse_certificate(
       std::string_view(reinterpret_cast<const char*>(pem->data()), pem->size()));
   if (!cert) return makeError("clientcert: {}", cert.error().message);
   if (cert->signature().empty()) return makeError("clientcert: no signature");
@@ -119,7 +124,7 @@ Result<std::string> PairingMachine::enterPin(std::string_view pin,
   s.phase = Phase::kPinEntered;
   s.deadline = clock_.now() + limits_.step_timeout;
   CertReply reply = std::move(s.reply);
-  if (reply) reply(plaincert_hex_);
+  if (reply) reply(host_.plaincert_hex);
   return target;
 }
 
@@ -157,7 +162,7 @@ Result<std::string> PairingMachine::clientChallenge(const std::string& address,
   }
   session.server_secret = random_(16);
   session.server_challenge = random_(16);
-  const Bytes h = sha256(concat({*c, host_signature_, session.server_secret}));
+  const Bytes h = sha256(concat({*c, host_.cert_signature, session.server_secret}));
   auto reply = aes128EcbEncrypt(session.key, concat({h, session.server_challenge}));
   if (!reply) {
     end(address, "encryption failed", true);
@@ -179,7 +184,7 @@ Result<std::string> PairingMachine::serverChallengeResponse(const std::string& a
     return encrypted.error();
   }
   auto hash = aes128EcbDecrypt(session.key, *encrypted);
-  auto signature = signSha256(host_.key, session.server_secret);
+  auto signature = crypto_.sign(host_.key, session.server_secret);
   if (!hash || !signature) {
     end(address, "crypto failed", true);
     return !hash ? hash.error() : signature.error();
@@ -208,7 +213,7 @@ Result<NewPairing> PairingMachine::clientPairingSecret(const std::string& addres
   // The client hashed with SHA-256 (appversion major 7): 32 bytes.
   const bool hash_ok = session.client_hash.size() >= expected.size() &&
                        std::equal(expected.begin(), expected.end(), session.client_hash.begin());
-  const bool sig_ok = verifySha256(session.client_cert, cs, sig);
+  const bool sig_ok = crypto_.verify(session.client_cert, cs, sig);
   if (!hash_ok || !sig_ok) {
     fail(address);
     return makeError("pairing with {} failed: {}", address,

@@ -96,6 +96,81 @@ TEST_F(PairingTest, WrongPinStoresNothingAndSlowsTheAddressDown) {
   EXPECT_EQ(machine_.refusedFor("192.0.2.11"), Duration::zero());
 }
 
+// The public-key work goes through the injected PairingCrypto, with the bytes of each step; what
+// it answers decides, as OpenSSL's answers do in the tests above.
+TEST(PairingCryptoTest, EachStepAsksTheInjectedOperations) {
+  FakeClock clock;
+  std::deque<Bytes> draws{vecBytes("random_S"), vecBytes("random_SC")};
+  std::string parsed;
+  Bytes signed_data, verified_data, verified_signature;
+  bool verifies = true, signs = true;
+  const Bytes marker(256, 0xa5);
+  PairingCrypto crypto{
+      .parse_certificate = [&](std::string_view pem) -> Result<Certificate> {
+        parsed = pem;
+        return Certificate::fromPem(pem);
+      },
+      .sign = [&](const PrivateKey&, std::span<const uint8_t> data) -> Result<Bytes> {
+        signed_data.assign(data.begin(), data.end());
+        if (!signs) return makeError("no signature today");
+        return marker;
+      },
+      .verify =
+          [&](const Certificate&, std::span<const uint8_t> data,
+              std::span<const uint8_t> signature) {
+            verified_data.assign(data.begin(), data.end());
+            verified_signature.assign(signature.begin(), signature.end());
+            return verifies;
+          }};
+  auto draw = [&](size_t n) {
+    Bytes next = draws.empty() ? Bytes(n, 0x5a) : draws.front();
+    if (!draws.empty()) draws.pop_front();
+    return next;
+  };
+  PairingMachine machine(clock,
+                         PairingHost{*PrivateKey::fromPem(vectorFile("host-key.pem")),
+                                     *Certificate::fromPem(vectorFile("host-cert.pem"))},
+                         PairingLimits{}, draw, crypto);
+  auto run = [&]() -> Result<NewPairing> {
+    EXPECT_TRUE(machine
+                    .getServerCert(kClient, "roth", vec("salt"), vec("client_cert_hex"),
+                                   [](Result<std::string>) {})
+                    .ok());
+    EXPECT_TRUE(machine.enterPin(vec("pin")).ok());
+    EXPECT_TRUE(machine.clientChallenge(kClient, vec("clientchallenge")).ok());
+    auto secret = machine.serverChallengeResponse(kClient, vec("serverchallengeresp"));
+    if (!secret) return secret.error();
+    EXPECT_EQ(*secret, hexEncode(concat({vecBytes("random_S"), marker})));
+    return machine.clientPairingSecret(kClient, vec("clientpairingsecret"));
+  };
+  ASSERT_TRUE(run().ok());
+  const auto client_pem = hexDecode(vec("client_cert_hex"), "client");
+  ASSERT_TRUE(client_pem);
+  EXPECT_EQ(parsed, std::string(client_pem->begin(), client_pem->end()));
+  EXPECT_EQ(signed_data, vecBytes("random_S"));
+  const auto secret = hexDecode(vec("clientpairingsecret"), "secret");
+  ASSERT_TRUE(secret);
+  EXPECT_EQ(verified_data, Bytes(secret->begin(), secret->begin() + 16));
+  EXPECT_EQ(verified_signature, Bytes(secret->begin() + 16, secret->end()));
+
+  verifies = false;
+  draws = {vecBytes("random_S"), vecBytes("random_SC")};
+  auto refused = run();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("signature"), std::string::npos)
+      << refused.error().message;
+  EXPECT_EQ(machine.refusedFor(kClient), 1s);
+
+  clock.advance(1s);
+  signs = false;
+  draws = {vecBytes("random_S"), vecBytes("random_SC")};
+  auto unsigned_reply = run();
+  ASSERT_FALSE(unsigned_reply.ok());
+  EXPECT_EQ(unsigned_reply.error().message, "no signature today");
+  EXPECT_TRUE(machine.pending().empty()) << "a step that failed ends the session";
+  EXPECT_EQ(machine.refusedFor(kClient), 2s);
+}
+
 TEST_F(PairingTest, BackoffIsCappedAtOneMinute) {
   for (int i = 0; i < 12; ++i) {
     clock_.advance(machine_.refusedFor(kClient));

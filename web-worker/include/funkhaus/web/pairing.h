@@ -1,7 +1,8 @@
 // The GameStream pairing state machine (gamestream.md §2.2, §3), one session per client address:
 // getservercert waits for the PIN entered at the host, then clientchallenge,
 // serverchallengeresp and clientpairingsecret must follow in order, each within a step timeout.
-// Pure logic on an injected clock and random source. funkhaus-web main thread.
+// Pure logic on an injected clock, random source and public-key operations. funkhaus-web main
+// thread.
 #pragma once
 
 #include <chrono>
@@ -9,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,10 +29,29 @@ struct PairingLimits {
   size_t max_pending = 8;                            // sessions at once
 };
 
-// What the host brings: its key and certificate (the one that goes out as plaincert).
+// What the host brings: its key and certificate (the one that goes out as plaincert), and what
+// pairing derives from the certificate, once.
 struct PairingHost {
+  PairingHost(PrivateKey key, Certificate cert);
   PrivateKey key;
   Certificate cert;
+  Bytes cert_signature;       // hashed into the challenge response
+  std::string plaincert_hex;  // getservercert's answer
+};
+
+// The public-key work of pairing: OpenSSL's (crypto.h) unless replaced. Injected like the clock
+// and the random source because each costs a fraction of a millisecond to milliseconds, which is
+// all of a run of the pairing fuzz target; what the machine does with their results is the logic
+// under test.
+struct PairingCrypto {
+  // The client's certificate from its PEM (getservercert).
+  std::function<Result<Certificate>(std::string_view pem)> parse_certificate = Certificate::fromPem;
+  // The host's signature of its secret (serverchallengeresp).
+  std::function<Result<Bytes>(const PrivateKey&, std::span<const uint8_t> data)> sign = signSha256;
+  // The client's signature of its secret (clientpairingsecret).
+  std::function<bool(const Certificate&, std::span<const uint8_t> data,
+                     std::span<const uint8_t> signature)>
+      verify = verifySha256;
 };
 
 // A client that completed pairing: the host stores it.
@@ -53,7 +74,7 @@ class PairingMachine {
   using CertReply = std::function<void(Result<std::string>)>;
 
   PairingMachine(const Clock& clock, PairingHost host, PairingLimits limits = {},
-                 RandomSource random = randomBytes);
+                 RandomSource random = randomBytes, PairingCrypto crypto = {});
 
   // Phase 1. An error comes back at once (address slowed down, too many pending, bad salt or
   // certificate); otherwise `reply` runs later, from enterPin(), expire() or when a newer
@@ -105,10 +126,9 @@ class PairingMachine {
 
   const Clock& clock_;
   PairingHost host_;
-  Bytes host_signature_;
-  std::string plaincert_hex_;
   PairingLimits limits_;
   RandomSource random_;
+  PairingCrypto crypto_;
   std::map<std::string, Session> sessions_;
   std::map<std::string, Failures> failures_;
 };
