@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Fuzzes every parser of untrusted bytes with libFuzzer and says how much of each parser it saw.
 #   scripts/fuzz.sh [SECONDS]                              every target, SECONDS each (default 300)
+#   scripts/fuzz.sh --execs N [SECONDS]                    every target until N execs, at most
+#                                                          SECONDS each (default 1800); the
+#                                                          table then names the targets short of N
 #   FUZZ_TARGETS="rtsp_request rtcp" scripts/fuzz.sh 60    a subset (names as in
 #                                                          funkhaus_add_fuzz_target)
 # Builds only the fuzz targets (cmake target funkhaus_fuzzers, or the subset) with clang twice:
@@ -23,13 +26,23 @@
 # again (a second flock from a child of the holder would wait for ever).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-seconds=${1:-300}
+given=("$@")  # for the re-run under the build lock
+execs_goal=
+if [[ ${1:-} == --execs ]]; then
+  execs_goal=${2:-}
+  [[ $execs_goal =~ ^[1-9][0-9]*$ ]] ||
+    { echo "fuzz.sh: --execs wants a count, not '$execs_goal'" >&2; exit 2; }
+  shift 2
+  seconds=${1:-1800}
+else
+  seconds=${1:-300}
+fi
 jobs=${FUZZ_JOBS:-2}
 unit_timeout=${FUZZ_UNIT_TIMEOUT:-25}  # seconds one input may take before it is a finding
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
 cov_build=${FUZZ_COV_BUILD_DIR:-$build-cov}
 lock=${FUNKHAUS_BUILD_LOCK:-/var/lock/funkhaus-build.lock}
-[[ $seconds =~ ^[0-9]+$ ]] || { echo "usage: $0 [SECONDS]" >&2; exit 2; }
+[[ $seconds =~ ^[0-9]+$ && $# -le 1 ]] || { echo "usage: $0 [--execs N] [SECONDS]" >&2; exit 2; }
 
 die() {
   echo "fuzz.sh: $*" >&2
@@ -53,7 +66,7 @@ lock_held_here() {
 }
 if ! lock_held_here; then
   echo "fuzz.sh: waiting for the build lock ($lock)"
-  exec "$root/scripts/locked.sh" "$0" "$@"
+  exec "$root/scripts/locked.sh" "$0" "${given[@]}"
 fi
 
 "$root/scripts/install-deps.sh"
@@ -122,6 +135,7 @@ run_target() {
   local args=(-max_total_time="$seconds" -print_final_stats=1 -timeout="$unit_timeout"
               -close_fd_mask=1 -artifact_prefix="$work/findings/")
   if [[ -f $dict ]]; then args+=(-dict="$dict"); fi
+  if [[ -n $execs_goal ]]; then args+=(-runs="$execs_goal"); fi
   local rc=0
   "$bin" "${args[@]}" "$corpus" >"$work/fuzz.log" 2>&1 || rc=$?
   echo "$rc" >"$work/exit"
@@ -141,7 +155,11 @@ run_target() {
 }
 
 run_start=$SECONDS
-echo "fuzz.sh: ${#targets[@]} targets, ${seconds} s each, $jobs at a time"
+if [[ -n $execs_goal ]]; then
+  echo "fuzz.sh: ${#targets[@]} targets, each until $execs_goal execs or ${seconds} s, $jobs at a time"
+else
+  echo "fuzz.sh: ${#targets[@]} targets, ${seconds} s each, $jobs at a time"
+fi
 running=0
 for name in "${targets[@]}"; do
   if ((running >= jobs)); then
@@ -156,6 +174,7 @@ run_seconds=$((SECONDS - run_start))
 
 # --- the table ---
 found=()
+short=()
 printf '\n%-22s %12s %9s %7s %18s %9s  %s\n' target execs exec/s edges 'parser lines' uncovered \
   findings
 for name in "${targets[@]}"; do
@@ -181,11 +200,22 @@ for name in "${targets[@]}"; do
     found+=("$name: exited $rc without an artifact, see $log")
   fi
   for a in "${artifacts[@]}"; do found+=("$name: $a (log $log)"); done
+  if [[ -n $execs_goal ]] && ((${execs:-0} < execs_goal)); then short+=("$name"); fi
   printf '%-22s %12s %9s %7s %18s %9s  %s\n' "$name" "${execs:-?}" "${rate:-?}" "${edges:-?}" \
     "$lines" "$uncovered" "$findings"
 done
 echo
-echo "build ${build_seconds} s, runs ${run_seconds} s (${#targets[@]} targets x ${seconds} s," \
+if [[ -n $execs_goal ]]; then
+  per_target="until $execs_goal execs or ${seconds} s"
+  if ((${#short[@]} > 0)); then
+    echo "short of $execs_goal execs after ${seconds} s: ${short[*]}"
+  else
+    echo "every target ran $execs_goal execs"
+  fi
+else
+  per_target="${seconds} s"
+fi
+echo "build ${build_seconds} s, runs ${run_seconds} s (${#targets[@]} targets, ${per_target} each," \
   "$jobs at a time); logs, coverage listings and uncovered lines in $build/fuzz/NAME/" \
   "(fuzz.log, coverage.txt, uncovered.txt)"
 if ((${#found[@]} > 0)); then
