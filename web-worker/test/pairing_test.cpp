@@ -17,21 +17,24 @@ using test::vectorFile;
 
 const std::string kClient = "192.0.2.10";
 
+PairingHost vectorHost() {
+  return PairingHost{*PrivateKey::fromPem(vectorFile("host-key.pem")),
+                     *Certificate::fromPem(vectorFile("host-cert.pem"))};
+}
+
+// The host's random draws: S, then SC, as in the vectors, from `draws` (refilled by the caller).
+PairingMachine::RandomSource vectorDraws(std::deque<Bytes>& draws) {
+  return [&draws](size_t n) {
+    Bytes next = draws.empty() ? Bytes(n, 0x5a) : draws.front();
+    if (!draws.empty()) draws.pop_front();
+    EXPECT_EQ(next.size(), n);
+    return next;
+  };
+}
+
 class PairingTest : public ::testing::Test {
  protected:
-  PairingTest()
-      : machine_(clock_, host(), PairingLimits{}, [this](size_t n) {
-          // The host's random draws: S, then SC, as in the vectors.
-          Bytes next = draws_.empty() ? Bytes(n, 0x5a) : draws_.front();
-          if (!draws_.empty()) draws_.pop_front();
-          EXPECT_EQ(next.size(), n);
-          return next;
-        }) {}
-
-  static PairingHost host() {
-    return PairingHost{*PrivateKey::fromPem(vectorFile("host-key.pem")),
-                       *Certificate::fromPem(vectorFile("host-cert.pem"))};
-  }
+  PairingTest() : machine_(clock_, vectorHost(), PairingLimits{}, vectorDraws(draws_)) {}
 
   // Phase 1; returns what the deferred reply got (set once it runs).
   std::shared_ptr<std::optional<Result<std::string>>> begin(const std::string& address = kClient) {
@@ -122,15 +125,7 @@ TEST(PairingCryptoTest, EachStepAsksTheInjectedOperations) {
             verified_signature.assign(signature.begin(), signature.end());
             return verifies;
           }};
-  auto draw = [&](size_t n) {
-    Bytes next = draws.empty() ? Bytes(n, 0x5a) : draws.front();
-    if (!draws.empty()) draws.pop_front();
-    return next;
-  };
-  PairingMachine machine(clock,
-                         PairingHost{*PrivateKey::fromPem(vectorFile("host-key.pem")),
-                                     *Certificate::fromPem(vectorFile("host-cert.pem"))},
-                         PairingLimits{}, draw, crypto);
+  PairingMachine machine(clock, vectorHost(), PairingLimits{}, vectorDraws(draws), crypto);
   auto run = [&]() -> Result<NewPairing> {
     EXPECT_TRUE(machine
                     .getServerCert(kClient, "roth", vec("salt"), vec("client_cert_hex"),
