@@ -115,7 +115,8 @@ struct InputTimeout {};
 // holds now (the producer's `held`); apply it, then go on with the events next() returns (some of
 // them may already be part of `held`: each key, button, pad and contact event sets a state, so
 // applying it again changes nothing). `held_consistent` is false only when no consistent copy
-// could be read (a producer that died while writing it): `held` is then empty, release all.
+// could be read (a producer that died while writing it, or one that rewrote it without a pause for
+// a quarter of a second): `held` is then empty, release all.
 struct InputOverrun {
   uint64_t lost = 0;
   abi::InputHeld held{};
