@@ -22,6 +22,14 @@ TEST(WebCrypto, HexRoundTripAndStrictDecoding) {
   EXPECT_NE(hexDecode("abc", "salt").error().message.find("salt"), std::string::npos);
   EXPECT_FALSE(hexDecode("zz", "x").ok());
   EXPECT_FALSE(hexDecode("0 ", "x").ok());
+  auto bad = hexDecode("00a5zz11", "salt");  // the error points at the first bad digit
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message, "salt: not a hex digit at offset 4");
+  using namespace std::string_view_literals;
+  EXPECT_FALSE(hexDecode("00\0\0"sv, "x").ok());  // a NUL is not a digit, nor the end
+  EXPECT_FALSE(hexDecode("0\0"sv, "x").ok());
+  EXPECT_EQ(*hexDecode("0123456789abcdefABCDEF", "x"),
+            (Bytes{0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0xab, 0xcd, 0xef}));
   EXPECT_FALSE(hexDecode("00", "x", 2).ok());
   EXPECT_TRUE(hexDecode("0000", "x", 2).ok());
   EXPECT_TRUE(hexDecode("", "x").ok());
