@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <thread>
@@ -35,13 +36,10 @@ static_assert(offsetof(InputRingHeader, held) % 8 == 0 &&
                   offsetof(InputRingHeader, rumble) % 8 == 0,
               "word copies need 8-aligned areas");
 
-// A seqlock reader's patience with a sequence stuck at one odd value (its writer in the middle of a
-// write): this many attempts when the writer's process is gone, ...
+// A seqlock reader takes its writer for dead after this many attempts that found the sequence at
+// one odd value (the writer in the middle of a write) while the writer's process is gone. Else it
+// waits, up to InputConsumer's patience (kDefaultSeqlockPatienceNs).
 constexpr uint32_t kStuckAttempts = 20000;
-// ... and this long in any case (a live writer descheduled mid-write, or one that keeps moving but
-// never leaves the reader a quiet moment: a client flooding input). The consumer then releases
-// everything rather than stall.
-constexpr uint64_t kSeqlockPatienceNs = 250'000'000;
 
 uint64_t* words(void* p) { return static_cast<uint64_t*>(p); }
 
@@ -82,11 +80,14 @@ void writeSeqlocked(uint64_t& sequence, void* area, const void* value, size_t co
 // sequence word alone instead of pulling the writer's lines over on every attempt. Only attempts
 // that find the sequence stuck at one odd value count towards a dead writer, and only while the
 // writer's process is gone: a fixed number of attempts in all gave up on a live producer that was
-// writing as fast as it could (93 000 attempts, 13.5 ms, were needed under TSan). `writer_pid` is
-// the writer's role field, or null when the reader knows its writer is gone.
-bool readSeqlocked(uint64_t& sequence, void* area, void* out, size_t count, uint32_t* writer_pid) {
+// writing as fast as it could (in CI's sanitizer stage; instrumented under TSan here, the reader
+// needed up to 93 000 attempts, 13.5 ms). A live writer stalled in a write is waited for with 1 ms
+// sleeps. After `patience_ns` it gives up whatever the writer does. `writer_pid` is the writer's
+// role field, or null when the reader knows its writer is gone.
+bool readSeqlocked(uint64_t& sequence, void* area, void* out, size_t count, uint32_t* writer_pid,
+                   uint64_t patience_ns) {
   auto seq = atomicRef(sequence);
-  const uint64_t start = monotonicNs();
+  uint64_t start = 0;        // the first round that did not succeed
   uint64_t stuck_value = 0;  // even: not stuck
   uint32_t stuck_attempts = 0;
   for (uint32_t attempt = 1;; ++attempt) {
@@ -106,12 +107,17 @@ bool readSeqlocked(uint64_t& sequence, void* area, void* out, size_t count, uint
       platform::cpuRelax();
       continue;
     }
-    std::this_thread::yield();
-    if (stuck_attempts >= kStuckAttempts &&
-        (writer_pid == nullptr ||
-         processGone(atomicRef(*writer_pid).load(std::memory_order_relaxed))))
+    if (stuck_attempts < kStuckAttempts) {
+      std::this_thread::yield();
+    } else if (writer_pid == nullptr ||
+               processGone(atomicRef(*writer_pid).load(std::memory_order_relaxed))) {
       break;
-    if (monotonicNs() - start >= kSeqlockPatienceNs) break;
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));  // let the stalled writer run
+    }
+    const uint64_t now = monotonicNs();
+    if (start == 0) start = now;
+    if (now - start >= patience_ns) break;
   }
   loadWords(out, words(area), 0, count);  // what the writer left
   return false;
@@ -477,6 +483,7 @@ InputConsumer::InputConsumer(InputConsumer&& o) noexcept
       consumed_(o.consumed_),
       overrun_(o.overrun_),
       out_of_range_(o.out_of_range_),
+      seqlock_patience_ns_(o.seqlock_patience_ns_),
       attached_(std::exchange(o.attached_, false)) {}
 
 InputConsumer::~InputConsumer() {
@@ -508,7 +515,8 @@ InputOverrun InputConsumer::resync(bool slot_unreadable) {
     o.lost = next - tail_;
   }
   // Read after head: `held` is at least as new as the events before head (publish order).
-  o.held_consistent = readSeqlocked(h.held_sequence, &h.held, &o.held, kHeldWords, &h.producer_pid);
+  o.held_consistent = readSeqlocked(h.held_sequence, &h.held, &o.held, kHeldWords, &h.producer_pid,
+                                    seqlock_patience_ns_);
   if (!o.held_consistent) o.held = {};
   tail_ = next;
   overrun_ += o.lost;
@@ -558,8 +566,10 @@ InputNext InputConsumer::next(int64_t timeout_ns) {
 abi::InputHeld InputConsumer::readApplied(bool* consistent) const {
   InputRingHeader& h = header();
   InputHeld out{};
-  // Only a consumer writes `applied`, and this one reads it at attach: its writer is gone.
-  const bool ok = readSeqlocked(h.applied_sequence, &h.applied, &out, kHeldWords, nullptr);
+  // Only a consumer writes `applied`; funkhaus-input reads it once, at attach (InputPump), when its
+  // writer is gone. A live writer elsewhere that stalls in a write may be reported as torn.
+  const bool ok = readSeqlocked(h.applied_sequence, &h.applied, &out, kHeldWords, nullptr,
+                                seqlock_patience_ns_);
   if (consistent != nullptr) *consistent = ok;
   return out;
 }

@@ -62,6 +62,8 @@ InputEvent touch(abi::ContactEvent event, uint32_t id) {
   return e;
 }
 
+constexpr uint64_t kTwoMinutesNs = 120'000'000'000;
+
 bool keyDown(const abi::InputHeld& held, uint32_t vk) {
   return (held.keys[vk / 64] >> (vk % 64)) & 1;
 }
@@ -379,8 +381,11 @@ TEST(InputRing, AppliedOfAWriterThatDiedMidWriteIsReturnedAsItIs) {
   applied.buttons = 0x6;
   r.consumer->writeApplied(applied);
   abi::atomicRef(r.header().applied_sequence).fetch_add(1);  // odd: died while writing
+  r.consumer->setSeqlockPatience(kTwoMinutesNs);             // its writer is known gone: no waiting
   bool consistent = true;
+  const auto start = std::chrono::steady_clock::now();
   abi::InputHeld back = r.consumer->readApplied(&consistent);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::minutes(1));
   EXPECT_FALSE(consistent);
   EXPECT_EQ(back.buttons, 0x6u);
   r.consumer->writeApplied(applied);  // the successor writes on
@@ -394,7 +399,12 @@ TEST(InputRing, HeldOfAProducerThatDiedMidWriteIsReleased) {
   for (uint32_t vk = 1; vk <= 20; ++vk) r.producer->publish(key(InputKind::kKeyDown, vk));
   abi::atomicRef(r.header().held_sequence).fetch_add(1);  // odd: the producer died while writing
   abi::atomicRef(r.header().producer_pid).store(test::deadPid());
+  // Given up on because the writer is dead, not because patience ran out: a reader that waited
+  // for a dead writer would be here two minutes.
+  r.consumer->setSeqlockPatience(kTwoMinutesNs);
+  const auto start = std::chrono::steady_clock::now();
   auto next = r.consumer->next(0);  // overrun: reads `held`
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::minutes(1));
   ASSERT_TRUE(std::holds_alternative<InputOverrun>(next));
   const InputOverrun& o = std::get<InputOverrun>(next);
   EXPECT_FALSE(o.held_consistent);
@@ -402,8 +412,22 @@ TEST(InputRing, HeldOfAProducerThatDiedMidWriteIsReleased) {
   EXPECT_EQ(std::memcmp(&o.held, &empty, sizeof empty), 0);  // release all, nothing half-written
 }
 
+// A live producer stalled in the middle of writing `held` for good: the consumer stops waiting
+// after its patience and releases everything.
+TEST(InputRing, HeldOfALiveProducerStalledMidWriteIsGivenUpAfterThePatience) {
+  Ring r(16);
+  for (uint32_t vk = 1; vk <= 20; ++vk) r.producer->publish(key(InputKind::kKeyDown, vk));
+  abi::atomicRef(r.header().held_sequence).fetch_add(1);  // odd; our pid is the producer's
+  r.consumer->setSeqlockPatience(50'000'000);
+  auto next = r.consumer->next(0);
+  ASSERT_TRUE(std::holds_alternative<InputOverrun>(next));
+  const InputOverrun& o = std::get<InputOverrun>(next);
+  EXPECT_FALSE(o.held_consistent);
+  EXPECT_FALSE(keyDown(o.held, 1));
+}
+
 // A live producer descheduled in the middle of writing `held` is waited for: 50 ms is far past
-// the attempts a dead one gets (about a millisecond), well within the reader's patience.
+// the attempts a dead one gets (a few milliseconds), well within the reader's patience.
 TEST(InputRing, HeldOfALiveProducerMidWriteIsWaitedFor) {
   Ring r(16);
   for (uint32_t vk = 1; vk <= 20; ++vk) r.producer->publish(key(InputKind::kKeyDown, vk));

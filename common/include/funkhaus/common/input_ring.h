@@ -109,14 +109,19 @@ class InputProducer : public InputRingView {
   bool attached_ = false;
 };
 
+// A consumer's default patience with a writer of `held` or `applied` that is in the middle of a
+// write: past it, the copy is reported inconsistent (release all) rather than input stalling.
+inline constexpr uint64_t kDefaultSeqlockPatienceNs = 250'000'000;
+
 // What InputConsumer::next() found.
 struct InputTimeout {};
 // The consumer was overrun: `lost` events are gone. `held` is a consistent copy of what the client
 // holds now (the producer's `held`); apply it, then go on with the events next() returns (some of
 // them may already be part of `held`: each key, button, pad and contact event sets a state, so
 // applying it again changes nothing). `held_consistent` is false only when no consistent copy
-// could be read (a producer that died while writing it, or one that rewrote it without a pause for
-// a quarter of a second): `held` is then empty, release all.
+// could be read: its producer died while writing it, or for the consumer's patience (a quarter of
+// a second) every look found it mid-write (a producer stalled in a write, one whose death cannot
+// be seen, one rewriting it back to back). `held` is then empty: release all.
 struct InputOverrun {
   uint64_t lost = 0;
   abi::InputHeld held{};
@@ -137,8 +142,12 @@ class InputConsumer : public InputRingView {
 
   // Waits up to timeout_ns (futex; 0 = just look) for the next event. Events that fail
   // checkInputEvent() are skipped and counted as out of range. On an overrun the tail moves to
-  // the oldest event still in the ring. Heartbeats while it waits.
+  // the oldest event still in the ring; reading `held` then may take up to the patience below
+  // beyond timeout_ns (a producer in the middle of writing it). Heartbeats while it waits.
   InputNext next(int64_t timeout_ns);
+  // How long a read of `held` or `applied` waits for a writer that is in the middle of writing it
+  // and not known to be dead (kDefaultSeqlockPatienceNs).
+  void setSeqlockPatience(uint64_t ns) { seqlock_patience_ns_ = ns; }
 
   // What the consumer pressed into the session (seqlock `applied`): written after each change,
   // read by a successor at attach. A copy its writer died in the middle of is returned as it is
@@ -165,6 +174,7 @@ class InputConsumer : public InputRingView {
   uint64_t consumed_ = 0;
   uint64_t overrun_ = 0;
   uint64_t out_of_range_ = 0;
+  uint64_t seqlock_patience_ns_ = kDefaultSeqlockPatienceNs;
   bool attached_ = false;
 };
 
