@@ -25,6 +25,7 @@ TEST(WebCrypto, HexRoundTripAndStrictDecoding) {
   auto bad = hexDecode("00a5zz11", "salt");  // the error points at the first bad digit
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().message, "salt: not a hex digit at offset 4");
+  EXPECT_EQ(hexDecode("0z", "x").error().message, "x: not a hex digit at offset 1");
   using namespace std::string_view_literals;
   EXPECT_FALSE(hexDecode("00\0\0"sv, "x").ok());  // a NUL is not a digit, nor the end
   EXPECT_FALSE(hexDecode("0\0"sv, "x").ok());

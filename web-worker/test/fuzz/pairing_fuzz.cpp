@@ -71,8 +71,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto byte = [&]() -> uint8_t { return i < size ? data[i++] : 0; };
   // A getservercert with the host's certificate hex-decodes its 2.2 KiB of hex. libFuzzer's
   // scripts grew to 1.5 KiB, room for hundreds of such three-byte steps, and hexDecode became
-  // 73 % of the run (perf). 12 a script is what the machine's limits need: 4 sessions at most at
-  // once (one per address) and 7 failures to the backoff's cap. (32 still left it at 5.4k exec/s.)
+  // 73 % of the run (perf). At most 12 a script (was 32): a session on each of the 4 addresses and
+  // 8 more; the failures the backoff counts need none (a step on an address without a session
+  // fails), and a certificate from the input is not capped.
   int host_cert_requests = 0;
   auto hostCertRequest = [&] { return ++host_cert_requests <= 12; };
   while (i < size) {
