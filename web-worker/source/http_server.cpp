@@ -157,11 +157,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
 class BeastServer final : public HttpServer {
  public:
   BeastServer(asio::io_context& io, std::shared_ptr<Shared> shared)
-      : io_(io),
-        shared_(std::move(shared)),
-        tls_(ssl::context::tls_server),
-        http_(io),
-        https_(io) {}
+      : shared_(std::move(shared)), tls_(ssl::context::tls_server), http_(io), https_(io) {}
 
   ~BeastServer() override {
     beast::error_code ignored;
@@ -242,7 +238,6 @@ class BeastServer final : public HttpServer {
     });
   }
 
-  asio::io_context& io_;
   std::shared_ptr<Shared> shared_;
   ssl::context tls_;
   tcp::acceptor http_, https_;
