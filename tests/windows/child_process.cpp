@@ -106,6 +106,33 @@ int exitCodeOf(const Child& child, DWORD timeout_ms) {
   return static_cast<int>(code);
 }
 
+std::string uniqueToken(const char* what) {
+  static int counter = 0;
+  return std::string(what) + "-" + std::to_string(GetCurrentProcessId()) + "-" +
+         std::to_string(GetTickCount64()) + "-" + std::to_string(++counter);
+}
+
+int sigkillUnixProcess(const std::string& token) {
+  // The shell's own command line holds the pattern, not the token: its first letter is
+  // bracketed. Exit status: the number killed.
+  const std::string pattern = "[" + token.substr(0, 1) + "]" + token.substr(1);
+  std::wstring command =
+      L"Z:\\bin\\sh -c \"n=0; for p in /proc/[0-9]*; do if grep -q -a '" + widen(pattern) +
+      L"' $p/cmdline 2>/dev/null; then kill -9 ${p#/proc/} && n=$((n+1)); fi; done; exit $n\"";
+  STARTUPINFOW startup{};
+  startup.cb = sizeof startup;
+  PROCESS_INFORMATION info{};
+  if (!CreateProcessW(nullptr, command.data(), nullptr, nullptr, FALSE, 0, nullptr, nullptr,
+                      &startup, &info))
+    return -1;
+  CloseHandle(info.hThread);
+  DWORD code = 0;
+  const bool ended = WaitForSingleObject(info.hProcess, 30'000) == WAIT_OBJECT_0;
+  if (ended) GetExitCodeProcess(info.hProcess, &code);
+  CloseHandle(info.hProcess);
+  return ended ? static_cast<int>(code) : -1;
+}
+
 uint32_t deadPid() {
   Child child = spawnSelf("exit", {"0"});
   exitCodeOf(child);

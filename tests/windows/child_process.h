@@ -26,6 +26,16 @@ Child spawnSelf(const std::string& role, const std::vector<std::string>& args,
 // Waits for the child to end (at most timeout_ms) and returns its exit code; -1 on timeout.
 int exitCodeOf(const Child& child, DWORD timeout_ms = 60'000);
 
+// A token no other process's command line holds: pass it among a child's arguments to find its
+// Unix process (sigkillUnixProcess).
+std::string uniqueToken(const char* what);
+
+// Kills the Wine process whose command line holds `token` with Linux's SIGKILL, behind Wine's
+// back (as `kill -9` from Linux, or a crash of wine itself): Wine runs Unix programs that
+// CreateProcess is given (Z: is /), here /bin/sh over /proc. Returns how many processes it
+// killed; -1: the shell did not run.
+int sigkillUnixProcess(const std::string& token);
+
 // A handle value as a command-line argument and back.
 std::string handleArg(HANDLE handle);
 HANDLE handleFromArg(const char* arg);
