@@ -1,10 +1,7 @@
-// Channel messages: encode, validate, send and receive over SOCK_SEQPACKET with SCM_RIGHTS.
+// Channel messages: encode, validate, send and receive, with their handles, over the message
+// channel of platform/handle_passing.h (SOCK_SEQPACKET with SCM_RIGHTS; a named pipe on Windows).
 #include "funkhaus/common/channel.h"
 
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstring>
 
 #include "funkhaus/abi/net_state.h"
@@ -252,10 +249,11 @@ Result<void> sendMessage(platform::NativeHandle socket, const Message& message) 
   return {};
 }
 
-Result<std::optional<Message>> receiveMessage(platform::NativeHandle socket) {
+Result<std::optional<Message>> receiveMessage(platform::NativeHandle socket,
+                                              platform::Blocking blocking) {
   // One buffer per thread: a text message may be 64 KiB, too much for the stack of every worker.
   thread_local std::vector<std::byte> buffer(abi::kMaxTextMessageSize + 1);
-  auto received = platform::receiveWithHandles(socket, buffer);
+  auto received = platform::receiveWithHandles(socket, buffer, blocking);
   if (!received) return makeError("receiving on channel: {}", received.error().message);
   if (!*received) return std::optional<Message>();  // nothing there yet
   if ((*received)->closed())

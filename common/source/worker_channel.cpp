@@ -1,31 +1,28 @@
 // Worker side of the channel.
 #include "funkhaus/common/worker_channel.h"
 
-#include <poll.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-
 #include "funkhaus/common/clock.h"
+#include "funkhaus/platform/handle_passing.h"
+#include "funkhaus/platform/process.h"
 
 namespace funkhaus {
 
 Result<WorkerChannel> WorkerChannel::connect(platform::NativeHandle handle, abi::WorkerKind kind,
                                              int timeout_ms) {
   UniqueFd channel(handle);
-  abi::HelloBody hello{abi::kAbiVersion, static_cast<uint32_t>(kind),
-                       static_cast<uint32_t>(getpid()), 0};
+  abi::HelloBody hello{abi::kAbiVersion, static_cast<uint32_t>(kind), platform::currentProcessId(),
+                       0};
   if (auto sent = sendMessage(channel.get(), HelloMessage{hello}); !sent) return sent.error();
   std::vector<Received> fds;
   std::optional<SharedMemory> status;
   const uint64_t deadline = monotonicNs() + static_cast<uint64_t>(timeout_ms) * 1'000'000u;
   for (bool last = false; !last;) {
     const uint64_t now = monotonicNs();
-    pollfd p{channel.get(), POLLIN, 0};
-    if (now >= deadline ||
-        poll(&p, 1, static_cast<int>((deadline - now + 999'999) / 1'000'000)) <= 0)
-      return makeError("no ring fds from funkhausd within {} ms", timeout_ms);
+    if (now >= deadline) return makeError("no ring fds from funkhausd within {} ms", timeout_ms);
+    auto readable = platform::waitReadable(
+        channel.get(), static_cast<int>((deadline - now + 999'999) / 1'000'000));
+    if (!readable) return makeError("waiting for ring fds: {}", readable.error().message);
+    if (!*readable) return makeError("no ring fds from funkhausd within {} ms", timeout_ms);
     auto received = receiveMessage(channel.get());
     if (!received && received.error().code == ErrorCode::kPeerLost)
       return makeError(ErrorCode::kPeerLost, "funkhausd closed the channel before ring fds");
@@ -52,7 +49,7 @@ Result<WorkerChannel> WorkerChannel::connect(platform::NativeHandle handle, abi:
   if (!status) return makeError("funkhausd sent no status page");
   WorkerChannel c(std::move(channel), std::move(*status));
   c.fds_ = std::move(fds);
-  abi::atomicRef(c.status().pid).store(static_cast<uint32_t>(getpid()), std::memory_order_relaxed);
+  abi::atomicRef(c.status().pid).store(platform::currentProcessId(), std::memory_order_relaxed);
   c.heartbeat();
   return c;
 }
@@ -101,8 +98,9 @@ Result<void> WorkerChannel::releaseConnection(uint32_t slot) {
 }
 
 Result<std::optional<Message>> WorkerChannel::receive(int timeout_ms) {
-  pollfd p{fd_.get(), POLLIN, 0};
-  if (poll(&p, 1, timeout_ms) <= 0) return std::optional<Message>();
+  auto readable = platform::waitReadable(fd_.get(), timeout_ms);
+  if (!readable) return makeError("waiting on the channel: {}", readable.error().message);
+  if (!*readable) return std::optional<Message>();
   auto received = receiveMessage(fd_.get());
   if (!received && received.error().code == ErrorCode::kPeerLost)
     return makeError(ErrorCode::kPeerLost, "funkhausd closed the channel");

@@ -27,6 +27,7 @@
 #include "funkhaus/common/frame_ring.h"
 #include "funkhaus/common/input_ring.h"
 #include "funkhaus/common/packet_ring.h"
+#include "funkhaus/platform/handle_passing.h"
 #include "funkhaus/supervisor/control_server.h"
 #include "funkhaus/supervisor/display_leases.h"
 #include "funkhaus/supervisor/event_router.h"
@@ -270,11 +271,10 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
   Result<LaunchSpec> prepareLaunch(WorkerProcess& w, const SessionInfo& session) override {
     if (hasDevice(w.spec(), Device::kDisplayControl)) {
       // The control plane: funkhausd keeps one end, the driver gets the other after hello.
-      int control[2];
-      if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, control) != 0)
-        return makeError("socketpair: {}", std::strerror(errno));
-      leases_.attach(UniqueFd(control[0]));
-      control_peers_[&w] = UniqueFd(control[1]);
+      auto control = platform::messageChannelPair();
+      if (!control) return makeError("display control channel: {}", control.error().message);
+      leases_.attach(std::move(control->first));
+      control_peers_[&w] = std::move(control->second);
     }
     LaunchSpec spec;
     spec.path = options_.worker_dir + "/" + std::string(w.spec().binary);

@@ -1,13 +1,17 @@
-// Channel messages: round trips over a real seqpacket socketpair (fds included) and refusal of
-// every malformed datagram a worker could send.
+// Channel messages: round trips over a real message channel (a seqpacket socketpair; a named
+// pipe on Windows), handles included, and refusal of every malformed datagram a worker could send.
+// Portable: the Windows build runs it under Wine (tests/windows).
 #include "funkhaus/common/channel.h"
 
+#if !defined(_WIN32)
 #include <sys/socket.h>
-#include <unistd.h>
+#endif
 
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <span>
+#include <string_view>
 
 #include "funkhaus/abi/net_state.h"
 #include "funkhaus/abi/status_page.h"
@@ -18,13 +22,29 @@ namespace {
 
 struct Pair {
   Pair() {
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) std::abort();
-    a.reset(sv[0]);
-    b.reset(sv[1]);
+    auto pair = platform::messageChannelPair();
+    if (!pair) {
+      ADD_FAILURE() << pair.error().message;
+      return;
+    }
+    a = std::move(pair->first);
+    b = std::move(pair->second);
   }
   UniqueFd a, b;
 };
+
+// A handle of our own to send or to hand to parseMessage.
+UniqueFd someHandle() { return std::move(Pair().a); }
+
+UniqueFd duplicate(platform::NativeHandle handle) {
+  auto copy = platform::duplicateHandle(handle);
+  if (!copy) ADD_FAILURE() << copy.error().message;
+  return copy ? std::move(*copy) : UniqueFd();
+}
+
+std::span<const std::byte> bytesOf(std::string_view s) {
+  return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
 
 TEST(Channel, HelloRoundTrips) {
   Pair p;
@@ -46,7 +66,7 @@ TEST(Channel, RingFdsCarryWorkingMemfds) {
   shm->data()[7] = std::byte{99};
   RingFdsMessage out;
   out.roles = {abi::FdRole::kStatusPage};
-  out.fds.emplace_back(dup(shm->handle()));
+  out.fds.push_back(duplicate(shm->handle()));
   ASSERT_TRUE(sendMessage(p.a.get(), Message(std::move(out))).ok());
   auto m = receiveMessage(p.b.get());
   ASSERT_TRUE(m.ok()) << m.error().message;
@@ -70,7 +90,8 @@ TEST(Channel, EofIsAHangUpNotAMalformedMessage) {
 }
 
 // What every worker's exit after SIGTERM does: it closes with our stop command unread, and the
-// kernel resets the connection (ECONNRESET) instead of an orderly EOF.
+// kernel resets the connection (ECONNRESET) instead of an orderly EOF (on Windows the pipe is
+// broken either way).
 TEST(Channel, AResetIsAHangUpNotAMalformedMessage) {
   Pair p;
   ASSERT_TRUE(sendMessage(p.a.get(), CommandMessage{{1, 0, 0}}).ok());
@@ -82,6 +103,25 @@ TEST(Channel, AResetIsAHangUpNotAMalformedMessage) {
 }
 
 TEST(Channel, NothingThereYetIsNoMessageAndNoError) {
+  Pair p;
+  auto m = receiveMessage(p.b.get(), platform::Blocking::kDontWait);
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  EXPECT_FALSE(m->has_value());
+  // Then a message is there, and the next receive finds nothing again.
+  ASSERT_TRUE(sendMessage(p.a.get(), ReadyMessage{}).ok());
+  m = receiveMessage(p.b.get(), platform::Blocking::kDontWait);
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  ASSERT_TRUE(m->has_value());
+  EXPECT_TRUE(std::holds_alternative<ReadyMessage>(**m));
+  m = receiveMessage(p.b.get(), platform::Blocking::kDontWait);
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  EXPECT_FALSE(m->has_value());
+}
+
+#if !defined(_WIN32)
+// funkhausd's end of a worker's channel is a non-blocking socket (the launcher's): an empty one
+// reads as nothing there with the default Blocking::kWait too.
+TEST(Channel, NothingThereYetOnANonBlockingSocket) {
   int sv[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
   UniqueFd a(sv[0]), b(sv[1]);
@@ -89,10 +129,33 @@ TEST(Channel, NothingThereYetIsNoMessageAndNoError) {
   ASSERT_TRUE(m.ok()) << m.error().message;
   EXPECT_FALSE(m->has_value());
 }
+#endif
+
+// What WorkerChannel waits with: nothing there runs out the time; a message, and then the peer's
+// hang-up, are there to receive at once.
+TEST(Channel, WaitReadableSeesAMessageAndAHangUpAndTimesOutOtherwise) {
+  Pair p;
+  auto readable = platform::waitReadable(p.b.get(), 20);
+  ASSERT_TRUE(readable.ok()) << readable.error().message;
+  EXPECT_FALSE(*readable);
+  ASSERT_TRUE(sendMessage(p.a.get(), ReadyMessage{}).ok());
+  readable = platform::waitReadable(p.b.get(), 10'000);
+  ASSERT_TRUE(readable.ok()) << readable.error().message;
+  EXPECT_TRUE(*readable);
+  auto m = receiveMessage(p.b.get());
+  ASSERT_TRUE(m.ok() && m->has_value());
+  p.a.reset();
+  readable = platform::waitReadable(p.b.get(), 10'000);
+  ASSERT_TRUE(readable.ok()) << readable.error().message;
+  EXPECT_TRUE(*readable);
+  m = receiveMessage(p.b.get());
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.error().code, ErrorCode::kPeerLost) << m.error().message;
+}
 
 TEST(Channel, GarbageIsMalformedNotAHangUp) {
   Pair p;
-  ASSERT_EQ(write(p.a.get(), "garbage", 7), 7);
+  ASSERT_TRUE(platform::sendWithHandles(p.a.get(), bytesOf("garbage"), {}).ok());
   auto m = receiveMessage(p.b.get());
   ASSERT_FALSE(m.ok());
   EXPECT_NE(m.error().code, ErrorCode::kPeerLost);
@@ -104,7 +167,7 @@ std::vector<std::byte> valid(const Message& m) { return encodeMessage(m); }
 
 std::string refusal(std::vector<std::byte> bytes, size_t fd_count = 0) {
   std::vector<UniqueFd> fds;
-  for (size_t i = 0; i < fd_count; ++i) fds.emplace_back(dup(0));
+  for (size_t i = 0; i < fd_count; ++i) fds.push_back(someHandle());
   auto m = parseMessage(bytes, std::move(fds));
   EXPECT_FALSE(m.ok());
   return m.ok() ? "" : m.error().message;
@@ -165,8 +228,8 @@ TEST(Channel, RingFdsCountMustMatchTheFdsThatCame) {
   poke32(bad_flags, 16 + 4, 0x80);
   EXPECT_NE(refusal(bad_flags, 2).find("unknown flags 0x80"), std::string::npos);
   std::vector<UniqueFd> fds;
-  fds.emplace_back(dup(0));
-  fds.emplace_back(dup(0));
+  fds.push_back(someHandle());
+  fds.push_back(someHandle());
   EXPECT_TRUE(parseMessage(b, std::move(fds)).ok());
 }
 
@@ -174,25 +237,27 @@ TEST(Channel, SocketDepositCarriesExactlyOneSocketForAValidSlot) {
   Pair p;
   Pair viewer;  // stands in for an accepted connection
   ASSERT_TRUE(
-      sendMessage(p.a.get(), Message(ConnectionDepositMessage{5, UniqueFd(dup(viewer.a.get()))}))
-          .ok());
+      sendMessage(p.a.get(), Message(ConnectionDepositMessage{5, duplicate(viewer.a.get())})).ok());
   auto m = receiveMessage(p.b.get());
   ASSERT_TRUE(m.ok()) << m.error().message;
   auto* d = std::get_if<ConnectionDepositMessage>(&**m);
   ASSERT_NE(d, nullptr);
   EXPECT_EQ(d->slot, 5u);
   ASSERT_TRUE(d->fd.valid());
-  ASSERT_EQ(write(d->fd.get(), "x", 1), 1);  // the same connection, through the received fd
-  char c = 0;
-  EXPECT_EQ(read(viewer.b.get(), &c, 1), 1);
-  EXPECT_EQ(c, 'x');
+  // The same connection, through the received handle.
+  ASSERT_TRUE(platform::sendWithHandles(d->fd.get(), bytesOf("x"), {}).ok());
+  std::byte c[4] = {};
+  auto got = platform::receiveWithHandles(viewer.b.get(), c);
+  ASSERT_TRUE(got.ok() && got->has_value()) << (got.ok() ? "nothing" : got.error().message);
+  EXPECT_EQ((*got)->size, 1u);
+  EXPECT_EQ(c[0], std::byte{'x'});
 
   auto b = valid(Message(ConnectionReleaseMessage{3}));
   EXPECT_TRUE(parseMessage(b, {}).ok());
   EXPECT_NE(refusal(b, 1).find("must not carry fds"), std::string::npos);
   poke32(b, 16, abi::kMaxConnections);
   EXPECT_NE(refusal(b).find("slot 16 is out of range"), std::string::npos);
-  auto deposit = valid(Message(ConnectionDepositMessage{1, UniqueFd(dup(0))}));
+  auto deposit = valid(Message(ConnectionDepositMessage{1, someHandle()}));
   EXPECT_NE(refusal(deposit).find("exactly 1 fd, 0 came"), std::string::npos);
   EXPECT_NE(refusal(deposit, 2).find("exactly 1 fd, 2 came"), std::string::npos);
 }
@@ -203,8 +268,8 @@ TEST(Channel, RingFdsTagsAndLastFlagRoundTrip) {
   RingFdsMessage out;
   out.roles = {abi::FdRole::kConnection, abi::FdRole::kEndpoint};
   out.tags = {7, abi::kEndpointRtspListen};
-  out.fds.emplace_back(dup(viewer.a.get()));
-  out.fds.emplace_back(dup(viewer.b.get()));
+  out.fds.push_back(duplicate(viewer.a.get()));
+  out.fds.push_back(duplicate(viewer.b.get()));
   out.last = false;
   ASSERT_TRUE(sendMessage(p.a.get(), Message(std::move(out))).ok());
   auto m = receiveMessage(p.b.get());
@@ -260,13 +325,22 @@ TEST(Channel, MalformedTextMessagesAreRefusedWithAReason) {
 
 TEST(Channel, OversizedDatagramIsRefused) {
   Pair p;
+#if !defined(_WIN32)
   int size = 4 * static_cast<int>(abi::kMaxTextMessageSize);
-  setsockopt(p.a.get(), SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+  ASSERT_EQ(setsockopt(p.a.get(), SOL_SOCKET, SO_SNDBUF, &size, sizeof size), 0);
+#endif
   std::vector<std::byte> big(abi::kMaxTextMessageSize + 100);
-  ASSERT_EQ(send(p.a.get(), big.data(), big.size(), 0), static_cast<ssize_t>(big.size()));
+  ASSERT_TRUE(platform::sendWithHandles(p.a.get(), big, {}).ok());
   auto m = receiveMessage(p.b.get());
   ASSERT_FALSE(m.ok());
-  EXPECT_NE(m.error().message.find("larger than"), std::string::npos);
+  EXPECT_NE(m.error().code, ErrorCode::kPeerLost);
+  EXPECT_NE(m.error().message.find("larger than"), std::string::npos) << m.error().message;
+  // The rest of that datagram is gone: the next message arrives whole.
+  ASSERT_TRUE(sendMessage(p.a.get(), ReadyMessage{}).ok());
+  m = receiveMessage(p.b.get());
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  ASSERT_TRUE(m->has_value());
+  EXPECT_TRUE(std::holds_alternative<ReadyMessage>(**m));
 }
 
 }  // namespace

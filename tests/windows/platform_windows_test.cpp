@@ -21,6 +21,7 @@
 #include "funkhaus/platform/process.h"
 #include "funkhaus/platform/shared_memory.h"
 #include "funkhaus/platform/wait_word.h"
+#include "pipes.h"
 #include "test_util.h"
 
 namespace funkhaus::platform {
@@ -30,6 +31,9 @@ using test::Child;
 using test::exitCodeOf;
 using test::handleArg;
 using test::handleFromArg;
+using test::pipeClient;
+using test::pipeName;
+using test::pipeServer;
 using test::spawnSelf;
 
 // Words of the section the wait tests share: [0] the word waited on, [1] sleepers that are about
@@ -173,25 +177,6 @@ TEST(PlatformSharedMemory, AttachRefusesSectionsThatAreNotOursAndOtherHandles) {
   ASSERT_FALSE(scribbled.ok());
   EXPECT_NE(scribbled.error().message.find("trailer says 1048576 bytes"), std::string::npos)
       << scribbled.error().message;
-}
-
-// A message-mode pipe's server end named `name` (one instance).
-UniqueHandle pipeServer(const std::wstring& name) {
-  return UniqueHandle(CreateNamedPipeW(name.c_str(), PIPE_ACCESS_DUPLEX,
-                                       PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT, 1,
-                                       65536, 65536, 0, nullptr));
-}
-UniqueHandle pipeClient(const std::wstring& name) {
-  UniqueHandle client(CreateFileW(name.c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr,
-                                  OPEN_EXISTING, 0, nullptr));
-  DWORD mode = PIPE_READMODE_MESSAGE;
-  if (client.valid()) SetNamedPipeHandleState(client.get(), &mode, nullptr, nullptr);
-  return client;
-}
-std::wstring pipeName(const char* what) {
-  static int counter = 0;
-  return L"\\\\.\\pipe\\funkhaus-test-" + std::to_wstring(GetCurrentProcessId()) + L"-" +
-         std::to_wstring(++counter) + std::wstring(what, what + std::strlen(what));
 }
 
 TEST(PlatformHandlePassing, RefusesMoreHandlesThanAMessageCarries) {

@@ -2,6 +2,7 @@
 // protocol of funkhaus.
 #include "funkhaus/platform/handle_passing.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -76,6 +77,24 @@ Result<std::optional<ReceivedDatagram>> receiveWithHandles(NativeHandle socket,
   received.truncated = (msg.msg_flags & MSG_TRUNC) != 0;
   received.handles_truncated = (msg.msg_flags & MSG_CTRUNC) != 0;
   return std::optional<ReceivedDatagram>(std::move(received));
+}
+
+Result<bool> waitReadable(NativeHandle socket, int timeout_ms) {
+  pollfd p{socket, POLLIN, 0};
+  const int n = poll(&p, 1, timeout_ms < 0 ? -1 : timeout_ms);
+  // A signal ends the wait early, as the time running out would: its handler may have asked the
+  // caller to stop.
+  if (n < 0 && errno == EINTR) return false;
+  if (n < 0) return makeError("poll: {}", std::strerror(errno));
+  if (n > 0 && (p.revents & POLLNVAL) != 0) return makeError("poll: not an open socket");
+  return n > 0;
+}
+
+Result<std::pair<UniqueHandle, UniqueHandle>> messageChannelPair() {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+    return makeError("socketpair: {}", std::strerror(errno));
+  return std::pair(UniqueHandle(sv[0]), UniqueHandle(sv[1]));
 }
 
 }  // namespace funkhaus::platform

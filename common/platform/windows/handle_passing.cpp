@@ -5,10 +5,16 @@
 #include "funkhaus/platform/handle_passing.h"
 
 #include <windows.h>
+// After windows.h, which it needs.
+#include <bcrypt.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "windows_error.h"
 
@@ -42,7 +48,61 @@ void closeInPeer(HANDLE process, const PassedHeader& header) {
                     nullptr, nullptr, 0, FALSE, DUPLICATE_CLOSE_SOURCE);
 }
 
+// Bytes either way that a pipe of messageChannelPair() buffers before a write waits for the
+// reader: as much as a SOCK_SEQPACKET socket takes on Linux by default (208 KiB), rounded up.
+constexpr DWORD kChannelPipeBuffer = 256 * 1024;
+
 }  // namespace
+
+Result<bool> waitReadable(NativeHandle pipe, int timeout_ms) {
+  const ULONGLONG start = GetTickCount64();
+  for (DWORD pause = 0;; pause = pause == 0 ? 1 : std::min<DWORD>(pause * 2, 4)) {
+    DWORD available = 0;
+    if (!PeekNamedPipe(pipe, nullptr, 0, nullptr, &available, nullptr)) {
+      if (GetLastError() == ERROR_BROKEN_PIPE) return true;  // the hang-up reads as closed()
+      return makeError("{}", windows::lastErrorText());
+    }
+    if (available > 0) return true;  // every message holds at least its PassedHeader
+    if (timeout_ms >= 0 && GetTickCount64() - start >= static_cast<ULONGLONG>(timeout_ms))
+      return false;
+    Sleep(pause);
+  }
+}
+
+Result<std::pair<UniqueHandle, UniqueHandle>> messageChannelPair() {
+  uint64_t id[2];
+  if (BCryptGenRandom(nullptr, reinterpret_cast<UCHAR*>(id), sizeof id,
+                      BCRYPT_USE_SYSTEM_PREFERRED_RNG) != 0)
+    return makeError("message channel: no random name for its pipe");
+  const std::string narrow = fmt::format(R"(\\.\pipe\funkhaus-channel-{}-{:016x}{:016x})",
+                                         GetCurrentProcessId(), id[0], id[1]);
+  const std::wstring wide(narrow.begin(), narrow.end());  // ASCII
+  const wchar_t* name = wide.c_str();
+  // One instance, and the first of its name: nobody can have made it before us or add another.
+  UniqueHandle server(CreateNamedPipeW(
+      name, PIPE_ACCESS_DUPLEX | FILE_FLAG_FIRST_PIPE_INSTANCE,
+      PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS, 1,
+      kChannelPipeBuffer, kChannelPipeBuffer, 0, nullptr));
+  if (!server.valid())
+    return makeError("message channel: CreateNamedPipe: {}", windows::lastErrorText());
+  UniqueHandle client(CreateFileW(name, GENERIC_READ | GENERIC_WRITE, 0, nullptr, OPEN_EXISTING,
+                                  SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION, nullptr));
+  if (!client.valid())
+    return makeError("message channel: opening its pipe: {}", windows::lastErrorText());
+  DWORD mode = PIPE_READMODE_MESSAGE;
+  if (!SetNamedPipeHandleState(client.get(), &mode, nullptr, nullptr))
+    return makeError("message channel: message mode: {}", windows::lastErrorText());
+  if (!ConnectNamedPipe(server.get(), nullptr) && GetLastError() != ERROR_PIPE_CONNECTED)
+    return makeError("message channel: connecting its pipe: {}", windows::lastErrorText());
+  // The one client must be us: another process that opened the name first would get every
+  // handle sent to the client end.
+  ULONG pid = 0;
+  if (!GetNamedPipeClientProcessId(server.get(), &pid))
+    return makeError("message channel: its client unknown: {}", windows::lastErrorText());
+  if (pid != GetCurrentProcessId())
+    return makeError("message channel: process {} opened its pipe before us", pid);
+  return std::pair(std::move(server), std::move(client));
+}
 
 Result<void> sendWithHandles(NativeHandle pipe, std::span<const std::byte> bytes,
                              std::span<const NativeHandle> handles, Blocking blocking) {

@@ -1,6 +1,8 @@
-// The supervisor <-> worker channel: one SOCK_SEQPACKET socket per worker carrying the
-// messages of abi/message.h, with fds in SCM_RIGHTS. funkhausd holds one end (and validates
-// everything it receives: the worker is untrusted), the worker holds the other as fd 3.
+// The supervisor <-> worker channel: one message channel per worker (platform/handle_passing.h:
+// a SOCK_SEQPACKET socket with fds in SCM_RIGHTS on Linux, a message-mode named pipe on Windows)
+// carrying the messages of abi/message.h and their handles. funkhausd holds one end (and
+// validates everything it receives: the worker is untrusted), the worker holds the other (fd 3
+// on Linux).
 #pragma once
 
 #include <cstdint>
@@ -13,6 +15,7 @@
 #include "funkhaus/abi/message.h"
 #include "funkhaus/common/result.h"
 #include "funkhaus/common/unique_fd.h"
+#include "funkhaus/platform/handle_passing.h"
 
 namespace funkhaus {
 
@@ -63,14 +66,16 @@ Result<Message> parseMessage(std::span<const std::byte> datagram, std::vector<Un
 // Encodes a message (without fds) into a datagram.
 std::vector<std::byte> encodeMessage(const Message& message);
 
-// Sends one message; the fds of RingFdsMessage and ConnectionDepositMessage go along as SCM_RIGHTS
-// (and stay open here).
+// Sends one message; the fds of RingFdsMessage and ConnectionDepositMessage go along (SCM_RIGHTS;
+// duplicated into the peer on Windows) and stay open here.
 Result<void> sendMessage(platform::NativeHandle socket, const Message& message);
 
-// Receives one datagram (blocking unless the socket is non-blocking). nullopt: nothing there yet
-// (EAGAIN). The peer's hang-up (EOF, or a reset: it closed with messages unread) is an error with
-// ErrorCode::kPeerLost; every other error (oversized or truncated datagrams, truncated control
-// data, a message that does not parse) is a malformed message and has another code.
-Result<std::optional<Message>> receiveMessage(platform::NativeHandle socket);
+// Receives one datagram (with Blocking::kWait it waits unless the socket is non-blocking).
+// nullopt: nothing there yet (Blocking::kDontWait, or EAGAIN). The peer's hang-up (EOF, or a reset:
+// it closed with messages unread) is an error with ErrorCode::kPeerLost; every other error
+// (oversized or truncated datagrams, truncated control data, a message that does not parse) is a
+// malformed message and has another code.
+Result<std::optional<Message>> receiveMessage(
+    platform::NativeHandle socket, platform::Blocking blocking = platform::Blocking::kWait);
 
 }  // namespace funkhaus

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <optional>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "funkhaus/abi/message.h"
@@ -44,5 +45,20 @@ struct ReceivedDatagram {
 Result<std::optional<ReceivedDatagram>> receiveWithHandles(NativeHandle socket,
                                                            std::span<std::byte> buffer,
                                                            Blocking blocking = Blocking::kWait);
+
+// Waits up to timeout_ms (negative: no limit) until a datagram, or the peer's hang-up, is there
+// to receive on `socket`. False: the time ran out (or, on Linux, a signal came). Linux: poll(2).
+// Windows: a synchronous pipe handle cannot be waited on, so PeekNamedPipe is asked at growing
+// intervals of 0 to 4 ms (a receive that waits this way costs a little CPU and up to a Sleep's
+// granularity in latency).
+Result<bool> waitReadable(NativeHandle socket, int timeout_ms);
+
+// Two connected ends of one message channel, both owned here, not inherited by children: a
+// SOCK_SEQPACKET socketpair on Linux; on Windows one message-mode named pipe of one instance (a
+// random name, local clients only), its server end first and its client end, opened here,
+// second. Handles sent over it land in this process, which holds both ends (on Windows a
+// handle goes to the process that opened the other end; a worker opens its end itself).
+// Error: the system's reason.
+Result<std::pair<UniqueHandle, UniqueHandle>> messageChannelPair();
 
 }  // namespace funkhaus::platform

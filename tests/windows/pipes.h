@@ -1,0 +1,38 @@
+// Named pipes for the Windows tests: a message-mode pipe's server end of one instance, a client
+// end opened by name (as a worker opens its channel), and names no other test uses.
+#pragma once
+
+#include <windows.h>
+
+#include <cstring>
+#include <string>
+
+#include "funkhaus/platform/handle.h"
+
+namespace funkhaus::test {
+
+inline platform::UniqueHandle pipeServer(const std::wstring& name) {
+  return platform::UniqueHandle(CreateNamedPipeW(
+      name.c_str(), PIPE_ACCESS_DUPLEX, PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT, 1,
+      65536, 65536, 0, nullptr));
+}
+
+inline platform::UniqueHandle pipeClient(const std::wstring& name) {
+  platform::UniqueHandle client(CreateFileW(name.c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr,
+                                            OPEN_EXISTING, 0, nullptr));
+  DWORD mode = PIPE_READMODE_MESSAGE;
+  if (client.valid()) SetNamedPipeHandleState(client.get(), &mode, nullptr, nullptr);
+  return client;
+}
+
+inline std::wstring pipeName(const char* what) {
+  static int counter = 0;
+  return L"\\\\.\\pipe\\funkhaus-test-" + std::to_wstring(GetCurrentProcessId()) + L"-" +
+         std::to_wstring(++counter) + std::wstring(what, what + std::strlen(what));
+}
+
+// A pipe name (ASCII) as a command-line argument and back.
+inline std::string narrowName(const std::wstring& name) { return {name.begin(), name.end()}; }
+inline std::wstring wideName(const std::string& name) { return {name.begin(), name.end()}; }
+
+}  // namespace funkhaus::test
