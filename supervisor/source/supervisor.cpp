@@ -270,7 +270,9 @@ class Supervisor::Impl final : private SessionMachine::Hooks, private ControlSer
 
   Result<LaunchSpec> prepareLaunch(WorkerProcess& w, const SessionInfo& session) override {
     if (hasDevice(w.spec(), Device::kDisplayControl)) {
-      // The control plane: funkhausd keeps one end, the driver gets the other after hello.
+      // The control plane: funkhausd keeps one end, the driver gets the other after hello. (On
+      // Windows the driver will have to open its end itself: handles sent on a pipe go to the
+      // process that opened the other end, here funkhausd.)
       auto control = platform::messageChannelPair();
       if (!control) return makeError("display control channel: {}", control.error().message);
       leases_.attach(std::move(control->first));

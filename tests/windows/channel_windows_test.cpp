@@ -61,9 +61,8 @@ TEST(ChannelWindows, AWorkerTakesItsStatusPageAndItsKillReadsAsAHangUp) {
   UniqueHandle server = test::pipeServer(name);
   ASSERT_TRUE(server.valid());
   Child worker = test::spawnSelf("channel-worker", {test::narrowName(name)});
-  if (!ConnectNamedPipe(server.get(), nullptr)) {
-    ASSERT_EQ(GetLastError(), static_cast<DWORD>(ERROR_PIPE_CONNECTED));
-  }
+  ASSERT_TRUE(test::awaitChildClient(server.get(), name, worker.process.get()))
+      << "the worker ended before it opened the pipe, exit " << test::exitCodeOf(worker, 0);
 
   auto copy = platform::duplicateHandle(page->handle());
   ASSERT_TRUE(copy.ok()) << copy.error().message;
@@ -116,9 +115,8 @@ TEST(ChannelWindows, FunkhausdsCloseReadsAsAHangUpInTheWorker) {
   UniqueHandle server = test::pipeServer(name);
   ASSERT_TRUE(server.valid());
   Child worker = test::spawnSelf("channel-late-worker", {test::narrowName(name)});
-  if (!ConnectNamedPipe(server.get(), nullptr)) {
-    ASSERT_EQ(GetLastError(), static_cast<DWORD>(ERROR_PIPE_CONNECTED));
-  }
+  ASSERT_TRUE(test::awaitChildClient(server.get(), name, worker.process.get()))
+      << "the worker ended before it opened the pipe, exit " << test::exitCodeOf(worker, 0);
   ASSERT_TRUE(sendMessage(server.get(), CommandMessage{{1, 0, 0}}).ok());
   server.reset();
   EXPECT_EQ(test::exitCodeOf(worker), 0);
@@ -127,7 +125,7 @@ TEST(ChannelWindows, FunkhausdsCloseReadsAsAHangUpInTheWorker) {
 // Child: WorkerChannel over the pipe argv[1] as an encode worker: connects (hello, ring fds up to
 // the last, status page checked), takes its frames ring's section and writes 0xa5 into it,
 // says ready and waits for commands: kStop ends it with 0, anything else with 20 + its number.
-// 10..13: the step that failed.
+// 10..14: the step that failed.
 int workerChannelRole(int, char** argv) {
   UniqueHandle pipe = test::pipeClient(test::wideName(argv[1]));
   if (!pipe.valid()) return 10;
@@ -163,9 +161,8 @@ TEST(ChannelWindows, AWorkerChannelTakesItsRingsSaysReadyAndStopsOnCommand) {
   UniqueHandle server = test::pipeServer(name);
   ASSERT_TRUE(server.valid());
   Child worker = test::spawnSelf("worker-channel", {test::narrowName(name)});
-  if (!ConnectNamedPipe(server.get(), nullptr)) {
-    ASSERT_EQ(GetLastError(), static_cast<DWORD>(ERROR_PIPE_CONNECTED));
-  }
+  ASSERT_TRUE(test::awaitChildClient(server.get(), name, worker.process.get()))
+      << "the worker ended before it opened the pipe, exit " << test::exitCodeOf(worker, 0);
 
   auto hello = receiveMessage(server.get());
   ASSERT_TRUE(hello.ok()) << hello.error().message;

@@ -113,24 +113,40 @@ std::string uniqueToken(const char* what) {
 }
 
 int sigkillUnixProcess(const std::string& token) {
-  // The shell's own command line holds the pattern, not the token: its first letter is
-  // bracketed. Exit status: the number killed.
+  // The shell's own command line holds the pattern, not the token (its first letter is
+  // bracketed), nor does the name of the file it leaves the count in.
   const std::string pattern = "[" + token.substr(0, 1) + "]" + token.substr(1);
+  static int counter = 0;
+  const std::string count_file = "/tmp/funkhaus-sigkill-" + std::to_string(GetCurrentProcessId()) +
+                                 "-" + std::to_string(++counter);
   std::wstring command =
       L"Z:\\bin\\sh -c \"n=0; for p in /proc/[0-9]*; do if grep -q -a '" + widen(pattern) +
-      L"' $p/cmdline 2>/dev/null; then kill -9 ${p#/proc/} && n=$((n+1)); fi; done; exit $n\"";
+      L"' $p/cmdline 2>/dev/null; then kill -9 ${p#/proc/} && n=$((n+1)); fi; done; echo $n > " +
+      widen(count_file) + L".new && mv " + widen(count_file) + L".new " + widen(count_file) + L"\"";
   STARTUPINFOW startup{};
   startup.cb = sizeof startup;
   PROCESS_INFORMATION info{};
+  // Wine starts a Unix program detached: no handle on it comes back (the members are not ours
+  // to close), so its answer comes through a file.
   if (!CreateProcessW(nullptr, command.data(), nullptr, nullptr, FALSE, 0, nullptr, nullptr,
                       &startup, &info))
     return -1;
-  CloseHandle(info.hThread);
-  DWORD code = 0;
-  const bool ended = WaitForSingleObject(info.hProcess, 30'000) == WAIT_OBJECT_0;
-  if (ended) GetExitCodeProcess(info.hProcess, &code);
-  CloseHandle(info.hProcess);
-  return ended ? static_cast<int>(code) : -1;
+  std::wstring windows_path = L"Z:" + widen(count_file);
+  for (wchar_t& c : windows_path)
+    if (c == L'/') c = L'\\';
+  for (int waited_ms = 0; waited_ms < 30'000; waited_ms += 10) {
+    FILE* f = _wfopen(windows_path.c_str(), L"r");
+    if (f == nullptr) {
+      Sleep(10);
+      continue;
+    }
+    int killed = -1;
+    if (std::fscanf(f, "%d", &killed) != 1) killed = -1;
+    std::fclose(f);
+    DeleteFileW(windows_path.c_str());
+    return killed;
+  }
+  return -1;
 }
 
 uint32_t deadPid() {

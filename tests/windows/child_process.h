@@ -33,7 +33,7 @@ std::string uniqueToken(const char* what);
 // Kills the Wine process whose command line holds `token` with Linux's SIGKILL, behind Wine's
 // back (as `kill -9` from Linux, or a crash of wine itself): Wine runs Unix programs that
 // CreateProcess is given (Z: is /), here /bin/sh over /proc. Returns how many processes it
-// killed; -1: the shell did not run.
+// killed (the shell says so in a file under /tmp, then removed); -1: it did not answer in 30 s.
 int sigkillUnixProcess(const std::string& token);
 
 // A handle value as a command-line argument and back.

@@ -4,8 +4,10 @@
 
 #include <windows.h>
 
+#include <atomic>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "funkhaus/platform/handle.h"
 
@@ -29,6 +31,25 @@ inline std::wstring pipeName(const char* what) {
   static int counter = 0;
   return L"\\\\.\\pipe\\funkhaus-test-" + std::to_wstring(GetCurrentProcessId()) + L"-" +
          std::to_wstring(++counter) + std::wstring(what, what + std::strlen(what));
+}
+
+// Waits until the child `process` has opened the pipe `name`, whose server end is `server`.
+// False: it ended first (a watchdog then opens the pipe here to end ConnectNamedPipe's wait).
+inline bool awaitChildClient(HANDLE server, const std::wstring& name, HANDLE process) {
+  std::atomic<bool> connected{false};
+  platform::UniqueHandle stand_in;
+  std::thread watchdog([&] {
+    while (!connected.load())
+      if (WaitForSingleObject(process, 10) == WAIT_OBJECT_0) {
+        if (!connected.load()) stand_in = pipeClient(name);
+        return;
+      }
+  });
+  const bool ok = ConnectNamedPipe(server, nullptr) || GetLastError() == ERROR_PIPE_CONNECTED;
+  connected.store(true);
+  watchdog.join();
+  ULONG client = 0;
+  return ok && GetNamedPipeClientProcessId(server, &client) && client == GetProcessId(process);
 }
 
 // A pipe name (ASCII) as a command-line argument and back.

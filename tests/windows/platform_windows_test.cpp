@@ -250,9 +250,8 @@ TEST(PlatformHandlePassing, ASectionDuplicatedIntoAnotherProcessIsMappedThere) {
   UniqueHandle server = pipeServer(name);
   ASSERT_TRUE(server.valid());
   Child child = spawnSelf("receive-section", {std::string(name.begin(), name.end())});
-  if (!ConnectNamedPipe(server.get(), nullptr)) {
-    ASSERT_EQ(GetLastError(), static_cast<DWORD>(ERROR_PIPE_CONNECTED));
-  }
+  ASSERT_TRUE(test::awaitChildClient(server.get(), name, child.process.get()))
+      << "the child ended before it opened the pipe, exit " << exitCodeOf(child, 0);
   const std::byte note[1] = {std::byte{1}};
   const NativeHandle handles[] = {shm->handle()};
   ASSERT_TRUE(sendWithHandles(server.get(), note, handles).ok());

@@ -29,6 +29,10 @@ struct PassedHeader {
 };
 constexpr uint32_t kPassedMagic = 0x50484846;  // "FHHP"
 
+// The peer hung up: it closed its end (BROKEN_PIPE), or the server end was disconnected from
+// its client (PIPE_NOT_CONNECTED). Either reads as closed(), as a hang-up does on Linux.
+bool hungUp(DWORD error) { return error == ERROR_BROKEN_PIPE || error == ERROR_PIPE_NOT_CONNECTED; }
+
 // The process at the other end of `pipe` (client or server end, whichever we are not).
 Result<DWORD> peerOf(HANDLE pipe) {
   DWORD flags = 0;
@@ -59,7 +63,7 @@ Result<bool> waitReadable(NativeHandle pipe, int timeout_ms) {
   for (DWORD pause = 0;; pause = pause == 0 ? 1 : std::min<DWORD>(pause * 2, 4)) {
     DWORD available = 0;
     if (!PeekNamedPipe(pipe, nullptr, 0, nullptr, &available, nullptr)) {
-      if (GetLastError() == ERROR_BROKEN_PIPE) return true;  // the hang-up reads as closed()
+      if (hungUp(GetLastError())) return true;  // the hang-up reads as closed()
       return makeError("{}", windows::lastErrorText());
     }
     if (available > 0) return true;  // every message holds at least its PassedHeader
@@ -150,8 +154,7 @@ Result<std::optional<ReceivedDatagram>> receiveWithHandles(NativeHandle pipe,
   if (blocking == Blocking::kDontWait) {
     DWORD available = 0;
     if (!PeekNamedPipe(pipe, nullptr, 0, nullptr, &available, nullptr)) {
-      if (GetLastError() == ERROR_BROKEN_PIPE)
-        return std::optional<ReceivedDatagram>(ReceivedDatagram{});
+      if (hungUp(GetLastError())) return std::optional<ReceivedDatagram>(ReceivedDatagram{});
       return makeError("{}", windows::lastErrorText());
     }
     if (available == 0) return std::optional<ReceivedDatagram>();
@@ -161,7 +164,7 @@ Result<std::optional<ReceivedDatagram>> receiveWithHandles(NativeHandle pipe,
   bool truncated = false;
   if (!ReadFile(pipe, message.data(), static_cast<DWORD>(message.size()), &n, nullptr)) {
     const DWORD err = GetLastError();
-    if (err == ERROR_BROKEN_PIPE) return std::optional<ReceivedDatagram>(ReceivedDatagram{});
+    if (hungUp(err)) return std::optional<ReceivedDatagram>(ReceivedDatagram{});
     if (err != ERROR_MORE_DATA) return makeError("{}", windows::errorText(err));
     truncated = true;  // the rest of this message is dropped, as a datagram socket does
     std::byte scratch[4096];
