@@ -228,8 +228,7 @@ TEST(PlatformHandlePassing, BytesAndHandlesArriveAsOneDatagramAndACloseReadsAsCl
 // Child: connects to the pipe argv[1], receives a section, checks the owner's byte and writes
 // 0xa5 after it. 0: done.
 int receiveSectionRole(int, char** argv) {
-  const std::string narrow = argv[1];
-  UniqueHandle client = pipeClient(std::wstring(narrow.begin(), narrow.end()));
+  UniqueHandle client = pipeClient(test::wideName(argv[1]));
   if (!client.valid()) return 10;
   std::byte buffer[16];
   auto got = receiveWithHandles(client.get(), buffer);
@@ -249,7 +248,7 @@ TEST(PlatformHandlePassing, ASectionDuplicatedIntoAnotherProcessIsMappedThere) {
   const std::wstring name = pipeName("section");
   UniqueHandle server = pipeServer(name);
   ASSERT_TRUE(server.valid());
-  Child child = spawnSelf("receive-section", {std::string(name.begin(), name.end())});
+  Child child = spawnSelf("receive-section", {test::narrowName(name)});
   ASSERT_TRUE(test::awaitChildClient(server.get(), name, child.process.get()))
       << "the child ended before it opened the pipe, exit " << exitCodeOf(child, 0);
   const std::byte note[1] = {std::byte{1}};
