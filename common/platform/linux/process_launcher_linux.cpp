@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "funkhaus/abi/exit_codes.h"
+#include "funkhaus/common/child_process.h"
 #include "funkhaus/common/worker_channel.h"
 #include "funkhaus/supervisor/process_launcher.h"
 

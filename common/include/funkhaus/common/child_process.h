@@ -20,11 +20,7 @@
 
 namespace funkhaus {
 
-struct Credentials {
-  uid_t uid = 0;
-  gid_t gid = 0;
-  std::vector<gid_t> groups;
-};
+using platform::Credentials;  // uid, gid and groups
 
 // How a child ended, and its text ("exit code 3", "killed by SIGKILL").
 using platform::describeExit;

@@ -1,7 +1,8 @@
 // ProcessLauncher: the seam between funkhausd's worker logic and the operating system's
-// processes. A launched worker has a message channel (its fd 3 on Linux), an output stream and
-// an exit that is always reaped. The real launcher is platform code
-// (common/platform/linux/process_launcher_linux.cpp); unit tests use a fake. funkhausd's event
+// processes. A launched worker has a message channel (its fd 3 on Linux; on Windows a named pipe
+// it opens by the name in kChannelPipeVariable), an output stream and an exit that is always
+// reaped. The real launchers are platform code (common/platform/linux/process_launcher_linux.cpp,
+// common/platform/windows/process_launcher_windows.cpp); unit tests use a fake. funkhausd's event
 // loop thread only: events are delivered there.
 #pragma once
 
@@ -16,14 +17,21 @@
 #include <vector>
 
 #include "funkhaus/common/channel.h"
-#include "funkhaus/common/child_process.h"
 #include "funkhaus/common/result.h"
+#include "funkhaus/platform/process.h"
+
+namespace funkhaus {
+using platform::Credentials;
+using platform::ExitStatus;
+}  // namespace funkhaus
 
 namespace funkhaus::supervisor {
 
 struct LaunchSpec {
   std::string path;
   std::vector<std::string> args;  // argv[1..]
+  // Linux: the whole environment. Windows: laid over the user's own environment (a Windows
+  // program needs SystemRoot and others), funkhausd's when there are no credentials.
   std::map<std::string, std::string> environment;
   std::optional<Credentials> credentials;  // unset: keep funkhausd's own
 };
@@ -52,8 +60,10 @@ class LaunchedProcess {
   virtual ~LaunchedProcess() = default;
   virtual uint32_t id() const = 0;  // the process id, for the status and logs
   virtual Result<void> send(const Message& message) = 0;
-  virtual void terminate() = 0;  // asks it to stop (SIGTERM)
-  virtual void kill() = 0;       // ends it now (SIGKILL)
+  // Asks it to stop: SIGTERM on Linux. Windows has no such signal: the stop command on the
+  // channel (WorkerProcess sends it) is the only request there, and this does nothing more.
+  virtual void terminate() = 0;
+  virtual void kill() = 0;  // ends it now (SIGKILL; TerminateProcess)
 };
 
 class ProcessLauncher {

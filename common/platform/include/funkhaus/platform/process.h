@@ -3,9 +3,14 @@
 // ChildProcess (funkhausd's launcher, the driver's Xvfb, tests) and the ring role checks.
 #pragma once
 
+#if !defined(_WIN32)
+#include <sys/types.h>
+#endif
+
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "funkhaus/common/result.h"
 #include "funkhaus/platform/handle.h"
@@ -16,6 +21,21 @@ namespace funkhaus::platform {
 using ProcessId = uint32_t;
 
 ProcessId currentProcessId();
+
+// Whose process a launcher starts (funkhausd's workers, as the session's user).
+#if defined(_WIN32)
+struct Credentials {
+  // The session whose user's token the process gets (WTSQueryUserToken): the active console
+  // session of the session source.
+  uint32_t session_id = 0;
+};
+#else
+struct Credentials {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
+};
+#endif
 
 // How a process ended.
 struct ExitStatus {
