@@ -256,16 +256,20 @@ Result<std::optional<Message>> receiveMessage(platform::NativeHandle socket,
   auto received = platform::receiveWithHandles(socket, buffer, blocking);
   if (!received) return makeError("receiving on channel: {}", received.error().message);
   if (!*received) return std::optional<Message>();  // nothing there yet
-  if ((*received)->closed())
-    return makeError(ErrorCode::kPeerLost, "the peer hung up the channel (closed or reset)");
-  platform::ReceivedDatagram& r = **received;
-  if (r.handles_truncated) return makeError("channel message carried too many fds");
-  if (r.truncated || r.size > abi::kMaxTextMessageSize)
-    return makeError("channel message larger than {} bytes", abi::kMaxTextMessageSize);
-  auto parsed =
-      parseMessage(std::span<const std::byte>(buffer.data(), r.size), std::move(r.handles));
+  auto parsed = messageFromDatagram(std::move(**received), buffer);
   if (!parsed) return parsed.error();
   return std::optional<Message>(std::move(*parsed));
+}
+
+Result<Message> messageFromDatagram(platform::ReceivedDatagram datagram,
+                                    std::span<const std::byte> buffer) {
+  if (datagram.closed())
+    return makeError(ErrorCode::kPeerLost, "the peer hung up the channel (closed or reset)");
+  if (datagram.handles_truncated) return makeError("channel message carried too many fds");
+  if (datagram.truncated || datagram.size > abi::kMaxTextMessageSize ||
+      datagram.size > buffer.size())
+    return makeError("channel message larger than {} bytes", abi::kMaxTextMessageSize);
+  return parseMessage(buffer.first(datagram.size), std::move(datagram.handles));
 }
 
 }  // namespace funkhaus

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "funkhaus/platform/handle.h"
+#include "funkhaus/platform/handle_passing.h"
 
 namespace funkhaus::test {
 
@@ -19,12 +20,14 @@ inline platform::UniqueHandle pipeServer(const std::wstring& name) {
       65536, 65536, 0, nullptr));
 }
 
+// A pipe name (ASCII) as a command-line argument and back.
+inline std::string narrowName(const std::wstring& name) { return {name.begin(), name.end()}; }
+inline std::wstring wideName(const std::string& name) { return {name.begin(), name.end()}; }
+
+// The client end, as a worker opens its channel; invalid if it cannot be opened.
 inline platform::UniqueHandle pipeClient(const std::wstring& name) {
-  platform::UniqueHandle client(CreateFileW(name.c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr,
-                                            OPEN_EXISTING, 0, nullptr));
-  DWORD mode = PIPE_READMODE_MESSAGE;
-  if (client.valid()) SetNamedPipeHandleState(client.get(), &mode, nullptr, nullptr);
-  return client;
+  auto client = platform::openMessageChannel(narrowName(name));
+  return client ? std::move(*client) : platform::UniqueHandle();
 }
 
 inline std::wstring pipeName(const char* what) {
@@ -51,9 +54,5 @@ inline bool awaitChildClient(HANDLE server, const std::wstring& name, HANDLE pro
   ULONG client = 0;
   return ok && GetNamedPipeClientProcessId(server, &client) && client == GetProcessId(process);
 }
-
-// A pipe name (ASCII) as a command-line argument and back.
-inline std::string narrowName(const std::wstring& name) { return {name.begin(), name.end()}; }
-inline std::wstring wideName(const std::string& name) { return {name.begin(), name.end()}; }
 
 }  // namespace funkhaus::test

@@ -5,8 +5,6 @@
 #include "funkhaus/platform/handle_passing.h"
 
 #include <windows.h>
-// After windows.h, which it needs.
-#include <bcrypt.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -16,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "pipe_io.h"
 #include "windows_error.h"
 
 namespace funkhaus::platform {
@@ -28,6 +27,7 @@ struct PassedHeader {
   uint64_t handles[kMaxPassedHandles];
 };
 constexpr uint32_t kPassedMagic = 0x50484846;  // "FHHP"
+static_assert(sizeof(PassedHeader) == kPipeMessageHeader, "the header as the header says");
 
 // The peer hung up: it closed its end (BROKEN_PIPE), or the server end was disconnected from
 // its client (PIPE_NOT_CONNECTED). Either reads as closed(), as a hang-up does on Linux.
@@ -73,29 +73,29 @@ Result<bool> waitReadable(NativeHandle pipe, int timeout_ms) {
   }
 }
 
+Result<UniqueHandle> openMessageChannel(const std::string& name) {
+  UniqueHandle client(CreateFileW(windows::widen(name).c_str(), GENERIC_READ | GENERIC_WRITE, 0,
+                                  nullptr, OPEN_EXISTING,
+                                  SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION, nullptr));
+  if (!client.valid()) return makeError("opening pipe {}: {}", name, windows::lastErrorText());
+  DWORD mode = PIPE_READMODE_MESSAGE;
+  if (!SetNamedPipeHandleState(client.get(), &mode, nullptr, nullptr))
+    return makeError("pipe {}: message mode: {}", name, windows::lastErrorText());
+  return client;
+}
+
 Result<std::pair<UniqueHandle, UniqueHandle>> messageChannelPair() {
-  uint64_t id[2];
-  if (BCryptGenRandom(nullptr, reinterpret_cast<UCHAR*>(id), sizeof id,
-                      BCRYPT_USE_SYSTEM_PREFERRED_RNG) != 0)
-    return makeError("message channel: no random name for its pipe");
-  const std::string narrow = fmt::format(R"(\\.\pipe\funkhaus-channel-{}-{:016x}{:016x})",
-                                         GetCurrentProcessId(), id[0], id[1]);
-  const std::wstring wide(narrow.begin(), narrow.end());  // ASCII
-  const wchar_t* name = wide.c_str();
+  auto name = windows::uniquePipeName("channel");
+  if (!name) return makeError("message channel: {}", name.error().message);
   // One instance, and the first of its name: nobody can have made it before us or add another.
   UniqueHandle server(CreateNamedPipeW(
-      name, PIPE_ACCESS_DUPLEX | FILE_FLAG_FIRST_PIPE_INSTANCE,
+      windows::widen(*name).c_str(), PIPE_ACCESS_DUPLEX | FILE_FLAG_FIRST_PIPE_INSTANCE,
       PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS, 1,
       kChannelPipeBuffer, kChannelPipeBuffer, 0, nullptr));
   if (!server.valid())
     return makeError("message channel: CreateNamedPipe: {}", windows::lastErrorText());
-  UniqueHandle client(CreateFileW(name, GENERIC_READ | GENERIC_WRITE, 0, nullptr, OPEN_EXISTING,
-                                  SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION, nullptr));
-  if (!client.valid())
-    return makeError("message channel: opening its pipe: {}", windows::lastErrorText());
-  DWORD mode = PIPE_READMODE_MESSAGE;
-  if (!SetNamedPipeHandleState(client.get(), &mode, nullptr, nullptr))
-    return makeError("message channel: message mode: {}", windows::lastErrorText());
+  auto client = openMessageChannel(*name);
+  if (!client) return makeError("message channel: {}", client.error().message);
   if (!ConnectNamedPipe(server.get(), nullptr) && GetLastError() != ERROR_PIPE_CONNECTED)
     return makeError("message channel: connecting its pipe: {}", windows::lastErrorText());
   // The one client must be us: another process that opened the name first would get every
@@ -105,7 +105,7 @@ Result<std::pair<UniqueHandle, UniqueHandle>> messageChannelPair() {
     return makeError("message channel: its client unknown: {}", windows::lastErrorText());
   if (pid != GetCurrentProcessId())
     return makeError("message channel: process {} opened its pipe before us", pid);
-  return std::pair(std::move(server), std::move(client));
+  return std::pair(std::move(server), std::move(*client));
 }
 
 Result<void> sendWithHandles(NativeHandle pipe, std::span<const std::byte> bytes,
@@ -139,8 +139,7 @@ Result<void> sendWithHandles(NativeHandle pipe, std::span<const std::byte> bytes
   std::memcpy(message.data(), &header, sizeof header);
   if (!bytes.empty()) std::memcpy(message.data() + sizeof header, bytes.data(), bytes.size());
   DWORD written = 0;
-  if (!WriteFile(pipe, message.data(), static_cast<DWORD>(message.size()), &written, nullptr) ||
-      written != message.size()) {
+  if (!windows::writePipe(pipe, message, written) || written != message.size()) {
     const std::string why = windows::lastErrorText();
     if (peer.valid()) closeInPeer(peer.get(), header);
     return makeError("{}", why);
@@ -161,32 +160,41 @@ Result<std::optional<ReceivedDatagram>> receiveWithHandles(NativeHandle pipe,
   }
   std::vector<std::byte> message(sizeof(PassedHeader) + buffer.size());
   DWORD n = 0;
-  bool truncated = false;
-  if (!ReadFile(pipe, message.data(), static_cast<DWORD>(message.size()), &n, nullptr)) {
+  bool more = false;
+  if (!windows::readPipe(pipe, message, n)) {
     const DWORD err = GetLastError();
     if (hungUp(err)) return std::optional<ReceivedDatagram>(ReceivedDatagram{});
     if (err != ERROR_MORE_DATA) return makeError("{}", windows::errorText(err));
-    truncated = true;  // the rest of this message is dropped, as a datagram socket does
+    more = true;  // the rest of this message is dropped, as a datagram socket does
     std::byte scratch[4096];
     DWORD m = 0;
-    while (!ReadFile(pipe, scratch, sizeof scratch, &m, nullptr) &&
-           GetLastError() == ERROR_MORE_DATA) {
+    while (!windows::readPipe(pipe, scratch, m) && GetLastError() == ERROR_MORE_DATA) {
     }
   }
+  auto received = decodePipeMessage(std::span(message.data(), n), more, buffer, true);
+  if (!received) return received.error();
+  return std::optional<ReceivedDatagram>(std::move(*received));
+}
+
+Result<ReceivedDatagram> decodePipeMessage(std::span<const std::byte> message, bool more,
+                                           std::span<std::byte> buffer, bool take_handles) {
   PassedHeader header{};
-  if (n < sizeof header) return makeError("a message of {} bytes has no header", n);
+  if (message.size() < sizeof header)
+    return makeError("a message of {} bytes has no header", message.size());
   std::memcpy(&header, message.data(), sizeof header);
   if (header.magic != kPassedMagic || header.count > kMaxPassedHandles)
     return makeError("a message without a valid header (magic 0x{:x}, {} handles)", header.magic,
                      header.count);
+  if (header.count > 0 && !take_handles)
+    return makeError("a message claims {} handles, and this sender cannot pass any", header.count);
   ReceivedDatagram received;
   for (uint32_t i = 0; i < header.count; ++i)
     received.handles.emplace_back(
         reinterpret_cast<HANDLE>(static_cast<uintptr_t>(header.handles[i])));
-  received.size = n - sizeof header;
+  received.size = std::min(message.size() - sizeof header, buffer.size());
   std::memcpy(buffer.data(), message.data() + sizeof header, received.size);
-  received.truncated = truncated;
-  return std::optional<ReceivedDatagram>(std::move(received));
+  received.truncated = more || received.size < message.size() - sizeof header;
+  return received;
 }
 
 }  // namespace funkhaus::platform

@@ -78,4 +78,11 @@ Result<void> sendMessage(platform::NativeHandle socket, const Message& message);
 Result<std::optional<Message>> receiveMessage(
     platform::NativeHandle socket, platform::Blocking blocking = platform::Blocking::kWait);
 
+// What receiveMessage does with a datagram it received, for one received by other means
+// (funkhausd's Windows launcher reads on its event loop): a hang-up is kPeerLost; a truncated
+// datagram, too many handles or one that does not parse is a malformed message. `buffer` holds
+// the datagram's bytes.
+Result<Message> messageFromDatagram(platform::ReceivedDatagram datagram,
+                                    std::span<const std::byte> buffer);
+
 }  // namespace funkhaus

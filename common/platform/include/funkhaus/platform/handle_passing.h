@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <optional>
 #include <span>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -60,5 +61,27 @@ Result<bool> waitReadable(NativeHandle socket, int timeout_ms);
 // handle goes to the process that opened the other end; a worker opens its end itself).
 // Error: the system's reason.
 Result<std::pair<UniqueHandle, UniqueHandle>> messageChannelPair();
+
+#if defined(_WIN32)
+// A worker's channel on Windows is a named pipe funkhausd creates: the worker finds its name in
+// this environment variable and opens it itself (an inherited end would name funkhausd as the
+// process at the other end, and handles are passed to that process).
+inline constexpr char kChannelPipeVariable[] = "FUNKHAUS_CHANNEL_PIPE";
+
+// Opens the client end of the message pipe `name` (\\.\pipe\...) in message mode, synchronous
+// and not inherited. Error: no such pipe, busy (another client has it), or the system's reason.
+Result<UniqueHandle> openMessageChannel(const std::string& name);
+
+// What sendWithHandles writes ahead of each datagram (its handles' values in the receiver).
+inline constexpr size_t kPipeMessageHeader = 8 + 8 * kMaxPassedHandles;
+
+// One pipe message that the caller read itself (funkhausd's launcher reads overlapped, on its
+// event loop): header and datagram, `more` if the read said ERROR_MORE_DATA (the datagram is
+// marked truncated). The datagram's bytes are copied into `buffer`. With take_handles false a
+// message that claims handles is an error: their values would name handles of this process
+// that the sender never gave it (a worker cannot hand handles to funkhausd on Windows yet).
+Result<ReceivedDatagram> decodePipeMessage(std::span<const std::byte> message, bool more,
+                                           std::span<std::byte> buffer, bool take_handles);
+#endif
 
 }  // namespace funkhaus::platform
