@@ -27,6 +27,16 @@ add_library(funkhaus_spdlog_header_only INTERFACE)
 target_link_libraries(funkhaus_spdlog_header_only INTERFACE fmt::fmt)
 add_library(spdlog::spdlog ALIAS funkhaus_spdlog_header_only)
 
+# Boost (Asio, for funkhausd's event loop: its completion port), header-only, from
+# /usr/include/boost beside fmt (mingw-w64's default _WIN32_WINNT, Windows 10, is what Asio
+# wants).
+find_path(FUNKHAUS_HOST_BOOST_DIR boost/version.hpp PATHS /usr/include NO_DEFAULT_PATH
+          NO_CMAKE_FIND_ROOT_PATH REQUIRED)
+file(CREATE_LINK ${FUNKHAUS_HOST_BOOST_DIR}/boost ${funkhaus_host_include}/boost SYMBOLIC)
+add_library(funkhaus_boost_headers INTERFACE)
+target_link_libraries(funkhaus_boost_headers INTERFACE funkhaus_fmt_header_only)
+add_library(Boost::headers ALIAS funkhaus_boost_headers)
+
 # The media libraries, static, cross-built from Debian's source packages by
 # scripts/windows-deps.sh into a cache outside the clone; FUNKHAUS_WINDOWS_DEPS is the prefix it
 # prints (scripts/test-windows.sh passes it). Without it the encoder and its tests are left out.
@@ -68,6 +78,7 @@ set(CMAKE_RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
 
 add_subdirectory(shm-abi)
 add_subdirectory(common)
+add_subdirectory(supervisor)
 if(FUNKHAUS_WINDOWS_MEDIA)
   add_subdirectory(encode-worker)
 endif()

@@ -59,6 +59,12 @@ int runChild(int argc, char** argv) {
   return it->second(argc, argv);
 }
 
+std::string selfProgram() {
+  char path[MAX_PATH];
+  const DWORD n = GetModuleFileNameA(nullptr, path, MAX_PATH);
+  return std::string(path, n);
+}
+
 std::string handleArg(HANDLE handle) { return std::to_string(reinterpret_cast<uintptr_t>(handle)); }
 
 HANDLE handleFromArg(const char* arg) {

@@ -18,6 +18,9 @@ struct Child {
   platform::ProcessId id = 0;
 };
 
+// This test program's path, for a launcher that starts it as `--child ROLE ...` itself.
+std::string selfProgram();
+
 // Starts this program as `--child ROLE ARGS...`; the child inherits exactly `inherit` (same
 // handle values: pass them in `args`). Kill-on-close Job Object: it never outlives the tests.
 Child spawnSelf(const std::string& role, const std::vector<std::string>& args,
