@@ -37,6 +37,14 @@ add_library(funkhaus_boost_headers INTERFACE)
 target_link_libraries(funkhaus_boost_headers INTERFACE funkhaus_fmt_header_only)
 add_library(Boost::headers ALIAS funkhaus_boost_headers)
 
+# nlohmann-json, header-only, from /usr/include/nlohmann beside fmt.
+find_path(FUNKHAUS_HOST_JSON_DIR nlohmann/json.hpp PATHS /usr/include NO_DEFAULT_PATH
+          NO_CMAKE_FIND_ROOT_PATH REQUIRED)
+file(CREATE_LINK ${FUNKHAUS_HOST_JSON_DIR}/nlohmann ${funkhaus_host_include}/nlohmann SYMBOLIC)
+add_library(funkhaus_json_header_only INTERFACE)
+target_link_libraries(funkhaus_json_header_only INTERFACE funkhaus_fmt_header_only)
+add_library(nlohmann_json::nlohmann_json ALIAS funkhaus_json_header_only)
+
 # The media libraries, static, cross-built from Debian's source packages by
 # scripts/windows-deps.sh into a cache outside the clone; FUNKHAUS_WINDOWS_DEPS is the prefix it
 # prints (scripts/test-windows.sh passes it). Without it the encoder and its tests are left out.

@@ -1,11 +1,7 @@
 // WorkerProcess: one worker's lives, on injected time.
 #include "funkhaus/supervisor/worker_process.h"
 
-#include <fcntl.h>
-
 #include <spdlog/spdlog.h>
-#include <cerrno>
-#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "funkhaus/abi/abi.h"
@@ -205,11 +201,11 @@ Result<void> WorkerProcess::sendHandOver() {
     RingFdsMessage m;
     const size_t end = std::min(fds.size(), first + abi::kMaxMessageFds);
     for (size_t i = first; i < end; ++i) {
-      UniqueFd copy(fcntl(fds[i].fd, F_DUPFD_CLOEXEC, 0));
-      if (!copy.valid()) return makeError("dup for hand-over: {}", std::strerror(errno));
+      auto copy = platform::duplicateHandle(fds[i].fd);
+      if (!copy) return makeError("dup for hand-over: {}", copy.error().message);
       m.roles.push_back(fds[i].role);
       m.tags.push_back(fds[i].tag);
-      m.fds.push_back(std::move(copy));
+      m.fds.push_back(std::move(*copy));
     }
     m.last = end == fds.size();
     if (auto sent = process_->send(Message(std::move(m))); !sent) return sent;

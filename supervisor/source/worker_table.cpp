@@ -374,11 +374,6 @@ Result<void> checkWorkerBinaries(std::span<const std::string> names,
   return {};
 }
 
-bool acceptsCommand(const WorkerSpec& worker, abi::Command command) {
-  return std::find(worker.commands.begin(), worker.commands.end(), command) !=
-         worker.commands.end();
-}
-
 const EventRoute* routeOf(const WorkerSpec& worker, abi::Event event) {
   for (const EventRoute& r : worker.events)
     if (r.event == event) return &r;

@@ -7,10 +7,13 @@
 #include <deque>
 #include <string>
 
-#include "funkhaus/common/child_process.h"
 #include "funkhaus/common/clock.h"
+#include "funkhaus/platform/process.h"
 
 namespace funkhaus::supervisor {
+
+using platform::describeExit;
+using platform::ExitStatus;
 
 using namespace std::chrono_literals;
 

@@ -18,12 +18,12 @@
 
 namespace funkhaus::supervisor {
 
-// One fd a worker receives: its role, tag (ring id, endpoint, slot, device) and the fd,
-// borrowed from its owner.
+// One fd (handle) a worker receives: its role, tag (ring id, endpoint, slot, device) and the
+// fd, borrowed from its owner.
 struct HandedFd {
   abi::FdRole role;
   uint32_t tag = 0;
-  int fd = -1;
+  platform::NativeHandle fd = platform::kInvalidHandle;
 };
 
 enum class RingKind { kFrame, kPacket, kInput };

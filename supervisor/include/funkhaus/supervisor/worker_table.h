@@ -4,6 +4,7 @@
 // Adding a worker is one row here plus its own folder; no worker name is compared elsewhere.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -157,7 +158,11 @@ bool anyHasDevice(Device device, std::span<const std::string> names);
 // Every worker of `names` is in the table and has its binary, executable, in `worker_dir`; the
 // error names the first that does not.
 Result<void> checkWorkerBinaries(std::span<const std::string> names, const std::string& worker_dir);
-bool acceptsCommand(const WorkerSpec& worker, abi::Command command);
+// Inline: WorkerProcess needs it where the table itself is not built (Windows, so far).
+inline bool acceptsCommand(const WorkerSpec& worker, abi::Command command) {
+  return std::find(worker.commands.begin(), worker.commands.end(), command) !=
+         worker.commands.end();
+}
 // The route of `event` from this worker, or nullptr when it may not send it.
 const EventRoute* routeOf(const WorkerSpec& worker, abi::Event event);
 // It may send request `cmd` to funkhausd.
