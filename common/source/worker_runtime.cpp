@@ -1,30 +1,18 @@
 // The worker runtime: channel, signals, heartbeat, commands, status page, and the turn loop.
 #include "funkhaus/common/worker_runtime.h"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/socket.h>
-
 #include <spdlog/spdlog.h>
-
-#include <cerrno>
-#include <cstring>
 
 #include "funkhaus/abi/exit_codes.h"
 #include "funkhaus/common/clock.h"
+#include "funkhaus/platform/process.h"
+#include "funkhaus/platform/worker_side.h"
 
 namespace funkhaus {
 namespace {
 
 std::atomic<bool> g_stop{false};
-void onStopSignal(int) { g_stop.store(true, std::memory_order_relaxed); }
-
-bool isChannel(int fd) {
-  int type = 0;
-  socklen_t len = sizeof type;
-  return fcntl(fd, F_GETFD) >= 0 && getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
-         type == SOCK_SEQPACKET;
-}
+void onStopRequest() { g_stop.store(true, std::memory_order_relaxed); }
 
 const char* ringName(abi::RingId ring) {
   switch (ring) {
@@ -167,16 +155,17 @@ void WorkerContext::markReady() {
 }
 
 int runWorker(WorkerStage& stage, const RuntimeOptions& options) {
-  struct sigaction sa {};
-  sa.sa_handler = onStopSignal;  // no SA_RESTART: a blocking wait returns early
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);  // a peer that went away is an error value, not a signal
+  platform::onStopRequests(onStopRequest);
 
   WorkerContext context;
-  if (isChannel(kWorkerChannelFd)) {
+  auto supervised = platform::supervisorChannel();
+  if (!supervised) {
+    spdlog::error("{}: channel: {}", options.name, supervised.error().message);
+    return abi::kExitPeerLost;
+  }
+  if (*supervised) {
     auto channel =
-        WorkerChannel::connect(kWorkerChannelFd, options.kind, options.connect_timeout_ms);
+        WorkerChannel::connect((**supervised).release(), options.kind, options.connect_timeout_ms);
     if (!channel) {
       spdlog::error("{}: channel: {}", options.name, channel.error().message);
       return abi::kExitPeerLost;
@@ -190,12 +179,12 @@ int runWorker(WorkerStage& stage, const RuntimeOptions& options) {
     }
     context.private_status_.emplace(std::move(*page));
   } else {
-    spdlog::error("{}: fd {} is not funkhausd's channel: this program is started by funkhausd",
-                  options.name, kWorkerChannelFd);
+    spdlog::error("{}: no channel of funkhausd in {}: this program is started by funkhausd",
+                  options.name, platform::supervisorChannelPlace());
     return abi::kExitBadConfig;
   }
   abi::atomicRef(context.status().pid)
-      .store(static_cast<uint32_t>(getpid()), std::memory_order_relaxed);
+      .store(platform::currentProcessId(), std::memory_order_relaxed);
   context.heartbeat();
 
   auto fail = [&](const Error& error) {

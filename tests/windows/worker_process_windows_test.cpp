@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -18,7 +19,8 @@
 #include <vector>
 
 #include "child_process.h"
-#include "funkhaus/common/worker_channel.h"
+#include "funkhaus/abi/abi.h"
+#include "funkhaus/common/worker_runtime.h"
 #include "funkhaus/platform/handle_passing.h"
 #include "funkhaus/supervisor/worker_process.h"
 
@@ -32,26 +34,39 @@ using supervisor::ProcessLauncher;
 using supervisor::WorkerProcess;
 using supervisor::WorkerState;
 
-// Child, an encode worker on WorkerChannel: ready, then a heartbeat every 20 ms until the stop
-// command (exit 0). MODE "hang": no heartbeat after ready. 10..13: the step that failed.
-int beatingWorkerRole(int, char** argv) {
-  const bool hang = std::string(argv[1]) == "hang";
-  const char* name = std::getenv(platform::kChannelPipeVariable);
-  if (name == nullptr) return 10;
-  auto pipe = platform::openMessageChannel(name);
-  if (!pipe) return 11;
-  auto channel = WorkerChannel::connect(pipe->release(), abi::WorkerKind::kEncode, 10'000);
-  if (!channel) return 12;
-  if (!channel->sendReady()) return 13;
-  for (;;) {
-    if (!hang) channel->heartbeat();
-    auto command = channel->waitCommand(20);
-    if (!command) return 14;
-    if (command->has_value() && (*command)->command == static_cast<uint32_t>(abi::Command::kStop))
-      return 0;
+// Child, an encode worker on the worker runtime (runWorker: channel, hand-over, ready, heartbeat
+// every turn, the stop command). MODE "hang": its step never returns after the first, so the
+// heartbeat stops. It counts keyframe commands in its page's frames_out.
+class TestStage final : public WorkerStage {
+ public:
+  explicit TestStage(bool hang) : hang_(hang) {}
+  Result<void> start(WorkerContext&) override { return {}; }
+  Result<void> step(int64_t budget_ns) override {
+    if (hang_ && ++steps_ > 1) Sleep(INFINITE);
+    Sleep(static_cast<DWORD>(budget_ns / 1'000'000));
+    return {};
   }
+  void onCommand(const abi::CommandBody& command) override {
+    if (command.command == static_cast<uint32_t>(abi::Command::kKeyframe)) ++keyframes_;
+  }
+  void publish(abi::WorkerStatusPage& page, uint64_t) override {
+    abi::atomicRef(page.frames_out).store(keyframes_, std::memory_order_release);
+  }
+
+ private:
+  bool hang_;
+  int steps_ = 0;
+  uint64_t keyframes_ = 0;
+};
+
+int runtimeWorkerRole(int, char** argv) {
+  TestStage stage(std::string(argv[1]) == "hang");
+  RuntimeOptions options;
+  options.kind = abi::WorkerKind::kEncode;
+  options.name = "test-encode";
+  return runWorker(stage, options);
 }
-test::ChildRole beating_worker_role("beating-worker", beatingWorkerRole);
+test::ChildRole runtime_worker_role("runtime-worker", runtimeWorkerRole);
 
 struct Owner : WorkerProcess::Delegate {
   explicit Owner(std::string worker_mode) : mode(std::move(worker_mode)) {}
@@ -59,7 +74,7 @@ struct Owner : WorkerProcess::Delegate {
   Result<LaunchSpec> prepareLaunch(WorkerProcess&) override {
     LaunchSpec spec;
     spec.path = test::selfProgram();
-    spec.args = {"--child", "beating-worker", mode};
+    spec.args = {"--child", "runtime-worker", mode};
     return spec;
   }
   std::vector<supervisor::HandedFd> handOver(WorkerProcess&) override { return {}; }
@@ -81,7 +96,7 @@ struct Owner : WorkerProcess::Delegate {
 const supervisor::WorkerSpec kEncodeRow{.name = "encode",
                                         .binary = "funkhaus-encode",
                                         .kind = abi::WorkerKind::kEncode,
-                                        .commands = {abi::Command::kStop}};
+                                        .commands = {abi::Command::kStop, abi::Command::kKeyframe}};
 
 class WorkerProcessWindows : public testing::Test {
  protected:
@@ -109,6 +124,10 @@ TEST_F(WorkerProcessWindows, AWorkerEndedLikeTaskkillIsStartedAgainAndReady) {
   worker.start();
   ASSERT_TRUE(runUntil(worker, [&] { return worker.state() == WorkerState::kRunning; }))
       << toString(worker.state()) << " " << worker.failure();
+  ASSERT_TRUE(worker.command(abi::Command::kKeyframe).ok());
+  ASSERT_TRUE(runUntil(worker, [&] {
+    return abi::atomicLoad(worker.statusPage()->frames_out) == 1;
+  })) << "the stage took the command";
   const uint32_t first = *worker.pid();
   platform::UniqueHandle process(OpenProcess(PROCESS_TERMINATE, FALSE, first));
   ASSERT_TRUE(process.valid());
@@ -148,6 +167,21 @@ TEST_F(WorkerProcessWindows, AWorkerWhoseHeartbeatStopsIsKilledAndStartedAgain) 
   EXPECT_EQ(worker.lastExit()->code, abi::kExitFailure) << "killed: TerminateProcess's code";
   worker.stop();
   ASSERT_TRUE(runUntil(worker, [&] { return worker.state() == WorkerState::kStopped; }));
+}
+
+// Started by hand, not by funkhausd: no channel named, and standalone runs not allowed.
+TEST(WorkerRuntimeWindows, WithoutFunkhausdItSaysWhereItLookedAndExitsBadConfig) {
+  SetEnvironmentVariableA(platform::kChannelPipeVariable, nullptr);
+  test::Child worker = test::spawnSelf("runtime-worker", {"beat"});
+  EXPECT_EQ(test::exitCodeOf(worker), abi::kExitBadConfig);
+}
+
+// A channel named that does not exist: the worker cannot reach funkhausd.
+TEST(WorkerRuntimeWindows, AChannelThatCannotBeOpenedIsPeerLost) {
+  SetEnvironmentVariableA(platform::kChannelPipeVariable, R"(\\.\pipe\funkhaus-nobody-here)");
+  test::Child worker = test::spawnSelf("runtime-worker", {"beat"});
+  SetEnvironmentVariableA(platform::kChannelPipeVariable, nullptr);
+  EXPECT_EQ(test::exitCodeOf(worker), abi::kExitPeerLost);
 }
 
 }  // namespace
