@@ -45,6 +45,14 @@ add_library(funkhaus_json_header_only INTERFACE)
 target_link_libraries(funkhaus_json_header_only INTERFACE funkhaus_fmt_header_only)
 add_library(nlohmann_json::nlohmann_json ALIAS funkhaus_json_header_only)
 
+# CLI11, header-only, from /usr/include/CLI (the workers' arguments).
+find_path(FUNKHAUS_HOST_CLI11_DIR CLI/CLI.hpp PATHS /usr/include NO_DEFAULT_PATH
+          NO_CMAKE_FIND_ROOT_PATH REQUIRED)
+file(CREATE_LINK ${FUNKHAUS_HOST_CLI11_DIR}/CLI ${funkhaus_host_include}/CLI SYMBOLIC)
+add_library(funkhaus_cli11_header_only INTERFACE)
+target_link_libraries(funkhaus_cli11_header_only INTERFACE funkhaus_fmt_header_only)
+add_library(CLI11::CLI11 ALIAS funkhaus_cli11_header_only)
+
 # The media libraries, static, cross-built from Debian's source packages by
 # scripts/windows-deps.sh into a cache outside the clone; FUNKHAUS_WINDOWS_DEPS is the prefix it
 # prints (scripts/test-windows.sh passes it). Without it the encoder and its tests are left out.
