@@ -96,6 +96,7 @@ add_subdirectory(shm-abi)
 add_subdirectory(common)
 add_subdirectory(supervisor)
 if(FUNKHAUS_WINDOWS_MEDIA)
+  add_subdirectory(capture-worker)
   add_subdirectory(encode-worker)
 endif()
 

@@ -204,7 +204,7 @@ class VdisplaySource : public CaptureSource {
 Result<std::unique_ptr<CaptureSource>> createVdisplaySource(const SourceConfig& config,
                                                             uint64_t payload_capacity,
                                                             SourceFailure* failure) {
-  if (config.input_ring_fd < 0) {
+  if (config.input_ring_fd == platform::kInvalidHandle) {
     *failure = SourceFailure::kBadConfig;
     return makeError(
         "vdisplay source: funkhausd handed over no driver ring (fd role "

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "funkhaus/abi/abi.h"
+#include "funkhaus/capture/barcode.h"
 #include "funkhaus/common/clock.h"
 #include "funkhaus/common/frame_ring.h"
 #include "funkhaus/common/media/nal.h"
@@ -37,11 +38,11 @@ using supervisor::WorkerState;
 using test::Decoder;
 using test::Record;
 
-// funkhaus-encode.exe, beside this test program in bin/.
-std::string encodeProgram() {
+// A worker's program (funkhaus-encode.exe, funkhaus-capture.exe), beside this test in bin/.
+std::string program(const std::string& binary) {
   char path[MAX_PATH];
   const std::string self(path, GetModuleFileNameA(nullptr, path, MAX_PATH));
-  return self.substr(0, self.find_last_of('\\') + 1) + "funkhaus-encode.exe";
+  return self.substr(0, self.find_last_of('\\') + 1) + binary + ".exe";
 }
 
 const supervisor::WorkerSpec kEncodeRow{
@@ -50,21 +51,30 @@ const supervisor::WorkerSpec kEncodeRow{
     .kind = abi::WorkerKind::kEncode,
     .commands = {abi::Command::kStop, abi::Command::kKeyframe, abi::Command::kSetBitrate}};
 
+const supervisor::WorkerSpec kCaptureRow{.name = "capture",
+                                         .binary = "funkhaus-capture",
+                                         .kind = abi::WorkerKind::kCapture,
+                                         .commands = {abi::Command::kStop}};
+
 // funkhausd's side of one session: the rings, capture's producer and net's consumer, the worker.
 class EncodeWorkerWindows : public testing::Test, private WorkerProcess::Delegate {
  protected:
   EncodeWorkerWindows()
       : geometry_(*makeGeometry(abi::PixelFormat::kI420, 640, 360)),
         frame_ring_(test::makeFrameRing(geometry_)) {
-    auto producer = FrameProducer::attach(*SharedMemory::attachDup(frame_ring_.handle()));
     auto reader = PacketConsumer::attach(*SharedMemory::attachDup(packet_ring_.handle()));
-    if (!producer || !reader) std::abort();
-    producer_.emplace(std::move(*producer));
+    if (!reader) std::abort();
     reader_.emplace(std::move(*reader));
   }
 
   // Publishes `n` frames at 60 fps, running funkhausd's loop and collecting records meanwhile.
+  // The test is capture then (the producer of the frame ring), so capture_ is never started.
   void feed(int n) {
+    if (!producer_) {
+      auto producer = FrameProducer::attach(*SharedMemory::attachDup(frame_ring_.handle()));
+      ASSERT_TRUE(producer) << producer.error().message;
+      producer_.emplace(std::move(*producer));
+    }
     auto next = std::chrono::steady_clock::now();
     for (int i = 0; i < n; ++i) {
       test::publishPicture(*producer_, geometry_, next_index_++, monotonicNs());
@@ -76,6 +86,7 @@ class EncodeWorkerWindows : public testing::Test, private WorkerProcess::Delegat
     io_.restart();
     io_.run_for(2ms);
     worker_.tick();
+    capture_.tick();
     for (auto& r : test::drainRecords(*reader_)) records_.push_back(std::move(r));
   }
   // Decodes records [from, end) on the one viewer's decoder.
@@ -87,19 +98,39 @@ class EncodeWorkerWindows : public testing::Test, private WorkerProcess::Delegat
     }
   }
 
-  Result<LaunchSpec> prepareLaunch(WorkerProcess&) override {
+  // Decodes the records not decoded yet; the barcode of each picture, where it reads.
+  void readNew() {
+    for (size_t i = static_cast<size_t>(pts_); i < records_.size(); ++i) {
+      auto decoded = viewer_.decode(records_[i].payload, pts_++);
+      ASSERT_TRUE(decoded) << "record " << i << ": " << decoded.error().message;
+      for (const auto& picture : *decoded) {
+        const auto w = static_cast<uint32_t>(picture.width);
+        if (auto code = capture::readBarcode(picture.luma.data(), w, w,
+                                             static_cast<uint32_t>(picture.height)))
+          barcodes_.push_back(*code);
+      }
+    }
+  }
+
+  Result<LaunchSpec> prepareLaunch(WorkerProcess& worker) override {
     LaunchSpec spec;
-    spec.path = encodeProgram();
+    spec.path = program(std::string(worker.spec().binary));
     spec.args = {"--fps", "60"};
+    if (worker.spec().kind == abi::WorkerKind::kCapture)
+      spec.args = {"--source", "synthetic", "--width", "640", "--height", "360", "--fps", "60"};
     return spec;
   }
-  std::vector<HandedFd> handOver(WorkerProcess&) override {
-    return {
-        {abi::FdRole::kRingIn, static_cast<uint32_t>(abi::RingId::kFrames), frame_ring_.handle()},
-        {abi::FdRole::kRingOut, static_cast<uint32_t>(abi::RingId::kVideoPackets),
-         packet_ring_.handle()}};
+  std::vector<HandedFd> handOver(WorkerProcess& worker) override {
+    const auto frames = static_cast<uint32_t>(abi::RingId::kFrames);
+    if (worker.spec().kind == abi::WorkerKind::kCapture)
+      return {{abi::FdRole::kRingOut, frames, frame_ring_.handle()}};
+    return {{abi::FdRole::kRingIn, frames, frame_ring_.handle()},
+            {abi::FdRole::kRingOut, static_cast<uint32_t>(abi::RingId::kVideoPackets),
+             packet_ring_.handle()}};
   }
-  void onReady(WorkerProcess&) override { ++readies_; }
+  void onReady(WorkerProcess& worker) override {
+    ++(worker.spec().kind == abi::WorkerKind::kCapture ? capture_readies_ : readies_);
+  }
   void onEvent(WorkerProcess&, const abi::EventBody&) override {}
   Result<void> onConnection(WorkerProcess&, Message&) override { return makeError("no"); }
   void onRequest(WorkerProcess&, uint32_t, const std::string&) override {}
@@ -116,7 +147,8 @@ class EncodeWorkerWindows : public testing::Test, private WorkerProcess::Delegat
   std::vector<Record> records_;
   Decoder viewer_{Codec::kH264};
   int64_t pts_ = 0;
-  int readies_ = 0;
+  int readies_ = 0, capture_readies_ = 0;
+  std::vector<capture::BarcodeData> barcodes_;
 
   asio::io_context io_;
   std::unique_ptr<supervisor::ProcessLauncher> launcher_ =
@@ -128,6 +160,12 @@ class EncodeWorkerWindows : public testing::Test, private WorkerProcess::Delegat
                         *launcher_,
                         *clock_,
                         *this};
+  WorkerProcess capture_{kCaptureRow,
+                         supervisor::RestartPolicyConfig{},
+                         supervisor::WorkerTimings{},
+                         *launcher_,
+                         *clock_,
+                         *this};
 };
 
 TEST_F(EncodeWorkerWindows, TheStreamSurvivesTaskkillOfTheEncoder) {
@@ -180,6 +218,60 @@ TEST_F(EncodeWorkerWindows, TheStreamSurvivesTaskkillOfTheEncoder) {
     pump();
   EXPECT_EQ(worker_.state(), WorkerState::kStopped);
   ASSERT_TRUE(worker_.lastExit().has_value());
+  EXPECT_EQ(worker_.lastExit()->code, abi::kExitStopped);
+}
+
+// The session's two video workers as funkhausd will run them: funkhaus-capture.exe (synthetic
+// source, barcode in every frame) into the frame ring, funkhaus-encode.exe from it into the
+// packet ring. The decoded frames' barcodes read back in order; capture ended with
+// TerminateProcess is started again while encode goes on, and new frames come through.
+TEST_F(EncodeWorkerWindows, CaptureAndEncodeStreamReadableFramesAndSurviveTaskkillOfCapture) {
+  const auto started = std::chrono::steady_clock::now();
+  capture_.start();
+  worker_.start();
+  while ((capture_readies_ == 0 || readies_ == 0) &&
+         std::chrono::steady_clock::now() - started < 30s)
+    pump();
+  ASSERT_EQ(capture_.state(), WorkerState::kRunning) << capture_.failure();
+  ASSERT_EQ(worker_.state(), WorkerState::kRunning) << worker_.failure();
+  const auto streaming = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - streaming < 1s) pump();
+  readNew();
+  ASSERT_GE(barcodes_.size(), 30u) << records_.size() << " records";
+  EXPECT_GE(barcodes_.size() * 10, records_.size() * 9) << "nearly every frame reads";
+  for (size_t i = 1; i < barcodes_.size(); ++i)
+    ASSERT_GE(barcodes_[i].frame_number, barcodes_[i - 1].frame_number) << "in order, at " << i;
+
+  platform::UniqueHandle process(OpenProcess(PROCESS_TERMINATE, FALSE, *capture_.pid()));
+  ASSERT_TRUE(process.valid());
+  const uint64_t killed_ns = monotonicNs();
+  ASSERT_TRUE(TerminateProcess(process.get(), 1));
+  const auto killed = std::chrono::steady_clock::now();
+  const size_t before = barcodes_.size();
+  bool fresh = false;  // a frame the new capture stamped after the kill, decoded
+  while (!fresh && std::chrono::steady_clock::now() - killed < 30s) {
+    pump();
+    readNew();
+    for (size_t i = before; i < barcodes_.size(); ++i) fresh |= barcodes_[i].capture_ns > killed_ns;
+  }
+  ASSERT_TRUE(fresh) << toString(capture_.state()) << " " << capture_.failure();
+  test::figure(fmt::format(
+      "TerminateProcess of funkhaus-capture.exe -> a frame of its successor decoded with its "
+      "barcode: {:.0f} ms (backoff 100 ms); encode went on, {} records in all",
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - killed).count(),
+      records_.size()));
+  EXPECT_EQ(capture_.restarts(), 1);
+  EXPECT_EQ(worker_.restarts(), 0) << "encode never stopped";
+  EXPECT_EQ(readies_, 1);
+
+  capture_.stop();
+  worker_.stop();
+  const auto stopping = std::chrono::steady_clock::now();
+  while ((capture_.state() != WorkerState::kStopped || worker_.state() != WorkerState::kStopped) &&
+         std::chrono::steady_clock::now() - stopping < 10s)
+    pump();
+  ASSERT_TRUE(capture_.lastExit() && worker_.lastExit());
+  EXPECT_EQ(capture_.lastExit()->code, abi::kExitStopped);
   EXPECT_EQ(worker_.lastExit()->code, abi::kExitStopped);
 }
 

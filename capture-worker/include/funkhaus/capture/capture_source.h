@@ -11,6 +11,7 @@
 #include "funkhaus/abi/frame_ring.h"
 #include "funkhaus/common/frame_ring.h"
 #include "funkhaus/common/result.h"
+#include "funkhaus/platform/handle.h"
 
 namespace funkhaus::capture {
 
@@ -30,7 +31,7 @@ struct SourceConfig {
   // x11: the display to open; empty means $DISPLAY.
   std::string display;
   // vdisplay: the driver ring (borrowed; the source keeps its own duplicate).
-  int input_ring_fd = -1;
+  platform::NativeHandle input_ring_fd = platform::kInvalidHandle;
   // vdisplay: the frame rate of the worker's grid; repeats only when the driver stalls.
   uint32_t fps = 60;
   // synthetic: 0, or the A/V sync pattern: dark frames, and a white one each time the capture
