@@ -25,6 +25,7 @@
 
 #include <fmt/format.h>
 
+#include "command_line.h"
 #include "funkhaus/abi/exit_codes.h"
 #include "funkhaus/abi/message.h"
 #include "funkhaus/platform/handle_passing.h"
@@ -278,26 +279,6 @@ std::vector<wchar_t> writeBlock(const Environment& environment) {
   return block;
 }
 
-// One argument as CommandLineToArgvW and the C runtime read it back: quoted when it has spaces,
-// tabs or quotes (or is empty); backslashes doubled only before a quote.
-std::wstring quoteArgument(const std::wstring& arg) {
-  if (!arg.empty() && arg.find_first_of(L" \t\n\v\"") == std::wstring::npos) return arg;
-  std::wstring quoted = L"\"";
-  size_t backslashes = 0;
-  for (wchar_t c : arg) {
-    if (c == L'\\') {
-      ++backslashes;
-      continue;
-    }
-    quoted.append(c == L'"' ? backslashes * 2 + 1 : backslashes, L'\\');
-    backslashes = 0;
-    quoted.push_back(c);
-  }
-  quoted.append(backslashes * 2, L'\\');
-  quoted.push_back(L'"');
-  return quoted;
-}
-
 // Owned by the caller: what CreateEnvironmentBlock made, freed by DestroyEnvironmentBlock.
 struct EnvironmentBlock {
   void* block = nullptr;
@@ -363,8 +344,8 @@ class WindowsLauncher final : public ProcessLauncher {
     environment[win::widen(platform::kChannelPipeVariable)] = win::widen(*channel_name);
     std::vector<wchar_t> block = writeBlock(environment);
 
-    std::wstring command = quoteArgument(path);
-    for (const std::string& arg : spec.args) command += L" " + quoteArgument(win::widen(arg));
+    std::wstring command = win::quoteArgument(path);
+    for (const std::string& arg : spec.args) command += L" " + win::quoteArgument(win::widen(arg));
 
     SIZE_T list_size = 0;
     InitializeProcThreadAttributeList(nullptr, 1, 0, &list_size);

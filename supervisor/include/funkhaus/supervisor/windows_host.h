@@ -1,0 +1,69 @@
+// funkhausd on Windows so far: the session's video workers (funkhaus-capture.exe with the
+// synthetic source, funkhaus-encode.exe) on one frame ring and one packet ring, each run by
+// WorkerProcess on the Windows launcher as the active console session's user, with the restart
+// policy and heartbeats, and moved when the session changes. The ServiceBody of funkhausd.exe.
+// The full Supervisor (config, worker table, control socket, net, funkhausctl) is not built for
+// Windows yet. Runs on the service's thread and loop.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "funkhaus/common/clock.h"
+#include "funkhaus/common/shared_memory.h"
+#include "funkhaus/supervisor/process_launcher.h"
+#include "funkhaus/supervisor/windows_service.h"
+#include "funkhaus/supervisor/worker_process.h"
+
+namespace funkhaus::supervisor {
+
+struct WindowsHostOptions {
+  std::string worker_dir;  // where funkhaus-capture.exe and funkhaus-encode.exe are
+  uint32_t width = 1280;
+  uint32_t height = 720;
+  uint32_t fps = 60;
+  // Workers run as the console session's user (its token); false: as funkhausd's own user.
+  bool session_user = true;
+};
+
+class WindowsHost final : public ServiceBody, private WorkerProcess::Delegate {
+ public:
+  // Makes the rings. Error: a mode the rings cannot hold, or the system's reason.
+  static Result<std::unique_ptr<WindowsHost>> create(const WindowsHostOptions& options);
+  ~WindowsHost() override;
+
+  int run(boost::asio::io_context& io, ServiceNotifier& notifier) override;
+  void onControl(ServiceControl control, uint32_t event) override;
+
+ private:
+  WindowsHost(const WindowsHostOptions& options, SharedMemory frames, SharedMemory packets);
+  void tick();
+  void stopAll(int exit_code);
+
+  Result<LaunchSpec> prepareLaunch(WorkerProcess& worker) override;
+  std::vector<HandedFd> handOver(WorkerProcess& worker) override;
+  void onReady(WorkerProcess& worker) override;
+  void onEvent(WorkerProcess& worker, const abi::EventBody& event) override;
+  Result<void> onConnection(WorkerProcess& worker, Message& message) override;
+  void onRequest(WorkerProcess& worker, uint32_t id, const std::string& text) override;
+  void onReaped(WorkerProcess& worker, uint32_t pid) override;
+  void onEscalate(WorkerProcess& worker) override;
+  void onChanged(WorkerProcess& worker) override;
+
+  WindowsHostOptions options_;
+  SharedMemory frames_, packets_;
+  std::unique_ptr<Clock> clock_ = Clock::createSteady();
+  boost::asio::io_context* io_ = nullptr;
+  ServiceNotifier* notifier_ = nullptr;
+  std::unique_ptr<ProcessLauncher> launcher_;
+  std::unique_ptr<boost::asio::steady_timer> ticker_;
+  // In start order; stopped in reverse.
+  std::unique_ptr<WorkerProcess> capture_, encode_;
+  uint32_t session_ = 0;  // the console session the workers run in
+  bool reported_ready_ = false;
+  std::optional<int> stopping_;  // the exit code once a stop began
+};
+
+}  // namespace funkhaus::supervisor

@@ -1,0 +1,197 @@
+// funkhausd.exe as a service under Wine's service manager, end to end: installed with
+// --install-service, started (RUNNING only once its capture and encode workers are ready, which
+// run in a Job Object), the encode worker ended as `taskkill /F` ends it and repaired, a session
+// change (user control code 128 + WTS_SESSION_LOGON) moves both workers, a stop leaves no worker,
+// and --uninstall-service removes the service.
+#include <windows.h>
+// After windows.h.
+#include <tlhelp32.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "funkhaus/platform/handle.h"
+
+namespace funkhaus {
+namespace {
+
+using namespace std::chrono_literals;
+using platform::UniqueHandle;
+
+std::string binDirectory() {
+  char path[MAX_PATH];
+  const std::string self(path, GetModuleFileNameA(nullptr, path, MAX_PATH));
+  return self.substr(0, self.find_last_of('\\'));
+}
+
+// Runs funkhausd.exe with `args`; its exit code, -1 if it did not end within 60 s.
+int funkhausd(const std::string& args) {
+  std::string command = "\"" + binDirectory() + "\\funkhausd.exe\" " + args;
+  STARTUPINFOA startup{};
+  startup.cb = sizeof startup;
+  PROCESS_INFORMATION info{};
+  if (!CreateProcessA(nullptr, command.data(), nullptr, nullptr, FALSE, 0, nullptr, nullptr,
+                      &startup, &info))
+    return -2;
+  UniqueHandle process(info.hProcess), thread(info.hThread);
+  if (WaitForSingleObject(process.get(), 60'000) != WAIT_OBJECT_0) return -1;
+  DWORD code = 0;
+  GetExitCodeProcess(process.get(), &code);
+  return static_cast<int>(code);
+}
+
+// The children of process `parent`: their .exe name -> pid.
+std::map<std::string, DWORD> childrenOf(DWORD parent) {
+  std::map<std::string, DWORD> children;
+  UniqueHandle snapshot(CreateToolhelp32Snapshot(TH32CS_SNAPPROCESS, 0));
+  PROCESSENTRY32 entry{};
+  entry.dwSize = sizeof entry;
+  for (BOOL more = Process32First(snapshot.get(), &entry); more;
+       more = Process32Next(snapshot.get(), &entry))
+    if (entry.th32ParentProcessID == parent) children[entry.szExeFile] = entry.th32ProcessID;
+  return children;
+}
+
+// Lines of funkhausd's log that end in `text` (a worker's own lines, which funkhausd logs too,
+// end otherwise).
+size_t countLines(const std::string& file, const std::string& text) {
+  std::ifstream in(file);
+  size_t n = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    n += line.size() >= text.size() &&
+         line.compare(line.size() - text.size(), text.size(), text) == 0;
+  }
+  return n;
+}
+
+bool waitFor(const std::function<bool()>& done, std::chrono::seconds limit = 30s) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(20ms);
+  }
+  return true;
+}
+
+double msSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+struct ScHandleCloser {
+  void operator()(SC_HANDLE h) const { CloseServiceHandle(h); }
+};
+using ScHandle = std::unique_ptr<std::remove_pointer_t<SC_HANDLE>, ScHandleCloser>;
+
+SERVICE_STATUS_PROCESS statusOf(SC_HANDLE service) {
+  SERVICE_STATUS_PROCESS status{};
+  DWORD needed = 0;
+  QueryServiceStatusEx(service, SC_STATUS_PROCESS_INFO, reinterpret_cast<BYTE*>(&status),
+                       sizeof status, &needed);
+  return status;
+}
+
+TEST(FunkhausdService, InstalledStartedRepairedMovedStoppedAndRemoved) {
+  // Unique: Wine reuses process ids, and deleting a service is asynchronous.
+  const std::string name = "funkhaus-test-" + std::to_string(GetCurrentProcessId()) + "-" +
+                           std::to_string(GetTickCount64());
+  char temp[MAX_PATH];
+  const std::string log = std::string(temp, GetTempPathA(MAX_PATH, temp)) + name + ".log";
+  DeleteFileA(log.c_str());
+  ASSERT_EQ(funkhausd("--install-service --service-name " + name + " --log \"" + log +
+                      "\" --width 640 --height 360"),
+            0);
+  // Removed however the test ends (a no-op after the removal it checks).
+  struct Removal {
+    std::string args;
+    ~Removal() {
+      if (!args.empty()) funkhausd(args);
+    }
+  } removal{"--uninstall-service --service-name " + name};
+  ScHandle scm(OpenSCManagerW(nullptr, nullptr, SC_MANAGER_CONNECT));
+  ASSERT_TRUE(scm);
+  const std::wstring wide(name.begin(), name.end());
+  ScHandle service(OpenServiceW(scm.get(), wide.c_str(), SERVICE_ALL_ACCESS));
+  ASSERT_TRUE(service) << "installed";
+
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(StartServiceW(service.get(), 0, nullptr));
+  ASSERT_TRUE(waitFor([&] { return statusOf(service.get()).dwCurrentState == SERVICE_RUNNING; }));
+  const double running_ms = msSince(start);
+  EXPECT_EQ(countLines(log, "funkhausd: workers ready"), 1u) << "RUNNING only once ready";
+  const DWORD pid = statusOf(service.get()).dwProcessId;
+  auto workers = childrenOf(pid);
+  ASSERT_EQ(workers.count("funkhaus-capture.exe"), 1u);
+  ASSERT_EQ(workers.count("funkhaus-encode.exe"), 1u);
+  std::vector<UniqueHandle> first;  // the first workers, to see them end
+  for (const auto& [exe, id] : workers) {
+    UniqueHandle process(OpenProcess(SYNCHRONIZE | PROCESS_QUERY_INFORMATION, FALSE, id));
+    ASSERT_TRUE(process.valid()) << exe;
+    BOOL in_job = FALSE;
+    EXPECT_TRUE(IsProcessInJob(process.get(), nullptr, &in_job) && in_job) << exe;
+    first.push_back(std::move(process));
+  }
+
+  // taskkill /F of the encode worker: TerminateProcess. funkhausd starts it again.
+  const DWORD encode = workers["funkhaus-encode.exe"];
+  UniqueHandle victim(OpenProcess(PROCESS_TERMINATE, FALSE, encode));
+  ASSERT_TRUE(victim.valid());
+  const auto killed = std::chrono::steady_clock::now();
+  ASSERT_TRUE(TerminateProcess(victim.get(), 1));
+  ASSERT_EQ(countLines(log, "encode: ready"), 1u);
+  ASSERT_TRUE(waitFor([&] { return countLines(log, "encode: ready") == 2; }))
+      << "the encode worker was not started again";
+  const double repaired_ms = msSince(killed);
+  workers = childrenOf(pid);
+  EXPECT_NE(workers["funkhaus-encode.exe"], encode);
+  EXPECT_EQ(statusOf(service.get()).dwCurrentState, static_cast<DWORD>(SERVICE_RUNNING));
+
+  // A session change (Wine delivers no SERVICE_CONTROL_SESSIONCHANGE): both workers move.
+  SERVICE_STATUS status{};
+  const auto changed = std::chrono::steady_clock::now();
+  ASSERT_TRUE(ControlService(service.get(), 128 + 5, &status));  // WTS_SESSION_LOGON
+  ASSERT_TRUE(waitFor([&] {
+    return countLines(log, "capture: ready") == 2 && countLines(log, "encode: ready") == 3;
+  })) << "the workers did not move";
+  const double moved_ms = msSince(changed);
+  const auto moved = childrenOf(pid);
+  EXPECT_NE(moved.at("funkhaus-capture.exe"), workers["funkhaus-capture.exe"]);
+  EXPECT_NE(moved.at("funkhaus-encode.exe"), workers["funkhaus-encode.exe"]);
+
+  const auto stopping = std::chrono::steady_clock::now();
+  ASSERT_TRUE(ControlService(service.get(), SERVICE_CONTROL_STOP, &status));
+  ASSERT_TRUE(waitFor([&] { return statusOf(service.get()).dwCurrentState == SERVICE_STOPPED; }));
+  const double stopped_ms = msSince(stopping);
+  EXPECT_EQ(statusOf(service.get()).dwWin32ExitCode, static_cast<DWORD>(NO_ERROR));
+  for (const auto& [exe, id] : moved) {
+    UniqueHandle process(OpenProcess(SYNCHRONIZE, FALSE, id));
+    EXPECT_TRUE(!process.valid() || WaitForSingleObject(process.get(), 5000) == WAIT_OBJECT_0)
+        << exe << " outlived the service";
+  }
+  for (const auto& process : first) EXPECT_EQ(WaitForSingleObject(process.get(), 0), WAIT_OBJECT_0);
+  EXPECT_TRUE(waitFor([&] { return childrenOf(pid).empty(); }, 10s)) << "no worker left";
+
+  service.reset();
+  ASSERT_EQ(funkhausd(removal.args), 0);
+  removal.args.clear();
+  ScHandle gone(OpenServiceW(scm.get(), wide.c_str(), SERVICE_QUERY_STATUS));
+  EXPECT_FALSE(gone) << "the service is still there";
+  std::printf(
+      "[figures] service start -> RUNNING (workers ready) %.0f ms; encode TerminateProcess -> "
+      "ready again %.0f ms; session change -> both workers ready again %.0f ms; stop -> STOPPED "
+      "%.0f ms\n",
+      running_ms, repaired_ms, moved_ms, stopped_ms);
+  DeleteFileA(log.c_str());
+}
+
+}  // namespace
+}  // namespace funkhaus
