@@ -95,9 +95,12 @@ set(CMAKE_RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
 add_subdirectory(shm-abi)
 add_subdirectory(common)
 add_subdirectory(supervisor)
+# The installer's file name (packaging/windows; its test in tests/windows finds it).
+set(FUNKHAUS_INSTALLER_NAME funkhaus-${PROJECT_VERSION}-windows-x64)
 if(FUNKHAUS_WINDOWS_MEDIA)
   add_subdirectory(capture-worker)
   add_subdirectory(encode-worker)
+  add_subdirectory(packaging/windows)  # the NSIS installer (cpack -G NSIS, after the build)
 endif()
 
 if(FUNKHAUS_BUILD_TESTS)

@@ -44,8 +44,8 @@ packages=(
 # --windows: the Windows cross-build (mingw-w64 GCC with posix threads) and Wine to run its tests
 if [[ ${1:-} == --windows ]]; then
   # nasm and dpkg-dev: scripts/windows-deps.sh (x264's assembly; apt-get source unpacks with
-  # dpkg-source)
-  packages+=(g++-mingw-w64-x86-64-posix wine wine64 nasm dpkg-dev)
+  # dpkg-source); nsis: the installer (packaging/windows, cpack -G NSIS)
+  packages+=(g++-mingw-w64-x86-64-posix wine wine64 nasm dpkg-dev nsis)
 fi
 
 missing=()

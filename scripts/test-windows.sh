@@ -37,6 +37,12 @@ build_dir=$root/build-windows
   -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchains/mingw-w64.cmake" -DFUNKHAUS_BUILD_BENCH=OFF \
   -DFUNKHAUS_WINDOWS_DEPS="$deps_prefix"
 cd "$build_dir"
+# The NSIS installer (packaging/windows) from the built tree, for its test (FunkhausInstaller).
+installer_start=$(date +%s)
+cpack -G NSIS --config CPackConfig.cmake -B installer >installer.log 2>&1 ||
+  { cat installer.log; echo "test-windows: cpack -G NSIS failed" >&2; exit 1; }
+rm -rf installer/_CPack_Packages
+echo "test-windows: installer $(ls installer/*.exe) made in $(( $(date +%s) - installer_start )) s"
 built=$(date +%s)
 # A failed test runs once more (its failure stays in the log): Wine 8 once failed to start a
 # test .exe at all here (***Failed in 0.00 s, no output; 1 of ~1300 launches).

@@ -193,5 +193,89 @@ TEST(FunkhausdService, InstalledStartedRepairedMovedStoppedAndRemoved) {
   DeleteFileA(log.c_str());
 }
 
+// The NSIS installer (packaging/windows, made by cpack after the build): a silent install puts
+// the programs under Program Files, registers the service and starts it with its workers; a
+// silent uninstall stops it, deletes it and leaves no file and no process.
+TEST(FunkhausInstaller, SilentInstallStartsTheServiceAndSilentUninstallLeavesNothing) {
+  const std::string installer = FUNKHAUS_INSTALLER;
+  ASSERT_NE(GetFileAttributesA(installer.c_str()), INVALID_FILE_ATTRIBUTES)
+      << installer << " is not there: `cpack -G NSIS --config build-windows/CPackConfig.cmake -B "
+      << "build-windows/installer` makes it (scripts/test-windows.sh does)";
+  char programs[MAX_PATH];
+  const DWORD n = GetEnvironmentVariableA("ProgramFiles", programs, MAX_PATH);
+  ASSERT_GT(n, 0u);
+  const std::string dir = std::string(programs, n) + "\\funkhaus";
+  ScHandle scm(OpenSCManagerW(nullptr, nullptr, SC_MANAGER_CONNECT));
+  ASSERT_TRUE(scm);
+  ASSERT_FALSE(ScHandle(OpenServiceW(scm.get(), L"funkhaus", SERVICE_QUERY_STATUS)))
+      << "a funkhaus service is installed already";
+  // Uninstalled however the test ends (its uninstaller removes the service too).
+  struct Removal {
+    std::string uninstaller;
+    ~Removal() {
+      if (GetFileAttributesA(uninstaller.c_str()) == INVALID_FILE_ATTRIBUTES) return;
+      std::string command = "\"" + uninstaller + "\" /S";
+      STARTUPINFOA startup{};
+      startup.cb = sizeof startup;
+      PROCESS_INFORMATION info{};
+      if (CreateProcessA(nullptr, command.data(), nullptr, nullptr, FALSE, 0, nullptr, nullptr,
+                         &startup, &info)) {
+        CloseHandle(info.hThread);
+        CloseHandle(info.hProcess);
+        waitFor([&] { return GetFileAttributesA(uninstaller.c_str()) == INVALID_FILE_ATTRIBUTES; },
+                60s);
+      }
+    }
+  } removal{dir + "\\Uninstall.exe"};
+
+  const auto start = std::chrono::steady_clock::now();
+  auto run = [](std::string command) {
+    STARTUPINFOA startup{};
+    startup.cb = sizeof startup;
+    PROCESS_INFORMATION info{};
+    if (!CreateProcessA(nullptr, command.data(), nullptr, nullptr, FALSE, 0, nullptr, nullptr,
+                        &startup, &info))
+      return -2;
+    UniqueHandle process(info.hProcess), thread(info.hThread);
+    if (WaitForSingleObject(process.get(), 120'000) != WAIT_OBJECT_0) return -1;
+    DWORD code = 0;
+    GetExitCodeProcess(process.get(), &code);
+    return static_cast<int>(code);
+  };
+  ASSERT_EQ(run("\"" + installer + "\" /S"), 0);
+  const double installed_ms = msSince(start);
+  for (const char* exe : {"funkhausd.exe", "funkhaus-capture.exe", "funkhaus-encode.exe"})
+    EXPECT_NE(GetFileAttributesA((dir + "\\bin\\" + exe).c_str()), INVALID_FILE_ATTRIBUTES) << exe;
+  ScHandle service(OpenServiceW(scm.get(), L"funkhaus", SERVICE_QUERY_STATUS));
+  ASSERT_TRUE(service) << "the installer registered the service";
+  ASSERT_TRUE(waitFor([&] { return statusOf(service.get()).dwCurrentState == SERVICE_RUNNING; }))
+      << "the installer started it";
+  const double running_ms = msSince(start);
+  const DWORD pid = statusOf(service.get()).dwProcessId;
+  const auto workers = childrenOf(pid);
+  EXPECT_EQ(workers.size(), 2u);
+  std::vector<UniqueHandle> processes;
+  processes.emplace_back(OpenProcess(SYNCHRONIZE, FALSE, pid));
+  for (const auto& [exe, id] : workers) processes.emplace_back(OpenProcess(SYNCHRONIZE, FALSE, id));
+
+  // The uninstaller runs a copy of itself from %TEMP% and returns at once: wait for its work.
+  const auto uninstalling = std::chrono::steady_clock::now();
+  ASSERT_EQ(run("\"" + removal.uninstaller + "\" /S"), 0);
+  EXPECT_TRUE(
+      waitFor([&] { return GetFileAttributesA(dir.c_str()) == INVALID_FILE_ATTRIBUTES; }, 60s))
+      << dir << " is still there";
+  const double uninstalled_ms = msSince(uninstalling);
+  service.reset();
+  EXPECT_FALSE(ScHandle(OpenServiceW(scm.get(), L"funkhaus", SERVICE_QUERY_STATUS)))
+      << "the service is still registered";
+  for (const auto& process : processes)
+    EXPECT_TRUE(process.valid() && WaitForSingleObject(process.get(), 10'000) == WAIT_OBJECT_0)
+        << "a process of the service outlived the uninstall";
+  std::printf(
+      "[figures] silent install %.0f ms, service RUNNING (workers ready) %.0f ms after the "
+      "installer started; silent uninstall %.0f ms\n",
+      installed_ms, running_ms, uninstalled_ms);
+}
+
 }  // namespace
 }  // namespace funkhaus
