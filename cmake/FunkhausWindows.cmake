@@ -18,40 +18,25 @@ target_include_directories(funkhaus_fmt_header_only SYSTEM INTERFACE ${funkhaus_
 target_compile_definitions(funkhaus_fmt_header_only INTERFACE FMT_HEADER_ONLY=1)
 add_library(fmt::fmt ALIAS funkhaus_fmt_header_only)
 
-# spdlog, header-only (no SPDLOG_COMPILED_LIB), from /usr/include/spdlog beside fmt; Debian's
-# tweakme.h selects the external fmt.
-find_path(FUNKHAUS_HOST_SPDLOG_DIR spdlog/spdlog.h PATHS /usr/include NO_DEFAULT_PATH
-          NO_CMAKE_FIND_ROOT_PATH REQUIRED)
-file(CREATE_LINK ${FUNKHAUS_HOST_SPDLOG_DIR}/spdlog ${funkhaus_host_include}/spdlog SYMBOLIC)
-add_library(funkhaus_spdlog_header_only INTERFACE)
-target_link_libraries(funkhaus_spdlog_header_only INTERFACE fmt::fmt)
-add_library(spdlog::spdlog ALIAS funkhaus_spdlog_header_only)
+# A header-only library of the host's: /usr/include/<dir> linked into the build tree beside fmt
+# (found by <probe>, a file in it), as INTERFACE target <alias> on top of fmt.
+function(funkhaus_host_headers alias dir probe)
+  string(MAKE_C_IDENTIFIER "funkhaus_host_${dir}" target)
+  find_path(${target}_DIR ${probe} PATHS /usr/include NO_DEFAULT_PATH NO_CMAKE_FIND_ROOT_PATH
+            REQUIRED)
+  file(CREATE_LINK ${${target}_DIR}/${dir} ${funkhaus_host_include}/${dir} SYMBOLIC)
+  add_library(${target} INTERFACE)
+  target_link_libraries(${target} INTERFACE funkhaus_fmt_header_only)
+  add_library(${alias} ALIAS ${target})
+endfunction()
 
-# Boost (Asio, for funkhausd's event loop: its completion port), header-only, from
-# /usr/include/boost beside fmt (mingw-w64's default _WIN32_WINNT, Windows 10, is what Asio
-# wants).
-find_path(FUNKHAUS_HOST_BOOST_DIR boost/version.hpp PATHS /usr/include NO_DEFAULT_PATH
-          NO_CMAKE_FIND_ROOT_PATH REQUIRED)
-file(CREATE_LINK ${FUNKHAUS_HOST_BOOST_DIR}/boost ${funkhaus_host_include}/boost SYMBOLIC)
-add_library(funkhaus_boost_headers INTERFACE)
-target_link_libraries(funkhaus_boost_headers INTERFACE funkhaus_fmt_header_only)
-add_library(Boost::headers ALIAS funkhaus_boost_headers)
-
-# nlohmann-json, header-only, from /usr/include/nlohmann beside fmt.
-find_path(FUNKHAUS_HOST_JSON_DIR nlohmann/json.hpp PATHS /usr/include NO_DEFAULT_PATH
-          NO_CMAKE_FIND_ROOT_PATH REQUIRED)
-file(CREATE_LINK ${FUNKHAUS_HOST_JSON_DIR}/nlohmann ${funkhaus_host_include}/nlohmann SYMBOLIC)
-add_library(funkhaus_json_header_only INTERFACE)
-target_link_libraries(funkhaus_json_header_only INTERFACE funkhaus_fmt_header_only)
-add_library(nlohmann_json::nlohmann_json ALIAS funkhaus_json_header_only)
-
-# CLI11, header-only, from /usr/include/CLI (the workers' arguments).
-find_path(FUNKHAUS_HOST_CLI11_DIR CLI/CLI.hpp PATHS /usr/include NO_DEFAULT_PATH
-          NO_CMAKE_FIND_ROOT_PATH REQUIRED)
-file(CREATE_LINK ${FUNKHAUS_HOST_CLI11_DIR}/CLI ${funkhaus_host_include}/CLI SYMBOLIC)
-add_library(funkhaus_cli11_header_only INTERFACE)
-target_link_libraries(funkhaus_cli11_header_only INTERFACE funkhaus_fmt_header_only)
-add_library(CLI11::CLI11 ALIAS funkhaus_cli11_header_only)
+# spdlog without SPDLOG_COMPILED_LIB (Debian's tweakme.h selects the external fmt); Boost.Asio
+# for funkhausd's event loop, its completion port (mingw-w64's default _WIN32_WINNT, Windows 10,
+# is what Asio wants); nlohmann-json; CLI11 for the programs' arguments.
+funkhaus_host_headers(spdlog::spdlog spdlog spdlog/spdlog.h)
+funkhaus_host_headers(Boost::headers boost boost/version.hpp)
+funkhaus_host_headers(nlohmann_json::nlohmann_json nlohmann nlohmann/json.hpp)
+funkhaus_host_headers(CLI11::CLI11 CLI CLI/CLI.hpp)
 
 # The media libraries, static, cross-built from Debian's source packages by
 # scripts/windows-deps.sh into a cache outside the clone; FUNKHAUS_WINDOWS_DEPS is the prefix it

@@ -112,5 +112,38 @@ TEST_F(Launcher, GarbageOnTheChannelIsAMalformedMessage) {
   EXPECT_EQ(events_.events, (std::vector<std::string>{"bad", "exit"}));
 }
 
+// How both launchers cut a worker's output into lines.
+TEST(OutputLines, CutsAtNewlinesDropsTheCarriageReturnOfCrLfAndCutsLongLines) {
+  OutputLines lines;
+  std::vector<std::string> seen;
+  auto keep = [&](const std::string& line) {
+    seen.push_back(line);
+    return true;
+  };
+  const std::string text = "one\ntwo\r\nthr";
+  EXPECT_TRUE(lines.feed(text.data(), text.size(), keep));
+  EXPECT_EQ(seen, (std::vector<std::string>{"one", "two"})) << "a partial line waits";
+  const std::string rest = "ee\r still\n";
+  EXPECT_TRUE(lines.feed(rest.data(), rest.size(), keep));
+  EXPECT_EQ(seen.back(), "three\r still") << "only a \\r right before \\n goes";
+  seen.clear();
+  const std::string long_line(OutputLines::kMaxLine + 10, 'x');
+  EXPECT_TRUE(lines.feed((long_line + "\n").data(), long_line.size() + 1, keep));
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].size(), OutputLines::kMaxLine);
+  EXPECT_EQ(seen[1].size(), 10u);
+}
+
+TEST(OutputLines, StopsWhenTheReceiverSaysSo) {
+  OutputLines lines;
+  int calls = 0;
+  const std::string text = "a\nb\nc\n";
+  EXPECT_FALSE(lines.feed(text.data(), text.size(), [&](const std::string&) {
+    ++calls;
+    return false;
+  }));
+  EXPECT_EQ(calls, 1);
+}
+
 }  // namespace
 }  // namespace funkhaus::supervisor

@@ -32,9 +32,8 @@ std::string binDirectory() {
   return self.substr(0, self.find_last_of('\\'));
 }
 
-// Runs funkhausd.exe with `args`; its exit code, -1 if it did not end within 60 s.
-int funkhausd(const std::string& args) {
-  std::string command = "\"" + binDirectory() + "\\funkhausd.exe\" " + args;
+// Runs `command` (a whole command line); its exit code, -1 if it did not end within 120 s.
+int runProgram(std::string command) {
   STARTUPINFOA startup{};
   startup.cb = sizeof startup;
   PROCESS_INFORMATION info{};
@@ -42,10 +41,15 @@ int funkhausd(const std::string& args) {
                       &startup, &info))
     return -2;
   UniqueHandle process(info.hProcess), thread(info.hThread);
-  if (WaitForSingleObject(process.get(), 60'000) != WAIT_OBJECT_0) return -1;
+  if (WaitForSingleObject(process.get(), 120'000) != WAIT_OBJECT_0) return -1;
   DWORD code = 0;
   GetExitCodeProcess(process.get(), &code);
   return static_cast<int>(code);
+}
+
+// Runs funkhausd.exe with `args`.
+int funkhausd(const std::string& args) {
+  return runProgram("\"" + binDirectory() + "\\funkhausd.exe\" " + args);
 }
 
 // The children of process `parent`: their .exe name -> pid.
@@ -214,35 +218,14 @@ TEST(FunkhausInstaller, SilentInstallStartsTheServiceAndSilentUninstallLeavesNot
     std::string uninstaller;
     ~Removal() {
       if (GetFileAttributesA(uninstaller.c_str()) == INVALID_FILE_ATTRIBUTES) return;
-      std::string command = "\"" + uninstaller + "\" /S";
-      STARTUPINFOA startup{};
-      startup.cb = sizeof startup;
-      PROCESS_INFORMATION info{};
-      if (CreateProcessA(nullptr, command.data(), nullptr, nullptr, FALSE, 0, nullptr, nullptr,
-                         &startup, &info)) {
-        CloseHandle(info.hThread);
-        CloseHandle(info.hProcess);
+      if (runProgram("\"" + uninstaller + "\" /S") == 0)
         waitFor([&] { return GetFileAttributesA(uninstaller.c_str()) == INVALID_FILE_ATTRIBUTES; },
                 60s);
-      }
     }
   } removal{dir + "\\Uninstall.exe"};
 
   const auto start = std::chrono::steady_clock::now();
-  auto run = [](std::string command) {
-    STARTUPINFOA startup{};
-    startup.cb = sizeof startup;
-    PROCESS_INFORMATION info{};
-    if (!CreateProcessA(nullptr, command.data(), nullptr, nullptr, FALSE, 0, nullptr, nullptr,
-                        &startup, &info))
-      return -2;
-    UniqueHandle process(info.hProcess), thread(info.hThread);
-    if (WaitForSingleObject(process.get(), 120'000) != WAIT_OBJECT_0) return -1;
-    DWORD code = 0;
-    GetExitCodeProcess(process.get(), &code);
-    return static_cast<int>(code);
-  };
-  ASSERT_EQ(run("\"" + installer + "\" /S"), 0);
+  ASSERT_EQ(runProgram("\"" + installer + "\" /S"), 0);
   const double installed_ms = msSince(start);
   for (const char* exe : {"funkhausd.exe", "funkhaus-capture.exe", "funkhaus-encode.exe"})
     EXPECT_NE(GetFileAttributesA((dir + "\\bin\\" + exe).c_str()), INVALID_FILE_ATTRIBUTES) << exe;
@@ -260,7 +243,7 @@ TEST(FunkhausInstaller, SilentInstallStartsTheServiceAndSilentUninstallLeavesNot
 
   // The uninstaller runs a copy of itself from %TEMP% and returns at once: wait for its work.
   const auto uninstalling = std::chrono::steady_clock::now();
-  ASSERT_EQ(run("\"" + removal.uninstaller + "\" /S"), 0);
+  ASSERT_EQ(runProgram("\"" + removal.uninstaller + "\" /S"), 0);
   EXPECT_TRUE(
       waitFor([&] { return GetFileAttributesA(dir.c_str()) == INVALID_FILE_ATTRIBUTES; }, 60s))
       << dir << " is still there";

@@ -25,8 +25,6 @@ namespace asio = boost::asio;
 using Descriptor = asio::posix::stream_descriptor;
 using namespace std::chrono_literals;
 
-constexpr size_t kMaxLine = 1024;
-
 class LinuxProcess final : public LaunchedProcess {
  public:
   LinuxProcess(asio::io_context& io, ChildProcess child, UniqueFd channel, UniqueFd output,
@@ -131,17 +129,11 @@ class LinuxProcess final : public LaunchedProcess {
     output_.async_read_some(asio::buffer(buffer_),
                             [this, alive = alive_](const boost::system::error_code& ec, size_t n) {
                               if (ec || !*alive) return;
-                              for (size_t i = 0; i < n; ++i) {
-                                const char c = buffer_[i];
-                                if (c == '\n' || line_.size() >= kMaxLine) {
-                                  events_.onOutputLine(line_);
-                                  if (!*alive) return;
-                                  line_.clear();
-                                  if (c == '\n') continue;
-                                }
-                                line_.push_back(c);
-                              }
-                              readOutput();
+                              const bool open = lines_.feed(buffer_.data(), n, [&](auto& line) {
+                                events_.onOutputLine(line);
+                                return *alive;
+                              });
+                              if (open) readOutput();
                             });
   }
 
@@ -152,7 +144,7 @@ class LinuxProcess final : public LaunchedProcess {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   Descriptor exit_, channel_, output_;
   std::array<char, 4096> buffer_{};
-  std::string line_;
+  OutputLines lines_;
 };
 
 class LinuxLauncher final : public ProcessLauncher {

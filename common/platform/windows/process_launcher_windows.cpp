@@ -41,7 +41,6 @@ namespace win = platform::windows;
 using platform::UniqueHandle;
 using namespace std::chrono_literals;
 
-constexpr size_t kMaxLine = 1024;
 // Both ways, as a SOCK_SEQPACKET socket on Linux buffers (208 KiB), rounded up.
 constexpr DWORD kChannelBuffer = 256 * 1024;
 constexpr DWORD kOutputBuffer = 64 * 1024;
@@ -216,18 +215,12 @@ class WindowsProcess final : public LaunchedProcess {
     output_.async_read_some(asio::buffer(output_buffer_),
                             [this, alive = alive_](const boost::system::error_code& ec, size_t n) {
                               if (ec || !*alive) return;
-                              for (size_t i = 0; i < n; ++i) {
-                                const char c = output_buffer_[i];
-                                if (c == '\r') continue;  // a Windows line ends in \r\n
-                                if (c == '\n' || line_.size() >= kMaxLine) {
-                                  events_.onOutputLine(line_);
-                                  if (!*alive) return;
-                                  line_.clear();
-                                  if (c == '\n') continue;
-                                }
-                                line_.push_back(c);
-                              }
-                              readOutput();
+                              const bool open =
+                                  lines_.feed(output_buffer_.data(), n, [&](auto& line) {
+                                    events_.onOutputLine(line);
+                                    return *alive;
+                                  });
+                              if (open) readOutput();
                             });
   }
 
@@ -244,7 +237,7 @@ class WindowsProcess final : public LaunchedProcess {
   std::optional<ExitStatus> exit_status_;
   // A member: the output handle is closed (its read cancelled) before this goes.
   std::array<char, 4096> output_buffer_{};
-  std::string line_;
+  OutputLines lines_;
 };
 
 // Environment names compare without case on Windows ("Path" is "PATH").

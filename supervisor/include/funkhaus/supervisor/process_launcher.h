@@ -54,6 +54,33 @@ class ProcessEvents {
   virtual void onExit(uint32_t id, const ExitStatus& status) = 0;
 };
 
+// A launched process's output cut into lines for ProcessEvents::onOutputLine: at '\n' (a '\r'
+// before it is dropped: Windows lines end in "\r\n"), and at kMaxLine bytes. Used by the
+// launchers on the event loop thread.
+class OutputLines {
+ public:
+  static constexpr size_t kMaxLine = 1024;
+  // Hands each line completed by `bytes` to `on_line`, which returns false to stop at once (the
+  // process object it belongs to is gone); then this returns false too.
+  template <typename OnLine>
+  bool feed(const char* bytes, size_t n, OnLine&& on_line) {
+    for (size_t i = 0; i < n; ++i) {
+      const char c = bytes[i];
+      if (c == '\n' && !line_.empty() && line_.back() == '\r') line_.pop_back();
+      if (c == '\n' || line_.size() >= kMaxLine) {
+        if (!on_line(line_)) return false;
+        line_.clear();
+        if (c == '\n') continue;
+      }
+      line_.push_back(c);
+    }
+    return true;
+  }
+
+ private:
+  std::string line_;  // the line so far
+};
+
 class LaunchedProcess {
  public:
   // A process still running is killed and reaped; its events are no longer delivered.
