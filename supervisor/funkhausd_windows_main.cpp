@@ -58,8 +58,11 @@ int main(int argc, char** argv) {
   }
 
   if (install) {
+    // Display names are unique too: another service's name goes into its own.
+    const std::string display =
+        name == "funkhaus" ? "funkhaus streaming host" : "funkhaus streaming host (" + name + ")";
     ServiceInstall what{name,
-                        "funkhaus streaming host",
+                        display,
                         programDirectory() + "\\funkhausd.exe",
                         {"--service", "--service-name", name}};
     if (!log_file.empty()) what.args.insert(what.args.end(), {"--log", log_file});

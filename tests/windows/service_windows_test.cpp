@@ -211,18 +211,21 @@ TEST(FunkhausInstaller, SilentInstallStartsTheServiceAndSilentUninstallLeavesNot
   const std::string dir = std::string(programs, n) + "\\funkhaus";
   ScHandle scm(OpenSCManagerW(nullptr, nullptr, SC_MANAGER_CONNECT));
   ASSERT_TRUE(scm);
-  ASSERT_FALSE(ScHandle(OpenServiceW(scm.get(), L"funkhaus", SERVICE_QUERY_STATUS)))
-      << "a funkhaus service is installed already";
-  // Uninstalled however the test ends (its uninstaller removes the service too).
+  // Uninstalled however the test ends (its uninstaller removes the service too), and first if a
+  // run that was killed left it installed in this Wine prefix.
   struct Removal {
     std::string uninstaller;
-    ~Removal() {
+    ~Removal() { uninstall(); }
+    void uninstall() const {
       if (GetFileAttributesA(uninstaller.c_str()) == INVALID_FILE_ATTRIBUTES) return;
       if (runProgram("\"" + uninstaller + "\" /S") == 0)
         waitFor([&] { return GetFileAttributesA(uninstaller.c_str()) == INVALID_FILE_ATTRIBUTES; },
                 60s);
     }
   } removal{dir + "\\Uninstall.exe"};
+  removal.uninstall();
+  ASSERT_FALSE(ScHandle(OpenServiceW(scm.get(), L"funkhaus", SERVICE_QUERY_STATUS)))
+      << "a funkhaus service is installed already, without an uninstaller";
 
   const auto start = std::chrono::steady_clock::now();
   ASSERT_EQ(runProgram("\"" + installer + "\" /S"), 0);

@@ -113,7 +113,10 @@ class WindowsProcess final : public LaunchedProcess {
       DWORD code = 0;
       GetExitCodeProcess(process_.get(), &code);
       exit_status_ = ExitStatus{false, static_cast<int>(code)};
-      if (!connected_) {
+      ULONG client = 0;  // it opened its channel, and our loop has not seen that yet
+      const bool opened =
+          connected_ || GetNamedPipeClientProcessId(channel_.native_handle(), &client);
+      if (!opened) {
         // It never opened its channel: nothing can come on it any more.
         boost::system::error_code ignored;
         channel_.close(ignored);

@@ -135,14 +135,27 @@ Result<void> installService(const ServiceInstall& install) {
       line.c_str(), nullptr, nullptr, nullptr, nullptr, nullptr));
   if (!service) return makeError("creating service {}: {}", install.name, win::lastErrorText());
   // funkhausd exits non-zero only when its restarts escalated past what it repairs itself:
-  // then the SCM starts it again, after 5 s.
+  // then the SCM starts it again, after 5 s (the failure count resets after a day). A service
+  // only half set up is deleted again.
   SC_ACTION restart{SC_ACTION_RESTART, 5000};
   SERVICE_FAILURE_ACTIONSW actions{};
   actions.dwResetPeriod = 24 * 3600;
   actions.cActions = 1;
   actions.lpsaActions = &restart;
-  if (!ChangeServiceConfig2W(service.get(), SERVICE_CONFIG_FAILURE_ACTIONS, &actions))
-    return makeError("service {}: restart on failure: {}", install.name, win::lastErrorText());
+  if (!ChangeServiceConfig2W(service.get(), SERVICE_CONFIG_FAILURE_ACTIONS, &actions)) {
+    const std::string why = win::lastErrorText();
+    DeleteService(service.get());
+    return makeError("service {}: restart on failure: {}", install.name, why);
+  }
+  // A STOPPED with a non-zero exit code is a failure too, not only a crash. Wine 8's service
+  // manager does not know this setting (ERROR_INVALID_LEVEL): there only a crash restarts it.
+  SERVICE_FAILURE_ACTIONS_FLAG on_exit_code{TRUE};
+  if (!ChangeServiceConfig2W(service.get(), SERVICE_CONFIG_FAILURE_ACTIONS_FLAG, &on_exit_code) &&
+      GetLastError() != ERROR_INVALID_LEVEL) {
+    const std::string why = win::lastErrorText();
+    DeleteService(service.get());
+    return makeError("service {}: restart after a failed exit: {}", install.name, why);
+  }
   return {};
 }
 
