@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "child_process.h"
 #include "funkhaus/abi/abi.h"
 #include "funkhaus/capture/barcode.h"
 #include "funkhaus/common/clock.h"
@@ -40,8 +41,7 @@ using test::Record;
 
 // A worker's program (funkhaus-encode.exe, funkhaus-capture.exe), beside this test in bin/.
 std::string program(const std::string& binary) {
-  char path[MAX_PATH];
-  const std::string self(path, GetModuleFileNameA(nullptr, path, MAX_PATH));
+  const std::string self = funkhaus::test::selfProgram();
   return self.substr(0, self.find_last_of('\\') + 1) + binary + ".exe";
 }
 

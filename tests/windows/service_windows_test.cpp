@@ -18,6 +18,7 @@
 #include <string>
 #include <thread>
 
+#include "child_process.h"
 #include "funkhaus/platform/handle.h"
 
 namespace funkhaus {
@@ -27,8 +28,7 @@ using namespace std::chrono_literals;
 using platform::UniqueHandle;
 
 std::string binDirectory() {
-  char path[MAX_PATH];
-  const std::string self(path, GetModuleFileNameA(nullptr, path, MAX_PATH));
+  const std::string self = test::selfProgram();
   return self.substr(0, self.find_last_of('\\'));
 }
 

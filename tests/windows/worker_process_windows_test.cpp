@@ -170,7 +170,7 @@ TEST_F(WorkerProcessWindows, AWorkerWhoseHeartbeatStopsIsKilledAndStartedAgain) 
 }
 
 // Started by hand, not by funkhausd: no channel named, and standalone runs not allowed.
-TEST(WorkerRuntimeWindows, WithoutFunkhausdItSaysWhereItLookedAndExitsBadConfig) {
+TEST(WorkerRuntimeWindows, WithoutFunkhausdItExitsBadConfig) {
   SetEnvironmentVariableA(platform::kChannelPipeVariable, nullptr);
   test::Child worker = test::spawnSelf("runtime-worker", {"beat"});
   EXPECT_EQ(test::exitCodeOf(worker), abi::kExitBadConfig);

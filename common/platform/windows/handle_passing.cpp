@@ -29,10 +29,6 @@ struct PassedHeader {
 constexpr uint32_t kPassedMagic = 0x50484846;  // "FHHP"
 static_assert(sizeof(PassedHeader) == kPipeMessageHeader, "the header as the header says");
 
-// The peer hung up: it closed its end (BROKEN_PIPE), or the server end was disconnected from
-// its client (PIPE_NOT_CONNECTED). Either reads as closed(), as a hang-up does on Linux.
-bool hungUp(DWORD error) { return error == ERROR_BROKEN_PIPE || error == ERROR_PIPE_NOT_CONNECTED; }
-
 // The process at the other end of `pipe` (client or server end, whichever we are not).
 Result<DWORD> peerOf(HANDLE pipe) {
   DWORD flags = 0;
@@ -52,10 +48,6 @@ void closeInPeer(HANDLE process, const PassedHeader& header) {
                     nullptr, nullptr, 0, FALSE, DUPLICATE_CLOSE_SOURCE);
 }
 
-// Bytes either way that a pipe of messageChannelPair() buffers before a write waits for the
-// reader: as much as a SOCK_SEQPACKET socket takes on Linux by default (208 KiB), rounded up.
-constexpr DWORD kChannelPipeBuffer = 256 * 1024;
-
 }  // namespace
 
 Result<bool> waitReadable(NativeHandle pipe, int timeout_ms) {
@@ -63,7 +55,7 @@ Result<bool> waitReadable(NativeHandle pipe, int timeout_ms) {
   for (DWORD pause = 0;; pause = pause == 0 ? 1 : std::min<DWORD>(pause * 2, 4)) {
     DWORD available = 0;
     if (!PeekNamedPipe(pipe, nullptr, 0, nullptr, &available, nullptr)) {
-      if (hungUp(GetLastError())) return true;  // the hang-up reads as closed()
+      if (windows::pipeHungUp(GetLastError())) return true;  // the hang-up reads as closed()
       return makeError("{}", windows::lastErrorText());
     }
     if (available > 0) return true;  // every message holds at least its PassedHeader
@@ -87,11 +79,7 @@ Result<UniqueHandle> openMessageChannel(const std::string& name) {
 Result<std::pair<UniqueHandle, UniqueHandle>> messageChannelPair() {
   auto name = windows::uniquePipeName("channel");
   if (!name) return makeError("message channel: {}", name.error().message);
-  // One instance, and the first of its name: nobody can have made it before us or add another.
-  UniqueHandle server(CreateNamedPipeW(
-      windows::widen(*name).c_str(), PIPE_ACCESS_DUPLEX | FILE_FLAG_FIRST_PIPE_INSTANCE,
-      PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS, 1,
-      kChannelPipeBuffer, kChannelPipeBuffer, 0, nullptr));
+  UniqueHandle server = windows::createChannelPipe(*name, false, nullptr);
   if (!server.valid())
     return makeError("message channel: CreateNamedPipe: {}", windows::lastErrorText());
   auto client = openMessageChannel(*name);
@@ -153,7 +141,8 @@ Result<std::optional<ReceivedDatagram>> receiveWithHandles(NativeHandle pipe,
   if (blocking == Blocking::kDontWait) {
     DWORD available = 0;
     if (!PeekNamedPipe(pipe, nullptr, 0, nullptr, &available, nullptr)) {
-      if (hungUp(GetLastError())) return std::optional<ReceivedDatagram>(ReceivedDatagram{});
+      if (windows::pipeHungUp(GetLastError()))
+        return std::optional<ReceivedDatagram>(ReceivedDatagram{});
       return makeError("{}", windows::lastErrorText());
     }
     if (available == 0) return std::optional<ReceivedDatagram>();
@@ -163,7 +152,7 @@ Result<std::optional<ReceivedDatagram>> receiveWithHandles(NativeHandle pipe,
   bool more = false;
   if (!windows::readPipe(pipe, message, n)) {
     const DWORD err = GetLastError();
-    if (hungUp(err)) return std::optional<ReceivedDatagram>(ReceivedDatagram{});
+    if (windows::pipeHungUp(err)) return std::optional<ReceivedDatagram>(ReceivedDatagram{});
     if (err != ERROR_MORE_DATA) return makeError("{}", windows::errorText(err));
     more = true;  // the rest of this message is dropped, as a datagram socket does
     std::byte scratch[4096];

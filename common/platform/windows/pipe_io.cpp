@@ -56,6 +56,16 @@ std::wstring widen(const std::string& text) {
   return wide;
 }
 
+UniqueHandle createChannelPipe(const std::string& name, bool overlapped,
+                               SECURITY_ATTRIBUTES* security) {
+  constexpr DWORD kBuffer = 256 * 1024;
+  return UniqueHandle(CreateNamedPipeW(
+      widen(name).c_str(),
+      PIPE_ACCESS_DUPLEX | FILE_FLAG_FIRST_PIPE_INSTANCE | (overlapped ? FILE_FLAG_OVERLAPPED : 0),
+      PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS, 1,
+      kBuffer, kBuffer, 0, security));
+}
+
 bool readPipe(HANDLE pipe, std::span<std::byte> bytes, DWORD& done) {
   return transfer(pipe, done, [&](OVERLAPPED* o) {
     return ReadFile(pipe, bytes.data(), static_cast<DWORD>(bytes.size()), nullptr, o) != 0;

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "funkhaus/common/result.h"
+#include "funkhaus/platform/handle.h"
 
 namespace funkhaus::platform::windows {
 
@@ -18,6 +19,20 @@ Result<std::string> uniquePipeName(const char* what);
 
 // UTF-8 to the UTF-16 of the wide Win32 calls (invalid sequences become U+FFFD).
 std::wstring widen(const std::string& text);
+
+// The peer hung up: it closed its end (BROKEN_PIPE), or the server end was disconnected from
+// its client (PIPE_NOT_CONNECTED). Either reads as a hang-up, as a closed socket does on Linux.
+inline bool pipeHungUp(DWORD error) {
+  return error == ERROR_BROKEN_PIPE || error == ERROR_PIPE_NOT_CONNECTED;
+}
+
+// The server end of a message channel's pipe `name`: message mode, one instance and the first of
+// its name (nobody can have made it before us or add another), local clients only, buffering
+// either way as much as a SOCK_SEQPACKET socket takes on Linux by default (208 KiB, rounded up
+// to 256 KiB). `overlapped` for an event loop's completion port; `security` nullptr: the
+// default DACL. Invalid on failure (GetLastError() says why).
+UniqueHandle createChannelPipe(const std::string& name, bool overlapped,
+                               SECURITY_ATTRIBUTES* security);
 
 // One ReadFile or WriteFile of `bytes` on `pipe`, waited for if it pends (an overlapped handle).
 // The completion never reaches an I/O completion port the handle is bound to (an event loop's):

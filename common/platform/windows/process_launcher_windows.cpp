@@ -41,8 +41,6 @@ namespace win = platform::windows;
 using platform::UniqueHandle;
 using namespace std::chrono_literals;
 
-// Both ways, as a SOCK_SEQPACKET socket on Linux buffers (208 KiB), rounded up.
-constexpr DWORD kChannelBuffer = 256 * 1024;
 constexpr DWORD kOutputBuffer = 64 * 1024;
 // After the worker's exit, how long its channel may stay open (a process it started could hold
 // the client end): then the exit is reported anyway.
@@ -51,8 +49,7 @@ constexpr auto kChannelAfterExit = 1s;
 constexpr UINT kKilledExit = abi::kExitFailure;
 
 bool hungUp(const boost::system::error_code& ec) {
-  return ec == asio::error::eof || ec == asio::error::broken_pipe ||
-         ec.value() == ERROR_BROKEN_PIPE || ec.value() == ERROR_PIPE_NOT_CONNECTED;
+  return ec == asio::error::eof || win::pipeHungUp(static_cast<DWORD>(ec.value()));
 }
 
 class WindowsProcess final : public LaunchedProcess {
@@ -146,22 +143,16 @@ class WindowsProcess final : public LaunchedProcess {
   }
 
   void connectChannel() {
-    asio::windows::overlapped_ptr op(
-        io_, [this, alive = alive_](const boost::system::error_code& ec, size_t) {
-          if (!*alive || !channel_.is_open()) return;
-          if (ec && ec.value() != ERROR_PIPE_CONNECTED) return closeChannel(ec);
-          ULONG client = 0;
-          if (!GetNamedPipeClientProcessId(channel_.native_handle(), &client) || client != id_) {
-            boost::system::error_code ignored;
-            channel_.close(ignored);
-            events_.onBadMessage(
-                fmt::format("process {} opened the channel of worker {}", client, id_));
-            if (*alive) finish();
-            return;
-          }
-          connected_ = true;
-          readChannel();
-        });
+    asio::windows::overlapped_ptr op(io_, [this, alive = alive_](
+                                              const boost::system::error_code& ec, size_t) {
+      if (!*alive || !channel_.is_open()) return;
+      if (ec && ec.value() != ERROR_PIPE_CONNECTED) return closeChannel(ec);
+      ULONG client = 0;
+      if (!GetNamedPipeClientProcessId(channel_.native_handle(), &client) || client != id_)
+        return badMessage(fmt::format("process {} opened the channel of worker {}", client, id_));
+      connected_ = true;
+      readChannel();
+    });
     // Pending, or (rarely) done at once: either way its completion packet comes.
     const DWORD error = ConnectNamedPipe(channel_.native_handle(), op.get()) ? 0 : GetLastError();
     if (error == 0 || error == ERROR_IO_PENDING) {
@@ -172,21 +163,26 @@ class WindowsProcess final : public LaunchedProcess {
         boost::system::error_code(static_cast<int>(error), asio::error::get_system_category()), 0);
   }
 
+  // A pipe message as read (handle header and datagram), and the datagram taken out of it; owned
+  // by the reads in flight too (the kernel writes into `message` until a cancelled read ends).
+  struct ReadBuffers {
+    std::vector<std::byte> message =
+        std::vector<std::byte>(platform::kPipeMessageHeader + abi::kMaxTextMessageSize + 1);
+    std::vector<std::byte> datagram = std::vector<std::byte>(abi::kMaxTextMessageSize + 1);
+  };
+
   void readChannel() {
-    auto buffer = std::make_shared<std::vector<std::byte>>(platform::kPipeMessageHeader +
-                                                           abi::kMaxTextMessageSize + 1);
     channel_.async_read_some(
-        asio::buffer(*buffer),
-        [this, alive = alive_, buffer](const boost::system::error_code& ec, size_t n) {
+        asio::buffer(read_->message),
+        [this, alive = alive_, read = read_](const boost::system::error_code& ec, size_t n) {
           if (!*alive || !channel_.is_open()) return;
           const bool more = ec.value() == ERROR_MORE_DATA;
           if (ec && !more) return closeChannel(ec);
-          std::vector<std::byte> bytes(abi::kMaxTextMessageSize + 1);
           // A worker cannot hand handles to funkhausd: a message that claims some is refused.
-          auto datagram =
-              platform::decodePipeMessage(std::span(buffer->data(), n), more, bytes, false);
+          auto datagram = platform::decodePipeMessage(std::span(read->message.data(), n), more,
+                                                      read->datagram, false);
           if (!datagram) return badMessage(datagram.error().message);
-          auto message = messageFromDatagram(std::move(*datagram), bytes);
+          auto message = messageFromDatagram(std::move(*datagram), read->datagram);
           if (!message) return badMessage(message.error().message);
           events_.onMessage(std::move(*message));
           if (*alive && channel_.is_open()) readChannel();
@@ -235,6 +231,7 @@ class WindowsProcess final : public LaunchedProcess {
   asio::windows::object_handle exit_;
   asio::windows::stream_handle channel_, output_;
   asio::steady_timer after_exit_;
+  std::shared_ptr<ReadBuffers> read_ = std::make_shared<ReadBuffers>();
   bool connected_ = false;
   bool finished_ = false;
   std::optional<ExitStatus> exit_status_;
@@ -295,7 +292,7 @@ class WindowsLauncher final : public ProcessLauncher {
       return makeError("worker binary {} is not there: {}", spec.path, win::lastErrorText());
     if (auto job = ensureJob(); !job) return job.error();
 
-    UniqueHandle token;  // invalid: funkhausd's own user
+    UniqueHandle token;
     if (spec.credentials) {
       HANDLE t = nullptr;
       if (!WTSQueryUserToken(spec.credentials->session_id, &t))
@@ -303,18 +300,16 @@ class WindowsLauncher final : public ProcessLauncher {
                          win::lastErrorText());
       token.reset(t);
     }
+    const HANDLE user = token.valid() ? token.get() : nullptr;  // nullptr: funkhausd's own user
 
     // The channel: the worker opens it by name, so the handles sent on it go to the worker.
     auto channel_name = win::uniquePipeName("worker");
     if (!channel_name) return channel_name.error();
-    auto security = channelSecurity(token.valid() ? token.get() : nullptr);
+    auto security = channelSecurity(user);
     if (!security) return security.error();
     SECURITY_ATTRIBUTES channel_sa{sizeof(SECURITY_ATTRIBUTES), security->get(), FALSE};
-    UniqueHandle channel(CreateNamedPipeW(
-        win::widen(*channel_name).c_str(),
-        PIPE_ACCESS_DUPLEX | FILE_FLAG_FIRST_PIPE_INSTANCE | FILE_FLAG_OVERLAPPED,
-        PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS, 1,
-        kChannelBuffer, kChannelBuffer, 0, security->get() ? &channel_sa : nullptr));
+    UniqueHandle channel =
+        win::createChannelPipe(*channel_name, true, security->get() ? &channel_sa : nullptr);
     if (!channel.valid()) return makeError("the worker's channel: {}", win::lastErrorText());
 
     // Its stdout and stderr: a pipe whose client end it inherits, the one handle it does.
@@ -333,8 +328,7 @@ class WindowsLauncher final : public ProcessLauncher {
       return makeError("the worker's output pipe: {}", win::lastErrorText());
 
     Environment environment;
-    if (auto base = baseEnvironment(token.valid() ? token.get() : nullptr, environment); !base)
-      return base.error();
+    if (auto base = baseEnvironment(user, environment); !base) return base.error();
     for (const auto& [name, value] : spec.environment)
       environment[win::widen(name)] = win::widen(value);
     environment[win::widen(platform::kChannelPipeVariable)] = win::widen(*channel_name);
@@ -366,9 +360,9 @@ class WindowsLauncher final : public ProcessLauncher {
                         EXTENDED_STARTUPINFO_PRESENT | CREATE_NO_WINDOW;
     PROCESS_INFORMATION info{};
     const BOOL created =
-        token.valid()
-            ? CreateProcessAsUserW(token.get(), path.c_str(), command.data(), nullptr, nullptr,
-                                   TRUE, flags, block.data(), nullptr, &startup.StartupInfo, &info)
+        user != nullptr
+            ? CreateProcessAsUserW(user, path.c_str(), command.data(), nullptr, nullptr, TRUE,
+                                   flags, block.data(), nullptr, &startup.StartupInfo, &info)
             : CreateProcessW(path.c_str(), command.data(), nullptr, nullptr, TRUE, flags,
                              block.data(), nullptr, &startup.StartupInfo, &info);
     const std::string why = created ? std::string() : win::lastErrorText();
