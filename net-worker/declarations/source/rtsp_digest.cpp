@@ -1,9 +1,7 @@
+// The RTSP Digest hashes on md5Hex (md5_openssl.cpp on Linux, md5_windows.cpp on Windows).
 #include "funkhaus/net/rtsp_digest.h"
 
-#include <openssl/evp.h>
-
 #include <cstdint>
-#include <stdexcept>
 
 namespace funkhaus::net {
 
@@ -15,14 +13,6 @@ std::string lowerHex(const uint8_t* data, size_t n) {
     out[2 * i + 1] = kDigits[data[i] & 15];
   }
   return out;
-}
-
-std::string md5Hex(std::string_view text) {
-  uint8_t digest[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  if (EVP_Digest(text.data(), text.size(), digest, &n, EVP_md5(), nullptr) != 1)
-    throw std::runtime_error("OpenSSL has no MD5");
-  return lowerHex(digest, n);
 }
 
 std::string digestHa1(std::string_view user, std::string_view realm, std::string_view password) {
