@@ -522,29 +522,6 @@ void checkNamedWorkersEnabled(TableReader& top, const Config& config, const toml
 
 }  // namespace
 
-uint32_t audioStreams(uint32_t channels) {
-  switch (channels) {
-    case 6:
-      return 4;  // 2 coupled + 2 mono
-    case 8:
-      return 5;  // 3 coupled + 2 mono
-    default:
-      return 1;
-  }
-}
-uint32_t audioMinBitrate(uint32_t channels) { return 6'000 * audioStreams(channels); }
-uint32_t audioMaxBitrate(uint32_t channels) { return 510'000 * audioStreams(channels); }
-uint32_t audioDefaultBitrate(uint32_t channels) {
-  switch (channels) {
-    case 6:
-      return 256'000;
-    case 8:
-      return 450'000;
-    default:
-      return 96'000;
-  }
-}
-
 void resolveDefaults(Config& config, const std::string& worker_dir) {
   auto pickWorkers = [&] {
     // The table's order; a worker that is only there when available joins if it is.

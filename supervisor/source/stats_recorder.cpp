@@ -98,15 +98,6 @@ double rounded(double v) { return std::round(v * 1000.0) / 1000.0; }
 
 }  // namespace
 
-bool validStatsId(std::string_view id) {
-  if (id.empty() || id.size() > 64 || id == "." || id == "..") return false;
-  for (const char c : id)
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-          c == '_' || c == '-'))
-      return false;
-  return true;
-}
-
 std::string statsId(int64_t unix_ms, std::string_view name) {
   const time_t seconds = static_cast<time_t>(unix_ms / 1000);
   tm utc{};

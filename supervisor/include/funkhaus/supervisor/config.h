@@ -133,10 +133,28 @@ struct AudioConfig {
 // Opus streams for a channel count (stereo: 1; 5.1: 4; 7.1: 5), and the bitrate bounds and
 // default that follow from them (6 to 510 kbit/s per stream; 96 kbit/s stereo, 256 kbit/s 5.1,
 // 450 kbit/s 7.1).
-uint32_t audioStreams(uint32_t channels);
-uint32_t audioMinBitrate(uint32_t channels);
-uint32_t audioMaxBitrate(uint32_t channels);
-uint32_t audioDefaultBitrate(uint32_t channels);
+inline uint32_t audioStreams(uint32_t channels) {
+  switch (channels) {
+    case 6:
+      return 4;  // 2 coupled + 2 mono
+    case 8:
+      return 5;  // 3 coupled + 2 mono
+    default:
+      return 1;
+  }
+}
+inline uint32_t audioMinBitrate(uint32_t channels) { return 6'000 * audioStreams(channels); }
+inline uint32_t audioMaxBitrate(uint32_t channels) { return 510'000 * audioStreams(channels); }
+inline uint32_t audioDefaultBitrate(uint32_t channels) {
+  switch (channels) {
+    case 6:
+      return 256'000;
+    case 8:
+      return 450'000;
+    default:
+      return 96'000;
+  }
+}
 // The bitrate funkhaus-audio gets: the configured one, or the default for the channels.
 inline uint32_t audioBitrate(const AudioConfig& a) {
   return a.bitrate != 0 ? a.bitrate : audioDefaultBitrate(a.channels);

@@ -26,7 +26,14 @@ inline constexpr size_t kMaxStatsSamples = 10'800;
 inline constexpr std::string_view kStatsFormat = "funkhaus-stats/1";
 
 // ^[A-Za-z0-9._-]+$, 1 to 64 characters, not "." or "..": checked before any path is built.
-bool validStatsId(std::string_view id);
+inline bool validStatsId(std::string_view id) {
+  if (id.empty() || id.size() > 64 || id == "." || id == "..") return false;
+  for (const char c : id)
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+          c == '_' || c == '-'))
+      return false;
+  return true;
+}
 // A capture's id from its start time (UTC) and name: YYYYMMDD-HHMMSS[-name, other characters
 // as '-'], at most 64 characters.
 std::string statsId(int64_t unix_ms, std::string_view name);

@@ -11,13 +11,9 @@
 #include "funkhaus/supervisor/session_plan.h"
 #include "funkhaus/supervisor/sound_server.h"
 #include "funkhaus/supervisor/worker_process.h"
+#include "funkhaus/supervisor/worker_status.h"
 
 namespace funkhaus::supervisor {
-
-// name, pid, state, restarts, uptime, last exit, failure, heartbeat age, status-page counters,
-// fps, capture -> output latency and the stage's own time (stage_p50_ms/stage_p99_ms: null when
-// not measured).
-nlohmann::json workerStatusJson(const WorkerProcess& worker, TimePoint now);
 
 // The rings of `plan` by name: slots and counters (frame rings), bytes and records (packet).
 nlohmann::json ringsStatusJson(const SessionPlan& plan);
