@@ -1,10 +1,5 @@
 // funkhausctl: shows funkhausd's sessions and workers and restarts, stops or starts one; pairs
 // Moonlight clients with the host (GameStream, through funkhaus-web), lists and unpairs them.
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <termios.h>
-#include <unistd.h>
-
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -13,11 +8,10 @@
 #include <string>
 #include <thread>
 
-#include "funkhaus/common/unique_fd.h"
+#include "funkhaus/supervisor/control_client.h"
 #include "funkhaus/supervisor/control_protocol.h"
 #include "funkhaus/supervisor/latency_split.h"
 #include "funkhaus/supervisor/stats_view.h"
-#include "funkhaus/supervisor/supervisor.h"
 #include "funkhaus/supervisor/worker_table.h"
 
 namespace {
@@ -26,28 +20,8 @@ using namespace funkhaus;
 using namespace funkhaus::supervisor;
 
 // Sends one request and returns the reply line.
-Result<std::string> call(const std::string& path, const ControlRequest& request) {
-  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) return makeError("socket path too long: {}", path);
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-    return makeError("cannot reach funkhausd at {}: {} (is it running?)", path,
-                     std::strerror(errno));
-  const std::string line = encodeControlRequest(request) + "\n";
-  if (write(fd.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()))
-    return makeError("writing to {}: {}", path, std::strerror(errno));
-  std::string reply;
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = read(fd.get(), buf, sizeof buf);
-    if (n < 0) return makeError("reading from {}: {}", path, std::strerror(errno));
-    if (n == 0) break;
-    reply.append(buf, static_cast<size_t>(n));
-  }
-  if (reply.empty()) return makeError("funkhausd closed the connection without a reply");
-  return reply;
+Result<std::string> call(const std::string& address, const ControlRequest& request) {
+  return callControl(address, encodeControlRequest(request));
 }
 
 // Text from funkhausd may come from a worker, and a client name from the network: no control
@@ -261,32 +235,12 @@ void printForwarded(const ControlRequest& request, const nlohmann::json& j) {
 
 // The console password: from the terminal without echo, asked twice, or one line of stdin.
 Result<std::string> readConsolePassword(bool from_stdin) {
-  auto line = [](const char* prompt, bool hide) -> Result<std::string> {
-    termios saved{};
-    const bool tty = hide && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
-    if (tty) {
-      std::fprintf(stderr, "%s", prompt);
-      termios quiet = saved;
-      quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-      tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
-    }
-    std::string text;
-    int c = 0;
-    while ((c = std::getchar()) != EOF && c != '\n') text.push_back(static_cast<char>(c));
-    if (tty) {
-      tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
-      std::fprintf(stderr, "\n");
-    }
-    if (!text.empty() && text.back() == '\r') text.pop_back();
-    if (c == EOF && text.empty()) return makeError("no password given");
-    return text;
-  };
-  if (from_stdin) return line("", false);
-  if (!isatty(STDIN_FILENO))
+  if (from_stdin) return readInputLine("", false);
+  if (!inputIsTerminal())
     return makeError("standard input is not a terminal: use console-password --stdin");
-  auto first = line("New console password: ", true);
+  auto first = readInputLine("New console password: ", true);
   if (!first) return first;
-  auto second = line("Again: ", true);
+  auto second = readInputLine("Again: ", true);
   if (!second) return second;
   if (*first != *second) return makeError("the two passwords differ: nothing changed");
   return first;
@@ -403,9 +357,7 @@ int main(int argc, char** argv) {
   CLI::App app{"funkhausctl: show and steer funkhausd's workers"};
   app.require_subcommand(1);
   std::string socket_path;
-  app.add_option("--socket", socket_path,
-                 "Control socket (default: /run/funkhaus/control.sock if it exists, else "
-                 "$XDG_RUNTIME_DIR/funkhaus/control.sock of a user-mode funkhausd)");
+  app.add_option("--socket", socket_path, controlAddressHelp());
   bool json = false;
   auto* status = app.add_subcommand("status", "Sessions and workers");
   status->add_flag("--json", json, "One JSON object instead of a table");
@@ -465,14 +417,7 @@ int main(int argc, char** argv) {
   logs->add_flag("--json", as_json, "The reply as JSON");
   CLI11_PARSE(app, argc, argv);
 
-  if (socket_path.empty()) {
-    // The system funkhausd's socket if there is one, else this user's funkhausd.
-    const std::string system_socket = defaultControlSocket(RunMode::kSystem);
-    const std::string user_socket = defaultControlSocket(RunMode::kUser);
-    socket_path = access(system_socket.c_str(), F_OK) == 0 || access(user_socket.c_str(), F_OK) != 0
-                      ? system_socket
-                      : user_socket;
-  }
+  if (socket_path.empty()) socket_path = defaultControlAddress();
   ControlRequest request;
   request.worker = worker;
   if (*stats || *logs) {

@@ -1,15 +1,17 @@
-// ControlServer: funkhausd's control socket — one JSON request line per connection, parsed and
-// checked (control_protocol.h), SO_PEERCRED authorisation for anything that changes something
-// (root, funkhausd's own user, members of the control group), a 2 s limit for a client to
-// send its line. The Handler answers. funkhausd's event loop thread.
+// ControlServer: funkhausd's control socket (Linux) or named pipe (Windows) — one JSON request
+// line per connection, parsed and checked (control_protocol.h), a 2 s limit for a client to send
+// its line; the Handler answers. funkhausd's event loop thread. Who may change things: on Linux
+// root, funkhausd's own user and members of the control group (SO_PEERCRED, asked per request);
+// on Windows the pipe's DACL admits only SYSTEM, Administrators and the control group's members.
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 
-#include <boost/asio.hpp>
+#include <boost/asio/io_context.hpp>
 
 #include "funkhaus/common/result.h"
 #include "funkhaus/supervisor/config.h"
@@ -36,12 +38,17 @@ class ControlServer {
 
   ControlServer(boost::asio::io_context& io, Handler& handler);
   ~ControlServer();
+  ControlServer(const ControlServer&) = delete;
+  ControlServer& operator=(const ControlServer&) = delete;
 
-  // Listens on `path` (directory 0755 and socket 0666 in system mode, 0700/0600 in user mode).
-  Result<void> listen(const std::string& path, RunMode mode, const std::string& control_group);
-  // Who may change things besides root and funkhausd's user (a reload may change it).
+  // Listens on `address`. Linux: a socket path (directory 0755 and socket 0666 in system mode,
+  // 0700/0600 in user mode). Windows: a pipe name (\\.\pipe\NAME) that must not exist yet;
+  // `mode` is not used.
+  Result<void> listen(const std::string& address, RunMode mode, const std::string& control_group);
+  // Who may change things besides root and funkhausd's user (a reload may change it; on Windows
+  // the pipe's DACL is made at listen()).
   void setControlGroup(const std::string& group) { control_group_ = group; }
-  // Stops accepting and removes the socket file.
+  // Stops accepting (and removes the socket file).
   void close();
 
   static std::string errorReply(const std::string& message);
@@ -50,16 +57,19 @@ class ControlServer {
   // from its worker channel) through `handler`: the reply now or later through `respond`.
   static void dispatch(Handler& handler, const ControlRequest& request, uint32_t peer_uid,
                        const Respond& respond);
+  // Answers one request line of a client through `respond`: parsed, then, unless it is the
+  // status, let through by `authorize` (the asking user's id, or why they may not ask it).
+  static void answer(Handler& handler, const std::string& line,
+                     const std::function<Result<uint32_t>(const ControlRequest&)>& authorize,
+                     const Respond& respond);
 
  private:
-  void accept();
-  void serve(std::shared_ptr<boost::asio::local::stream_protocol::socket> socket);
-  bool authorized(uint32_t uid) const;
+  // The platform's listening end (common/platform/{linux,windows}/control_server_*.cpp).
+  struct Listener;
 
   boost::asio::io_context& io_;
   Handler& handler_;
-  boost::asio::local::stream_protocol::acceptor acceptor_;
-  std::string path_;
+  std::unique_ptr<Listener> listener_;
   std::string control_group_;
 };
 
