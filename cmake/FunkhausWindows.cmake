@@ -77,9 +77,13 @@ endif()
 
 set(CMAKE_RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
 
+# mingw's localtime_r and gmtime_r (POSIX's thread-safe time functions) for the portable sources.
+add_compile_definitions(_POSIX_THREAD_SAFE_FUNCTIONS=200112L)
+
 add_subdirectory(shm-abi)
 add_subdirectory(common)
 add_subdirectory(supervisor)
+add_subdirectory(net-worker)  # its declarations only (the RTSP Digest hashes funkhausd makes)
 # The installer's file name (packaging/windows; its test in tests/windows finds it).
 set(FUNKHAUS_INSTALLER_NAME funkhaus-${PROJECT_VERSION}-windows-x64)
 if(FUNKHAUS_WINDOWS_MEDIA)

@@ -50,6 +50,19 @@ int main(int argc, char** argv) {
   app.add_option("--height", host.height, "capture height (default 720)")
       ->check(CLI::Range(64, 4320));
   app.add_option("--fps", host.fps, "frames per second (default 60)")->check(CLI::Range(1, 240));
+  app.add_option("--control-pipe", host.control_pipe,
+                 std::string("funkhausctl's named pipe (default ") + kWindowsControlPipe + ")")
+      ->check(
+          [](const std::string& pipe) -> std::string {
+            const std::string prefix = R"(\\.\pipe\)";
+            if (pipe.rfind(prefix, 0) != 0 || pipe.size() == prefix.size() || pipe.size() > 256)
+              return "a pipe name: \\\\.\\pipe\\NAME, at most 256 characters";
+            return "";
+          },
+          "PIPE");
+  app.add_option("--control-group", host.control_group,
+                 "local group whose members may use funkhausctl besides Administrators (default "
+                 "funkhaus)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -68,6 +81,11 @@ int main(int argc, char** argv) {
     if (!log_file.empty()) what.args.insert(what.args.end(), {"--log", log_file});
     if (host.worker_dir != programDirectory())
       what.args.insert(what.args.end(), {"--worker-dir", host.worker_dir});
+    const WindowsHostOptions defaults;
+    if (host.control_pipe != defaults.control_pipe)
+      what.args.insert(what.args.end(), {"--control-pipe", host.control_pipe});
+    if (host.control_group != defaults.control_group)
+      what.args.insert(what.args.end(), {"--control-group", host.control_group});
     for (auto [flag, value] : {std::pair{"--width", host.width}, std::pair{"--height", host.height},
                                std::pair{"--fps", host.fps}})
       what.args.insert(what.args.end(), {flag, std::to_string(value)});

@@ -2,15 +2,19 @@
 #include <utility>
 // Asio before windows.h (winsock2.h first).
 #include <boost/asio.hpp>
-// Then windows.h.
+// Then windows.h, and wtsapi32.h after it.
 #include <windows.h>
+
+#include <wtsapi32.h>
 
 #include "funkhaus/supervisor/windows_host.h"
 
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "funkhaus/common/frame_ring.h"
 #include "funkhaus/common/packet_ring.h"
+#include "funkhaus/supervisor/worker_status.h"
 
 namespace funkhaus::supervisor {
 namespace {
@@ -30,6 +34,23 @@ const WorkerSpec kEncodeRow{.name = "encode",
                             .kind = abi::WorkerKind::kEncode,
                             .commands = {abi::Command::kStop, abi::Command::kKeyframe,
                                          abi::Command::kSetBitrate, abi::Command::kSetFps}};
+
+// The user logged on in console session `session` ("" when nobody is).
+std::string sessionUser(DWORD session) {
+  wchar_t* name = nullptr;
+  DWORD bytes = 0;
+  if (!WTSQuerySessionInformationW(WTS_CURRENT_SERVER_HANDLE, session, WTSUserName, &name, &bytes))
+    return "";
+  std::string out;
+  const int n = WideCharToMultiByte(CP_UTF8, 0, name, -1, nullptr, 0, nullptr, nullptr);
+  if (n > 1) {
+    out.resize(static_cast<size_t>(n));
+    WideCharToMultiByte(CP_UTF8, 0, name, -1, out.data(), n, nullptr, nullptr);
+    out.pop_back();  // the terminating NUL
+  }
+  WTSFreeMemory(name);
+  return out;
+}
 
 }  // namespace
 
@@ -69,6 +90,13 @@ int WindowsHost::run(boost::asio::io_context& io, ServiceNotifier& notifier) {
       std::make_unique<WorkerProcess>(kCaptureRow, policy, timings, *launcher_, *clock_, delegate);
   encode_ =
       std::make_unique<WorkerProcess>(kEncodeRow, policy, timings, *launcher_, *clock_, delegate);
+  control_ = std::make_unique<ControlServer>(io, static_cast<ControlServer::Handler&>(*this));
+  if (auto listening =
+          control_->listen(options_.control_pipe, RunMode::kSystem, options_.control_group);
+      !listening) {
+    spdlog::error("funkhausd: {}", listening.error().message);
+    return 1;
+  }
   session_ = WTSGetActiveConsoleSessionId();
   spdlog::info("funkhausd: console session {}; {}x{} at {} fps, workers from {}", session_,
                options_.width, options_.height, options_.fps, options_.worker_dir);
@@ -78,6 +106,7 @@ int WindowsHost::run(boost::asio::io_context& io, ServiceNotifier& notifier) {
   tick();
   io.run();
   ticker_.reset();
+  control_.reset();
   encode_.reset();  // a worker still running is ended by its process object
   capture_.reset();
   launcher_.reset();  // its Job Object closes: nothing it started is left
@@ -178,5 +207,56 @@ void WindowsHost::onEscalate(WorkerProcess& worker) {
 }
 
 void WindowsHost::onChanged(WorkerProcess&) {}
+
+std::optional<std::string> WindowsHost::status(const ControlServer::Respond&) {
+  const TimePoint now = clock_->now();
+  nlohmann::json out = {{"ok", true},
+                        {"mode", "service"},
+                        {"pid", GetCurrentProcessId()},
+                        {"host_workers", nlohmann::json::array()},
+                        {"sessions", nlohmann::json::array()}};
+  if (session_ != kNoSession)
+    out["sessions"].push_back(
+        {{"id", std::to_string(session_)},
+         {"user", sessionUser(session_)},
+         {"uid", nullptr},  // Windows has none: the session's token is the user
+         {"type", "console"},
+         {"class", "user"},
+         {"workers", {workerStatusJson(*capture_, now), workerStatusJson(*encode_, now)}}});
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::optional<std::string> WindowsHost::change(const ControlRequest& request, uint32_t,
+                                               const ControlServer::Respond&) {
+  using Kind = ControlRequest::Kind;
+  if (request.kind != Kind::kRestart && request.kind != Kind::kStop && request.kind != Kind::kStart)
+    return ControlServer::errorReply(
+        "funkhausd on Windows answers status, restart, stop and start only so far");
+  WorkerProcess* w = request.worker == capture_->name()  ? capture_.get()
+                     : request.worker == encode_->name() ? encode_.get()
+                                                         : nullptr;
+  if (w == nullptr)
+    return ControlServer::errorReply(
+        fmt::format("no worker '{}' in this session or on this host", request.worker));
+  if (stopping_) return ControlServer::errorReply("funkhausd is stopping");
+  switch (request.kind) {
+    case Kind::kRestart:
+      spdlog::info("{}: restart requested", w->name());
+      w->restart();
+      break;
+    case Kind::kStop:
+      spdlog::info("{}: stop requested", w->name());
+      w->stop();
+      break;
+    default:  // kStart
+      if (w->running())
+        return ControlServer::errorReply(fmt::format("{} is already running", w->name()));
+      if (session_ == kNoSession) return ControlServer::errorReply("no session at the console");
+      spdlog::info("{}: start requested", w->name());
+      w->start();
+      break;
+  }
+  return ControlServer::okReply();
+}
 
 }  // namespace funkhaus::supervisor

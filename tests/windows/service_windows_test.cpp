@@ -1,8 +1,9 @@
 // funkhausd.exe as a service under Wine's service manager, end to end: installed with
 // --install-service, started (RUNNING only once its capture and encode workers are ready, which
-// run in a Job Object), the encode worker ended as `taskkill /F` ends it and repaired, a session
-// change (user control code 128 + WTS_SESSION_LOGON) moves both workers, a stop leaves no worker,
-// and --uninstall-service removes the service.
+// run in a Job Object), funkhausctl.exe shows them over the control pipe and restarts one, the
+// encode worker ended as `taskkill /F` ends it and repaired, a session change (user control code
+// 128 + WTS_SESSION_LOGON) moves both workers, a stop leaves no worker, and --uninstall-service
+// removes the service.
 #include <windows.h>
 // After windows.h.
 #include <tlhelp32.h>
@@ -14,6 +15,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -45,6 +47,58 @@ int runProgram(std::string command) {
   DWORD code = 0;
   GetExitCodeProcess(process.get(), &code);
   return static_cast<int>(code);
+}
+
+// Runs `command` with its standard output read: the exit code (-1: it did not end within 60 s)
+// and what it printed.
+std::pair<int, std::string> runCaptured(std::string command) {
+  SECURITY_ATTRIBUTES inherit{sizeof(SECURITY_ATTRIBUTES), nullptr, TRUE};
+  HANDLE read_end = nullptr, write_end = nullptr;
+  if (!CreatePipe(&read_end, &write_end, &inherit, 0)) return {-2, ""};
+  UniqueHandle reader(read_end), writer(write_end);
+  SetHandleInformation(read_end, HANDLE_FLAG_INHERIT, 0);
+  STARTUPINFOA startup{};
+  startup.cb = sizeof startup;
+  startup.dwFlags = STARTF_USESTDHANDLES;
+  startup.hStdOutput = write_end;
+  startup.hStdError = write_end;
+  startup.hStdInput = GetStdHandle(STD_INPUT_HANDLE);
+  PROCESS_INFORMATION info{};
+  if (!CreateProcessA(nullptr, command.data(), nullptr, nullptr, TRUE, 0, nullptr, nullptr,
+                      &startup, &info))
+    return {-2, ""};
+  UniqueHandle process(info.hProcess), thread(info.hThread);
+  writer.reset();  // the child holds the only write end: its exit ends our reads
+  std::string out;
+  char buffer[4096];
+  DWORD n = 0;
+  while (ReadFile(read_end, buffer, sizeof buffer, &n, nullptr) && n > 0) out.append(buffer, n);
+  if (WaitForSingleObject(process.get(), 60'000) != WAIT_OBJECT_0) return {-1, out};
+  DWORD code = 0;
+  GetExitCodeProcess(process.get(), &code);
+  return {static_cast<int>(code), out};
+}
+
+// Runs funkhausctl.exe with `args` against the pipe `pipe` (empty: its default).
+std::pair<int, std::string> funkhausctl(const std::string& pipe, const std::string& args) {
+  std::string command = "\"" + binDirectory() + "\\funkhausctl.exe\"";
+  if (!pipe.empty()) command += " --socket " + pipe;
+  return runCaptured(command + " " + args);
+}
+
+// The workers funkhausctl status --json shows in the console session: name -> pid (-1: none).
+std::map<std::string, int64_t> workersShown(const std::string& pipe) {
+  const auto [code, out] = funkhausctl(pipe, "status --json");
+  EXPECT_EQ(code, 0) << out;
+  std::map<std::string, int64_t> shown;
+  const auto status = nlohmann::json::parse(out, nullptr, false);
+  if (status.is_discarded() || !status.contains("sessions") || status["sessions"].empty()) {
+    ADD_FAILURE() << "no session in " << out;
+    return shown;
+  }
+  for (const auto& w : status["sessions"][0]["workers"])
+    shown[w["name"].get<std::string>()] = w["pid"].is_null() ? -1 : w["pid"].get<int64_t>();
+  return shown;
 }
 
 // Runs funkhausd.exe with `args`.
@@ -110,9 +164,10 @@ TEST(FunkhausdService, InstalledStartedRepairedMovedStoppedAndRemoved) {
                            std::to_string(GetTickCount64());
   char temp[MAX_PATH];
   const std::string log = std::string(temp, GetTempPathA(MAX_PATH, temp)) + name + ".log";
+  const std::string pipe = "\\\\.\\pipe\\" + name;
   DeleteFileA(log.c_str());
   ASSERT_EQ(funkhausd("--install-service --service-name " + name + " --log \"" + log +
-                      "\" --width 640 --height 360"),
+                      "\" --width 640 --height 360 --control-pipe " + pipe),
             0);
   // Removed however the test ends (a no-op after the removal it checks).
   struct Removal {
@@ -145,6 +200,28 @@ TEST(FunkhausdService, InstalledStartedRepairedMovedStoppedAndRemoved) {
     first.push_back(std::move(process));
   }
 
+  // funkhausctl over the control pipe: both workers, running, with the pids they have.
+  auto shown = workersShown(pipe);
+  EXPECT_EQ(shown["capture"], static_cast<int64_t>(workers["funkhaus-capture.exe"]));
+  EXPECT_EQ(shown["encode"], static_cast<int64_t>(workers["funkhaus-encode.exe"]));
+  const auto [table_code, table] = funkhausctl(pipe, "status");
+  EXPECT_EQ(table_code, 0) << table;
+  for (const char* row : {"capture", "encode", "running"})
+    EXPECT_NE(table.find(row), std::string::npos) << row << " not in\n" << table;
+  // A restart through it: the capture worker comes back with another pid.
+  const auto restarting = std::chrono::steady_clock::now();
+  const auto [restart_code, restarted] = funkhausctl(pipe, "restart capture");
+  EXPECT_EQ(restart_code, 0) << restarted;
+  ASSERT_TRUE(waitFor([&] { return countLines(log, "capture: ready") == 2; }))
+      << "funkhausctl restart capture did not restart it";
+  const double restart_ms = msSince(restarting);
+  shown = workersShown(pipe);
+  EXPECT_NE(shown["capture"], static_cast<int64_t>(workers["funkhaus-capture.exe"]));
+  workers = childrenOf(pid);
+  EXPECT_EQ(shown["capture"], static_cast<int64_t>(workers["funkhaus-capture.exe"]));
+  const auto [bad_code, bad] = funkhausctl(pipe, "restart nosuchworker");
+  EXPECT_NE(bad_code, 0) << bad;
+
   // taskkill /F of the encode worker: TerminateProcess. funkhausd starts it again.
   const DWORD encode = workers["funkhaus-encode.exe"];
   UniqueHandle victim(OpenProcess(PROCESS_TERMINATE, FALSE, encode));
@@ -164,7 +241,7 @@ TEST(FunkhausdService, InstalledStartedRepairedMovedStoppedAndRemoved) {
   const auto changed = std::chrono::steady_clock::now();
   ASSERT_TRUE(ControlService(service.get(), 128 + 5, &status));  // WTS_SESSION_LOGON
   ASSERT_TRUE(waitFor([&] {
-    return countLines(log, "capture: ready") == 2 && countLines(log, "encode: ready") == 3;
+    return countLines(log, "capture: ready") == 3 && countLines(log, "encode: ready") == 3;
   })) << "the workers did not move";
   const double moved_ms = msSince(changed);
   const auto moved = childrenOf(pid);
@@ -183,6 +260,9 @@ TEST(FunkhausdService, InstalledStartedRepairedMovedStoppedAndRemoved) {
   }
   for (const auto& process : first) EXPECT_EQ(WaitForSingleObject(process.get(), 0), WAIT_OBJECT_0);
   EXPECT_TRUE(waitFor([&] { return childrenOf(pid).empty(); }, 10s)) << "no worker left";
+  const auto [gone_code, gone_reply] = funkhausctl(pipe, "status");
+  EXPECT_EQ(gone_code, 2) << gone_reply;
+  EXPECT_NE(gone_reply.find("no such pipe"), std::string::npos) << gone_reply;
 
   service.reset();
   ASSERT_EQ(funkhausd(removal.args), 0);
@@ -190,10 +270,10 @@ TEST(FunkhausdService, InstalledStartedRepairedMovedStoppedAndRemoved) {
   ScHandle gone(OpenServiceW(scm.get(), wide.c_str(), SERVICE_QUERY_STATUS));
   EXPECT_FALSE(gone) << "the service is still there";
   std::printf(
-      "[figures] service start -> RUNNING (workers ready) %.0f ms; encode TerminateProcess -> "
-      "ready again %.0f ms; session change -> both workers ready again %.0f ms; stop -> STOPPED "
-      "%.0f ms\n",
-      running_ms, repaired_ms, moved_ms, stopped_ms);
+      "[figures] service start -> RUNNING (workers ready) %.0f ms; funkhausctl restart capture -> "
+      "ready again %.0f ms; encode TerminateProcess -> ready again %.0f ms; session change -> "
+      "both workers ready again %.0f ms; stop -> STOPPED %.0f ms\n",
+      running_ms, restart_ms, repaired_ms, moved_ms, stopped_ms);
   DeleteFileA(log.c_str());
 }
 
@@ -230,7 +310,8 @@ TEST(FunkhausInstaller, SilentInstallStartsTheServiceAndSilentUninstallLeavesNot
   const auto start = std::chrono::steady_clock::now();
   ASSERT_EQ(runProgram("\"" + installer + "\" /S"), 0);
   const double installed_ms = msSince(start);
-  for (const char* exe : {"funkhausd.exe", "funkhaus-capture.exe", "funkhaus-encode.exe"})
+  for (const char* exe :
+       {"funkhausd.exe", "funkhausctl.exe", "funkhaus-capture.exe", "funkhaus-encode.exe"})
     EXPECT_NE(GetFileAttributesA((dir + "\\bin\\" + exe).c_str()), INVALID_FILE_ATTRIBUTES) << exe;
   ScHandle service(OpenServiceW(scm.get(), L"funkhaus", SERVICE_QUERY_STATUS));
   ASSERT_TRUE(service) << "the installer registered the service";
@@ -240,6 +321,13 @@ TEST(FunkhausInstaller, SilentInstallStartsTheServiceAndSilentUninstallLeavesNot
   const DWORD pid = statusOf(service.get()).dwProcessId;
   const auto workers = childrenOf(pid);
   EXPECT_EQ(workers.size(), 2u);
+  // The installed funkhausctl on the default pipe shows them.
+  const auto [ctl_code, table] = runCaptured("\"" + dir + "\\bin\\funkhausctl.exe\" status");
+  EXPECT_EQ(ctl_code, 0) << table;
+  for (const auto& [exe, id] : workers)
+    EXPECT_NE(table.find(" " + std::to_string(id) + " "), std::string::npos)
+        << exe << " pid " << id << " not in\n"
+        << table;
   std::vector<UniqueHandle> processes;
   processes.emplace_back(OpenProcess(SYNCHRONIZE, FALSE, pid));
   for (const auto& [exe, id] : workers) processes.emplace_back(OpenProcess(SYNCHRONIZE, FALSE, id));

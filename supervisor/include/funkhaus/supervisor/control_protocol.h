@@ -12,6 +12,9 @@ namespace funkhaus::supervisor {
 
 inline constexpr size_t kMaxControlRequest = 4096;
 
+// funkhausd's control pipe on Windows (funkhausd --control-pipe, funkhausctl --socket).
+inline constexpr const char* kWindowsControlPipe = R"(\\.\pipe\funkhaus-control)";
+
 struct ControlRequest {
   enum class Kind {
     kStatus,

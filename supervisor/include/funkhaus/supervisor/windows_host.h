@@ -1,9 +1,9 @@
 // funkhausd on Windows so far: the session's video workers (funkhaus-capture.exe with the
 // synthetic source, funkhaus-encode.exe) on one frame ring and one packet ring, each run by
 // WorkerProcess on the Windows launcher as the active console session's user, with the restart
-// policy and heartbeats, and moved when the session changes. The ServiceBody of funkhausd.exe.
-// The full Supervisor (config, worker table, control socket, net, funkhausctl) is not built for
-// Windows yet. Runs on the service's thread and loop.
+// policy and heartbeats, and moved when the session changes; funkhausctl's status, restart, stop
+// and start over the control pipe. The ServiceBody of funkhausd.exe. The full Supervisor (config,
+// net, pairing, stats) is not built for Windows yet. Runs on the service's thread and loop.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +13,8 @@
 
 #include "funkhaus/common/clock.h"
 #include "funkhaus/common/shared_memory.h"
+#include "funkhaus/supervisor/control_protocol.h"
+#include "funkhaus/supervisor/control_server.h"
 #include "funkhaus/supervisor/process_launcher.h"
 #include "funkhaus/supervisor/windows_service.h"
 #include "funkhaus/supervisor/worker_process.h"
@@ -26,9 +28,14 @@ struct WindowsHostOptions {
   uint32_t fps = 60;
   // Workers run as the console session's user (its token); false: as funkhausd's own user.
   bool session_user = true;
+  // funkhausctl's pipe, and the local group whose members may use it besides Administrators.
+  std::string control_pipe = kWindowsControlPipe;
+  std::string control_group = "funkhaus";
 };
 
-class WindowsHost final : public ServiceBody, private WorkerProcess::Delegate {
+class WindowsHost final : public ServiceBody,
+                          private WorkerProcess::Delegate,
+                          private ControlServer::Handler {
  public:
   // Makes the rings. Error: a mode the rings cannot hold, or the system's reason.
   static Result<std::unique_ptr<WindowsHost>> create(const WindowsHostOptions& options);
@@ -52,6 +59,10 @@ class WindowsHost final : public ServiceBody, private WorkerProcess::Delegate {
   void onEscalate(WorkerProcess& worker) override;
   void onChanged(WorkerProcess& worker) override;
 
+  std::optional<std::string> status(const ControlServer::Respond& respond) override;
+  std::optional<std::string> change(const ControlRequest& request, uint32_t peer_uid,
+                                    const ControlServer::Respond& respond) override;
+
   WindowsHostOptions options_;
   SharedMemory frames_, packets_;
   std::unique_ptr<Clock> clock_ = Clock::createSteady();
@@ -61,6 +72,7 @@ class WindowsHost final : public ServiceBody, private WorkerProcess::Delegate {
   std::unique_ptr<boost::asio::steady_timer> ticker_;
   // In start order; stopped in reverse.
   std::unique_ptr<WorkerProcess> capture_, encode_;
+  std::unique_ptr<ControlServer> control_;
   uint32_t session_ = 0;  // the console session the workers run in
   bool reported_ready_ = false;
   std::optional<int> stopping_;  // the exit code once a stop began
