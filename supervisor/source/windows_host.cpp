@@ -2,10 +2,8 @@
 #include <utility>
 // Asio before windows.h (winsock2.h first).
 #include <boost/asio.hpp>
-// Then windows.h, and wtsapi32.h after it.
+// Then windows.h.
 #include <windows.h>
-
-#include <wtsapi32.h>
 
 #include "funkhaus/supervisor/windows_host.h"
 
@@ -21,7 +19,6 @@ namespace {
 
 using namespace std::chrono_literals;
 constexpr auto kTick = 20ms;
-constexpr DWORD kNoSession = 0xFFFFFFFF;  // WTSGetActiveConsoleSessionId: nobody attached
 constexpr uint32_t kWtsSessionLogon = 5;  // WTS_SESSION_LOGON
 
 // The rows of the worker table the Windows build runs, until the table itself builds there.
@@ -35,26 +32,23 @@ const WorkerSpec kEncodeRow{.name = "encode",
                             .commands = {abi::Command::kStop, abi::Command::kKeyframe,
                                          abi::Command::kSetBitrate, abi::Command::kSetFps}};
 
-// The user logged on in console session `session` ("" when nobody is).
-std::string sessionUser(DWORD session) {
-  wchar_t* name = nullptr;
-  DWORD bytes = 0;
-  if (!WTSQuerySessionInformationW(WTS_CURRENT_SERVER_HANDLE, session, WTSUserName, &name, &bytes))
-    return "";
-  std::string out;
-  const int n = WideCharToMultiByte(CP_UTF8, 0, name, -1, nullptr, 0, nullptr, nullptr);
-  if (n > 1) {
-    out.resize(static_cast<size_t>(n));
-    WideCharToMultiByte(CP_UTF8, 0, name, -1, out.data(), n, nullptr, nullptr);
-    out.pop_back();  // the terminating NUL
-  }
-  WTSFreeMemory(name);
-  return out;
+// "session 1 (alice)", or "nobody" for logs.
+std::string describe(const std::optional<ConsoleSession>& session) {
+  if (!session) return "nobody";
+  return fmt::format("session {} ({})", session->id, session->user.empty() ? "?" : session->user);
 }
 
 }  // namespace
 
-Result<std::unique_ptr<WindowsHost>> WindowsHost::create(const WindowsHostOptions& options) {
+SessionMove sessionMove(const std::optional<ConsoleSession>& was,
+                        const std::optional<ConsoleSession>& now, uint32_t event) {
+  if (!now) return was ? SessionMove::kStop : SessionMove::kStay;
+  if (!was || *was != *now || event == kWtsSessionLogon) return SessionMove::kMove;
+  return SessionMove::kStay;
+}
+
+Result<std::unique_ptr<WindowsHost>> WindowsHost::create(
+    const WindowsHostOptions& options, std::unique_ptr<ConsoleSessionSource> sessions) {
   auto mode = makeGeometry(abi::PixelFormat::kI420, options.width, options.height);
   if (!mode) return makeError("capture mode: {}", mode.error().message);
   FrameRingConfig frames;
@@ -69,13 +63,18 @@ Result<std::unique_ptr<WindowsHost>> WindowsHost::create(const WindowsHostOption
   packets.max_record_size = static_cast<uint32_t>(packets.capacity / 4);
   auto packet_ring = createPacketRing(packets);
   if (!packet_ring) return makeError("packet ring: {}", packet_ring.error().message);
-  return std::unique_ptr<WindowsHost>(
-      new WindowsHost(options, std::move(*frame_ring), std::move(*packet_ring)));
+  if (!sessions) sessions = ConsoleSessionSource::createWts(options.session_user);
+  return std::unique_ptr<WindowsHost>(new WindowsHost(
+      options, std::move(sessions), std::move(*frame_ring), std::move(*packet_ring)));
 }
 
-WindowsHost::WindowsHost(const WindowsHostOptions& options, SharedMemory frames,
+WindowsHost::WindowsHost(const WindowsHostOptions& options,
+                         std::unique_ptr<ConsoleSessionSource> sessions, SharedMemory frames,
                          SharedMemory packets)
-    : options_(options), frames_(std::move(frames)), packets_(std::move(packets)) {}
+    : options_(options),
+      sessions_(std::move(sessions)),
+      frames_(std::move(frames)),
+      packets_(std::move(packets)) {}
 
 WindowsHost::~WindowsHost() = default;
 
@@ -97,11 +96,19 @@ int WindowsHost::run(boost::asio::io_context& io, ServiceNotifier& notifier) {
     spdlog::error("funkhausd: {}", listening.error().message);
     return 1;
   }
-  session_ = WTSGetActiveConsoleSessionId();
-  spdlog::info("funkhausd: console session {}; {}x{} at {} fps, workers from {}", session_,
-               options_.width, options_.height, options_.fps, options_.worker_dir);
-  capture_->start();
-  encode_->start();
+  session_ = sessions_->current();
+  spdlog::info("funkhausd: at the console: {}; {}x{} at {} fps, workers from {}",
+               describe(session_), options_.width, options_.height, options_.fps,
+               options_.worker_dir);
+  if (session_) {
+    capture_->start();
+    encode_->start();
+  } else {
+    // Nothing to wait for: the service runs, and the workers start when someone logs on.
+    spdlog::info("funkhausd: nobody logged on at the console: the workers start once someone is");
+    reported_ready_ = true;
+    notifier.ready();
+  }
   ticker_ = std::make_unique<boost::asio::steady_timer>(io);
   tick();
   io.run();
@@ -148,23 +155,23 @@ void WindowsHost::onControl(ServiceControl control, uint32_t event) {
     spdlog::info("funkhausd: {}", control == ServiceControl::kStop ? "stop" : "shut-down");
     return stopAll(0);
   }
-  const DWORD now = WTSGetActiveConsoleSessionId();
-  // Another session at the console, or a log-on in it (another user, maybe): the workers move.
-  if (now == session_ && event != kWtsSessionLogon) return;
-  spdlog::info("funkhausd: session change (event {}): console session {} -> {}", event, session_,
-               now);
-  session_ = now;
-  if (now == kNoSession) {
-    encode_->stop();
+  auto now = sessions_->current();
+  const SessionMove move = sessionMove(session_, now, event);
+  if (move == SessionMove::kStay) return;
+  spdlog::info("funkhausd: session change (event {}): {} -> {}", event, describe(session_),
+               describe(now));
+  session_ = std::move(now);
+  if (move == SessionMove::kStop) {
+    encode_->stop();  // reverse start order
     capture_->stop();
     return;
   }
-  capture_->restart();  // stops it and starts it again at once, as the new session's user
+  capture_->restart();  // stops it and starts it again at once (or starts it), as the new user
   encode_->restart();
 }
 
 Result<LaunchSpec> WindowsHost::prepareLaunch(WorkerProcess& worker) {
-  if (session_ == kNoSession) return makeError("no session at the console");
+  if (!session_) return makeError("nobody logged on at the console");
   LaunchSpec spec;
   spec.path = options_.worker_dir + "\\" + std::string(worker.spec().binary) + ".exe";
   const std::string fps = std::to_string(options_.fps);
@@ -175,7 +182,7 @@ Result<LaunchSpec> WindowsHost::prepareLaunch(WorkerProcess& worker) {
                  "--fps",    fps};
   else
     spec.args = {"--fps", fps};
-  if (options_.session_user) spec.credentials = Credentials{session_};
+  if (options_.session_user) spec.credentials = Credentials{session_->id};
   return spec;
 }
 
@@ -215,10 +222,10 @@ std::optional<std::string> WindowsHost::status(const ControlServer::Respond&) {
                         {"pid", GetCurrentProcessId()},
                         {"host_workers", nlohmann::json::array()},
                         {"sessions", nlohmann::json::array()}};
-  if (session_ != kNoSession)
+  if (session_)
     out["sessions"].push_back(
-        {{"id", std::to_string(session_)},
-         {"user", sessionUser(session_)},
+        {{"id", std::to_string(session_->id)},
+         {"user", session_->user},
          {"uid", nullptr},  // Windows has none: the session's token is the user
          {"type", "console"},
          {"class", "user"},
@@ -251,7 +258,7 @@ std::optional<std::string> WindowsHost::change(const ControlRequest& request, ui
     default:  // kStart
       if (w->running())
         return ControlServer::errorReply(fmt::format("{} is already running", w->name()));
-      if (session_ == kNoSession) return ControlServer::errorReply("no session at the console");
+      if (!session_) return ControlServer::errorReply("nobody logged on at the console");
       spdlog::info("{}: start requested", w->name());
       w->start();
       break;

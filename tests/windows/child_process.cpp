@@ -1,6 +1,9 @@
 // spawnSelf() and the child roles every Windows test may use (exit, sleep).
 #include "child_process.h"
 
+// After windows.h (child_process.h).
+#include <tlhelp32.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -164,6 +167,17 @@ uint32_t deadPid() {
 uint32_t livePeerPid() {
   static Child sleeper = spawnSelf("sleep", {});
   return sleeper.id;
+}
+
+std::map<std::string, DWORD> childrenOf(DWORD parent) {
+  std::map<std::string, DWORD> children;
+  platform::UniqueHandle snapshot(CreateToolhelp32Snapshot(TH32CS_SNAPPROCESS, 0));
+  PROCESSENTRY32 entry{};
+  entry.dwSize = sizeof entry;
+  for (BOOL more = Process32First(snapshot.get(), &entry); more;
+       more = Process32Next(snapshot.get(), &entry))
+    if (entry.th32ParentProcessID == parent) children[entry.szExeFile] = entry.th32ProcessID;
+  return children;
 }
 
 }  // namespace funkhaus::test

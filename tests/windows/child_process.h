@@ -5,6 +5,7 @@
 
 #include <windows.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,9 @@ std::string uniqueToken(const char* what);
 // CreateProcess is given (Z: is /), here /bin/sh over /proc. Returns how many processes it
 // killed (the shell says so in a file under /tmp, then removed); -1: it did not answer in 30 s.
 int sigkillUnixProcess(const std::string& token);
+
+// The running children of process `parent`: their .exe name -> process id (one per name).
+std::map<std::string, DWORD> childrenOf(DWORD parent);
 
 // A handle value as a command-line argument and back.
 std::string handleArg(HANDLE handle);

@@ -5,8 +5,6 @@
 // 128 + WTS_SESSION_LOGON) moves both workers, a stop leaves no worker, and --uninstall-service
 // removes the service.
 #include <windows.h>
-// After windows.h.
-#include <tlhelp32.h>
 
 #include <gtest/gtest.h>
 
@@ -28,6 +26,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using platform::UniqueHandle;
+using test::childrenOf;
 
 std::string binDirectory() {
   const std::string self = test::selfProgram();
@@ -104,18 +103,6 @@ std::map<std::string, int64_t> workersShown(const std::string& pipe) {
 // Runs funkhausd.exe with `args`.
 int funkhausd(const std::string& args) {
   return runProgram("\"" + binDirectory() + "\\funkhausd.exe\" " + args);
-}
-
-// The children of process `parent`: their .exe name -> pid.
-std::map<std::string, DWORD> childrenOf(DWORD parent) {
-  std::map<std::string, DWORD> children;
-  UniqueHandle snapshot(CreateToolhelp32Snapshot(TH32CS_SNAPPROCESS, 0));
-  PROCESSENTRY32 entry{};
-  entry.dwSize = sizeof entry;
-  for (BOOL more = Process32First(snapshot.get(), &entry); more;
-       more = Process32Next(snapshot.get(), &entry))
-    if (entry.th32ParentProcessID == parent) children[entry.szExeFile] = entry.th32ProcessID;
-  return children;
 }
 
 // Lines of funkhausd's log that end in `text` (a worker's own lines, which funkhausd logs too,

@@ -21,6 +21,36 @@
 
 namespace funkhaus::supervisor {
 
+// The console session the workers run in: its id and the user logged on in it.
+struct ConsoleSession {
+  uint32_t id = 0;
+  std::string user;
+  friend bool operator==(const ConsoleSession&, const ConsoleSession&) = default;
+};
+
+// Which session is at the console (the service's session-change events say when to ask again).
+// A seam: WTS (common/platform/windows/console_session_windows.cpp) and fakes in tests.
+class ConsoleSessionSource {
+ public:
+  virtual ~ConsoleSessionSource() = default;
+  // The session attached to the console with a user logged on, or nullopt: nobody is attached,
+  // or only the log-on screen is there (no user's token yet).
+  virtual std::optional<ConsoleSession> current() = 0;
+  // WTSGetActiveConsoleSessionId and the session's user name; `need_token`: a session counts
+  // only once WTSQueryUserToken gives its user's token (what the launcher starts workers with).
+  static std::unique_ptr<ConsoleSessionSource> createWts(bool need_token);
+};
+
+// What a session-change event (`event`: WTS_CONSOLE_CONNECT, WTS_SESSION_LOGON, ...) means for
+// workers that run in session `was` (nullopt: none run), the console now being `now`.
+enum class SessionMove {
+  kStay,  // the same session and user: the workers go on
+  kStop,  // nobody at the console: they stop and wait
+  kMove,  // another session or user, or a log-on in this one: they start (again) in `now`
+};
+SessionMove sessionMove(const std::optional<ConsoleSession>& was,
+                        const std::optional<ConsoleSession>& now, uint32_t event);
+
 struct WindowsHostOptions {
   std::string worker_dir;  // where funkhaus-capture.exe and funkhaus-encode.exe are
   uint32_t width = 1280;
@@ -37,15 +67,18 @@ class WindowsHost final : public ServiceBody,
                           private WorkerProcess::Delegate,
                           private ControlServer::Handler {
  public:
-  // Makes the rings. Error: a mode the rings cannot hold, or the system's reason.
-  static Result<std::unique_ptr<WindowsHost>> create(const WindowsHostOptions& options);
+  // Makes the rings. `sessions` nullptr: WTS. Error: a mode the rings cannot hold, or the
+  // system's reason.
+  static Result<std::unique_ptr<WindowsHost>> create(
+      const WindowsHostOptions& options, std::unique_ptr<ConsoleSessionSource> sessions = nullptr);
   ~WindowsHost() override;
 
   int run(boost::asio::io_context& io, ServiceNotifier& notifier) override;
   void onControl(ServiceControl control, uint32_t event) override;
 
  private:
-  WindowsHost(const WindowsHostOptions& options, SharedMemory frames, SharedMemory packets);
+  WindowsHost(const WindowsHostOptions& options, std::unique_ptr<ConsoleSessionSource> sessions,
+              SharedMemory frames, SharedMemory packets);
   void tick();
   void stopAll(int exit_code);
 
@@ -64,6 +97,7 @@ class WindowsHost final : public ServiceBody,
                                     const ControlServer::Respond& respond) override;
 
   WindowsHostOptions options_;
+  std::unique_ptr<ConsoleSessionSource> sessions_;
   SharedMemory frames_, packets_;
   std::unique_ptr<Clock> clock_ = Clock::createSteady();
   boost::asio::io_context* io_ = nullptr;
@@ -73,7 +107,7 @@ class WindowsHost final : public ServiceBody,
   // In start order; stopped in reverse.
   std::unique_ptr<WorkerProcess> capture_, encode_;
   std::unique_ptr<ControlServer> control_;
-  uint32_t session_ = 0;  // the console session the workers run in
+  std::optional<ConsoleSession> session_;  // the console session the workers run in, if any
   bool reported_ready_ = false;
   std::optional<int> stopping_;  // the exit code once a stop began
 };
