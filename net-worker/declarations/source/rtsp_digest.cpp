@@ -1,4 +1,4 @@
-// The RTSP Digest hashes on md5Hex (md5_openssl.cpp on Linux, md5_windows.cpp on Windows).
+// The RTSP Digest hashes on md5Hex (crypto_openssl.cpp on Linux, crypto_windows.cpp on Windows).
 #include "funkhaus/net/rtsp_digest.h"
 
 #include <cstdint>
@@ -13,6 +13,14 @@ std::string lowerHex(const uint8_t* data, size_t n) {
     out[2 * i + 1] = kDigits[data[i] & 15];
   }
   return out;
+}
+
+bool equalSecret(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  // No early exit: every byte is looked at, whatever differs first.
+  unsigned char differ = 0;
+  for (size_t i = 0; i < a.size(); ++i) differ |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return differ == 0;
 }
 
 std::string digestHa1(std::string_view user, std::string_view realm, std::string_view password) {

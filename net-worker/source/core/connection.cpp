@@ -1,9 +1,6 @@
 // Connection: where its latest media units end, and how many the kernel has not sent yet.
 #include "funkhaus/net/connection.h"
 
-#include <linux/sockios.h>
-#include <sys/ioctl.h>
-
 #include <algorithm>
 
 namespace funkhaus::net {
@@ -13,10 +10,10 @@ void Connection::markMediaEnd() {
 }
 
 size_t Connection::mediaBehind() {
-  int unsent = 0;
-  if (ioctl(fd(), SIOCOUTQNSD, &unsent) != 0 || unsent <= 0) return 0;
+  const auto unsent = unsentBytes(fd());
+  if (!unsent || *unsent == 0) return 0;
   const uint64_t written = out_.bytesWritten();
-  const uint64_t sent = written - std::min<uint64_t>(written, static_cast<uint64_t>(unsent));
+  const uint64_t sent = written - std::min(written, *unsent);
   size_t behind = 0;
   for (size_t i = 0; i < std::min(media_count_, media_ends_.size()); ++i)
     behind += media_ends_[i] > sent;

@@ -6,17 +6,10 @@
 // (or, when the kernel can take no more until it is read, goes to the connection's carry).
 // Closing: RST for connections closed for silence or misbehaviour, FIN otherwise. A peer that
 // leaves its answers unread is not read from until it takes them (backlogged).
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <sys/socket.h>
-
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
-#include <cerrno>
 #include <cstring>
 
 #include "funkhaus/common/clock.h"
@@ -27,7 +20,6 @@ namespace funkhaus::net {
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
-using Descriptor = asio::posix::stream_descriptor;
 
 namespace {
 
@@ -38,13 +30,6 @@ constexpr size_t kControlHighWater = 64 * 1024;
 constexpr size_t kControlLowWater = 16 * 1024;
 constexpr size_t kMaxQueuedControlBytes = 256 * 1024;
 
-// SO_LINGER {1, 0}: close() sends RST and frees the socket at once (no TIME_WAIT). {0, 0}: the
-// default FIN. Set either way: a socket adopted from a previous net keeps what that one set.
-void setLinger(int fd, bool abortive) {
-  const linger l{abortive ? 1 : 0, 0};
-  setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
-}
-
 }  // namespace
 
 std::shared_ptr<Connection> NetCore::find(uint64_t id) const {
@@ -52,7 +37,7 @@ std::shared_ptr<Connection> NetCore::find(uint64_t id) const {
   return it == connections_.end() ? nullptr : it->second;
 }
 
-std::shared_ptr<Connection> NetCore::addConnection(int fd, const sockaddr_storage& peer,
+std::shared_ptr<Connection> NetCore::addConnection(NativeSocket fd, const sockaddr_storage& peer,
                                                    Protocol& protocol) {
   auto c = std::make_shared<Connection>(io_, fd, protocol);
   c->id_ = next_id_++;
@@ -65,7 +50,7 @@ std::shared_ptr<Connection> NetCore::addConnection(int fd, const sockaddr_storag
 }
 
 void NetCore::armAccept(Endpoint& e) {
-  e.socket->async_wait(Descriptor::wait_read, [this, &e](const boost::system::error_code& ec) {
+  e.socket->onReadable([this, &e](const boost::system::error_code& ec) {
     if (!ec) acceptAll(e);
   });
 }
@@ -73,23 +58,21 @@ void NetCore::armAccept(Endpoint& e) {
 void NetCore::acceptAll(Endpoint& e) {
   for (int i = 0; i < 64; ++i) {
     sockaddr_storage peer{};
-    socklen_t len = sizeof peer;
-    const int fd = accept4(e.socket->native_handle(), reinterpret_cast<sockaddr*>(&peer), &len,
-                           SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+    const NativeSocket fd = acceptConnection(e.socket->native(), peer);
+    if (fd == kNoSocket) {
+      const SocketError why = lastSocketError();
+      if (why == SocketError::kInterrupted || why == SocketError::kAborted) continue;
+      if (why == SocketError::kWouldBlock) break;
       // Out of fds or memory: the socket stays readable, so wait a little instead of spinning.
       ++counters_.errors;
-      spdlog::error("accept on {}: {}", e.declaration->name, std::strerror(errno));
+      spdlog::error("accept on {}: {}", e.declaration->name, lastSocketErrorText());
       accept_timer_.expires_after(100ms);
       accept_timer_.async_wait([this, &e](const boost::system::error_code& ec) {
         if (!ec) armAccept(e);
       });
       return;
     }
-    const int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    setNoDelay(fd);
     // Connections not kept for a viewer are capped: the least recently active one makes room.
     size_t loose = 0;
     std::shared_ptr<Connection> idlest;
@@ -111,14 +94,12 @@ void NetCore::acceptAll(Endpoint& e) {
 }
 
 void NetCore::armDatagrams(Endpoint& e) {
-  e.socket->async_wait(Descriptor::wait_read, [this, &e](const boost::system::error_code& ec) {
+  e.socket->onReadable([this, &e](const boost::system::error_code& ec) {
     if (ec) return;
     for (int i = 0; i < 64; ++i) {
       sockaddr_storage from{};
-      socklen_t len = sizeof from;
-      const ssize_t n =
-          recvfrom(e.socket->native_handle(), peek_.data(), peek_.size(), MSG_DONTWAIT | MSG_TRUNC,
-                   reinterpret_cast<sockaddr*>(&from), &len);
+      const std::ptrdiff_t n =
+          receiveDatagram(e.socket->native(), peek_.data(), peek_.size(), from);
       if (n < 0) break;
       if (static_cast<size_t>(n) > peek_.size()) {
         ++counters_.errors;
@@ -134,14 +115,13 @@ void NetCore::armDatagrams(Endpoint& e) {
 void NetCore::armRead(Connection& c) {
   if (c.reading_ || c.closed_ || c.closing_ || c.paused_ || c.backlogged_) return;
   c.reading_ = true;
-  c.socket_.async_wait(Descriptor::wait_read,
-                       [this, id = c.id_](const boost::system::error_code& ec) {
-                         auto conn = find(id);
-                         if (!conn) return;
-                         conn->reading_ = false;
-                         if (ec || conn->closed_) return;
-                         onReadable(*conn);
-                       });
+  c.socket_.onReadable([this, id = c.id_](const boost::system::error_code& ec) {
+    auto conn = find(id);
+    if (!conn) return;
+    conn->reading_ = false;
+    if (ec || conn->closed_) return;
+    onReadable(*conn);
+  });
 }
 
 void NetCore::resumeReading(Connection& c) {
@@ -151,7 +131,7 @@ void NetCore::resumeReading(Connection& c) {
 
 void NetCore::setLowat(Connection& c, int bytes) {
   if (c.lowat_ == bytes) return;
-  if (setsockopt(c.fd(), SOL_SOCKET, SO_RCVLOWAT, &bytes, sizeof bytes) == 0) c.lowat_ = bytes;
+  if (setReceiveLowWater(c.fd(), bytes)) c.lowat_ = bytes;
 }
 
 bool NetCore::consume(Connection& c, size_t bytes) {
@@ -159,8 +139,8 @@ bool NetCore::consume(Connection& c, size_t bytes) {
   c.carry_.erase(c.carry_.begin(), c.carry_.begin() + static_cast<std::ptrdiff_t>(from_carry));
   bytes -= from_carry;
   while (bytes > 0) {
-    const ssize_t n = recv(c.fd(), sink_.data(), std::min(bytes, sink_.size()), MSG_DONTWAIT);
-    if (n < 0 && errno == EINTR) continue;
+    const std::ptrdiff_t n = receiveSome(c.fd(), sink_.data(), std::min(bytes, sink_.size()));
+    if (n < 0 && lastSocketError() == SocketError::kInterrupted) continue;
     if (n <= 0) {
       close(c, "lost bytes it had peeked", CloseHow::kAbortive);
       return false;
@@ -183,8 +163,8 @@ bool NetCore::takeIntoCarry(Connection& c, size_t bytes) {
   c.carry_.resize(at + bytes);
   size_t got = 0;
   while (got < bytes) {
-    const ssize_t n = recv(c.fd(), c.carry_.data() + at + got, bytes - got, MSG_DONTWAIT);
-    if (n < 0 && errno == EINTR) continue;
+    const std::ptrdiff_t n = receiveSome(c.fd(), c.carry_.data() + at + got, bytes - got);
+    if (n < 0 && lastSocketError() == SocketError::kInterrupted) continue;
     if (n <= 0) {
       close(c, "lost bytes it had peeked", CloseHow::kAbortive);
       return false;
@@ -207,26 +187,28 @@ void NetCore::onReadable(Connection& c) {
       continue;
     }
     if (c.skip_ > 0) {
-      const ssize_t n =
-          recv(c.fd(), sink_.data(), std::min<uint64_t>(c.skip_, sink_.size()), MSG_DONTWAIT);
+      const std::ptrdiff_t n = receiveSome(
+          c.fd(), sink_.data(), static_cast<size_t>(std::min<uint64_t>(c.skip_, sink_.size())));
       if (n == 0) return close(c, "closed by the peer", CloseHow::kOrderly);
       if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-        return close(c, std::strerror(errno), CloseHow::kAbortive);
+        const SocketError why = lastSocketError();
+        if (why == SocketError::kInterrupted) continue;
+        if (why == SocketError::kWouldBlock) break;
+        return close(c, lastSocketErrorText(), CloseHow::kAbortive);
       }
       c.skip_ -= static_cast<uint64_t>(n);
       continue;
     }
     const size_t carried = c.carry_.size();
     std::copy(c.carry_.begin(), c.carry_.end(), peek_.begin());
-    const ssize_t n =
-        recv(c.fd(), peek_.data() + carried, kPeekCapacity - carried, MSG_PEEK | MSG_DONTWAIT);
+    const std::ptrdiff_t n =
+        receiveSome(c.fd(), peek_.data() + carried, kPeekCapacity - carried, /*peek=*/true);
     if (n == 0) return close(c, "closed by the peer", CloseHow::kOrderly);
     if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      return close(c, std::strerror(errno), CloseHow::kAbortive);
+      const SocketError why = lastSocketError();
+      if (why == SocketError::kInterrupted) continue;
+      if (why == SocketError::kWouldBlock) break;
+      return close(c, lastSocketErrorText(), CloseHow::kAbortive);
     }
     const std::span<const uint8_t> input(peek_.data(), carried + static_cast<size_t>(n));
     size_t used = 0;
@@ -246,8 +228,7 @@ void NetCore::onReadable(Connection& c) {
       if (pending >= kPeekCapacity) return protocol.onOverlong(c);
       if (c.partial_since_ns_ == 0) c.partial_since_ns_ = monotonicNs();
       // A peer that has shut down its side will never complete the unit.
-      pollfd p{c.fd(), POLLRDHUP, 0};
-      if (poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+      if (peerShutDown(c.fd()))
         return close(c, "closed by the peer mid-request", CloseHow::kOrderly);
       if (pending == c.partial_bytes_ && !takeIntoCarry(c, pending - c.carry_.size())) return;
       c.partial_bytes_ = pending;
@@ -262,14 +243,13 @@ void NetCore::onReadable(Connection& c) {
 void NetCore::armWrite(Connection& c) {
   if (c.writing_ || c.closed_) return;
   c.writing_ = true;
-  c.socket_.async_wait(Descriptor::wait_write,
-                       [this, id = c.id_](const boost::system::error_code& ec) {
-                         auto conn = find(id);
-                         if (!conn) return;
-                         conn->writing_ = false;
-                         if (ec || conn->closed_) return;
-                         flush(*conn);
-                       });
+  c.socket_.onWritable([this, id = c.id_](const boost::system::error_code& ec) {
+    auto conn = find(id);
+    if (!conn) return;
+    conn->writing_ = false;
+    if (ec || conn->closed_) return;
+    flush(*conn);
+  });
 }
 
 bool NetCore::push(Connection& c, std::span<const uint8_t> unit, bool media) {
@@ -327,15 +307,15 @@ void NetCore::close(Connection& c, const std::string& why, CloseHow how) {
   if (c.closed_) return;
   c.closed_ = true;
   spdlog::info("connection {}: {}{}", c.name_, why, how == CloseHow::kAbortive ? " (reset)" : "");
+  // Set either way: a socket adopted from a previous net keeps what that one set.
   setLinger(c.fd(), how == CloseHow::kAbortive);
   const bool kept = c.slot_ >= 0;
   c.protocol().onClosed(c);
   unkeep(c);
   // funkhausd may still hold a duplicate of a kept socket: shutdown ends the connection for the
   // peer at once, whoever else holds it.
-  if (kept || c.closing_) ::shutdown(c.fd(), SHUT_RDWR);
-  boost::system::error_code ec;
-  c.socket_.close(ec);
+  if (kept || c.closing_) shutdownBoth(c.fd());
+  c.socket_.close();
   // Gone once the handler that closed it returns (callers up the stack still hold references).
   asio::post(io_, [this, id = c.id_] { connections_.erase(id); });
 }

@@ -2,16 +2,10 @@
 // access units, keyframe requests, timers and the sweep. Connections: connections.cpp.
 #include "funkhaus/net/net_core.h"
 
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
-#include <cerrno>
 #include <cstring>
 
 #include "funkhaus/abi/codec.h"
@@ -25,7 +19,6 @@ namespace funkhaus::net {
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
-using Descriptor = asio::posix::stream_descriptor;
 
 namespace {
 
@@ -33,25 +26,13 @@ constexpr uint64_t kMs = 1'000'000;
 constexpr uint64_t kCloseGraceNs = 2000 * kMs;  // for a last response to go out
 constexpr auto kSweepEvery = 250ms;
 
-Result<void> nonBlocking(int fd) {
-  const int flags = fcntl(fd, F_GETFL);
-  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)
-    return makeError("O_NONBLOCK: {}", std::strerror(errno));
-  return {};
-}
-
 // An endpoint as its declaration says it must be: a listening TCP or a bound UDP socket.
-Result<uint16_t> checkEndpoint(int fd, const EndpointDeclaration& d) {
-  int type = 0, listening = 0;
-  socklen_t len = sizeof type;
-  const bool typed = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0;
+Result<uint16_t> checkEndpoint(NativeSocket fd, const EndpointDeclaration& d) {
   const uint16_t port = portOf(localAddress(fd));
   if (d.kind == EndpointKind::kTcpListen) {
-    len = sizeof listening;
-    if (!typed || type != SOCK_STREAM ||
-        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening)
+    if (!isStreamSocket(fd) || !isListening(fd))
       return makeError("the {} socket is not a listening stream socket", d.name);
-  } else if (!typed || type != SOCK_DGRAM || port == 0) {
+  } else if (!isDatagramSocket(fd) || port == 0) {
     return makeError("the {} socket is not a bound datagram socket", d.name);
   }
   if (d.even && port % 2 != 0) return makeError("the {} port {} is not even", d.name, port);
@@ -73,10 +54,7 @@ NetCore::NetCore(asio::io_context& io, NetState& state, NetOptions options, Supe
 
 NetCore::~NetCore() {
   // Leave every connection open: funkhausd keeps the kept ones for the next net.
-  for (auto& [id, c] : connections_) {
-    boost::system::error_code ec;
-    c->socket_.close(ec);
-  }
+  for (auto& [id, c] : connections_) c->socket_.close();
 }
 
 Result<std::unique_ptr<NetCore>> NetCore::create(asio::io_context& io, NetState& state,
@@ -139,30 +117,31 @@ Result<void> NetCore::takeEndpoints(const ProtocolDeclaration& declaration, Prot
     if (!fd.valid())
       return makeError("funkhausd handed over no {} endpoint (tag 0x{:x}) for {}", d.name, d.tag,
                        declaration.name);
-    auto port = checkEndpoint(fd.get(), d);
+    auto port = checkEndpoint(socketOf(fd), d);
     if (!port) return port.error();
     if (d.port == PortSetting::kRelative) {
-      const int leader = endpointFd(d.follows);
+      const NativeSocket leader = endpointFd(d.follows);
       const uint16_t expected = static_cast<uint16_t>(portOf(localAddress(leader)) + d.offset);
       if (*port != expected)
         return makeError("the {} port {} is not the port of its pair + {} ({})", d.name, *port,
                          d.offset, expected);
     }
-    if (auto ok = nonBlocking(fd.get()); !ok) return ok;
+    if (auto ok = setNonBlocking(socketOf(fd)); !ok) return ok;
     Endpoint e;
     e.tag = d.tag;
     e.declaration = &d;
     e.protocol = &protocol;
-    e.socket = std::make_unique<Descriptor>(io_, fd.release());
+    e.socket = std::make_unique<WatchedSocket>(io_, socketOf(fd));
+    (void)fd.release();  // the watched socket owns it now
     endpoints_.push_back(std::move(e));
   }
   return {};
 }
 
-int NetCore::endpointFd(uint32_t tag) const {
+NativeSocket NetCore::endpointFd(uint32_t tag) const {
   for (const Endpoint& e : endpoints_)
-    if (e.tag == tag) return e.socket->native_handle();
-  return -1;
+    if (e.tag == tag) return e.socket->native();
+  return kNoSocket;
 }
 
 void NetCore::adopt(std::vector<std::pair<uint32_t, UniqueFd>> handed) {
@@ -182,7 +161,7 @@ void NetCore::adopt(std::vector<std::pair<uint32_t, UniqueFd>> handed) {
       spdlog::warn("connection slot {}: not continued: {}", i, why);
       state_.freeConnection(i);
       if (fd.valid()) {
-        ::shutdown(fd.get(), SHUT_RDWR);
+        shutdownBoth(socketOf(fd));
         if (link_.release) link_.release(i);
       }
     };
@@ -194,7 +173,7 @@ void NetCore::adopt(std::vector<std::pair<uint32_t, UniqueFd>> handed) {
       if (fd.valid()) {
         spdlog::warn("connection slot {}: funkhausd kept a socket for a free slot; releasing it",
                      i);
-        ::shutdown(fd.get(), SHUT_RDWR);
+        shutdownBoth(socketOf(fd));
         if (link_.release) link_.release(i);
       }
       continue;
@@ -210,23 +189,25 @@ void NetCore::adopt(std::vector<std::pair<uint32_t, UniqueFd>> handed) {
       drop(fmt::format("its protocol {} is not served", slot.protocol));
       continue;
     }
-    if (!isStreamSocket(fd.get())) {
+    const NativeSocket socket = socketOf(fd);
+    if (!isStreamSocket(socket)) {
       drop("its kept socket is not a stream socket");
       continue;
     }
     sockaddr_storage peer{};
     socklen_t len = sizeof peer;
-    if (getpeername(fd.get(), reinterpret_cast<sockaddr*>(&peer), &len) != 0) {
-      drop(fmt::format("its connection is gone ({})", std::strerror(errno)));
+    if (getpeername(socket, reinterpret_cast<sockaddr*>(&peer), &len) != 0) {
+      drop(fmt::format("its connection is gone ({})", lastSocketErrorText()));
       continue;
     }
-    auto queue = OutputQueue::resume(fd.get(), slot);
+    auto queue = OutputQueue::resume(socket, slot);
     if (!queue) {
       drop("its output cannot be continued: " + queue.error().message);
       continue;
     }
-    (void)nonBlocking(fd.get());
-    auto c = addConnection(fd.release(), peer, *protocol);
+    (void)setNonBlocking(socket);
+    (void)fd.release();  // the connection owns it now
+    auto c = addConnection(socket, peer, *protocol);
     c->out_ = std::move(*queue);
     c->slot_ = static_cast<int>(i);
     kept_[i] = c.get();
@@ -237,11 +218,10 @@ void NetCore::adopt(std::vector<std::pair<uint32_t, UniqueFd>> handed) {
       kept_[i] = nullptr;
       c->slot_ = -1;
       state_.freeConnection(i);
-      ::shutdown(c->fd(), SHUT_RDWR);
+      shutdownBoth(c->fd());
       if (link_.release) link_.release(i);
       c->closed_ = true;
-      boost::system::error_code ec;
-      c->socket_.close(ec);
+      c->socket_.close();
       connections_.erase(c->id_);
       continue;
     }

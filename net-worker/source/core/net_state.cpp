@@ -1,9 +1,6 @@
 // Net state page: attach, validation, connection slots, blobs.
 #include "funkhaus/net/net_state.h"
 
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -75,7 +72,7 @@ Result<void> validateConnectionSlot(const NetConnectionSlot& c) {
 Result<NetState> NetState::attach(SharedMemory shm) {
   if (auto ok = validateNetStateHeader(shm.data(), shm.size()); !ok) return ok.error();
   auto* page = reinterpret_cast<NetStatePage*>(shm.data());
-  const auto self = static_cast<uint32_t>(getpid());
+  const auto self = static_cast<uint32_t>(platform::currentProcessId());
   if (auto claimed = claimRole(page->net_pid, self, "net state page"); !claimed)
     return claimed.error();
   const bool restarted = page->attach_count != 0;

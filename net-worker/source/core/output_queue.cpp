@@ -2,44 +2,12 @@
 // and its out_unit word are in the page before the first byte of it is written to the socket.
 #include "funkhaus/net/output_queue.h"
 
-#include <linux/sockios.h>
-#include <linux/tcp.h>
-#include <netinet/in.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
-
 #include <atomic>
-#include <cerrno>
 #include <cstring>
 
 namespace funkhaus::net {
 
 using abi::atomicRef;
-
-Result<uint64_t> tcpBytesWritten(int fd) {
-  auto acked = [&](uint64_t& out) -> Result<void> {
-    tcp_info info{};
-    socklen_t len = sizeof info;
-    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0)
-      return makeError("TCP_INFO: {}", std::strerror(errno));
-    if (len < offsetof(tcp_info, tcpi_bytes_acked) + sizeof info.tcpi_bytes_acked)
-      return makeError("TCP_INFO of {} bytes has no tcpi_bytes_acked", len);
-    out = info.tcpi_bytes_acked;
-    return {};
-  };
-  // TCP_INFO is read under the socket lock, SIOCOUTQ is not: equal acked counts before and
-  // after mean no acknowledgement moved bytes between the two counters in between.
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    uint64_t before = 0, after = 0;
-    int queued = 0;
-    if (auto ok = acked(before); !ok) return ok.error();
-    if (ioctl(fd, SIOCOUTQ, &queued) != 0 || queued < 0)
-      return makeError("SIOCOUTQ: {}", std::strerror(errno));
-    if (auto ok = acked(after); !ok) return ok.error();
-    if (before == after) return before + static_cast<uint64_t>(queued);
-  }
-  return makeError("TCP counters kept moving");
-}
 
 bool OutputQueue::push(std::span<const uint8_t> unit, bool media) {
   if (unit.empty()) return true;
@@ -94,17 +62,17 @@ void OutputQueue::popFront() {
   }
 }
 
-OutputQueue::Flush OutputQueue::flush(int fd, std::string* error) {
+OutputQueue::Flush OutputQueue::flush(NativeSocket socket, std::string* error) {
   while (!units_.empty()) {
     const Unit& u = units_.front();
     recordUnit();
     std::atomic_signal_fence(std::memory_order_seq_cst);
-    const ssize_t n =
-        send(fd, buffer_.data() + head_ + sent_, u.size - sent_, MSG_NOSIGNAL | MSG_DONTWAIT);
+    const std::ptrdiff_t n = sendSome(socket, buffer_.data() + head_ + sent_, u.size - sent_);
     if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return Flush::kWouldBlock;
-      if (error != nullptr) *error = std::strerror(errno);
+      const SocketError why = lastSocketError();
+      if (why == SocketError::kInterrupted) continue;
+      if (why == SocketError::kWouldBlock) return Flush::kWouldBlock;
+      if (error != nullptr) *error = lastSocketErrorText();
       return Flush::kClosed;
     }
     sent_ += static_cast<size_t>(n);
@@ -121,14 +89,14 @@ void OutputQueue::mirrorTo(abi::NetConnectionSlot* slot) {
   recordUnit();
 }
 
-Result<OutputQueue> OutputQueue::resume(int fd, abi::NetConnectionSlot& slot) {
+Result<OutputQueue> OutputQueue::resume(NativeSocket socket, abi::NetConnectionSlot& slot) {
   const uint64_t word = abi::atomicLoad(slot.out_unit);
   const uint64_t offset = word >> abi::kOutUnitOffsetShift;
   const uint64_t size = word & abi::kOutUnitSizeMask;
   if (size > abi::kNetPendingCapacity)
     return makeError("pending unit of {} bytes exceeds {}", size, abi::kNetPendingCapacity);
   uint64_t written = 0;
-  if (auto counted = tcpBytesWritten(fd)) {
+  if (auto counted = tcpBytesWritten(socket)) {
     written = *counted;
   } else {
     // Without the kernel's counters, trust what the previous net saw (it may have died between

@@ -1,9 +1,6 @@
 // Socket address helpers.
 #include "funkhaus/net/socket_address.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
 #include <fmt/format.h>
 
 #include <cstring>
@@ -41,19 +38,6 @@ uint16_t portOf(const sockaddr_storage& a) {
   if (a.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(a).sin_port);
   if (a.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6&>(a).sin6_port);
   return 0;
-}
-
-sockaddr_storage localAddress(int fd) {
-  sockaddr_storage a{};
-  socklen_t len = sizeof a;
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) return {};
-  return a;
-}
-
-bool isStreamSocket(int fd) {
-  int type = 0;
-  socklen_t len = sizeof type;
-  return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
 }
 
 }  // namespace funkhaus::net

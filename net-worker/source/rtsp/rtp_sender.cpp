@@ -1,9 +1,6 @@
 // RtspProtocol's media side: RTP to every playing viewer (UDP with sendmmsg from the shared RTP
 // socket, or '$'-framed on the RTSP connection), the audio track's Opus packets, sender reports,
 // and the RTCP viewers send.
-#include <netinet/in.h>
-#include <sys/socket.h>
-
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -136,8 +133,7 @@ void RtspProtocol::serveAudio(const AccessUnit& packet) {
     if (s.transport == static_cast<uint32_t>(abi::ViewerTransport::kUdp)) {
       socklen_t len = 0;
       const sockaddr_storage dest = viewerAddress(s, audio.client_rtp_port, &len);
-      sent = sendto(rtp_fd_, p + 4, size, MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&dest),
-                    len) == static_cast<ssize_t>(size);
+      sent = sendDatagram(rtp_fd_, p + 4, size, dest, len);
     } else if (Connection& c = *session.connection; c.out().queuedBytes() <= kMaxAudioQueued) {
       p[0] = '$';
       p[1] = audio.rtp_channel;
@@ -176,9 +172,7 @@ void RtspProtocol::sendAudioReport(Session& session, abi::RtspViewerSlot& s, uin
   if (s.transport == static_cast<uint32_t>(abi::ViewerTransport::kUdp)) {
     socklen_t len = 0;
     const sockaddr_storage dest = viewerAddress(s, audio.client_rtcp_port, &len);
-    if (sendto(rtcp_fd_, buffer + 4, n, MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&dest),
-               len) > 0)
-      counters_.bytes_out += n;
+    if (sendDatagram(rtcp_fd_, buffer + 4, n, dest, len)) counters_.bytes_out += n;
   } else if (!session.connection->out().mediaQueued()) {
     buffer[0] = '$';
     buffer[1] = audio.rtcp_channel;
@@ -226,8 +220,7 @@ bool RtspProtocol::sendUdp(Session& session, abi::RtspViewerSlot& s, const Media
   socklen_t addr_len = 0;
   sockaddr_storage dest = viewerAddress(s, s.client_rtp_port, &addr_len);
   std::array<std::array<uint8_t, kRtpHeaderSize>, kMaxBatch> headers;
-  std::array<iovec, kMaxBatch * 3> iov;
-  std::array<mmsghdr, kMaxBatch> msgs;
+  std::array<DatagramPieces, kMaxBatch> datagrams;
   for (size_t at = 0; at < fragments_.size(); at += kMaxBatch) {
     const size_t count = std::min(kMaxBatch, fragments_.size() - at);
     const uint32_t first = s.next_sequence;
@@ -235,29 +228,22 @@ bool RtspProtocol::sendUdp(Session& session, abi::RtspViewerSlot& s, const Media
       RtpFragment& f = fragments_[at + i];
       writeRtpHeader(headers[i].data(), f.marker, kRtpPayloadType, static_cast<uint16_t>(first + i),
                      ts, s.ssrc);
-      iov[i * 3] = {headers[i].data(), kRtpHeaderSize};
-      iov[i * 3 + 1] = {f.prefix.data(), f.prefix_size};
-      iov[i * 3 + 2] = {const_cast<uint8_t*>(f.data.data()), f.data.size()};
-      msgs[i] = {};
-      msgs[i].msg_hdr.msg_name = &dest;
-      msgs[i].msg_hdr.msg_namelen = addr_len;
-      msgs[i].msg_hdr.msg_iov = &iov[i * 3];
-      msgs[i].msg_hdr.msg_iovlen = 3;
+      datagrams[i].pieces = {std::span<const uint8_t>(headers[i].data(), kRtpHeaderSize),
+                             std::span<const uint8_t>(f.prefix.data(), f.prefix_size), f.data};
     }
     // The numbers are taken in the page before the packets leave: a net killed inside
-    // sendmmsg leaves its successor a gap (a loss the viewer can see), never a reuse (which a
+    // sendDatagrams leaves its successor a gap (a loss the viewer can see), never a reuse (which a
     // jitter buffer would drop as duplicates, keyframe included).
     s.next_sequence = (first + static_cast<uint32_t>(count)) & 0xFFFF;
     std::atomic_signal_fence(std::memory_order_seq_cst);
-    int sent = sendmmsg(rtp_fd_, msgs.data(), static_cast<unsigned>(count), MSG_DONTWAIT);
-    if (sent < 0) sent = 0;
-    for (int i = 0; i < sent; ++i) {
-      const size_t payload = fragments_[at + static_cast<size_t>(i)].payloadSize();
+    const size_t sent = sendDatagrams(rtp_fd_, dest, addr_len, std::span(datagrams.data(), count));
+    for (size_t i = 0; i < sent; ++i) {
+      const size_t payload = fragments_[at + i].payloadSize();
       s.octets_sent += payload;
       counters_.bytes_out += kRtpHeaderSize + payload;
     }
     s.packets_sent += static_cast<uint64_t>(sent);
-    if (static_cast<size_t>(sent) < count) {
+    if (sent < count) {
       dropFrame(static_cast<uint32_t>(&session - sessions_.data()));
       return false;
     }
@@ -316,9 +302,7 @@ void RtspProtocol::sendReports() {
     if (s.transport == static_cast<uint32_t>(abi::ViewerTransport::kUdp)) {
       socklen_t len = 0;
       const sockaddr_storage dest = viewerAddress(s, s.client_rtcp_port, &len);
-      if (sendto(rtcp_fd_, buffer + 4, n, MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&dest),
-                 len) > 0)
-        counters_.bytes_out += n;
+      if (sendDatagram(rtcp_fd_, buffer + 4, n, dest, len)) counters_.bytes_out += n;
     } else if (!c->out().mediaQueued()) {
       buffer[0] = '$';
       buffer[1] = s.rtcp_channel;

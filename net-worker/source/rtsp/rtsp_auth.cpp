@@ -1,16 +1,9 @@
-// RTSP Digest authentication (RFC 2617) with MD5 from OpenSSL; nonces are stateless: the time
-// they were made plus an HMAC of it under a per-process key, so any connection may answer any
-// recent nonce and a restarted funkhaus-net simply challenges again.
+// RTSP Digest authentication (RFC 2617) with rtsp_digest.h's MD5 and HMAC; nonces are stateless:
+// the time they were made plus an HMAC of it under a per-process key, so any connection may answer
+// any recent nonce and a restarted funkhaus-net simply challenges again.
 #include "funkhaus/net/rtsp/rtsp_auth.h"
 
-#include <netinet/in.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
-
 #include <cstring>
-#include <stdexcept>
 
 #include "funkhaus/net/rtsp/rtsp_request.h"
 
@@ -29,10 +22,6 @@ bool isHex(std::string_view s) {
 bool isTokenChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
          std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
-}
-
-bool equalSecret(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 }  // namespace
@@ -159,8 +148,7 @@ bool isLoopback(const sockaddr_storage& address) {
 
 RtspAuth::RtspAuth(std::optional<DigestCredentials> credentials)
     : credentials_(std::move(credentials)) {
-  if (RAND_bytes(key_.data(), static_cast<int>(key_.size())) != 1)
-    throw std::runtime_error("OpenSSL could not make a random nonce key");
+  randomBytes(key_);
 }
 
 RtspAuth::RtspAuth(std::optional<DigestCredentials> credentials, const std::array<uint8_t, 32>& key)
@@ -169,10 +157,8 @@ RtspAuth::RtspAuth(std::optional<DigestCredentials> credentials, const std::arra
 std::string RtspAuth::makeNonce(uint64_t now_ns) const {
   uint8_t time[8];
   for (int i = 0; i < 8; ++i) time[i] = static_cast<uint8_t>(now_ns >> (56 - 8 * i));
-  uint8_t mac[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()), time, sizeof time, mac, &n);
-  return lowerHex(time, sizeof time) + lowerHex(mac, 16);
+  const auto mac = hmacSha256(key_, time);
+  return lowerHex(time, sizeof time) + lowerHex(mac.data(), 16);
 }
 
 std::optional<uint64_t> RtspAuth::nonceTime(std::string_view nonce) const {

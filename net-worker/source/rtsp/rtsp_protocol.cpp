@@ -1,11 +1,6 @@
 // RtspProtocol: start, adoption, framing and the RTSP methods.
 #include "funkhaus/net/rtsp/rtsp_protocol.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/random.h>
-#include <unistd.h>
-
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -27,14 +22,10 @@ constexpr const char* kPublic =
     "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER";
 
 uint64_t randomBits() {
+  std::array<uint8_t, 8> bytes;
+  randomBytes(bytes);
   uint64_t v = 0;
-  auto* p = reinterpret_cast<char*>(&v);
-  size_t got = 0;
-  while (got < sizeof v) {
-    const ssize_t n = getrandom(p + got, sizeof v - got, 0);
-    if (n > 0) got += static_cast<size_t>(n);
-    // EINTR: try again; getrandom without GRND_NONBLOCK blocks only before the pool is ready.
-  }
+  for (uint8_t b : bytes) v = v << 8 | b;
   return v;
 }
 

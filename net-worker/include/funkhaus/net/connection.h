@@ -3,11 +3,8 @@
 // the protocol's own state. Owned by NetCore; protocols get references. funkhaus-net main thread.
 #pragma once
 
-#include <sys/socket.h>
-
 #include <array>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -16,6 +13,8 @@
 
 #include "funkhaus/abi/net_state.h"
 #include "funkhaus/net/output_queue.h"
+#include "funkhaus/net/socket.h"
+#include "funkhaus/net/watched_socket.h"
 
 namespace funkhaus::net {
 
@@ -31,11 +30,11 @@ class Connection {
   // Media units whose ends are remembered for framesBehind().
   static constexpr size_t kTrackedMediaEnds = 3;
 
-  Connection(boost::asio::io_context& io, int fd, Protocol& protocol)
-      : socket_(io, fd), protocol_(&protocol) {}
+  Connection(boost::asio::io_context& io, NativeSocket socket, Protocol& protocol)
+      : socket_(io, socket), protocol_(&protocol) {}
 
   uint64_t id() const { return id_; }
-  int fd() { return socket_.native_handle(); }
+  NativeSocket fd() { return socket_.native(); }
   Protocol& protocol() const { return *protocol_; }
   const sockaddr_storage& peer() const { return peer_; }    // IPv4-mapped made plain IPv4
   const sockaddr_storage& local() const { return local_; }  // likewise
@@ -63,7 +62,7 @@ class Connection {
   friend class NetCore;
 
   uint64_t id_ = 0;
-  boost::asio::posix::stream_descriptor socket_;
+  WatchedSocket socket_;
   Protocol* protocol_;
   OutputQueue out_;
   int slot_ = -1;

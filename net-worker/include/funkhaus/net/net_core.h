@@ -6,11 +6,8 @@
 // runs on the one thread that runs the io_context. (net_core.cpp, connections.cpp)
 #pragma once
 
-#include <sys/socket.h>
-
 #include <array>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
@@ -32,15 +29,17 @@
 #include "funkhaus/net/net_state.h"
 #include "funkhaus/net/protocol.h"
 #include "funkhaus/net/protocol_declarations.h"
+#include "funkhaus/net/socket.h"
 #include "funkhaus/net/viewer_registry.h"
+#include "funkhaus/net/watched_socket.h"
 
 namespace funkhaus::net {
 
 // What net needs from funkhausd. The worker wires these to its WorkerContext.
 struct SupervisorLink {
-  std::function<void(uint32_t slot, int fd)> deposit;  // keep a duplicate of a connection
-  std::function<void(uint32_t slot)> release;          // the connection of `slot` is gone
-  std::function<void()> requestKeyframe;               // ask the encoder for an IDR
+  std::function<void(uint32_t slot, NativeSocket fd)> deposit;  // keep a duplicate of it
+  std::function<void(uint32_t slot)> release;                   // the connection of `slot` is gone
+  std::function<void()> requestKeyframe;                        // ask the encoder for an IDR
   // A viewer asked for a display mode; refresh 0 = any.
   std::function<void(uint32_t width, uint32_t height, uint32_t refresh_hz)> requestMode;
   // A client announced its stream: the encoder's codec (abi::Codec), bits per second and frames
@@ -106,8 +105,8 @@ class NetCore {
   NetState& state() { return state_; }
   const NetOptions& options() const { return options_; }
   ViewerRegistry& viewers() { return viewers_; }
-  // The fd of an endpoint the core holds (-1 if none).
-  int endpointFd(uint32_t tag) const;
+  // The socket of an endpoint the core holds (kNoSocket if none).
+  NativeSocket endpointFd(uint32_t tag) const;
   // The input ring's producer side, or null when the session routes no input.
   InputProducer* input() { return input_ ? &*input_ : nullptr; }
   // Whether the session has an audio ring (protocols offer audio only then).
@@ -171,7 +170,7 @@ class NetCore {
     uint32_t tag = 0;
     const EndpointDeclaration* declaration = nullptr;
     Protocol* protocol = nullptr;
-    std::unique_ptr<boost::asio::posix::stream_descriptor> socket;
+    std::unique_ptr<WatchedSocket> socket;
   };
   struct Timer {
     explicit Timer(boost::asio::io_context& io) : timer(io) {}
@@ -188,7 +187,7 @@ class NetCore {
   Result<void> takeEndpoints(const ProtocolDeclaration& declaration, Protocol& protocol,
                              std::vector<std::pair<uint32_t, UniqueFd>>& handed);
   void adopt(std::vector<std::pair<uint32_t, UniqueFd>> kept);
-  std::shared_ptr<Connection> addConnection(int fd, const sockaddr_storage& peer,
+  std::shared_ptr<Connection> addConnection(NativeSocket fd, const sockaddr_storage& peer,
                                             Protocol& protocol);
   std::shared_ptr<Connection> find(uint64_t id) const;
 

@@ -13,13 +13,9 @@
 
 #include "funkhaus/abi/net_state.h"
 #include "funkhaus/common/result.h"
+#include "funkhaus/net/socket.h"
 
 namespace funkhaus::net {
-
-// Bytes the application has written to a TCP socket since it was connected, from the kernel:
-// bytes acknowledged by the peer (TCP_INFO) plus bytes still queued (SIOCOUTQ). Error for a
-// socket that is not TCP or a kernel without those counters.
-Result<uint64_t> tcpBytesWritten(int fd);
 
 class OutputQueue {
  public:
@@ -34,7 +30,7 @@ class OutputQueue {
   bool push(std::span<const uint8_t> unit, bool media);
 
   // Writes queued units until all are written or the socket would block.
-  Flush flush(int fd, std::string* error = nullptr);
+  Flush flush(NativeSocket socket, std::string* error = nullptr);
 
   bool empty() const { return units_.empty(); }
   size_t queuedBytes() const { return buffer_.size() - head_ - sent_; }
@@ -51,7 +47,7 @@ class OutputQueue {
   // The queue of a connection a previous net left in `slot`: learns from the kernel how much of
   // the unit in the page went out and queues the rest; mirroring into `slot` continues. Error
   // when the page and the kernel disagree (writing on would break the framing: close it).
-  static Result<OutputQueue> resume(int fd, abi::NetConnectionSlot& slot);
+  static Result<OutputQueue> resume(NativeSocket socket, abi::NetConnectionSlot& slot);
 
  private:
   struct Unit {

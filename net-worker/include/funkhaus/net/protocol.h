@@ -4,8 +4,6 @@
 // its sessions and what goes on the wire. Everything runs on the main thread's loop.
 #pragma once
 
-#include <sys/socket.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -14,6 +12,7 @@
 #include "funkhaus/abi/net_state.h"
 #include "funkhaus/common/result.h"
 #include "funkhaus/net/access_unit.h"
+#include "funkhaus/net/socket.h"
 
 namespace funkhaus::net {
 

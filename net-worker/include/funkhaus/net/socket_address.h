@@ -2,10 +2,10 @@
 // core and the protocols on funkhaus-net's main thread.
 #pragma once
 
-#include <sys/socket.h>
-
 #include <cstdint>
 #include <string>
+
+#include "funkhaus/net/socket.h"
 
 namespace funkhaus::net {
 
@@ -16,8 +16,5 @@ std::string formatHost(const sockaddr_storage& address);
 // An IPv4-mapped IPv6 address becomes plain IPv4 (so it matches what a viewer sends from).
 sockaddr_storage unmapped(const sockaddr_storage& address);
 uint16_t portOf(const sockaddr_storage& address);
-// The bound address of a socket (zeroed on error).
-sockaddr_storage localAddress(int fd);
-bool isStreamSocket(int fd);
 
 }  // namespace funkhaus::net

@@ -4,8 +4,6 @@
 // funkhaus-net main thread (and the fuzz target of the Authorization parser).
 #pragma once
 
-#include <sys/socket.h>
-
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -15,6 +13,7 @@
 #include "funkhaus/common/result.h"
 #include "funkhaus/net/protocol_declarations.h"
 #include "funkhaus/net/rtsp_digest.h"
+#include "funkhaus/net/socket.h"
 
 namespace funkhaus::net {
 

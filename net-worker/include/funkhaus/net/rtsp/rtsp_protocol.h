@@ -6,8 +6,6 @@
 // Requests in rtsp_protocol.cpp, media and RTCP in rtp_sender.cpp. funkhaus-net main thread.
 #pragma once
 
-#include <sys/socket.h>
-
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -23,6 +21,7 @@
 #include "funkhaus/net/rtsp/rtsp_auth.h"
 #include "funkhaus/net/rtsp/rtsp_blob.h"
 #include "funkhaus/net/rtsp/rtsp_request.h"
+#include "funkhaus/net/socket.h"
 
 namespace funkhaus::net {
 
@@ -111,7 +110,7 @@ class RtspProtocol final : public Protocol {
   bool audio_requested_ = false;       // the core was told a viewer listens
   bool audio_refusal_logged_ = false;  // non-stereo packets skipped (said once)
   uint64_t last_capture_ns_ = 0;
-  int rtp_fd_ = -1, rtcp_fd_ = -1;
+  NativeSocket rtp_fd_ = kNoSocket, rtcp_fd_ = kNoSocket;
   int udp_family_ = AF_INET;
   uint16_t server_rtp_port_ = 0;
   sockaddr_storage listen_addr_{};
