@@ -138,8 +138,10 @@ class WindowsProcess final : public LaunchedProcess {
     finished_ = true;
     after_exit_.cancel();
     boost::system::error_code ignored;
-    output_.close(ignored);              // a partial last line goes with the process
-    events_.onExit(id_, *exit_status_);  // may destroy this
+    output_.close(ignored);  // a partial last line goes with the process
+    // A copy: onExit may destroy this, exit_status_ with it, and still read the status.
+    const ExitStatus status = *exit_status_;
+    events_.onExit(id_, status);  // may destroy this
   }
 
   void connectChannel() {
