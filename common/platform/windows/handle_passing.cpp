@@ -1,9 +1,15 @@
 // Handle passing on Windows: one message of a message-mode named pipe per datagram. The sender
 // duplicates each handle into the peer process (DuplicateHandle; it needs PROCESS_DUP_HANDLE on
 // the peer, which funkhausd, the broker, has on its workers) and sends the values that are
-// valid there ahead of the bytes. The receiver owns those handles from then on.
+// valid there ahead of the bytes. A socket goes as winsock's WSADuplicateSocketW says (its
+// WSAPROTOCOL_INFOW after the header; the receiver opens it with WSASocketW): a socket handle
+// duplicated as a plain handle is no socket to Wine's winsock, nor to a layered provider's. The
+// receiver owns what it got from then on.
 #include "funkhaus/platform/handle_passing.h"
 
+// winsock2.h before windows.h.
+#include <winsock2.h>
+// Then windows.h.
 #include <windows.h>
 
 #include <algorithm>
@@ -20,12 +26,16 @@
 namespace funkhaus::platform {
 namespace {
 
-// Ahead of the bytes of every message: magic, handle count, the handle values in the receiver.
+// Ahead of the bytes of every message: magic, handle count, which of them are sockets, the
+// handle values in the receiver (0 for a socket: its WSAPROTOCOL_INFOW follows the header, one
+// per socket in order, before the bytes).
 struct PassedHeader {
-  uint32_t magic;  // kPassedMagic
-  uint32_t count;  // 0..kMaxPassedHandles
+  uint32_t magic;    // kPassedMagic
+  uint16_t count;    // 0..kMaxPassedHandles
+  uint16_t sockets;  // bit i: handle i is a socket
   uint64_t handles[kMaxPassedHandles];
 };
+static_assert(kMaxPassedHandles <= 16, "one bit per handle in PassedHeader::sockets");
 constexpr uint32_t kPassedMagic = 0x50484846;  // "FHHP"
 static_assert(sizeof(PassedHeader) == kPipeMessageHeader, "the header as the header says");
 
@@ -104,6 +114,7 @@ Result<void> sendWithHandles(NativeHandle pipe, std::span<const std::byte> bytes
     return makeError(ErrorCode::kUnsupported, "a send that never waits needs overlapped I/O");
   PassedHeader header{};
   header.magic = kPassedMagic;
+  std::vector<WSAPROTOCOL_INFOW> sockets;
   UniqueHandle peer;
   if (!handles.empty()) {
     auto pid = peerOf(pipe);
@@ -112,6 +123,15 @@ Result<void> sendWithHandles(NativeHandle pipe, std::span<const std::byte> bytes
     if (peer.get() == nullptr)
       return makeError("cannot hand handles to process {}: {}", *pid, windows::lastErrorText());
     for (NativeHandle h : handles) {
+      // A socket (the call fails for anything else): described for the peer to open it.
+      WSAPROTOCOL_INFOW info{};
+      if (WSADuplicateSocketW(static_cast<SOCKET>(reinterpret_cast<uintptr_t>(h)), *pid, &info) ==
+          0) {
+        header.sockets = static_cast<uint16_t>(header.sockets | (1u << header.count));
+        header.handles[header.count++] = 0;
+        sockets.push_back(info);
+        continue;
+      }
       HANDLE remote = nullptr;
       if (!DuplicateHandle(GetCurrentProcess(), h, peer.get(), &remote, 0, FALSE,
                            DUPLICATE_SAME_ACCESS)) {
@@ -123,9 +143,12 @@ Result<void> sendWithHandles(NativeHandle pipe, std::span<const std::byte> bytes
       header.handles[header.count++] = reinterpret_cast<uintptr_t>(remote);
     }
   }
-  std::vector<std::byte> message(sizeof header + bytes.size());
+  const size_t described = sockets.size() * sizeof(WSAPROTOCOL_INFOW);
+  std::vector<std::byte> message(sizeof header + described + bytes.size());
   std::memcpy(message.data(), &header, sizeof header);
-  if (!bytes.empty()) std::memcpy(message.data() + sizeof header, bytes.data(), bytes.size());
+  if (described > 0) std::memcpy(message.data() + sizeof header, sockets.data(), described);
+  if (!bytes.empty())
+    std::memcpy(message.data() + sizeof header + described, bytes.data(), bytes.size());
   DWORD written = 0;
   if (!windows::writePipe(pipe, message, written) || written != message.size()) {
     const std::string why = windows::lastErrorText();
@@ -147,7 +170,8 @@ Result<std::optional<ReceivedDatagram>> receiveWithHandles(NativeHandle pipe,
     }
     if (available == 0) return std::optional<ReceivedDatagram>();
   }
-  std::vector<std::byte> message(sizeof(PassedHeader) + buffer.size());
+  std::vector<std::byte> message(sizeof(PassedHeader) +
+                                 kMaxPassedHandles * sizeof(WSAPROTOCOL_INFOW) + buffer.size());
   DWORD n = 0;
   bool more = false;
   if (!windows::readPipe(pipe, message, n)) {
@@ -171,18 +195,51 @@ Result<ReceivedDatagram> decodePipeMessage(std::span<const std::byte> message, b
   if (message.size() < sizeof header)
     return makeError("a message of {} bytes has no header", message.size());
   std::memcpy(&header, message.data(), sizeof header);
-  if (header.magic != kPassedMagic || header.count > kMaxPassedHandles)
-    return makeError("a message without a valid header (magic 0x{:x}, {} handles)", header.magic,
-                     header.count);
+  if (header.magic != kPassedMagic || header.count > kMaxPassedHandles ||
+      (header.sockets >> header.count) != 0)
+    return makeError("a message without a valid header (magic 0x{:x}, {} handles, sockets 0x{:x})",
+                     header.magic, header.count, header.sockets);
   if (header.count > 0 && !take_handles)
     return makeError("a message claims {} handles, and this sender cannot pass any", header.count);
+  size_t sockets = 0;
+  for (uint32_t i = 0; i < header.count; ++i) sockets += (header.sockets >> i) & 1u;
+  const size_t start = sizeof header + sockets * sizeof(WSAPROTOCOL_INFOW);
+  if (message.size() < start)
+    return makeError("a message of {} bytes is too short for its {} sockets", message.size(),
+                     sockets);
+  if (sockets > 0) {
+    // WSASocketW needs winsock started in this process (once; it stays up).
+    static const bool started = [] {
+      WSADATA data;
+      return WSAStartup(MAKEWORD(2, 2), &data) == 0;
+    }();
+    if (!started) return makeError("a message hands over sockets, and winsock does not start");
+  }
   ReceivedDatagram received;
-  for (uint32_t i = 0; i < header.count; ++i)
-    received.handles.emplace_back(
-        reinterpret_cast<HANDLE>(static_cast<uintptr_t>(header.handles[i])));
-  received.size = std::min(message.size() - sizeof header, buffer.size());
-  std::memcpy(buffer.data(), message.data() + sizeof header, received.size);
-  received.truncated = more || received.size < message.size() - sizeof header;
+  std::string failed;
+  const std::byte* info = message.data() + sizeof header;
+  for (uint32_t i = 0; i < header.count; ++i) {
+    if (((header.sockets >> i) & 1u) == 0) {
+      received.handles.emplace_back(
+          reinterpret_cast<HANDLE>(static_cast<uintptr_t>(header.handles[i])));
+      continue;
+    }
+    WSAPROTOCOL_INFOW described;
+    std::memcpy(&described, info, sizeof described);
+    info += sizeof described;
+    const SOCKET s = WSASocketW(FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO,
+                                &described, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+    if (s == INVALID_SOCKET) {
+      failed = windows::errorText(static_cast<DWORD>(WSAGetLastError()));
+      continue;
+    }
+    received.handles.emplace_back(reinterpret_cast<HANDLE>(static_cast<uintptr_t>(s)));
+  }
+  // The handles that did come are closed with `received`.
+  if (!failed.empty()) return makeError("a socket handed over cannot be opened: {}", failed);
+  received.size = std::min(message.size() - start, buffer.size());
+  std::memcpy(buffer.data(), message.data() + start, received.size);
+  received.truncated = more || received.size < message.size() - start;
   return received;
 }
 

@@ -20,6 +20,15 @@ namespace funkhaus::platform {
 // ReceivedDatagram::handles_truncated.
 inline constexpr size_t kMaxPassedHandles = abi::kMaxMessageFds;
 
+// Whether a worker can hand handles to funkhausd (net's kept connections): on Linux (SCM_RIGHTS);
+// not on Windows yet, where the sender duplicates into the receiver and a worker has no right to
+// duplicate into funkhausd.
+#ifdef _WIN32
+inline constexpr bool kWorkerPassesHandles = false;
+#else
+inline constexpr bool kWorkerPassesHandles = true;
+#endif
+
 enum class Blocking {
   kWait,      // as the socket is set up (blocking sockets wait)
   kDontWait,  // never wait: a full socket is an error on send, an empty one nullopt on receive
@@ -72,7 +81,8 @@ inline constexpr char kChannelPipeVariable[] = "FUNKHAUS_CHANNEL_PIPE";
 // and not inherited. Error: no such pipe, busy (another client has it), or the system's reason.
 Result<UniqueHandle> openMessageChannel(const std::string& name);
 
-// What sendWithHandles writes ahead of each datagram (its handles' values in the receiver).
+// What sendWithHandles writes ahead of each datagram (its handles' values in the receiver; the
+// sockets among them are described right after it, one WSAPROTOCOL_INFOW each).
 inline constexpr size_t kPipeMessageHeader = 8 + 8 * kMaxPassedHandles;
 
 // One pipe message that the caller read itself (funkhausd's launcher reads overlapped, on its
