@@ -83,7 +83,7 @@ add_compile_definitions(_POSIX_THREAD_SAFE_FUNCTIONS=200112L)
 add_subdirectory(shm-abi)
 add_subdirectory(common)
 add_subdirectory(supervisor)
-add_subdirectory(net-worker)  # its declarations only (the RTSP Digest hashes funkhausd makes)
+add_subdirectory(net-worker)  # RTSP/RTP over winsock (no GameStream yet)
 # The installer's file name (packaging/windows; its test in tests/windows finds it).
 set(FUNKHAUS_INSTALLER_NAME funkhaus-${PROJECT_VERSION}-windows-x64)
 if(FUNKHAUS_WINDOWS_MEDIA)

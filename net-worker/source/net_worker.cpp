@@ -15,6 +15,7 @@
 #include "funkhaus/abi/packet_ring.h"
 #include "funkhaus/common/clock.h"
 #include "funkhaus/net/rtsp/rtp_packetizer.h"
+#include "funkhaus/platform/handle_passing.h"
 
 namespace funkhaus::net {
 
@@ -124,14 +125,18 @@ Result<void> NetStage::start(WorkerContext& context) {
     spdlog::info("no audio: the session has no audio worker");
   }
   SupervisorLink link;
-  link.deposit = [this](uint32_t slot, int fd) {
-    if (auto ok = context_->depositConnection(slot, fd); !ok)
-      spdlog::error("depositing the connection of slot {}: {}", slot, ok.error().message);
-  };
-  link.release = [this](uint32_t slot) {
-    if (auto ok = context_->releaseConnection(slot); !ok)
-      spdlog::error("releasing the connection of slot {}: {}", slot, ok.error().message);
-  };
+  if (platform::kWorkerPassesHandles) {
+    link.deposit = [this](uint32_t slot, NativeSocket fd) {
+      if (auto ok = context_->depositConnection(slot, asHandle(fd)); !ok)
+        spdlog::error("depositing the connection of slot {}: {}", slot, ok.error().message);
+    };
+    link.release = [this](uint32_t slot) {
+      if (auto ok = context_->releaseConnection(slot); !ok)
+        spdlog::error("releasing the connection of slot {}: {}", slot, ok.error().message);
+    };
+  } else {
+    spdlog::info("viewers' connections are not kept for a restarted net on this platform yet");
+  }
   link.requestKeyframe = [this] {
     if (auto ok = context_->sendEvent(abi::Event::kKeyframeRequest, 0); !ok)
       spdlog::error("keyframe request: {}", ok.error().message);

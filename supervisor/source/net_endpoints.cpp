@@ -1,13 +1,7 @@
 // NetEndpoints: binding what the protocols declare, validating deposited connections.
 #include "funkhaus/supervisor/net_endpoints.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-
 #include <atomic>
-#include <cerrno>
 #include <cstring>
 
 #include "funkhaus/abi/codec.h"
@@ -15,6 +9,7 @@
 #include "funkhaus/abi/message.h"
 #include "funkhaus/abi/net_state.h"
 #include "funkhaus/common/net_state_page.h"
+#include "funkhaus/net/socket.h"
 
 namespace funkhaus::supervisor {
 namespace {
@@ -47,12 +42,11 @@ Result<Address> parseAddress(const std::string& host, const char* key = "net.bin
   return a;
 }
 
-uint16_t boundPort(int fd) {
-  sockaddr_storage s{};
-  socklen_t len = sizeof s;
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&s), &len) != 0) return 0;
-  if (s.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&s)->sin_port);
-  return ntohs(reinterpret_cast<sockaddr_in6*>(&s)->sin6_port);
+uint16_t boundPort(const UniqueFd& fd) {
+  const sockaddr_storage s = net::localAddress(net::socketOf(fd));
+  if (s.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&s)->sin_port);
+  if (s.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&s)->sin6_port);
+  return 0;
 }
 
 // A socket of the endpoint's kind bound to address:port (TCP ones listening).
@@ -62,15 +56,7 @@ Result<UniqueFd> bound(const Address& address, const EndpointDeclaration& e, uin
     reinterpret_cast<sockaddr_in*>(&a.storage)->sin_port = htons(port);
   else
     reinterpret_cast<sockaddr_in6*>(&a.storage)->sin6_port = htons(port);
-  const bool tcp = e.kind == EndpointKind::kTcpListen;
-  UniqueFd fd(socket(a.family, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return makeError("socket: {}", std::strerror(errno));
-  const int one = 1;
-  if (tcp) setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&a.storage), a.length) != 0)
-    return makeError("{}", std::strerror(errno));
-  if (tcp && ::listen(fd.get(), 64) != 0) return makeError("listen: {}", std::strerror(errno));
-  return fd;
+  return net::openBound(a.storage, a.length, e.kind == EndpointKind::kTcpListen);
 }
 
 // The port [net] or [gamestream] gives an endpoint of its own.
@@ -245,7 +231,7 @@ Result<void> NetEndpoints::openGroup(const std::string& bind, uint16_t configure
                        leader.kind == EndpointKind::kTcpListen ? "listen on" : "bind",
                        kindName(leader), bind, configured, leader.name, first.error().message);
     }
-    const uint16_t port = boundPort(first->get());
+    const uint16_t port = boundPort(*first);
     if (configured == 0 && leader.even && port % 2 != 0) continue;  // try another
     std::vector<Endpoint> group;
     group.push_back({leader.tag, std::move(*first), port, leader.worker});
@@ -280,21 +266,8 @@ uint16_t NetEndpoints::port(uint32_t tag) const {
 Result<void> NetEndpoints::deposit(uint32_t slot, UniqueFd fd) {
   if (slot >= max_viewers_ || slot >= abi::kMaxConnections)
     return makeError("viewer slot {} is out of range (max_viewers {})", slot, max_viewers_);
-  struct stat st {};
-  if (fstat(fd.get(), &st) != 0 || !S_ISSOCK(st.st_mode))
-    return makeError("deposited fd for slot {} is not a socket", slot);
-  int type = 0, domain = 0;
-  socklen_t len = sizeof type;
-  if (getsockopt(fd.get(), SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM)
-    return makeError("deposited socket for slot {} is not a stream socket", slot);
-  len = sizeof domain;
-  if (getsockopt(fd.get(), SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 ||
-      (domain != AF_INET && domain != AF_INET6))
-    return makeError("deposited socket for slot {} is not a TCP/IP socket", slot);
-  sockaddr_storage peer{};
-  len = sizeof peer;
-  if (getpeername(fd.get(), reinterpret_cast<sockaddr*>(&peer), &len) != 0)
-    return makeError("deposited socket for slot {} is not connected", slot);
+  if (!fd.valid() || !net::isConnectedTcp(net::socketOf(fd)))
+    return makeError("what net deposited for slot {} is not a connected TCP/IP socket", slot);
   viewers_[slot] = std::move(fd);
   return {};
 }

@@ -1,4 +1,4 @@
-// funkhaus-net's socket calls on Linux (socket.h).
+// The socket calls of funkhaus-net and funkhausd on Linux (socket.h).
 #include "funkhaus/net/socket.h"
 
 #include <fcntl.h>
@@ -14,6 +14,32 @@
 namespace funkhaus::net {
 
 NativeSocket socketOf(const UniqueFd& handle) { return handle.get(); }
+UniqueFd socketHandle(NativeSocket socket) { return UniqueFd(socket); }
+platform::NativeHandle asHandle(NativeSocket socket) { return socket; }
+
+Result<UniqueFd> openBound(const sockaddr_storage& address, socklen_t size, bool tcp) {
+  UniqueFd fd(socket(address.ss_family, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return makeError("socket: {}", std::strerror(errno));
+  const int one = 1;
+  if (tcp) setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(fd.get(), reinterpret_cast<const sockaddr*>(&address), size) != 0)
+    return makeError("{}", std::strerror(errno));
+  if (tcp && ::listen(fd.get(), 64) != 0) return makeError("listen: {}", std::strerror(errno));
+  return fd;
+}
+
+bool isConnectedTcp(NativeSocket s) {
+  int type = 0, domain = 0;
+  socklen_t len = sizeof type;
+  if (getsockopt(s, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) return false;
+  len = sizeof domain;
+  if (getsockopt(s, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 ||
+      (domain != AF_INET && domain != AF_INET6))
+    return false;
+  sockaddr_storage peer{};
+  len = sizeof peer;
+  return getpeername(s, reinterpret_cast<sockaddr*>(&peer), &len) == 0;
+}
 
 SocketError lastSocketError() {
   switch (errno) {

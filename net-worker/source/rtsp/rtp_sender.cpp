@@ -333,7 +333,7 @@ std::optional<uint32_t> RtspProtocol::slotByAddress(const sockaddr_storage& from
     if (sessions_[i].connection == nullptr) continue;
     const abi::RtspViewerSlot& s = blob_->viewer(i);
     if (s.transport != static_cast<uint32_t>(abi::ViewerTransport::kUdp)) continue;
-    if (s.address_family != from.ss_family ||
+    if (s.address_family != static_cast<uint32_t>(from.ss_family) ||
         (s.client_rtcp_port != port && !(audioSetUp(s) && s.audio.client_rtcp_port == port)))
       continue;
     const void* addr =

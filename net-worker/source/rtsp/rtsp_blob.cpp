@@ -1,10 +1,10 @@
 // The RTSP blob: open, viewer-slot validation, parameter sets.
 #include "funkhaus/net/rtsp/rtsp_blob.h"
 
-#include <sys/socket.h>
-
 #include <cstdlib>
 #include <cstring>
+
+#include "funkhaus/net/socket.h"
 
 namespace funkhaus::net {
 

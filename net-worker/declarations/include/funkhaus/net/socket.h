@@ -1,6 +1,6 @@
-// funkhaus-net's sockets on both platforms: the system's socket headers (POSIX on Linux, winsock
-// on Windows), the handle type, and the calls whose spelling or existence differs between them
-// (socket_linux.cpp, socket_windows.cpp). Any thread.
+// The sockets of funkhaus-net and of funkhausd's endpoints on both platforms: the system's socket
+// headers (POSIX on Linux, winsock on Windows), the handle type, and the calls whose spelling or
+// existence differs between them (socket_linux.cpp, socket_windows.cpp). Any thread.
 #pragma once
 
 #ifdef _WIN32
@@ -32,8 +32,18 @@ using NativeSocket = int;
 inline constexpr NativeSocket kNoSocket = -1;
 #endif
 
-// A socket funkhausd handed over (a UniqueHandle) as the socket it is, and back.
+// A socket held as a handle (handed over, kept) as the socket it is, and a new socket as such a
+// handle (closed with it).
 NativeSocket socketOf(const UniqueFd& handle);
+UniqueFd socketHandle(NativeSocket socket);
+// The socket as the handle a worker channel passes (the same object, not a duplicate).
+platform::NativeHandle asHandle(NativeSocket socket);
+
+// A socket of `family` (AF_INET, AF_INET6), TCP listening (backlog 64, SO_REUSEADDR) or UDP,
+// bound to `address`, not inherited. Error: the system's reason.
+Result<UniqueFd> openBound(const sockaddr_storage& address, socklen_t size, bool tcp);
+// Whether `s` is a connected TCP/IP socket (what funkhausd keeps for net).
+bool isConnectedTcp(NativeSocket s);
 
 // Why the last socket call of this thread failed.
 enum class SocketError { kInterrupted, kWouldBlock, kAborted, kOther };
