@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <tuple>
 
 #include "funkhaus/abi/exit_codes.h"
 #include "funkhaus/supervisor/windows_host.h"
@@ -60,6 +61,10 @@ int main(int argc, char** argv) {
             return "";
           },
           "PIPE");
+  app.add_option("--bind", host.net.bind, "address viewers connect to (default 0.0.0.0)");
+  app.add_option("--rtsp-port", host.net.port, "RTSP port (default 8554; 0: any free port)");
+  app.add_option("--rtp-port", host.net.rtp_port,
+                 "RTP port, even; RTCP is the next one (default 0: a free pair)");
   app.add_option("--control-group", host.control_group,
                  "local group whose members may use funkhausctl besides Administrators (default "
                  "funkhaus)");
@@ -86,6 +91,12 @@ int main(int argc, char** argv) {
       what.args.insert(what.args.end(), {"--control-pipe", host.control_pipe});
     if (host.control_group != defaults.control_group)
       what.args.insert(what.args.end(), {"--control-group", host.control_group});
+    if (host.net.bind != defaults.net.bind)
+      what.args.insert(what.args.end(), {"--bind", host.net.bind});
+    for (auto [flag, value, fallback] :
+         {std::tuple{"--rtsp-port", host.net.port, defaults.net.port},
+          std::tuple{"--rtp-port", host.net.rtp_port, defaults.net.rtp_port}})
+      if (value != fallback) what.args.insert(what.args.end(), {flag, std::to_string(value)});
     for (auto [flag, value] : {std::pair{"--width", host.width}, std::pair{"--height", host.height},
                                std::pair{"--fps", host.fps}})
       what.args.insert(what.args.end(), {flag, std::to_string(value)});

@@ -32,6 +32,13 @@ const WorkerSpec kEncodeRow{.name = "encode",
                             .commands = {abi::Command::kStop, abi::Command::kKeyframe,
                                          abi::Command::kSetBitrate, abi::Command::kSetFps}};
 
+// The worker table's net row: its arguments, events and rules as on Linux.
+const WorkerSpec& netRow() {
+  for (const WorkerSpec& w : workerTable())
+    if (w.kind == abi::WorkerKind::kNet) return w;
+  std::abort();  // the table always has it
+}
+
 // "session 1 (alice)", or "nobody" for logs.
 std::string describe(const std::optional<ConsoleSession>& session) {
   if (!session) return "nobody";
@@ -63,18 +70,28 @@ Result<std::unique_ptr<WindowsHost>> WindowsHost::create(
   packets.max_record_size = static_cast<uint32_t>(packets.capacity / 4);
   auto packet_ring = createPacketRing(packets);
   if (!packet_ring) return makeError("packet ring: {}", packet_ring.error().message);
+  auto net = NetEndpoints::open(options.net);
+  if (!net) return net.error();
   if (!sessions) sessions = ConsoleSessionSource::createWts(options.session_user);
-  return std::unique_ptr<WindowsHost>(new WindowsHost(
-      options, std::move(sessions), std::move(*frame_ring), std::move(*packet_ring)));
+  return std::unique_ptr<WindowsHost>(new WindowsHost(options, std::move(sessions),
+                                                      std::move(*frame_ring),
+                                                      std::move(*packet_ring), std::move(*net)));
 }
 
 WindowsHost::WindowsHost(const WindowsHostOptions& options,
                          std::unique_ptr<ConsoleSessionSource> sessions, SharedMemory frames,
-                         SharedMemory packets)
+                         SharedMemory packets, NetEndpoints net)
     : options_(options),
       sessions_(std::move(sessions)),
       frames_(std::move(frames)),
-      packets_(std::move(packets)) {}
+      packets_(std::move(packets)),
+      net_(std::move(net)) {
+  config_.net = options_.net;
+}
+
+std::vector<WorkerProcess*> WindowsHost::workers() const {
+  return {capture_.get(), encode_.get(), net_worker_.get()};
+}
 
 WindowsHost::~WindowsHost() = default;
 
@@ -89,6 +106,8 @@ int WindowsHost::run(boost::asio::io_context& io, ServiceNotifier& notifier) {
       std::make_unique<WorkerProcess>(kCaptureRow, policy, timings, *launcher_, *clock_, delegate);
   encode_ =
       std::make_unique<WorkerProcess>(kEncodeRow, policy, timings, *launcher_, *clock_, delegate);
+  net_worker_ =
+      std::make_unique<WorkerProcess>(netRow(), policy, timings, *launcher_, *clock_, delegate);
   control_ = std::make_unique<ControlServer>(io, static_cast<ControlServer::Handler&>(*this));
   if (auto listening =
           control_->listen(options_.control_pipe, RunMode::kSystem, options_.control_group);
@@ -100,9 +119,12 @@ int WindowsHost::run(boost::asio::io_context& io, ServiceNotifier& notifier) {
   spdlog::info("funkhausd: at the console: {}; {}x{} at {} fps, workers from {}",
                describe(session_), options_.width, options_.height, options_.fps,
                options_.worker_dir);
+  spdlog::info("funkhausd: viewers connect to rtsp://HOST:{}{} (RTP/RTCP on UDP {}; {})",
+               net_.rtspPort(), options_.net.path, net_.rtpPort(),
+               options_.net.rtsp_password.empty() ? "viewers on this host only"
+                                                  : "others sign in as " + options_.net.rtsp_user);
   if (session_) {
-    capture_->start();
-    encode_->start();
+    for (WorkerProcess* w : workers()) w->start();
   } else {
     // Nothing to wait for: the service runs, and the workers start when someone logs on.
     spdlog::info("funkhausd: nobody logged on at the console: the workers start once someone is");
@@ -114,7 +136,8 @@ int WindowsHost::run(boost::asio::io_context& io, ServiceNotifier& notifier) {
   io.run();
   ticker_.reset();
   control_.reset();
-  encode_.reset();  // a worker still running is ended by its process object
+  net_worker_.reset();  // a worker still running is ended by its process object
+  encode_.reset();
   capture_.reset();
   launcher_.reset();  // its Job Object closes: nothing it started is left
   spdlog::info("funkhausd: stopped, exit code {}", stopping_.value_or(0));
@@ -122,16 +145,18 @@ int WindowsHost::run(boost::asio::io_context& io, ServiceNotifier& notifier) {
 }
 
 void WindowsHost::tick() {
-  capture_->tick();
-  encode_->tick();
-  const bool running =
-      capture_->state() == WorkerState::kRunning && encode_->state() == WorkerState::kRunning;
+  const auto all = workers();
+  for (WorkerProcess* w : all) w->tick();
+  const bool running = std::all_of(all.begin(), all.end(), [](const WorkerProcess* w) {
+    return w->state() == WorkerState::kRunning;
+  });
   if (running && !reported_ready_ && !stopping_) {
     reported_ready_ = true;  // the service is RUNNING only once its workers are ready
     spdlog::info("funkhausd: workers ready");
     notifier_->ready();
   }
-  if (stopping_ && !capture_->running() && !encode_->running()) {
+  if (stopping_ &&
+      std::none_of(all.begin(), all.end(), [](const WorkerProcess* w) { return w->running(); })) {
     io_->stop();
     return;
   }
@@ -145,8 +170,12 @@ void WindowsHost::stopAll(int exit_code) {
   if (stopping_) return;
   stopping_ = exit_code;
   notifier_->stopping();
-  encode_->stop();  // reverse start order
-  capture_->stop();
+  stopWorkers();
+}
+
+void WindowsHost::stopWorkers() {
+  const auto all = workers();
+  for (auto it = all.rbegin(); it != all.rend(); ++it) (*it)->stop();  // reverse start order
 }
 
 void WindowsHost::onControl(ServiceControl control, uint32_t event) {
@@ -161,13 +190,9 @@ void WindowsHost::onControl(ServiceControl control, uint32_t event) {
   spdlog::info("funkhausd: session change (event {}): {} -> {}", event, describe(session_),
                describe(now));
   session_ = std::move(now);
-  if (move == SessionMove::kStop) {
-    encode_->stop();  // reverse start order
-    capture_->stop();
-    return;
-  }
-  capture_->restart();  // stops it and starts it again at once (or starts it), as the new user
-  encode_->restart();
+  if (move == SessionMove::kStop) return stopWorkers();
+  // Each stops and starts again at once (or starts), as the new user.
+  for (WorkerProcess* w : workers()) w->restart();
 }
 
 Result<LaunchSpec> WindowsHost::prepareLaunch(WorkerProcess& worker) {
@@ -175,30 +200,58 @@ Result<LaunchSpec> WindowsHost::prepareLaunch(WorkerProcess& worker) {
   LaunchSpec spec;
   spec.path = options_.worker_dir + "\\" + std::string(worker.spec().binary) + ".exe";
   const std::string fps = std::to_string(options_.fps);
-  if (worker.spec().kind == abi::WorkerKind::kCapture)
+  if (worker.spec().kind == abi::WorkerKind::kCapture) {
     spec.args = {"--source", "synthetic",
                  "--width",  std::to_string(options_.width),
                  "--height", std::to_string(options_.height),
                  "--fps",    fps};
-  else
+  } else if (worker.spec().kind == abi::WorkerKind::kEncode) {
     spec.args = {"--fps", fps};
+  } else {  // the table's row: as on Linux
+    if (worker.spec().args != nullptr) spec.args = worker.spec().args(config_);
+    if (worker.spec().environment != nullptr)
+      for (const std::string& entry : worker.spec().environment(config_)) {
+        const size_t eq = entry.find('=');
+        spec.environment[entry.substr(0, eq)] = eq == std::string::npos ? "" : entry.substr(eq + 1);
+      }
+  }
   if (options_.session_user) spec.credentials = Credentials{session_->id};
   return spec;
 }
 
 std::vector<HandedFd> WindowsHost::handOver(WorkerProcess& worker) {
   const auto frames = static_cast<uint32_t>(abi::RingId::kFrames);
-  if (worker.spec().kind == abi::WorkerKind::kCapture)
-    return {{abi::FdRole::kRingOut, frames, frames_.handle()}};
-  return {{abi::FdRole::kRingIn, frames, frames_.handle()},
-          {abi::FdRole::kRingOut, static_cast<uint32_t>(abi::RingId::kVideoPackets),
-           packets_.handle()}};
+  const auto packets = static_cast<uint32_t>(abi::RingId::kVideoPackets);
+  switch (worker.spec().kind) {
+    case abi::WorkerKind::kCapture:
+      return {{abi::FdRole::kRingOut, frames, frames_.handle()}};
+    case abi::WorkerKind::kEncode:
+      return {{abi::FdRole::kRingIn, frames, frames_.handle()},
+              {abi::FdRole::kRingOut, packets, packets_.handle()}};
+    default: {  // net: the packets, the state page, its endpoints and the viewers it kept
+      std::vector<HandedFd> fds{{abi::FdRole::kRingIn, packets, packets_.handle()}};
+      for (const HandedFd& f : net_.handedFds(worker.spec().kind)) fds.push_back(f);
+      return fds;
+    }
+  }
 }
 
 void WindowsHost::onReady(WorkerProcess&) {}
-void WindowsHost::onEvent(WorkerProcess&, const abi::EventBody&) {}
-Result<void> WindowsHost::onConnection(WorkerProcess& worker, Message&) {
-  return makeError("{} may not deposit connections", worker.name());
+
+// A viewer that starts or lost packets asks for a keyframe: the encoder makes one. (The other
+// events of the net row — modes, codecs, audio — have no one to go to here yet.)
+void WindowsHost::onEvent(WorkerProcess& worker, const abi::EventBody& event) {
+  if (worker.spec().kind == abi::WorkerKind::kNet &&
+      event.event == static_cast<uint32_t>(abi::Event::kKeyframeRequest) && encode_->ready())
+    (void)encode_->command(abi::Command::kKeyframe, 0);
+}
+
+// What net keeps for its viewers (validated by NetEndpoints: net is untrusted).
+Result<void> WindowsHost::onConnection(WorkerProcess&, Message& message) {
+  if (auto* deposit = std::get_if<ConnectionDepositMessage>(&message))
+    return net_.deposit(deposit->slot, std::move(deposit->fd));
+  if (auto* release = std::get_if<ConnectionReleaseMessage>(&message)) net_.release(release->slot);
+  return {};
 }
 void WindowsHost::onRequest(WorkerProcess& worker, uint32_t id, const std::string&) {
   (void)worker.reply(id, R"({"ok":false,"error":"no requests on Windows yet"})");
@@ -229,7 +282,11 @@ std::optional<std::string> WindowsHost::status(const ControlServer::Respond&) {
          {"uid", nullptr},  // Windows has none: the session's token is the user
          {"type", "console"},
          {"class", "user"},
-         {"workers", {workerStatusJson(*capture_, now), workerStatusJson(*encode_, now)}}});
+         {"workers", nlohmann::json::array()}});
+  for (WorkerProcess* w : workers())
+    if (session_) out["sessions"][0]["workers"].push_back(workerStatusJson(*w, now));
+  out["net"] = {
+      {"rtsp_port", net_.rtspPort()}, {"rtp_port", net_.rtpPort()}, {"path", options_.net.path}};
   return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -239,9 +296,9 @@ std::optional<std::string> WindowsHost::change(const ControlRequest& request, ui
   if (request.kind != Kind::kRestart && request.kind != Kind::kStop && request.kind != Kind::kStart)
     return ControlServer::errorReply(
         "funkhausd on Windows answers status, restart, stop and start only so far");
-  WorkerProcess* w = request.worker == capture_->name()  ? capture_.get()
-                     : request.worker == encode_->name() ? encode_.get()
-                                                         : nullptr;
+  WorkerProcess* w = nullptr;
+  for (WorkerProcess* candidate : workers())
+    if (candidate->name() == request.worker) w = candidate;
   if (w == nullptr)
     return ControlServer::errorReply(
         fmt::format("no worker '{}' in this session or on this host", request.worker));

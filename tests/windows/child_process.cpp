@@ -121,17 +121,21 @@ std::string uniqueToken(const char* what) {
          std::to_string(GetTickCount64()) + "-" + std::to_string(++counter);
 }
 
-int sigkillUnixProcess(const std::string& token) {
-  // The shell's own command line holds the pattern, not the token (its first letter is
-  // bracketed), nor does the name of the file it leaves the count in.
-  const std::string pattern = "[" + token.substr(0, 1) + "]" + token.substr(1);
+int runUnixShell(const std::string& script, int timeout_ms) {
   static int counter = 0;
-  const std::string count_file = "/tmp/funkhaus-sigkill-" + std::to_string(GetCurrentProcessId()) +
-                                 "-" + std::to_string(++counter);
-  std::wstring command =
-      L"Z:\\bin\\sh -c \"n=0; for p in /proc/[0-9]*; do if grep -q -a '" + widen(pattern) +
-      L"' $p/cmdline 2>/dev/null; then kill -9 ${p#/proc/} && n=$((n+1)); fi; done; echo $n > " +
-      widen(count_file) + L".new && mv " + widen(count_file) + L".new " + widen(count_file) + L"\"";
+  const std::string status_file = "/tmp/funkhaus-unix-" + std::to_string(GetCurrentProcessId()) +
+                                  "-" + std::to_string(++counter);
+  // One argument of the Windows command line (Wine splits it as CommandLineToArgvW does: only a
+  // double quote needs its backslash). The script runs in a subshell, so that its `exit` still
+  // lets the status be written.
+  std::string quoted;
+  for (char c : script) {
+    if (c == '"') quoted += '\\';
+    quoted += c;
+  }
+  std::wstring command = L"Z:\\bin\\sh -c \"(" + widen(quoted) + L"); echo $? > " +
+                         widen(status_file) + L".new && mv " + widen(status_file) + L".new " +
+                         widen(status_file) + L"\"";
   STARTUPINFOW startup{};
   startup.cb = sizeof startup;
   PROCESS_INFORMATION info{};
@@ -140,22 +144,47 @@ int sigkillUnixProcess(const std::string& token) {
   if (!CreateProcessW(nullptr, command.data(), nullptr, nullptr, FALSE, 0, nullptr, nullptr,
                       &startup, &info))
     return -1;
-  std::wstring windows_path = L"Z:" + widen(count_file);
+  std::wstring windows_path = L"Z:" + widen(status_file);
   for (wchar_t& c : windows_path)
     if (c == L'/') c = L'\\';
-  for (int waited_ms = 0; waited_ms < 30'000; waited_ms += 10) {
+  for (int waited_ms = 0; waited_ms < timeout_ms; waited_ms += 10) {
     FILE* f = _wfopen(windows_path.c_str(), L"r");
     if (f == nullptr) {
       Sleep(10);
       continue;
     }
-    int killed = -1;
-    if (std::fscanf(f, "%d", &killed) != 1) killed = -1;
+    int status = -1;
+    if (std::fscanf(f, "%d", &status) != 1) status = -1;
     std::fclose(f);
     DeleteFileW(windows_path.c_str());
-    return killed;
+    return status;
   }
   return -1;
+}
+
+int sigkillUnixProcess(const std::string& token) {
+  // The shell's own command line holds the pattern, not the token (its first letter is
+  // bracketed), nor does the name of the file it leaves the count in.
+  const std::string pattern = "[" + token.substr(0, 1) + "]" + token.substr(1);
+  static int counter = 0;
+  const std::string count_file = "/tmp/funkhaus-sigkill-" + std::to_string(GetCurrentProcessId()) +
+                                 "-" + std::to_string(++counter);
+  if (runUnixShell("n=0; for p in /proc/[0-9]*; do if grep -q -a '" + pattern +
+                       "' $p/cmdline 2>/dev/null; then kill -9 ${p#/proc/} && n=$((n+1)); fi; "
+                       "done; echo $n > " +
+                       count_file,
+                   30'000) != 0)
+    return -1;
+  std::wstring windows_path = L"Z:" + widen(count_file);
+  for (wchar_t& c : windows_path)
+    if (c == L'/') c = L'\\';
+  FILE* f = _wfopen(windows_path.c_str(), L"r");
+  if (f == nullptr) return -1;
+  int killed = -1;
+  if (std::fscanf(f, "%d", &killed) != 1) killed = -1;
+  std::fclose(f);
+  DeleteFileW(windows_path.c_str());
+  return killed;
 }
 
 uint32_t deadPid() {

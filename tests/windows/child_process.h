@@ -43,6 +43,10 @@ int sigkillUnixProcess(const std::string& token);
 // The running children of process `parent`: their .exe name -> process id (one per name).
 std::map<std::string, DWORD> childrenOf(DWORD parent);
 
+// Runs `script` with /bin/sh on Linux, outside Wine (Wine runs the Unix programs CreateProcess
+// is given), and waits for it: its exit status, -1 if it did not end within `timeout_ms`.
+int runUnixShell(const std::string& script, int timeout_ms = 60'000);
+
 // A handle value as a command-line argument and back.
 std::string handleArg(HANDLE handle);
 HANDLE handleFromArg(const char* arg);

@@ -1,9 +1,10 @@
 // funkhausd.exe as a service under Wine's service manager, end to end: installed with
-// --install-service, started (RUNNING only once its capture and encode workers are ready, which
-// run in a Job Object), funkhausctl.exe shows them over the control pipe and restarts one, the
-// encode worker ended as `taskkill /F` ends it and repaired, a session change (user control code
-// 128 + WTS_SESSION_LOGON) moves both workers, a stop leaves no worker, and --uninstall-service
-// removes the service.
+// --install-service, started (RUNNING only once its capture, encode and net workers are ready,
+// which run in a Job Object), Linux's ffmpeg plays its RTSP stream (barcodes read), funkhausctl.exe
+// shows the workers over the control pipe and restarts one, the encode worker ended as
+// `taskkill /F` ends it and repaired, a session change (user control code 128 +
+// WTS_SESSION_LOGON) moves the workers, a stop leaves no worker, and --uninstall-service removes
+// the service.
 #include <windows.h>
 
 #include <gtest/gtest.h>
@@ -19,6 +20,7 @@
 #include <thread>
 
 #include "child_process.h"
+#include "ffmpeg_client.h"
 #include "funkhaus/platform/handle.h"
 
 namespace funkhaus {
@@ -85,14 +87,19 @@ std::pair<int, std::string> funkhausctl(const std::string& pipe, const std::stri
   return runCaptured(command + " " + args);
 }
 
-// The workers funkhausctl status --json shows in the console session: name -> pid (-1: none).
-std::map<std::string, int64_t> workersShown(const std::string& pipe) {
+// funkhausctl status --json (discarded if it is not JSON).
+nlohmann::json statusJson(const std::string& pipe) {
   const auto [code, out] = funkhausctl(pipe, "status --json");
   EXPECT_EQ(code, 0) << out;
+  return nlohmann::json::parse(out, nullptr, false);
+}
+
+// The workers funkhausctl status --json shows in the console session: name -> pid (-1: none).
+std::map<std::string, int64_t> workersShown(const std::string& pipe) {
   std::map<std::string, int64_t> shown;
-  const auto status = nlohmann::json::parse(out, nullptr, false);
+  const auto status = statusJson(pipe);
   if (status.is_discarded() || !status.contains("sessions") || status["sessions"].empty()) {
-    ADD_FAILURE() << "no session in " << out;
+    ADD_FAILURE() << "no session in " << status.dump();
     return shown;
   }
   for (const auto& w : status["sessions"][0]["workers"])
@@ -154,7 +161,7 @@ TEST(FunkhausdService, InstalledStartedRepairedMovedStoppedAndRemoved) {
   const std::string pipe = "\\\\.\\pipe\\" + name;
   DeleteFileA(log.c_str());
   ASSERT_EQ(funkhausd("--install-service --service-name " + name + " --log \"" + log +
-                      "\" --width 640 --height 360 --control-pipe " + pipe),
+                      "\" --width 640 --height 360 --rtsp-port 0 --control-pipe " + pipe),
             0);
   // Removed however the test ends (a no-op after the removal it checks).
   struct Removal {
@@ -178,6 +185,7 @@ TEST(FunkhausdService, InstalledStartedRepairedMovedStoppedAndRemoved) {
   auto workers = childrenOf(pid);
   ASSERT_EQ(workers.count("funkhaus-capture.exe"), 1u);
   ASSERT_EQ(workers.count("funkhaus-encode.exe"), 1u);
+  ASSERT_EQ(workers.count("funkhaus-net.exe"), 1u);
   std::vector<UniqueHandle> first;  // the first workers, to see them end
   for (const auto& [exe, id] : workers) {
     UniqueHandle process(OpenProcess(SYNCHRONIZE | PROCESS_QUERY_INFORMATION, FALSE, id));
@@ -187,13 +195,22 @@ TEST(FunkhausdService, InstalledStartedRepairedMovedStoppedAndRemoved) {
     first.push_back(std::move(process));
   }
 
-  // funkhausctl over the control pipe: both workers, running, with the pids they have.
+  // Linux's ffmpeg plays the stream (the port funkhausctl shows): every barcode readable.
+  const auto shown_status = statusJson(pipe);
+  ASSERT_TRUE(shown_status.contains("net")) << shown_status.dump();
+  const auto port = shown_status["net"]["rtsp_port"].get<uint16_t>();
+  const auto played = test::playWithFfmpeg(port, "tcp", 10, 640, 360);
+  EXPECT_EQ(played.size(), 10u);
+  const double first_frames_ms = msSince(start);
+
+  // funkhausctl over the control pipe: the workers, running, with the pids they have.
   auto shown = workersShown(pipe);
   EXPECT_EQ(shown["capture"], static_cast<int64_t>(workers["funkhaus-capture.exe"]));
   EXPECT_EQ(shown["encode"], static_cast<int64_t>(workers["funkhaus-encode.exe"]));
+  EXPECT_EQ(shown["net"], static_cast<int64_t>(workers["funkhaus-net.exe"]));
   const auto [table_code, table] = funkhausctl(pipe, "status");
   EXPECT_EQ(table_code, 0) << table;
-  for (const char* row : {"capture", "encode", "running"})
+  for (const char* row : {"capture", "encode", "net ", "running", "viewers: rtsp://HOST:"})
     EXPECT_NE(table.find(row), std::string::npos) << row << " not in\n" << table;
   // A restart through it: the capture worker comes back with another pid.
   const auto restarting = std::chrono::steady_clock::now();
@@ -228,12 +245,14 @@ TEST(FunkhausdService, InstalledStartedRepairedMovedStoppedAndRemoved) {
   const auto changed = std::chrono::steady_clock::now();
   ASSERT_TRUE(ControlService(service.get(), 128 + 5, &status));  // WTS_SESSION_LOGON
   ASSERT_TRUE(waitFor([&] {
-    return countLines(log, "capture: ready") == 3 && countLines(log, "encode: ready") == 3;
+    return countLines(log, "capture: ready") == 3 && countLines(log, "encode: ready") == 3 &&
+           countLines(log, "net: ready") == 2;
   })) << "the workers did not move";
   const double moved_ms = msSince(changed);
   const auto moved = childrenOf(pid);
   EXPECT_NE(moved.at("funkhaus-capture.exe"), workers["funkhaus-capture.exe"]);
   EXPECT_NE(moved.at("funkhaus-encode.exe"), workers["funkhaus-encode.exe"]);
+  EXPECT_NE(moved.at("funkhaus-net.exe"), workers["funkhaus-net.exe"]);
 
   const auto stopping = std::chrono::steady_clock::now();
   ASSERT_TRUE(ControlService(service.get(), SERVICE_CONTROL_STOP, &status));
@@ -257,10 +276,11 @@ TEST(FunkhausdService, InstalledStartedRepairedMovedStoppedAndRemoved) {
   ScHandle gone(OpenServiceW(scm.get(), wide.c_str(), SERVICE_QUERY_STATUS));
   EXPECT_FALSE(gone) << "the service is still there";
   std::printf(
-      "[figures] service start -> RUNNING (workers ready) %.0f ms; funkhausctl restart capture -> "
-      "ready again %.0f ms; encode TerminateProcess -> ready again %.0f ms; session change -> "
-      "both workers ready again %.0f ms; stop -> STOPPED %.0f ms\n",
-      running_ms, restart_ms, repaired_ms, moved_ms, stopped_ms);
+      "[figures] service start -> RUNNING (workers ready) %.0f ms; -> 10 frames played by "
+      "ffmpeg %.0f ms; funkhausctl restart capture -> ready again %.0f ms; encode "
+      "TerminateProcess -> ready again %.0f ms; session change -> the workers ready again %.0f "
+      "ms; stop -> STOPPED %.0f ms\n",
+      running_ms, first_frames_ms, restart_ms, repaired_ms, moved_ms, stopped_ms);
   DeleteFileA(log.c_str());
 }
 
@@ -291,14 +311,18 @@ TEST(FunkhausInstaller, SilentInstallStartsTheServiceAndSilentUninstallLeavesNot
     }
   } removal{dir + "\\Uninstall.exe"};
   removal.uninstall();
+  // A run killed between registering the service and installing the uninstaller: this build's
+  // funkhausd removes the service.
+  if (ScHandle(OpenServiceW(scm.get(), L"funkhaus", SERVICE_QUERY_STATUS)))
+    funkhausd("--uninstall-service");
   ASSERT_FALSE(ScHandle(OpenServiceW(scm.get(), L"funkhaus", SERVICE_QUERY_STATUS)))
-      << "a funkhaus service is installed already, without an uninstaller";
+      << "a funkhaus service is installed already, and it cannot be removed";
 
   const auto start = std::chrono::steady_clock::now();
   ASSERT_EQ(runProgram("\"" + installer + "\" /S"), 0);
   const double installed_ms = msSince(start);
-  for (const char* exe :
-       {"funkhausd.exe", "funkhausctl.exe", "funkhaus-capture.exe", "funkhaus-encode.exe"})
+  for (const char* exe : {"funkhausd.exe", "funkhausctl.exe", "funkhaus-capture.exe",
+                          "funkhaus-encode.exe", "funkhaus-net.exe"})
     EXPECT_NE(GetFileAttributesA((dir + "\\bin\\" + exe).c_str()), INVALID_FILE_ATTRIBUTES) << exe;
   ScHandle service(OpenServiceW(scm.get(), L"funkhaus", SERVICE_QUERY_STATUS));
   ASSERT_TRUE(service) << "the installer registered the service";
@@ -307,7 +331,7 @@ TEST(FunkhausInstaller, SilentInstallStartsTheServiceAndSilentUninstallLeavesNot
   const double running_ms = msSince(start);
   const DWORD pid = statusOf(service.get()).dwProcessId;
   const auto workers = childrenOf(pid);
-  EXPECT_EQ(workers.size(), 2u);
+  EXPECT_EQ(workers.size(), 3u);
   // The installed funkhausctl on the default pipe shows them.
   const auto [ctl_code, table] = runCaptured("\"" + dir + "\\bin\\funkhausctl.exe\" status");
   EXPECT_EQ(ctl_code, 0) << table;

@@ -1,8 +1,9 @@
 // WindowsHost (funkhausd.exe's body) with a fake console-session source, in this process under
 // Wine, with the real workers beside this program: what a session change means (sessionMove),
 // nobody at the console (the service runs, no worker), a log-on (the workers start), another
-// session (they move), nobody again (they stop), and a worker that keeps crashing (funkhausd
-// exits non-zero for the service manager to restart it).
+// session (they move), nobody again (they stop), a worker that keeps crashing (funkhausd exits
+// non-zero for the service manager to restart it), and Linux's ffmpeg playing its RTSP stream
+// (TCP and UDP) with every frame's barcode readable, before and after net is killed.
 #include <utility>
 // Asio before windows.h.
 #include <boost/asio.hpp>
@@ -18,6 +19,7 @@
 #include <thread>
 
 #include "child_process.h"
+#include "ffmpeg_client.h"
 #include "funkhaus/platform/handle.h"
 #include "funkhaus/supervisor/control_client.h"
 #include "funkhaus/supervisor/windows_host.h"
@@ -93,6 +95,8 @@ struct Host {
     options.height = 180;
     options.fps = 30;
     options.session_user = false;  // the workers run as this test's user
+    options.net.bind = "127.0.0.1";
+    options.net.port = 0;  // any free port (status says which)
     options.control_pipe = test::uniqueToken("host-test");
     options.control_pipe = "\\\\.\\pipe\\" + options.control_pipe;
     auto fake = std::make_unique<FakeSessions>();
@@ -112,12 +116,16 @@ struct Host {
   void control(ServiceControl what, uint32_t event) {
     boost::asio::post(io, [this, what, event] { host->onControl(what, event); });
   }
+  nlohmann::json status() {
+    auto reply = callControl(options.control_pipe, R"({"cmd":"status"})");
+    if (!reply) return {{"error", reply.error().message}};
+    return nlohmann::json::parse(*reply);
+  }
   // The session funkhausctl status shows: its id ("" for none) and its workers' name -> pid
   // (0: not running).
   std::pair<std::string, std::map<std::string, int64_t>> shown() {
-    auto reply = callControl(options.control_pipe, R"({"cmd":"status"})");
-    if (!reply) return {"error: " + reply.error().message, {}};
-    const auto status = nlohmann::json::parse(*reply);
+    const auto status = this->status();
+    if (status.contains("error")) return {"error: " + status["error"].get<std::string>(), {}};
     if (status["sessions"].empty()) return {"", {}};
     const auto& session = status["sessions"][0];
     std::map<std::string, int64_t> workers;
@@ -128,8 +136,8 @@ struct Host {
   }
   bool runningIn(const std::string& id) {
     const auto [session, workers] = shown();
-    return session == id && workers.size() == 2 && workers.at("capture") != 0 &&
-           workers.at("encode") != 0;
+    return session == id && workers.size() == 3 &&
+           std::all_of(workers.begin(), workers.end(), [](const auto& w) { return w.second != 0; });
   }
 
   WindowsHostOptions options;
@@ -143,7 +151,8 @@ struct Host {
 
 size_t workersOfThisProcess() {
   const auto children = test::childrenOf(GetCurrentProcessId());
-  return children.count("funkhaus-capture.exe") + children.count("funkhaus-encode.exe");
+  return children.count("funkhaus-capture.exe") + children.count("funkhaus-encode.exe") +
+         children.count("funkhaus-net.exe");
 }
 
 TEST(WindowsHost, WaitsForALogOnMovesWithTheConsoleAndStopsWhenNobodyIsThere) {
@@ -156,14 +165,14 @@ TEST(WindowsHost, WaitsForALogOnMovesWithTheConsoleAndStopsWhenNobodyIsThere) {
   h.control(ServiceControl::kSessionChange, kSessionLogon);
   ASSERT_TRUE(waitFor([&] { return h.runningIn("1"); })) << "they start at the log-on";
   const auto first = h.shown().second;
-  EXPECT_EQ(workersOfThisProcess(), 2u);
+  EXPECT_EQ(workersOfThisProcess(), 3u);
 
   h.sessions->set(kBob);
   h.control(ServiceControl::kSessionChange, kConsoleConnect);
   ASSERT_TRUE(waitFor([&] {
     const auto [session, workers] = h.shown();
     return h.runningIn("2") && workers.at("capture") != first.at("capture") &&
-           workers.at("encode") != first.at("encode");
+           workers.at("encode") != first.at("encode") && workers.at("net") != first.at("net");
   })) << "they move to bob's session";
 
   h.sessions->set(std::nullopt);
@@ -204,6 +213,39 @@ TEST(WindowsHost, AWorkerThatKeepsCrashingEndsFunkhausdWithAFailure) {
   EXPECT_GE(crashes, 6) << "more than max_restarts (5) within the window";
   EXPECT_EQ(h.notifier.stoppings, 1);
   EXPECT_TRUE(waitFor([&] { return workersOfThisProcess() == 0; }, 10s)) << "no worker left";
+}
+
+TEST(WindowsHost, LinuxFfmpegPlaysItsRtspStreamOverTcpAndUdp) {
+  Host h(binDirectory(), kAlice);
+  ASSERT_TRUE(waitFor([&] { return h.runningIn("1"); })) << h.status().dump();
+  const auto status = h.status();
+  ASSERT_TRUE(status.contains("net")) << status.dump();
+  const auto port = status["net"]["rtsp_port"].get<uint16_t>();
+  ASSERT_NE(port, 0);
+  for (const char* transport : {"tcp", "udp"}) {
+    const auto start = std::chrono::steady_clock::now();
+    const auto numbers =
+        test::playWithFfmpeg(port, transport, 30, h.options.width, h.options.height);
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    ASSERT_EQ(numbers.size(), 30u) << transport;
+    for (size_t i = 1; i < numbers.size(); ++i)
+      EXPECT_GT(numbers[i], numbers[i - 1]) << transport << ": frames in order, none twice";
+    std::printf("[figures] ffmpeg over %s: 30 frames, barcodes %llu..%llu, %.0f ms from connect\n",
+                transport, static_cast<unsigned long long>(numbers.front()),
+                static_cast<unsigned long long>(numbers.back()), ms);
+  }
+  // A net killed as a crash kills it: the next one serves the same port (funkhausd keeps it).
+  const int64_t net = h.shown().second.at("net");
+  UniqueHandle victim(OpenProcess(PROCESS_TERMINATE, FALSE, static_cast<DWORD>(net)));
+  ASSERT_TRUE(victim.valid());
+  ASSERT_TRUE(TerminateProcess(victim.get(), 1));
+  ASSERT_TRUE(waitFor([&] {
+    const auto workers = h.shown().second;
+    return h.runningIn("1") && workers.at("net") != net;
+  })) << h.status().dump();
+  EXPECT_EQ(test::playWithFfmpeg(port, "tcp", 10, h.options.width, h.options.height).size(), 10u)
+      << "the restarted net serves the port it was handed";
 }
 
 }  // namespace

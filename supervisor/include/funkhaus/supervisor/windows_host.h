@@ -1,9 +1,10 @@
-// funkhausd on Windows so far: the session's video workers (funkhaus-capture.exe with the
-// synthetic source, funkhaus-encode.exe) on one frame ring and one packet ring, each run by
-// WorkerProcess on the Windows launcher as the active console session's user, with the restart
-// policy and heartbeats, and moved when the session changes; funkhausctl's status, restart, stop
-// and start over the control pipe. The ServiceBody of funkhausd.exe. The full Supervisor (config,
-// net, pairing, stats) is not built for Windows yet. Runs on the service's thread and loop.
+// funkhausd on Windows so far: the session's workers (funkhaus-capture.exe with the synthetic
+// source, funkhaus-encode.exe, funkhaus-net.exe serving RTSP/RTP on the endpoints funkhausd keeps)
+// on one frame ring and one packet ring, each run by WorkerProcess on the Windows launcher as the
+// active console session's user, with the restart policy and heartbeats, and moved when the
+// session changes; funkhausctl's status, restart, stop and start over the control pipe. The
+// ServiceBody of funkhausd.exe. The full Supervisor (config file, GameStream, audio, input,
+// stats) is not built for Windows yet. Runs on the service's thread and loop.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +16,7 @@
 #include "funkhaus/common/shared_memory.h"
 #include "funkhaus/supervisor/control_protocol.h"
 #include "funkhaus/supervisor/control_server.h"
+#include "funkhaus/supervisor/net_endpoints.h"
 #include "funkhaus/supervisor/process_launcher.h"
 #include "funkhaus/supervisor/windows_service.h"
 #include "funkhaus/supervisor/worker_process.h"
@@ -58,6 +60,9 @@ struct WindowsHostOptions {
   uint32_t fps = 60;
   // Workers run as the console session's user (its token); false: as funkhausd's own user.
   bool session_user = true;
+  // Where viewers connect (RTSP on net.port, 0: any free port; RTP/RTCP on a free pair unless
+  // net.rtp_port) and how the stream is served. No password: only viewers on this host.
+  NetConfig net;
   // funkhausctl's pipe, and the local group whose members may use it besides Administrators.
   std::string control_pipe = kWindowsControlPipe;
   std::string control_group = "funkhaus";
@@ -67,8 +72,8 @@ class WindowsHost final : public ServiceBody,
                           private WorkerProcess::Delegate,
                           private ControlServer::Handler {
  public:
-  // Makes the rings. `sessions` nullptr: WTS. Error: a mode the rings cannot hold, or the
-  // system's reason.
+  // Makes the rings and opens the viewers' endpoints. `sessions` nullptr: WTS. Error: a mode
+  // the rings cannot hold, a port that cannot be had, or the system's reason.
   static Result<std::unique_ptr<WindowsHost>> create(
       const WindowsHostOptions& options, std::unique_ptr<ConsoleSessionSource> sessions = nullptr);
   ~WindowsHost() override;
@@ -78,9 +83,12 @@ class WindowsHost final : public ServiceBody,
 
  private:
   WindowsHost(const WindowsHostOptions& options, std::unique_ptr<ConsoleSessionSource> sessions,
-              SharedMemory frames, SharedMemory packets);
+              SharedMemory frames, SharedMemory packets, NetEndpoints net);
+  // The workers in start order.
+  std::vector<WorkerProcess*> workers() const;
   void tick();
   void stopAll(int exit_code);
+  void stopWorkers();
 
   Result<LaunchSpec> prepareLaunch(WorkerProcess& worker) override;
   std::vector<HandedFd> handOver(WorkerProcess& worker) override;
@@ -99,13 +107,15 @@ class WindowsHost final : public ServiceBody,
   WindowsHostOptions options_;
   std::unique_ptr<ConsoleSessionSource> sessions_;
   SharedMemory frames_, packets_;
+  NetEndpoints net_;
+  Config config_;  // what the worker table's rows read: options_.net
   std::unique_ptr<Clock> clock_ = Clock::createSteady();
   boost::asio::io_context* io_ = nullptr;
   ServiceNotifier* notifier_ = nullptr;
   std::unique_ptr<ProcessLauncher> launcher_;
   std::unique_ptr<boost::asio::steady_timer> ticker_;
   // In start order; stopped in reverse.
-  std::unique_ptr<WorkerProcess> capture_, encode_;
+  std::unique_ptr<WorkerProcess> capture_, encode_, net_worker_;
   std::unique_ptr<ControlServer> control_;
   std::optional<ConsoleSession> session_;  // the console session the workers run in, if any
   bool reported_ready_ = false;
