@@ -2,12 +2,12 @@
 // and independently computed vectors, and who may watch (loopback, password, nonces).
 #include "funkhaus/net/rtsp/rtsp_auth.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 
 #include <cstring>
 #include <regex>
+
+#include "funkhaus/net/socket.h"
 
 namespace funkhaus::net {
 namespace {
