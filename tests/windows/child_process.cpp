@@ -209,4 +209,13 @@ std::map<std::string, DWORD> childrenOf(DWORD parent) {
   return children;
 }
 
+bool waitFor(const std::function<bool()>& done, std::chrono::seconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    Sleep(20);
+  }
+  return true;
+}
+
 }  // namespace funkhaus::test

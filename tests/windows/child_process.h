@@ -5,6 +5,8 @@
 
 #include <windows.h>
 
+#include <chrono>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -39,6 +41,10 @@ std::string uniqueToken(const char* what);
 // CreateProcess is given (Z: is /), here /bin/sh over /proc. Returns how many processes it
 // killed (the shell says so in a file under /tmp, then removed); -1: it did not answer in 30 s.
 int sigkillUnixProcess(const std::string& token);
+
+// Asks `done` every 20 ms until it says yes (true) or `limit` is over (false).
+bool waitFor(const std::function<bool()>& done,
+             std::chrono::seconds limit = std::chrono::seconds(30));
 
 // The running children of process `parent`: their .exe name -> process id (one per name).
 std::map<std::string, DWORD> childrenOf(DWORD parent);

@@ -29,6 +29,7 @@ namespace {
 using namespace std::chrono_literals;
 using platform::UniqueHandle;
 using test::childrenOf;
+using test::waitFor;
 
 std::string binDirectory() {
   const std::string self = test::selfProgram();
@@ -123,15 +124,6 @@ size_t countLines(const std::string& file, const std::string& text) {
          line.compare(line.size() - text.size(), text.size(), text) == 0;
   }
   return n;
-}
-
-bool waitFor(const std::function<bool()>& done, std::chrono::seconds limit = 30s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
 }
 
 double msSince(std::chrono::steady_clock::time_point start) {

@@ -29,6 +29,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using platform::UniqueHandle;
+using test::waitFor;
 
 constexpr uint32_t kConsoleConnect = 1, kConsoleDisconnect = 2, kSessionLogon = 5, kSessionLock = 7;
 
@@ -72,15 +73,6 @@ class FakeNotifier final : public ServiceNotifier {
   void stopping() override { ++stoppings; }
   std::atomic<int> readies{0}, stoppings{0};
 };
-
-bool waitFor(const std::function<bool()>& done, std::chrono::seconds limit = 30s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
 
 std::string binDirectory() {
   const std::string self = test::selfProgram();

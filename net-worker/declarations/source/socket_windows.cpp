@@ -165,26 +165,4 @@ Result<uint64_t> tcpBytesWritten(NativeSocket) {
   return makeError("this system has no TCP byte counters here");
 }
 
-namespace {
-
-bool optionIs(NativeSocket s, int option, int value) {
-  int got = 0;
-  int len = sizeof got;
-  return getsockopt(s, SOL_SOCKET, option, reinterpret_cast<char*>(&got), &len) == 0 &&
-         got == value;
-}
-
-}  // namespace
-
-bool isStreamSocket(NativeSocket s) { return optionIs(s, SO_TYPE, SOCK_STREAM); }
-bool isDatagramSocket(NativeSocket s) { return optionIs(s, SO_TYPE, SOCK_DGRAM); }
-bool isListening(NativeSocket s) { return optionIs(s, SO_ACCEPTCONN, 1); }
-
-sockaddr_storage localAddress(NativeSocket s) {
-  sockaddr_storage a{};
-  int len = sizeof a;
-  if (getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) != 0) return {};
-  return a;
-}
-
 }  // namespace funkhaus::net
