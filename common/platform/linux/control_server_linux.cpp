@@ -20,16 +20,6 @@ namespace asio = boost::asio;
 using asio::local::stream_protocol;
 using namespace std::chrono_literals;
 
-namespace {
-
-struct Connection {
-  explicit Connection(asio::io_context& io) : timer(io), buffer(kMaxControlRequest + 1) {}
-  asio::steady_timer timer;
-  asio::streambuf buffer;
-};
-
-}  // namespace
-
 struct ControlServer::Listener {
   explicit Listener(ControlServer& owner) : server(owner), acceptor(owner.io_) {}
   void accept();
@@ -88,7 +78,7 @@ void ControlServer::Listener::accept() {
 }
 
 void ControlServer::Listener::serve(std::shared_ptr<stream_protocol::socket> socket) {
-  auto conn = std::make_shared<Connection>(server.io_);
+  auto conn = std::make_shared<ClientRequest>(server.io_);
   conn->timer.expires_after(2s);  // a client that sends nothing (slowloris) is dropped
   conn->timer.async_wait([socket](const boost::system::error_code& ec) {
     if (!ec) socket->close();

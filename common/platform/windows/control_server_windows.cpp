@@ -50,16 +50,6 @@ std::optional<std::string> localGroupSid(const std::string& name) {
 
 }  // namespace windows
 
-namespace {
-
-struct Connection {
-  explicit Connection(asio::io_context& io) : timer(io), buffer(kMaxControlRequest + 1) {}
-  asio::steady_timer timer;
-  asio::streambuf buffer;
-};
-
-}  // namespace
-
 struct ControlServer::Listener {
   explicit Listener(ControlServer& s) : server(s) {}
   ~Listener() {
@@ -162,7 +152,7 @@ Result<void> ControlServer::Listener::next(bool first) {
 }
 
 void ControlServer::Listener::serve(std::shared_ptr<stream_handle> pipe) {
-  auto conn = std::make_shared<Connection>(server.io_);
+  auto conn = std::make_shared<ClientRequest>(server.io_);
   conn->timer.expires_after(2s);  // a client that sends nothing (slowloris) is dropped
   conn->timer.async_wait([pipe](const boost::system::error_code& ec) {
     boost::system::error_code ignored;

@@ -12,6 +12,8 @@
 #include <utility>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/streambuf.hpp>
 
 #include "funkhaus/common/result.h"
 #include "funkhaus/supervisor/config.h"
@@ -66,6 +68,14 @@ class ControlServer {
  private:
   // The platform's listening end (common/platform/{linux,windows}/control_server_*.cpp).
   struct Listener;
+  // One client's request line as it is read: the client's 2 s, and room for one byte more
+  // than a request may have (so that an overlong one is told apart).
+  struct ClientRequest {
+    explicit ClientRequest(boost::asio::io_context& io)
+        : timer(io), buffer(kMaxControlRequest + 1) {}
+    boost::asio::steady_timer timer;
+    boost::asio::streambuf buffer;
+  };
 
   boost::asio::io_context& io_;
   Handler& handler_;
