@@ -275,16 +275,17 @@ std::optional<std::string> WindowsHost::status(const ControlServer::Respond&) {
                         {"pid", GetCurrentProcessId()},
                         {"host_workers", nlohmann::json::array()},
                         {"sessions", nlohmann::json::array()}};
-  if (session_)
+  if (session_) {
+    nlohmann::json rows = nlohmann::json::array();
+    for (WorkerProcess* w : workers()) rows.push_back(workerStatusJson(*w, now));
     out["sessions"].push_back(
         {{"id", std::to_string(session_->id)},
          {"user", session_->user},
          {"uid", nullptr},  // Windows has none: the session's token is the user
          {"type", "console"},
          {"class", "user"},
-         {"workers", nlohmann::json::array()}});
-  for (WorkerProcess* w : workers())
-    if (session_) out["sessions"][0]["workers"].push_back(workerStatusJson(*w, now));
+         {"workers", rows}});
+  }
   out["net"] = {
       {"rtsp_port", net_.rtspPort()}, {"rtp_port", net_.rtpPort()}, {"path", options_.net.path}};
   return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

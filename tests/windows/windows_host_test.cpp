@@ -223,9 +223,10 @@ TEST(WindowsHost, LinuxFfmpegPlaysItsRtspStreamOverTcpAndUdp) {
     ASSERT_EQ(numbers.size(), 30u) << transport;
     for (size_t i = 1; i < numbers.size(); ++i)
       EXPECT_GT(numbers[i], numbers[i - 1]) << transport << ": frames in order, none twice";
-    std::printf("[figures] ffmpeg over %s: 30 frames, barcodes %llu..%llu, %.0f ms from connect\n",
-                transport, static_cast<unsigned long long>(numbers.front()),
-                static_cast<unsigned long long>(numbers.back()), ms);
+    std::printf(
+        "[figures] ffmpeg over %s: 30 frames, barcodes %llu..%llu, %.0f ms from its start\n",
+        transport, static_cast<unsigned long long>(numbers.front()),
+        static_cast<unsigned long long>(numbers.back()), ms);
   }
   // A net killed as a crash kills it: the next one serves the same port (funkhausd keeps it).
   const int64_t net = h.shown().second.at("net");
